@@ -1,0 +1,62 @@
+/** Where a message travels: the two chat platforms plus the operator's terminal chat. */
+export type ChannelName = "telegram" | "whatsapp" | "console";
+
+/** A file the customer sent, not yet downloaded. */
+export interface MediaRef {
+  kind: "photo" | "document" | "voice" | "audio" | "video" | "other";
+  /** Telegram file_id (fetched with getFile). */
+  fileId?: string;
+  /** Twilio MediaUrlN (fetched with the account's credentials). */
+  url?: string;
+  mimeType?: string;
+  fileName?: string;
+  sizeBytes?: number;
+}
+
+/** One update from a platform, in the one shape the pipeline reads. */
+export interface InboundMessage {
+  channel: ChannelName;
+  /** The dedupe key: Telegram update_id, Twilio MessageSid. */
+  externalId: string;
+  /** Where replies go: Telegram chat id, WhatsApp sender ("+18015551234"). */
+  chatId: string;
+  /** WhatsApp: the sender's E.164 number (auto-link). */
+  senderPhone?: string;
+  senderName?: string;
+  text: string;
+  media: MediaRef[];
+  receivedAtMs: number;
+}
+
+/** One reply chunk to send (already split to the channel's length limit). */
+export interface OutboundMessage {
+  channel: ChannelName;
+  chatId: string;
+  text: string;
+}
+
+/** Sent, or why not: "they said no" (retryable false) is not "we couldn't reach them". */
+export type SendResult =
+  | { ok: true; externalId: string }
+  | { ok: false; retryable: boolean; retryAfterMs?: number; error: string };
+
+/** A media file saved into a tenant's inbox/. */
+export interface SavedMedia {
+  kind: MediaRef["kind"];
+  /** Absolute path inside the tenant's workspace. */
+  path: string;
+  mimeType?: string;
+  sizeBytes: number;
+}
+
+/** What the conversation engine needs from a channel. */
+export interface Channel {
+  name: ChannelName;
+  /** Longest text one message may carry (Telegram 4096, WhatsApp 1600). */
+  maxLength: number;
+  send(message: OutboundMessage): Promise<SendResult>;
+  /** Downloads a media file into dir (size-limited, safe name). */
+  fetchMedia?(ref: MediaRef, dir: string): Promise<SavedMedia>;
+  /** Shows "typing…" while the agent works (Telegram). */
+  showTyping?(chatId: string): Promise<void>;
+}

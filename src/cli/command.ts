@@ -1,0 +1,31 @@
+import type { AppContext } from "../context.ts";
+
+/** Where a command writes; tests capture it. */
+export interface CommandIO {
+  out(line: string): void;
+  err(line: string): void;
+  /** The process environment the command was started with. */
+  env: Record<string, string | undefined>;
+  /** True when stdin is a terminal a person can answer prompts on. */
+  isInteractive: boolean;
+  /** Reads one line from stdin (prompts); null at end of input. */
+  readLine(prompt: string): Promise<string | null>;
+}
+
+/** One `proxystaff <name>` command. */
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** The full --help text (usage line first). */
+  help: string;
+  /** Whether the command needs the database context (most do); `false` commands get none. */
+  needsContext?: boolean;
+  /** Runs the command; the returned number is the exit code. */
+  run(args: string[], io: CommandIO, ctx: AppContext): Promise<number>;
+}
+
+/** Raised for bad command-line input: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}

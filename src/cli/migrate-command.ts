@@ -1,0 +1,16 @@
+import { migrateDatabase } from "../db/index.ts";
+import type { Command } from "./command.ts";
+
+export const migrateCommand: Command = {
+  name: "migrate",
+  summary: "Apply pending database migrations (also done at every start)",
+  help: `Usage: proxystaff migrate
+
+Applies every migration embedded in this build that the database (DATABASE_URL) has
+not seen yet, and prints how many ran. Safe to run any number of times.`,
+  async run(_args, io, ctx) {
+    const applied = await migrateDatabase(ctx.database);
+    io.out(applied === 0 ? "Database is up to date." : `Applied ${applied} migration(s).`);
+    return 0;
+  },
+};

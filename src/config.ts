@@ -1,0 +1,190 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+
+/** Raised when the environment cannot be turned into a config; lists every bad variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
+const optional = <T extends z.ZodType>(schema: T) => schema.optional();
+
+const credentialsKey = z.string().refine((v) => isAesKey(v), "must be 32 bytes encoded as base64");
+
+const databaseUrl = z
+  .string()
+  .refine((v) => /^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/)/.test(v), "must start with file:, libsql://, http(s):// or ws(s)://");
+
+const envSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  TENANTS_DIR: z.string().min(1).default("./tenants"),
+  DATABASE_URL: optional(databaseUrl),
+  DATABASE_AUTH_TOKEN: optional(z.string().min(1)),
+  ADMIN_API_KEY: optional(z.string().min(16, "must be at least 16 characters")),
+  CREDENTIALS_KEY: optional(credentialsKey),
+  CREDENTIALS_KEY_PREVIOUS: optional(
+    z
+      .string()
+      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+      .refine((keys) => keys.every(isAesKey), "every entry must be 32 bytes encoded as base64"),
+  ),
+  PUBLIC_URL: optional(url),
+  TELEGRAM_BOT_TOKEN: optional(z.string().regex(/^\d+:[\w-]+$/, "must look like 123456:ABC-DEF…")),
+  TELEGRAM_WEBHOOK_SECRET: optional(
+    z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, "1-256 characters of A-Z, a-z, 0-9, _ and -"),
+  ),
+  TELEGRAM_MODE: optional(z.enum(["webhook", "polling", "off"])),
+  TELEGRAM_API_ROOT: url.default("https://api.telegram.org"),
+  TWILIO_ACCOUNT_SID: optional(z.string().regex(/^AC[0-9a-fA-F]{32}$/, "must be AC followed by 32 hex digits")),
+  TWILIO_AUTH_TOKEN: optional(z.string().min(1)),
+  TWILIO_WHATSAPP_FROM: optional(z.string().regex(/^(whatsapp:)?\+[1-9]\d{6,14}$/, "must be an E.164 number, e.g. whatsapp:+14155238886")),
+  TWILIO_API_BASE: optional(url),
+  AGENT_COMMAND: optional(z.string().min(1)),
+  AGENT_ARGS: z.string().default("--allowedTools Bash,Read,Write,Edit,Glob,Grep,mcp__proxystaff"),
+  CLAUDE_CONFIG_DIR: optional(z.string().min(1)),
+  AGENT_TIMEOUT_MS: positiveInt.default(300_000),
+  AGENT_MAX_CONCURRENCY: positiveInt.default(4),
+  LEASE_TTL_MS: positiveInt.min(1000).default(300_000),
+  RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
+  AGENT_SANDBOX: z.enum(["auto", "bwrap", "none"]).default("auto"),
+  AGENT_MEMORY_MB: optional(positiveInt),
+  SENDGRID_API_BASE: url.default("https://api.sendgrid.com"),
+  GOOGLE_TOKEN_URL: url.default("https://oauth2.googleapis.com/token"),
+  GOOGLE_CLIENT_ID: optional(z.string().min(1)),
+  GOOGLE_CLIENT_SECRET: optional(z.string().min(1)),
+  METRICS_PUBLIC: bool.default(false),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+/** The process configuration, parsed once at start and frozen. */
+export type Config = Readonly<
+  Omit<Env, "DATABASE_URL" | "ADMIN_API_KEY" | "CREDENTIALS_KEY" | "CREDENTIALS_KEY_PREVIOUS" | "TELEGRAM_MODE" | "CLAUDE_CONFIG_DIR"> & {
+    DATABASE_URL: string;
+    ADMIN_API_KEY: string;
+    CREDENTIALS_KEY: string;
+    CREDENTIALS_KEY_PREVIOUS: readonly string[];
+    TELEGRAM_MODE: "webhook" | "polling" | "off";
+    CLAUDE_CONFIG_DIR: string;
+    /** The platform's own environment variables that the agent CLI needs to log in (never a tenant's). */
+    agentAuthEnv: Readonly<Record<string, string>>;
+    /** Notes for the start-up log (generated secrets and the like). */
+    notices: readonly { level: "info" | "warn"; msg: string }[];
+  }
+>;
+
+/** Variables passed through to the agent CLI as the platform's login and CLI settings. */
+export const AGENT_AUTH_VARIABLES = [
+  "ANTHROPIC_API_KEY",
+  "ANTHROPIC_BASE_URL",
+  "ANTHROPIC_MODEL",
+  "CLAUDE_CODE_OAUTH_TOKEN",
+  "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+  "ENABLE_TOOL_SEARCH",
+  "DISABLE_AUTOUPDATER",
+] as const;
+
+/** Every secret the platform holds: never logged, never given to an agent. */
+export function platformSecrets(config: Config): string[] {
+  return [
+    config.ADMIN_API_KEY,
+    config.CREDENTIALS_KEY,
+    ...config.CREDENTIALS_KEY_PREVIOUS,
+    config.TELEGRAM_BOT_TOKEN,
+    config.TELEGRAM_WEBHOOK_SECRET,
+    config.TWILIO_AUTH_TOKEN,
+    config.DATABASE_AUTH_TOKEN,
+    config.GOOGLE_CLIENT_SECRET,
+  ].filter((s): s is string => typeof s === "string" && s.length > 0);
+}
+
+export interface LoadConfigOptions {
+  /** Write missing ADMIN_API_KEY / CREDENTIALS_KEY into DATA_DIR (the server and CLI do; tests may not). Default true. */
+  generateSecrets?: boolean;
+}
+
+/** Parses the environment into a frozen Config, or throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+  const notices: { level: "info" | "warn"; msg: string }[] = [];
+  const generate = options.generateSecrets ?? true;
+
+  const adminKey = e.ADMIN_API_KEY ?? readOrCreateSecret(dataDir, "admin-api-key", () => randomBytes(24).toString("base64url"), generate, notices, "ADMIN_API_KEY");
+  const credentialsKeyValue = e.CREDENTIALS_KEY ?? readOrCreateSecret(dataDir, "credentials-key", () => randomBytes(32).toString("base64"), generate, notices, "CREDENTIALS_KEY");
+  if (!e.CREDENTIALS_KEY) {
+    notices.push({
+      level: "warn",
+      msg: `CREDENTIALS_KEY is not set: using the generated key in ${join(dataDir, "credentials-key")}. Production must set CREDENTIALS_KEY itself (a secret, not a file beside the data it protects).`,
+    });
+  }
+  if (!isAesKey(credentialsKeyValue)) {
+    throw new ConfigError([`CREDENTIALS_KEY: the stored key in ${join(dataDir, "credentials-key")} is not 32 bytes of base64`]);
+  }
+
+  const agentAuthEnv: Record<string, string> = {};
+  for (const name of AGENT_AUTH_VARIABLES) {
+    const value = env[name];
+    if (value) agentAuthEnv[name] = value;
+  }
+
+  return Object.freeze({
+    ...e,
+    DATA_DIR: dataDir,
+    TENANTS_DIR: resolve(e.TENANTS_DIR),
+    DATABASE_URL: e.DATABASE_URL ?? `file:${join(dataDir, "proxystaff.db")}`,
+    ADMIN_API_KEY: adminKey,
+    CREDENTIALS_KEY: credentialsKeyValue,
+    CREDENTIALS_KEY_PREVIOUS: e.CREDENTIALS_KEY_PREVIOUS ?? [],
+    TELEGRAM_MODE: e.TELEGRAM_MODE ?? (e.TELEGRAM_BOT_TOKEN ? (e.PUBLIC_URL ? "webhook" : "polling") : "off"),
+    CLAUDE_CONFIG_DIR: resolve(e.CLAUDE_CONFIG_DIR ?? join(dataDir, "claude")),
+    agentAuthEnv: Object.freeze(agentAuthEnv),
+    notices,
+  });
+}
+
+function isAesKey(value: string): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, "base64").length === 32;
+}
+
+function readOrCreateSecret(
+  dataDir: string,
+  file: string,
+  make: () => string,
+  generate: boolean,
+  notices: { level: "info" | "warn"; msg: string }[],
+  variable: string,
+): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+  const value = make();
+  if (!generate) return value;
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(path, 0o600);
+  if (variable === "ADMIN_API_KEY") {
+    // Printed once, on the start that created it, so the operator can copy it.
+    notices.push({ level: "info", msg: `Generated ADMIN_API_KEY (stored in ${path}, shown only this once): ${value}` });
+  } else {
+    notices.push({ level: "info", msg: `Generated ${variable} into ${path}` });
+  }
+  return value;
+}

@@ -1,0 +1,89 @@
+import { Database as BunDatabase } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { sql } from "drizzle-orm";
+import { drizzle as drizzleBun } from "drizzle-orm/bun-sqlite";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import * as schema from "./schema.ts";
+
+/** The query layer's database: the same drizzle API over bun:sqlite or libSQL. */
+export type Db = BaseSQLiteDatabase<"sync" | "async", unknown, typeof schema>;
+
+export type DriverKind = "bun-sqlite" | "libsql";
+
+/** An open database and how to close it. */
+export interface Database {
+  db: Db;
+  kind: DriverKind;
+  /** The file path for embedded SQLite (null for a remote database). */
+  path: string | null;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  authToken?: string;
+  /**
+   * Force a driver. Default: `file:` URLs use bun:sqlite, remote URLs the libSQL web client.
+   * Tests pass "libsql" with a `file:` URL to run the query layer on @libsql/client too.
+   */
+  driver?: DriverKind;
+  /** How long a writer waits for a lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+/** Opens the database named by DATABASE_URL (WAL, busy timeout and foreign keys for files). */
+export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
+  const isFile = url.startsWith("file:");
+  const driver = options.driver ?? (isFile ? "bun-sqlite" : "libsql");
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const path = isFile ? filePath(url) : null;
+  if (path) mkdirSync(dirname(path), { recursive: true });
+
+  if (driver === "bun-sqlite") {
+    if (!path) throw new Error("bun:sqlite needs a file: DATABASE_URL");
+    const sqlite = new BunDatabase(path, { create: true, strict: true });
+    sqlite.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec("PRAGMA synchronous = NORMAL");
+    sqlite.exec("PRAGMA foreign_keys = ON");
+    const db = drizzleBun(sqlite, { schema }) as unknown as Db;
+    return { db, kind: "bun-sqlite", path, close: async () => sqlite.close() };
+  }
+
+  const { client, db } = await openLibsql(isFile ? `file:${path}` : url, options.authToken, isFile);
+  if (isFile) {
+    await client.execute(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    await client.execute("PRAGMA journal_mode = WAL");
+  }
+  await client.execute("PRAGMA foreign_keys = ON");
+  return { db, kind: "libsql", path, close: async () => client.close() };
+}
+
+async function openLibsql(url: string, authToken: string | undefined, isFile: boolean) {
+  if (isFile) {
+    // The native client handles file: URLs; it is used by tests only (it does not load inside a compiled binary).
+    const nativeClient = "@libsql/client";
+    const { createClient } = (await import(nativeClient)) as typeof import("@libsql/client");
+    const { drizzle } = await import("drizzle-orm/libsql");
+    const client = createClient({ url });
+    return { client, db: drizzle(client, { schema }) as unknown as Db };
+  }
+  const { createClient } = await import("@libsql/client/web");
+  const { drizzle } = await import("drizzle-orm/libsql/web");
+  const client = createClient({ url, authToken });
+  return { client, db: drizzle(client, { schema }) as unknown as Db };
+}
+
+function filePath(url: string): string {
+  return decodeURIComponent(url.slice("file:".length).replace(/^\/\/(?=\/)/, ""));
+}
+
+/** True when the database answers a trivial query. */
+export async function pingDatabase(db: Db): Promise<boolean> {
+  try {
+    await db.run(sql`SELECT 1`);
+    return true;
+  } catch {
+    return false; // the caller reports "degraded"; the error itself is logged there
+  }
+}

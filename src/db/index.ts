@@ -1,0 +1,5 @@
+export { openDatabase, pingDatabase } from "./client.ts";
+export type { Database, Db, DriverKind, OpenDatabaseOptions } from "./client.ts";
+export { migrateDatabase } from "./migrate.ts";
+export * as schema from "./schema.ts";
+export type { CredentialRow, MessageRow, SessionRow, TaskRow, TenantRow } from "./schema.ts";

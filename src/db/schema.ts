@@ -1,0 +1,146 @@
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Timestamps are ISO-8601 UTC text ("2026-11-26T08:16:38.123Z"): readable in the sqlite3 shell
+// the runbook uses, and they sort and compare correctly as text.
+const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+
+export const TENANT_STATUSES = ["ACTIVE", "ARCHIVED"] as const;
+export const ONBOARDING_STATUSES = ["DISCOVERY", "BUILDING", "LIVE", "PAUSED"] as const;
+export const CHANNELS = ["telegram", "whatsapp"] as const;
+/** Channels a message can travel on: the two platforms plus the operator's terminal chat. */
+export const MESSAGE_CHANNELS = ["telegram", "whatsapp", "console"] as const;
+export const INBOUND_STATUSES = ["queued", "processing", "done", "failed", "rejected"] as const;
+export const OUTBOUND_STATUSES = ["pending", "sent", "failed"] as const;
+export const TASK_STATUSES = ["PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"] as const;
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    phone_number: text("phone_number").notNull(),
+    channel: text("channel", { enum: CHANNELS }).notNull(),
+    telegram_chat_id: text("telegram_chat_id"),
+    status: text("status", { enum: TENANT_STATUSES }).notNull().default("ACTIVE"),
+    onboarding_status: text("onboarding_status", { enum: ONBOARDING_STATUSES }).notNull().default("DISCOVERY"),
+    timezone: text("timezone").notNull().default("UTC"),
+    business: text("business").notNull().default("{}"),
+    created_at: text("created_at").notNull().default(now),
+    updated_at: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("tenants_phone_number_unique").on(t.phone_number),
+    uniqueIndex("tenants_telegram_chat_id_unique").on(t.telegram_chat_id),
+    index("tenants_status_idx").on(t.status, t.onboarding_status),
+  ],
+);
+
+export const credentials = sqliteTable(
+  "credentials",
+  {
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    ciphertext: text("ciphertext").notNull(),
+    iv: text("iv").notNull(),
+    tag: text("tag").notNull(),
+    key_version: text("key_version").notNull(),
+    created_at: text("created_at").notNull().default(now),
+    updated_at: text("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.tenant_id, t.key] })],
+);
+
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id").references(() => tenants.id, { onDelete: "cascade" }),
+    direction: text("direction", { enum: ["in", "out"] }).notNull(),
+    channel: text("channel", { enum: MESSAGE_CHANNELS }).notNull(),
+    chat_id: text("chat_id").notNull(),
+    external_id: text("external_id"),
+    /** What the message is: a chat turn, a scheduled task's prompt, or a command answer. */
+    kind: text("kind", { enum: ["chat", "task", "command", "system"] }).notNull().default("chat"),
+    sender: text("sender"),
+    body: text("body").notNull().default(""),
+    media: text("media"),
+    status: text("status", { enum: [...INBOUND_STATUSES, ...OUTBOUND_STATUSES] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    error: text("error"),
+    /** in: the scheduled task this message carries; out: the inbound message it answers. */
+    task_id: text("task_id"),
+    reply_to: text("reply_to"),
+    /** out: not before this time (retry backoff); and who is sending it until when. */
+    next_attempt_at: text("next_attempt_at"),
+    lease_owner: text("lease_owner"),
+    lease_expires_at: text("lease_expires_at"),
+    created_at: text("created_at").notNull().default(now),
+    processed_at: text("processed_at"),
+  },
+  (t) => [
+    uniqueIndex("messages_channel_external_id_unique")
+      .on(t.channel, t.external_id)
+      .where(sql`direction = 'in'`),
+    index("messages_tenant_status_idx").on(t.tenant_id, t.status, t.created_at),
+    index("messages_tenant_created_idx").on(t.tenant_id, t.created_at),
+    index("messages_outbox_idx").on(t.direction, t.status, t.next_attempt_at),
+    index("messages_rate_idx").on(t.channel, t.chat_id, t.created_at),
+  ],
+);
+
+export const conversationSessions = sqliteTable("conversation_sessions", {
+  tenant_id: text("tenant_id")
+    .primaryKey()
+    .references(() => tenants.id, { onDelete: "cascade" }),
+  agent_session_id: text("agent_session_id"),
+  lease_owner: text("lease_owner"),
+  lease_expires_at: text("lease_expires_at"),
+  updated_at: text("updated_at").notNull().default(now),
+});
+
+export const scheduledTasks = sqliteTable(
+  "scheduled_tasks",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    prompt: text("prompt").notNull(),
+    cron: text("cron"),
+    run_at: text("run_at"),
+    timezone: text("timezone").notNull().default("UTC"),
+    next_run_at: text("next_run_at"),
+    status: text("status", { enum: TASK_STATUSES }).notNull().default("PENDING"),
+    attempts: integer("attempts").notNull().default(0),
+    last_error: text("last_error"),
+    created_by: text("created_by", { enum: ["agent", "admin"] }).notNull(),
+    /** A paused task stays PENDING but is not claimed. */
+    paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+    /** The slot being run, and since when (a RUNNING task whose claim is older than the lease TTL is recovered). */
+    slot_at: text("slot_at"),
+    claimed_at: text("claimed_at"),
+    last_run_at: text("last_run_at"),
+    created_at: text("created_at").notNull().default(now),
+    updated_at: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    index("scheduled_tasks_due_idx").on(t.status, t.next_run_at),
+    index("scheduled_tasks_tenant_idx").on(t.tenant_id, t.status),
+  ],
+);
+
+/** Small key/value state that must survive restarts (e.g. the Telegram polling offset). */
+export const appState = sqliteTable("app_state", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+  updated_at: text("updated_at").notNull().default(now),
+});
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type MessageRow = typeof messages.$inferSelect;
+export type TaskRow = typeof scheduledTasks.$inferSelect;
+export type SessionRow = typeof conversationSessions.$inferSelect;
+export type CredentialRow = typeof credentials.$inferSelect;

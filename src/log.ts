@@ -1,0 +1,57 @@
+/** Log levels in increasing order of severity. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, unknown>;
+
+/** A JSON-lines logger: a fixed message plus fields, one object per line. */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger that adds these fields to every line. */
+  child(fields: LogFields): Logger;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LoggerOptions {
+  /** Lowest level written. Default "info". */
+  level?: LogLevel;
+  /** Strings that must never be written (secrets); each is replaced by "[redacted]". */
+  redact?: readonly string[];
+  /** Where lines go. Default: stdout. */
+  write?: (line: string) => void;
+}
+
+/** Creates a JSON-lines logger that redacts the given secrets from every line it writes. */
+export function createLogger(options: LoggerOptions = {}, base: LogFields = {}): Logger {
+  const min = ORDER[options.level ?? "info"];
+  const secrets = (options.redact ?? []).filter((s) => s.length >= 6);
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+
+  const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
+    if (ORDER[level] < min) return;
+    let line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...base, ...serializeFields(fields) });
+    for (const secret of secrets) line = line.split(secret).join("[redacted]");
+    write(line);
+  };
+  return {
+    debug: (msg, fields) => emit("debug", msg, fields),
+    info: (msg, fields) => emit("info", msg, fields),
+    warn: (msg, fields) => emit("warn", msg, fields),
+    error: (msg, fields) => emit("error", msg, fields),
+    child: (fields) => createLogger(options, { ...base, ...fields }),
+  };
+}
+
+/** A logger that writes nothing (unit tests). */
+export const silentLogger: Logger = createLogger({ write: () => {} });
+
+function serializeFields(fields: LogFields | undefined): LogFields {
+  if (!fields) return {};
+  const out: LogFields = {};
+  for (const [key, value] of Object.entries(fields)) {
+    out[key] = value instanceof Error ? { name: value.name, message: value.message } : value;
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+import { systemClock } from "./clock.ts";
+import type { Clock } from "./clock.ts";
+import { loadConfig, platformSecrets } from "./config.ts";
+import type { Config } from "./config.ts";
+import type { AppContext } from "./context.ts";
+import { migrateDatabase, openDatabase } from "./db/index.ts";
+import { createLogger } from "./log.ts";
+import type { Logger } from "./log.ts";
+
+export interface CreateContextOptions {
+  /** Apply pending migrations on open. Default true. */
+  migrate?: boolean;
+  clock?: Clock;
+  log?: Logger;
+  /** Where log lines go (default stdout). */
+  writeLog?: (line: string) => void;
+}
+
+/** Opens the database (migrating it) and builds the context every command and loop is handed. */
+export async function createContext(config: Config, options: CreateContextOptions = {}): Promise<AppContext> {
+  const log =
+    options.log ??
+    createLogger({ level: config.LOG_LEVEL, redact: platformSecrets(config), write: options.writeLog });
+  const database = await openDatabase(config.DATABASE_URL, { authToken: config.DATABASE_AUTH_TOKEN });
+  if (options.migrate ?? true) {
+    const applied = await migrateDatabase(database);
+    if (applied > 0) log.info("migrations applied", { count: applied });
+  }
+  return { config, database, db: database.db, log, clock: options.clock ?? systemClock };
+}
+
+/** Loads config from the environment and builds the context. */
+export async function contextFromEnv(
+  env: Record<string, string | undefined>,
+  options: CreateContextOptions = {},
+): Promise<AppContext> {
+  return createContext(loadConfig(env), options);
+}

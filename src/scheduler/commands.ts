@@ -1,0 +1,4 @@
+import type { Command } from "../cli/command.ts";
+
+/** The `proxystaff` commands this module adds. */
+export const schedulerCommands: Command[] = [];

@@ -1,0 +1,71 @@
+import type { Server } from "bun";
+import type { AppContext } from "./context.ts";
+import { createApp } from "./http/app.ts";
+import { HealthRegistry } from "./http/health.ts";
+import type { RouteModule } from "./http/app.ts";
+
+/** Something with a lifecycle that `serve` starts after the HTTP server and stops before it. */
+export interface Service {
+  name: string;
+  start(): Promise<void> | void;
+  /** Stops taking new work and lets in-flight work finish. */
+  stop(): Promise<void> | void;
+}
+
+/** What one module adds to a running server. */
+export interface ServerPart {
+  routes?: RouteModule;
+  services?: Service[];
+}
+
+/** Wires every module of a running server together (src/parts.ts is the real one; tests pass their own). */
+export type ServerBuilder = (ctx: AppContext, health: HealthRegistry) => Promise<ServerPart[]>;
+
+export interface RunningServer {
+  server: Server<unknown>;
+  url: string;
+  /** Graceful stop: no new requests, in-flight ones finish (bounded), services stop, database closes. */
+  shutdown(): Promise<void>;
+}
+
+/** How long shutdown waits for in-flight requests before cutting them. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Starts HTTP and every service; returns a handle whose shutdown() undoes it in reverse. */
+export async function startServer(ctx: AppContext, build: ServerBuilder): Promise<RunningServer> {
+  const health = new HealthRegistry();
+  const parts = await build(ctx, health);
+  const app = createApp(ctx, {
+    health,
+    modules: parts.flatMap((p) => (p.routes ? [p.routes] : [])),
+  });
+  const server = Bun.serve({
+    port: ctx.config.PORT,
+    hostname: ctx.config.HOST,
+    fetch: app.fetch,
+    idleTimeout: 60,
+  });
+  const url = `http://${server.hostname}:${server.port}`;
+  const services = parts.flatMap((p) => p.services ?? []);
+  for (const service of services) await service.start();
+  ctx.log.info("listening", { url, port: server.port });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      ctx.log.info("shutting down");
+      const drained = server.stop(false);
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        Bun.sleep(SHUTDOWN_GRACE_MS).then(() => true),
+      ]);
+      if (timedOut) {
+        ctx.log.warn("in-flight requests cut after grace period", { grace_ms: SHUTDOWN_GRACE_MS });
+        await server.stop(true);
+      }
+      for (const service of [...services].reverse()) await service.stop();
+      await ctx.database.close();
+      ctx.log.info("stopped");
+    })());
+  return { server, url, shutdown };
+}

@@ -8,7 +8,14 @@ import type { ServerPart } from "./serve.ts";
  * Each module contributes routes, services (loops with start/stop) and health fields.
  */
 export async function buildServerParts(ctx: AppContext, health: HealthRegistry): Promise<ServerPart[]> {
+  const parts: ServerPart[] = [];
+  // [tenants]   admin routes for tenants, credentials, validation, tools health-check (helper A)
+  // [agent]     const runner = createAgentRunner(ctx, …)  (helper R)
+  // [channels]  const channels = createChannels(ctx, …); const outbox = createOutbox(ctx, channels.byName)  (helper C1)
+  // [mcp]       const tools = createAgentTools(ctx, { outbox, … })  (helper M)
+  // [conversation] const conversation = createConversation(ctx, { channels, outbox, runner, tools, … })  (helper C2)
+  // [scheduler] const scheduler = createScheduler(ctx, { enqueueTask: conversation.enqueueTask })  (helper S)
   void ctx;
   void health;
-  return [];
+  return parts;
 }

@@ -2,6 +2,7 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { Database, Db } from "./db/index.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics/index.ts";
 
 /** What every module is handed instead of reaching for globals. */
 export interface AppContext {
@@ -10,4 +11,6 @@ export interface AppContext {
   db: Db;
   log: Logger;
   clock: Clock;
+  /** Prometheus metrics of this process (GET /metrics). */
+  metrics: Metrics;
 }

@@ -6,6 +6,7 @@ import type { AppContext } from "./context.ts";
 import { migrateDatabase, openDatabase } from "./db/index.ts";
 import { createLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
+import { createMetrics } from "./metrics/index.ts";
 
 export interface CreateContextOptions {
   /** Apply pending migrations on open. Default true. */
@@ -26,7 +27,7 @@ export async function createContext(config: Config, options: CreateContextOption
     const applied = await migrateDatabase(database);
     if (applied > 0) log.info("migrations applied", { count: applied });
   }
-  return { config, database, db: database.db, log, clock: options.clock ?? systemClock };
+  return { config, database, db: database.db, log, clock: options.clock ?? systemClock, metrics: createMetrics() };
 }
 
 /** Loads config from the environment and builds the context. */

@@ -1,0 +1,57 @@
+import { cpus, totalmem } from "node:os";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+
+/** One row of a benchmark's table. */
+export interface BenchRow {
+  benchmark: string;
+  case: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  verdict: "met" | "missed" | "info";
+}
+
+/** A named benchmark: runs its baseline and ProxyStaff in the same process and returns rows. */
+export interface Benchmark {
+  name: string;
+  description: string;
+  run(): Promise<BenchRow[]>;
+}
+
+export function markdownTable(rows: BenchRow[]): string {
+  const header = "| benchmark | case | ProxyStaff | baseline | ratio | target | verdict |\n|---|---|---|---|---|---|---|";
+  const lines = rows.map((r) => `| ${r.benchmark} | ${r.case} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.verdict} |`);
+  return [header, ...lines].join("\n");
+}
+
+export function machineLine(): string {
+  const cpu = cpus();
+  return `${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Bun ${Bun.version}, ${process.platform}/${process.arch}`;
+}
+
+export function commitLine(): string {
+  const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stdout: "pipe", stderr: "ignore" });
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { stdout: "pipe" }).stdout.toString().trim();
+  return `${r.stdout.toString().trim() || "unknown"}${dirty ? " (with uncommitted changes)" : ""}`;
+}
+
+/** Replaces (or appends) the section of BENCHMARKS.md that belongs to one benchmark. */
+export function updateBenchmarksFile(path: string, name: string, body: string): void {
+  const start = `<!-- bench:${name}:start -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const block = `${start}\n${body}\n${end}`;
+  const current = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n\nProduced by `npm run bench`; each section says the command, date, machine and commit it came from.\n";
+  const re = new RegExp(`${start}[\\s\\S]*?${end}`);
+  writeFileSync(path, re.test(current) ? current.replace(re, block) : `${current.trimEnd()}\n\n${block}\n`);
+}
+
+/** Percentile of a sorted-or-not list of numbers (nearest rank). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");

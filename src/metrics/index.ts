@@ -1,0 +1,64 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The platform's Prometheus metrics; one registry per process (not prom-client's global one). */
+export interface Metrics {
+  registry: Registry;
+  inbound: Counter<"channel" | "outcome">;
+  agentRuns: Counter<"result">;
+  agentRunSeconds: Histogram<"result">;
+  outboxRetries: Counter<"channel">;
+  leaseRecoveries: Counter;
+  schedulerLagSeconds: Gauge;
+  queueDepth: Gauge;
+}
+
+/** Creates the metrics; `queueDepth` is filled at scrape time by the collector the conversation module sets. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    inbound: new Counter({
+      name: "proxystaff_inbound_messages_total",
+      help: "Inbound messages by channel and outcome (queued, duplicate, rejected, command, unknown_chat).",
+      labelNames: ["channel", "outcome"],
+      registers,
+    }),
+    agentRuns: new Counter({
+      name: "proxystaff_agent_runs_total",
+      help: "Agent runs by result class (ok, timeout, crash, bad_output, credit_too_low, session_not_found, limit_exceeded).",
+      labelNames: ["result"],
+      registers,
+    }),
+    agentRunSeconds: new Histogram({
+      name: "proxystaff_agent_run_duration_seconds",
+      help: "Wall time of one agent run.",
+      labelNames: ["result"],
+      buckets: [0.5, 1, 2, 5, 10, 20, 40, 60, 120, 300],
+      registers,
+    }),
+    outboxRetries: new Counter({
+      name: "proxystaff_outbox_retries_total",
+      help: "Reply sends that failed temporarily and were scheduled again.",
+      labelNames: ["channel"],
+      registers,
+    }),
+    leaseRecoveries: new Counter({
+      name: "proxystaff_lease_recoveries_total",
+      help: "Runs cut short (expired lease or crash) whose messages were queued again.",
+      registers,
+    }),
+    schedulerLagSeconds: new Gauge({
+      name: "proxystaff_scheduler_lag_seconds",
+      help: "How late the most recent scheduled task was claimed after its slot.",
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: "proxystaff_queue_depth",
+      help: "Inbound messages waiting (queued) across all tenants.",
+      registers,
+    }),
+  };
+}
+
+export { metricsRoutes } from "./routes.ts";

@@ -6,8 +6,8 @@ import type { RouteModule } from "../http/app.ts";
 export function metricsRoutes(ctx: AppContext): RouteModule {
   return {
     mount(app) {
-      const guard = ctx.config.METRICS_PUBLIC ? [] : [requireAdminKey(ctx.config.ADMIN_API_KEY)];
-      app.get("/metrics", ...guard, async (c) => {
+      if (!ctx.config.METRICS_PUBLIC) app.use("/metrics", requireAdminKey(ctx.config.ADMIN_API_KEY));
+      app.get("/metrics", async (c) => {
         const body = await ctx.metrics.registry.metrics();
         return c.body(body, 200, { "content-type": ctx.metrics.registry.contentType });
       });

@@ -1,0 +1,137 @@
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { AppContext } from "../context.ts";
+import type { Db, TaskRow } from "../db/index.ts";
+import { schema } from "../db/index.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import { assertPrompt, assertTimezone } from "./schedule.ts";
+import { newTaskSchema, parseInput } from "./task-input.ts";
+import type { NewTaskInput } from "./task-input.ts";
+import { requireTaskTenant } from "./tenant-lookup.ts";
+import { parseRunAt, requireNextSlot } from "./timing.ts";
+import { signalTasksChanged } from "./wake-signal.ts";
+
+const tasks = schema.scheduledTasks;
+
+/** A scheduled task as stored (and shown by the admin API and tools). */
+export type Task = TaskRow;
+export type TaskStatus = Task["status"];
+export type TaskCreator = Task["created_by"];
+
+/** Limits a lookup to one tenant: a task of another tenant is "not found" and nothing changes. */
+export interface TaskScope {
+  tenantId?: string;
+}
+
+export interface ListTasksFilter extends TaskScope {
+  status?: TaskStatus;
+  /** At most this many rows. Default 1000. */
+  limit?: number;
+}
+
+/** Tasks, soonest first (those with no next run last), optionally one tenant's and one status. */
+export async function listTasks(db: Db, filter: ListTasksFilter = {}): Promise<Task[]> {
+  const conditions = [];
+  if (filter.tenantId) conditions.push(eq(tasks.tenant_id, filter.tenantId));
+  if (filter.status) conditions.push(eq(tasks.status, filter.status));
+  return db
+    .select()
+    .from(tasks)
+    .where(conditions.length ? and(...conditions) : undefined)
+    .orderBy(sql`${tasks.next_run_at} IS NULL`, asc(tasks.next_run_at), asc(tasks.created_at))
+    .limit(filter.limit ?? 1000);
+}
+
+/** The task, or null (also null when `scope.tenantId` is given and the task is another tenant's). */
+export async function findTask(db: Db, taskId: string, scope: TaskScope = {}): Promise<Task | null> {
+  const rows = await db.select().from(tasks).where(eq(tasks.id, taskId)).limit(1);
+  const task = rows[0];
+  if (!task || (scope.tenantId && task.tenant_id !== scope.tenantId)) return null;
+  return task;
+}
+
+/** The task, or a NotFoundError (404 task_not_found) — also for another tenant's task. */
+export async function getTask(db: Db, taskId: string, scope: TaskScope = {}): Promise<Task> {
+  const task = await findTask(db, taskId, scope);
+  if (!task) throw new NotFoundError("task_not_found", `No scheduled task with id ${taskId}.`);
+  return task;
+}
+
+/**
+ * Validates and stores a new task for the tenant, computing its first `next_run_at`, and wakes the
+ * scheduler. Recurring: `cron` (+ `timezone`, default the tenant's). One-shot: `run_at` or `in_minutes`.
+ * Throws ValidationError naming the field, NotFoundError for an unknown tenant, ConflictError for an archived one.
+ */
+export async function createTask(
+  ctx: AppContext,
+  tenantId: string,
+  input: NewTaskInput,
+  createdBy: TaskCreator,
+): Promise<Task> {
+  const data = parseInput(newTaskSchema, input);
+  assertPrompt(data.prompt);
+  const given = (["cron", "run_at", "in_minutes"] as const).filter((k) => data[k] !== undefined);
+  if (given.length !== 1) {
+    throw new ValidationError(
+      given.length === 0
+        ? "cron: give a cron pattern (recurring), or run_at / in_minutes (one-shot)."
+        : `${given.join(", ")}: give only one of cron, run_at or in_minutes.`,
+    );
+  }
+  const tenant = await requireTaskTenant(ctx.db, tenantId);
+  if (tenant.status === "ARCHIVED") throw new ConflictError("tenant_archived", `Tenant ${tenantId} is archived.`);
+  const timezone = data.timezone ?? tenant.timezone;
+  assertTimezone(timezone);
+
+  const nowMs = ctx.clock.now();
+  let runAt: string | null = null;
+  let nextMs: number;
+  if (data.cron !== undefined) {
+    nextMs = requireNextSlot(data.cron, timezone, nowMs);
+  } else {
+    nextMs = data.run_at !== undefined ? parseRunAt(data.run_at, timezone, nowMs) : nowMs + (data.in_minutes ?? 0) * 60_000;
+    runAt = isoAt(nextMs);
+  }
+  const [task] = await ctx.db
+    .insert(tasks)
+    .values({
+      id: crypto.randomUUID(),
+      tenant_id: tenantId,
+      prompt: data.prompt,
+      cron: data.cron?.trim() ?? null,
+      run_at: runAt,
+      timezone,
+      next_run_at: isoAt(nextMs),
+      status: "PENDING",
+      created_by: createdBy,
+      created_at: isoAt(nowMs),
+      updated_at: isoAt(nowMs),
+    })
+    .returning();
+  if (!task) throw new Error("insert returned no row");
+  ctx.log.info("task created", { tenantId, taskId: task.id, createdBy, cron: task.cron, next_run_at: task.next_run_at });
+  signalTasksChanged(ctx.db);
+  return task;
+}
+
+/**
+ * Cancels a PENDING or RUNNING task (a run already handed to the agent finishes, but the task never
+ * runs again). Cancelling a cancelled task returns it unchanged; a DONE or FAILED one is a ConflictError.
+ */
+export async function cancelTask(ctx: AppContext, taskId: string, scope: TaskScope = {}): Promise<Task> {
+  const existing = await getTask(ctx.db, taskId, scope);
+  if (existing.status === "CANCELLED") return existing;
+  const [task] = await ctx.db
+    .update(tasks)
+    .set({ status: "CANCELLED", next_run_at: null, updated_at: isoAt(ctx.clock.now()) })
+    .where(and(eq(tasks.id, taskId), eq(tasks.tenant_id, existing.tenant_id), inArray(tasks.status, ["PENDING", "RUNNING"])))
+    .returning();
+  if (!task) {
+    const now = await getTask(ctx.db, taskId, scope);
+    if (now.status === "CANCELLED") return now;
+    throw new ConflictError("task_finished", `Task ${taskId} is already ${now.status}; only PENDING or RUNNING tasks can be cancelled.`);
+  }
+  ctx.log.info("task cancelled", { tenantId: task.tenant_id, taskId });
+  signalTasksChanged(ctx.db);
+  return task;
+}

@@ -4,6 +4,7 @@ import { loadConfig, platformSecrets } from "./config.ts";
 import type { Config } from "./config.ts";
 import type { AppContext } from "./context.ts";
 import { migrateDatabase, openDatabase } from "./db/index.ts";
+import type { DriverKind } from "./db/index.ts";
 import { createLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics } from "./metrics/index.ts";
@@ -15,6 +16,8 @@ export interface CreateContextOptions {
   log?: Logger;
   /** Where log lines go (default stdout). */
   writeLog?: (line: string) => void;
+  /** Force a database driver (tests run the query layer on "libsql" too). Default: chosen by DATABASE_URL. */
+  driver?: DriverKind;
 }
 
 /** Opens the database (migrating it) and builds the context every command and loop is handed. */
@@ -22,7 +25,10 @@ export async function createContext(config: Config, options: CreateContextOption
   const log =
     options.log ??
     createLogger({ level: config.LOG_LEVEL, redact: platformSecrets(config), write: options.writeLog });
-  const database = await openDatabase(config.DATABASE_URL, { authToken: config.DATABASE_AUTH_TOKEN });
+  const database = await openDatabase(config.DATABASE_URL, {
+    authToken: config.DATABASE_AUTH_TOKEN,
+    driver: options.driver,
+  });
   if (options.migrate ?? true) {
     const applied = await migrateDatabase(database);
     if (applied > 0) log.info("migrations applied", { count: applied });

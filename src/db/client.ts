@@ -60,16 +60,19 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
 }
 
 async function openLibsql(url: string, authToken: string | undefined, isFile: boolean) {
+  // drizzle's web entry only wraps a client object, so it serves the native client too and keeps
+  // the native package out of the bundle.
+  const { drizzle } = await import("drizzle-orm/libsql/web");
   if (isFile) {
-    // The native client handles file: URLs; it is used by tests only (it does not load inside a compiled binary).
+    // The native client is the only one that opens file: URLs. Tests use it to run the query layer
+    // on libSQL; it cannot load inside a compiled binary (its platform package is a .node addon),
+    // so the specifier is a variable: the bundler leaves it alone and nothing loads it unless asked.
     const nativeClient = "@libsql/client";
     const { createClient } = (await import(nativeClient)) as typeof import("@libsql/client");
-    const { drizzle } = await import("drizzle-orm/libsql");
     const client = createClient({ url });
     return { client, db: drizzle(client, { schema }) as unknown as Db };
   }
   const { createClient } = await import("@libsql/client/web");
-  const { drizzle } = await import("drizzle-orm/libsql/web");
   const client = createClient({ url, authToken });
   return { client, db: drizzle(client, { schema }) as unknown as Db };
 }

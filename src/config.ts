@@ -7,12 +7,22 @@ import { z } from "zod";
 export class ConfigError extends Error {
   override name = "ConfigError";
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `Invalid configuration (fix these environment variables; docs/operations.md lists them all):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 }
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+const wholeNumber = (message: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, message)
+    .transform((v) => Number(v));
+const port = wholeNumber("must be a whole number from 0 to 65535").pipe(
+  z.number().max(65535, "must be a whole number from 0 to 65535"),
+);
+const positiveInt = wholeNumber("must be a positive whole number").pipe(z.number().positive("must be a positive whole number"));
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
 const optional = <T extends z.ZodType>(schema: T) => schema.optional();
@@ -54,7 +64,9 @@ const envSchema = z.object({
   CLAUDE_CONFIG_DIR: optional(z.string().min(1)),
   AGENT_TIMEOUT_MS: positiveInt.default(300_000),
   AGENT_MAX_CONCURRENCY: positiveInt.default(4),
-  LEASE_TTL_MS: positiveInt.min(1000).default(300_000),
+  LEASE_TTL_MS: wholeNumber("must be a whole number of milliseconds, at least 1000")
+    .pipe(z.number().min(1000, "must be a whole number of milliseconds, at least 1000"))
+    .default(300_000),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
   AGENT_SANDBOX: z.enum(["auto", "bwrap", "none"]).default("auto"),
   AGENT_MEMORY_MB: optional(positiveInt),
@@ -128,8 +140,15 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   const notices: { level: "info" | "warn"; msg: string }[] = [];
   const generate = options.generateSecrets ?? true;
 
-  const adminKey = e.ADMIN_API_KEY ?? readOrCreateSecret(dataDir, "admin-api-key", () => randomBytes(24).toString("base64url"), generate, notices, "ADMIN_API_KEY");
-  const credentialsKeyValue = e.CREDENTIALS_KEY ?? readOrCreateSecret(dataDir, "credentials-key", () => randomBytes(32).toString("base64"), generate, notices, "CREDENTIALS_KEY");
+  const adminKey =
+    e.ADMIN_API_KEY ??
+    readOrCreateSecret(dataDir, "admin-api-key", () => randomBytes(24).toString("base64url"), generate, notices, "ADMIN_API_KEY");
+  const credentialsKeyValue =
+    e.CREDENTIALS_KEY ??
+    readOrCreateSecret(dataDir, "credentials-key", () => randomBytes(32).toString("base64"), generate, notices, "CREDENTIALS_KEY");
+  if (adminKey.length < 16) {
+    throw new ConfigError([`ADMIN_API_KEY: the stored key in ${join(dataDir, "admin-api-key")} is shorter than 16 characters; delete the file to generate a new one`]);
+  }
   if (!e.CREDENTIALS_KEY) {
     notices.push({
       level: "warn",
@@ -177,9 +196,15 @@ function readOrCreateSecret(
   if (existsSync(path)) return readFileSync(path, "utf8").trim();
   const value = make();
   if (!generate) return value;
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
-  chmodSync(path, 0o600);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(path, 0o600); // the mode above is filtered by the umask
+  } catch (err) {
+    // Another process (a CLI command beside the server) created it first: use theirs.
+    if (isErrnoCode(err, "EEXIST")) return readFileSync(path, "utf8").trim();
+    throw new ConfigError([`${variable}: not set, and it could not be generated into ${path} (${describeFsError(err)}); set ${variable} or make DATA_DIR writable`]);
+  }
   if (variable === "ADMIN_API_KEY") {
     // Printed once, on the start that created it, so the operator can copy it.
     notices.push({ level: "info", msg: `Generated ADMIN_API_KEY (stored in ${path}, shown only this once): ${value}` });
@@ -187,4 +212,12 @@ function readOrCreateSecret(
     notices.push({ level: "info", msg: `Generated ${variable} into ${path}` });
   }
   return value;
+}
+
+function isErrnoCode(err: unknown, code: string): boolean {
+  return err instanceof Error && "code" in err && err.code === code;
+}
+
+function describeFsError(err: unknown): string {
+  return err instanceof Error && "code" in err && typeof err.code === "string" ? err.code : String(err);
 }

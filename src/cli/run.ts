@@ -77,8 +77,13 @@ async function runCommand(command: Command, args: string[], io: CommandIO): Prom
   let ctx: AppContext | undefined;
   try {
     const config = loadConfig(io.env);
-    if (command.name === "serve") printNotices(config.notices);
-    ctx = await createContext(config, command.name === "serve" ? {} : { log: commandLog(config) });
+    const isServe = command.name === "serve";
+    printNotices(isServe ? config.notices : config.notices.filter((n) => n.level === "info"), isServe ? undefined : io);
+    ctx = await createContext(config, {
+      // `migrate` applies (and reports) the migrations itself; everything else starts on a current schema.
+      migrate: command.name !== "migrate",
+      log: isServe ? undefined : commandLog(config),
+    });
     return await command.run(args, io, ctx);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
@@ -97,9 +102,17 @@ async function runCommand(command: Command, args: string[], io: CommandIO): Prom
   }
 }
 
-function printNotices(notices: readonly { level: "info" | "warn"; msg: string }[]): void {
-  // Written before the redacting logger exists: the generated admin key is shown here, once, on purpose.
-  for (const n of notices) process.stdout.write(`${JSON.stringify({ level: n.level, time: new Date().toISOString(), msg: n.msg })}\n`);
+/**
+ * Start-up notices (generated secrets, the CREDENTIALS_KEY warning), written before the redacting
+ * logger exists: a generated admin key is shown here, once, on purpose. The server writes them as
+ * JSON log lines on stdout; one-shot commands (which may be the first to generate the key) as plain
+ * lines on stderr (only the generated-secret notes), so their stdout stays the command's own output.
+ */
+function printNotices(notices: readonly { level: "info" | "warn"; msg: string }[], commandIO?: CommandIO): void {
+  for (const n of notices) {
+    if (commandIO) commandIO.err(`${n.level === "warn" ? "Warning" : "Note"}: ${n.msg}`);
+    else process.stdout.write(`${JSON.stringify({ level: n.level, time: new Date().toISOString(), msg: n.msg })}\n`);
+  }
 }
 
 /** One-shot commands print for people; their log keeps to warnings and errors, on stderr. */

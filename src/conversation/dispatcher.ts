@@ -1,0 +1,184 @@
+import type { AppContext } from "../context.ts";
+import type { MessageRow } from "../db/index.ts";
+import type { Service } from "../serve.ts";
+import { isDeadLocalOwner } from "./owner-id.ts";
+import {
+  activeLeaseOwners,
+  claimQueued,
+  freeLeaseOf,
+  requeueAbandoned,
+  tenantsWithQueued,
+} from "./queue-store.ts";
+import type { QueueScope } from "./queue-store.ts";
+import { acquireLease, getSessionState, releaseLease, renewLease } from "./session-store.ts";
+
+/** What the dispatcher hands the turn runner: one tenant's claimed messages, in arrival order. */
+export interface ClaimedBatch {
+  tenantId: string;
+  /** The CLI session to resume (null: fresh). */
+  sessionId: string | null;
+  messages: MessageRow[];
+  /** The lease owner id (this process). */
+  owner: string;
+  /** False once a heartbeat found the lease gone (reset, freed by an operator). */
+  isLeaseHeld(): boolean;
+}
+
+export interface DispatcherOptions {
+  /** This process's lease owner id (see newOwnerId). */
+  ownerId: string;
+  /** Which queued messages this process takes. */
+  scope: QueueScope;
+  /** Runs the agent once on a batch; expected failures are handled inside (it should not throw). */
+  runBatch(batch: ClaimedBatch): Promise<void>;
+  /** Runs at once across tenants. Default: config.AGENT_MAX_CONCURRENCY. */
+  maxConcurrency?: number;
+  /** How often to look for expired leases and abandoned runs (not the hot path). Default 5000 ms. */
+  sweepIntervalMs?: number;
+  /** Whether a lease holder is certainly dead (its lease is freed at once). Default: isDeadLocalOwner. */
+  isOwnerDead?: (holder: string) => boolean;
+  /** How long stop() waits for runs in flight before leaving them to recovery. Default 15000 ms. */
+  stopGraceMs?: number;
+}
+
+/** The event-driven queue runner: wake() it when work may be waiting. */
+export interface Dispatcher extends Service {
+  /** Something changed (new message, finished run, freed lease): look for work now. */
+  wake(): void;
+  /** Tenants being run by this process right now. */
+  activeTenants(): string[];
+  /** Resolves when nothing is running and no pass is pending (tests). */
+  idle(): Promise<void>;
+}
+
+/**
+ * Creates the dispatcher. Takes tenants with queued messages oldest-waiting first, at most
+ * maxConcurrency at once; per tenant: one conditional lease UPDATE, claim all queued messages,
+ * run, heartbeat the lease at a third of LEASE_TTL_MS, loop while more arrived, release, wake.
+ */
+export function createDispatcher(ctx: AppContext, options: DispatcherOptions): Dispatcher {
+  const { ownerId: owner, scope } = options;
+  const max = options.maxConcurrency ?? ctx.config.AGENT_MAX_CONCURRENCY;
+  const ttlMs = ctx.config.LEASE_TTL_MS;
+  const log = ctx.log.child({ component: "dispatcher" });
+  const isOwnerDead = options.isOwnerDead ?? ((holder: string) => isDeadLocalOwner(holder, owner));
+  const running = new Map<string, Promise<void>>();
+  let started = false;
+  let stopped = false;
+  let pumping: Promise<void> | null = null;
+  let pumpAgain = false;
+  let sweepTimer: ReturnType<typeof setInterval> | undefined;
+
+  const wake = () => {
+    if (!started || stopped) return;
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = pump()
+      .catch((err: unknown) => log.error("dispatch pass failed", { error: err }))
+      .finally(() => {
+        pumping = null;
+        if (pumpAgain) {
+          pumpAgain = false;
+          wake();
+        }
+      });
+  };
+
+  async function pump(): Promise<void> {
+    const skipped = new Set<string>();
+    while (!stopped && running.size < max) {
+      const exclude = [...running.keys(), ...skipped];
+      const candidates = await tenantsWithQueued(ctx.db, scope, exclude, max - running.size + 8);
+      if (candidates.length === 0) return;
+      for (const tenantId of candidates) {
+        if (stopped || running.size >= max) return;
+        const lease = await acquireLease(ctx.db, tenantId, owner, ctx.clock.now(), ttlMs);
+        if (!lease) {
+          skipped.add(tenantId); // another process runs it; its release wakes it there
+          continue;
+        }
+        log.debug("lease acquired", { tenantId, owner });
+        const run = serveTenant(tenantId).finally(() => {
+          running.delete(tenantId);
+          wake();
+        });
+        running.set(tenantId, run);
+      }
+    }
+  }
+
+  async function serveTenant(tenantId: string): Promise<void> {
+    let held = true;
+    const heartbeat = setInterval(() => {
+      renewLease(ctx.db, tenantId, owner, ctx.clock.now(), ttlMs)
+        .then((ok) => {
+          if (!ok && held) log.warn("lease lost during a run", { tenantId, owner });
+          held = held && ok;
+        })
+        .catch((err: unknown) => log.error("lease renewal failed", { tenantId, error: err }));
+    }, Math.max(250, Math.floor(ttlMs / 3)));
+    try {
+      while (!stopped && held) {
+        const messages = await claimQueued(ctx.db, tenantId, owner, scope);
+        if (messages.length === 0) break;
+        const sessionId = (await getSessionState(ctx.db, tenantId))?.agent_session_id ?? null;
+        await options.runBatch({ tenantId, sessionId, messages, owner, isLeaseHeld: () => held });
+      }
+    } catch (err) {
+      log.error("tenant run failed", { tenantId, error: err });
+    } finally {
+      clearInterval(heartbeat);
+      await releaseLease(ctx.db, tenantId, owner, ctx.clock.now()).catch((err: unknown) =>
+        log.error("lease release failed", { tenantId, error: err }),
+      );
+    }
+  }
+
+  /** Frees leases of dead local processes and re-queues runs cut short; then looks for work. */
+  async function recover(): Promise<void> {
+    const now = ctx.clock.now();
+    const dead: string[] = [];
+    for (const { tenantId, owner: holder } of await activeLeaseOwners(ctx.db, now)) {
+      if (!isOwnerDead(holder)) continue;
+      dead.push(holder);
+      await freeLeaseOf(ctx.db, tenantId, holder, now);
+      log.warn("freed the lease of a dead process", { tenantId, owner: holder });
+    }
+    const requeued = await requeueAbandoned(ctx.db, now, dead);
+    if (requeued > 0) {
+      ctx.metrics.leaseRecoveries.inc(requeued);
+      log.warn("re-queued messages of runs cut short", { count: requeued });
+    }
+  }
+
+  const sweep = () => {
+    recover()
+      .catch((err: unknown) => log.error("recovery sweep failed", { error: err }))
+      .finally(wake);
+  };
+
+  return {
+    name: "dispatcher",
+    async start() {
+      started = true;
+      await recover();
+      sweepTimer = setInterval(sweep, options.sweepIntervalMs ?? 5000);
+      wake();
+    },
+    async stop() {
+      stopped = true;
+      if (sweepTimer) clearInterval(sweepTimer);
+      const inFlight = Promise.all([pumping, ...running.values()]);
+      const grace = options.stopGraceMs ?? 15_000;
+      const finished = await Promise.race([inFlight.then(() => true), Bun.sleep(grace).then(() => false)]);
+      if (!finished) log.warn("runs still in flight at stop; they are re-run after restart", { tenants: [...running.keys()] });
+    },
+    wake,
+    activeTenants: () => [...running.keys()],
+    async idle() {
+      while (pumping || running.size > 0) await Promise.all([pumping, ...running.values()]);
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { Db, MessageRow } from "../db/index.ts";
+import { conversationSessions, messages } from "../db/schema.ts";
+
+type ChannelName = MessageRow["channel"];
+
+/** Which queued work a dispatcher may take. */
+export interface QueueScope {
+  /** Only messages on these channels (a process takes only what it can answer). */
+  channels: readonly ChannelName[];
+  /** Only this tenant (the terminal chat). */
+  tenantId?: string;
+}
+
+function scopeCondition(scope: QueueScope) {
+  const conditions = [inArray(messages.channel, [...scope.channels])];
+  if (scope.tenantId !== undefined) conditions.push(eq(messages.tenant_id, scope.tenantId));
+  return conditions;
+}
+
+/** Tenants with queued inbound messages, the one waiting longest first (fairness across tenants). */
+export async function tenantsWithQueued(
+  db: Db,
+  scope: QueueScope,
+  excludeTenantIds: readonly string[],
+  limit: number,
+): Promise<string[]> {
+  const conditions = [eq(messages.direction, "in"), eq(messages.status, "queued"), ...scopeCondition(scope)];
+  if (excludeTenantIds.length > 0) conditions.push(sql`${messages.tenant_id} NOT IN ${[...excludeTenantIds]}`);
+  const rows = await db
+    .select({ tenantId: messages.tenant_id, oldest: sql<string>`min(${messages.created_at})` })
+    .from(messages)
+    .where(and(...conditions, sql`${messages.tenant_id} IS NOT NULL`))
+    .groupBy(messages.tenant_id)
+    .orderBy(sql`min(${messages.created_at})`)
+    .limit(limit);
+  return rows.flatMap((r) => (r.tenantId ? [r.tenantId] : []));
+}
+
+/**
+ * Marks every queued inbound message of the tenant `processing` for `owner` (who must hold the
+ * tenant's lease) and returns them in arrival order.
+ */
+export async function claimQueued(db: Db, tenantId: string, owner: string, scope: QueueScope): Promise<MessageRow[]> {
+  const claimed = await db
+    .update(messages)
+    .set({ status: "processing", lease_owner: owner, attempts: sql`${messages.attempts} + 1` })
+    .where(and(eq(messages.tenant_id, tenantId), eq(messages.direction, "in"), eq(messages.status, "queued"), ...scopeCondition(scope)))
+    .returning({ id: messages.id });
+  if (claimed.length === 0) return [];
+  return db
+    .select()
+    .from(messages)
+    .where(inArray(messages.id, claimed.map((c) => c.id)))
+    .orderBy(asc(messages.created_at), sql`rowid`);
+}
+
+/**
+ * Finishes claimed messages: `done`, or `failed` with the error. Only rows still `processing` for
+ * `owner` change (an operator may have freed the lease and another run taken them); returns their ids.
+ */
+export async function finishClaimed(
+  db: Db,
+  ids: readonly string[],
+  owner: string,
+  outcome: { status: "done" } | { status: "failed"; error: string },
+  nowMs: number,
+): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .update(messages)
+    .set({
+      status: outcome.status,
+      error: outcome.status === "failed" ? outcome.error : null,
+      lease_owner: null,
+      processed_at: isoAt(nowMs),
+    })
+    .where(and(inArray(messages.id, [...ids]), eq(messages.status, "processing"), eq(messages.lease_owner, owner)))
+    .returning({ id: messages.id });
+  return rows.map((r) => r.id);
+}
+
+/** Ids of the given messages still `processing` for `owner`. */
+export async function stillClaimed(db: Db, ids: readonly string[], owner: string): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(and(inArray(messages.id, [...ids]), eq(messages.status, "processing"), eq(messages.lease_owner, owner)));
+  return rows.map((r) => r.id);
+}
+
+/**
+ * The outbound rows already stored in answer to any of these inbound messages (a run that finished
+ * but whose messages were not marked before a crash): reply_to and kind.
+ */
+export async function repliesTo(db: Db, inboundIds: readonly string[]): Promise<{ replyTo: string; kind: MessageRow["kind"] }[]> {
+  if (inboundIds.length === 0) return [];
+  const rows = await db
+    .select({ replyTo: messages.reply_to, kind: messages.kind })
+    .from(messages)
+    .where(and(eq(messages.direction, "out"), inArray(messages.reply_to, [...inboundIds])));
+  return rows.flatMap((r) => (r.replyTo ? [{ replyTo: r.replyTo, kind: r.kind }] : []));
+}
+
+/**
+ * Puts `processing` messages back to `queued` when their tenant's lease is free (NULL or expired)
+ * or their claim belongs to an owner known to be dead: a run cut short is run again.
+ * Returns how many messages were re-queued.
+ */
+export async function requeueAbandoned(db: Db, nowMs: number, deadOwners: readonly string[] = []): Promise<number> {
+  const now = isoAt(nowMs);
+  const leaseFree = sql`NOT EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${messages.tenant_id}
+    AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${now})`;
+  const ownerDead = deadOwners.length > 0 ? sql` OR ${messages.lease_owner} IN ${[...deadOwners]}` : sql``;
+  const rows = await db
+    .update(messages)
+    .set({ status: "queued", lease_owner: null })
+    .where(sql`${messages.direction} = 'in' AND ${messages.status} = 'processing' AND (${leaseFree}${ownerDead})`)
+    .returning({ id: messages.id });
+  return rows.length;
+}
+
+/** Lease holders whose lease has not expired (to find dead processes on this host). */
+export async function activeLeaseOwners(db: Db, nowMs: number): Promise<{ tenantId: string; owner: string }[]> {
+  const rows = await db
+    .select({ tenantId: conversationSessions.tenant_id, owner: conversationSessions.lease_owner })
+    .from(conversationSessions)
+    .where(sql`${conversationSessions.lease_owner} IS NOT NULL AND ${conversationSessions.lease_expires_at} > ${isoAt(nowMs)}`);
+  return rows.flatMap((r) => (r.owner ? [{ tenantId: r.tenantId, owner: r.owner }] : []));
+}
+
+/** Frees a lease held by a dead owner (conditional on that owner still holding it). */
+export async function freeLeaseOf(db: Db, tenantId: string, owner: string, nowMs: number): Promise<void> {
+  await db
+    .update(conversationSessions)
+    .set({ lease_owner: null, lease_expires_at: null, updated_at: isoAt(nowMs) })
+    .where(and(eq(conversationSessions.tenant_id, tenantId), eq(conversationSessions.lease_owner, owner)));
+}
+
+/** Inbound messages by status (health and metrics): queued and processing counts. */
+export async function queueCounts(db: Db): Promise<{ queued: number; processing: number }> {
+  const rows = await db
+    .select({ status: messages.status, n: sql<number>`count(*)` })
+    .from(messages)
+    .where(and(eq(messages.direction, "in"), inArray(messages.status, ["queued", "processing"])))
+    .groupBy(messages.status);
+  const count = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
+  return { queued: count("queued"), processing: count("processing") };
+}

@@ -1,0 +1,200 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { eq, sql } from "drizzle-orm";
+import { isoAt } from "../../src/clock.ts";
+import { createDispatcher } from "../../src/conversation/dispatcher.ts";
+import type { ClaimedBatch, Dispatcher } from "../../src/conversation/dispatcher.ts";
+import { insertInbound } from "../../src/conversation/message-store.ts";
+import { newOwnerId } from "../../src/conversation/owner-id.ts";
+import { finishClaimed } from "../../src/conversation/queue-store.ts";
+import { acquireLease, getSessionState } from "../../src/conversation/session-store.ts";
+import { messages } from "../../src/db/schema.ts";
+import { insertTenant, makeTestContext } from "./context.ts";
+import type { TestContext } from "./context.ts";
+
+const scope = { channels: ["telegram", "whatsapp", "console"] as const };
+let seq = 0;
+
+async function queue(ctx: TestContext, tenantId: string, body: string): Promise<string> {
+  const id = crypto.randomUUID();
+  seq += 1;
+  await insertInbound(ctx.db, {
+    id,
+    tenant_id: tenantId,
+    channel: "telegram",
+    chat_id: "42",
+    external_id: `u${seq}-${id}`,
+    body,
+    status: "queued",
+    created_at: isoAt(Date.now() + seq),
+  });
+  return id;
+}
+
+/** A stand-in turn runner that records batches and concurrency, and marks messages done. */
+function recorder(ctx: TestContext, hold: (b: ClaimedBatch) => Promise<void> = async () => {}) {
+  const batches: { tenantId: string; bodies: string[] }[] = [];
+  const live = new Map<string, number>();
+  let maxLive = 0;
+  let maxPerTenant = 0;
+  const runBatch = async (batch: ClaimedBatch) => {
+    live.set(batch.tenantId, (live.get(batch.tenantId) ?? 0) + 1);
+    maxPerTenant = Math.max(maxPerTenant, live.get(batch.tenantId)!);
+    maxLive = Math.max(maxLive, [...live.values()].reduce((a, b) => a + b, 0));
+    batches.push({ tenantId: batch.tenantId, bodies: batch.messages.map((m) => m.body) });
+    try {
+      await hold(batch);
+      await finishClaimed(ctx.db, batch.messages.map((m) => m.id), batch.owner, { status: "done" }, Date.now());
+    } finally {
+      live.set(batch.tenantId, live.get(batch.tenantId)! - 1);
+    }
+  };
+  return { runBatch, batches, stats: () => ({ maxLive, maxPerTenant }) };
+}
+
+async function statuses(ctx: TestContext): Promise<string[]> {
+  const rows = await ctx.db.select({ status: messages.status }).from(messages);
+  return rows.map((r) => r.status).sort();
+}
+
+describe("dispatcher", () => {
+  let ctx: TestContext;
+  const dispatchers: Dispatcher[] = [];
+  beforeEach(async () => {
+    ctx = await makeTestContext({ clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+  });
+  afterEach(async () => {
+    for (const d of dispatchers.splice(0)) await d.stop();
+    await ctx.cleanup();
+  });
+
+  test("runs all queued messages of a tenant once, in order", async () => {
+    const t = await insertTenant(ctx);
+    for (const body of ["one", "two", "three"]) await queue(ctx, t.id, body);
+    const rec = recorder(ctx);
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(rec.batches).toEqual([{ tenantId: t.id, bodies: ["one", "two", "three"] }]);
+    expect(await statuses(ctx)).toEqual(["done", "done", "done"]);
+    expect((await getSessionState(ctx.db, t.id))?.lease_owner).toBeNull();
+  });
+
+  test("messages arriving during a run go into one follow-up run, never two at once", async () => {
+    const t = await insertTenant(ctx);
+    await queue(ctx, t.id, "first");
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const rec = recorder(ctx, (b) => (b.messages[0]!.body === "first" ? gate : Promise.resolve()));
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch });
+    dispatchers.push(d);
+    await d.start();
+    while (rec.batches.length === 0) await Bun.sleep(5);
+    for (const body of ["a", "b", "c"]) {
+      await queue(ctx, t.id, body);
+      d.wake();
+    }
+    await Bun.sleep(50);
+    release();
+    await d.idle();
+    expect(rec.batches.map((b) => b.bodies)).toEqual([["first"], ["a", "b", "c"]]);
+    expect(rec.stats().maxPerTenant).toBe(1);
+  });
+
+  test("at most maxConcurrency runs across tenants, oldest waiting first", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = await insertTenant(ctx);
+      ids.push(t.id);
+      await queue(ctx, t.id, `m${i}`);
+    }
+    const rec = recorder(ctx, () => Bun.sleep(30));
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch, maxConcurrency: 2 });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(rec.batches.map((b) => b.tenantId)).toEqual(ids);
+    expect(rec.stats().maxLive).toBe(2);
+  });
+
+  test("two processes on one database never run one tenant twice; every message once", async () => {
+    const other = await makeTestContext({ dir: ctx.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    try {
+      const tenants = await Promise.all([0, 1, 2].map(() => insertTenant(ctx)));
+      const live = new Map<string, number>();
+      let overlap = false;
+      const seen: string[] = [];
+      const make = (c: TestContext) =>
+        createDispatcher(c, {
+          ownerId: newOwnerId(),
+          scope,
+          sweepIntervalMs: 50,
+          isOwnerDead: () => false, // both "processes" share this test's pid
+          runBatch: async (b) => {
+            live.set(b.tenantId, (live.get(b.tenantId) ?? 0) + 1);
+            if (live.get(b.tenantId)! > 1) overlap = true;
+            seen.push(...b.messages.map((m) => m.body));
+            await Bun.sleep(10);
+            await finishClaimed(c.db, b.messages.map((m) => m.id), b.owner, { status: "done" }, Date.now());
+            live.set(b.tenantId, live.get(b.tenantId)! - 1);
+          },
+        });
+      const d1 = make(ctx);
+      const d2 = make(other);
+      dispatchers.push(d1, d2);
+      await d1.start();
+      await d2.start();
+      const sent: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const t = tenants[i % 3]!;
+        const body = `msg${i}`;
+        sent.push(body);
+        await queue(i % 2 ? ctx : other, t.id, body);
+        (i % 2 ? d1 : d2).wake();
+        if (i % 5 === 0) await Bun.sleep(5);
+      }
+      while ((await statuses(ctx)).some((s) => s !== "done")) await Bun.sleep(20);
+      await d1.idle();
+      await d2.idle();
+      expect(overlap).toBe(false);
+      expect(seen.sort()).toEqual(sent.sort());
+    } finally {
+      await other.cleanup();
+    }
+  });
+
+  test("on start, a run cut short (expired lease or dead owner on this host) is queued again", async () => {
+    const t1 = await insertTenant(ctx);
+    const t2 = await insertTenant(ctx);
+    const m1 = await queue(ctx, t1.id, "expired");
+    const m2 = await queue(ctx, t2.id, "dead-owner");
+    const deadOwner = newOwnerId(2 ** 22 + 12345); // a pid that is not running
+    await acquireLease(ctx.db, t1.id, "elsewhere:1:aa", Date.now() - 10_000, 3000);
+    await acquireLease(ctx.db, t2.id, deadOwner, Date.now(), 60_000);
+    await ctx.db.update(messages).set({ status: "processing", lease_owner: "elsewhere:1:aa" }).where(eq(messages.id, m1));
+    await ctx.db.update(messages).set({ status: "processing", lease_owner: deadOwner }).where(eq(messages.id, m2));
+    const rec = recorder(ctx);
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(rec.batches.map((b) => b.bodies[0]).sort()).toEqual(["dead-owner", "expired"]);
+    expect(ctx.metrics.leaseRecoveries).toBeDefined();
+  });
+
+  test("the runbook's lease UPDATE frees a stuck tenant without restart", async () => {
+    const t = await insertTenant(ctx);
+    await acquireLease(ctx.db, t.id, "otherhost:1:bb", Date.now(), 600_000);
+    await queue(ctx, t.id, "stuck");
+    const rec = recorder(ctx);
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch, sweepIntervalMs: 30 });
+    dispatchers.push(d);
+    await d.start();
+    await Bun.sleep(80);
+    expect(rec.batches).toHaveLength(0);
+    await ctx.db.run(sql.raw(`UPDATE conversation_sessions SET lease_expires_at = NULL WHERE tenant_id = '${t.id}'`));
+    while (rec.batches.length === 0) await Bun.sleep(10);
+    await d.idle();
+    expect(rec.batches[0]!.bodies).toEqual(["stuck"]);
+  });
+});

@@ -5,3 +5,6 @@ export { newTaskSchema, newTaskShape, taskPatchSchema } from "./task-input.ts";
 export type { NewTaskInput, TaskPatch } from "./task-input.ts";
 export { MAX_PROMPT_BYTES, isKnownTimezone } from "./schedule.ts";
 export { onTasksChanged, signalTasksChanged } from "./wake-signal.ts";
+export { createScheduler } from "./loop.ts";
+export type { Scheduler, SchedulerOptions } from "./loop.ts";
+export type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";

@@ -1,0 +1,81 @@
+import { and, asc, eq, inArray, isNotNull, lt, lte, sql } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { Db } from "../db/index.ts";
+import { schema } from "../db/index.ts";
+import type { Task } from "./tasks.ts";
+
+const tasks = schema.scheduledTasks;
+
+/** The soonest `next_run_at` of a PENDING, not paused task (one indexed lookup), or null. */
+export async function earliestNextRunAt(db: Db): Promise<string | null> {
+  const rows = await db
+    .select({ next_run_at: tasks.next_run_at })
+    .from(tasks)
+    .where(and(eq(tasks.status, "PENDING"), isNotNull(tasks.next_run_at), eq(tasks.paused, false)))
+    .orderBy(asc(tasks.next_run_at))
+    .limit(1);
+  return rows[0]?.next_run_at ?? null;
+}
+
+/**
+ * Claims up to `limit` due tasks: PENDING → RUNNING in one conditional UPDATE, only rows still
+ * PENDING, not paused and due at `nowMs`, so two processes on one database never claim the same
+ * slot. `slot_at` keeps the time the slot was due; `claimed_at` starts the claim's lease.
+ */
+export async function claimDueTasks(db: Db, nowMs: number, limit: number): Promise<Task[]> {
+  const now = isoAt(nowMs);
+  const isDue = and(eq(tasks.status, "PENDING"), eq(tasks.paused, false), lte(tasks.next_run_at, now));
+  const due = db.select({ id: tasks.id }).from(tasks).where(isDue).orderBy(asc(tasks.next_run_at)).limit(limit);
+  return db
+    .update(tasks)
+    .set({ status: "RUNNING", slot_at: sql`${tasks.next_run_at}`, claimed_at: now, updated_at: now })
+    .where(and(inArray(tasks.id, due), isDue))
+    .returning();
+}
+
+/** Renews the claims this process still holds (runs waiting for or inside a turn); returns the ids still RUNNING. */
+export async function renewClaims(db: Db, taskIds: string[], nowMs: number): Promise<string[]> {
+  if (taskIds.length === 0) return [];
+  const rows = await db
+    .update(tasks)
+    .set({ claimed_at: isoAt(nowMs) })
+    .where(and(inArray(tasks.id, taskIds), eq(tasks.status, "RUNNING")))
+    .returning({ id: tasks.id });
+  return rows.map((r) => r.id);
+}
+
+/** RUNNING tasks whose claim is older than `ttlMs` (the process that claimed them stopped), oldest first. */
+export async function findStaleClaims(db: Db, nowMs: number, ttlMs: number, limit: number): Promise<Task[]> {
+  return db
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.status, "RUNNING"), lt(tasks.claimed_at, isoAt(nowMs - ttlMs))))
+    .orderBy(asc(tasks.claimed_at))
+    .limit(limit);
+}
+
+/** The fields a finished, skipped or recovered run writes. */
+export type TaskTransition = Partial<
+  Pick<Task, "status" | "next_run_at" | "attempts" | "last_error" | "last_run_at" | "claimed_at" | "slot_at">
+>;
+
+/**
+ * Moves a RUNNING task on (only while it is still RUNNING: a task cancelled meanwhile stays
+ * cancelled). With `claimedAt`, only if the claim is still that one. Returns the row, or null if it had moved.
+ */
+export async function transitionRunning(
+  db: Db,
+  taskId: string,
+  change: TaskTransition,
+  nowMs: number,
+  claimedAt?: string | null,
+): Promise<Task | null> {
+  const conditions = [eq(tasks.id, taskId), eq(tasks.status, "RUNNING")];
+  if (claimedAt) conditions.push(eq(tasks.claimed_at, claimedAt));
+  const [row] = await db
+    .update(tasks)
+    .set({ ...change, updated_at: isoAt(nowMs) })
+    .where(and(...conditions))
+    .returning();
+  return row ?? null;
+}

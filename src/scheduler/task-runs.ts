@@ -1,0 +1,143 @@
+import type { AppContext } from "../context.ts";
+import { claimDueTasks, findStaleClaims, renewClaims, transitionRunning } from "./claims.ts";
+import { afterFailure, afterSuccess, afterTenantArchived, afterTenantPaused, lateNote } from "./outcomes.ts";
+import type { Outcome } from "./outcomes.ts";
+import { findTask } from "./tasks.ts";
+import type { Task } from "./tasks.ts";
+import { findTaskTenant } from "./tenant-lookup.ts";
+
+/** What the scheduler needs from the conversation engine. */
+export interface SchedulerDeps {
+  /** Queues the task's prompt as a kind='task' message of the tenant (same queue and lease as chat); returns the message id. */
+  enqueueTask(tenantId: string, task: { taskId: string; prompt: string }): Promise<string>;
+  /** Appends a line to the tenant's timeline. Default: the line is only logged. */
+  appendTimeline?(tenantId: string, line: string): Promise<void> | void;
+  /**
+   * True while the conversation engine still holds an unfinished message for this task (it will run
+   * it and call onTaskFinished), so a stale claim is renewed instead of run twice. Default: always false.
+   */
+  isTaskMessageOpen?(taskId: string): Promise<boolean>;
+}
+
+/** How a handed-over run ended, as reported by the conversation engine. */
+export interface TaskRunResult {
+  ok: boolean;
+  /** The failure class or message when `ok` is false. */
+  error?: string;
+}
+
+/** Claims, hand-overs, results and recovery of task runs; the loop decides when they happen. */
+export class TaskRuns {
+  /** Tasks this process claimed and handed over, by id, whose result has not come back yet. */
+  readonly inFlight = new Set<string>();
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly deps: SchedulerDeps,
+  ) {}
+
+  /** Claims every due task (in batches) and hands each over; returns how many were claimed. */
+  async claimAndHandOver(batchSize: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const nowMs = this.ctx.clock.now();
+      const claimed = await claimDueTasks(this.ctx.db, nowMs, batchSize);
+      total += claimed.length;
+      for (const task of claimed) await this.handOver(task, nowMs);
+      if (claimed.length < batchSize) return total;
+    }
+  }
+
+  /** Keeps the claims of runs still in flight fresh; forgets those finished elsewhere. */
+  async renewInFlight(): Promise<void> {
+    const ids = [...this.inFlight];
+    const stillRunning = new Set(await renewClaims(this.ctx.db, ids, this.ctx.clock.now()));
+    for (const id of ids) if (!stillRunning.has(id)) this.inFlight.delete(id);
+  }
+
+  /** RUNNING tasks whose claim went stale (their process stopped) are made due now and run once more. */
+  async recoverStale(ttlMs: number, batchSize: number): Promise<number> {
+    const nowMs = this.ctx.clock.now();
+    let recovered = 0;
+    for (const task of await findStaleClaims(this.ctx.db, nowMs, ttlMs, batchSize)) {
+      if (this.inFlight.has(task.id)) continue;
+      if (await this.deps.isTaskMessageOpen?.(task.id)) {
+        await renewClaims(this.ctx.db, [task.id], nowMs);
+        continue;
+      }
+      const outcome = afterFailure(task, "the run was lost: the process stopped before it finished", nowMs, { retryNow: true });
+      const row = await transitionRunning(this.ctx.db, task.id, outcome.change, nowMs, task.claimed_at);
+      if (!row) continue;
+      recovered++;
+      this.ctx.log.warn("stale task claim recovered", { tenantId: task.tenant_id, taskId: task.id, claimed_at: task.claimed_at });
+      await this.note(task.tenant_id, outcome.note ?? `Scheduled task ${task.id.slice(0, 8)} was interrupted by a restart; running it again.`);
+    }
+    return recovered;
+  }
+
+  /** Applies a run's result: next slot, DONE, retry with backoff or FAILED. Ignored unless the task is still RUNNING. */
+  async finish(taskId: string, result: TaskRunResult): Promise<Task | null> {
+    this.inFlight.delete(taskId);
+    const task = await findTask(this.ctx.db, taskId);
+    if (!task || task.status !== "RUNNING") {
+      this.ctx.log.info("task result ignored: task is no longer running", { taskId, status: task?.status ?? null });
+      return null;
+    }
+    const nowMs = this.ctx.clock.now();
+    const outcome = result.ok ? afterSuccess(task, nowMs) : afterFailure(task, result.error ?? "the run failed", nowMs);
+    return this.apply(task, outcome, nowMs, result.ok ? "task run finished" : "task run failed");
+  }
+
+  private async handOver(task: Task, nowMs: number): Promise<void> {
+    const fields = { tenantId: task.tenant_id, taskId: task.id, slot_at: task.slot_at };
+    const tenant = await findTaskTenant(this.ctx.db, task.tenant_id);
+    if (!tenant || tenant.status === "ARCHIVED") {
+      await this.apply(task, afterTenantArchived(task, nowMs), nowMs, "task cancelled: tenant archived");
+      return;
+    }
+    if (tenant.onboarding_status === "PAUSED") {
+      await this.apply(task, afterTenantPaused(task, nowMs), nowMs, "task skipped: tenant paused");
+      return;
+    }
+    const lagMs = task.slot_at ? Math.max(0, nowMs - Date.parse(task.slot_at)) : 0;
+    this.ctx.metrics.schedulerLagSeconds.set(lagMs / 1000);
+    const late = lateNote(task, nowMs);
+    if (late) await this.note(task.tenant_id, late);
+    this.inFlight.add(task.id);
+    try {
+      const messageId = await this.deps.enqueueTask(task.tenant_id, { taskId: task.id, prompt: task.prompt });
+      this.ctx.log.info("task handed to conversation", { ...fields, messageId, lag_ms: lagMs, attempt: task.attempts + 1 });
+    } catch (err) {
+      this.ctx.log.error("task hand-over failed", { ...fields, error: err });
+      await this.finish(task.id, { ok: false, error: `could not queue the task: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+
+  private async apply(task: Task, outcome: Outcome, nowMs: number, msg: string): Promise<Task | null> {
+    const row = await transitionRunning(this.ctx.db, task.id, outcome.change, nowMs);
+    if (!row) return null;
+    const level = row.status === "FAILED" ? "warn" : "info";
+    this.ctx.log[level](msg, {
+      tenantId: task.tenant_id,
+      taskId: task.id,
+      status: row.status,
+      attempts: row.attempts,
+      next_run_at: row.next_run_at,
+      last_error: row.last_error,
+    });
+    if (outcome.note) await this.note(task.tenant_id, outcome.note);
+    return row;
+  }
+
+  private async note(tenantId: string, line: string): Promise<void> {
+    if (!this.deps.appendTimeline) {
+      this.ctx.log.info("task timeline note", { tenantId, note: line });
+      return;
+    }
+    try {
+      await this.deps.appendTimeline(tenantId, line);
+    } catch (err) {
+      this.ctx.log.warn("timeline append failed", { tenantId, note: line, error: err });
+    }
+  }
+}

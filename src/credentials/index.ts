@@ -1,0 +1,16 @@
+// The credentials vault: AES-256-GCM encrypted per-tenant secrets in the `credentials` table.
+export { Vault, keyVersion, CredentialUndecryptableError } from "./vault.ts";
+export type { SealedValue } from "./vault.ts";
+export {
+  CREDENTIAL_KEY_PATTERN,
+  MAX_CREDENTIAL_VALUE_BYTES,
+  checkCredential,
+  credentialKeySchema,
+  credentialRecordSchema,
+  credentialValueSchema,
+  maskValue,
+} from "./validation.ts";
+export { setCredentials, listCredentials, deleteCredential, getCredentials, getCredential } from "./store.ts";
+export type { CredentialSummary } from "./store.ts";
+export { rotateCredentialsKey } from "./rotate.ts";
+export type { RotationReport } from "./rotate.ts";

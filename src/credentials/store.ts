@@ -1,0 +1,99 @@
+import { and, asc, eq } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { AppContext } from "../context.ts";
+import { schema } from "../db/index.ts";
+import { requireTenant } from "../tenants/index.ts";
+import { checkCredential, credentialKeySchema, maskValue } from "./validation.ts";
+import { Vault } from "./vault.ts";
+
+const { credentials } = schema;
+
+/** A stored credential as operators see it: never the value. */
+export interface CredentialSummary {
+  key: string;
+  /** "••••abcd" (last 4 characters at most; short values fully masked). */
+  masked: string;
+  updated_at: string;
+}
+
+type VaultContext = Pick<AppContext, "config" | "db" | "log" | "clock">;
+
+/**
+ * Encrypts and stores credentials for a tenant, merging with the ones it has (a key given again
+ * is replaced). Every key and value is checked before anything is written (ValidationError
+ * `invalid_credential` naming the key). Returns the names of all keys the tenant now has.
+ */
+export async function setCredentials(ctx: VaultContext, tenantId: string, record: Record<string, unknown>): Promise<string[]> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const entries = Object.entries(record).map(([key, value]) => [key, checkCredential(key, value)] as const);
+  const vault = Vault.fromConfig(ctx.config);
+  const now = isoAt(ctx.clock.now());
+  for (const [key, value] of entries) {
+    const sealed = vault.seal(tenant.id, key, value);
+    await ctx.db
+      .insert(credentials)
+      .values({ tenant_id: tenant.id, key, ...sealed, created_at: now, updated_at: now })
+      .onConflictDoUpdate({ target: [credentials.tenant_id, credentials.key], set: { ...sealed, updated_at: now } });
+  }
+  if (entries.length) ctx.log.info("credentials stored", { tenantId: tenant.id, keys: entries.map(([k]) => k) });
+  return (await rowsOf(ctx, tenant.id)).map((row) => row.key);
+}
+
+/** The tenant's credential keys with masked values and update times, sorted by key. */
+export async function listCredentials(ctx: VaultContext, tenantId: string): Promise<CredentialSummary[]> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const vault = Vault.fromConfig(ctx.config);
+  return (await rowsOf(ctx, tenant.id)).map((row) => ({
+    key: row.key,
+    masked: maskOrMark(vault, tenant.id, row),
+    updated_at: row.updated_at,
+  }));
+}
+
+/** Removes one credential; true when it existed. An invalid key name → ValidationError. */
+export async function deleteCredential(ctx: VaultContext, tenantId: string, key: string): Promise<boolean> {
+  credentialKeySchema.parse(key);
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const removed = await ctx.db
+    .delete(credentials)
+    .where(and(eq(credentials.tenant_id, tenant.id), eq(credentials.key, key)))
+    .returning({ key: credentials.key });
+  if (removed.length) ctx.log.info("credential deleted", { tenantId: tenant.id, key });
+  return removed.length > 0;
+}
+
+/**
+ * Every credential of the tenant, decrypted (for the agent's environment and server-side tools
+ * only). A value that cannot be decrypted → AppError `credential_undecryptable` naming tenant and key.
+ */
+export async function getCredentials(ctx: VaultContext, tenantId: string): Promise<Record<string, string>> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const vault = Vault.fromConfig(ctx.config);
+  const out: Record<string, string> = {};
+  for (const row of await rowsOf(ctx, tenant.id)) out[row.key] = vault.open(tenant.id, row.key, row);
+  return out;
+}
+
+/** One decrypted credential, or null when the tenant has no such key. */
+export async function getCredential(ctx: VaultContext, tenantId: string, key: string): Promise<string | null> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const rows = await ctx.db
+    .select()
+    .from(credentials)
+    .where(and(eq(credentials.tenant_id, tenant.id), eq(credentials.key, key)))
+    .limit(1);
+  const row = rows[0];
+  return row ? Vault.fromConfig(ctx.config).open(tenant.id, key, row) : null;
+}
+
+async function rowsOf(ctx: Pick<AppContext, "db">, tenantId: string) {
+  return ctx.db.select().from(credentials).where(eq(credentials.tenant_id, tenantId)).orderBy(asc(credentials.key));
+}
+
+function maskOrMark(vault: Vault, tenantId: string, row: typeof credentials.$inferSelect): string {
+  try {
+    return maskValue(vault.open(tenantId, row.key, row));
+  } catch {
+    return "(undecryptable: wrong CREDENTIALS_KEY?)"; // listing must still work; validation reports the detail
+  }
+}

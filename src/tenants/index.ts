@@ -1,0 +1,39 @@
+// Tenants: records, lifecycle, Telegram links, workspace folders and the embedded template.
+export type {
+  BusinessProfile,
+  Channel,
+  ListTenantsOptions,
+  NewTenantInput,
+  OnboardingStatus,
+  Tenant,
+  TenantPatch,
+  TenantStatus,
+} from "./types.ts";
+export {
+  CHANNELS,
+  ONBOARDING_STATUSES,
+  TENANT_STATUSES,
+  businessPatchSchema,
+  businessProfileSchema,
+  newTenantSchema,
+  phoneSchema,
+  tenantPatchSchema,
+  timezoneSchema,
+} from "./types.ts";
+export { normalizePhone } from "./phone.ts";
+export { canonicalTimezone, isValidTimezone } from "./timezone.ts";
+export { assertTenantId, isTenantId } from "./ids.ts";
+export { findTenantByChatId, findTenantByPhone, getTenant, listTenants, requireTenant } from "./store.ts";
+export { archiveTenant, createTenant, purgeTenant, setOnboardingStatus, updateTenant } from "./service.ts";
+export { assertTransition, canTransition } from "./lifecycle.ts";
+export type { LifecycleActor } from "./lifecycle.ts";
+export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegram-link.ts";
+export type { LinkOutcome } from "./telegram-link.ts";
+export { resolveInWorkspace, workspacePath } from "./paths.ts";
+export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
+export type { WorkspaceReport } from "./workspace.ts";
+export { extractPreservedNotes, renderClaudeMd, writeClaudeMd } from "./claude-md.ts";
+export type { PreservedNotes } from "./claude-md.ts";
+export { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, WORKSPACE_ENV_FILE } from "./template/index.ts";
+export type { TemplateTool } from "./template/index.ts";
+export { parseEnvFile, readWorkspaceEnv, tenantEnvironment } from "./environment.ts";

@@ -1,0 +1,69 @@
+import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import type { Db, TenantRow } from "../db/index.ts";
+import { schema } from "../db/index.ts";
+import { isTenantId, tenantNotFound } from "./ids.ts";
+import { businessProfileSchema, type ListTenantsOptions, type Tenant } from "./types.ts";
+
+const { tenants } = schema;
+
+/** Turns a row into a Tenant; a business column that is not valid JSON reads as an empty profile. */
+export function tenantFromRow(row: TenantRow): Tenant {
+  return { ...row, business: parseBusiness(row.business) };
+}
+
+function parseBusiness(json: string): Tenant["business"] {
+  try {
+    const parsed = businessProfileSchema.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {}; // hand-edited invalid JSON: show an empty profile rather than failing every read
+  }
+}
+
+/** The tenant with this id, or null (also null for a non-UUID id, which never reaches a query). */
+export async function getTenant(db: Db, id: string): Promise<Tenant | null> {
+  if (!isTenantId(id)) return null;
+  const rows = await db.select().from(tenants).where(eq(tenants.id, id.toLowerCase())).limit(1);
+  return rows[0] ? tenantFromRow(rows[0]) : null;
+}
+
+/** The tenant with this id; NotFoundError `tenant_not_found` when the id is not a UUID or unknown. */
+export async function requireTenant(db: Db, id: string): Promise<Tenant> {
+  const tenant = await getTenant(db, id);
+  if (!tenant) throw tenantNotFound(id);
+  return tenant;
+}
+
+/** The tenant with this E.164 phone number (already normalised by the caller), or null. */
+export async function findTenantByPhone(db: Db, phone: string): Promise<Tenant | null> {
+  const rows = await db.select().from(tenants).where(eq(tenants.phone_number, phone)).limit(1);
+  return rows[0] ? tenantFromRow(rows[0]) : null;
+}
+
+/** The tenant linked to this Telegram chat, or null. */
+export async function findTenantByChatId(db: Db, chatId: string): Promise<Tenant | null> {
+  const rows = await db.select().from(tenants).where(eq(tenants.telegram_chat_id, String(chatId))).limit(1);
+  return rows[0] ? tenantFromRow(rows[0]) : null;
+}
+
+/** A page of tenants, newest first, with the total matching the filters. */
+export async function listTenants(
+  db: Db,
+  options: ListTenantsOptions = {},
+): Promise<{ tenants: Tenant[]; total: number }> {
+  const filters: SQL[] = [];
+  if (options.status) filters.push(eq(tenants.status, options.status));
+  if (options.onboarding_status) filters.push(eq(tenants.onboarding_status, options.onboarding_status));
+  const where = filters.length ? and(...filters) : undefined;
+  const limit = Math.max(1, Math.min(options.limit ?? 50, 500));
+  const offset = Math.max(0, options.offset ?? 0);
+  const rows = await db
+    .select()
+    .from(tenants)
+    .where(where)
+    .orderBy(desc(tenants.created_at), tenants.id)
+    .limit(limit)
+    .offset(offset);
+  const totals = await db.select({ n: count() }).from(tenants).where(where);
+  return { tenants: rows.map(tenantFromRow), total: totals[0]?.n ?? 0 };
+}

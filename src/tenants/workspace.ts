@@ -1,0 +1,98 @@
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AppContext } from "../context.ts";
+import { writeClaudeMd } from "./claude-md.ts";
+import { resolveInWorkspace, workspacePath } from "./paths.ts";
+import { requireTenant } from "./store.ts";
+import { TEMPLATE_EXECUTION_FILES, WORKSPACE_ENV_FILE } from "./template/index.ts";
+import type { Tenant } from "./types.ts";
+
+type WorkspaceContext = Pick<AppContext, "config" | "log">;
+
+/** What createWorkspace / initWorkspace did, as paths relative to the workspace. */
+export interface WorkspaceReport {
+  /** The workspace folder. */
+  path: string;
+  /** Template scripts (re)written under execution/. */
+  tools: string[];
+  /** Things that were missing and have been created (folders, .env, CLAUDE.md). */
+  created: string[];
+}
+
+const FOLDERS = ["execution", "timeline", "inbox"] as const;
+
+/**
+ * Creates the tenant's workspace from the embedded template: CLAUDE.md rendered for the tenant,
+ * execution/ with the tool scripts, timeline/, inbox/ and a comment-only .env. Anything already
+ * there except the template scripts is left as it is.
+ */
+export async function createWorkspace(ctx: WorkspaceContext, tenant: Tenant): Promise<WorkspaceReport> {
+  const path = workspacePath(ctx.config, tenant.id);
+  const created: string[] = [];
+  if (!existsSync(path)) created.push(".");
+  mkdirSync(path, { recursive: true, mode: 0o750 });
+  ensureSkeleton(ctx, tenant.id, created);
+  const tools = copyExecution(ctx, tenant.id);
+  if (!existsSync(resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md"))) created.push("CLAUDE.md");
+  writeClaudeMd(ctx, tenant);
+  ctx.log.info("workspace created", { tenantId: tenant.id, path, created });
+  return { path, tools, created };
+}
+
+/**
+ * `init-tenant`: re-copies execution/ from the template (overwriting the template's scripts,
+ * leaving any extra files the operator put there) and touches nothing else — CLAUDE.md, the
+ * timeline, the inbox and .env are kept; only pieces that are missing altogether are recreated.
+ */
+export async function initWorkspace(ctx: Pick<AppContext, "config" | "log" | "db">, tenantId: string): Promise<WorkspaceReport> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const path = workspacePath(ctx.config, tenant.id);
+  const created: string[] = [];
+  if (!existsSync(path)) created.push(".");
+  mkdirSync(path, { recursive: true, mode: 0o750 });
+  ensureSkeleton(ctx, tenant.id, created);
+  const tools = copyExecution(ctx, tenant.id);
+  if (!existsSync(resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md"))) {
+    writeClaudeMd(ctx, tenant);
+    created.push("CLAUDE.md");
+  }
+  ctx.log.info("workspace initialised", { tenantId: tenant.id, path, tools, created });
+  return { path, tools, created };
+}
+
+/** Deletes the tenant's whole workspace folder; true when there was one. */
+export function removeWorkspace(ctx: WorkspaceContext, tenantId: string): boolean {
+  const path = workspacePath(ctx.config, tenantId);
+  if (!existsSync(path)) return false;
+  rmSync(path, { recursive: true, force: true });
+  ctx.log.info("workspace removed", { tenantId, path });
+  return true;
+}
+
+function ensureSkeleton(ctx: WorkspaceContext, tenantId: string, created: string[]): void {
+  for (const folder of FOLDERS) {
+    const dir = resolveInWorkspace(ctx.config, tenantId, folder);
+    if (existsSync(dir)) continue;
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    created.push(`${folder}/`);
+  }
+  const env = resolveInWorkspace(ctx.config, tenantId, ".env");
+  if (!existsSync(env)) {
+    writeFileSync(env, WORKSPACE_ENV_FILE, { mode: 0o600, flag: "wx" });
+    created.push(".env");
+  }
+}
+
+function copyExecution(ctx: WorkspaceContext, tenantId: string): string[] {
+  const written: string[] = [];
+  const dir = resolveInWorkspace(ctx.config, tenantId, "execution");
+  for (const [name, content] of Object.entries(TEMPLATE_EXECUTION_FILES)) {
+    const file = join(dir, name);
+    // Remove first: a symlink left in its place is replaced, never followed.
+    rmSync(file, { force: true });
+    writeFileSync(file, content, { mode: 0o755, flag: "wx" });
+    chmodSync(file, 0o755);
+    written.push(`execution/${name}`);
+  }
+  return written;
+}

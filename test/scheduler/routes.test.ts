@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Hono } from "hono";
+import { createApp } from "../../src/http/app.ts";
+import { schedulerRoutes } from "../../src/scheduler/index.ts";
+import { createTestContext, FakeClock, TEST_ADMIN_KEY } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { insertTenant } from "./fixtures.ts";
+
+let t: TestContext;
+let app: Hono;
+let tenantId: string;
+let otherTenantId: string;
+
+beforeAll(async () => {
+  t = await createTestContext({ clock: new FakeClock(Date.parse("2026-11-26T09:00:00.000Z")) });
+  app = createApp(t.ctx, { modules: [schedulerRoutes(t.ctx)] });
+  tenantId = await insertTenant(t.ctx, { timezone: "Europe/Berlin" });
+  otherTenantId = await insertTenant(t.ctx);
+});
+afterAll(() => t.cleanup());
+
+function call(method: string, path: string, body?: unknown, key = TEST_ADMIN_KEY) {
+  return app.request(path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function json(res: Response): Promise<Record<string, unknown>> {
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe("admin task routes", () => {
+  let taskId = "";
+
+  test("POST creates a task in the tenant's zone (201)", async () => {
+    const res = await call("POST", `/admin/tenants/${tenantId}/tasks`, { prompt: "Weekly report", cron: "0 9 * * 1" });
+    expect(res.status).toBe(201);
+    const task = await json(res);
+    expect(task).toMatchObject({ tenant_id: tenantId, timezone: "Europe/Berlin", created_by: "admin", status: "PENDING" });
+    expect(task.next_run_at).toBe("2026-11-30T08:00:00.000Z");
+    taskId = String(task.id);
+  });
+
+  test("bad input is 400 naming the field; unknown fields are refused", async () => {
+    const bad = await call("POST", `/admin/tenants/${tenantId}/tasks`, { prompt: "x", cron: "every day" });
+    expect(bad.status).toBe(400);
+    expect(((await json(bad)).error as { message: string }).message).toStartWith("cron:");
+    const extra = await call("POST", `/admin/tenants/${tenantId}/tasks`, { prompt: "x", in_minutes: 5, colour: "red" });
+    expect(extra.status).toBe(400);
+    const notJson = await call("POST", `/admin/tenants/${tenantId}/tasks`, "{oops");
+    expect(((await json(notJson)).error as { code: string }).code).toBe("invalid_json");
+  });
+
+  test("GET lists with ?status= and 404s an unknown tenant", async () => {
+    await call("POST", `/admin/tenants/${tenantId}/tasks`, { prompt: "Once", in_minutes: 10 });
+    const all = await json(await call("GET", `/admin/tenants/${tenantId}/tasks`));
+    expect((all.tasks as unknown[]).length).toBe(2);
+    const pending = await json(await call("GET", `/admin/tenants/${tenantId}/tasks?status=PENDING`));
+    expect((pending.tasks as { next_run_at: string }[])[0]?.next_run_at).toBe("2026-11-26T09:10:00.000Z");
+    expect((await call("GET", `/admin/tenants/${tenantId}/tasks?status=LATE`)).status).toBe(400);
+    expect((await call("GET", `/admin/tenants/${crypto.randomUUID()}/tasks`)).status).toBe(404);
+    expect((await call("GET", `/admin/tenants/${tenantId}/tasks`, undefined, "wrong-key-wrong-key")).status).toBe(401);
+  });
+
+  test("PATCH pauses, resumes and reschedules; another tenant's path is 404", async () => {
+    const paused = await json(await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: true }));
+    expect(paused).toMatchObject({ paused: true, next_run_at: null, status: "PENDING" });
+    const moved = await json(await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: false, cron: "0 8 * * *" }));
+    expect(moved).toMatchObject({ paused: false, cron: "0 8 * * *", next_run_at: "2026-11-27T07:00:00.000Z" });
+    expect((await call("PATCH", `/admin/tenants/${otherTenantId}/tasks/${taskId}`, { paused: true })).status).toBe(404);
+    expect((await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { timezone: "Nowhere/City" })).status).toBe(400);
+  });
+
+  test("DELETE cancels; the other tenant cannot; cancelled tasks leave PENDING", async () => {
+    expect((await call("DELETE", `/admin/tenants/${otherTenantId}/tasks/${taskId}`)).status).toBe(404);
+    const res = await call("DELETE", `/admin/tenants/${tenantId}/tasks/${taskId}`);
+    expect(res.status).toBe(200);
+    expect((await json(res)).status).toBe("CANCELLED");
+    const got = await json(await call("GET", `/admin/tenants/${tenantId}/tasks/${taskId}`));
+    expect(got.status).toBe("CANCELLED");
+    const pending = await json(await call("GET", `/admin/tenants/${tenantId}/tasks?status=PENDING`));
+    expect((pending.tasks as { id: string }[]).some((x) => x.id === taskId)).toBe(false);
+    expect((await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: true })).status).toBe(409);
+  });
+});

@@ -1,0 +1,153 @@
+import { existsSync, statSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import type { AppContext } from "../context.ts";
+import { classifyOutcome } from "./classify.ts";
+import { resolveAgentCommand, splitShellArgs } from "./command.ts";
+import type { ResolvedAgentCommand } from "./command.ts";
+import { prepareTenantConfigDir } from "./config-dir.ts";
+import { buildAgentEnv, secretValuesOf } from "./environment.ts";
+import { readCapped, spawnProcessGroup } from "./process.ts";
+import type { SpawnFunction } from "./process.ts";
+import type { AgentResult, AgentRunner, AgentRunRequest } from "./types.ts";
+
+/** Prompts up to this size go in argv (`-p <prompt>`); larger ones through stdin (Linux caps one argument at 128 KiB). */
+const PROMPT_ARGV_LIMIT_BYTES = 100_000;
+
+export interface AgentRunnerOptions {
+  /** Starts the CLI process (default: Bun.spawn in its own session/process group). */
+  spawn?: SpawnFunction;
+  /** The CLI to run; default resolved from AGENT_COMMAND, the project's node_modules/.bin/claude, then PATH. */
+  command?: ResolvedAgentCommand;
+  /** The server's environment; only PATH and LANG are taken from it. Default process.env. */
+  hostEnv?: Record<string, string | undefined>;
+  /** SIGTERM -> SIGKILL grace after the time limit. Default 3000 ms. */
+  killGraceMs?: number;
+  /** Bytes of stdout and of stderr kept per run. Default 4 MiB. */
+  outputLimitBytes?: number;
+  /**
+   * Wraps the CLI's argv (e.g. in bubblewrap) for one run. Default: none. `limited` tells the classifier that
+   * resource limits were in force.
+   */
+  wrap?: (run: WrapInput) => { argv: string[]; limited: boolean };
+}
+
+/** What a wrapper (the sandbox) gets to know about one run. */
+export interface WrapInput {
+  argv: string[];
+  env: Record<string, string>;
+  workspace: string;
+  tenantConfigDir: string;
+  platformCredentials: string | null;
+  command: ResolvedAgentCommand;
+}
+
+/** The runner plus what it resolved at construction (for the start-up log and doctor). */
+export interface ProcessAgentRunner extends AgentRunner {
+  readonly command: ResolvedAgentCommand;
+  /** The argv of a run without the prompt (for docs and tests). */
+  argvFor(request: Pick<AgentRunRequest, "sessionId" | "mcp">): string[];
+}
+
+/**
+ * Creates the runner that spawns the Claude Code CLI once per run: `claude -p <prompt> --output-format json
+ * [--resume <id>] <AGENT_ARGS> [--mcp-config <json>]` in the tenant's workspace, with a minimal environment,
+ * killed as a process group past AGENT_TIMEOUT_MS, its outcome classified (never thrown).
+ */
+export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, options: AgentRunnerOptions = {}): ProcessAgentRunner {
+  const { config } = ctx;
+  const log = ctx.log.child({ module: "agent" });
+  const hostEnv = options.hostEnv ?? process.env;
+  const command = options.command ?? resolveAgentCommand(config.AGENT_COMMAND, { path: hostEnv.PATH });
+  const extraArgs = splitShellArgs(config.AGENT_ARGS);
+  const spawn = options.spawn ?? spawnProcessGroup;
+  const killGraceMs = options.killGraceMs ?? 3000;
+  const outputLimit = options.outputLimitBytes ?? 4 * 1024 * 1024;
+
+  function argvFor(request: Pick<AgentRunRequest, "sessionId" | "mcp">): string[] {
+    const argv = ["--output-format", "json"];
+    if (request.sessionId) argv.push("--resume", request.sessionId);
+    argv.push(...extraArgs);
+    if (request.mcp) argv.push("--mcp-config", mcpConfigJson(request.mcp));
+    return argv;
+  }
+
+  async function run(request: AgentRunRequest): Promise<AgentResult> {
+    const started = performance.now();
+    const fail = (error: string): AgentResult => ({ kind: "crash", error, durationMs: 0, exitCode: null });
+    if (!isAbsolute(request.workspace) || !existsSync(request.workspace) || !statSync(request.workspace).isDirectory()) {
+      return fail(`the tenant workspace ${request.workspace} does not exist`);
+    }
+    const configDir = prepareTenantConfigDir(config.CLAUDE_CONFIG_DIR, request.tenantId);
+    const { env, dropped } = buildAgentEnv({
+      config,
+      hostEnv,
+      tenantConfigDir: configDir.dir,
+      timezone: request.timezone,
+      tenantEnv: request.tenantEnv,
+    });
+    if (dropped.length > 0) log.warn("tenant variables not passed to the agent", { tenantId: request.tenantId, names: dropped });
+
+    const promptInArgv = Buffer.byteLength(request.prompt) <= PROMPT_ARGV_LIMIT_BYTES;
+    // A prompt starting with "-" would be read as an option; a leading space changes nothing for the model.
+    const promptArg = request.prompt.startsWith("-") ? ` ${request.prompt}` : request.prompt;
+    const cliArgv = [command.path, "-p", ...(promptInArgv ? [promptArg] : []), ...argvFor(request)];
+    const wrapped = options.wrap?.({
+      argv: cliArgv,
+      env,
+      workspace: request.workspace,
+      tenantConfigDir: configDir.dir,
+      platformCredentials: configDir.platformCredentials,
+      command,
+    }) ?? { argv: cliArgv, limited: false };
+
+    const child = spawn({ argv: wrapped.argv, cwd: request.workspace, env, stdin: promptInArgv ? undefined : request.prompt });
+    let timedOut = false;
+    let killTimer: ReturnType<typeof setTimeout> | undefined;
+    const timeoutTimer = setTimeout(() => {
+      timedOut = true;
+      child.killGroup("SIGTERM");
+      killTimer = setTimeout(() => child.killGroup("SIGKILL"), killGraceMs);
+    }, config.AGENT_TIMEOUT_MS);
+
+    const stdoutP = readCapped(child.stdout, outputLimit);
+    const stderrP = readCapped(child.stderr, outputLimit);
+    const exit = await child.exited;
+    clearTimeout(timeoutTimer);
+    // Whatever the CLI's tools left running (a background job holding the pipes) goes with it.
+    child.killGroup("SIGKILL");
+    clearTimeout(killTimer);
+    const [stdout, stderr] = await Promise.all([stdoutP, stderrP]);
+
+    const result = classifyOutcome({
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      timedOut,
+      durationMs: Math.round(performance.now() - started),
+      limited: wrapped.limited,
+      timeoutMs: config.AGENT_TIMEOUT_MS,
+    });
+    const redacted = redactResult(result, secretValuesOf(config, request.tenantEnv));
+    const fields = { tenantId: request.tenantId, kind: redacted.kind, durationMs: redacted.durationMs, exitCode: redacted.exitCode, resumed: request.sessionId !== null };
+    if (redacted.kind === "ok") log.info("agent run finished", fields);
+    else log.warn("agent run failed", { ...fields, error: redacted.error });
+    return redacted;
+  }
+
+  return { run, command, argvFor };
+}
+
+/** The inline `--mcp-config` JSON for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */
+export function mcpConfigJson(mcp: { url: string; token: string }): string {
+  return JSON.stringify({
+    mcpServers: { proxystaff: { type: "http", url: mcp.url, headers: { Authorization: `Bearer ${mcp.token}` } } },
+  });
+}
+
+function redactResult(result: AgentResult, secrets: string[]): AgentResult {
+  if (result.kind === "ok") return result;
+  let error = result.error;
+  for (const secret of secrets) error = error.split(secret).join("[redacted]");
+  return { ...result, error };
+}

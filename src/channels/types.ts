@@ -60,3 +60,13 @@ export interface Channel {
   /** Shows "typing…" while the agent works (Telegram). */
   showTyping?(chatId: string): Promise<void>;
 }
+
+/** Hands one inbound message to the pipeline; resolves once it is stored (durable), throws if it could not be. */
+export type InboundHandler = (message: InboundMessage) => Promise<void>;
+
+/** Each platform's limit on one message's text (console: effectively none). */
+export const DEFAULT_MAX_LENGTH: Readonly<Record<ChannelName, number>> = Object.freeze({
+  telegram: 4096,
+  whatsapp: 1600,
+  console: 1_000_000,
+});

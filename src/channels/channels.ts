@@ -1,0 +1,83 @@
+import type { AppContext } from "../context.ts";
+import type { RouteModule } from "../http/app.ts";
+import type { Service } from "../serve.ts";
+import { createConsoleChannel } from "./console.ts";
+import type { ConsoleWriter } from "./console.ts";
+import { createTelegramChannel } from "./telegram.ts";
+import type { ChannelParts, TelegramChannelOptions } from "./telegram.ts";
+import type { Channel, ChannelName, InboundHandler, InboundMessage } from "./types.ts";
+import { createWhatsAppChannel } from "./whatsapp.ts";
+import type { WhatsAppChannelOptions } from "./whatsapp.ts";
+
+export interface CreateChannelsOptions {
+  /** The pipeline; may also be set later with setInboundHandler (until then webhooks answer 500 and Telegram redelivers). */
+  onInbound?: InboundHandler;
+  /** Adds the `console` channel (proxystaff chat), writing replies here. */
+  console?: ConsoleWriter;
+  telegram?: TelegramChannelOptions;
+  whatsapp?: WhatsAppChannelOptions;
+}
+
+/** The configured channels and what they add to the server. */
+export interface Channels {
+  /** The channels that are on (plus `console` when asked for). */
+  byName: Map<ChannelName, Channel>;
+  /** Webhook routes of the channels that are on. */
+  routes: RouteModule;
+  /** Polling, webhook registration and the like. */
+  services: Service[];
+  /** For /health and the start-up log: "on (webhook)", "off: TELEGRAM_BOT_TOKEN is not set", … */
+  status: Record<string, string>;
+  /** Sets (or replaces) where inbound messages go. */
+  setInboundHandler(handler: InboundHandler): void;
+}
+
+/** Builds every channel the configuration allows; logs one line per channel saying whether it is on, and why not. */
+export function createChannels(ctx: AppContext, options: CreateChannelsOptions = {}): Channels {
+  const { config } = ctx;
+  let handler = options.onInbound;
+  const onInbound: InboundHandler = async (message: InboundMessage) => {
+    if (!handler) throw new Error("no inbound handler is set yet");
+    await handler(message);
+  };
+
+  const parts: ChannelParts[] = [];
+  const status: Record<string, string> = {};
+
+  if (!config.TELEGRAM_BOT_TOKEN) status.telegram = "off: TELEGRAM_BOT_TOKEN is not set";
+  else if (config.TELEGRAM_MODE === "off") status.telegram = "off: TELEGRAM_MODE=off";
+  else parts.push(createTelegramChannel(ctx, onInbound, options.telegram));
+
+  const missingTwilio = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const).filter((name) => !config[name]);
+  if (missingTwilio.length > 0) status.whatsapp = `off: ${missingTwilio.join(", ")} ${missingTwilio.length === 1 ? "is" : "are"} not set`;
+  else parts.push(createWhatsAppChannel(ctx, onInbound, options.whatsapp));
+
+  const byName = new Map<ChannelName, Channel>();
+  for (const part of parts) {
+    byName.set(part.channel.name, part.channel);
+    status[part.channel.name] = part.status;
+  }
+  if (options.console) {
+    byName.set("console", createConsoleChannel(options.console));
+    status.console = "on";
+  }
+
+  for (const [name, line] of Object.entries(status)) {
+    if (line.startsWith("off")) ctx.log.warn(`channel ${name} is ${line}`, { channel: name, status: line });
+    else ctx.log.info(`channel ${name} is ${line}`, { channel: name, status: line });
+  }
+
+  return {
+    byName,
+    routes: {
+      mount(app, admin) {
+        for (const part of parts) part.routes?.mount(app, admin);
+      },
+    },
+    services: parts.flatMap((p) => p.services),
+    status,
+    setInboundHandler(next) {
+      handler = next;
+    },
+  };
+}

@@ -1,0 +1,185 @@
+import { createHmac } from "node:crypto";
+import { Bot, GrammyError, HttpError, webhookCallback } from "grammy";
+import type { UserFromGetMe } from "grammy/types";
+import type { AppContext } from "../context.ts";
+import type { RouteModule } from "../http/app.ts";
+import type { Service } from "../serve.ts";
+import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
+import { createTelegramPolling } from "./telegram-polling.ts";
+import { telegramUpdateToInbound } from "./telegram-update.ts";
+import type { Channel, InboundHandler, SendResult } from "./types.ts";
+import { DEFAULT_MAX_LENGTH } from "./types.ts";
+
+/** A channel plus what it adds to the server: its webhook route and its loops. */
+export interface ChannelParts {
+  channel: Channel;
+  routes?: RouteModule;
+  services: Service[];
+  /** One line for /health and the start-up log, e.g. "on (webhook)". */
+  status: string;
+}
+
+export interface TelegramChannelOptions {
+  /** Largest media file fetched. Default 20 MB. */
+  maxMediaBytes?: number;
+  /** Long-poll wait per getUpdates call (polling mode). Default 25 s. */
+  pollTimeoutS?: number;
+  /** First delay after a failed poll or a failed handler; doubles up to 30 s. Default 1 000 ms. */
+  pollRetryMs?: number;
+}
+
+/** The update types the bot asks Telegram for (webhook and polling). */
+export const TELEGRAM_ALLOWED_UPDATES = ["message"] as const;
+/** Where Telegram delivers updates in webhook mode. */
+export const TELEGRAM_WEBHOOK_PATH = "/webhooks/telegram";
+
+/**
+ * The Telegram channel (grammY): sends replies, shows "typing…", fetches media, and receives updates
+ * through `POST /webhooks/telegram` (secret-token checked) or long polling, as TELEGRAM_MODE says.
+ * Each update is handed to `onInbound`; the webhook is answered 200 only after it resolved, 500 if it threw.
+ * Needs TELEGRAM_BOT_TOKEN (createChannels checks).
+ */
+export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler, options: TelegramChannelOptions = {}): ChannelParts {
+  const { config } = ctx;
+  const token = config.TELEGRAM_BOT_TOKEN;
+  if (!token) throw new Error("createTelegramChannel needs TELEGRAM_BOT_TOKEN");
+  const log = ctx.log.child({ channel: "telegram" });
+  const apiRoot = config.TELEGRAM_API_ROOT;
+  const maxMediaBytes = options.maxMediaBytes ?? MAX_MEDIA_BYTES;
+  const bot = new Bot(token, { client: { apiRoot, timeoutSeconds: 30 }, botInfo: placeholderBotInfo(token) });
+
+  bot.on("message", async (c) => {
+    const inbound = telegramUpdateToInbound(c.update, ctx.clock.now());
+    if (inbound) await onInbound(inbound);
+  });
+
+  const channel: Channel = {
+    name: "telegram",
+    maxLength: DEFAULT_MAX_LENGTH.telegram,
+    async send(message): Promise<SendResult> {
+      try {
+        const sent = await bot.api.sendMessage(message.chatId, message.text);
+        return { ok: true, externalId: String(sent.message_id) };
+      } catch (err) {
+        return telegramSendFailure(err);
+      }
+    },
+    async showTyping(chatId) {
+      try {
+        await bot.api.sendChatAction(chatId, "typing");
+      } catch (err) {
+        // Only a hint for the customer; a failed one changes nothing.
+        log.debug("sendChatAction failed", { chatId, error: describe(err) });
+      }
+    },
+    async fetchMedia(ref, dir) {
+      if (!ref.fileId) throw new MediaFetchError(`the ${ref.kind} has no Telegram file id`);
+      if (ref.sizeBytes !== undefined && ref.sizeBytes > maxMediaBytes) {
+        throw new MediaFetchError(`the file is too large (${ref.sizeBytes} bytes; the limit is ${maxMediaBytes})`, "media_too_large");
+      }
+      let filePath: string | undefined;
+      try {
+        filePath = (await bot.api.getFile(ref.fileId)).file_path;
+      } catch (err) {
+        throw new MediaFetchError(`getFile failed for the ${ref.kind}: ${describe(err)}`, "media_fetch_failed", { cause: err });
+      }
+      if (!filePath) throw new MediaFetchError(`Telegram gave no file path for the ${ref.kind}`);
+      const url = `${apiRoot}/file/bot${token}/${filePath.split("/").map(encodeURIComponent).join("/")}`;
+      return downloadMedia(url, ref, dir, { maxBytes: maxMediaBytes, nameHint: filePath });
+    },
+  };
+
+  // getMe runs in the background: a slow Telegram must not hold up the server's start.
+  const services: Service[] = [{ name: "telegram-bot-info", start: () => void loadBotInfo(bot, log), stop: () => {} }];
+  if (config.TELEGRAM_MODE === "polling") {
+    services.push(createTelegramPolling(ctx, bot, { allowedUpdates: [...TELEGRAM_ALLOWED_UPDATES], timeoutS: options.pollTimeoutS, retryMs: options.pollRetryMs }));
+    return { channel, services, status: "on (polling)" };
+  }
+
+  const secretToken = config.TELEGRAM_WEBHOOK_SECRET ?? deriveWebhookSecret(token);
+  const handleWebhook = webhookCallback(bot, "hono", { secretToken, onTimeout: "throw", timeoutMilliseconds: 10_000 });
+  const routes: RouteModule = {
+    mount(app) {
+      app.post(TELEGRAM_WEBHOOK_PATH, async (c) => {
+        try {
+          return await handleWebhook(c);
+        } catch (err) {
+          // Not stored: answer 500 so Telegram delivers the update again.
+          log.error("telegram update not accepted; Telegram will redeliver", { error: describe(err) });
+          return c.json({ error: { code: "inbound_failed", message: "The update could not be stored; retry later." } }, 500);
+        }
+      });
+    },
+  };
+  if (!config.PUBLIC_URL) {
+    log.warn("TELEGRAM_MODE=webhook without PUBLIC_URL: the webhook is not registered; set PUBLIC_URL or register it yourself with TELEGRAM_WEBHOOK_SECRET");
+    return { channel, routes, services, status: "on (webhook, not registered: PUBLIC_URL is not set)" };
+  }
+  const webhookUrl = `${config.PUBLIC_URL}${TELEGRAM_WEBHOOK_PATH}`;
+  services.push({
+    name: "telegram-webhook",
+    async start() {
+      try {
+        await bot.api.setWebhook(webhookUrl, { secret_token: secretToken, allowed_updates: [...TELEGRAM_ALLOWED_UPDATES] });
+        log.info("telegram webhook registered", { url: webhookUrl });
+      } catch (err) {
+        log.error("telegram webhook registration failed; updates will not arrive until it succeeds (restart to retry)", { url: webhookUrl, error: describe(err) });
+      }
+    },
+    stop() {},
+  });
+  return { channel, routes, services, status: "on (webhook)" };
+}
+
+/** Maps a grammY failure: 429 waits retry_after, 5xx and network errors retry, other 4xx are final. */
+export function telegramSendFailure(err: unknown): SendResult {
+  if (err instanceof GrammyError) {
+    const error = `telegram ${err.error_code}: ${err.description}`;
+    if (err.error_code === 429) return { ok: false, retryable: true, retryAfterMs: (err.parameters.retry_after ?? 1) * 1000, error };
+    return { ok: false, retryable: err.error_code >= 500, error };
+  }
+  if (err instanceof HttpError) return { ok: false, retryable: true, error: `telegram unreachable: ${err.message}` };
+  return { ok: false, retryable: true, error: `telegram send failed: ${describe(err)}` };
+}
+
+/**
+ * The webhook secret when TELEGRAM_WEBHOOK_SECRET is not set: derived from the bot token, so every
+ * process of the deployment agrees on it without storing another secret.
+ */
+export function deriveWebhookSecret(token: string): string {
+  return createHmac("sha256", token).update("proxystaff telegram webhook secret").digest("base64url");
+}
+
+/** Enough bot info for grammY to handle updates before (or without) getMe. */
+function placeholderBotInfo(token: string): UserFromGetMe {
+  return {
+    id: Number(token.split(":")[0]),
+    is_bot: true,
+    first_name: "ProxyStaff",
+    username: "proxystaff_bot",
+    can_join_groups: false,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    can_connect_to_business: false,
+    has_main_web_app: false,
+    has_topics_enabled: false,
+    allows_users_to_create_topics: false,
+    can_manage_bots: false,
+    supports_join_request_queries: false,
+  };
+}
+
+/** Checks the token with getMe and keeps the real bot info; a failure is logged, not fatal. */
+async function loadBotInfo(bot: Bot, log: AppContext["log"]): Promise<void> {
+  try {
+    const me = await bot.api.getMe();
+    bot.botInfo = me;
+    log.info("telegram bot ready", { username: me.username });
+  } catch (err) {
+    log.error("telegram getMe failed: check TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT", { error: describe(err) });
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,253 @@
+import { randomUUID } from "node:crypto";
+import { and, eq, sql } from "drizzle-orm";
+import type { Channel, ChannelName, SendResult } from "../channels/index.ts";
+import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
+import { isoAt } from "../clock.ts";
+import type { AppContext } from "../context.ts";
+import { schema } from "../db/index.ts";
+import type { Service } from "../serve.ts";
+import { splitMessage } from "./split-message.ts";
+
+/** A reply to deliver; `text` may be longer than the channel allows (it is split). */
+export interface OutboundReply {
+  tenantId: string | null;
+  channel: ChannelName;
+  chatId: string;
+  text: string;
+  /** The inbound message this answers (messages.reply_to). */
+  replyTo?: string;
+  /** Default "chat". */
+  kind?: "chat" | "task" | "command" | "system";
+}
+
+export interface OutboxOptions {
+  /** How long a claimed row belongs to this sender before another may take it. Default 60 000 ms. */
+  leaseMs?: number;
+  /** A send that has not answered by then counts as a retryable failure. Default 45 000 ms (inside the lease). */
+  sendTimeoutMs?: number;
+  /** First retry delay when the platform gave no retry_after; doubles per attempt. Default 1 000 ms. */
+  baseBackoffMs?: number;
+  /** Longest retry delay. Default 300 000 ms. */
+  maxBackoffMs?: number;
+  /** Attempts before a retryable failure becomes `failed`. Default 12 (about half an hour of backoff). */
+  maxAttempts?: number;
+  /** Sends in flight at once (different chats; one chat is always sent in order). Default 4. */
+  concurrency?: number;
+  /** Safety sweep for rows written by other processes. Default 60 000 ms. */
+  sweepMs?: number;
+  /** This sender's lease owner id. Default: a random id per outbox. */
+  owner?: string;
+}
+
+/** The outbox: stores replies `pending`, sends them through their channel, retries, marks `sent`/`failed`. */
+export interface Outbox extends Service {
+  /** Splits, stores every chunk `pending` (one insert), wakes the sender; resolves with the row ids in order. */
+  enqueue(reply: OutboundReply): Promise<string[]>;
+  /** Looks for due rows now (after a retry time passed, or rows written elsewhere). */
+  wake(): void;
+  /** Replies stored but not yet sent or failed. */
+  pendingCount(): Promise<number>;
+}
+
+interface ClaimedRow {
+  id: string;
+  channel: ChannelName;
+  chat_id: string;
+  body: string;
+  attempts: number;
+}
+
+const { messages } = schema;
+const MIN_TIMER_MS = 10;
+const DB_ERROR_RETRY_MS = 1_000;
+
+/** Creates the outbox over the given channels (rows for a channel that is off stay `pending`). */
+export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName, Channel>, options: OutboxOptions = {}): Outbox {
+  const { db, clock } = ctx;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const sendTimeoutMs = options.sendTimeoutMs ?? 45_000;
+  const baseBackoffMs = options.baseBackoffMs ?? 1_000;
+  const maxBackoffMs = options.maxBackoffMs ?? 300_000;
+  const maxAttempts = options.maxAttempts ?? 12;
+  const concurrency = options.concurrency ?? 4;
+  const sweepMs = options.sweepMs ?? 60_000;
+  const owner = options.owner ?? `outbox-${randomUUID()}`;
+  const log = ctx.log.child({ component: "outbox" });
+
+  let isRunning = false;
+  let draining: Promise<void> | null = null;
+  let isWakeRequested = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const liveChannels = () => sql.join([...channels.keys()].map((name) => sql`${name}`), sql`, `);
+
+  /** One conditional UPDATE: the oldest due, unleased row whose chat has no earlier pending row. */
+  async function claim(): Promise<ClaimedRow | null> {
+    if (channels.size === 0) return null;
+    const now = isoAt(clock.now());
+    const rows = await db.all<ClaimedRow>(sql`
+      UPDATE messages SET lease_owner = ${owner}, lease_expires_at = ${isoAt(clock.now() + leaseMs)}, attempts = attempts + 1
+      WHERE id = (
+        SELECT m.id FROM messages m
+        WHERE m.direction = 'out' AND m.status = 'pending' AND m.channel IN (${liveChannels()})
+          AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= ${now})
+          AND (m.lease_expires_at IS NULL OR m.lease_expires_at <= ${now})
+          AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.direction = 'out' AND e.status = 'pending'
+            AND e.channel = m.channel AND e.chat_id = m.chat_id AND e.rowid < m.rowid)
+        ORDER BY m.rowid LIMIT 1)
+      AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
+      RETURNING id, channel, chat_id, body, attempts`);
+    return rows[0] ?? null;
+  }
+
+  async function deliver(row: ClaimedRow): Promise<void> {
+    const channel = channels.get(row.channel);
+    const result: SendResult = channel
+      ? await sendWithTimeout(channel, row, sendTimeoutMs)
+      : { ok: false, retryable: true, error: `channel ${row.channel} is off` };
+    const fields = { messageId: row.id, channel: row.channel, chatId: row.chat_id, attempts: row.attempts };
+    if (result.ok) {
+      // The one write after the send: a crash before it is the only way a reply goes out twice.
+      await db
+        .update(messages)
+        .set({ status: "sent", external_id: result.externalId, processed_at: isoAt(clock.now()), error: null, lease_owner: null, lease_expires_at: null, next_attempt_at: null })
+        .where(eq(messages.id, row.id));
+      log.info("reply sent", { ...fields, externalId: result.externalId });
+      return;
+    }
+    if (!result.retryable || row.attempts >= maxAttempts) {
+      const error = result.retryable ? `gave up after ${row.attempts} attempts: ${result.error}` : result.error;
+      await db
+        .update(messages)
+        .set({ status: "failed", error, processed_at: isoAt(clock.now()), lease_owner: null, lease_expires_at: null })
+        .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
+      log.warn("reply failed", { ...fields, error });
+      return;
+    }
+    const delayMs = result.retryAfterMs ?? Math.min(maxBackoffMs, baseBackoffMs * 2 ** (row.attempts - 1));
+    await db
+      .update(messages)
+      .set({ error: result.error, next_attempt_at: isoAt(clock.now() + delayMs), lease_owner: null, lease_expires_at: null })
+      .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
+    log.info("reply send will be retried", { ...fields, delayMs, error: result.error });
+  }
+
+  async function work(): Promise<void> {
+    while (isRunning) {
+      const row = await claim();
+      if (!row) return;
+      await deliver(row);
+    }
+  }
+
+  async function drain(): Promise<void> {
+    do {
+      isWakeRequested = false;
+      await Promise.all(Array.from({ length: concurrency }, () => work()));
+    } while (isWakeRequested && isRunning);
+  }
+
+  /** Sleeps until the earliest retry time or lease expiry (or the sweep), never polling faster than needed. */
+  async function scheduleNext(): Promise<void> {
+    clearTimeout(timer);
+    if (!isRunning) return;
+    if (channels.size === 0) return;
+    // Only the head row of each chat can be sent next; the rows behind it wait for it.
+    const [next] = await db.all<{ at: string | null }>(sql`
+      SELECT MIN(CASE WHEN m.lease_expires_at IS NOT NULL AND m.lease_expires_at > COALESCE(m.next_attempt_at, '')
+                      THEN m.lease_expires_at ELSE m.next_attempt_at END) AS at
+      FROM messages m
+      WHERE m.direction = 'out' AND m.status = 'pending' AND m.channel IN (${liveChannels()})
+        AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.direction = 'out' AND e.status = 'pending'
+          AND e.channel = m.channel AND e.chat_id = m.chat_id AND e.rowid < m.rowid)`);
+    const dueInMs = next?.at ? Date.parse(next.at) - clock.now() : sweepMs;
+    arm(Math.min(sweepMs, Math.max(MIN_TIMER_MS, dueInMs)));
+  }
+
+  function arm(delayMs: number): void {
+    clearTimeout(timer);
+    if (!isRunning) return;
+    timer = setTimeout(wake, delayMs);
+    timer.unref?.();
+  }
+
+  function wake(): void {
+    if (!isRunning) return;
+    if (draining) {
+      isWakeRequested = true;
+      return;
+    }
+    draining = drain()
+      .then(scheduleNext)
+      .catch((err: unknown) => {
+        log.error("outbox pass failed; retrying", { error: err instanceof Error ? err : String(err) });
+        arm(DB_ERROR_RETRY_MS);
+      })
+      .finally(() => {
+        draining = null;
+        if (isWakeRequested) wake();
+      });
+  }
+
+  async function pendingCount(): Promise<number> {
+    const [row] = await db.all<{ n: number }>(sql`SELECT COUNT(*) AS n FROM messages WHERE direction = 'out' AND status = 'pending'`);
+    return Number(row?.n ?? 0);
+  }
+
+  return {
+    name: "outbox",
+    async enqueue(reply) {
+      const maxLength = channels.get(reply.channel)?.maxLength ?? DEFAULT_MAX_LENGTH[reply.channel];
+      const chunks = splitMessage(reply.text, maxLength);
+      if (chunks.length === 0) return [];
+      if (!channels.has(reply.channel)) log.warn("reply stored for a channel that is off; it stays pending", { channel: reply.channel });
+      const now = isoAt(clock.now());
+      const rows = chunks.map((body) => ({
+        id: randomUUID(),
+        tenant_id: reply.tenantId,
+        direction: "out" as const,
+        channel: reply.channel,
+        chat_id: reply.chatId,
+        kind: reply.kind ?? "chat",
+        body,
+        status: "pending" as const,
+        reply_to: reply.replyTo ?? null,
+        next_attempt_at: now,
+        created_at: now,
+      }));
+      await db.insert(messages).values(rows);
+      wake();
+      return rows.map((r) => r.id);
+    },
+    wake,
+    pendingCount,
+    async start() {
+      isRunning = true;
+      const pending = await pendingCount();
+      if (pending > 0) log.info("outbox has pending replies from before; sending them", { pending });
+      wake();
+    },
+    async stop() {
+      isRunning = false;
+      clearTimeout(timer);
+      while (draining) await draining;
+    },
+  };
+}
+
+async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: number): Promise<SendResult> {
+  let timeout: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<SendResult>((resolve) => {
+    timeout = setTimeout(() => resolve({ ok: false, retryable: true, error: `no answer from ${channel.name} within ${timeoutMs} ms` }), timeoutMs);
+  });
+  try {
+    return await Promise.race([
+      channel.send({ channel: row.channel, chatId: row.chat_id, text: row.body }).catch(
+        (err: unknown): SendResult => ({ ok: false, retryable: true, error: err instanceof Error ? err.message : String(err) }),
+      ),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timeout);
+  }
+}

@@ -1,4 +1,5 @@
 import type { AppContext } from "./context.ts";
+import { adminRoutes } from "./http/admin/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./serve.ts";
 
@@ -9,7 +10,8 @@ import type { ServerPart } from "./serve.ts";
  */
 export async function buildServerParts(ctx: AppContext, health: HealthRegistry): Promise<ServerPart[]> {
   const parts: ServerPart[] = [];
-  // [tenants]   admin routes for tenants, credentials, validation, tools health-check (helper A)
+  // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check
+  parts.push({ routes: adminRoutes(ctx) });
   // [agent]     const runner = createAgentRunner(ctx, …)  (helper R)
   // [channels]  const channels = createChannels(ctx, …); const outbox = createOutbox(ctx, channels.byName)  (helper C1)
   // [mcp]       const tools = createAgentTools(ctx, { outbox, … })  (helper M)

@@ -1,0 +1,112 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { AppContext } from "../../context.ts";
+import { listTenants, requireTenant } from "../../tenants/index.ts";
+import type { Tenant } from "../../tenants/index.ts";
+import { runToolHealthChecks } from "../../tenants/tool-health.ts";
+import { validateTenant } from "../../tenants/validation.ts";
+import type { AdminApi } from "./api.ts";
+import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
+
+const CheckSchema = z.object({
+  name: z.string(),
+  status: z.enum(["ok", "warn", "fail"]),
+  detail: z.string(),
+  fix: z.string().optional(),
+});
+
+const ValidationReportSchema = z
+  .object({
+    tenant_id: z.string(),
+    name: z.string(),
+    ok: z.boolean().openapi({ description: "True when no check failed" }),
+    counts: z.object({ ok: z.number().int(), warn: z.number().int(), fail: z.number().int() }),
+    checks: z.array(CheckSchema),
+  })
+  .openapi("ValidationReport");
+
+const ValidateQuery = z.object({
+  health: z.enum(["true", "false"]).default("true").openapi({ description: "Run the tools' health checks (default true)" }),
+});
+
+const HealthCheckBody = z
+  .object({ tenant_id: z.string().regex(/^[0-9a-f-]{36}$/i, "must be a tenant id (UUID)").optional() })
+  .strict()
+  .openapi("ToolHealthCheckRequest");
+
+const ToolHealthSchema = z.object({
+  tool: z.string(),
+  status: z.enum(["ok", "failed"]),
+  output: z.string().openapi({ description: "The check's output, secrets redacted" }),
+  exit_code: z.number().int().nullable(),
+  duration_ms: z.number(),
+});
+
+const HealthReport = z
+  .object({
+    ok: z.boolean(),
+    tenants: z.array(z.object({ tenant_id: z.string(), name: z.string(), ok: z.boolean(), tools: z.array(ToolHealthSchema) })),
+  })
+  .openapi("ToolHealthReport");
+
+/** How many tenants' checks run at once when every tenant is checked. */
+const HEALTH_CONCURRENCY = 4;
+
+/** GET /tenants/:id/validate and POST /tools/health-check. */
+export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/tenants/{id}/validate",
+      tags: ["validation"],
+      summary: "The tenant's setup checklist: each line ok / warn / fail with a fix hint",
+      request: { params: TenantIdParams, query: ValidateQuery },
+      responses: { 200: jsonResponse(ValidationReportSchema, "The checklist"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const report = await validateTenant(ctx, c.req.valid("param").id, { healthChecks: c.req.valid("query").health === "true" });
+      return c.json(report, 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/tools/health-check",
+      tags: ["validation"],
+      summary: "Run every tool's --health-check in the workspace of one tenant (tenant_id) or of every ACTIVE tenant",
+      request: { body: jsonBody(HealthCheckBody, false) },
+      responses: { 200: jsonResponse(HealthReport, "Per tenant, per tool"), ...errorResponses(400, 401, 404, 415) },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const targets = body.tenant_id ? [await requireTenant(ctx.db, body.tenant_id)] : await activeTenants(ctx);
+      const tenants = await mapLimited(targets, HEALTH_CONCURRENCY, async (t) => {
+        const tools = await runToolHealthChecks(ctx, t.id);
+        return { tenant_id: t.id, name: t.name, ok: tools.every((r) => r.status === "ok"), tools };
+      });
+      return c.json({ ok: tenants.every((t) => t.ok), tenants }, 200);
+    },
+  );
+}
+
+async function activeTenants(ctx: AppContext): Promise<Tenant[]> {
+  const all: Tenant[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await listTenants(ctx.db, { status: "ACTIVE", limit: 500, offset });
+    all.push(...page.tenants);
+    if (page.tenants.length < 500) return all;
+  }
+}
+
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,143 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { AppContext } from "../../context.ts";
+import { getSessionState, listMessages, resetSession } from "../../conversation/index.ts";
+import type { MessageRow } from "../../db/index.ts";
+import { requireTenant, setTelegramChat, unlinkTelegramChat } from "../../tenants/index.ts";
+import type { AdminApi } from "./api.ts";
+import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
+
+const MessagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "At most this many (1-500, default 50)" }),
+  before: z.iso
+    .datetime({ offset: true, message: "must be an ISO-8601 timestamp such as 2026-11-26T08:00:00.000Z" })
+    .optional()
+    .openapi({ description: "Only messages created before this time: pass the previous page's next_before" }),
+});
+
+const MessageSchema = z
+  .object({
+    id: z.string(),
+    tenant_id: z.string().nullable(),
+    direction: z.enum(["in", "out"]),
+    channel: z.string(),
+    chat_id: z.string(),
+    external_id: z.string().nullable(),
+    kind: z.string(),
+    sender: z.string().nullable(),
+    body: z.string(),
+    media: z.string().nullable(),
+    status: z.string(),
+    attempts: z.number().int(),
+    error: z.string().nullable(),
+    task_id: z.string().nullable(),
+    reply_to: z.string().nullable(),
+    created_at: z.string(),
+    processed_at: z.string().nullable(),
+  })
+  .openapi("Message");
+
+const MessagePage = z
+  .object({
+    messages: z.array(MessageSchema),
+    next_before: z.string().nullable().openapi({ description: "Pass as ?before= for the next (older) page; null at the end" }),
+  })
+  .openapi("MessagePage");
+
+const ResetResult = z
+  .object({ tenant_id: z.uuid(), reset: z.boolean(), message: z.string() })
+  .openapi("SessionReset");
+
+const LinkBody = z
+  .object({
+    telegram_chat_id: z
+      .union([z.string(), z.number().int()])
+      .transform((v) => String(v).trim())
+      .pipe(z.string().regex(/^-?\d{1,20}$/, "must be a Telegram chat id (digits, optionally negative)")),
+  })
+  .openapi("LinkTelegramChat");
+
+/** The public fields of a message row (lease bookkeeping stays internal). */
+export function publicMessage(row: MessageRow): z.infer<typeof MessageSchema> {
+  const { next_attempt_at: _next, lease_owner: _owner, lease_expires_at: _expires, ...rest } = row;
+  return rest;
+}
+
+/** GET /tenants/:id/messages, POST /tenants/:id/reset-session, POST/DELETE /tenants/:id/link. */
+export function registerConversationRoutes(api: AdminApi, ctx: AppContext): void {
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/tenants/{id}/messages",
+      tags: ["messages"],
+      summary: "The tenant's messages in both directions, newest first",
+      request: { params: TenantIdParams, query: MessagesQuery },
+      responses: { 200: jsonResponse(MessagePage, "A page of messages"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { limit, before } = c.req.valid("query");
+      await requireTenant(ctx.db, id);
+      const beforeIso = before === undefined ? undefined : new Date(before).toISOString();
+      const rows = await listMessages(ctx.db, { tenantId: id, limit, before: beforeIso });
+      const last = rows.length === limit ? rows[rows.length - 1] : undefined;
+      return c.json({ messages: rows.map(publicMessage), next_before: last?.created_at ?? null }, 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/tenants/{id}/reset-session",
+      tags: ["sessions"],
+      summary: "Forget the agent session (the next message starts fresh) and free the lease",
+      request: { params: TenantIdParams },
+      responses: { 200: jsonResponse(ResetResult, "Reset"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await requireTenant(ctx.db, id);
+      const before = await getSessionState(ctx.db, id);
+      const reset = await resetSession(ctx.db, id, ctx.clock.now());
+      ctx.log.info("session reset by operator", { tenantId: id, hadSession: reset, leaseOwner: before?.lease_owner ?? null });
+      const message = reset
+        ? "Agent session cleared and lease freed; the next message starts a fresh session."
+        : "The tenant has no agent session yet; nothing to reset.";
+      return c.json({ tenant_id: id, reset, message }, 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/tenants/{id}/link",
+      tags: ["tenants"],
+      summary: "Link a Telegram chat to the tenant (operator relink: replaces any linked chat)",
+      request: { params: TenantIdParams, body: jsonBody(LinkBody) },
+      responses: { 200: jsonResponse(TenantSchema, "The linked tenant"), ...errorResponses(400, 401, 404, 409, 415) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { telegram_chat_id } = c.req.valid("json");
+      await setTelegramChat(ctx.db, id, telegram_chat_id);
+      ctx.log.info("telegram chat linked by operator", { tenantId: id, chatId: telegram_chat_id });
+      return c.json(await requireTenant(ctx.db, id), 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "delete",
+      path: "/tenants/{id}/link",
+      tags: ["tenants"],
+      summary: "Unlink the tenant's Telegram chat (the customer can then send /start +PHONE again)",
+      request: { params: TenantIdParams },
+      responses: { 200: jsonResponse(TenantSchema, "The unlinked tenant"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const wasLinked = await unlinkTelegramChat(ctx.db, id);
+      ctx.log.info("telegram chat unlinked by operator", { tenantId: id, wasLinked });
+      return c.json(await requireTenant(ctx.db, id), 200);
+    },
+  );
+}

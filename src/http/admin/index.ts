@@ -1,0 +1,28 @@
+import type { AppContext } from "../../context.ts";
+import type { RouteModule } from "../app.ts";
+import { createAdminApi, mountOpenApiDocument } from "./api.ts";
+import { registerCheckRoutes } from "./checks-routes.ts";
+import { registerConversationRoutes } from "./conversation-routes.ts";
+import { registerCredentialRoutes } from "./credentials-routes.ts";
+import { registerTenantRoutes } from "./tenants-routes.ts";
+
+export { createAdminApi } from "./api.ts";
+
+/**
+ * The operators' admin API under /admin (already behind the Bearer admin key): tenants,
+ * credentials, messages, session reset, Telegram link, validation, tool health checks, and
+ * GET /admin/openapi.json describing all of it from the same zod schemas.
+ */
+export function adminRoutes(ctx: AppContext): RouteModule {
+  return {
+    mount(_app, admin) {
+      const api = createAdminApi(ctx);
+      registerTenantRoutes(api, ctx);
+      registerCredentialRoutes(api, ctx);
+      registerConversationRoutes(api, ctx);
+      registerCheckRoutes(api, ctx);
+      mountOpenApiDocument(api);
+      admin.route("/", api);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { platformSecrets } from "../config.ts";
+import type { AppContext } from "../context.ts";
+import { resolveInWorkspace, tenantEnvironment, workspacePath } from "./index.ts";
+
+/** One tool's `--health-check` result. */
+export interface ToolHealth {
+  /** The script, relative to execution/ (e.g. "send_email.py"). */
+  tool: string;
+  status: "ok" | "failed";
+  /** What the check printed (stdout, then stderr), trimmed, secrets replaced by [redacted]. */
+  output: string;
+  exit_code: number | null;
+  duration_ms: number;
+}
+
+export interface ToolHealthOptions {
+  /** Time limit per tool; the process is killed past it. Default 20 s. */
+  timeoutMs?: number;
+  /** The interpreter. Default "python3". */
+  python?: string;
+}
+
+/** Longest output kept per tool. */
+const MAX_OUTPUT_CHARS = 2000;
+/** The PATH tools run with (the server's own environment is never passed on). */
+const TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The tools in the tenant's execution/ folder: every `*.py` that supports `--health-check`
+ * (libraries such as env_loader.py do not), sorted by name.
+ */
+export function discoverTools(ctx: Pick<AppContext, "config">, tenantId: string): string[] {
+  const dir = resolveInWorkspace(ctx.config, tenantId, "execution");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".py"))
+    .filter((name) => readFileSync(join(dir, name), "utf8").includes("--health-check"))
+    .sort();
+}
+
+/**
+ * Runs each tool's `--health-check` in the tenant's workspace with the tenant's environment
+ * (its .env merged with its vault credentials), one at a time, each under a time limit.
+ * Output is redacted: no credential value of the tenant and no platform secret is returned.
+ */
+export async function runToolHealthChecks(
+  ctx: AppContext,
+  tenantId: string,
+  options: ToolHealthOptions = {},
+): Promise<ToolHealth[]> {
+  const cwd = workspacePath(ctx.config, tenantId);
+  const tenantEnv = await tenantEnvironment(ctx, tenantId);
+  const env: Record<string, string> = {
+    PATH: TOOL_PATH,
+    HOME: cwd,
+    LANG: "C.UTF-8",
+    PYTHONDONTWRITEBYTECODE: "1",
+    PYTHONUNBUFFERED: "1",
+    SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE,
+    ...tenantEnv,
+  };
+  const secrets = [...Object.values(tenantEnv), ...platformSecrets(ctx.config)];
+  const results: ToolHealth[] = [];
+  for (const tool of discoverTools(ctx, tenantId)) {
+    const result = await runOne(tool, cwd, env, options);
+    result.output = redact(result.output, secrets);
+    ctx.log.info("tool health check", { tenantId, tool, status: result.status, duration_ms: result.duration_ms });
+    results.push(result);
+  }
+  return results;
+}
+
+async function runOne(tool: string, cwd: string, env: Record<string, string>, options: ToolHealthOptions): Promise<ToolHealth> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    proc = Bun.spawn([options.python ?? "python3", join("execution", tool), "--health-check"], {
+      cwd,
+      env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { tool, status: "failed", output: `Could not start the tool: ${why}`, exit_code: null, duration_ms: elapsed() };
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, timeoutMs);
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]).finally(() => clearTimeout(timer));
+  let output = [stdout.trim(), stderr.trim()].filter(Boolean).join("\n");
+  if (timedOut) output = `Timed out after ${timeoutMs} ms.${output ? `\n${output}` : ""}`;
+  if (output.length > MAX_OUTPUT_CHARS) output = `…${output.slice(-MAX_OUTPUT_CHARS)}`;
+  const ok = !timedOut && exitCode === 0;
+  return { tool, status: ok ? "ok" : "failed", output, exit_code: timedOut ? null : exitCode, duration_ms: elapsed() };
+}
+
+/** Replaces every secret (4+ characters, longest first) in `text` by [redacted]. */
+export function redact(text: string, secrets: readonly string[]): string {
+  const sorted = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const secret of sorted) out = out.split(secret).join("[redacted]");
+  return out;
+}

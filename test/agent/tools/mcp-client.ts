@@ -18,7 +18,7 @@ export interface RpcAnswer {
 
 export function mcpClient(app: Hono): McpTestClient {
   let id = 0;
-  const post = (token: string | null, body: unknown) =>
+  const post = async (token: string | null, body: unknown): Promise<Response> =>
     app.request("/mcp", {
       method: "POST",
       headers: {

@@ -6,7 +6,7 @@ import { ValidationError } from "../errors.ts";
 import type { RouteModule } from "../http/app.ts";
 import { newTaskSchema, parseInput, taskPatchSchema } from "./task-input.ts";
 import { cancelTask, createTask, getTask, listTasks } from "./tasks.ts";
-import { requireTaskTenant } from "./tenant-lookup.ts";
+import { requireTenant } from "../tenants/index.ts";
 import { updateTask } from "./update-task.ts";
 
 const listQuery = z.object({
@@ -39,7 +39,7 @@ export function schedulerRoutes(ctx: AppContext): RouteModule {
       admin.get("/tenants/:id/tasks", async (c) => {
         const tenantId = c.req.param("id");
         const query = parseInput(listQuery, c.req.query());
-        await requireTaskTenant(ctx.db, tenantId);
+        await requireTenant(ctx.db, tenantId);
         return c.json({ tasks: await listTasks(ctx.db, { tenantId, status: query.status, limit: query.limit }) }, 200);
       });
       admin.post("/tenants/:id/tasks", async (c) => {

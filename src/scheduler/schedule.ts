@@ -1,25 +1,22 @@
 import { Cron } from "croner";
 import { ValidationError } from "../errors.ts";
+import { canonicalTimezone } from "../tenants/index.ts";
 
 /** Largest prompt a task may carry, in bytes of UTF-8. */
 export const MAX_PROMPT_BYTES = 8 * 1024;
 
 /** True when `zone` is an IANA time zone name this runtime knows ("Europe/Berlin", "UTC"). */
 export function isKnownTimezone(zone: string): boolean {
-  if (!zone) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false; // RangeError: unknown zone; the caller turns it into a field error
-  }
+  return canonicalTimezone(zone) !== null;
 }
 
-/** Throws a ValidationError naming `timezone` unless the zone is known. */
-export function assertTimezone(zone: string): void {
-  if (!isKnownTimezone(zone)) {
+/** The zone's canonical spelling ("america/denver" → "America/Denver"); a ValidationError naming `timezone` if unknown. */
+export function assertTimezone(zone: string): string {
+  const canonical = canonicalTimezone(zone);
+  if (!canonical) {
     throw new ValidationError(`timezone: unknown IANA time zone "${zone}" (e.g. "America/Denver", "Europe/Berlin", "UTC").`);
   }
+  return canonical;
 }
 
 /**

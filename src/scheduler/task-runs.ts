@@ -4,7 +4,7 @@ import { afterFailure, afterSuccess, afterTenantArchived, afterTenantPaused, lat
 import type { Outcome } from "./outcomes.ts";
 import { findTask } from "./tasks.ts";
 import type { Task } from "./tasks.ts";
-import { findTaskTenant } from "./tenant-lookup.ts";
+import { getTenant } from "../tenants/index.ts";
 
 /** What the scheduler needs from the conversation engine. */
 export interface SchedulerDeps {
@@ -90,7 +90,7 @@ export class TaskRuns {
 
   private async handOver(task: Task, nowMs: number): Promise<void> {
     const fields = { tenantId: task.tenant_id, taskId: task.id, slot_at: task.slot_at };
-    const tenant = await findTaskTenant(this.ctx.db, task.tenant_id);
+    const tenant = await getTenant(this.ctx.db, task.tenant_id);
     if (!tenant || tenant.status === "ARCHIVED") {
       await this.apply(task, afterTenantArchived(task, nowMs), nowMs, "task cancelled: tenant archived");
       return;

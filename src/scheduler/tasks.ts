@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { assertPrompt, assertTimezone } from "./schedule.ts";
 import { newTaskSchema, parseInput } from "./task-input.ts";
 import type { NewTaskInput } from "./task-input.ts";
-import { requireTaskTenant } from "./tenant-lookup.ts";
+import { requireTenant } from "../tenants/index.ts";
 import { parseRunAt, requireNextSlot } from "./timing.ts";
 import { signalTasksChanged } from "./wake-signal.ts";
 
@@ -78,10 +78,9 @@ export async function createTask(
         : `${given.join(", ")}: give only one of cron, run_at or in_minutes.`,
     );
   }
-  const tenant = await requireTaskTenant(ctx.db, tenantId);
+  const tenant = await requireTenant(ctx.db, tenantId);
   if (tenant.status === "ARCHIVED") throw new ConflictError("tenant_archived", `Tenant ${tenantId} is archived.`);
-  const timezone = data.timezone ?? tenant.timezone;
-  assertTimezone(timezone);
+  const timezone = assertTimezone(data.timezone ?? tenant.timezone);
 
   const nowMs = ctx.clock.now();
   let runAt: string | null = null;

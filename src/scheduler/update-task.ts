@@ -35,8 +35,7 @@ export async function updateTask(ctx: AppContext, taskId: string, patch: TaskPat
   }
 
   const nowMs = ctx.clock.now();
-  const timezone = change.timezone ?? existing.timezone;
-  assertTimezone(timezone);
+  const timezone = change.timezone === undefined ? existing.timezone : assertTimezone(change.timezone);
   const cron = change.cron?.trim() ?? (change.run_at !== undefined ? null : existing.cron);
   const runAt =
     change.run_at !== undefined

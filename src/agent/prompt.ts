@@ -47,8 +47,9 @@ function formatTask(item: PromptItem, zone: string): string {
   ].join("\n");
 }
 
-/** e.g. "Thu 26 Nov 2026, 09:14 MST (America/Denver)". */
-export function localTime(ms: number, zone: string): string {
+/** e.g. "Thu 26 Nov 2026, 09:14 GMT-7 (America/Denver)"; an unknown zone is shown in UTC. */
+export function localTime(ms: number, timezone: string): string {
+  const zone = safeZone(timezone);
   const parts = new Intl.DateTimeFormat("en-GB", {
     timeZone: zone,
     weekday: "short",
@@ -58,7 +59,7 @@ export function localTime(ms: number, zone: string): string {
     hour: "2-digit",
     minute: "2-digit",
     hourCycle: "h23",
-    timeZoneName: "short",
+    timeZoneName: "shortOffset",
   }).formatToParts(new Date(ms));
   const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "";
   return `${get("weekday")} ${get("day")} ${get("month")} ${get("year")}, ${get("hour")}:${get("minute")} ${get("timeZoneName")} (${zone})`;

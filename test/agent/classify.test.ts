@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { classifyOutcome, splitShellArgs } from "../../src/agent/index.ts";
+
+const outcome = (over: Partial<Parameters<typeof classifyOutcome>[0]>) => ({
+  exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 5, limited: false, timeoutMs: 1000, ...over,
+});
+const ok = JSON.stringify({ type: "result", subtype: "success", is_error: false, result: "hi", session_id: "s-1" });
+
+describe("classifyOutcome (shapes observed from CLI 2.1.332)", () => {
+  test("success", () => {
+    expect(classifyOutcome(outcome({ stdout: `${ok}\n` }))).toMatchObject({ kind: "ok", text: "hi", sessionId: "s-1" });
+  });
+  test("credit too low: exit 1, is_error, subtype success (sic)", () => {
+    const stdout = JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "Credit balance is too low", session_id: "s", api_error_status: 400, terminal_reason: "api_error" });
+    expect(classifyOutcome(outcome({ exitCode: 1, stdout })).kind).toBe("credit_too_low");
+  });
+  test("stale session: exit 1, empty stdout, message on stderr", () => {
+    const result = classifyOutcome(outcome({ exitCode: 1, stderr: "No conversation found with session ID: abc\n" }));
+    expect(result).toMatchObject({ kind: "session_not_found", error: "No conversation found with session ID: abc" });
+  });
+  test("API unreachable after retries: is_error → crash with the reason", () => {
+    const stdout = JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "API Error: Connection error.", session_id: "s", terminal_reason: "api_error" });
+    const result = classifyOutcome(outcome({ exitCode: 1, stdout }));
+    expect(result.kind).toBe("crash");
+    if (result.kind === "crash") expect(result.error).toContain("Connection error");
+  });
+  test("timeout wins over whatever was printed", () => {
+    expect(classifyOutcome(outcome({ timedOut: true, signal: "SIGTERM", exitCode: null, stdout: ok })).kind).toBe("timeout");
+  });
+  test("killed under sandbox limits → limit_exceeded; without limits → crash", () => {
+    expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL", limited: true })).kind).toBe("limit_exceeded");
+    expect(classifyOutcome(outcome({ exitCode: 1, stderr: "fork: Resource temporarily unavailable", limited: true })).kind).toBe("limit_exceeded");
+    expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL" })).kind).toBe("crash");
+  });
+  test("exit 0 with nothing printed is bad output", () => {
+    expect(classifyOutcome(outcome({})).kind).toBe("bad_output");
+  });
+});
+
+describe("splitShellArgs", () => {
+  test("quotes, escapes, empty strings", () => {
+    expect(splitShellArgs(`--a "b c" 'd "e"' f\\ g ""`)).toEqual(["--a", "b c", 'd "e"', "f g", ""]);
+    expect(splitShellArgs("  ")).toEqual([]);
+    expect(() => splitShellArgs(`"open`)).toThrow(/unterminated/);
+  });
+});

@@ -26,7 +26,7 @@ export interface LoggerOptions {
 /** Creates a JSON-lines logger that redacts the given secrets from every line it writes. */
 export function createLogger(options: LoggerOptions = {}, base: LogFields = {}): Logger {
   const min = ORDER[options.level ?? "info"];
-  const secrets = (options.redact ?? []).filter((s) => s.length >= 6);
+  const secrets = redactionForms(options.redact ?? []);
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
@@ -42,6 +42,23 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
     error: (msg, fields) => emit("error", msg, fields),
     child: (fields) => createLogger(options, { ...base, ...fields }),
   };
+}
+
+/**
+ * Every form a secret can take inside a JSON line: as is, JSON-escaped, and percent-encoded (a
+ * secret that travelled in a URL). Longest first, so a form containing another is caught whole.
+ * Very short values (under 6 characters) are not secrets worth the false positives.
+ */
+function redactionForms(secrets: readonly string[]): string[] {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (secret.length < 6) continue;
+    forms.add(secret);
+    forms.add(JSON.stringify(secret).slice(1, -1));
+    forms.add(encodeURIComponent(secret));
+    forms.add(encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
+  }
+  return [...forms].sort((a, b) => b.length - a.length);
 }
 
 /** A logger that writes nothing (unit tests). */

@@ -29,7 +29,7 @@ export interface RunningServer {
 }
 
 /** How long shutdown waits for in-flight requests before cutting them. */
-const SHUTDOWN_GRACE_MS = 10_000;
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Starts HTTP and every service; returns a handle whose shutdown() undoes it in reverse. */
 export async function startServer(ctx: AppContext, build: ServerBuilder): Promise<RunningServer> {
@@ -68,4 +68,27 @@ export async function startServer(ctx: AppContext, build: ServerBuilder): Promis
       ctx.log.info("stopped");
     })());
   return { server, url, shutdown };
+}
+
+/**
+ * `proxystaff serve`: starts the server and runs it until SIGTERM or SIGINT, then shuts down
+ * gracefully and resolves (the caller exits 0). A second signal during shutdown is not caught, so
+ * it ends the process at once. Unhandled promise rejections are logged (redacted) instead of
+ * killing every tenant's conversation.
+ */
+export async function serveUntilSignal(ctx: AppContext, build: ServerBuilder): Promise<void> {
+  const onRejection = (reason: unknown) => ctx.log.error("unhandled rejection", { error: reason });
+  process.on("unhandledRejection", onRejection);
+  const running = await startServer(ctx, build);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      ctx.log.info("signal received", { signal });
+      void running.shutdown().then(resolve);
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+  process.off("unhandledRejection", onRejection);
 }

@@ -1,5 +1,5 @@
 import { buildServerParts } from "../parts.ts";
-import { startServer } from "../serve.ts";
+import { serveUntilSignal } from "../serve.ts";
 import type { Command } from "./command.ts";
 
 export const serveCommand: Command = {
@@ -8,19 +8,12 @@ export const serveCommand: Command = {
   help: `Usage: proxystaff serve
 
 Starts the HTTP server (PORT, HOST), applies pending migrations, and runs the
-dispatcher, outbox and scheduler in this process. Stops gracefully on SIGTERM/SIGINT.
-Configuration comes from the environment; see the README's configuration table.`,
+dispatcher, outbox and scheduler in this process. Logs are JSON lines on stdout.
+Stops gracefully on SIGTERM/SIGINT: no new requests, in-flight ones finish (up to
+10 s), background work stops, the database closes, exit code 0.
+Configuration comes from the environment; docs/operations.md lists every variable.`,
   async run(_args, _io, ctx) {
-    const running = await startServer(ctx, buildServerParts);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off("SIGTERM", stop);
-        process.off("SIGINT", stop);
-        void running.shutdown().then(resolve);
-      };
-      process.on("SIGTERM", stop);
-      process.on("SIGINT", stop);
-    });
+    await serveUntilSignal(ctx, buildServerParts);
     return 0;
   },
 };

@@ -81,12 +81,23 @@ function filePath(url: string): string {
   return decodeURIComponent(url.slice("file:".length).replace(/^\/\/(?=\/)/, ""));
 }
 
-/** True when the database answers a trivial query. */
-export async function pingDatabase(db: Db): Promise<boolean> {
-  try {
-    await db.run(sql`SELECT 1`);
+/**
+ * True when the database answers a query that reads its schema (so a closed, unreadable or
+ * corrupted database counts as down, not just a dead connection), within timeoutMs (default 2000).
+ * Never throws: an error or a timeout is `false`.
+ */
+export async function pingDatabase(db: Db, timeoutMs = 2000): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const query = (async () => {
+    await db.all(sql`SELECT count(*) AS n FROM sqlite_master`);
     return true;
-  } catch {
-    return false; // the caller reports "degraded"; the error itself is logged there
+  })().catch(() => false); // /health reports it as db: "error"
+  try {
+    return await Promise.race([query, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

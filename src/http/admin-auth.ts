@@ -1,18 +1,31 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { errorResponse } from "./errors.ts";
 
-/** Guards a route with `Authorization: Bearer <key>`, compared in constant time; 401 JSON otherwise. */
+/**
+ * Guards a route with `Authorization: Bearer <key>`. The comparison runs in constant time (both
+ * sides are hashed to the same length first, so not even the key's length leaks). A missing,
+ * malformed or wrong header is answered 401 `{"error":{"code":"unauthorized",…}}`.
+ */
 export function requireAdminKey(adminKey: string): MiddlewareHandler {
+  const expected = digest(adminKey);
   return async function adminAuth(c, next) {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-    const ok = match?.[1] !== undefined && (await timingSafeEqual(adminKey, match[1]));
-    if (!ok) {
-      const message = header ? "The admin API key is wrong." : "Missing Authorization: Bearer <ADMIN_API_KEY> header.";
+    const header = c.req.header("authorization");
+    const presented = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (presented === undefined || !timingSafeEqual(expected, digest(presented))) {
       c.header("WWW-Authenticate", 'Bearer realm="proxystaff-admin"');
-      return errorResponse(c, 401, "unauthorized", message);
+      return errorResponse(c, 401, "unauthorized", explain(header, presented));
     }
     await next();
   };
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+function explain(header: string | undefined, presented: string | undefined): string {
+  if (header === undefined) return "Missing Authorization: Bearer <ADMIN_API_KEY> header.";
+  if (presented === undefined) return "The Authorization header must be exactly `Bearer <ADMIN_API_KEY>`.";
+  return "The admin API key is wrong.";
 }

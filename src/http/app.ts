@@ -30,13 +30,17 @@ export function createApp(ctx: AppContext, options: CreateAppOptions = {}): Hono
   app.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorResponse(c, 413, "payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`),
+      onError: (c) => {
+        // The rest of the body is never read: close the connection instead of keeping it alive.
+        c.header("Connection", "close");
+        return errorResponse(c, 413, "payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+      },
     }),
   );
   app.onError(createErrorHandler(ctx.log));
   app.notFound((c) => errorResponse(c, 404, "not_found", `No route for ${c.req.method} ${c.req.path}.`));
 
-  mountHealth(app, ctx.db, health, options.startedAtMs ?? Date.now());
+  mountHealth(app, ctx.db, health, options.startedAtMs ?? Date.now(), ctx.log);
 
   const admin = new Hono();
   admin.use(requireAdminKey(ctx.config.ADMIN_API_KEY));

@@ -18,6 +18,10 @@ export function createErrorHandler(log: Logger) {
     if (err instanceof SyntaxError) return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
     if (err instanceof HTTPException) {
       if (err.res) return err.res;
+      // hono's own validators throw this for a body that is not JSON.
+      if (err.status === 400 && /malformed json/i.test(err.message)) {
+        return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
+      }
       return errorResponse(c, err.status as ContentfulStatusCode, codeForStatus(err.status), err.message || "Request failed.");
     }
     log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err });

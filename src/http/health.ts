@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { pingDatabase } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
+import type { Logger } from "../log.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** One module's contribution to GET /health: extra fields, and whether it makes the service degraded. */
@@ -13,14 +14,27 @@ export type HealthContributor = () => HealthPart | Promise<HealthPart>;
 
 /** Collects the modules' health contributions (queue depth, last agent failure, sandbox state, …). */
 export class HealthRegistry {
-  private readonly contributors: HealthContributor[] = [];
+  private readonly contributors: { name: string; contributor: HealthContributor }[] = [];
 
-  contribute(contributor: HealthContributor): void {
-    this.contributors.push(contributor);
+  /**
+   * Adds fields to every /health answer. `name` labels the contributor when it throws: the
+   * answer then carries `<name>: "error"` and is degraded, instead of failing the whole check.
+   */
+  contribute(contributor: HealthContributor, name = `part${this.contributors.length + 1}`): void {
+    this.contributors.push({ name, contributor });
   }
 
-  async collect(): Promise<HealthPart> {
-    const parts = await Promise.all(this.contributors.map((c) => c()));
+  async collect(log?: Logger): Promise<HealthPart> {
+    const parts = await Promise.all(
+      this.contributors.map(async ({ name, contributor }): Promise<HealthPart> => {
+        try {
+          return await contributor();
+        } catch (err) {
+          log?.error("health contributor failed", { contributor: name, error: err });
+          return { fields: { [name]: "error" }, degraded: true };
+        }
+      }),
+    );
     return {
       fields: Object.assign({}, ...parts.map((p) => p.fields)),
       degraded: parts.some((p) => p.degraded),
@@ -28,21 +42,29 @@ export class HealthRegistry {
   }
 }
 
-/** Mounts GET /health: 200 when the database answers and no module is degraded, else 503. */
-export function mountHealth(app: Hono, db: Db, registry: HealthRegistry, startedAtMs: number): void {
+/** The body of GET /health. Modules add their own fields next to these. */
+export interface HealthBody {
+  status: "ok" | "degraded";
+  version: string;
+  uptime_s: number;
+  db: "ok" | "error";
+  [field: string]: unknown;
+}
+
+/** Mounts GET /health: 200 when the database answers and no module is degraded, else 503 `status: "degraded"`. */
+export function mountHealth(app: Hono, db: Db, registry: HealthRegistry, startedAtMs: number, log?: Logger): void {
   app.get("/health", async (c) => {
-    const dbOk = await pingDatabase(db);
-    const extra = await registry.collect();
+    const [dbOk, extra] = await Promise.all([pingDatabase(db), registry.collect(log)]);
     const degraded = !dbOk || extra.degraded === true;
-    return c.json(
-      {
-        status: degraded ? "degraded" : "ok",
-        version: pkg.version,
-        uptime_s: Math.round((Date.now() - startedAtMs) / 1000),
-        db: dbOk ? "ok" : "error",
-        ...extra.fields,
-      },
-      degraded ? 503 : 200,
-    );
+    if (!dbOk) log?.warn("health: database did not answer");
+    const body: HealthBody = {
+      ...extra.fields,
+      status: degraded ? "degraded" : "ok",
+      version: pkg.version,
+      uptime_s: Math.round((Date.now() - startedAtMs) / 1000),
+      db: dbOk ? "ok" : "error",
+    };
+    c.header("Cache-Control", "no-store");
+    return c.json(body, degraded ? 503 : 200);
   });
 }

@@ -8,6 +8,12 @@ import { TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
 /** The repository root (where package.json and src/ live). */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
+/**
+ * A process entry that runs `serve` exactly as shipped plus test-only routes under /test/
+ * (slow requests, a JSON echo, a tenants read): see serve-fixture.ts.
+ */
+export const SERVE_FIXTURE = join(REPO_ROOT, "test/helpers/serve-fixture.ts");
+
 /** One parsed JSON log line of the server's stdout. */
 export type LogLine = Record<string, unknown> & { level?: string; msg?: string };
 

@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import { createLogger } from "../src/log.ts";
+
+function capture(level: "debug" | "info" | "warn" | "error", redact: string[] = []) {
+  const lines: string[] = [];
+  return { lines, log: createLogger({ level, redact, write: (l) => lines.push(l) }) };
+}
+
+describe("createLogger", () => {
+  test("JSON lines with level, time, msg and fields; child fields added", () => {
+    const { lines, log } = capture("info");
+    log.child({ tenantId: "t1" }).info("lease acquired", { leaseId: "l1" });
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: "info", msg: "lease acquired", tenantId: "t1", leaseId: "l1" });
+    expect(new Date(String(line.time)).toISOString()).toBe(String(line.time));
+  });
+
+  test("LOG_LEVEL: lower levels are dropped", () => {
+    const { lines, log } = capture("warn");
+    log.debug("d");
+    log.info("i");
+    log.warn("w");
+    log.error("e");
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(["w", "e"]);
+  });
+
+  test("errors keep name and message, not the stack", () => {
+    const { lines, log } = capture("info");
+    log.error("failed", { error: new TypeError("bad thing") });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ error: { name: "TypeError", message: "bad thing" } });
+    expect(lines[0]).not.toContain(" at ");
+  });
+
+  test("secrets are redacted as is, JSON-escaped and percent-encoded", () => {
+    const base64Key = "ab+cd/ef==ghijklmnop";
+    const quoted = 'pa"ss\\word-123';
+    const { lines, log } = capture("info", [base64Key, quoted, "123456:ABC-token"]);
+    log.info(`token 123456:ABC-token in msg`, {
+      key: base64Key,
+      url: `/x?k=${encodeURIComponent(base64Key)}`,
+      lower: `/x?k=${encodeURIComponent(base64Key).toLowerCase()}`,
+      quoted,
+      nested: { deep: [`bot123456:ABC-token/getMe`] },
+    });
+    const line = lines[0]!;
+    expect(line).not.toContain("123456:ABC-token");
+    expect(line).not.toContain("ab+cd/ef");
+    expect(line).not.toContain("ab%2Bcd%2Fef");
+    expect(line.toLowerCase()).not.toContain("ab%2bcd%2fef");
+    expect(line).not.toContain("ss\\\\word");
+    expect(line).toContain("[redacted]");
+    expect(() => JSON.parse(line)).not.toThrow();
+  });
+});

@@ -21,6 +21,7 @@ export {
   timezoneSchema,
 } from "./types.ts";
 export { normalizePhone } from "./phone.ts";
+export { parseInput } from "./parse.ts";
 export { canonicalTimezone, isValidTimezone } from "./timezone.ts";
 export { assertTenantId, isTenantId } from "./ids.ts";
 export { findTenantByChatId, findTenantByPhone, getTenant, listTenants, requireTenant } from "./store.ts";

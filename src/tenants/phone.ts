@@ -2,7 +2,8 @@ import { ValidationError } from "../errors.ts";
 
 /**
  * Normalises a phone number to E.164 ("+1 (801) 555-1234" → "+18015551234").
- * Accepts spaces, dashes, dots, slashes and parentheses as separators, a leading "+" or
+ * Accepts spaces, dashes, dots, slashes and parentheses as separators (a "(0)" trunk prefix is
+ * dropped), an optional "tel:" scheme, a leading "+" or
  * international "00" prefix, and requires 8–15 digits with a country code starting 1–9.
  * Throws ValidationError (code `invalid_phone`) saying what is wrong otherwise.
  */
@@ -10,7 +11,11 @@ export function normalizePhone(raw: string): string {
   const input = String(raw ?? "").trim();
   const shown = JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}…` : input);
   if (input === "") throw invalid(`Phone number is empty; use international format, e.g. +18015551234.`);
-  const compact = input.replace(/^tel:/i, "").replace(/[\s\-.()/\u00a0]/g, "");
+  // "(0)" is the national trunk prefix some people write after the country code: not dialled.
+  const compact = input
+    .replace(/^tel:/i, "")
+    .replace(/\(0\)/g, "")
+    .replace(/[\s\-.()/\u00a0]/g, "");
   let digits: string;
   if (compact.startsWith("+")) digits = compact.slice(1);
   else if (compact.startsWith("00")) digits = compact.slice(2);

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { count, eq } from "drizzle-orm";
-import { z } from "zod";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import { ConflictError, ValidationError } from "../errors.ts";
 import { writeClaudeMd } from "./claude-md.ts";
 import { isUniqueViolation } from "./db-errors.ts";
+import { parseInput } from "./parse.ts";
 import { assertTransition, type LifecycleActor } from "./lifecycle.ts";
 import { findTenantByPhone, requireTenant, tenantFromRow } from "./store.ts";
 import {
@@ -26,10 +26,10 @@ const MAX_BUSINESS_JSON_BYTES = 64 * 1024;
 /**
  * Creates a tenant (UUID id, E.164 phone, DISCOVERY, ACTIVE) and its workspace. A phone number
  * that already has a tenant → ConflictError `tenant_exists` naming that tenant's id.
- * Input is parsed with newTenantSchema (ZodError on bad input).
+ * Input is parsed with newTenantSchema (ValidationError naming each bad field).
  */
 export async function createTenant(ctx: AppContext, input: NewTenantInput): Promise<Tenant> {
-  const data = newTenantSchema.parse(input);
+  const data = parseInput(newTenantSchema, input);
   const business = checkBusiness(data.business);
   const existing = await findTenantByPhone(ctx.db, data.phone);
   if (existing) throw tenantExists(data.phone, existing);
@@ -70,7 +70,7 @@ export async function createTenant(ctx: AppContext, input: NewTenantInput): Prom
  * Re-renders CLAUDE.md when anything it shows changed. Archived tenants are read-only.
  */
 export async function updateTenant(ctx: AppContext, id: string, patch: TenantPatch): Promise<Tenant> {
-  const changes = tenantPatchSchema.parse(patch);
+  const changes = parseInput(tenantPatchSchema, patch);
   const current = await requireTenant(ctx.db, id);
   if (current.status === "ARCHIVED") {
     throw new ConflictError("tenant_archived", `Tenant ${current.id} is archived; archived tenants cannot be changed.`);
@@ -177,8 +177,7 @@ function mergeBusiness(current: Tenant["business"], patch: Record<string, unknow
 }
 
 function checkBusiness(business: unknown): Tenant["business"] {
-  // Parsed under a "business" key so errors name the field path (business.email: …).
-  const parsed = z.object({ business: businessProfileSchema }).parse({ business }).business;
+  const parsed = parseInput(businessProfileSchema, business, "business");
   if (Buffer.byteLength(JSON.stringify(parsed)) > MAX_BUSINESS_JSON_BYTES) {
     throw new ValidationError("business: the profile is larger than 64 KiB.");
   }

@@ -1,0 +1,59 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { credentialKeySchema, credentialValueSchema } from "../credentials/index.ts";
+import { ValidationError } from "../errors.ts";
+import { newTenantSchema } from "./index.ts";
+
+/**
+ * A customer intake file (docs/customer-intake-template.json): the tenant's fields plus the
+ * credentials to store in the vault. An empty credential value means "not known yet" and is
+ * skipped. Unknown top-level fields are refused, so a typo cannot silently drop data.
+ */
+export const intakeSchema = newTenantSchema
+  .extend({
+    credentials: z.record(credentialKeySchema, z.union([z.literal(""), credentialValueSchema])).default({}),
+  })
+  .strict();
+
+/** A parsed intake file: phone normalised to E.164, timezone canonical. */
+export type Intake = z.output<typeof intakeSchema>;
+
+/** "field.path: message; …" for a zod error, each issue naming where it is. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[");
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+}
+
+/** Validates an intake object; ValidationError `invalid_intake` naming every bad field path. */
+export function parseIntake(data: unknown, source = "intake"): Intake {
+  const parsed = intakeSchema.safeParse(data);
+  if (!parsed.success) throw new ValidationError(`${source} is invalid: ${describeIssues(parsed.error)}`, "invalid_intake");
+  return parsed.data;
+}
+
+/** Reads and validates an intake JSON file; errors say which file and which field. */
+export function readIntakeFile(path: string): Intake {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
+    throw new ValidationError(`Cannot read intake file ${path}: ${why}.`, "intake_unreadable");
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(`Intake file ${path} is not valid JSON: ${(err as Error).message}`, "invalid_intake");
+  }
+  return parseIntake(data, `Intake file ${path}`);
+}
+
+/** The intake's credentials that have a value (empty placeholders dropped). */
+export function intakeCredentials(intake: Pick<Intake, "credentials">): Record<string, string> {
+  return Object.fromEntries(Object.entries(intake.credentials).filter(([, v]) => v !== ""));
+}

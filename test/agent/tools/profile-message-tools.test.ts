@@ -1,0 +1,102 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
+import { toolsFixture } from "./setup.ts";
+import type { ToolsFixture } from "./setup.ts";
+
+describe("send_message", () => {
+  let f: ToolsFixture;
+  beforeEach(async () => {
+    f = await toolsFixture();
+  });
+  afterEach(async () => {
+    await f.cleanup();
+  });
+
+  test("goes through the outbox to the token's tenant's chat", async () => {
+    const { token } = f.tools.issueToken(f.a.id, "run-1");
+    const result = await f.client.call(token, "send_message", { text: "On it — one minute." });
+    expect(result.isError).toBe(false);
+    expect(f.outbox).toEqual([{ tenantId: f.a.id, channel: "telegram", chatId: "111", text: "On it — one minute.", kind: "chat" }]);
+  });
+
+  test("a tenant with no linked chat gets a clear error; empty text is refused", async () => {
+    const { token } = f.tools.issueToken(f.c.id, "run-2");
+    const unlinked = await f.client.call(token, "send_message", { text: "hello" });
+    expect(unlinked.isError).toBe(true);
+    expect(unlinked.text).toContain("no linked chat");
+    const empty = await f.client.call(token, "send_message", { text: "   " });
+    expect(empty.isError).toBe(true);
+    expect(f.outbox).toHaveLength(0);
+  });
+});
+
+describe("update_business_profile", () => {
+  let f: ToolsFixture;
+  beforeEach(async () => {
+    f = await toolsFixture();
+  });
+  afterEach(async () => {
+    await f.cleanup();
+  });
+
+  test("merges fields (null removes one) and re-renders CLAUDE.md", async () => {
+    const { token } = f.tools.issueToken(f.a.id, "run-1");
+    const first = await f.client.call(token, "update_business_profile", { fields: { industry: "bakery", location: "Provo, UT" } });
+    expect(first.isError).toBe(false);
+    const second = await f.client.call(token, "update_business_profile", { fields: { hours: "Tue-Sat 7-15", location: null } });
+    expect(second.isError).toBe(false);
+    const tenant = await getTenant(f.ctx.db, f.a.id);
+    expect(tenant?.business).toEqual({ industry: "bakery", hours: "Tue-Sat 7-15" });
+    const claudeMd = readFileSync(join(f.ctx.config.TENANTS_DIR, f.a.id, "CLAUDE.md"), "utf8");
+    expect(claudeMd).toContain("bakery");
+    expect(claudeMd).toContain("Tue-Sat 7-15");
+    expect((await getTenant(f.ctx.db, f.b.id))?.business).toEqual({});
+  });
+
+  test("bad fields are tool errors and nothing changes", async () => {
+    const { token } = f.tools.issueToken(f.a.id, "run-1");
+    for (const fields of [{}, { "Bad Key": "x" }, { email: "not-an-email" }, { industry: 5 }]) {
+      const result = await f.client.call(token, "update_business_profile", { fields });
+      expect({ fields, isError: result.isError }).toEqual({ fields, isError: true });
+    }
+    expect((await getTenant(f.ctx.db, f.a.id))?.business).toEqual({});
+  });
+});
+
+describe("set_onboarding_status", () => {
+  let f: ToolsFixture;
+  beforeEach(async () => {
+    f = await toolsFixture();
+  });
+  afterEach(async () => {
+    await f.cleanup();
+  });
+
+  test("the agent may move DISCOVERY → BUILDING, and nothing else", async () => {
+    const { token } = f.tools.issueToken(f.a.id, "run-1");
+    for (const status of ["LIVE", "PAUSED"]) {
+      const refused = await f.client.call(token, "set_onboarding_status", { status });
+      expect(refused.isError).toBe(true);
+      expect(refused.text).toContain("Only the operator");
+    }
+    expect((await getTenant(f.ctx.db, f.a.id))?.onboarding_status).toBe("DISCOVERY");
+    const moved = await f.client.call(token, "set_onboarding_status", { status: "BUILDING" });
+    expect(moved.isError).toBe(false);
+    expect((await getTenant(f.ctx.db, f.a.id))?.onboarding_status).toBe("BUILDING");
+    const again = await f.client.call(token, "set_onboarding_status", { status: "BUILDING" });
+    expect(again).toMatchObject({ isError: false });
+    const back = await f.client.call(token, "set_onboarding_status", { status: "DISCOVERY" });
+    expect(back.isError).toBe(true);
+    expect((await getTenant(f.ctx.db, f.a.id))?.onboarding_status).toBe("BUILDING");
+  });
+
+  test("a LIVE tenant's agent cannot pause itself", async () => {
+    await setOnboardingStatus(f.ctx, f.b.id, "LIVE", { by: "operator" });
+    const { token } = f.tools.issueToken(f.b.id, "run-1");
+    const result = await f.client.call(token, "set_onboarding_status", { status: "PAUSED" });
+    expect(result.isError).toBe(true);
+    expect((await getTenant(f.ctx.db, f.b.id))?.onboarding_status).toBe("LIVE");
+  });
+});

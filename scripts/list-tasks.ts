@@ -1,0 +1,2 @@
+import { processIO, runCli } from "../src/cli/run.ts";
+process.exit(await runCli(["list-tasks", ...process.argv.slice(2)], processIO(process.env)));

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { createTask } from "../../src/scheduler/index.ts";
+import { createTestContext, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { insertTenant, readTask } from "./fixtures.ts";
+
+let t: TestContext;
+let tenantId: string;
+let otherTenantId: string;
+let taskId: string;
+
+beforeAll(async () => {
+  t = await createTestContext();
+  tenantId = await insertTenant(t.ctx, { timezone: "Europe/Paris" });
+  otherTenantId = await insertTenant(t.ctx);
+  taskId = (await createTask(t.ctx, tenantId, { prompt: "Post the weekly specials", cron: "0 10 * * 5" }, "admin")).id;
+  await createTask(t.ctx, otherTenantId, { prompt: "Other tenant's reminder", in_minutes: 30 }, "agent");
+});
+afterAll(() => t.cleanup());
+
+async function run(script: string, ...args: string[]) {
+  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "scripts", `${script}.ts`), ...args], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      DATA_DIR: join(t.dir, "data"),
+      TENANTS_DIR: join(t.dir, "tenants"),
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
+      CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
+    },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
+describe("CLI", () => {
+  test("list-tasks lists every tenant's tasks, or one tenant's", async () => {
+    const all = await run("list-tasks");
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain("Post the weekly specials");
+    expect(all.stdout).toContain("Other tenant's reminder");
+    expect(all.stdout).toContain("0 10 * * 5 (Europe/Paris)");
+    const one = await run("list-tasks", tenantId, "--json");
+    expect(one.code).toBe(0);
+    const rows = JSON.parse(one.stdout) as { id: string }[];
+    expect(rows.map((r) => r.id)).toEqual([taskId]);
+  });
+
+  test("bad arguments exit 2; an unknown tenant exits 1", async () => {
+    expect((await run("list-tasks", "--status", "SOON")).code).toBe(2);
+    const unknown = await run("list-tasks", crypto.randomUUID());
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("tenant_not_found");
+  });
+
+  test("cancel-task cancels; with another tenant it is not found", async () => {
+    const wrong = await run("cancel-task", taskId, "--tenant", otherTenantId);
+    expect(wrong.code).toBe(1);
+    expect((await readTask(t.ctx, taskId)).status).toBe("PENDING");
+    const res = await run("cancel-task", taskId);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("CANCELLED");
+    expect((await readTask(t.ctx, taskId)).status).toBe("CANCELLED");
+    expect((await run("cancel-task")).code).toBe(2);
+  });
+});

@@ -58,7 +58,11 @@ export interface ServerProcess {
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** fetch(url + path), adding `Authorization: Bearer <adminKey>` unless the request has one. */
   adminFetch(path: string, init?: RequestInit): Promise<Response>;
-  /** Sends the signal (default SIGTERM) and resolves with the exit code; SIGKILL after timeoutMs (default 15000). */
+  /**
+   * Sends the signal (default SIGTERM; only once, however often stop() is called) and resolves
+   * with the exit code; SIGKILL after timeoutMs (default 15000). Don't also `proc.kill()` it
+   * yourself: a second signal during shutdown ends the server at once.
+   */
   stop(signal?: "SIGTERM" | "SIGINT", timeoutMs?: number): Promise<number>;
   /** Stops the process if it still runs and removes the temp dir (when the helper made it). */
   cleanup(): Promise<void>;
@@ -126,8 +130,13 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
     });
   const describe = () => `--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`;
 
+  // One signal only: a second SIGTERM/SIGINT during a graceful shutdown ends the server at once (exit 143/130).
+  let signalled = false;
   const stop = async (signal: "SIGTERM" | "SIGINT" = "SIGTERM", timeoutMs = 15_000) => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    if (!signalled && proc.exitCode === null && proc.signalCode === null) {
+      signalled = true;
+      proc.kill(signal);
+    }
     const killer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
     const code = await proc.exited;
     clearTimeout(killer);

@@ -16,6 +16,7 @@ export { checkToolsHealth } from "./health.ts";
 export type { ToolHealth, ToolsHealthOptions } from "./health.ts";
 export { MCP_PATH, MCP_SERVER_NAME } from "./mcp-route.ts";
 export type { IssuedToken, ToolCaller } from "./tokens.ts";
+export { linkedChatOf } from "./types.ts";
 export type { AgentToolsDeps, AgentToolsOptions, TenantChat, ToolOutbox } from "./types.ts";
 
 /**

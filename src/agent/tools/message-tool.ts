@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ToolFailure, defineTool, excerpt } from "./tool-kit.ts";
+import { linkedChatOf } from "./types.ts";
 
 /** Longest text one send_message call takes (the outbox splits it to the channel's limit). */
 const MAX_MESSAGE_CHARS = 4000;
@@ -19,7 +20,7 @@ export const sendMessageTool = defineTool({
       .describe("The message, plain text."),
   },
   async run(input, env) {
-    const chat = env.deps.tenantChat(env.tenant);
+    const chat = (env.deps.tenantChat ?? linkedChatOf)(env.tenant);
     if (!chat) {
       throw new ToolFailure("This business has no linked chat yet, so nothing can be sent now. Put it in your answer instead.");
     }

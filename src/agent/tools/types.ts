@@ -18,8 +18,8 @@ export interface AgentToolsDeps {
   outbox: ToolOutbox;
   /** Woken after `schedule_task` so a task due soon is not missed until the next sanity wake. */
   scheduler?: { wake(): void };
-  /** The tenant's linked chat, or null when none is linked yet. */
-  tenantChat: (tenant: Tenant) => TenantChat | null;
+  /** The tenant's linked chat, or null when none is linked yet. Default: `linkedChatOf`. */
+  tenantChat?: (tenant: Tenant) => TenantChat | null;
 }
 
 /** Options of createAgentTools (all optional). */
@@ -30,4 +30,10 @@ export interface AgentToolsOptions {
   fetch?: typeof fetch;
   /** Time limit of one SendGrid request. Default 15 000 ms. */
   emailTimeoutMs?: number;
+}
+
+/** Where a tenant is reached: its linked Telegram chat, or its WhatsApp number (null: Telegram not linked yet). */
+export function linkedChatOf(tenant: Tenant): TenantChat | null {
+  if (tenant.channel === "whatsapp") return { channel: "whatsapp", chatId: tenant.phone_number };
+  return tenant.telegram_chat_id ? { channel: "telegram", chatId: tenant.telegram_chat_id } : null;
 }

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
+import { linkedChatOf } from "../../../src/agent/tools/index.ts";
+import { createTenant, getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
 import { toolsFixture } from "./setup.ts";
 import type { ToolsFixture } from "./setup.ts";
 
@@ -19,6 +20,14 @@ describe("send_message", () => {
     const result = await f.client.call(token, "send_message", { text: "On it — one minute." });
     expect(result.isError).toBe(false);
     expect(f.outbox).toEqual([{ tenantId: f.a.id, channel: "telegram", chatId: "111", text: "On it — one minute.", kind: "chat" }]);
+  });
+
+  test("a WhatsApp tenant is reached at its phone number", async () => {
+    const w = await createTenant(f.ctx, { name: "Willow Salon", phone: "+18015550199", channel: "whatsapp" });
+    expect(linkedChatOf(w)).toEqual({ channel: "whatsapp", chatId: "+18015550199" });
+    const { token } = f.tools.issueToken(w.id, "run-w");
+    expect((await f.client.call(token, "send_message", { text: "hi" })).isError).toBe(false);
+    expect(f.outbox.at(-1)).toMatchObject({ tenantId: w.id, channel: "whatsapp", chatId: "+18015550199" });
   });
 
   test("a tenant with no linked chat gets a clear error; empty text is refused", async () => {

@@ -37,7 +37,6 @@ export async function toolsFixture(options: { env?: Record<string, string>; cloc
   const tools = createAgentTools(t.ctx, {
     outbox: { enqueue: async (m) => void outbox.push(m) },
     scheduler: { wake: () => void wakes++ },
-    tenantChat: (tenant) => (tenant.telegram_chat_id ? { channel: "telegram", chatId: tenant.telegram_chat_id } : null),
   });
   const app = createApp(t.ctx, { modules: [tools.routes] });
   return { ...t, tools, app, client: mcpClient(app), a, b, c, outbox, wakes: () => wakes };

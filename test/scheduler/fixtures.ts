@@ -49,8 +49,8 @@ export function recordingDeps(options: { failEnqueue?: boolean } = {}) {
       enqueued.push({ tenantId, ...task });
       return crypto.randomUUID();
     },
-    appendTimeline(tenantId, line) {
-      notes.push({ tenantId, line });
+    appendTimeline(tenant, line) {
+      notes.push({ tenantId: tenant.id, line });
     },
   };
   return { deps, enqueued, notes };

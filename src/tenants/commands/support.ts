@@ -1,0 +1,42 @@
+import type { CommandIO } from "../../cli/command.ts";
+import { UsageError } from "../../cli/command.ts";
+import type { Config } from "../../config.ts";
+import { isTenantId } from "../index.ts";
+import type { Tenant } from "../index.ts";
+
+/** The tenant id at `positionals[0]`; UsageError when absent or not a UUID. */
+export function tenantIdArg(positionals: string[], usage: string): string {
+  const id = positionals[0];
+  if (!id) throw new UsageError(`Missing <tenant-id>. ${usage}`);
+  if (!isTenantId(id)) throw new UsageError(`${JSON.stringify(positionals[0]?.slice(0, 60))} is not a tenant id (a UUID).`);
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
+  return id;
+}
+
+/** Asks for a value on the terminal; null when stdin is not a terminal or the answer is empty. */
+export async function ask(io: CommandIO, question: string): Promise<string | null> {
+  if (!io.isInteractive) return null;
+  const answer = (await io.readLine(`${question}: `))?.trim();
+  return answer ? answer : null;
+}
+
+/** What the customer must do so their chat reaches their agent. */
+export function linkInstructions(tenant: Tenant, config: Pick<Config, "TWILIO_WHATSAPP_FROM">): string {
+  if (tenant.channel === "telegram") {
+    return tenant.telegram_chat_id
+      ? `Telegram chat ${tenant.telegram_chat_id} is linked.`
+      : `To link: ask the customer to send "/start ${tenant.phone_number}" to your Telegram bot.`;
+  }
+  const to = config.TWILIO_WHATSAPP_FROM ? ` to ${config.TWILIO_WHATSAPP_FROM.replace(/^whatsapp:/, "")}` : " to your WhatsApp number";
+  return `To link: ask the customer to send any WhatsApp message from ${tenant.phone_number}${to}; it links automatically.`;
+}
+
+/** A one-line description: "Acme Plumbing" +18015551234 telegram, DISCOVERY, ACTIVE. */
+export function describeTenant(t: Tenant): string {
+  return `${JSON.stringify(t.name)} ${t.phone_number} ${t.channel}, ${t.onboarding_status}, ${t.status}, ${t.timezone}`;
+}
+
+/** Prints an object as pretty JSON (for --json). */
+export function printJson(io: CommandIO, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
+}

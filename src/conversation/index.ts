@@ -1,5 +1,15 @@
-/** The conversation engine: inbound pipeline, queue, dispatcher (leases), timeline. */
+/** The conversation engine: inbound pipeline, queue, dispatcher (leases), outbox, timeline. */
+export { createConversation } from "./conversation.ts";
+export type { Conversation, ConversationDeps } from "./conversation.ts";
 export { listMessages } from "./message-store.ts";
 export type { ListMessagesOptions } from "./message-store.ts";
 export { getSessionState, resetSession } from "./session-store.ts";
 export type { SessionState } from "./session-store.ts";
+export { appendTimeline, localDateTime } from "./timeline.ts";
+export type { TimelineTenant } from "./timeline.ts";
+export type { AgentToolsAccess, TaskFinishedHook } from "./turn.ts";
+export type { TaskInput } from "./task-queue.ts";
+export { conversationHealth } from "./agent-health.ts";
+export type { AgentFailureRecord } from "./agent-health.ts";
+export { createOutbox } from "./outbox.ts";
+export type { Outbox, OutboundReply, OutboxOptions } from "./outbox.ts";

@@ -52,31 +52,34 @@ export async function isDuplicate(db: Db, channel: MessageRow["channel"], extern
   return rows.length > 0;
 }
 
-/** Who a rate-limit window counts: a known tenant (its phone number, across channels) or an unknown chat. */
+/** Who a rate-limit window counts: a known tenant (its phone number, across channels) or one chat. */
 export type RateSubject = { tenantId: string } | { channel: MessageRow["channel"]; chatId: string };
 
 function subjectCondition(subject: RateSubject): SQL {
   return "tenantId" in subject
     ? sql`${messages.tenant_id} = ${subject.tenantId}`
-    : sql`${messages.tenant_id} IS NULL AND ${messages.channel} = ${subject.channel} AND ${messages.chat_id} = ${subject.chatId}`;
+    : sql`${messages.channel} = ${subject.channel} AND ${messages.chat_id} = ${subject.chatId}`;
 }
 
 /**
- * Counts inbound chat messages since `sinceIso` for the subject: accepted ones (anything not
- * rejected), and those rejected for the rate limit. Read from the table, so every process agrees.
+ * Counts the subject's inbound messages (chat turns and commands, not scheduled tasks) since
+ * `sinceIso`: those that counted against the limit (anything not refused for the limit itself),
+ * and those refused for the limit. Read from the table, so every process agrees.
  */
 export async function countRecentInbound(
   db: Db,
   subject: RateSubject,
   sinceIso: string,
-): Promise<{ accepted: number; rateLimited: number }> {
+): Promise<{ counted: number; rateLimited: number }> {
   const rows = await db
     .select({
-      accepted: sql<number>`coalesce(sum(CASE WHEN ${messages.status} <> 'rejected' THEN 1 ELSE 0 END), 0)`,
+      counted: sql<number>`coalesce(sum(CASE WHEN ${messages.error} IS NOT 'rate_limited' THEN 1 ELSE 0 END), 0)`,
       rateLimited: sql<number>`coalesce(sum(CASE WHEN ${messages.error} = 'rate_limited' THEN 1 ELSE 0 END), 0)`,
     })
     .from(messages)
-    .where(sql`${messages.direction} = 'in' AND ${messages.kind} = 'chat' AND ${messages.created_at} > ${sinceIso} AND ${subjectCondition(subject)}`);
+    .where(
+      sql`${messages.direction} = 'in' AND ${messages.kind} IN ('chat', 'command') AND ${messages.created_at} > ${sinceIso} AND ${subjectCondition(subject)}`,
+    );
   const row = rows[0];
-  return { accepted: Number(row?.accepted ?? 0), rateLimited: Number(row?.rateLimited ?? 0) };
+  return { counted: Number(row?.counted ?? 0), rateLimited: Number(row?.rateLimited ?? 0) };
 }

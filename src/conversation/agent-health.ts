@@ -1,0 +1,63 @@
+import { inArray } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { AgentFailureKind } from "../agent/index.ts";
+import type { Db } from "../db/index.ts";
+import { appState } from "../db/schema.ts";
+import type { HealthPart } from "../http/health.ts";
+import { queueCounts } from "./queue-store.ts";
+
+const LAST_FAILURE_KEY = "conversation.last_agent_failure";
+const LAST_OK_KEY = "conversation.last_agent_ok_at";
+
+/** The most recent failed agent run (kept in app_state, so every process and a restart agree). */
+export interface AgentFailureRecord {
+  kind: AgentFailureKind;
+  at: string;
+  tenant_id: string;
+  /** The classified error text (never contains secrets: the runner redacts them). */
+  error: string;
+}
+
+async function put(db: Db, key: string, value: string, nowMs: number): Promise<void> {
+  await db
+    .insert(appState)
+    .values({ key, value, updated_at: isoAt(nowMs) })
+    .onConflictDoUpdate({ target: appState.key, set: { value, updated_at: isoAt(nowMs) } });
+}
+
+/** Records a failed run for /health (and, for credit_too_low, the degraded flag until a run succeeds). */
+export async function recordAgentFailure(db: Db, failure: AgentFailureRecord, nowMs: number): Promise<void> {
+  await put(db, LAST_FAILURE_KEY, JSON.stringify(failure), nowMs);
+}
+
+/** Records a successful run (clears the credit-too-low degradation). */
+export async function recordAgentSuccess(db: Db, nowMs: number): Promise<void> {
+  await put(db, LAST_OK_KEY, isoAt(nowMs), nowMs);
+}
+
+/**
+ * The conversation's /health fields: queue depth, the last agent failure (kind, time, tenant) and
+ * the last success. Degraded while the most recent failure is credit_too_low and no run succeeded
+ * since (every agent run would fail the same way).
+ */
+export async function conversationHealth(db: Db): Promise<HealthPart> {
+  const rows = await db
+    .select({ key: appState.key, value: appState.value })
+    .from(appState)
+    .where(inArray(appState.key, [LAST_FAILURE_KEY, LAST_OK_KEY]));
+  const failureJson = rows.find((r) => r.key === LAST_FAILURE_KEY)?.value;
+  const lastOkAt = rows.find((r) => r.key === LAST_OK_KEY)?.value ?? null;
+  const failure = failureJson ? (JSON.parse(failureJson) as AgentFailureRecord) : null;
+  const counts = await queueCounts(db);
+  const isCreditOut = failure?.kind === "credit_too_low" && (lastOkAt === null || lastOkAt < failure.at);
+  return {
+    fields: {
+      queue: counts,
+      last_agent_failure: failure ? { kind: failure.kind, at: failure.at, tenant_id: failure.tenant_id, error: failure.error } : null,
+      last_agent_ok_at: lastOkAt,
+      ...(isCreditOut ? { agent: "credit_too_low: the Claude account has no credit; see the runbook" } : {}),
+    },
+    degraded: isCreditOut,
+  };
+}
+

@@ -1,0 +1,159 @@
+import { eq } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { AppContext } from "../context.ts";
+import type { Channel, ChannelName, InboundMessage } from "../channels/types.ts";
+import { messages } from "../db/schema.ts";
+import { findTenantByChatId, findTenantByPhone, getTenant } from "../tenants/index.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { decideCommand, parseChatCommand } from "./chat-commands.ts";
+import { fetchInboundMedia } from "./inbound-media.ts";
+import { countRecentInbound, insertInbound, isDuplicate } from "./message-store.ts";
+import type { RateSubject } from "./message-store.ts";
+import type { OutboundReply } from "./outbox.ts";
+import { ARCHIVED_REPLY, PAUSED_REPLY, SLOW_DOWN_REPLY, unknownChatReply } from "./replies.ts";
+import { appendTimeline, quoteForTimeline } from "./timeline.ts";
+
+/** What the pipeline needs from the rest of the engine. */
+export interface PipelineDeps {
+  /** Stores and sends replies (the outbox). */
+  outbox: { enqueue(reply: OutboundReply): Promise<string[]> };
+  /** Channels by name (media downloads). */
+  channels: ReadonlyMap<ChannelName, Channel>;
+  /** Wakes the dispatcher after a message is queued. */
+  wake(): void;
+}
+
+const WINDOW_MS = 60_000;
+
+/** The inbound pipeline: `handleInbound` resolves once the message is stored (then the webhook may answer 200). */
+export type InboundHandler = (msg: InboundMessage) => Promise<void>;
+
+/**
+ * Creates handleInbound, which runs every step before the webhook answers: drop duplicates,
+ * answer /start /reset /help, resolve the tenant, rate-limit, refuse paused/archived tenants,
+ * save media into inbox/, store the message `queued` and wake the dispatcher.
+ */
+export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): InboundHandler {
+  const log = ctx.log.child({ component: "pipeline" });
+
+  const count = (msg: InboundMessage, outcome: string) => ctx.metrics.inbound.inc({ channel: msg.channel, outcome });
+
+  /** Stores the row (false: a duplicate, nothing else may happen) and sends a reply to it if given. */
+  async function store(
+    msg: InboundMessage,
+    row: { id: string; tenantId: string | null; kind: "chat" | "command"; status: "queued" | "done" | "rejected"; error?: string; media?: string },
+  ): Promise<boolean> {
+    const inserted = await insertInbound(ctx.db, {
+      id: row.id,
+      tenant_id: row.tenantId,
+      channel: msg.channel,
+      chat_id: msg.chatId,
+      external_id: msg.externalId,
+      kind: row.kind,
+      sender: msg.senderName ?? msg.senderPhone ?? null,
+      body: msg.text,
+      media: row.media ?? null,
+      status: row.status,
+      error: row.error ?? null,
+      created_at: isoAt(ctx.clock.now()),
+      processed_at: row.status === "queued" ? null : isoAt(ctx.clock.now()),
+    });
+    if (!inserted) {
+      count(msg, "duplicate");
+      log.info("duplicate delivery dropped", { channel: msg.channel, externalId: msg.externalId });
+    }
+    return inserted;
+  }
+
+  const reply = (msg: InboundMessage, tenantId: string | null, replyTo: string, text: string, kind: "command" | "system") =>
+    deps.outbox.enqueue({ tenantId, channel: msg.channel, chatId: msg.chatId, text, replyTo, kind });
+
+  /** Sliding window over stored rows: over the limit, and whether the sender was already told this minute. */
+  async function rateCheck(subject: RateSubject): Promise<{ isOver: boolean; wasTold: boolean }> {
+    const since = isoAt(ctx.clock.now() - WINDOW_MS);
+    const { counted, rateLimited } = await countRecentInbound(ctx.db, subject, since);
+    return { isOver: counted >= ctx.config.RATE_LIMIT_PER_MINUTE, wasTold: rateLimited > 0 };
+  }
+
+  async function refuseForRate(msg: InboundMessage, tenant: Tenant | null, id: string, wasTold: boolean): Promise<void> {
+    if (!(await store(msg, { id, tenantId: tenant?.id ?? null, kind: "chat", status: "rejected", error: "rate_limited" }))) return;
+    count(msg, "rejected");
+    log.warn("rate limit: message refused", { tenantId: tenant?.id, channel: msg.channel, chatId: msg.chatId, isReplySent: !wasTold });
+    if (!wasTold) {
+      await reply(msg, tenant?.id ?? null, id, SLOW_DOWN_REPLY, "system");
+      if (tenant) await appendTimeline(ctx, tenant, `⊘ over the rate limit (${ctx.config.RATE_LIMIT_PER_MINUTE}/min): messages refused for a minute`);
+    }
+  }
+
+  async function resolveTenant(msg: InboundMessage): Promise<Tenant | null> {
+    switch (msg.channel) {
+      case "telegram":
+        return findTenantByChatId(ctx.db, msg.chatId);
+      case "whatsapp": {
+        if (!msg.senderPhone) return null;
+        const tenant = await findTenantByPhone(ctx.db, msg.senderPhone);
+        // WhatsApp links by the sender's number: the tenant registered with that phone on WhatsApp.
+        return tenant && tenant.channel === "whatsapp" ? tenant : null;
+      }
+      case "console":
+        return getTenant(ctx.db, msg.chatId);
+    }
+  }
+
+  async function handleCommand(msg: InboundMessage, tenant: Tenant | null, id: string): Promise<void> {
+    const command = parseChatCommand(msg.text);
+    if (!command) return;
+    const rate = await rateCheck({ channel: msg.channel, chatId: msg.chatId });
+    if (rate.isOver) return refuseForRate(msg, tenant, id, rate.wasTold);
+    const decided = await decideCommand(ctx, command, msg, tenant);
+    const row = { id, tenantId: decided.tenantId, kind: "command" as const, status: decided.status, error: decided.error };
+    if (!(await store(msg, row))) return;
+    count(msg, "command");
+    const changed = (await decided.apply?.()) ?? undefined;
+    const final = changed ?? decided;
+    if (changed) await ctx.db.update(messages).set({ status: changed.status, error: changed.error ?? null }).where(eq(messages.id, id));
+    log.info("command handled", { command: command.name, tenantId: decided.tenantId, channel: msg.channel, status: final.status, error: final.error });
+    await reply(msg, decided.tenantId, id, final.reply, "command");
+  }
+
+  return async function handleInbound(msg: InboundMessage): Promise<void> {
+    if (await isDuplicate(ctx.db, msg.channel, msg.externalId)) {
+      count(msg, "duplicate");
+      return;
+    }
+    const id = crypto.randomUUID();
+    const tenant = await resolveTenant(msg);
+    if (parseChatCommand(msg.text)) return handleCommand(msg, tenant, id);
+
+    if (!tenant) {
+      const rate = await rateCheck({ channel: msg.channel, chatId: msg.chatId });
+      if (rate.isOver) return refuseForRate(msg, null, id, rate.wasTold);
+      if (!(await store(msg, { id, tenantId: null, kind: "chat", status: "rejected", error: "unknown_chat" }))) return;
+      count(msg, "unknown_chat");
+      log.info("message from an unknown chat", { channel: msg.channel, chatId: msg.chatId });
+      await reply(msg, null, id, unknownChatReply(msg.channel), "system");
+      return;
+    }
+
+    const rate = await rateCheck({ tenantId: tenant.id });
+    if (rate.isOver) return refuseForRate(msg, tenant, id, rate.wasTold);
+
+    const refusal = tenant.status === "ARCHIVED" ? "tenant_archived" : tenant.onboarding_status === "PAUSED" ? "tenant_paused" : null;
+    if (refusal) {
+      if (!(await store(msg, { id, tenantId: tenant.id, kind: "chat", status: "rejected", error: refusal }))) return;
+      count(msg, "rejected");
+      await appendTimeline(ctx, tenant, `⊘ ${refusal === "tenant_paused" ? "paused" : "archived"}, not read: ${quoteForTimeline(msg.text)}`);
+      await reply(msg, tenant.id, id, refusal === "tenant_paused" ? PAUSED_REPLY : ARCHIVED_REPLY, "system");
+      return;
+    }
+
+    const media = await fetchInboundMedia(ctx, tenant.id, deps.channels.get(msg.channel), msg.media);
+    const row = { id, tenantId: tenant.id, kind: "chat" as const, status: "queued" as const, media: media.length > 0 ? JSON.stringify(media) : undefined };
+    if (!(await store(msg, row))) return;
+    count(msg, "queued");
+    log.info("message queued", { tenantId: tenant.id, messageId: id, channel: msg.channel, media: media.length });
+    deps.wake();
+    const attached = media.map((m) => ("path" in m ? ` [${m.kind}: ${m.path}]` : ` [${m.kind} not saved: ${m.error}]`)).join("");
+    await appendTimeline(ctx, tenant, `← ${msg.senderName ?? msg.senderPhone ?? "customer"} (${msg.channel}): ${quoteForTimeline(msg.text)}${attached}`);
+  };
+}

@@ -1,0 +1,51 @@
+import { and, eq, inArray } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { AppContext } from "../context.ts";
+import { messages } from "../db/schema.ts";
+import { requireTenant } from "../tenants/index.ts";
+import { insertInbound } from "./message-store.ts";
+import { appendTimeline, quoteForTimeline } from "./timeline.ts";
+
+/** A scheduled task handed to the conversation: its id and the prompt to run. */
+export interface TaskInput {
+  taskId: string;
+  prompt: string;
+}
+
+/**
+ * Queues a scheduled task as a kind='task' message of the tenant, in the same queue and under the
+ * same lease as chat (so it never runs beside a chat turn). The reply goes to the tenant's chat:
+ * Telegram's linked chat or the WhatsApp number (empty when none is linked: the task still runs).
+ * Returns the message id; the caller wakes the dispatcher.
+ */
+export async function insertTaskMessage(ctx: AppContext, tenantId: string, task: TaskInput): Promise<string> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const chatId = tenant.channel === "telegram" ? (tenant.telegram_chat_id ?? "") : tenant.phone_number;
+  const id = crypto.randomUUID();
+  await insertInbound(ctx.db, {
+    id,
+    tenant_id: tenant.id,
+    channel: tenant.channel,
+    chat_id: chatId,
+    external_id: null,
+    kind: "task",
+    sender: "scheduler",
+    body: task.prompt,
+    status: "queued",
+    task_id: task.taskId,
+    created_at: isoAt(ctx.clock.now()),
+  });
+  ctx.log.info("task queued", { tenantId: tenant.id, taskId: task.taskId, messageId: id, hasChat: chatId !== "" });
+  await appendTimeline(ctx, tenant, `⏰ scheduled task ${task.taskId.slice(0, 8)} due: ${quoteForTimeline(task.prompt, 200)}`);
+  return id;
+}
+
+/** True while a message of this task is queued or being run (the scheduler then keeps its claim). */
+export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: string): Promise<boolean> {
+  const rows = await ctx.db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(and(eq(messages.direction, "in"), eq(messages.task_id, taskId), inArray(messages.status, ["queued", "processing"])))
+    .limit(1);
+  return rows.length > 0;
+}

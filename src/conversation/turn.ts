@@ -1,0 +1,180 @@
+import { runWithSessionRetry, formatPrompt } from "../agent/index.ts";
+import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index.ts";
+import type { Channel, ChannelName } from "../channels/types.ts";
+import type { AppContext } from "../context.ts";
+import type { MessageRow } from "../db/index.ts";
+import { getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
+import type { ClaimedBatch } from "./dispatcher.ts";
+import { parseStoredMedia } from "./inbound-media.ts";
+import type { OutboundReply } from "./outbox.ts";
+import { finishClaimed, repliesTo, stillClaimed } from "./queue-store.ts";
+import { RUN_FAILED_REPLY } from "./replies.ts";
+import { saveSessionId } from "./session-store.ts";
+import { appendTimeline, quoteForTimeline } from "./timeline.ts";
+
+/** The MCP tools as the engine uses them: a per-run token and the endpoint. */
+export interface AgentToolsAccess {
+  issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
+  /** The endpoint's URL under the server's base URL. */
+  url(baseUrl: string): string;
+}
+
+/** Called when a scheduled task's run finished (ok, or the error the customer-facing run hit). */
+export type TaskFinishedHook = (taskId: string, outcome: { ok: boolean; error?: string }) => void | Promise<void>;
+
+export interface TurnDeps {
+  runner: AgentRunner;
+  outbox: { enqueue(reply: OutboundReply): Promise<string[]> };
+  channels: ReadonlyMap<ChannelName, Channel>;
+  tools?: AgentToolsAccess;
+  /** The server's base URL as the agent reaches it (for the MCP endpoint). */
+  selfUrl(): string;
+  /** Credential keys used only by server-side tools: never put in the agent's environment. */
+  withholdFromAgent?: readonly string[];
+  onTaskFinished?: TaskFinishedHook;
+}
+
+/** How often "typing…" is renewed (Telegram shows it for ~5 s). */
+const TYPING_EVERY_MS = 4000;
+
+/** Creates the dispatcher's runBatch: one agent run over a tenant's claimed messages, reply out, rows finished. */
+export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: ClaimedBatch) => Promise<void> {
+  const log = ctx.log.child({ component: "turn" });
+
+  async function taskHooks(rows: MessageRow[], outcome: { ok: boolean; error?: string }): Promise<void> {
+    for (const row of rows) {
+      if (row.kind !== "task" || !row.task_id || !deps.onTaskFinished) continue;
+      try {
+        await deps.onTaskFinished(row.task_id, outcome);
+      } catch (err) {
+        log.error("task hook failed", { taskId: row.task_id, error: err });
+      }
+    }
+  }
+
+  /** A crash after the reply was stored but before the rows were marked: mark them now, never run twice. */
+  async function settleAnswered(batch: ClaimedBatch): Promise<MessageRow[]> {
+    const replies = await repliesTo(ctx.db, batch.messages.map((m) => m.id));
+    if (replies.length === 0) return batch.messages;
+    const lastAnswered = Math.max(...replies.map((r) => batch.messages.findIndex((m) => m.id === r.replyTo)));
+    const answered = batch.messages.slice(0, lastAnswered + 1);
+    const failedBefore = replies.some((r) => r.kind === "system");
+    const outcome = failedBefore ? { status: "failed" as const, error: "agent run failed (recorded before a restart)" } : { status: "done" as const };
+    await finishClaimed(ctx.db, answered.map((m) => m.id), batch.owner, outcome, ctx.clock.now());
+    log.info("run already answered before a restart; not run again", { tenantId: batch.tenantId, count: answered.length });
+    await taskHooks(answered, failedBefore ? { ok: false, error: outcome.error } : { ok: true });
+    return batch.messages.slice(lastAnswered + 1);
+  }
+
+  return async function runBatch(batch: ClaimedBatch): Promise<void> {
+    const rows = await settleAnswered(batch);
+    if (rows.length === 0) return;
+    const ids = rows.map((m) => m.id);
+    const tenant = await getTenant(ctx.db, batch.tenantId);
+    if (!tenant || tenant.status === "ARCHIVED" || tenant.onboarding_status === "PAUSED") {
+      const error = !tenant ? "tenant_not_found" : tenant.status === "ARCHIVED" ? "tenant_archived" : "tenant_paused";
+      await finishClaimed(ctx.db, ids, batch.owner, { status: "failed", error }, ctx.clock.now());
+      log.warn("queued messages not run", { tenantId: batch.tenantId, error, count: ids.length });
+      await taskHooks(rows, { ok: false, error });
+      return;
+    }
+    const target = replyTarget(rows);
+    const runId = crypto.randomUUID();
+    const runLog = log.child({ tenantId: tenant.id, runId });
+    runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
+    const stopTyping = startTyping(target ? deps.channels.get(target.channel) : undefined, target?.chatId);
+    const token = deps.tools?.issueToken(tenant.id, runId);
+    let result: RetriedAgentResult;
+    try {
+      result = await runAgent(tenant, rows, batch.sessionId, token?.token);
+    } finally {
+      stopTyping();
+      token?.revoke();
+    }
+    ctx.metrics.agentRuns.inc({ result: result.kind });
+    ctx.metrics.agentRunSeconds.observe({ result: result.kind }, result.durationMs / 1000);
+
+    if ((await stillClaimed(ctx.db, ids, batch.owner)).length === 0) {
+      runLog.warn("run result dropped: the messages were taken over (lease freed or reset meanwhile)", { kind: result.kind });
+      return;
+    }
+    const lastId = ids[ids.length - 1]!;
+    const isTasksOnly = rows.every((m) => m.kind === "task");
+    if (result.kind === "ok") {
+      const isSessionSaved = await saveSessionId(ctx.db, tenant.id, batch.owner, result.sessionId, ctx.clock.now());
+      await recordAgentSuccess(ctx.db, ctx.clock.now());
+      const text = result.text.trim();
+      if (text !== "" && target) {
+        await deps.outbox.enqueue({ tenantId: tenant.id, channel: target.channel, chatId: target.chatId, text, replyTo: lastId, kind: isTasksOnly ? "task" : "chat" });
+      }
+      await finishClaimed(ctx.db, ids, batch.owner, { status: "done" }, ctx.clock.now());
+      runLog.info("agent run ok", { durationMs: result.durationMs, replyChars: text.length, sessionReset: result.sessionReset, isSessionSaved });
+      await appendTimeline(ctx, tenant, text === "" ? "→ (the agent finished without a reply)" : target ? `→ reply: ${quoteForTimeline(text)}` : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`);
+      await taskHooks(rows, { ok: true });
+      return;
+    }
+    const error = `${result.kind}: ${result.error}`;
+    runLog.error("agent run failed", { kind: result.kind, error: result.error, durationMs: result.durationMs, exitCode: result.exitCode });
+    await recordAgentFailure(ctx.db, { kind: result.kind, at: new Date(ctx.clock.now()).toISOString(), tenant_id: tenant.id, error: result.error.slice(0, 500) }, ctx.clock.now());
+    // A failed scheduled task is retried by the scheduler; only a customer waiting for an answer is told.
+    if (!isTasksOnly && target) {
+      await deps.outbox.enqueue({ tenantId: tenant.id, channel: target.channel, chatId: target.chatId, text: RUN_FAILED_REPLY, replyTo: lastId, kind: "system" });
+    }
+    await finishClaimed(ctx.db, ids, batch.owner, { status: "failed", error: error.slice(0, 2000) }, ctx.clock.now());
+    await appendTimeline(ctx, tenant, `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}`);
+    await taskHooks(rows, { ok: false, error });
+  };
+
+  async function runAgent(tenant: Tenant, rows: MessageRow[], sessionId: string | null, token: string | undefined): Promise<RetriedAgentResult> {
+    try {
+      const env = await tenantEnvironment(ctx, tenant.id);
+      for (const key of deps.withholdFromAgent ?? []) delete env[key];
+      return await runWithSessionRetry(deps.runner, {
+        tenantId: tenant.id,
+        workspace: workspacePath(ctx.config, tenant.id),
+        prompt: formatPrompt(rows.map(toPromptItem), tenant.timezone),
+        sessionId,
+        tenantEnv: env,
+        timezone: tenant.timezone,
+        ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
+      });
+    } catch (err) {
+      // A bug or an unreadable vault: a failed run like any other, so the customer is told.
+      const error = err instanceof Error ? err.message : String(err);
+      return { kind: "crash", error: `could not run the agent: ${error}`, durationMs: 0, exitCode: null, sessionReset: false };
+    }
+  }
+}
+
+/** Where the reply goes: the chat of the newest message that has one. */
+function replyTarget(rows: MessageRow[]): { channel: ChannelName; chatId: string } | null {
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const row = rows[i]!;
+    if (row.chat_id !== "") return { channel: row.channel, chatId: row.chat_id };
+  }
+  return null;
+}
+
+/** A stored message as the prompt shows it (media paths relative to the workspace; failed downloads named). */
+export function toPromptItem(row: MessageRow): PromptItem {
+  const media = parseStoredMedia(row.media);
+  const missing = media.flatMap((m) => ("error" in m ? [`[The customer sent a ${m.kind}${m.fileName ? ` (${m.fileName})` : ""} that could not be saved: ${m.error}]`] : []));
+  return {
+    kind: row.kind === "task" ? "task" : "chat",
+    ...(row.sender ? { sender: row.sender } : {}),
+    text: [row.body, ...missing].filter((s) => s !== "").join("\n"),
+    receivedAtMs: Date.parse(row.created_at),
+    media: media.flatMap((m) => ("path" in m ? [{ path: m.path, kind: m.kind }] : [])),
+  };
+}
+
+/** Shows "typing…" now and every few seconds until the returned stop() is called. */
+function startTyping(channel: Channel | undefined, chatId: string | undefined): () => void {
+  if (!channel?.showTyping || !chatId) return () => {};
+  const show = () => void channel.showTyping?.(chatId).catch(() => {}); // cosmetic: a failed "typing…" loses nothing
+  show();
+  const timer = setInterval(show, TYPING_EVERY_MS);
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { asc, sql } from "drizzle-orm";
+import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
+import type { OutboundReply } from "../../src/conversation/outbox.ts";
+import { createInboundPipeline } from "../../src/conversation/pipeline.ts";
+import { acquireLease, getSessionState, saveSessionId } from "../../src/conversation/session-store.ts";
+import { messages, tenants } from "../../src/db/schema.ts";
+import { FakeClock, insertTenant, makeTestContext } from "./context.ts";
+import type { TestContext } from "./context.ts";
+
+let n = 0;
+function inbound(fields: Partial<InboundMessage>): InboundMessage {
+  n += 1;
+  return { channel: "telegram", externalId: `upd-${n}`, chatId: "1001", text: "hello", media: [], receivedAtMs: Date.now(), ...fields };
+}
+
+describe("inbound pipeline", () => {
+  let ctx: TestContext;
+  let clock: FakeClock;
+  let replies: OutboundReply[];
+  let wakes: number;
+  let handle: (m: InboundMessage) => Promise<void>;
+
+  const mediaChannel: Channel = {
+    name: "telegram",
+    maxLength: 4096,
+    send: async () => ({ ok: true, externalId: "x" }),
+    async fetchMedia(ref, dir) {
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, `photo-${ref.fileId}.jpg`);
+      writeFileSync(path, "jpeg");
+      return { kind: ref.kind, path, mimeType: "image/jpeg", sizeBytes: 4 };
+    },
+  };
+
+  beforeEach(async () => {
+    clock = new FakeClock();
+    ctx = await makeTestContext({ clock, env: { RATE_LIMIT_PER_MINUTE: "3" } });
+    replies = [];
+    wakes = 0;
+    handle = createInboundPipeline(ctx, {
+      outbox: { enqueue: async (r) => (replies.push(r), [crypto.randomUUID()]) },
+      channels: new Map<ChannelName, Channel>([["telegram", mediaChannel]]),
+      wake: () => void (wakes += 1),
+    });
+  });
+  afterEach(() => ctx.cleanup());
+
+  const rows = () => ctx.db.select().from(messages).orderBy(asc(messages.created_at), sql`rowid`);
+
+  test("unknown chat: stored rejected, told how to link", async () => {
+    await handle(inbound({ text: "hi" }));
+    const [row] = await rows();
+    expect(row).toMatchObject({ status: "rejected", error: "unknown_chat", tenant_id: null });
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.text).toContain("No account found for this chat");
+    expect(replies[0]!.text).toContain("/start");
+    expect(replies[0]!.replyTo).toBe(row!.id);
+    expect(wakes).toBe(0);
+  });
+
+  test("/start +PHONE links the chat with a welcome naming the business; then messages are queued", async () => {
+    const t = await insertTenant(ctx, { name: "Bella's Bakery", phone_number: "+18015550001" });
+    await handle(inbound({ text: "/start +1 (801) 555-0001" }));
+    expect(replies[0]!.text).toContain("Bella's Bakery");
+    expect((await ctx.db.select().from(tenants))[0]!.telegram_chat_id).toBe("1001");
+    await handle(inbound({ text: "Do we have flour?", senderName: "Bella" }));
+    const all = await rows();
+    expect(all.map((r) => [r.kind, r.status, r.tenant_id])).toEqual([
+      ["command", "done", t.id],
+      ["chat", "queued", t.id],
+    ]);
+    expect(wakes).toBe(1);
+    const day = readdirSync(join(ctx.config.TENANTS_DIR, t.id, "timeline"));
+    const text = readFileSync(join(ctx.config.TENANTS_DIR, t.id, "timeline", day[0]!), "utf8");
+    expect(text).toContain("linked by /start +18015550001");
+    expect(text).toMatch(/- \d\d:\d\d ← Bella \(telegram\): Do we have flour\?/);
+  });
+
+  test("/start refusals: unknown number, number linked elsewhere, not a number", async () => {
+    await insertTenant(ctx, { phone_number: "+18015550002", telegram_chat_id: "999" });
+    await handle(inbound({ text: "/start +18015550009" }));
+    await handle(inbound({ text: "/start +18015550002" }));
+    await handle(inbound({ text: "/start pizza" }));
+    expect(replies.map((r) => r.text)).toEqual([
+      expect.stringContaining("No account found for +18015550009"),
+      expect.stringContaining("already linked — ask your operator"),
+      expect.stringContaining("/start followed by your phone number"),
+    ]);
+    expect((await rows()).map((r) => r.error)).toEqual(["no_account_for_phone", "number_already_linked", "invalid_phone"]);
+  });
+
+  test("a duplicate delivery does nothing at all", async () => {
+    await insertTenant(ctx, { telegram_chat_id: "1001" });
+    const msg = inbound({ text: "once" });
+    await handle(msg);
+    await handle(msg);
+    await Promise.all([handle({ ...msg }), handle({ ...msg })]);
+    expect(await rows()).toHaveLength(1);
+    expect(wakes).toBe(1);
+    const start = inbound({ text: "/help" });
+    await Promise.all([handle(start), handle(start)]);
+    expect(replies).toHaveLength(1);
+  });
+
+  test("WhatsApp: the sender's number finds its tenant (auto-link); others are unknown", async () => {
+    const t = await insertTenant(ctx, { channel: "whatsapp", phone_number: "+18015550003" });
+    await handle(inbound({ channel: "whatsapp", chatId: "+18015550003", senderPhone: "+18015550003", text: "hi" }));
+    await handle(inbound({ channel: "whatsapp", chatId: "+18015550004", senderPhone: "+18015550004", text: "hi" }));
+    expect((await rows()).map((r) => [r.status, r.tenant_id])).toEqual([
+      ["queued", t.id],
+      ["rejected", null],
+    ]);
+    expect(replies[0]!.text).toContain("No account found for this chat");
+  });
+
+  test("rate limit: sliding window from stored rows, one slow-down reply per minute", async () => {
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+    for (let i = 0; i < 6; i++) {
+      await handle(inbound({ text: `m${i}` }));
+      clock.advance(1000);
+    }
+    expect((await rows()).map((r) => r.status)).toEqual(["queued", "queued", "queued", "rejected", "rejected", "rejected"]);
+    expect(replies.map((r) => r.text)).toEqual([expect.stringContaining("slow down")]);
+    clock.advance(60_000);
+    await handle(inbound({ text: "later" }));
+    expect((await rows()).at(-1)).toMatchObject({ status: "queued", tenant_id: t.id });
+  });
+
+  test("paused and archived tenants: stored rejected with a short reply", async () => {
+    await insertTenant(ctx, { telegram_chat_id: "1001", onboarding_status: "PAUSED" });
+    await insertTenant(ctx, { telegram_chat_id: "1002", status: "ARCHIVED" });
+    await handle(inbound({ chatId: "1001" }));
+    await handle(inbound({ chatId: "1002" }));
+    expect((await rows()).map((r) => r.error)).toEqual(["tenant_paused", "tenant_archived"]);
+    expect(replies.map((r) => r.text)).toEqual([expect.stringContaining("paused"), expect.stringContaining("closed")]);
+    expect(wakes).toBe(0);
+  });
+
+  test("/reset forgets the agent session and frees the lease", async () => {
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+    await acquireLease(ctx.db, t.id, "p", clock.now(), 60_000);
+    await saveSessionId(ctx.db, t.id, "p", "sess-1", clock.now());
+    await handle(inbound({ text: "/reset" }));
+    expect(await getSessionState(ctx.db, t.id)).toMatchObject({ agent_session_id: null, lease_owner: null });
+    expect(replies[0]!.text).toContain("fresh conversation");
+  });
+
+  test("media is saved in the tenant's inbox and its relative path stored", async () => {
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+    await handle(inbound({ text: "look", media: [{ kind: "photo", fileId: "abc" }] }));
+    const [row] = await rows();
+    expect(JSON.parse(row!.media!)).toEqual([{ kind: "photo", path: "inbox/photo-abc.jpg", mimeType: "image/jpeg", sizeBytes: 4 }]);
+    expect(existsSync(join(ctx.config.TENANTS_DIR, t.id, "inbox", "photo-abc.jpg"))).toBe(true);
+  });
+});

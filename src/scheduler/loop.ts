@@ -7,6 +7,9 @@ import type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
 import type { Task } from "./tasks.ts";
 import { onTasksChanged } from "./wake-signal.ts";
 
+/** Pause before looking again at a task that seemed due but could not be claimed. */
+const MIN_IDLE_RETRY_MS = 1_000;
+
 export interface SchedulerOptions {
   /** Longest sleep between looks at the table (the sanity wake). Default 60 000 ms. */
   maxSleepMs?: number;
@@ -59,12 +62,15 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     return { claimed, recovered, nextRunAt };
   }
 
-  function arm(nextRunAt: string | null) {
+  function arm(nextRunAt: string | null, claimed: number) {
     if (!isRunning) return;
     // Renew in-flight claims well within their TTL, whatever the sleep would otherwise be.
     const cap = runs.inFlight.size > 0 ? Math.min(maxSleepMs, Math.floor(claimTtlMs / 3)) : maxSleepMs;
-    const untilNext = nextRunAt === null ? cap : Date.parse(nextRunAt) - ctx.clock.now();
-    const delay = Math.max(0, Math.min(cap, untilNext));
+    const parsed = nextRunAt === null ? Number.NaN : Date.parse(nextRunAt);
+    const untilNext = Number.isFinite(parsed) ? parsed - ctx.clock.now() : cap;
+    // A row that looks due but was not claimable (a hand-edited timestamp) must not spin the loop.
+    const floor = claimed === 0 && untilNext <= 0 ? MIN_IDLE_RETRY_MS : 0;
+    const delay = Math.max(floor, Math.min(cap, untilNext));
     clearTimeout(timer);
     timer = setTimeout(runPass, delay);
   }
@@ -77,16 +83,19 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     }
     clearTimeout(timer);
     current = tick()
-      .then((r) => r.nextRunAt, (err: unknown) => {
-        log.error("scheduler pass failed", { error: err });
-        return null; // the sanity wake tries again
-      })
-      .then((nextRunAt) => {
+      .then(
+        (r) => r,
+        (err: unknown) => {
+          log.error("scheduler pass failed", { error: err });
+          return { nextRunAt: null, claimed: 0 }; // the sanity wake tries again
+        },
+      )
+      .then((r) => {
         current = undefined;
         if (isWakeQueued) {
           isWakeQueued = false;
-          arm(new Date(0).toISOString());
-        } else arm(nextRunAt);
+          arm(new Date(0).toISOString(), 1);
+        } else arm(r.nextRunAt, r.claimed);
       });
   }
 

@@ -16,6 +16,7 @@ const recipients = z.union([email, z.array(email).min(1, "give at least one reci
 export const sendEmailTool = defineTool({
   name: "send_email",
   title: "Send an email",
+  maxCallsPerRun: 25,
   description:
     "Send an email on the business's behalf through its SendGrid account (the key stays on the server; you never " +
     "need it). From: the business's sender address. Give `text`, `html` or both. Example: {\"to\":\"supplier@example.com\"," +

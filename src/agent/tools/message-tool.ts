@@ -8,6 +8,7 @@ const MAX_MESSAGE_CHARS = 4000;
 export const sendMessageTool = defineTool({
   name: "send_message",
   title: "Message the customer now",
+  maxCallsPerRun: 20,
   description:
     "Send a message to the business owner's chat right now, while you keep working (e.g. \"On it — this takes a " +
     "minute\"). Your final answer is sent anyway; do not repeat it here.",

@@ -15,6 +15,7 @@ const LIST_LIMIT = 100;
 export const scheduleTaskTool = defineTool({
   name: "schedule_task",
   title: "Schedule a task",
+  maxCallsPerRun: 20,
   description:
     "Schedule work for later. When it is due you are run with `prompt` as the message and your answer goes to the " +
     "customer's chat. Give exactly one of: `cron` (recurring, optional `timezone`, default the business's zone), " +

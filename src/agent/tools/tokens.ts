@@ -5,6 +5,8 @@ import type { Clock } from "../../clock.ts";
 export interface ToolCaller {
   tenantId: string;
   runId: string;
+  /** Calls made so far in this run, per tool (shared by every request of the run). */
+  calls: Map<string, number>;
 }
 
 /** A token handed to one agent run; revoke it when the run ends. */
@@ -43,7 +45,7 @@ export class ToolTokenStore {
     const token = randomBytes(TOKEN_BYTES).toString("base64url");
     const hash = sha256(token);
     const key = hash.toString("hex");
-    this.#entries.set(key, { tenantId, runId, hash, expiresAtMs: this.clock.now() + this.maxAgeMs });
+    this.#entries.set(key, { tenantId, runId, calls: new Map(), hash, expiresAtMs: this.clock.now() + this.maxAgeMs });
     return { token, revoke: () => void this.#entries.delete(key) };
   }
 
@@ -58,7 +60,7 @@ export class ToolTokenStore {
       this.#entries.delete(hash.toString("hex"));
       return null;
     }
-    return { tenantId: entry.tenantId, runId: entry.runId };
+    return { tenantId: entry.tenantId, runId: entry.runId, calls: entry.calls };
   }
 
   /** Number of live tokens (for health output and tests). */

@@ -52,6 +52,8 @@ export interface ToolSpec<Shape extends z.ZodRawShape> {
   inputSchema: Shape;
   /** Marks tools that only read (the CLI may treat them as safe). */
   readOnly?: boolean;
+  /** Most calls one run may make (a runaway loop must not send a thousand emails). Default: no limit. */
+  maxCallsPerRun?: number;
   run(input: z.output<z.ZodObject<Shape>>, env: ToolEnv): Promise<ToolSuccess>;
 }
 
@@ -77,6 +79,11 @@ export function registerProxyTool<Shape extends z.ZodRawShape>(
     const base = { tool: spec.name, tenantId: env.caller.tenantId, runId: env.caller.runId };
     const duration = () => Math.round(performance.now() - started);
     try {
+      const used = env.caller.calls.get(spec.name) ?? 0;
+      if (spec.maxCallsPerRun !== undefined && used >= spec.maxCallsPerRun) {
+        throw new ToolFailure(`${spec.name} may be called at most ${spec.maxCallsPerRun} times in one run; this one was not done. Tell the owner what is left.`);
+      }
+      env.caller.calls.set(spec.name, used + 1);
       const result = await spec.run(input, callEnv);
       env.log.info("agent tool call", { ...base, ok: true, duration_ms: duration(), ...result.fields });
       await recordTimeline(env, scrub(`Agent tool ${spec.name}: ${result.timeline}`));

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { linkedChatOf } from "../../../src/agent/tools/index.ts";
 import { createTenant, getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
@@ -28,6 +28,19 @@ describe("send_message", () => {
     const { token } = f.tools.issueToken(w.id, "run-w");
     expect((await f.client.call(token, "send_message", { text: "hi" })).isError).toBe(false);
     expect(f.outbox.at(-1)).toMatchObject({ tenantId: w.id, channel: "whatsapp", chatId: "+18015550199" });
+  });
+
+  test("one run may send at most 20 messages; a new run starts afresh", async () => {
+    const { token } = f.tools.issueToken(f.a.id, "run-loop");
+    for (let i = 0; i < 20; i++) expect((await f.client.call(token, "send_message", { text: `update ${i}` })).isError).toBe(false);
+    const over = await f.client.call(token, "send_message", { text: "one too many" });
+    expect(over.isError).toBe(true);
+    expect(over.text).toContain("at most 20 times in one run");
+    expect(f.outbox).toHaveLength(20);
+    const next = f.tools.issueToken(f.a.id, "run-next");
+    expect((await f.client.call(next.token, "send_message", { text: "fresh" })).isError).toBe(false);
+    const timeline = readFileSync(join(f.ctx.config.TENANTS_DIR, f.a.id, "timeline", readdirSync(join(f.ctx.config.TENANTS_DIR, f.a.id, "timeline"))[0] ?? ""), "utf8");
+    expect(timeline).toContain("Agent tool send_message failed: send_message may be called at most 20 times");
   });
 
   test("a tenant with no linked chat gets a clear error; empty text is refused", async () => {

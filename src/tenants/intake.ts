@@ -35,8 +35,8 @@ export function parseIntake(data: unknown, source = "intake"): Intake {
   return parsed.data;
 }
 
-/** Reads and validates an intake JSON file; errors say which file and which field. */
-export function readIntakeFile(path: string): Intake {
+/** Reads an intake JSON file without validating it; errors say which file and why. */
+export function readIntakeJson(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -44,13 +44,16 @@ export function readIntakeFile(path: string): Intake {
     const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
     throw new ValidationError(`Cannot read intake file ${path}: ${why}.`, "intake_unreadable");
   }
-  let data: unknown;
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (err) {
     throw new ValidationError(`Intake file ${path} is not valid JSON: ${(err as Error).message}`, "invalid_intake");
   }
-  return parseIntake(data, `Intake file ${path}`);
+}
+
+/** Reads and validates an intake JSON file; errors say which file and which field. */
+export function readIntakeFile(path: string): Intake {
+  return parseIntake(readIntakeJson(path), `Intake file ${path}`);
 }
 
 /** The intake's credentials that have a value (empty placeholders dropped). */

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import {
-  credentialKeySchema,
+  CREDENTIAL_KEY_PATTERN,
   credentialRecordSchema,
   deleteCredential,
   listCredentials,
@@ -14,11 +14,10 @@ import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./schema
 
 const SetCredentialsBody = z
   .object({
-    credentials: credentialRecordSchema
-      .refine((r) => Object.keys(r).length > 0, "must name at least one credential")
-      .openapi({ example: { SENDGRID_API_KEY: "SG.xxx", GOOGLE_CREDENTIALS_JSON: "{…}" } }),
+    // (Schemas built by other modules get no .openapi() call: they may predate the zod extension.)
+    credentials: credentialRecordSchema.refine((r) => Object.keys(r).length > 0, "must name at least one credential"),
   })
-  .openapi("SetCredentials");
+  .openapi("SetCredentials", { example: { credentials: { SENDGRID_API_KEY: "SG.xxx", GOOGLE_CREDENTIALS_JSON: "{…}" } } });
 
 const StoredKeys = z.object({ tenant_id: z.uuid(), keys: z.array(z.string()) }).openapi("StoredCredentialKeys");
 
@@ -36,7 +35,10 @@ const CredentialList = z
   .openapi("CredentialList");
 
 const KeyParams = TenantIdParams.extend({
-  key: credentialKeySchema.openapi({ param: { name: "key", in: "path" }, example: "SENDGRID_API_KEY" }),
+  key: z
+    .string()
+    .regex(CREDENTIAL_KEY_PATTERN, "must match ^[A-Z][A-Z0-9_]{0,63}$ (e.g. SENDGRID_API_KEY)")
+    .openapi({ param: { name: "key", in: "path" }, example: "SENDGRID_API_KEY" }),
 });
 
 /** POST/GET /tenants/:id/credentials and DELETE /tenants/:id/credentials/:key (the runbook's curl). */

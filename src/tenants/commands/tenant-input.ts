@@ -41,7 +41,9 @@ export async function completeTenantFields(
   base: Record<string, unknown> = {},
 ): Promise<Record<string, unknown>> {
   const raw: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(flags)) if (value !== undefined) raw[key] = value;
+  for (const key of ["name", "phone", "channel", "timezone"] as const) {
+    if (flags[key] !== undefined) raw[key] = flags[key];
+  }
   const missing: string[] = [];
   for (const field of ["name", "phone", "channel"] as const) {
     if (raw[field] !== undefined && raw[field] !== "") continue;

@@ -1,0 +1,67 @@
+import type { Command } from "../../cli/command.ts";
+import { UsageError } from "../../cli/command.ts";
+import { parseCommandArgs } from "../../cli/args.ts";
+import { listMessages } from "../../conversation/index.ts";
+import type { AppContext } from "../../context.ts";
+import { getTenant, requireTenant } from "../index.ts";
+import { formatMessage } from "./message-lines.ts";
+import { printJson, tenantIdArg } from "./support.ts";
+
+const USAGE = "Usage: proxystaff read-messages [tenant-id] [--limit N] [--before ISO-TIME] [--json]";
+
+export const readMessagesCommand: Command = {
+  name: "read-messages",
+  summary: "Show recent messages, newest first (one tenant's, or every tenant's)",
+  help: `${USAGE}
+
+Prints recent messages in both directions, newest first: time, direction (in/out),
+channel, status, tenant (when listing all tenants) and text. Without a tenant id it lists
+every tenant's messages, including chats that are not linked to any tenant.
+
+Options:
+  --limit N          How many (default 20, at most 1000)
+  --before ISO-TIME  Only messages created before this time (page back)
+  --json             Print the rows as JSON`,
+  async run(args, io, ctx) {
+    const { values, positionals } = parseCommandArgs(args, {
+      limit: { type: "string" },
+      before: { type: "string" },
+      json: { type: "boolean" },
+    });
+    const tenantId = positionals.length > 0 ? tenantIdArg(positionals, USAGE) : undefined;
+    const limit = values.limit === undefined ? 20 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError("--limit must be a whole number from 1 to 1000.");
+    let before: string | undefined;
+    if (values.before !== undefined) {
+      const ms = Date.parse(values.before);
+      if (Number.isNaN(ms)) throw new UsageError("--before must be an ISO-8601 time such as 2026-11-26T08:00:00Z.");
+      before = new Date(ms).toISOString();
+    }
+    if (tenantId) await requireTenant(ctx.db, tenantId);
+    const rows = await listMessages(ctx.db, { tenantId, limit, before });
+    if (values.json) {
+      printJson(io, rows);
+      return 0;
+    }
+    if (rows.length === 0) {
+      io.out(tenantId ? `No messages for tenant ${tenantId}.` : "No messages yet.");
+      return 0;
+    }
+    const names = tenantId ? undefined : await tenantNames(ctx, rows.map((r) => r.tenant_id));
+    for (const row of rows) {
+      const who = names ? (row.tenant_id ? (names.get(row.tenant_id) ?? row.tenant_id) : `(unlinked chat ${row.chat_id})`) : undefined;
+      io.out(formatMessage(row, who));
+    }
+    return 0;
+  },
+};
+
+async function tenantNames(ctx: AppContext, ids: (string | null)[]): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const id of new Set(ids)) {
+    if (!id) continue;
+    const tenant = await getTenant(ctx.db, id);
+    names.set(id, tenant ? `${tenant.name} (${id.slice(0, 8)})` : id);
+  }
+  return names;
+}

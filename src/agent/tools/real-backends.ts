@@ -1,5 +1,5 @@
 import type { AppContext } from "../../context.ts";
-import { appendTimeline } from "../../conversation/timeline.ts"; // TEMP until conversation/index.ts exports it
+import { appendTimeline } from "../../conversation/index.ts";
 import { getCredential } from "../../credentials/index.ts";
 import { cancelTask, createTask, listTasks } from "../../scheduler/index.ts";
 import { getTenant, setOnboardingStatus, updateTenant } from "../../tenants/index.ts";

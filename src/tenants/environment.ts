@@ -22,21 +22,19 @@ export function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
+const ESCAPES: Record<string, string> = { n: "\n", t: "\t", '"': '"', "\\": "\\" };
+
 function parseValue(rest: string): string {
-  const quote = rest[0];
-  if (quote === '"' || quote === "'") {
-    const close = rest.indexOf(quote, 1);
-    let inner = close > 0 ? rest.slice(1, close) : rest.slice(1);
-    if (quote === '"') {
-      // Find the real closing quote, skipping escaped ones.
-      const m = /^"((?:[^"\\]|\\.)*)"/.exec(rest);
-      inner = m?.[1] ?? rest.slice(1);
-      inner = inner.replace(/\\([nt"\\])/g, (_, c: string) => ({ n: "\n", t: "\t", '"': '"', "\\": "\\" })[c] ?? c);
-    }
-    return inner;
+  if (rest.startsWith('"')) {
+    // Up to the first unescaped closing quote; then the escapes are decoded.
+    const inner = /^"((?:[^"\\]|\\.)*)"/.exec(rest)?.[1] ?? rest.slice(1);
+    return inner.replace(/\\([nt"\\])/g, (_, c: string) => ESCAPES[c] ?? c);
   }
-  // Unquoted: a " #" starts a comment.
-  return rest.replace(/\s+#.*$/, "").trim();
+  if (rest.startsWith("'")) {
+    const close = rest.indexOf("'", 1);
+    return close > 0 ? rest.slice(1, close) : rest.slice(1); // single quotes are literal
+  }
+  return rest.replace(/\s+#.*$/, "").trim(); // unquoted: " #" starts a comment
 }
 
 /** The `KEY=value` pairs of the tenant's workspace `.env` ({} when there is none). */
@@ -46,14 +44,19 @@ export function readWorkspaceEnv(ctx: Pick<AppContext, "config">, tenantId: stri
 }
 
 /**
- * The tenant's own environment for its agent and tools: the workspace `.env` merged with the
- * tenant's decrypted vault credentials. **The vault wins** when both set the same key: the
- * vault is what the operator manages through the admin API, the file is a local override
- * for keys the vault does not have. Never contains platform secrets.
+ * The tenant's own environment for its agent and tools, in three layers (later wins):
+ * 1. the platform's non-secret tool settings (`SENDGRID_API_BASE`, so tools follow the server's
+ *    configuration, e.g. a test's loopback fake);
+ * 2. the workspace `.env` (local overrides);
+ * 3. the tenant's decrypted vault credentials. **The vault wins** over the file: it is what the
+ *    operator manages through the admin API; the file only fills keys the vault does not have.
+ * Never contains platform secrets. A credential that cannot be decrypted → AppError
+ * `credential_undecryptable` (the run must not start with a silently missing key).
  */
 export async function tenantEnvironment(ctx: AppContext, tenantId: string): Promise<Record<string, string>> {
   const tenant = await requireTenant(ctx.db, tenantId);
+  const platform = { SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE };
   const fromFile = readWorkspaceEnv(ctx, tenant.id);
   const fromVault = await getCredentials(ctx, tenant.id);
-  return { ...fromFile, ...fromVault };
+  return { ...platform, ...fromFile, ...fromVault };
 }

@@ -174,6 +174,7 @@ describe("tenantEnvironment", () => {
     );
     await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.from-vault-12345" });
     expect(await tenantEnvironment(t.ctx, tenant.id)).toEqual({
+      SENDGRID_API_BASE: "https://api.sendgrid.com",
       SENDGRID_API_KEY: "SG.from-vault-12345",
       LOCAL_ONLY: 'a "quoted" value',
     });

@@ -1,0 +1,26 @@
+// A scheduler process for the two-process claim test: runs the real loop with the real clock for
+// `RUN_MS` (waking at least every `MAX_SLEEP_MS`), hands each claimed slot to a stand-in conversation engine that prints
+// "CLAIM <taskId> <slot_at>" and reports success at once. Not a test file itself.
+import { loadConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
+import { createContext } from "../../src/runtime.ts";
+import { createScheduler, getTask } from "../../src/scheduler/index.ts";
+import type { Scheduler } from "../../src/scheduler/index.ts";
+
+const ctx = await createContext(loadConfig(process.env, { generateSecrets: false }), {
+  migrate: false,
+  log: createLogger({ level: "warn", write: (line) => process.stderr.write(`${line}\n`) }),
+});
+let scheduler: Scheduler | undefined;
+scheduler = createScheduler(ctx, {
+  async enqueueTask(_tenantId, task) {
+    const row = await getTask(ctx.db, task.taskId);
+    process.stdout.write(`CLAIM ${task.taskId} ${row.slot_at}\n`);
+    setTimeout(() => void scheduler?.onTaskFinished(task.taskId, { ok: true }), 5);
+    return crypto.randomUUID();
+  },
+}, { maxSleepMs: Number(process.env.MAX_SLEEP_MS ?? "60000"), batchSize: 2 });
+scheduler.service.start();
+await Bun.sleep(Number(process.env.RUN_MS ?? "3000"));
+await scheduler.service.stop();
+await ctx.database.close();

@@ -156,7 +156,7 @@ describe("telegram sending", () => {
     const named = await telegram?.fetchMedia?.({ kind: "document", fileId: doc.file_id, fileName: "../../etc/passwd.pdf" }, inbox);
     expect(named?.path).toMatch(/^[^]*\/inbox\/\d{8}-\d{6}-document-etc-passwd-[0-9a-f]{6}\.pdf$/);
 
-    expect(telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, inbox)).rejects.toBeInstanceOf(MediaFetchError);
+    await expect(telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, inbox)).rejects.toBeInstanceOf(MediaFetchError);
   });
 });
 

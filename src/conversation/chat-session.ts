@@ -1,0 +1,85 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { createAgentRunner } from "../agent/index.ts";
+import type { AgentRunner } from "../agent/index.ts";
+import { createConsoleChannel } from "../channels/index.ts";
+import type { Channel, ChannelName } from "../channels/index.ts";
+import type { AppContext } from "../context.ts";
+import { messages } from "../db/schema.ts";
+import { requireTenant } from "../tenants/index.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { createConversation } from "./conversation.ts";
+import { createOutbox } from "./outbox.ts";
+
+/** A terminal conversation with one tenant's agent over the `console` channel. */
+export interface ChatSession {
+  tenant: Tenant;
+  /** Sends one line as the operator and resolves once it is answered (or refused) and the reply printed. */
+  send(text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ChatSessionOptions {
+  /** Where replies go (the terminal). */
+  print(text: string): void;
+  /** The agent runner (default: the real CLI, as the server runs it). */
+  runner?: AgentRunner;
+  /** How often to look whether the message is finished (the terminal is not a hot path). Default 100 ms. */
+  pollMs?: number;
+}
+
+/**
+ * Opens a chat with the tenant through the same pipeline, dispatcher, runner and outbox as the
+ * server, on channel `console` (chat id = tenant id). This process only takes that tenant's console
+ * messages, so a server running beside it keeps its own work; the lease keeps them from overlapping.
+ */
+export async function openChatSession(ctx: AppContext, tenantId: string, options: ChatSessionOptions): Promise<ChatSession> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const console = createConsoleChannel((_chatId, text) => options.print(text));
+  const byName = new Map<ChannelName, Channel>([["console", console]]);
+  const outbox = createOutbox(ctx, byName);
+  const conversation = createConversation(ctx, {
+    channels: { byName },
+    outbox,
+    runner: options.runner ?? createAgentRunner(ctx),
+    scope: { channels: ["console"], tenantId: tenant.id },
+  });
+  await outbox.start();
+  for (const service of conversation.services) await service.start();
+  const pollMs = options.pollMs ?? 100;
+
+  async function isSettled(externalId: string): Promise<boolean> {
+    const inbound = await ctx.db
+      .select({ id: messages.id, status: messages.status })
+      .from(messages)
+      .where(and(eq(messages.direction, "in"), eq(messages.channel, "console"), eq(messages.external_id, externalId)));
+    const row = inbound[0];
+    if (!row || row.status === "queued" || row.status === "processing") return false;
+    const pending = await ctx.db
+      .select({ n: sql<number>`count(*)` })
+      .from(messages)
+      .where(and(eq(messages.direction, "out"), eq(messages.channel, "console"), eq(messages.chat_id, tenant.id), inArray(messages.status, ["pending"])));
+    return Number(pending[0]?.n ?? 0) === 0;
+  }
+
+  return {
+    tenant,
+    async send(text) {
+      const externalId = `console-${crypto.randomUUID()}`;
+      await conversation.handleInbound({
+        channel: "console",
+        externalId,
+        chatId: tenant.id,
+        senderName: "operator (console)",
+        text,
+        media: [],
+        receivedAtMs: ctx.clock.now(),
+      });
+      outbox.wake();
+      while (!(await isSettled(externalId))) await Bun.sleep(pollMs);
+    },
+    async close() {
+      for (const service of [...conversation.services].reverse()) await service.stop();
+      await outbox.stop();
+    },
+  };
+}

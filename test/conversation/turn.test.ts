@@ -1,0 +1,186 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { asc, eq, sql } from "drizzle-orm";
+import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
+import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
+import { createConversation } from "../../src/conversation/index.ts";
+import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
+import { insertInbound } from "../../src/conversation/message-store.ts";
+import { openChatSession } from "../../src/conversation/chat-session.ts";
+import { getSessionState } from "../../src/conversation/session-store.ts";
+import { messages } from "../../src/db/schema.ts";
+import { insertTenant, makeTestContext } from "./context.ts";
+import type { TestContext } from "./context.ts";
+
+type Script = (req: AgentRunRequest) => AgentResult | Promise<AgentResult>;
+const ok = (text: string, sessionId = "sess-1"): AgentResult => ({ kind: "ok", text, sessionId, durationMs: 5, exitCode: 0 });
+const fail = (kind: Exclude<AgentResult["kind"], "ok">, error = `${kind} happened`): AgentResult =>
+  ({ kind, error, durationMs: 5, exitCode: 1 }) as AgentResult;
+
+let n = 0;
+const tg = (text: string, chatId = "1001"): InboundMessage => {
+  n += 1;
+  return { channel: "telegram", externalId: `t-${n}`, chatId, text, senderName: "Owner", media: [], receivedAtMs: Date.now() };
+};
+
+describe("turn runner through createConversation", () => {
+  let ctx: TestContext;
+  let replies: OutboundReply[];
+  let requests: AgentRunRequest[];
+  let script: Script;
+  let conversation: Conversation;
+  let finished: { taskId: string; ok: boolean; error?: string }[];
+  let typing: number;
+
+  const channel: Channel = {
+    name: "telegram",
+    maxLength: 4096,
+    send: async () => ({ ok: true, externalId: "x" }),
+    showTyping: async () => void (typing += 1),
+  };
+
+  function build(): Conversation {
+    const runner: AgentRunner = { run: async (req) => (requests.push(req), script(req)) };
+    return createConversation(ctx, {
+      channels: { byName: new Map<ChannelName, Channel>([["telegram", channel]]) },
+      outbox: { enqueue: async (r) => (replies.push(r), [crypto.randomUUID()]) },
+      runner,
+      onTaskFinished: (taskId, outcome) => void finished.push({ taskId, ...outcome }),
+      withholdFromAgent: ["SERVER_ONLY"],
+    });
+  }
+
+  beforeEach(async () => {
+    ctx = await makeTestContext({ clock: { now: () => Date.now() } });
+    replies = [];
+    requests = [];
+    finished = [];
+    typing = 0;
+    script = () => ok("Hi there!");
+    conversation = build();
+    await conversation.dispatcher.start();
+  });
+  afterEach(async () => {
+    await conversation.dispatcher.stop();
+    await ctx.cleanup();
+  });
+
+  const inboundRows = () =>
+    ctx.db.select().from(messages).where(eq(messages.direction, "in")).orderBy(asc(messages.created_at), sql`rowid`);
+
+  test("ok: one run, reply to the last message, session stored and resumed next time", async () => {
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001", timezone: "America/Denver" });
+    await conversation.handleInbound(tg("Hello"));
+    await conversation.dispatcher.idle();
+    const [row] = await inboundRows();
+    expect(row).toMatchObject({ status: "done", error: null });
+    expect(replies).toEqual([{ tenantId: t.id, channel: "telegram", chatId: "1001", text: "Hi there!", replyTo: row!.id, kind: "chat" }]);
+    expect(requests[0]).toMatchObject({ tenantId: t.id, sessionId: null, timezone: "America/Denver" });
+    expect(requests[0]!.prompt).toContain("Hello");
+    expect(requests[0]!.prompt).toContain("Owner");
+    expect(typing).toBeGreaterThan(0);
+    expect((await getSessionState(ctx.db, t.id))?.agent_session_id).toBe("sess-1");
+    await conversation.handleInbound(tg("Again"));
+    await conversation.dispatcher.idle();
+    expect(requests[1]!.sessionId).toBe("sess-1");
+    const health = await conversation.health();
+    expect(health.degraded).toBe(false);
+  });
+
+  for (const kind of ["timeout", "crash", "bad_output", "credit_too_low", "session_not_found"] as const) {
+    test(`${kind}: rows failed with the class, customer told once, /health shows it`, async () => {
+      const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+      script = () => fail(kind);
+      await conversation.handleInbound(tg("Do something"));
+      await conversation.dispatcher.idle();
+      const [row] = await inboundRows();
+      expect(row!.status).toBe("failed");
+      expect(row!.error).toStartWith(`${kind}:`);
+      expect(replies).toHaveLength(1);
+      expect(replies[0]).toMatchObject({ kind: "system", replyTo: row!.id });
+      expect(replies[0]!.text).toContain("could not finish; I've told the team");
+      const health = await conversation.health();
+      expect(health.fields.last_agent_failure).toMatchObject({ kind, tenant_id: t.id });
+      expect(health.degraded).toBe(kind === "credit_too_low");
+      if (kind === "credit_too_low") {
+        script = () => ok("back");
+        await conversation.handleInbound(tg("retry"));
+        await conversation.dispatcher.idle();
+        expect((await conversation.health()).degraded).toBe(false);
+      }
+    });
+  }
+
+  test("a stale session is retried fresh once and the new id stored", async () => {
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+    script = () => ok("first", "sess-old");
+    await conversation.handleInbound(tg("one"));
+    await conversation.dispatcher.idle();
+    script = (req) => (req.sessionId ? fail("session_not_found") : ok("fresh", "sess-new"));
+    await conversation.handleInbound(tg("two"));
+    await conversation.dispatcher.idle();
+    expect(requests.map((r) => r.sessionId)).toEqual([null, "sess-old", null]);
+    expect((await getSessionState(ctx.db, t.id))?.agent_session_id).toBe("sess-new");
+    expect(replies.map((r) => r.text)).toEqual(["first", "fresh"]);
+  });
+
+  test("tasks: queued as kind=task to the tenant's chat, hook told; a failed task does not message the customer", async () => {
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+    const id = await conversation.enqueueTask(t.id, { taskId: "task-1", prompt: "Send the weekly summary" });
+    await conversation.dispatcher.idle();
+    expect(requests[0]!.prompt).toContain("Scheduled task");
+    expect(replies[0]).toMatchObject({ chatId: "1001", kind: "task", replyTo: id });
+    expect(finished).toEqual([{ taskId: "task-1", ok: true }]);
+    expect(await conversation.isTaskMessageOpen("task-1")).toBe(false);
+    script = () => fail("timeout");
+    await conversation.enqueueTask(t.id, { taskId: "task-2", prompt: "x" });
+    await conversation.dispatcher.idle();
+    expect(replies).toHaveLength(1);
+    expect(finished[1]).toMatchObject({ taskId: "task-2", ok: false });
+  });
+
+  test("a run answered before a crash (reply stored, rows still processing) is not run again", async () => {
+    await conversation.dispatcher.stop();
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+    const inId = crypto.randomUUID();
+    await insertInbound(ctx.db, { id: inId, tenant_id: t.id, channel: "telegram", chat_id: "1001", external_id: "e1", body: "q", status: "processing", lease_owner: "deadhost:1:x" });
+    await ctx.db.insert(messages).values({ id: crypto.randomUUID(), tenant_id: t.id, direction: "out", channel: "telegram", chat_id: "1001", body: "answer", status: "pending", reply_to: inId });
+    conversation = build();
+    await conversation.dispatcher.start();
+    await conversation.dispatcher.idle();
+    expect(requests).toHaveLength(0);
+    expect((await inboundRows())[0]!.status).toBe("done");
+  });
+
+  test("credentials reach the run; server-side-only keys are withheld", async () => {
+    const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    mkdirSync(join(ctx.config.TENANTS_DIR, t.id), { recursive: true });
+    writeFileSync(join(ctx.config.TENANTS_DIR, t.id, ".env"), "ACME_TOKEN=abc\nSERVER_ONLY=nope\n");
+    await conversation.handleInbound(tg("env?"));
+    await conversation.dispatcher.idle();
+    expect(requests[0]!.tenantEnv.ACME_TOKEN).toBe("abc");
+    expect(requests[0]!.tenantEnv.SERVER_ONLY).toBeUndefined();
+  });
+
+  test("proxystaff chat's session: console in, reply printed, same pipeline", async () => {
+    await conversation.dispatcher.stop();
+    const t = await insertTenant(ctx);
+    const printed: string[] = [];
+    const runner: AgentRunner = { run: async (req) => (requests.push(req), ok(`echo: ${req.prompt.split("\n").at(-1)}`)) };
+    const session = await openChatSession(ctx, t.id, { print: (text) => printed.push(text), runner, pollMs: 10 });
+    try {
+      await session.send("ping");
+      await session.send("/help");
+      expect(printed[0]).toBe("echo: ping");
+      expect(printed[1]).toContain("/reset");
+      const rows = await inboundRows();
+      expect(rows.map((r) => [r.channel, r.kind, r.status])).toEqual([
+        ["console", "chat", "done"],
+        ["console", "command", "done"],
+      ]);
+    } finally {
+      await session.close();
+    }
+  });
+});

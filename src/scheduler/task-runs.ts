@@ -10,8 +10,8 @@ import { getTenant } from "../tenants/index.ts";
 export interface SchedulerDeps {
   /** Queues the task's prompt as a kind='task' message of the tenant (same queue and lease as chat); returns the message id. */
   enqueueTask(tenantId: string, task: { taskId: string; prompt: string }): Promise<string>;
-  /** Appends a line to the tenant's timeline (the conversation module's appendTimeline). Default: the line is only logged. */
-  appendTimeline?(tenant: { id: string; timezone: string }, line: string): Promise<void> | void;
+  /** Appends a line to the tenant's timeline (Conversation.appendTimeline). Default: the line is only logged. */
+  appendTimeline?(tenantId: string, line: string): Promise<void> | void;
   /**
    * True while the conversation engine still holds an unfinished message for this task (it will run
    * it and call onTaskFinished), so a stale claim is renewed instead of run twice. Default: always false.
@@ -135,9 +135,7 @@ export class TaskRuns {
       return;
     }
     try {
-      const tenant = await getTenant(this.ctx.db, tenantId);
-      if (tenant) await this.deps.appendTimeline(tenant, line);
-      else this.ctx.log.info("task timeline note", { tenantId, note: line });
+      await this.deps.appendTimeline(tenantId, line);
     } catch (err) {
       this.ctx.log.warn("timeline append failed", { tenantId, note: line, error: err });
     }

@@ -49,8 +49,8 @@ export function recordingDeps(options: { failEnqueue?: boolean } = {}) {
       enqueued.push({ tenantId, ...task });
       return crypto.randomUUID();
     },
-    appendTimeline(tenant, line) {
-      notes.push({ tenantId: tenant.id, line });
+    appendTimeline(tenantId, line) {
+      notes.push({ tenantId, line });
     },
   };
   return { deps, enqueued, notes };

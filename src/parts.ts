@@ -1,4 +1,6 @@
+import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
+import { createOutbox } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./serve.ts";
@@ -13,7 +15,11 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check
   parts.push({ routes: adminRoutes(ctx) });
   // [agent]     const runner = createAgentRunner(ctx, …)  (helper R)
-  // [channels]  const channels = createChannels(ctx, …); const outbox = createOutbox(ctx, channels.byName)  (helper C1)
+  // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)
+  const channels = createChannels(ctx);
+  const outbox = createOutbox(ctx, channels.byName);
+  health.contribute(channelsHealth(channels, outbox));
+  parts.push({ routes: channels.routes, services: [outbox, ...channels.services] });
   // [mcp]       const tools = createAgentTools(ctx, { outbox, … })  (helper M)
   // [conversation] const conversation = createConversation(ctx, { channels, outbox, runner, tools, … })  (helper C2)
   // [scheduler] const scheduler = createScheduler(ctx, { enqueueTask: conversation.enqueueTask })  (helper S)

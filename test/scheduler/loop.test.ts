@@ -149,6 +149,23 @@ describe("failures", () => {
     expect((await restarted.onTaskFinished(task.id, { ok: true }))?.status).toBe("DONE");
   });
 
+  test("a stale claim whose message the conversation still holds is kept, not run twice", async () => {
+    const { deps, enqueued } = recordingDeps();
+    let isOpen = true;
+    const withQueue = { ...deps, isTaskMessageOpen: async () => isOpen };
+    const task = await createTask(t.ctx, tenantId, { prompt: "x", in_minutes: 1 }, "admin");
+    clock.advance(MIN);
+    await createScheduler(t.ctx, withQueue).tick(); // claimed, queued; this process then dies
+    const restarted = createScheduler(t.ctx, withQueue);
+    clock.advance(10 * MIN);
+    expect((await restarted.tick()).recovered).toBe(0);
+    expect((await readTask(t.ctx, task.id)).status).toBe("RUNNING");
+    isOpen = false; // the message is gone without a result (e.g. deleted): now it is recovered
+    clock.advance(10 * MIN);
+    expect((await restarted.tick()).recovered).toBe(1);
+    expect(enqueued).toHaveLength(2);
+  });
+
   test("a claim still in flight in this process is renewed, not recovered", async () => {
     const { deps, enqueued } = recordingDeps();
     const s = createScheduler(t.ctx, deps);

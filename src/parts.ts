@@ -1,7 +1,9 @@
+import { createAgentTools } from "./agent/tools/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
 import { createOutbox } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
+import { schedulerRoutes } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./serve.ts";
 
@@ -20,9 +22,20 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const outbox = createOutbox(ctx, channels.byName);
   health.contribute(channelsHealth(channels, outbox));
   parts.push({ routes: channels.routes, services: [outbox, ...channels.services] });
-  // [mcp]       const tools = createAgentTools(ctx, { outbox, … })  (helper M)
+  // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp
+  const tools = createAgentTools(ctx, { outbox });
+  parts.push({ routes: tools.routes });
   // [conversation] const conversation = createConversation(ctx, { channels, outbox, runner, tools, … })  (helper C2)
-  // [scheduler] const scheduler = createScheduler(ctx, { enqueueTask: conversation.enqueueTask })  (helper S)
+  // [scheduler] admin task routes now; the loop needs the conversation (its line must pass
+  //             `onTaskFinished: (taskId, outcome) => scheduler.onTaskFinished(taskId, outcome)`). Once it exists:
+  //   const scheduler = createScheduler(ctx, {
+  //     enqueueTask: conversation.enqueueTask,
+  //     appendTimeline: conversation.appendTimeline,
+  //     isTaskMessageOpen: conversation.isTaskMessageOpen,
+  //   });
+  //   health.contribute(scheduler.health);
+  //   parts.push({ services: [scheduler.service] });
+  parts.push({ routes: schedulerRoutes(ctx) });
   void ctx;
   void health;
   return parts;

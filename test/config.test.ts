@@ -1,9 +1,12 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, loadConfig, platformSecrets } from "../src/config.ts";
 import { REPO_ROOT, spawnServer } from "./helpers/index.ts";
+
+// These tests start real processes; give them room even when run alone with plain `bun test`.
+setDefaultTimeout(30_000);
 
 const KEY = Buffer.alloc(32, 7).toString("base64");
 const ADMIN = "a".repeat(20);

@@ -1,7 +1,10 @@
 // The runbook's SQL (DESIGN "Data"), verbatim, against the database file of a running server.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { Database } from "bun:sqlite";
 import { SERVE_FIXTURE, spawnServer } from "../helpers/index.ts";
+
+// These tests start real processes; give them room even when run alone with plain `bun test`.
+setDefaultTimeout(30_000);
 
 /** DESIGN.md "Data" / RUNBOOK.md "Common Queries", character for character. */
 const RUNBOOK_SQL = {

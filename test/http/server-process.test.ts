@@ -1,6 +1,9 @@
 // The server as a real process: secret-free output, graceful shutdown on SIGTERM/SIGINT.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { SERVE_FIXTURE, spawnServer, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+
+// These tests start real processes; give them room even when run alone with plain `bun test`.
+setDefaultTimeout(30_000);
 
 const SECRETS = {
   ADMIN_API_KEY: TEST_ADMIN_KEY,

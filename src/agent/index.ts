@@ -1,7 +1,7 @@
 /** The agent module: runs the Claude Code CLI for one tenant and classifies the outcome. */
 export type { AgentFailureKind, AgentResult, AgentRunner, AgentRunRequest } from "./types.ts";
 export { createAgentRunner, mcpConfigJson } from "./runner.ts";
-export type { AgentRunnerOptions, ProcessAgentRunner, WrapInput } from "./runner.ts";
+export type { AgentRunnerOptions, ProcessAgentRunner } from "./runner.ts";
 export { runWithSessionRetry } from "./session-retry.ts";
 export type { RetriedAgentResult } from "./session-retry.ts";
 export { formatPrompt, localTime } from "./prompt.ts";
@@ -12,3 +12,9 @@ export { spawnProcessGroup } from "./process.ts";
 export type { SpawnedProcess, SpawnFunction, SpawnSpec } from "./process.ts";
 export { classifyOutcome, cliResultSchema } from "./classify.ts";
 export { buildAgentEnv, PLATFORM_SECRET_VARIABLES } from "./environment.ts";
+export { BWRAP_INSTALL_HINT, checkSandbox, sandboxHealth, sandboxWrapper, SandboxUnavailableError } from "./sandbox.ts";
+export type { SandboxStatus, WrapInput } from "./sandbox.ts";
+export { bwrapArgs, ETC_FILES } from "./bwrap-args.ts";
+export type { BwrapMounts } from "./bwrap-args.ts";
+export { DEFAULT_MAX_PROCESSES, limitArgs, resolveLimits } from "./limits.ts";
+export type { RunLimits } from "./limits.ts";

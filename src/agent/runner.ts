@@ -7,6 +7,8 @@ import type { ResolvedAgentCommand } from "./command.ts";
 import { prepareTenantConfigDir } from "./config-dir.ts";
 import { buildAgentEnv, secretValuesOf } from "./environment.ts";
 import { readCapped, spawnProcessGroup } from "./process.ts";
+import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
+import type { SandboxStatus } from "./sandbox.ts";
 import type { SpawnFunction } from "./process.ts";
 import type { AgentResult, AgentRunner, AgentRunRequest } from "./types.ts";
 
@@ -24,26 +26,15 @@ export interface AgentRunnerOptions {
   killGraceMs?: number;
   /** Bytes of stdout and of stderr kept per run. Default 4 MiB. */
   outputLimitBytes?: number;
-  /**
-   * Wraps the CLI's argv (e.g. in bubblewrap) for one run. Default: none. `limited` tells the classifier that
-   * resource limits were in force.
-   */
-  wrap?: (run: WrapInput) => { argv: string[]; limited: boolean };
-}
-
-/** What a wrapper (the sandbox) gets to know about one run. */
-export interface WrapInput {
-  argv: string[];
-  env: Record<string, string>;
-  workspace: string;
-  tenantConfigDir: string;
-  platformCredentials: string | null;
-  command: ResolvedAgentCommand;
+  /** The sandbox decision; default: `checkSandbox` now (AGENT_SANDBOX=bwrap and a failing check throws). */
+  sandbox?: SandboxStatus;
 }
 
 /** The runner plus what it resolved at construction (for the start-up log and doctor). */
 export interface ProcessAgentRunner extends AgentRunner {
   readonly command: ResolvedAgentCommand;
+  /** How runs are isolated (for /health, the start-up log and doctor). */
+  readonly sandbox: SandboxStatus;
   /** The argv of a run without the prompt (for docs and tests). */
   argvFor(request: Pick<AgentRunRequest, "sessionId" | "mcp">): string[];
 }
@@ -62,6 +53,8 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   const spawn = options.spawn ?? spawnProcessGroup;
   const killGraceMs = options.killGraceMs ?? 3000;
   const outputLimit = options.outputLimitBytes ?? 4 * 1024 * 1024;
+  const sandbox = options.sandbox ?? checkSandbox(config, command, { log, hostPath: hostEnv.PATH });
+  const wrap = sandboxWrapper(sandbox);
 
   function argvFor(request: Pick<AgentRunRequest, "sessionId" | "mcp">): string[] {
     const argv = ["--output-format", "json"];
@@ -91,14 +84,13 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     // A prompt starting with "-" would be read as an option; a leading space changes nothing for the model.
     const promptArg = request.prompt.startsWith("-") ? ` ${request.prompt}` : request.prompt;
     const cliArgv = [command.path, "-p", ...(promptInArgv ? [promptArg] : []), ...argvFor(request)];
-    const wrapped = options.wrap?.({
+    const wrapped = wrap({
       argv: cliArgv,
-      env,
       workspace: request.workspace,
       tenantConfigDir: configDir.dir,
       platformCredentials: configDir.platformCredentials,
       command,
-    }) ?? { argv: cliArgv, limited: false };
+    });
 
     const child = spawn({ argv: wrapped.argv, cwd: request.workspace, env, stdin: promptInArgv ? undefined : request.prompt });
     let timedOut = false;
@@ -129,13 +121,13 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       timeoutMs: config.AGENT_TIMEOUT_MS,
     });
     const redacted = redactResult(result, secretValuesOf(config, request.tenantEnv));
-    const fields = { tenantId: request.tenantId, kind: redacted.kind, durationMs: redacted.durationMs, exitCode: redacted.exitCode, resumed: request.sessionId !== null };
+    const fields = { tenantId: request.tenantId, kind: redacted.kind, sandbox: sandbox.mode, durationMs: redacted.durationMs, exitCode: redacted.exitCode, resumed: request.sessionId !== null };
     if (redacted.kind === "ok") log.info("agent run finished", fields);
     else log.warn("agent run failed", { ...fields, error: redacted.error });
     return redacted;
   }
 
-  return { run, command, argvFor };
+  return { run, command, sandbox, argvFor };
 }
 
 /** The inline `--mcp-config` JSON for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */

@@ -24,8 +24,8 @@ export interface AgentTestSetup {
 }
 
 /** Temp DATA_DIR/TENANTS_DIR and a config whose agent talks to `apiUrl` (the fake Anthropic API). */
-export function agentSetup(env: Record<string, string> = {}, apiUrl = "http://127.0.0.1:9"): AgentTestSetup {
-  const root = mkdtempSync(join(tmpdir(), "ps-agent-"));
+export function agentSetup(env: Record<string, string> = {}, apiUrl = "http://127.0.0.1:9", baseDir = tmpdir()): AgentTestSetup {
+  const root = mkdtempSync(join(baseDir, "ps-agent-"));
   const config = loadConfig(
     {
       DATA_DIR: join(root, "data"),

@@ -1,0 +1,123 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import type { HealthPart } from "../http/health.ts";
+import type { Logger } from "../log.ts";
+import { bwrapArgs } from "./bwrap-args.ts";
+import type { ResolvedAgentCommand } from "./command.ts";
+import { limitArgs, resolveLimits } from "./limits.ts";
+import type { RunLimits } from "./limits.ts";
+
+/** How agent runs are isolated, decided once at start from AGENT_SANDBOX and a real bwrap check. */
+export interface SandboxStatus {
+  /** What the operator asked for. */
+  requested: "auto" | "bwrap" | "none";
+  /** What runs get: "bwrap" (isolated) or "off". */
+  mode: "bwrap" | "off";
+  bwrapPath: string | null;
+  /** Why isolation is off (null when on). Shown in /health and at start. */
+  warning: string | null;
+  limits: RunLimits;
+}
+
+/** What the sandbox needs to know about one run. */
+export interface WrapInput {
+  /** The CLI's argv (executable first). */
+  argv: string[];
+  workspace: string;
+  tenantConfigDir: string;
+  platformCredentials: string | null;
+  command: ResolvedAgentCommand;
+}
+
+export interface CheckSandboxOptions {
+  log?: Logger;
+  /** PATH to look for `bwrap` on (besides /usr/bin and /bin). */
+  hostPath?: string;
+  /** Use this bwrap (null = pretend it is not installed); default: looked up on PATH. */
+  bwrapPath?: string | null;
+}
+
+/** Raised at start when AGENT_SANDBOX=bwrap and bubblewrap does not work here. */
+export class SandboxUnavailableError extends Error {
+  override name = "SandboxUnavailableError";
+}
+
+export const BWRAP_INSTALL_HINT =
+  "Install bubblewrap (Debian/Ubuntu: `apt-get install -y bubblewrap`; Alpine: `apk add bubblewrap`; Fedora: `dnf install bubblewrap`). " +
+  "It needs user namespaces or root; in Docker run with --privileged or a seccomp/AppArmor profile that allows unshare.";
+
+/**
+ * Decides the sandbox for this process: runs `bwrap` with the same mounts as a real run on `true`.
+ * `auto`: bwrap when that works, else off with a loud warning. `bwrap`: throws SandboxUnavailableError (the
+ * server refuses to start) when it fails. `none`: off, with a plain warning that tenants are not isolated.
+ */
+export function checkSandbox(config: Config, command: ResolvedAgentCommand, options: CheckSandboxOptions = {}): SandboxStatus {
+  const { log } = options;
+  const requested = config.AGENT_SANDBOX;
+  const limits = resolveLimits(config);
+  if (requested === "none") {
+    const warning = "AGENT_SANDBOX=none: agent runs are NOT isolated — every tenant's agent can read other tenants' files, the database and DATA_DIR";
+    log?.warn("agent sandbox off", { reason: warning });
+    return { requested, mode: "off", bwrapPath: null, warning, limits };
+  }
+  const bwrapPath = options.bwrapPath !== undefined ? options.bwrapPath : Bun.which("bwrap", { PATH: `${options.hostPath ?? ""}:/usr/bin:/bin` });
+  const failure = bwrapPath ? probeBwrap(bwrapPath, command, limits) : "bwrap is not installed";
+  if (failure === null && bwrapPath) {
+    log?.info("agent sandbox on", { sandbox: "bwrap", bwrap: bwrapPath, maxProcesses: limits.maxProcesses, memoryMb: limits.memoryMb });
+    return { requested, mode: "bwrap", bwrapPath, warning: null, limits };
+  }
+  if (requested === "bwrap") {
+    throw new SandboxUnavailableError(`AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`);
+  }
+  const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
+  log?.error("AGENT SANDBOX OFF", { reason: warning });
+  return { requested, mode: "off", bwrapPath: null, warning, limits };
+}
+
+/** Runs bwrap with a run's mounts (temporary workspace and CLI directory) on `true`; null when it works. */
+function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: RunLimits): string | null {
+  const scratch = mkdtempSync(join(tmpdir(), "proxystaff-sandbox-check-"));
+  try {
+    const workspace = join(scratch, "workspace");
+    const configDir = join(scratch, "config");
+    mkdirSync(workspace);
+    mkdirSync(configDir);
+    const argv = [bwrapPath, ...bwrapArgs({ workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles }), "--", ...limitArgs(limits), "true"];
+    const result = Bun.spawnSync(argv, { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    if (result.exitCode === 0) return null;
+    const detail = result.stderr.toString().trim().split("\n")[0] ?? "";
+    return `bwrap failed (exit ${result.exitCode}${detail ? `: ${detail}` : ""})`;
+  } catch (error) {
+    return `bwrap could not be started (${error instanceof Error ? error.message : String(error)})`;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The runner's `wrap` option for a sandbox status: bwrap + limits when on, only limits when off. */
+export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => { argv: string[]; limited: boolean } {
+  const limits = limitArgs(status.limits);
+  return function wrapInSandbox(run) {
+    if (status.mode === "off" || !status.bwrapPath) return { argv: [...limits, ...run.argv], limited: limits.length > 0 };
+    const args = bwrapArgs({
+      workspace: run.workspace,
+      tenantConfigDir: run.tenantConfigDir,
+      platformCredentials: run.platformCredentials,
+      cliFiles: run.command.ownFiles,
+    });
+    return { argv: [status.bwrapPath, ...args, "--", ...limits, ...run.argv], limited: limits.length > 0 };
+  };
+}
+
+/** The sandbox's fields for GET /health: `sandbox` ("bwrap" | "off") and `sandbox_warning` when off (not degraded). */
+export function sandboxHealth(status: SandboxStatus): HealthPart {
+  return {
+    fields: {
+      sandbox: status.mode,
+      ...(status.warning ? { sandbox_warning: status.warning } : {}),
+    },
+    degraded: false,
+  };
+}

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { businessSection, lifecycleSection, toolsSection } from "./claude-md-sections.ts";
@@ -92,7 +93,7 @@ export function renderClaudeMd(tenant: Tenant, notes: PreservedNotes = {}): stri
 export function writeClaudeMd(ctx: Pick<AppContext, "config" | "log">, tenant: Tenant): string {
   const path = resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md");
   const notes = existsSync(path) ? extractPreservedNotes(readFileSync(path, "utf8")) : {};
-  const temporary = `${path}.tmp-${process.pid}`;
+  const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   writeFileSync(temporary, renderClaudeMd(tenant, notes), { mode: 0o644 });
   renameSync(temporary, path);
   ctx.log.debug("CLAUDE.md rendered", { tenantId: tenant.id, stage: tenant.onboarding_status });

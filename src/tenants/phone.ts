@@ -3,7 +3,7 @@ import { ValidationError } from "../errors.ts";
 /**
  * Normalises a phone number to E.164 ("+1 (801) 555-1234" → "+18015551234").
  * Accepts spaces, dashes, dots, slashes and parentheses as separators (a "(0)" trunk prefix is
- * dropped), an optional "tel:" scheme, a leading "+" or
+ * dropped), an optional "tel:" or "whatsapp:" scheme (Twilio's sender format), a leading "+" or
  * international "00" prefix, and requires 8–15 digits with a country code starting 1–9.
  * Throws ValidationError (code `invalid_phone`) saying what is wrong otherwise.
  */
@@ -13,7 +13,7 @@ export function normalizePhone(raw: string): string {
   if (input === "") throw invalid(`Phone number is empty; use international format, e.g. +18015551234.`);
   // "(0)" is the national trunk prefix some people write after the country code: not dialled.
   const compact = input
-    .replace(/^tel:/i, "")
+    .replace(/^(tel|whatsapp):/i, "")
     .replace(/\(0\)/g, "")
     .replace(/[\s\-.()/\u00a0]/g, "");
   let digits: string;

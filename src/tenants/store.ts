@@ -2,6 +2,7 @@ import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Db, TenantRow } from "../db/index.ts";
 import { schema } from "../db/index.ts";
 import { isTenantId, tenantNotFound } from "./ids.ts";
+import { normalizePhone } from "./phone.ts";
 import { businessProfileSchema, type ListTenantsOptions, type Tenant } from "./types.ts";
 
 const { tenants } = schema;
@@ -34,9 +35,19 @@ export async function requireTenant(db: Db, id: string): Promise<Tenant> {
   return tenant;
 }
 
-/** The tenant with this E.164 phone number (already normalised by the caller), or null. */
+/**
+ * The tenant with this phone number, or null. The number is normalised first, so
+ * "+1 (801) 555-1234" and Twilio's "whatsapp:+18015551234" both find "+18015551234";
+ * a number that cannot be normalised finds nothing.
+ */
 export async function findTenantByPhone(db: Db, phone: string): Promise<Tenant | null> {
-  const rows = await db.select().from(tenants).where(eq(tenants.phone_number, phone)).limit(1);
+  let e164: string;
+  try {
+    e164 = normalizePhone(phone);
+  } catch {
+    return null; // not a phone number: no tenant has it
+  }
+  const rows = await db.select().from(tenants).where(eq(tenants.phone_number, e164)).limit(1);
   return rows[0] ? tenantFromRow(rows[0]) : null;
 }
 

@@ -51,6 +51,8 @@ describe("create and read", () => {
     expect(existsSync(join(t.ctx.config.TENANTS_DIR, tenant.id, "CLAUDE.md"))).toBe(true);
     expect(await getTenant(t.ctx.db, tenant.id)).toEqual(tenant);
     expect((await findTenantByPhone(t.ctx.db, "+18015551234"))?.id).toBe(tenant.id);
+    expect((await findTenantByPhone(t.ctx.db, "whatsapp:+1 801-555-1234"))?.id).toBe(tenant.id);
+    expect(await findTenantByPhone(t.ctx.db, "not a phone")).toBeNull();
   });
 
   test("a duplicate phone is a 409 naming the existing tenant", async () => {

@@ -1,7 +1,9 @@
-import { createAgentTools } from "./agent/tools/index.ts";
+import { createAgentRunner, sandboxHealth } from "./agent/index.ts";
+import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./agent/tools/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
-import { createOutbox } from "./conversation/index.ts";
+import { createConversation, createOutbox } from "./conversation/index.ts";
+import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import { schedulerRoutes } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
@@ -16,7 +18,9 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const parts: ServerPart[] = [];
   // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check
   parts.push({ routes: adminRoutes(ctx) });
-  // [agent]     const runner = createAgentRunner(ctx, …)  (helper R)
+  // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws)
+  const runner = createAgentRunner(ctx);
+  health.contribute(() => sandboxHealth(runner.sandbox));
   // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)
   const channels = createChannels(ctx);
   const outbox = createOutbox(ctx, channels.byName);
@@ -25,7 +29,19 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp
   const tools = createAgentTools(ctx, { outbox });
   parts.push({ routes: tools.routes });
-  // [conversation] const conversation = createConversation(ctx, { channels, outbox, runner, tools, … })  (helper C2)
+  // [conversation] pipeline (channels call it), dispatcher (leases, runs the agent), timeline; replies go to the outbox
+  let onTaskFinished: TaskFinishedHook | undefined; // set by the scheduler below
+  const conversation = createConversation(ctx, {
+    channels,
+    outbox,
+    runner,
+    tools,
+    withholdFromAgent: SERVER_SIDE_CREDENTIALS,
+    onTaskFinished: (taskId, outcome) => onTaskFinished?.(taskId, outcome),
+  });
+  channels.setInboundHandler(conversation.handleInbound);
+  health.contribute(conversation.health);
+  parts.push({ services: conversation.services });
   // [scheduler] admin task routes now; the loop needs the conversation (its line must pass
   //             `onTaskFinished: (taskId, outcome) => scheduler.onTaskFinished(taskId, outcome)`). Once it exists:
   //   const scheduler = createScheduler(ctx, {

@@ -7,9 +7,15 @@ import type { RouteModule } from "./http/app.ts";
 /** Something with a lifecycle that `serve` starts after the HTTP server and stops before it. */
 export interface Service {
   name: string;
-  start(): Promise<void> | void;
+  /** Starts the loop; `listening` says where this server answers (the real port, also when PORT=0). */
+  start(listening?: ListeningInfo): Promise<void> | void;
   /** Stops taking new work and lets in-flight work finish. */
   stop(): Promise<void> | void;
+}
+
+/** Where the HTTP server listens, for services that hand the server's own URL on (the agent's MCP endpoint). */
+export interface ListeningInfo {
+  port: number;
 }
 
 /** What one module adds to a running server. */
@@ -47,7 +53,7 @@ export async function startServer(ctx: AppContext, build: ServerBuilder): Promis
   });
   const url = `http://${server.hostname}:${server.port}`;
   const services = parts.flatMap((p) => p.services ?? []);
-  for (const service of services) await service.start();
+  for (const service of services) await service.start({ port: server.port ?? ctx.config.PORT });
   ctx.log.info("listening", { url, port: server.port });
 
   let stopping: Promise<void> | undefined;

@@ -31,7 +31,7 @@ export interface ConversationDeps {
   withholdFromAgent?: readonly string[];
   /** Told when a scheduled task's run finished. */
   onTaskFinished?: TaskFinishedHook;
-  /** The server's base URL as the agent reaches it. Default http://127.0.0.1:$PORT. */
+  /** The server's base URL as the agent reaches it. Default http://127.0.0.1:<the port the server listens on>. */
   selfUrl?: () => string;
   /**
    * Which queued messages this process runs. Default: Telegram and WhatsApp (their replies wait in
@@ -69,7 +69,8 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
   const scope: QueueScope = deps.scope ?? {
     channels: channels.has("console") ? ["telegram", "whatsapp", "console"] : ["telegram", "whatsapp"],
   };
-  const selfUrl = deps.selfUrl ?? (() => `http://127.0.0.1:${ctx.config.PORT}`);
+  let listeningPort = ctx.config.PORT; // replaced by the real port when the server starts the service
+  const selfUrl = deps.selfUrl ?? (() => `http://127.0.0.1:${listeningPort}`);
   const runBatch = createTurnRunner(ctx, {
     runner: deps.runner,
     outbox: deps.outbox,
@@ -102,7 +103,16 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
       if (tenant) await appendTimeline(ctx, tenant, line);
     },
     dispatcher,
-    services: [dispatcher],
+    services: [
+      {
+        name: "conversation",
+        async start(listening) {
+          if (listening) listeningPort = listening.port;
+          await dispatcher.start();
+        },
+        stop: () => dispatcher.stop(),
+      },
+    ],
     async health() {
       const part = await conversationHealth(ctx.db);
       return { ...part, fields: { ...part.fields, agent_runs_active: dispatcher.activeTenants().length } };

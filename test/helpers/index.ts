@@ -6,5 +6,5 @@ export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } fr
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { startTestServer } from "./server.ts";
 export type { StartTestServerOptions, TestServer } from "./server.ts";
-export { REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";
+export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";
 export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";

@@ -183,6 +183,18 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
   };
 }
 
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1 (for the rare test that must pass an
+ * explicit PORT; spawnServer itself uses PORT=0 and reads the real port from the log).
+ */
+export function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port;
+  void probe.stop(true);
+  if (port === undefined) throw new Error("could not find a free port");
+  return port;
+}
+
 function buildEnv(dir: string, overrides: Record<string, string | undefined>): Record<string, string> {
   const merged: Record<string, string | undefined> = {
     PATH: process.env.PATH,

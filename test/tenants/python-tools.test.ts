@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TEMPLATE_EXECUTION_FILES, parseEnvFile } from "../../src/tenants/index.ts";
+import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, parseEnvFile } from "../../src/tenants/index.ts";
 import { startFakeSendGrid, type FakeSendGrid } from "../fakes/sendgrid.ts";
 
 const python = Bun.which("python3");
@@ -159,6 +159,16 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
     expect(rejected.code).toBe(1);
     expect(rejected.stdout).toBe("failed: SendGrid answered HTTP 400: bad request for [redacted]");
     expect(fake.sent).toHaveLength(0);
+  });
+
+  test("every template tool is in execution/ and answers --health-check with one line, no traceback", async () => {
+    for (const tool of TEMPLATE_TOOLS) {
+      expect(Object.keys(TEMPLATE_EXECUTION_FILES)).toContain(tool.script);
+      const result = await run(dir, [`execution/${tool.script}`, "--health-check"], { SENDGRID_API_BASE: fake.url });
+      expect([0, 1]).toContain(result.code);
+      expect(result.stdout).toMatch(/^(ok|failed): [^\n]+$/);
+      expect(result.stderr).not.toContain("Traceback");
+    }
   });
 
   describe("send_email.py --health-check", () => {

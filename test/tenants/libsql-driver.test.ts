@@ -1,0 +1,47 @@
+// The same tenant and vault operations on the libSQL driver (the remote-database path): unique and
+// foreign-key behaviour, upserts and RETURNING must work there exactly as on bun:sqlite.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { getCredentials, listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
+import {
+  archiveTenant,
+  createTenant,
+  listTenants,
+  purgeTenant,
+  updateTenant,
+  workspacePath,
+} from "../../src/tenants/index.ts";
+import { createTestContext, type TestContext } from "../helpers/index.ts";
+
+let t: TestContext;
+beforeEach(async () => {
+  t = await createTestContext({ driver: "libsql" });
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+test("libsql: create, concurrent duplicate, update, credentials upsert, rotate, purge cascade", async () => {
+  const input = { name: "Acme", phone: "+18015551234", channel: "whatsapp" as const };
+  const results = await Promise.allSettled([createTenant(t.ctx, input), createTenant(t.ctx, input), createTenant(t.ctx, input)]);
+  const created = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof createTenant>>> => r.status === "fulfilled");
+  expect(created).toHaveLength(1);
+  const tenant = created[0]!.value;
+  for (const r of results) if (r.status === "rejected") expect((r.reason as { code: string }).code).toBe("tenant_exists");
+  expect((await listTenants(t.ctx.db)).total).toBe(1);
+
+  const updated = await updateTenant(t.ctx, tenant.id, { business: { industry: "plumbing" }, onboarding_status: "BUILDING" });
+  expect(updated).toMatchObject({ onboarding_status: "BUILDING", business: { industry: "plumbing" } });
+
+  await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.first-0000000001" });
+  await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.second-000000002" });
+  expect(await getCredentials(t.ctx, tenant.id)).toEqual({ SENDGRID_API_KEY: "SG.second-000000002" });
+  expect((await listCredentials(t.ctx, tenant.id))[0]?.masked).toBe("••••0002");
+  expect(await rotateCredentialsKey(t.ctx)).toMatchObject({ rotated: 0, alreadyCurrent: 1, failed: 0 });
+
+  await archiveTenant(t.ctx, tenant.id);
+  const { removed } = await purgeTenant(t.ctx, tenant.id);
+  expect(removed).toContain("1 credentials");
+  expect(existsSync(workspacePath(t.ctx.config, tenant.id))).toBe(false);
+  expect((await listTenants(t.ctx.db)).total).toBe(0);
+});

@@ -1,0 +1,146 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import type { Server } from "bun";
+import { resolveInWorkspace } from "../../../src/tenants/index.ts";
+import { runToolHealthChecks } from "../../../src/tenants/tool-health.ts";
+import { adminHarness, UNKNOWN_ID } from "./setup.ts";
+import type { AdminHarness } from "./setup.ts";
+
+type Json = Record<string, any>;
+const GOOD_KEY = "SG.good-key-0123456789abcdef";
+
+// A loopback SendGrid: GET /v3/scopes answers 200 for GOOD_KEY, 401 otherwise.
+let sendgrid: Server<unknown>;
+beforeAll(() => {
+  sendgrid = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req) {
+      const ok = req.headers.get("authorization") === `Bearer ${GOOD_KEY}`;
+      return ok ? Response.json({ scopes: ["mail.send"] }) : Response.json({ errors: [{ message: "unauthorized" }] }, { status: 401 });
+    },
+  });
+});
+afterAll(() => sendgrid.stop(true));
+
+let h: AdminHarness;
+beforeEach(async () => {
+  h = await adminHarness({ env: { SENDGRID_API_BASE: `http://127.0.0.1:${sendgrid.port}` } });
+});
+afterEach(async () => {
+  await h.cleanup();
+});
+
+const byName = (checks: Json[], name: string) => checks.find((c) => c.name === name);
+
+describe("GET /admin/tenants/:id/validate", () => {
+  test("a fresh tenant: no failures; link and credentials warn with fix hints", async () => {
+    const tenant = await h.tenant();
+    const { status, body } = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate`);
+    expect(status).toBe(200);
+    expect(body.ok).toBe(true);
+    expect(body.counts.fail).toBe(0);
+    for (const name of ["record", "phone", "timezone", "workspace", "CLAUDE.md", "tool:send_email.py", "tool:env_loader.py", "session"]) {
+      expect(byName(body.checks, name)?.status).toBe("ok");
+    }
+    expect(byName(body.checks, "link")).toMatchObject({ status: "warn" });
+    expect(byName(body.checks, "link").fix).toContain(`/start ${tenant.phone_number}`);
+    expect(byName(body.checks, "credentials:send_email.py")).toMatchObject({ status: "warn" });
+    expect(byName(body.checks, "health:send_email.py").status).toBe("warn");
+  });
+
+  test("credentials set and linked: health checks pass; a missing tool and a held lease are reported", async () => {
+    const tenant = await h.tenant();
+    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY } });
+    await h.call("POST", `/admin/tenants/${tenant.id}/link`, { telegram_chat_id: "77" });
+    const good = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate`);
+    expect(byName(good.body.checks, "health:send_email.py").status).toBe("ok");
+    expect(byName(good.body.checks, "credentials:send_email.py").status).toBe("ok");
+
+    rmSync(resolveInWorkspace(h.t.ctx.config, tenant.id, "execution/send_email.py"));
+    const broken = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
+    expect(broken.body.ok).toBe(false);
+    expect(byName(broken.body.checks, "tool:send_email.py")).toMatchObject({ status: "fail", fix: `proxystaff init-tenant ${tenant.id}` });
+    expect(byName(broken.body.checks, "health:send_email.py")).toBeUndefined();
+  });
+
+  test("wrong credential: health check fails without echoing the key", async () => {
+    const tenant = await h.tenant();
+    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: "SG.wrong-key-zzzzzzzzzz" } });
+    const res = await h.call("GET", `/admin/tenants/${tenant.id}/validate`);
+    const text = await res.text();
+    expect(text).not.toContain("SG.wrong-key-zzzzzzzzzz");
+    const body = JSON.parse(text) as Json;
+    expect(body.ok).toBe(false);
+    expect(byName(body.checks, "health:send_email.py")).toMatchObject({ status: "fail" });
+  });
+
+  test("archived tenant fails; unknown → 404; bad id → 400", async () => {
+    const tenant = await h.tenant();
+    await h.call("DELETE", `/admin/tenants/${tenant.id}`);
+    const archived = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
+    expect(byName(archived.body.checks, "record").status).toBe("fail");
+    expect((await h.json("GET", `/admin/tenants/${UNKNOWN_ID}/validate`)).status).toBe(404);
+    expect((await h.json("GET", "/admin/tenants/zzz/validate")).status).toBe(400);
+    expect((await h.json("GET", `/admin/tenants/${tenant.id}/validate?health=maybe`)).status).toBe(400);
+  });
+});
+
+describe("POST /admin/tools/health-check", () => {
+  test("every ACTIVE tenant without a body; one tenant with tenant_id; secrets redacted", async () => {
+    const a = await h.tenant();
+    const b = await h.tenant();
+    const archived = await h.tenant();
+    await h.call("DELETE", `/admin/tenants/${archived.id}`);
+    await h.call("POST", `/admin/tenants/${a.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY, LEAKY_SECRET: "hunter2-very-secret" } });
+    // An operator-added tool that prints its secret: the output must come back redacted.
+    writeFileSync(
+      resolveInWorkspace(h.t.ctx.config, a.id, "execution/leaky.py"),
+      'import os, sys\nif "--health-check" in sys.argv:\n    print("failed: token is " + os.environ.get("LEAKY_SECRET", "?"))\n    sys.exit(1)\n',
+    );
+
+    const res = await h.call("POST", "/admin/tools/health-check");
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).not.toContain("hunter2-very-secret");
+    expect(text).not.toContain(GOOD_KEY);
+    const all = JSON.parse(text) as Json;
+    expect(all.tenants.map((t: Json) => t.tenant_id).sort()).toEqual([a.id, b.id].sort());
+    const ta = all.tenants.find((t: Json) => t.tenant_id === a.id);
+    expect(ta.tools.map((t: Json) => [t.tool, t.status])).toEqual([
+      ["env_loader.py", "ok"],
+      ["leaky.py", "failed"],
+      ["send_email.py", "ok"],
+    ]);
+    expect(ta.tools[1].output).toBe("failed: token is [redacted]");
+    expect(all.ok).toBe(false);
+
+    const one = await h.json<Json>("POST", "/admin/tools/health-check", { tenant_id: b.id });
+    expect(one.status).toBe(200);
+    expect(one.body.tenants).toHaveLength(1);
+    expect(one.body.tenants[0].tools.find((t: Json) => t.tool === "send_email.py").output).toContain("SENDGRID_API_KEY is not set");
+  });
+
+  test("unknown tenant → 404; bad tenant_id or extra field → 400; broken JSON → 400", async () => {
+    expect((await h.json("POST", "/admin/tools/health-check", { tenant_id: UNKNOWN_ID })).status).toBe(404);
+    const bad = await h.json<Json>("POST", "/admin/tools/health-check", { tenant_id: "../../etc" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain("tenant_id:");
+    expect((await h.json("POST", "/admin/tools/health-check", { tenant: "x" })).status).toBe(400);
+    expect((await h.call("POST", "/admin/tools/health-check", "{")).status).toBe(400);
+  });
+});
+
+describe("runToolHealthChecks", () => {
+  test("a tool past its time limit is killed and reported", async () => {
+    const tenant = await h.tenant();
+    writeFileSync(
+      resolveInWorkspace(h.t.ctx.config, tenant.id, "execution/slow.py"),
+      'import sys, time\nif "--health-check" in sys.argv:\n    time.sleep(30)\n',
+    );
+    const results = await runToolHealthChecks(h.t.ctx, tenant.id, { timeoutMs: 300 });
+    const slow = results.find((r) => r.tool === "slow.py");
+    expect(slow).toMatchObject({ status: "failed", exit_code: null });
+    expect(slow?.output).toContain("Timed out after 300 ms");
+  });
+});

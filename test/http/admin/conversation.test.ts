@@ -1,0 +1,112 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { schema } from "../../../src/db/index.ts";
+import { getSessionState } from "../../../src/conversation/index.ts";
+import { adminHarness, UNKNOWN_ID } from "./setup.ts";
+import type { AdminHarness } from "./setup.ts";
+
+type Json = Record<string, any>;
+let h: AdminHarness;
+beforeEach(async () => {
+  h = await adminHarness();
+});
+afterEach(async () => {
+  await h.cleanup();
+});
+
+async function addMessages(tenantId: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await h.t.ctx.db.insert(schema.messages).values({
+      id: crypto.randomUUID(),
+      tenant_id: tenantId,
+      direction: i % 2 === 0 ? "in" : "out",
+      channel: "telegram",
+      chat_id: "4242",
+      external_id: i % 2 === 0 ? `u${tenantId}${i}` : null,
+      body: `message ${i}`,
+      status: i % 2 === 0 ? "done" : "sent",
+      created_at: new Date(Date.parse("2026-11-26T09:00:00.000Z") + i * 1000).toISOString(),
+      lease_owner: "internal",
+    });
+  }
+}
+
+describe("GET /admin/tenants/:id/messages", () => {
+  test("newest first, limit, and paging with before", async () => {
+    const tenant = await h.tenant();
+    const other = await h.tenant();
+    await addMessages(tenant.id, 5);
+    await addMessages(other.id, 2);
+    const page = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=3`);
+    expect(page.status).toBe(200);
+    expect(page.body.messages.map((m: Json) => m.body)).toEqual(["message 4", "message 3", "message 2"]);
+    expect(page.body.messages[0].lease_owner).toBeUndefined();
+    expect(page.body.next_before).toBe(page.body.messages[2].created_at);
+    const next = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=3&before=${encodeURIComponent(page.body.next_before)}`);
+    expect(next.body.messages.map((m: Json) => m.body)).toEqual(["message 1", "message 0"]);
+    expect(next.body.next_before).toBeNull();
+    const all = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages`);
+    expect(all.body.messages).toHaveLength(5);
+  });
+
+  test("bad limit/before → 400 naming the parameter; unknown tenant → 404", async () => {
+    const tenant = await h.tenant();
+    for (const [query, field] of [["limit=0", "limit"], ["limit=9999", "limit"], ["before=yesterday", "before"]]) {
+      const res = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?${query}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toContain(`${field}:`);
+    }
+    expect((await h.json("GET", `/admin/tenants/${UNKNOWN_ID}/messages`)).status).toBe(404);
+  });
+});
+
+describe("POST /admin/tenants/:id/reset-session", () => {
+  test("clears the agent session and frees the lease", async () => {
+    const tenant = await h.tenant();
+    await h.t.ctx.db.insert(schema.conversationSessions).values({
+      tenant_id: tenant.id,
+      agent_session_id: "0b1c2d3e-0000-4000-8000-000000000001",
+      lease_owner: "worker-1",
+      lease_expires_at: "2999-01-01T00:00:00.000Z",
+    });
+    const res = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/reset-session`);
+    expect(res.status).toBe(200);
+    expect(res.body.reset).toBe(true);
+    expect(await getSessionState(h.t.ctx.db, tenant.id)).toEqual({ agent_session_id: null, lease_owner: null, lease_expires_at: null });
+  });
+
+  test("no session yet → 200 reset:false; unknown tenant → 404; bad id → 400", async () => {
+    const tenant = await h.tenant();
+    const res = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/reset-session`);
+    expect(res).toMatchObject({ status: 200, body: { reset: false } });
+    expect((await h.json("POST", `/admin/tenants/${UNKNOWN_ID}/reset-session`)).status).toBe(404);
+    expect((await h.json("POST", "/admin/tenants/abc/reset-session")).status).toBe(400);
+  });
+});
+
+describe("POST/DELETE /admin/tenants/:id/link", () => {
+  test("links, relinks (operator), unlinks", async () => {
+    const tenant = await h.tenant();
+    const linked = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link`, { telegram_chat_id: "123456789" });
+    expect(linked.status).toBe(200);
+    expect(linked.body.telegram_chat_id).toBe("123456789");
+    const relinked = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link`, { telegram_chat_id: -100987 });
+    expect(relinked.body.telegram_chat_id).toBe("-100987");
+    const unlinked = await h.json<Json>("DELETE", `/admin/tenants/${tenant.id}/link`);
+    expect(unlinked.status).toBe(200);
+    expect(unlinked.body.telegram_chat_id).toBeNull();
+  });
+
+  test("chat of another tenant → 409; bad chat id → 400; unknown tenant → 404", async () => {
+    const a = await h.tenant();
+    const b = await h.tenant();
+    await h.call("POST", `/admin/tenants/${a.id}/link`, { telegram_chat_id: "555" });
+    const clash = await h.json<Json>("POST", `/admin/tenants/${b.id}/link`, { telegram_chat_id: "555" });
+    expect(clash.status).toBe(409);
+    expect(clash.body.error.message).toContain(a.id);
+    const bad = await h.json<Json>("POST", `/admin/tenants/${b.id}/link`, { telegram_chat_id: "12ab" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain("telegram_chat_id");
+    expect((await h.json("POST", `/admin/tenants/${UNKNOWN_ID}/link`, { telegram_chat_id: "1" })).status).toBe(404);
+    expect((await h.json("DELETE", `/admin/tenants/${UNKNOWN_ID}/link`)).status).toBe(404);
+  });
+});

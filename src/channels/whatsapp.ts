@@ -1,4 +1,4 @@
-import twilio from "twilio";
+import type TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
@@ -13,6 +13,13 @@ export const WHATSAPP_WEBHOOK_PATH = "/webhooks/whatsapp";
 /** The answer Twilio gets: no reply in TwiML (replies go out through the outbox). */
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
 const TWILIO_DEFAULT_API = "https://api.twilio.com";
+
+let twilioModule: typeof TwilioSDK | undefined;
+/** The twilio package, loaded on first use: it costs ~100 ms, which CLI commands without WhatsApp need not pay. */
+function loadTwilio(): typeof TwilioSDK {
+  twilioModule ??= require("twilio") as typeof TwilioSDK;
+  return twilioModule;
+}
 
 export interface WhatsAppChannelOptions {
   /** Largest media file fetched. Default 20 MB. */
@@ -43,6 +50,7 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
   const from = fromNumber.startsWith("whatsapp:") ? fromNumber : `whatsapp:${fromNumber}`;
   const apiBase = config.TWILIO_API_BASE ?? TWILIO_DEFAULT_API;
   const maxMediaBytes = options.maxMediaBytes ?? MAX_MEDIA_BYTES;
+  const twilio = loadTwilio();
   const client = twilio(accountSid, authToken, { timeout: 30_000 });
   // messages.create goes through the "api" domain (client.messages = client.api.v2010.account.messages).
   client.api.baseUrl = apiBase;
@@ -121,7 +129,7 @@ export function twilioFormToInbound(params: Record<string, string>, receivedAtMs
 
 /** Maps a Twilio failure: 429 and 5xx retry, other HTTP answers are final, no answer retries. */
 export function twilioSendFailure(err: unknown): SendResult {
-  if (err instanceof twilio.RestException) {
+  if (err instanceof loadTwilio().RestException) {
     const error = `twilio ${err.status}${err.code ? ` (code ${err.code})` : ""}: ${err.message}`;
     return { ok: false, retryable: err.status === 429 || err.status >= 500, error };
   }

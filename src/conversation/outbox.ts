@@ -107,11 +107,14 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
       : { ok: false, retryable: true, error: `channel ${row.channel} is off` };
     const fields = { messageId: row.id, channel: row.channel, chatId: row.chat_id, attempts: row.attempts };
     if (result.ok) {
-      // The one write after the send: a crash before it is the only way a reply goes out twice.
-      await db
-        .update(messages)
-        .set({ status: "sent", external_id: result.externalId, processed_at: isoAt(clock.now()), error: null, lease_owner: null, lease_expires_at: null, next_attempt_at: null })
-        .where(eq(messages.id, row.id));
+      // The one write after the send: a crash before it is the only way a reply goes out twice,
+      // so a failing write (a locked database) is tried again rather than left to the lease expiry.
+      await withRetries(() =>
+        db
+          .update(messages)
+          .set({ status: "sent", external_id: result.externalId, processed_at: isoAt(clock.now()), error: null, lease_owner: null, lease_expires_at: null, next_attempt_at: null })
+          .where(eq(messages.id, row.id)),
+      );
       log.info("reply sent", { ...fields, externalId: result.externalId });
       return;
     }
@@ -250,4 +253,17 @@ async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: num
   } finally {
     clearTimeout(timeout);
   }
+}
+
+/** Runs a database write, trying again twice (after 200 ms, then 1 s) before giving up. */
+async function withRetries<T>(write: () => Promise<T>): Promise<T> {
+  for (const delayMs of [200, 1_000]) {
+    try {
+      return await write();
+    } catch {
+      // Tried again below; the last attempt's error is the one that surfaces.
+      await Bun.sleep(delayMs);
+    }
+  }
+  return write();
 }

@@ -31,7 +31,7 @@ afterEach(async () => {
   await h.cleanup();
 });
 
-const byName = (checks: Json[], name: string) => checks.find((c) => c.name === name);
+const byName = (checks: Json[], name: string): Json => checks.find((c) => c.name === name) as Json;
 
 describe("GET /admin/tenants/:id/validate", () => {
   test("a fresh tenant: no failures; link and credentials warn with fix hints", async () => {

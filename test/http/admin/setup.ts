@@ -23,7 +23,7 @@ let phoneCounter = 0;
 export async function adminHarness(options: TestContextOptions = {}): Promise<AdminHarness> {
   const t = await createTestContext(options);
   const app = createApp(t.ctx, { modules: [adminRoutes(t.ctx)] });
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>
     app.request(path, {
       method,
       headers: {

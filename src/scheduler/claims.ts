@@ -26,10 +26,13 @@ export async function claimDueTasks(db: Db, nowMs: number, limit: number): Promi
   const now = isoAt(nowMs);
   const isDue = and(eq(tasks.status, "PENDING"), eq(tasks.paused, false), lte(tasks.next_run_at, now));
   const due = db.select({ id: tasks.id }).from(tasks).where(isDue).orderBy(asc(tasks.next_run_at)).limit(limit);
+  // The re-check must not steer the outer UPDATE onto the (status, next_run_at) index, which would
+  // walk every PENDING row: unary `+` keeps those columns out of index choice, so rows are found by id.
+  const isStillDue = sql`+${tasks.status} = 'PENDING' AND +${tasks.paused} = 0 AND +${tasks.next_run_at} <= ${now}`;
   return db
     .update(tasks)
     .set({ status: "RUNNING", slot_at: sql`${tasks.next_run_at}`, claimed_at: now, updated_at: now })
-    .where(and(inArray(tasks.id, due), isDue))
+    .where(and(inArray(tasks.id, due), isStillDue))
     .returning();
 }
 

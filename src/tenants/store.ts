@@ -12,13 +12,24 @@ export function tenantFromRow(row: TenantRow): Tenant {
   return { ...row, business: parseBusiness(row.business) };
 }
 
+/**
+ * The stored profile; fields that do not pass the schema (a hand-edited row) are left out rather
+ * than failing every read, and invalid JSON reads as an empty profile.
+ */
 function parseBusiness(json: string): Tenant["business"] {
+  let raw: unknown;
   try {
-    const parsed = businessProfileSchema.safeParse(JSON.parse(json));
-    return parsed.success ? parsed.data : {};
+    raw = JSON.parse(json);
   } catch {
-    return {}; // hand-edited invalid JSON: show an empty profile rather than failing every read
+    return {}; // not JSON at all (hand-edited): nothing usable
   }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return {};
+  const record = { ...(raw as Record<string, unknown>) };
+  const first = businessProfileSchema.safeParse(record);
+  if (first.success) return first.data;
+  for (const issue of first.error.issues) delete record[String(issue.path[0])];
+  const second = businessProfileSchema.safeParse(record);
+  return second.success ? second.data : {};
 }
 
 /** The tenant with this id, or null (also null for a non-UUID id, which never reaches a query). */

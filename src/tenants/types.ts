@@ -15,21 +15,19 @@ const textList = z.array(z.string().trim().min(1).max(500)).max(100);
  * What the agent knows about the business. Every field is optional; unknown fields are kept
  * (passthrough), so the agent's update_business_profile tool can record anything the owner says.
  */
-export const businessProfileSchema = z
-  .object({
-    industry: text.optional(),
-    location: text.optional(),
-    hours: z.union([text, textList]).optional(),
-    services: z.union([text, textList]).optional(),
-    notes: text.optional(),
-    email: z.email().optional(),
-    website: text.optional(),
-    owner_name: text.optional(),
-    team: z.union([text, textList]).optional(),
-    customers: text.optional(),
-    goals: z.union([text, textList]).optional(),
-  })
-  .passthrough();
+export const businessProfileSchema = z.looseObject({
+  industry: text.optional(),
+  location: text.optional(),
+  hours: z.union([text, textList]).optional(),
+  services: z.union([text, textList]).optional(),
+  notes: text.optional(),
+  email: z.email().optional(),
+  website: text.optional(),
+  owner_name: text.optional(),
+  team: z.union([text, textList]).optional(),
+  customers: text.optional(),
+  goals: z.union([text, textList]).optional(),
+});
 
 /** The business profile as stored in `tenants.business` (JSON). */
 export type BusinessProfile = z.infer<typeof businessProfileSchema>;

@@ -188,3 +188,13 @@ describe("purge", () => {
     expect(existsSync(join(t.ctx.config.TENANTS_DIR, other.id))).toBe(true);
   });
 });
+
+describe("hand-edited rows", () => {
+  test("a business field that fails the schema is left out; invalid JSON reads as {}", async () => {
+    const tenant = await createTenant(t.ctx, { ...acme, business: { industry: "plumbing" } });
+    await t.ctx.db.run(sql.raw(`UPDATE tenants SET business = '{"industry":"plumbing","email":"nope","extra":1}' WHERE id = '${tenant.id}'`));
+    expect((await requireTenant(t.ctx.db, tenant.id)).business).toEqual({ industry: "plumbing", extra: 1 });
+    await t.ctx.db.run(sql.raw(`UPDATE tenants SET business = 'not json' WHERE id = '${tenant.id}'`));
+    expect((await requireTenant(t.ctx.db, tenant.id)).business).toEqual({});
+  });
+});

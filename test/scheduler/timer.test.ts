@@ -20,6 +20,7 @@ afterAll(async () => {
 test("an every-second task fires in two successive slots through the timer", async () => {
   const tenantId = await insertTenant(t.ctx);
   const slots: string[] = [];
+  const hooks: Promise<unknown>[] = [];
   let resolveTwo: () => void = () => {};
   const twoRuns = new Promise<void>((resolve) => (resolveTwo = resolve));
   scheduler = createScheduler(t.ctx, {
@@ -27,7 +28,7 @@ test("an every-second task fires in two successive slots through the timer", asy
       const row = await getTask(t.ctx.db, task.taskId);
       slots.push(row.slot_at ?? "");
       // Stand-in for the conversation engine: the run ends right away.
-      setTimeout(() => void scheduler?.onTaskFinished(task.taskId, { ok: true }), 0);
+      hooks.push(Bun.sleep(0).then(() => scheduler?.onTaskFinished(task.taskId, { ok: true })));
       if (slots.length === 2) resolveTwo();
       return crypto.randomUUID();
     },
@@ -37,6 +38,7 @@ test("an every-second task fires in two successive slots through the timer", asy
   const task = await createTask(t.ctx, tenantId, { prompt: "tick", cron: "* * * * * *" }, "admin");
   await Promise.race([twoRuns, Bun.sleep(10_000)]);
   await scheduler.service.stop();
+  await Promise.all(hooks);
   expect(slots.length).toBeGreaterThanOrEqual(2);
   const [first, second] = slots.map((s) => Date.parse(s));
   expect((second ?? 0) - (first ?? 0)).toBe(1000);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { count, eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
@@ -18,7 +18,7 @@ import {
   type Tenant,
   type TenantPatch,
 } from "./types.ts";
-import { createWorkspace, removeWorkspace } from "./workspace.ts";
+import { createWorkspace } from "./workspace.ts";
 
 const { tenants } = schema;
 const MAX_BUSINESS_JSON_BYTES = 64 * 1024;
@@ -64,34 +64,42 @@ export async function createTenant(ctx: AppContext, input: NewTenantInput): Prom
   return tenant;
 }
 
+/** How often a change is re-applied when another writer changed the tenant in between. */
+const MAX_UPDATE_ATTEMPTS = 5;
+
 /**
  * Updates name, timezone, business profile (merged field by field into the stored one; a field
  * set to null is removed) and/or onboarding_status (lifecycle rules of an operator apply).
  * Re-renders CLAUDE.md when anything it shows changed. Archived tenants are read-only.
+ * The write is conditional on the row being unchanged since it was read (re-tried otherwise), so
+ * an agent's profile update and an operator's edit at the same moment never lose each other's fields.
  */
 export async function updateTenant(ctx: AppContext, id: string, patch: TenantPatch): Promise<Tenant> {
   const changes = parseInput(tenantPatchSchema, patch);
-  const current = await requireTenant(ctx.db, id);
-  if (current.status === "ARCHIVED") {
-    throw new ConflictError("tenant_archived", `Tenant ${current.id} is archived; archived tenants cannot be changed.`);
+  for (let attempt = 1; ; attempt++) {
+    const current = requireMutable(await requireTenant(ctx.db, id));
+    if (changes.onboarding_status) assertTransition(current.onboarding_status, changes.onboarding_status, "operator");
+    const business =
+      changes.business === undefined ? undefined : checkBusiness(mergeBusiness(current.business, changes.business));
+    const written = await ctx.db
+      .update(tenants)
+      .set({
+        ...(changes.name !== undefined && { name: changes.name }),
+        ...(changes.timezone !== undefined && { timezone: changes.timezone }),
+        ...(changes.onboarding_status !== undefined && { onboarding_status: changes.onboarding_status }),
+        ...(business !== undefined && { business: JSON.stringify(business) }),
+        updated_at: isoAt(ctx.clock.now()),
+      })
+      .where(unchangedSince(current))
+      .returning();
+    if (written[0]) {
+      const updated = tenantFromRow(written[0]);
+      if (claudeMdInputsChanged(current, updated)) rerender(ctx, updated);
+      ctx.log.info("tenant updated", { tenantId: current.id, fields: Object.keys(changes), attempt });
+      return updated;
+    }
+    if (attempt >= MAX_UPDATE_ATTEMPTS) throw busy(current.id);
   }
-  if (changes.onboarding_status) assertTransition(current.onboarding_status, changes.onboarding_status, "operator");
-  const business =
-    changes.business === undefined ? undefined : checkBusiness(mergeBusiness(current.business, changes.business));
-  await ctx.db
-    .update(tenants)
-    .set({
-      ...(changes.name !== undefined && { name: changes.name }),
-      ...(changes.timezone !== undefined && { timezone: changes.timezone }),
-      ...(changes.onboarding_status !== undefined && { onboarding_status: changes.onboarding_status }),
-      ...(business !== undefined && { business: JSON.stringify(business) }),
-      updated_at: isoAt(ctx.clock.now()),
-    })
-    .where(eq(tenants.id, current.id));
-  const updated = await requireTenant(ctx.db, current.id);
-  if (claudeMdInputsChanged(current, updated)) rerender(ctx, updated);
-  ctx.log.info("tenant updated", { tenantId: current.id, fields: Object.keys(changes) });
-  return updated;
 }
 
 /**
@@ -104,67 +112,44 @@ export async function setOnboardingStatus(
   status: OnboardingStatus,
   options: { by: LifecycleActor },
 ): Promise<Tenant> {
-  const current = await requireTenant(ctx.db, id);
-  if (current.status === "ARCHIVED") {
-    throw new ConflictError("tenant_archived", `Tenant ${current.id} is archived; archived tenants cannot be changed.`);
+  for (let attempt = 1; ; attempt++) {
+    const current = requireMutable(await requireTenant(ctx.db, id));
+    assertTransition(current.onboarding_status, status, options.by);
+    if (current.onboarding_status === status) return current;
+    const written = await ctx.db
+      .update(tenants)
+      .set({ onboarding_status: status, updated_at: isoAt(ctx.clock.now()) })
+      .where(unchangedSince(current))
+      .returning();
+    if (written[0]) {
+      const updated = tenantFromRow(written[0]);
+      rerender(ctx, updated);
+      ctx.log.info("onboarding status changed", { tenantId: current.id, from: current.onboarding_status, to: status, by: options.by });
+      return updated;
+    }
+    if (attempt >= MAX_UPDATE_ATTEMPTS) throw busy(current.id);
   }
-  assertTransition(current.onboarding_status, status, options.by);
-  if (current.onboarding_status === status) return current;
-  const rows = await ctx.db
-    .update(tenants)
-    .set({ onboarding_status: status, updated_at: isoAt(ctx.clock.now()) })
-    .where(eq(tenants.id, current.id))
-    .returning();
-  const updated = rows[0] ? tenantFromRow(rows[0]) : await requireTenant(ctx.db, current.id);
-  rerender(ctx, updated);
-  ctx.log.info("onboarding status changed", { tenantId: current.id, from: current.onboarding_status, to: status, by: options.by });
-  return updated;
 }
 
-/** Sets status ARCHIVED (idempotent). The folder and data stay until purgeTenant. */
-export async function archiveTenant(ctx: AppContext, id: string): Promise<Tenant> {
-  const current = await requireTenant(ctx.db, id);
-  if (current.status === "ARCHIVED") return current;
-  await ctx.db
-    .update(tenants)
-    .set({ status: "ARCHIVED", updated_at: isoAt(ctx.clock.now()) })
-    .where(eq(tenants.id, current.id));
-  ctx.log.info("tenant archived", { tenantId: current.id });
-  return requireTenant(ctx.db, current.id);
+/** The row is as it was read: same update time, stage and status. */
+function unchangedSince(current: Tenant) {
+  return and(
+    eq(tenants.id, current.id),
+    eq(tenants.updated_at, current.updated_at),
+    eq(tenants.onboarding_status, current.onboarding_status),
+    eq(tenants.status, current.status),
+  );
 }
 
-/**
- * Deletes an ARCHIVED tenant for good: its row (messages, tasks, session and credentials go with
- * it through the foreign keys' ON DELETE CASCADE) and its workspace folder. Returns a line per
- * thing removed. A tenant that is not archived → ConflictError `tenant_not_archived`.
- */
-export async function purgeTenant(ctx: AppContext, id: string): Promise<{ removed: string[] }> {
-  const tenant = await requireTenant(ctx.db, id);
-  if (tenant.status !== "ARCHIVED") {
-    throw new ConflictError("tenant_not_archived", `Tenant ${tenant.id} is not archived; archive it before purging.`);
+function requireMutable(tenant: Tenant): Tenant {
+  if (tenant.status === "ARCHIVED") {
+    throw new ConflictError("tenant_archived", `Tenant ${tenant.id} is archived; archived tenants cannot be changed.`);
   }
-  const counts = await countTenantRows(ctx, tenant.id);
-  await ctx.db.delete(tenants).where(eq(tenants.id, tenant.id));
-  const removed = [`tenant record ${tenant.id} (${tenant.name}, ${tenant.phone_number})`];
-  for (const [what, n] of counts) if (n > 0) removed.push(`${n} ${what}`);
-  if (removeWorkspace(ctx, tenant.id)) removed.push(`workspace folder ${tenant.id}/`);
-  ctx.log.info("tenant purged", { tenantId: tenant.id, removed });
-  return { removed };
+  return tenant;
 }
 
-async function countTenantRows(ctx: AppContext, tenantId: string): Promise<[string, number][]> {
-  const tables = [
-    ["messages", schema.messages, schema.messages.tenant_id],
-    ["scheduled tasks", schema.scheduledTasks, schema.scheduledTasks.tenant_id],
-    ["credentials", schema.credentials, schema.credentials.tenant_id],
-    ["conversation sessions", schema.conversationSessions, schema.conversationSessions.tenant_id],
-  ] as const;
-  const out: [string, number][] = [];
-  for (const [what, table, column] of tables) {
-    const rows = await ctx.db.select({ n: count() }).from(table).where(eq(column, tenantId));
-    out.push([what, rows[0]?.n ?? 0]);
-  }
-  return out;
+function busy(id: string): ConflictError {
+  return new ConflictError("tenant_busy", `Tenant ${id} kept changing while this update was applied; try again.`);
 }
 
 function mergeBusiness(current: Tenant["business"], patch: Record<string, unknown>): Record<string, unknown> {

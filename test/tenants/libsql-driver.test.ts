@@ -45,3 +45,11 @@ test("libsql: create, concurrent duplicate, update, credentials upsert, rotate, 
   expect(existsSync(workspacePath(t.ctx.config, tenant.id))).toBe(false);
   expect((await listTenants(t.ctx.db)).total).toBe(0);
 });
+
+test("libsql: concurrent profile updates never lose each other's fields", async () => {
+  const tenant = await createTenant(t.ctx, { name: "Acme", phone: "+18015551234", channel: "telegram" });
+  const fields = ["industry", "location", "hours", "services", "notes"] as const;
+  await Promise.all(fields.map((field) => updateTenant(t.ctx, tenant.id, { business: { [field]: `${field} value` } })));
+  const { tenants } = await listTenants(t.ctx.db);
+  expect(Object.keys(tenants[0]!.business).sort()).toEqual([...fields].sort());
+});

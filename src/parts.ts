@@ -5,7 +5,7 @@ import type { AppContext } from "./context.ts";
 import { createConversation, createOutbox } from "./conversation/index.ts";
 import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
-import { schedulerRoutes } from "./scheduler/index.ts";
+import { createScheduler, schedulerRoutes } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./serve.ts";
 
@@ -42,16 +42,17 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   channels.setInboundHandler(conversation.handleInbound);
   health.contribute(conversation.health);
   parts.push({ services: conversation.services });
-  // [scheduler] admin task routes now; the loop needs the conversation (its line must pass
-  //             `onTaskFinished: (taskId, outcome) => scheduler.onTaskFinished(taskId, outcome)`). Once it exists:
-  //   const scheduler = createScheduler(ctx, {
-  //     enqueueTask: conversation.enqueueTask,
-  //     appendTimeline: conversation.appendTimeline,
-  //     isTaskMessageOpen: conversation.isTaskMessageOpen,
-  //   });
-  //   health.contribute(scheduler.health);
-  //   parts.push({ services: [scheduler.service] });
-  parts.push({ routes: schedulerRoutes(ctx) });
+  // [scheduler] one timer over scheduled_tasks; due tasks go through the conversation's queue and lease
+  const scheduler = createScheduler(ctx, {
+    enqueueTask: conversation.enqueueTask,
+    appendTimeline: conversation.appendTimeline,
+    isTaskMessageOpen: conversation.isTaskMessageOpen,
+  });
+  onTaskFinished = async (taskId, outcome) => {
+    await scheduler.onTaskFinished(taskId, outcome);
+  };
+  health.contribute(scheduler.health);
+  parts.push({ routes: schedulerRoutes(ctx), services: [scheduler.service] });
   void ctx;
   void health;
   return parts;

@@ -80,6 +80,9 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/** Every environment variable the config reads (docs/operations.md documents each; a test checks). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** The process configuration, parsed once at start and frozen. */
 export type Config = Readonly<
   Omit<Env, "DATABASE_URL" | "ADMIN_API_KEY" | "CREDENTIALS_KEY" | "CREDENTIALS_KEY_PREVIOUS" | "TELEGRAM_MODE" | "CLAUDE_CONFIG_DIR"> & {

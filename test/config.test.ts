@@ -2,7 +2,7 @@ import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ConfigError, loadConfig, platformSecrets } from "../src/config.ts";
+import { AGENT_AUTH_VARIABLES, CONFIG_VARIABLES, ConfigError, loadConfig, platformSecrets } from "../src/config.ts";
 import { REPO_ROOT, spawnServer } from "./helpers/index.ts";
 
 // These tests start real processes; give them room even when run alone with plain `bun test`.
@@ -236,5 +236,14 @@ describe("the process", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("docs/operations.md", () => {
+  test("its configuration table documents every variable the config reads", () => {
+    const doc = readFileSync(join(REPO_ROOT, "docs/operations.md"), "utf8");
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(25);
+    for (const name of CONFIG_VARIABLES) expect({ name, documented: doc.includes(`| \`${name}\` |`) }).toEqual({ name, documented: true });
+    for (const name of AGENT_AUTH_VARIABLES) expect(doc).toContain(`\`${name}\``);
   });
 });

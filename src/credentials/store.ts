@@ -3,7 +3,8 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import { requireTenant } from "../tenants/index.ts";
-import { checkCredential, credentialKeySchema, maskValue } from "./validation.ts";
+import { ValidationError } from "../errors.ts";
+import { CREDENTIAL_KEY_PATTERN, checkCredential, maskValue } from "./validation.ts";
 import { Vault } from "./vault.ts";
 
 const { credentials } = schema;
@@ -52,7 +53,9 @@ export async function listCredentials(ctx: VaultContext, tenantId: string): Prom
 
 /** Removes one credential; true when it existed. An invalid key name → ValidationError. */
 export async function deleteCredential(ctx: VaultContext, tenantId: string, key: string): Promise<boolean> {
-  credentialKeySchema.parse(key);
+  if (!CREDENTIAL_KEY_PATTERN.test(key)) {
+    throw new ValidationError(`Credential key ${JSON.stringify(key.slice(0, 80))} is invalid: it must match ^[A-Z][A-Z0-9_]{0,63}$.`, "invalid_credential");
+  }
   const tenant = await requireTenant(ctx.db, tenantId);
   const removed = await ctx.db
     .delete(credentials)

@@ -74,6 +74,7 @@ describe("credentials store", () => {
     expect(await getCredential(t.ctx, tenant.id, "MISSING")).toBeNull();
     expect(await deleteCredential(t.ctx, tenant.id, "GMAIL_REFRESH_TOKEN")).toBe(true);
     expect(await deleteCredential(t.ctx, tenant.id, "GMAIL_REFRESH_TOKEN")).toBe(false);
+    await expect(deleteCredential(t.ctx, tenant.id, "../x")).rejects.toThrow(ValidationError);
     expect((await listCredentials(t.ctx, tenant.id)).map((c) => c.key)).toEqual(["SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"]);
   });
 

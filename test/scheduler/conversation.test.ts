@@ -1,0 +1,93 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
+import type { Channel, ChannelName } from "../../src/channels/types.ts";
+import { createConversation } from "../../src/conversation/index.ts";
+import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
+import { createScheduler, createTask } from "../../src/scheduler/index.ts";
+import type { Scheduler } from "../../src/scheduler/index.ts";
+import { createTestContext } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { readTask } from "./fixtures.ts";
+import { schema } from "../../src/db/index.ts";
+
+// The scheduler wired to the real conversation engine (queue, lease, turn runner) with a stand-in
+// agent runner: a due task becomes a kind='task' message, runs, answers in the tenant's chat, and its
+// result comes back through onTaskFinished.
+let t: TestContext;
+let conversation: Conversation;
+let scheduler: Scheduler;
+let replies: OutboundReply[];
+let prompts: string[];
+let nextResult: () => AgentResult;
+
+const channel: Channel = { name: "telegram", maxLength: 4096, send: async () => ({ ok: true, externalId: "x" }) };
+
+beforeEach(async () => {
+  t = await createTestContext();
+  replies = [];
+  prompts = [];
+  nextResult = () => ({ kind: "ok", text: "Done: coffee beans ordered.", sessionId: "s-1", durationMs: 1, exitCode: 0 });
+  const runner: AgentRunner = {
+    run: async (req: AgentRunRequest) => {
+      prompts.push(req.prompt);
+      return nextResult();
+    },
+  };
+  let onTaskFinished: ((taskId: string, outcome: { ok: boolean; error?: string }) => Promise<void>) | undefined;
+  conversation = createConversation(t.ctx, {
+    channels: { byName: new Map<ChannelName, Channel>([["telegram", channel]]) },
+    outbox: { enqueue: async (r) => (replies.push(r), [crypto.randomUUID()]) },
+    runner,
+    onTaskFinished: (taskId, outcome) => onTaskFinished?.(taskId, outcome),
+  });
+  scheduler = createScheduler(t.ctx, {
+    enqueueTask: conversation.enqueueTask,
+    appendTimeline: conversation.appendTimeline,
+    isTaskMessageOpen: conversation.isTaskMessageOpen,
+  });
+  onTaskFinished = async (taskId, outcome) => void (await scheduler.onTaskFinished(taskId, outcome));
+  await conversation.dispatcher.start();
+  scheduler.service.start();
+});
+afterEach(async () => {
+  await scheduler.service.stop();
+  await conversation.dispatcher.stop();
+  await t.cleanup();
+});
+
+async function insertTenant(): Promise<string> {
+  const id = crypto.randomUUID();
+  await t.ctx.db.insert(schema.tenants).values({
+    id, name: "Bean Co", phone_number: "+18015550199", channel: "telegram", telegram_chat_id: "4242", onboarding_status: "LIVE",
+  });
+  return id;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await Bun.sleep(20);
+  }
+}
+
+test("a due one-shot runs through the conversation, answers in the chat and is DONE", async () => {
+  const tenantId = await insertTenant();
+  const task = await createTask(t.ctx, tenantId, { prompt: "Order coffee beans", run_at: new Date(Date.now() + 300).toISOString() }, "agent");
+  await waitFor(async () => (await readTask(t.ctx, task.id)).status === "DONE");
+  expect(prompts).toHaveLength(1);
+  expect(prompts[0]).toContain("Order coffee beans");
+  expect(replies).toHaveLength(1);
+  expect(replies[0]).toMatchObject({ tenantId, channel: "telegram", chatId: "4242", text: "Done: coffee beans ordered." });
+});
+
+test("a failed run comes back as a retry with backoff", async () => {
+  const tenantId = await insertTenant();
+  nextResult = () => ({ kind: "timeout", error: "the run took too long", durationMs: 1, exitCode: null }) as AgentResult;
+  const task = await createTask(t.ctx, tenantId, { prompt: "Check bookings", run_at: new Date(Date.now() + 300).toISOString() }, "admin");
+  await waitFor(async () => (await readTask(t.ctx, task.id)).attempts === 1);
+  const row = await readTask(t.ctx, task.id);
+  expect(row.status).toBe("PENDING");
+  expect(row.last_error).toBeTruthy();
+  expect(Date.parse(row.next_run_at ?? "")).toBeGreaterThan(Date.now() + 30_000);
+});

@@ -25,18 +25,28 @@ export interface ProcessOutcome {
   stderr: string;
   timedOut: boolean;
   durationMs: number;
-  /** The sandbox's resource limits were in force (a SIGKILL/SIGSEGV/out-of-memory then means a limit). */
-  limited: boolean;
+  /** A memory cap was in force (AGENT_MEMORY_MB): a death by SIGKILL/SIGSEGV/SIGABRT or an out-of-memory message then means the limit. */
+  memoryLimited: boolean;
+  /** The limit the run's cgroup recorded hitting (null/absent = none or unknown). */
+  limitHit?: "processes" | "memory" | null;
   /** The time limit that applied (for the timeout message). */
   timeoutMs: number;
 }
 
 const CREDIT_TOO_LOW = /credit balance is too low/i;
 const SESSION_NOT_FOUND = /No conversation found with session ID/i;
-const LIMIT_HINTS = /(Resource temporarily unavailable|Cannot allocate memory|out of memory|JavaScript heap|std::bad_alloc|RangeError: Out of memory)/i;
+const PROCESS_LIMIT_HINT = /fork.*Resource temporarily unavailable|Resource temporarily unavailable.*fork|posix_spawn.*EAGAIN/i;
+const MEMORY_LIMIT_HINT = /Cannot allocate memory|out of memory|JavaScript heap|std::bad_alloc/i;
 
 /** Turns a finished CLI process into a classified AgentResult (see docs/agent.md for each kind). */
 export function classifyOutcome(outcome: ProcessOutcome): AgentResult {
+  const result = classifyProcess(outcome);
+  if (result.kind === "ok" || result.kind === "timeout" || !outcome.limitHit) return result;
+  const what = outcome.limitHit === "processes" ? "process limit" : "memory limit";
+  return { kind: "limit_exceeded", durationMs: result.durationMs, exitCode: result.exitCode, error: `the agent hit the ${what} of its run (${result.error})` };
+}
+
+function classifyProcess(outcome: ProcessOutcome): AgentResult {
   const base = { durationMs: outcome.durationMs, exitCode: outcome.exitCode };
   if (outcome.timedOut) {
     return { ...base, kind: "timeout", error: `the agent did not finish within ${outcome.timeoutMs} ms; its process group was killed` };
@@ -48,17 +58,13 @@ export function classifyOutcome(outcome: ProcessOutcome): AgentResult {
   const stdout = outcome.stdout.trim();
   if (stdout === "") {
     if (CREDIT_TOO_LOW.test(stderr)) return { ...base, kind: "credit_too_low", error: "Credit balance is too low" };
-    if (outcome.limited && (isLimitSignal(outcome.signal) || LIMIT_HINTS.test(stderr))) {
-      return { ...base, kind: "limit_exceeded", error: limitError(outcome, stderr) };
-    }
+    if (hitLimit(outcome, stderr)) return { ...base, kind: "limit_exceeded", error: limitError(outcome, stderr) };
     if (outcome.exitCode === 0) return { ...base, kind: "bad_output", error: "the agent exited 0 without printing a result" };
     return { ...base, kind: "crash", error: crashError(outcome, stderr) };
   }
   const parsed = parseResult(stdout);
   if (!parsed.ok) {
-    if (outcome.limited && (isLimitSignal(outcome.signal) || LIMIT_HINTS.test(stderr))) {
-      return { ...base, kind: "limit_exceeded", error: limitError(outcome, stderr) };
-    }
+    if (hitLimit(outcome, stderr)) return { ...base, kind: "limit_exceeded", error: limitError(outcome, stderr) };
     if (outcome.exitCode !== 0 && outcome.exitCode !== null && !looksLikeJson(stdout)) {
       return { ...base, kind: "crash", error: crashError(outcome, stderr || stdout) };
     }
@@ -95,12 +101,15 @@ function parseResult(stdout: string): { ok: true; value: CliResult } | { ok: fal
   return { ok: true, value: checked.data };
 }
 
-function isLimitSignal(signal: string | null): boolean {
-  return signal === "SIGKILL" || signal === "SIGSEGV" || signal === "SIGABRT" || signal === "SIGXCPU";
+function hitLimit(outcome: ProcessOutcome, stderr: string): boolean {
+  if (PROCESS_LIMIT_HINT.test(stderr)) return true;
+  const signal = outcome.signal;
+  const killed = signal === "SIGKILL" || signal === "SIGSEGV" || signal === "SIGABRT";
+  return outcome.memoryLimited && (killed || MEMORY_LIMIT_HINT.test(stderr));
 }
 
 function limitError(outcome: ProcessOutcome, stderr: string): string {
-  const cause = /Resource temporarily unavailable/i.test(stderr) ? "the process limit" : "the memory limit";
+  const cause = PROCESS_LIMIT_HINT.test(stderr) ? "the process limit" : "the memory limit";
   return `the agent hit ${cause} of its sandbox (${outcome.signal ? `signal ${outcome.signal}` : `exit ${outcome.exitCode}`})`;
 }
 

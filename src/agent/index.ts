@@ -18,3 +18,6 @@ export { bwrapArgs, ETC_FILES } from "./bwrap-args.ts";
 export type { BwrapMounts } from "./bwrap-args.ts";
 export { DEFAULT_MAX_PROCESSES, limitArgs, resolveLimits } from "./limits.ts";
 export type { RunLimits } from "./limits.ts";
+export { createRunCgroup, detectCgroups } from "./run-cgroup.ts";
+export type { CgroupSupport, RunCgroup } from "./run-cgroup.ts";
+export type { PreparedRun, CheckSandboxOptions } from "./sandbox.ts";

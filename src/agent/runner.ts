@@ -56,6 +56,15 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   const sandbox = options.sandbox ?? checkSandbox(config, command, { log, hostPath: hostEnv.PATH });
   const wrap = sandboxWrapper(sandbox);
 
+  function spawnOrNull(spec: Parameters<SpawnFunction>[0]) {
+    try {
+      return spawn(spec);
+    } catch (error) {
+      log.error("agent spawn failed", { error });
+      return null;
+    }
+  }
+
   function argvFor(request: Pick<AgentRunRequest, "sessionId" | "mcp">): string[] {
     const argv = ["--output-format", "json"];
     if (request.sessionId) argv.push("--resume", request.sessionId);
@@ -92,7 +101,11 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       command,
     });
 
-    const child = spawn({ argv: wrapped.argv, cwd: request.workspace, env, stdin: promptInArgv ? undefined : request.prompt });
+    const child = spawnOrNull({ argv: wrapped.argv, cwd: request.workspace, env, stdin: promptInArgv ? undefined : request.prompt });
+    if (!child) {
+      wrapped.dispose();
+      return fail(`the agent CLI could not be started (${wrapped.argv[0]})`);
+    }
     let timedOut = false;
     let killTimer: ReturnType<typeof setTimeout> | undefined;
     const timeoutTimer = setTimeout(() => {
@@ -109,6 +122,8 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     child.killGroup("SIGKILL");
     clearTimeout(killTimer);
     const [stdout, stderr] = await Promise.all([stdoutP, stderrP]);
+    const limitHit = wrapped.limitHit();
+    wrapped.dispose();
 
     const result = classifyOutcome({
       exitCode: exit.exitCode,
@@ -117,7 +132,8 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       stderr: stderr.text,
       timedOut,
       durationMs: Math.round(performance.now() - started),
-      limited: wrapped.limited,
+      memoryLimited: wrapped.memoryLimited,
+      limitHit,
       timeoutMs: config.AGENT_TIMEOUT_MS,
     });
     const redacted = redactResult(result, secretValuesOf(config, request.tenantEnv));

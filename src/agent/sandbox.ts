@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,8 @@ import { bwrapArgs } from "./bwrap-args.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { limitArgs, resolveLimits } from "./limits.ts";
 import type { RunLimits } from "./limits.ts";
+import { createRunCgroup, detectCgroups, removeStaleRunCgroups } from "./run-cgroup.ts";
+import type { CgroupSupport } from "./run-cgroup.ts";
 
 /** How agent runs are isolated, decided once at start from AGENT_SANDBOX and a real bwrap check. */
 export interface SandboxStatus {
@@ -19,6 +22,19 @@ export interface SandboxStatus {
   /** Why isolation is off (null when on). Shown in /health and at start. */
   warning: string | null;
   limits: RunLimits;
+  /** Per-run cgroups (pids, memory) when the host allows them; null = only the prlimit limits. */
+  cgroups: CgroupSupport | null;
+}
+
+/** One run, wrapped: the argv to spawn and what to do after it ended. */
+export interface PreparedRun {
+  argv: string[];
+  /** A memory cap was in force (a kill by SIGKILL/SIGABRT/SIGSEGV then counts as hitting it). */
+  memoryLimited: boolean;
+  /** The limit its cgroup recorded hitting, if any. */
+  limitHit(): "processes" | "memory" | null;
+  /** Removes the run's cgroup (kills leftovers). */
+  dispose(): void;
 }
 
 /** What the sandbox needs to know about one run. */
@@ -60,20 +76,20 @@ export function checkSandbox(config: Config, command: ResolvedAgentCommand, opti
   if (requested === "none") {
     const warning = "AGENT_SANDBOX=none: agent runs are NOT isolated — every tenant's agent can read other tenants' files, the database and DATA_DIR";
     log?.warn("agent sandbox off", { reason: warning });
-    return { requested, mode: "off", bwrapPath: null, warning, limits };
+    return { requested, mode: "off", bwrapPath: null, warning, limits, cgroups: setUpCgroups(log) };
   }
   const bwrapPath = options.bwrapPath !== undefined ? options.bwrapPath : Bun.which("bwrap", { PATH: `${options.hostPath ?? ""}:/usr/bin:/bin` });
   const failure = bwrapPath ? probeBwrap(bwrapPath, command, limits) : "bwrap is not installed";
   if (failure === null && bwrapPath) {
     log?.info("agent sandbox on", { sandbox: "bwrap", bwrap: bwrapPath, maxProcesses: limits.maxProcesses, memoryMb: limits.memoryMb });
-    return { requested, mode: "bwrap", bwrapPath, warning: null, limits };
+    return { requested, mode: "bwrap", bwrapPath, warning: null, limits, cgroups: setUpCgroups(log) };
   }
   if (requested === "bwrap") {
     throw new SandboxUnavailableError(`AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`);
   }
   const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
   log?.error("AGENT SANDBOX OFF", { reason: warning });
-  return { requested, mode: "off", bwrapPath: null, warning, limits };
+  return { requested, mode: "off", bwrapPath: null, warning, limits, cgroups: setUpCgroups(log) };
 }
 
 /** Runs bwrap with a run's mounts (temporary workspace and CLI directory) on `true`; null when it works. */
@@ -96,18 +112,43 @@ function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: Ru
   }
 }
 
-/** The runner's `wrap` option for a sandbox status: bwrap + limits when on, only limits when off. */
-export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => { argv: string[]; limited: boolean } {
+function setUpCgroups(log: Logger | undefined): CgroupSupport | null {
+  const support = detectCgroups();
+  if (support) {
+    removeStaleRunCgroups(support);
+    log?.info("agent runs get their own cgroup", { cgroup: `v${support.version}` });
+  } else {
+    log?.warn("no cgroup for agent runs: the process cap is RLIMIT_NPROC only, which the kernel does not enforce for root");
+  }
+  return support;
+}
+
+/** Wraps one run for a sandbox status: [cgroup entry] + [bwrap … --] + prlimit + the CLI's argv. */
+export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => PreparedRun {
   const limits = limitArgs(status.limits);
   return function wrapInSandbox(run) {
-    if (status.mode === "off" || !status.bwrapPath) return { argv: [...limits, ...run.argv], limited: limits.length > 0 };
-    const args = bwrapArgs({
-      workspace: run.workspace,
-      tenantConfigDir: run.tenantConfigDir,
-      platformCredentials: run.platformCredentials,
-      cliFiles: run.command.ownFiles,
-    });
-    return { argv: [status.bwrapPath, ...args, "--", ...limits, ...run.argv], limited: limits.length > 0 };
+    const cgroup = status.cgroups ? createRunCgroup(status.cgroups, `run-${randomUUID()}`, status.limits) : null;
+    const inner = [...limits, ...run.argv];
+    const sandboxed =
+      status.mode === "bwrap" && status.bwrapPath
+        ? [
+            status.bwrapPath,
+            ...bwrapArgs({
+              workspace: run.workspace,
+              tenantConfigDir: run.tenantConfigDir,
+              platformCredentials: run.platformCredentials,
+              cliFiles: run.command.ownFiles,
+            }),
+            "--",
+            ...inner,
+          ]
+        : inner;
+    return {
+      argv: [...(cgroup?.enterArgv ?? []), ...sandboxed],
+      memoryLimited: status.limits.memoryMb !== null && (limits.length > 0 || cgroup !== null),
+      limitHit: () => cgroup?.limitHit() ?? null,
+      dispose: () => cgroup?.dispose(),
+    };
   };
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { classifyOutcome, splitShellArgs } from "../../src/agent/index.ts";
 
 const outcome = (over: Partial<Parameters<typeof classifyOutcome>[0]>) => ({
-  exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 5, limited: false, timeoutMs: 1000, ...over,
+  exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 5, memoryLimited: false, timeoutMs: 1000, ...over,
 });
 const ok = JSON.stringify({ type: "result", subtype: "success", is_error: false, result: "hi", session_id: "s-1" });
 
@@ -27,9 +27,11 @@ describe("classifyOutcome (shapes observed from CLI 2.1.332)", () => {
   test("timeout wins over whatever was printed", () => {
     expect(classifyOutcome(outcome({ timedOut: true, signal: "SIGTERM", exitCode: null, stdout: ok })).kind).toBe("timeout");
   });
-  test("killed under sandbox limits → limit_exceeded; without limits → crash", () => {
-    expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL", limited: true })).kind).toBe("limit_exceeded");
-    expect(classifyOutcome(outcome({ exitCode: 1, stderr: "fork: Resource temporarily unavailable", limited: true })).kind).toBe("limit_exceeded");
+  test("killed under a memory cap or a recorded cgroup limit → limit_exceeded; otherwise → crash", () => {
+    expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL", memoryLimited: true })).kind).toBe("limit_exceeded");
+    expect(classifyOutcome(outcome({ exitCode: 1, stderr: "bash: fork: Resource temporarily unavailable" })).kind).toBe("limit_exceeded");
+    expect(classifyOutcome(outcome({ exitCode: 1, stdout: "not json", limitHit: "processes" })).kind).toBe("limit_exceeded");
+    expect(classifyOutcome(outcome({ stdout: ok, limitHit: "processes" })).kind).toBe("ok");
     expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL" })).kind).toBe("crash");
   });
   test("exit 0 with nothing printed is bad output", () => {

@@ -55,7 +55,7 @@ export function extractCode(input: string): string {
     if (!code) throw new AppError("google_oauth_no_code", "That address has no ?code= parameter; copy the address Google redirected to.");
     return code;
   }
-  if (!/^[\w./~+-]{10,2048}$/.test(text)) throw new AppError("google_oauth_no_code", "That does not look like an authorization code.");
+  if (!/^[\w./~+-]{4,2048}$/.test(text)) throw new AppError("google_oauth_no_code", "That does not look like an authorization code.");
   return text;
 }
 

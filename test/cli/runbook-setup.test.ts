@@ -85,7 +85,7 @@ describe("setup-customer --from-file (Full Setup)", () => {
     const row = db.query("SELECT phone_number, timezone, business FROM tenants WHERE id = ?").get(id) as Record<string, string>;
     expect(row.phone_number).toBe("+13855550199");
     expect(row.timezone).toBe("America/Denver");
-    expect(JSON.parse(row.business).industry).toBe("Dentistry");
+    expect(JSON.parse(String(row.business)).industry).toBe("Dentistry");
     const cred = db.query("SELECT ciphertext FROM credentials WHERE tenant_id = ?").get(id) as { ciphertext: string };
     expect(cred.ciphertext).not.toContain("intake-secret");
     db.close();

@@ -1,9 +1,11 @@
+// Scheduled tasks: the task store (validated with croner), the loop that claims due tasks and hands
+// them to the conversation, the operators' admin routes. The CLI commands live in commands.ts.
 export { listTasks, findTask, getTask, createTask, cancelTask } from "./tasks.ts";
 export type { Task, TaskStatus, TaskCreator, TaskScope, ListTasksFilter } from "./tasks.ts";
 export { updateTask } from "./update-task.ts";
 export { newTaskSchema, newTaskShape, taskPatchSchema } from "./task-input.ts";
 export type { NewTaskInput, TaskPatch } from "./task-input.ts";
-export { MAX_PROMPT_BYTES, isKnownTimezone } from "./schedule.ts";
+export { MAX_PROMPT_BYTES, isKnownTimezone, nextSlotAfter } from "./schedule.ts";
 export { onTasksChanged, signalTasksChanged } from "./wake-signal.ts";
 export { createScheduler } from "./loop.ts";
 export type { Scheduler, SchedulerOptions } from "./loop.ts";

@@ -144,3 +144,25 @@ describe("runToolHealthChecks", () => {
     expect(slow?.output).toContain("Timed out after 300 ms");
   });
 });
+
+describe("WhatsApp tenants", () => {
+  test("link fails while Twilio is not configured, ok once it is", async () => {
+    const tenant = await h.tenant({ channel: "whatsapp" });
+    const unconfigured = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
+    expect(byName(unconfigured.body.checks, "link")).toMatchObject({ status: "fail" });
+    expect(byName(unconfigured.body.checks, "link").fix).toContain("TWILIO_ACCOUNT_SID");
+    expect(unconfigured.body.ok).toBe(false);
+
+    const twilio = await adminHarness({
+      env: { TWILIO_ACCOUNT_SID: `AC${"0".repeat(32)}`, TWILIO_AUTH_TOKEN: "twilio-token-123", TWILIO_WHATSAPP_FROM: "whatsapp:+14155238886" },
+    });
+    try {
+      const wa = await twilio.tenant({ channel: "whatsapp", phone: "+447700900123" });
+      const configured = await twilio.json<Json>("GET", `/admin/tenants/${wa.id}/validate?health=false`);
+      expect(byName(configured.body.checks, "link")).toMatchObject({ status: "ok" });
+      expect(byName(configured.body.checks, "link").detail).toContain("+447700900123");
+    } finally {
+      await twilio.cleanup();
+    }
+  });
+});

@@ -21,3 +21,5 @@ export type { RunLimits } from "./limits.ts";
 export { createRunCgroup, detectCgroups } from "./run-cgroup.ts";
 export type { CgroupSupport, RunCgroup } from "./run-cgroup.ts";
 export type { PreparedRun, CheckSandboxOptions } from "./sandbox.ts";
+export { runSandboxSelfCheck } from "./self-check.ts";
+export type { SelfCheckItem, SelfCheckOptions } from "./self-check.ts";

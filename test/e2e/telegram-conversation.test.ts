@@ -1,0 +1,196 @@
+// End to end through a real server process and the REAL Claude CLI (scripted by the fake Anthropic API):
+// linking, replies, session resume and /reset, duplicates, batching during a slow run, the tenant's
+// credentials in the agent's environment, media, outbox retries and splitting, and the refusals.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { lastPrompt, lastToolResult, userTexts } from "../fakes/anthropic.ts";
+import { photoUpdate, textUpdate } from "../fakes/telegram.ts";
+import { eventually, freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
+import type { Fakes } from "./stack.ts";
+
+const LONG_ANSWER = Array.from({ length: 10 }, (_, i) => `Paragraph ${i + 1}. ${"All good with the bakery today. ".repeat(15)}`.trimEnd()).join("\n\n");
+
+describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, real CLI)", () => {
+  let fakes: Fakes;
+  let stack: StackClient;
+  let slowActive = 0;
+  let slowMaxActive = 0;
+
+  beforeAll(async () => {
+    fakes = startFakes();
+    fakes.anthropic.setHandler(async (req) => {
+      if (lastToolResult(req.body) !== undefined) return undefined; // a tool step: echo the tool's output
+      const prompt = lastPrompt(req.body) ?? "";
+      if (prompt.includes("[slow]")) {
+        slowActive += 1;
+        slowMaxActive = Math.max(slowMaxActive, slowActive);
+        await Bun.sleep(2500);
+        slowActive -= 1;
+        return { type: "text", text: `slow answer to ${(prompt.match(/\[slow\] \w+/g) ?? []).join(", ")}` };
+      }
+      if (prompt.includes("[env]")) {
+        return {
+          type: "tool_use",
+          name: "Bash",
+          input: { command: "echo ACME=$ACME_API_TOKEN; echo BOT=${TELEGRAM_BOT_TOKEN:-none}; echo ADMIN=${ADMIN_API_KEY:-none}; echo TWILIO=${TWILIO_AUTH_TOKEN:-none}; echo SENDGRID=${SENDGRID_API_KEY:-none}", description: "env" },
+        };
+      }
+      if (prompt.includes("[long]")) return { type: "text", text: LONG_ANSWER };
+      if (prompt.includes("[photo]")) return { type: "text", text: "Nice photo" };
+      const said = prompt.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("[")).at(-1) ?? "";
+      return { type: "text", text: `You said: ${said}` };
+    });
+    const port = await freePort();
+    const server = await spawnServer({ env: stackEnv(fakes, port, { RATE_LIMIT_PER_MINUTE: "12" }) });
+    stack = new StackClient(server, fakes);
+  });
+  afterAll(async () => {
+    await stack?.server.cleanup();
+    await fakes?.stop();
+  }, 30_000);
+
+  test("/start links; replies carry the API's text; the second run resumes the session; /reset starts fresh", async () => {
+    const tenantId = await stack.createTenant({ name: "Alpine Bakery", phone: "+18015550101" });
+    const chat = 500101;
+    await stack.telegramText(chat, "/start +1 801 555 0101");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("Alpine Bakery")), "the welcome");
+
+    await stack.telegramText(chat, "Hello, it is Anna");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: Hello, it is Anna"), "the first reply");
+    await stack.telegramText(chat, "Second question");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: Second question"), "the second reply");
+    const second = fakes.anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes("Second question"))!;
+    const history = userTexts(second.body).join("\n");
+    expect(history).toContain("Hello, it is Anna");
+    expect(JSON.stringify(second.body?.messages)).toContain("You said: Hello, it is Anna");
+
+    await stack.telegramText(chat, "/reset");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("fresh conversation")), "the reset confirmation");
+    await stack.telegramText(chat, "Third after reset");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: Third after reset"), "the reply after reset");
+    const third = fakes.anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes("Third after reset"))!;
+    expect(userTexts(third.body).join("\n")).not.toContain("Hello, it is Anna");
+
+    const rows = stack.rows({ tenantId });
+    expect(rows.filter((r) => r.direction === "in").map((r) => `${r.kind}:${r.status}`)).toEqual([
+      "command:done",
+      "chat:done",
+      "chat:done",
+      "command:done",
+      "chat:done",
+    ]);
+    const timelineDir = join(stack.server.tenantsDir, tenantId, "timeline");
+    const timeline = readdirSync(timelineDir).map((f) => readFileSync(join(timelineDir, f), "utf8")).join("");
+    expect(timeline).toContain("linked by /start");
+    expect(timeline).toMatch(/- \d\d:\d\d ← Ada \(telegram\): Hello, it is Anna/); // the fake's first_name, local time
+    expect(timeline).toContain("→ reply: You said: Hello, it is Anna");
+    expect(timeline).toContain("session reset");
+  }, 60_000);
+
+  test("a duplicate webhook delivery → one agent call, one reply", async () => {
+    await stack.createTenant({ name: "Dup Diner", phone: "+18015550102" });
+    const chat = 500102;
+    await stack.telegramText(chat, "/start +18015550102");
+    const update = { ...textUpdate({ chatId: chat, text: "duplicate check" }), update_id: stack.nextUpdateId() };
+    await Promise.all([stack.postTelegram(update), stack.postTelegram(update)]);
+    await stack.postTelegram(update);
+    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: duplicate check"), "the reply");
+    await Bun.sleep(1500); // a second run, if there were one, would have answered by now
+    expect(stack.telegramReplies(chat).filter((t) => t === "You said: duplicate check")).toHaveLength(1);
+    expect(fakes.anthropic.messageRequests().filter((r) => (lastPrompt(r.body) ?? "").includes("duplicate check"))).toHaveLength(1);
+  }, 30_000);
+
+  test("three messages during a slow run → one follow-up run; never two runs of one tenant at once", async () => {
+    const tenantId = await stack.createTenant({ name: "Slow Shop", phone: "+18015550103" });
+    const chat = 500103;
+    await stack.telegramText(chat, "/start +18015550103");
+    await stack.telegramText(chat, "[slow] first");
+    await eventually(() => slowActive === 1 || undefined, "the slow run to start");
+    for (const word of ["two", "three", "four"]) await stack.telegramText(chat, `[slow] ${word}`);
+    const replies = await eventually(() => {
+      const r = stack.telegramReplies(chat).filter((t) => t.startsWith("slow answer"));
+      return r.length >= 2 ? r : undefined;
+    }, "both runs' replies");
+    expect(replies).toEqual(["slow answer to [slow] first", "slow answer to [slow] two, [slow] three, [slow] four"]);
+    expect(slowMaxActive).toBe(1);
+    expect(stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat").map((r) => r.status)).toEqual(["done", "done", "done", "done"]);
+  }, 40_000);
+
+  test("the tenant's credentials reach the agent's environment; platform and server-side secrets do not", async () => {
+    const tenantId = await stack.createTenant({ name: "Env Electric", phone: "+18015550104" });
+    const saved = await stack.admin("POST", `/admin/tenants/${tenantId}/credentials`, {
+      credentials: { ACME_API_TOKEN: "acme-secret-0104", SENDGRID_API_KEY: "SG.server-side-only" },
+    });
+    expect(saved.status).toBeLessThan(300);
+    const chat = 500104;
+    await stack.telegramText(chat, "/start +18015550104");
+    await stack.telegramText(chat, "[env] show me");
+    const reply = await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("ACME=")), "the printenv reply");
+    expect(reply).toContain("ACME=acme-secret-0104");
+    expect(reply).toContain("BOT=none");
+    expect(reply).toContain("ADMIN=none");
+    expect(reply).toContain("TWILIO=none");
+    expect(reply).toContain("SENDGRID=none");
+  }, 30_000);
+
+  test("a photo is saved in inbox/ and its path reaches the agent's prompt", async () => {
+    const tenantId = await stack.createTenant({ name: "Photo Florist", phone: "+18015550105" });
+    const chat = 500105;
+    await stack.telegramText(chat, "/start +18015550105");
+    const file = fakes.telegram.addFile("\xff\xd8\xff fake jpeg", "photos/file_1.jpg");
+    await stack.postTelegram({ ...photoUpdate({ chatId: chat, fileId: file.file_id, caption: "[photo] our window" }), update_id: stack.nextUpdateId() });
+    await eventually(() => stack.telegramReplies(chat).find((t) => t === "Nice photo"), "the reply");
+    const inbox = readdirSync(join(stack.server.tenantsDir, tenantId, "inbox"));
+    expect(inbox).toHaveLength(1);
+    const run = fakes.anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes("[photo] our window"))!;
+    expect(lastPrompt(run.body)).toContain(`inbox/${inbox[0]}`);
+    expect(existsSync(join(stack.server.tenantsDir, tenantId, "inbox", inbox[0]!))).toBe(true);
+  }, 30_000);
+
+  test("sendMessage answering 429 twice, then OK → one reply; 5,000 characters arrive as two messages", async () => {
+    await stack.createTenant({ name: "Retry Roasters", phone: "+18015550106" });
+    const chat = 500106;
+    await stack.telegramText(chat, "/start +18015550106");
+    await eventually(() => stack.telegramReplies(chat).length === 1 || undefined, "the welcome");
+    fakes.telegram.failNext("sendMessage", "429", 2, { retryAfterS: 1 });
+    await stack.telegramText(chat, "after the storm");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: after the storm"), "the retried reply", 20_000);
+    expect(stack.telegramReplies(chat).filter((t) => t === "You said: after the storm")).toHaveLength(1);
+
+    await stack.telegramText(chat, "[long] tell me everything");
+    const parts = await eventually(() => {
+      const p = stack.telegramReplies(chat).filter((t) => t.includes("Paragraph"));
+      return p.length >= 2 ? p : undefined;
+    }, "the long reply");
+    expect(parts).toHaveLength(2);
+    expect(parts.every((p) => p.length <= 4096)).toBe(true);
+    expect(parts.join("\n\n")).toBe(LONG_ANSWER);
+  }, 40_000);
+
+  test("refusals: unknown chat, /start with an unknown or already-linked number, paused tenant, rate limit", async () => {
+    await stack.telegramText(500190, "hello?");
+    await eventually(() => stack.telegramReplies(500190).find((t) => t.includes("No account found for this chat") && t.includes("/start")), "unknown chat");
+    expect(stack.rows({ chatId: "500190" }).find((r) => r.direction === "in")).toMatchObject({ status: "rejected", error: "unknown_chat" });
+
+    await stack.telegramText(500191, "/start +18015559999");
+    await eventually(() => stack.telegramReplies(500191).find((t) => t.includes("No account found for +18015559999")), "unknown number");
+    await stack.telegramText(500191, "/start +18015550101"); // linked to chat 500101 in the first test
+    await eventually(() => stack.telegramReplies(500191).find((t) => t.includes("already linked — ask your operator")), "already linked");
+
+    const pausedId = await stack.createTenant({ name: "Paused Pets", phone: "+18015550107" });
+    await stack.telegramText(500107, "/start +18015550107");
+    expect((await stack.admin("PATCH", `/admin/tenants/${pausedId}`, { onboarding_status: "PAUSED" })).status).toBe(200);
+    await stack.telegramText(500107, "are you there?");
+    await eventually(() => stack.telegramReplies(500107).find((t) => t.includes("paused")), "paused reply");
+    expect(stack.rows({ tenantId: pausedId }).at(-2)).toMatchObject({ status: "rejected", error: "tenant_paused" });
+
+    const limitedId = await stack.createTenant({ name: "Busy Bees", phone: "+18015550108" });
+    await stack.telegramText(500108, "/start +18015550108");
+    for (let i = 0; i < 14; i++) await stack.telegramText(500108, `burst${i}`);
+    await eventually(() => stack.telegramReplies(500108).find((t) => t.includes("slow down")), "slow-down reply");
+    const inbound = stack.rows({ tenantId: limitedId }).filter((r) => r.direction === "in");
+    expect(inbound.filter((r) => r.error === "rate_limited")).toHaveLength(3); // 1 command + 11 chats fill the 12
+    expect(stack.telegramReplies(500108).filter((t) => t.includes("slow down"))).toHaveLength(1);
+  }, 60_000);
+});

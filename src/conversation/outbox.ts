@@ -146,7 +146,10 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
   async function drain(): Promise<void> {
     do {
       isWakeRequested = false;
-      await Promise.all(Array.from({ length: concurrency }, () => work()));
+      // allSettled: a failing worker must not leave the others running unseen by stop().
+      const results = await Promise.allSettled(Array.from({ length: concurrency }, () => work()));
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failure) throw failure.reason;
     } while (isWakeRequested && isRunning);
   }
 

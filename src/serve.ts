@@ -80,11 +80,18 @@ export async function startServer(ctx: AppContext, build: ServerBuilder): Promis
  * `proxystaff serve`: starts the server and runs it until SIGTERM or SIGINT, then shuts down
  * gracefully and resolves (the caller exits 0). A second signal during shutdown is not caught, so
  * it ends the process at once. Unhandled promise rejections are logged (redacted) instead of
- * killing every tenant's conversation.
+ * killing every tenant's conversation; an uncaught exception is logged and exits 1.
  */
 export async function serveUntilSignal(ctx: AppContext, build: ServerBuilder): Promise<void> {
   const onRejection = (reason: unknown) => ctx.log.error("unhandled rejection", { error: reason });
+  // A throw nobody caught leaves the process in an unknown state: log it (redacted, unlike the
+  // runtime's own report) and exit non-zero so the supervisor restarts a clean process.
+  const onException = (err: Error) => {
+    ctx.log.error("uncaught exception", { error: err });
+    process.exit(1);
+  };
   process.on("unhandledRejection", onRejection);
+  process.on("uncaughtException", onException);
   const running = await startServer(ctx, build);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -97,4 +104,5 @@ export async function serveUntilSignal(ctx: AppContext, build: ServerBuilder): P
     process.on("SIGINT", stop);
   });
   process.off("unhandledRejection", onRejection);
+  process.off("uncaughtException", onException);
 }

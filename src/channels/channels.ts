@@ -55,7 +55,8 @@ export function createChannels(ctx: AppContext, options: CreateChannelsOptions =
   const byName = new Map<ChannelName, Channel>();
   for (const part of parts) {
     byName.set(part.channel.name, part.channel);
-    status[part.channel.name] = part.status;
+    // A getter: problems found later (a rejected token, a failed webhook registration) show up on /health.
+    Object.defineProperty(status, part.channel.name, { get: () => part.status, enumerable: true });
   }
   if (options.console) {
     byName.set("console", createConsoleChannel(options.console));

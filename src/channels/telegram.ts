@@ -15,8 +15,8 @@ export interface ChannelParts {
   channel: Channel;
   routes?: RouteModule;
   services: Service[];
-  /** One line for /health and the start-up log, e.g. "on (webhook)". */
-  status: string;
+  /** One line for /health and the start-up log, e.g. "on (webhook)"; later problems are appended ("; getMe failed: …"). */
+  readonly status: string;
 }
 
 export interface TelegramChannelOptions {
@@ -26,6 +26,8 @@ export interface TelegramChannelOptions {
   pollTimeoutS?: number;
   /** First delay after a failed poll or a failed handler; doubles up to 30 s. Default 1 000 ms. */
   pollRetryMs?: number;
+  /** First delay before registering the webhook again after a failure; doubles up to 5 min. Default 5 000 ms. */
+  webhookRetryMs?: number;
 }
 
 /** The update types the bot asks Telegram for (webhook and polling). */
@@ -89,16 +91,26 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
     },
   };
 
+  let mode = config.TELEGRAM_MODE === "polling" ? "on (polling)" : "on (webhook)";
+  const problems = new Map<"getMe" | "setWebhook", string>();
+  const setProblem = (key: "getMe" | "setWebhook", problem: string | null) => void (problem ? problems.set(key, problem) : problems.delete(key));
+  const parts: ChannelParts = {
+    channel,
+    services: [],
+    get status() {
+      return [mode, ...problems.values()].join("; ");
+    },
+  };
   // getMe runs in the background: a slow Telegram must not hold up the server's start.
-  const services: Service[] = [{ name: "telegram-bot-info", start: () => void loadBotInfo(bot, log), stop: () => {} }];
+  parts.services.push({ name: "telegram-bot-info", start: () => void loadBotInfo(bot, log, (p) => setProblem("getMe", p)), stop: () => {} });
   if (config.TELEGRAM_MODE === "polling") {
-    services.push(createTelegramPolling(ctx, bot, { allowedUpdates: [...TELEGRAM_ALLOWED_UPDATES], timeoutS: options.pollTimeoutS, retryMs: options.pollRetryMs }));
-    return { channel, services, status: "on (polling)" };
+    parts.services.push(createTelegramPolling(ctx, bot, { allowedUpdates: [...TELEGRAM_ALLOWED_UPDATES], timeoutS: options.pollTimeoutS, retryMs: options.pollRetryMs }));
+    return parts;
   }
 
   const secretToken = config.TELEGRAM_WEBHOOK_SECRET ?? deriveWebhookSecret(token);
   const handleWebhook = webhookCallback(bot, "hono", { secretToken, onTimeout: "throw", timeoutMilliseconds: 10_000 });
-  const routes: RouteModule = {
+  parts.routes = {
     mount(app) {
       app.post(TELEGRAM_WEBHOOK_PATH, async (c) => {
         try {
@@ -113,23 +125,35 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
   };
   if (!config.PUBLIC_URL) {
     log.warn("TELEGRAM_MODE=webhook without PUBLIC_URL: the webhook is not registered; set PUBLIC_URL or register it yourself with TELEGRAM_WEBHOOK_SECRET");
-    return { channel, routes, services, status: "on (webhook, not registered: PUBLIC_URL is not set)" };
+    mode = "on (webhook, not registered: PUBLIC_URL is not set)";
+    return parts;
   }
   const webhookUrl = `${config.PUBLIC_URL}${TELEGRAM_WEBHOOK_PATH}`;
-  services.push({
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let retryMs = options.webhookRetryMs ?? 5_000;
+  const register = async (): Promise<void> => {
+    try {
+      await bot.api.setWebhook(webhookUrl, { secret_token: secretToken, allowed_updates: [...TELEGRAM_ALLOWED_UPDATES] });
+      setProblem("setWebhook", null);
+      log.info("telegram webhook registered", { url: webhookUrl });
+    } catch (err) {
+      setProblem("setWebhook", `webhook registration failed: ${describe(err)}`);
+      log.error("telegram webhook registration failed; updates will not arrive until it succeeds (retrying)", { url: webhookUrl, error: describe(err), retryMs });
+      retryTimer = setTimeout(() => void register(), retryMs);
+      retryMs = Math.min(retryMs * 2, MAX_WEBHOOK_RETRY_MS);
+    }
+  };
+  parts.services.push({
     name: "telegram-webhook",
-    async start() {
-      try {
-        await bot.api.setWebhook(webhookUrl, { secret_token: secretToken, allowed_updates: [...TELEGRAM_ALLOWED_UPDATES] });
-        log.info("telegram webhook registered", { url: webhookUrl });
-      } catch (err) {
-        log.error("telegram webhook registration failed; updates will not arrive until it succeeds (restart to retry)", { url: webhookUrl, error: describe(err) });
-      }
+    start: register,
+    stop() {
+      clearTimeout(retryTimer);
     },
-    stop() {},
   });
-  return { channel, routes, services, status: "on (webhook)" };
+  return parts;
 }
+
+const MAX_WEBHOOK_RETRY_MS = 300_000;
 
 /** Maps a grammY failure: 429 waits retry_after, 5xx and network errors retry, other 4xx are final. */
 export function telegramSendFailure(err: unknown): SendResult {
@@ -170,12 +194,14 @@ function placeholderBotInfo(token: string): UserFromGetMe {
 }
 
 /** Checks the token with getMe and keeps the real bot info; a failure is logged, not fatal. */
-async function loadBotInfo(bot: Bot, log: AppContext["log"]): Promise<void> {
+async function loadBotInfo(bot: Bot, log: AppContext["log"], report: (problem: string | null) => void): Promise<void> {
   try {
     const me = await bot.api.getMe();
     bot.botInfo = me;
+    report(null);
     log.info("telegram bot ready", { username: me.username });
   } catch (err) {
+    report(`getMe failed: ${describe(err)}`);
     log.error("telegram getMe failed: check TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT", { error: describe(err) });
   }
 }

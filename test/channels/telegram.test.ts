@@ -29,7 +29,7 @@ afterEach(async () => {
 async function setup(env: Record<string, string> = {}, onInbound: InboundHandler = async (m) => void received.push(m)) {
   fake = startFakeTelegram();
   t = await createTestContext({ env: { TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.url, TELEGRAM_WEBHOOK_SECRET: SECRET, PUBLIC_URL, ...env } });
-  channels = createChannels(t.ctx, { onInbound, telegram: { pollTimeoutS: 1, pollRetryMs: 20 } });
+  channels = createChannels(t.ctx, { onInbound, telegram: { pollTimeoutS: 1, pollRetryMs: 20, webhookRetryMs: 20 } });
   const app = createApp(t.ctx, { modules: [channels.routes] });
   let nextId = 1000;
   /** secret null = no header at all. */
@@ -94,6 +94,17 @@ describe("telegram webhook", () => {
     for (const s of set.services) await s.start();
     expect(fake.webhook).toMatchObject({ url: `${PUBLIC_URL}/webhooks/telegram`, secret_token: SECRET, allowed_updates: ["message"] });
     expect(set.status.telegram).toBe("on (webhook)");
+  });
+
+  test("a failed webhook registration shows on the status line and is retried until it works", async () => {
+    const { channels: set } = await setup();
+    fake.failNext("setWebhook", "500", 2);
+    for (const s of set.services) await s.start();
+    expect(set.status.telegram).toContain("webhook registration failed: ");
+    expect(JSON.stringify(set.status)).toContain("webhook registration failed");
+    await waitFor(() => set.status.telegram === "on (webhook)", "registration retried");
+    expect(fake.calls.filter((c) => c.method === "setWebhook")).toHaveLength(3);
+    expect(fake.webhook?.url).toBe(`${PUBLIC_URL}/webhooks/telegram`);
   });
 
   test("without TELEGRAM_WEBHOOK_SECRET a secret derived from the token is used", async () => {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { AppContext } from "../context.ts";
+import { AppError } from "../errors.ts";
 import { getSessionState } from "../conversation/index.ts";
 import {
   TEMPLATE_EXECUTION_FILES,
@@ -58,7 +59,8 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
     ...checkWorkspace(ctx, tenant),
     checkLink(ctx, tenant),
   ];
-  const env = await tenantEnvironment(ctx, tenant.id);
+  const { env, problem } = await readEnvironment(ctx, tenant.id);
+  if (problem) checks.push(problem);
   const missingByTool = new Map<string, string[]>();
   for (const tool of TEMPLATE_TOOLS) {
     if (tool.credentials.length === 0) continue;
@@ -75,7 +77,7 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
           },
     );
   }
-  if ((options.healthChecks ?? true) && existsSync(workspacePath(ctx.config, tenant.id))) {
+  if ((options.healthChecks ?? true) && !problem && existsSync(workspacePath(ctx.config, tenant.id))) {
     for (const health of await runToolHealthChecks(ctx, tenant.id, { timeoutMs: options.healthTimeoutMs })) {
       const lacksCredentials = (missingByTool.get(health.tool) ?? []).length > 0;
       const firstLine = health.output.split("\n").find(Boolean) ?? "";
@@ -97,6 +99,27 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
   const counts = { ok: 0, warn: 0, fail: 0 };
   for (const c of checks) counts[c.status] += 1;
   return { tenant_id: tenant.id, name: tenant.name, ok: counts.fail === 0, counts, checks };
+}
+
+/** The tenant's environment, or a failed check when its vault or .env cannot be read (health checks are then skipped). */
+async function readEnvironment(ctx: AppContext, tenantId: string): Promise<{ env: Record<string, string>; problem?: ValidationCheck }> {
+  try {
+    return { env: await tenantEnvironment(ctx, tenantId) };
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return {
+      env: {},
+      problem: {
+        name: "environment",
+        status: "fail",
+        detail: `${err.message} (tool health checks skipped)`,
+        fix:
+          err.code === "path_outside_workspace"
+            ? "Replace the workspace .env with a regular file."
+            : "Add the key these credentials were sealed with to CREDENTIALS_KEY_PREVIOUS (then run proxystaff rotate-credentials-key), or store them again.",
+      },
+    };
+  }
 }
 
 function checkRecord(t: Tenant): ValidationCheck {

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
+import { AppError } from "../../errors.ts";
 import { listTenants, requireTenant } from "../../tenants/index.ts";
 import type { Tenant } from "../../tenants/index.ts";
 import { runToolHealthChecks } from "../../tenants/tool-health.ts";
@@ -41,10 +42,19 @@ const ToolHealthSchema = z.object({
   duration_ms: z.number(),
 });
 
+const TenantHealthSchema = z.object({
+  tenant_id: z.string(),
+  name: z.string(),
+  ok: z.boolean(),
+  error: z.string().optional().openapi({ description: "Why the tools could not be run (e.g. the vault cannot be decrypted)" }),
+  tools: z.array(ToolHealthSchema),
+});
+type TenantHealth = z.infer<typeof TenantHealthSchema>;
+
 const HealthReport = z
   .object({
     ok: z.boolean(),
-    tenants: z.array(z.object({ tenant_id: z.string(), name: z.string(), ok: z.boolean(), tools: z.array(ToolHealthSchema) })),
+    tenants: z.array(TenantHealthSchema),
   })
   .openapi("ToolHealthReport");
 
@@ -80,9 +90,15 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
     async (c) => {
       const body = c.req.valid("json");
       const targets = body.tenant_id ? [await requireTenant(ctx.db, body.tenant_id)] : await activeTenants(ctx);
-      const tenants = await mapLimited(targets, HEALTH_CONCURRENCY, async (t) => {
-        const tools = await runToolHealthChecks(ctx, t.id);
-        return { tenant_id: t.id, name: t.name, ok: tools.every((r) => r.status === "ok"), tools };
+      const tenants = await mapLimited(targets, HEALTH_CONCURRENCY, async (t): Promise<TenantHealth> => {
+        try {
+          const tools = await runToolHealthChecks(ctx, t.id);
+          return { tenant_id: t.id, name: t.name, ok: tools.every((r) => r.status === "ok"), tools };
+        } catch (err) {
+          // One tenant's unreadable vault or workspace must not hide the others' results.
+          if (!(err instanceof AppError)) throw err;
+          return { tenant_id: t.id, name: t.name, ok: false, error: `${err.code}: ${err.message}`, tools: [] };
+        }
       });
       return c.json({ ok: tenants.every((t) => t.ok), tenants }, 200);
     },

@@ -166,3 +166,24 @@ describe("WhatsApp tenants", () => {
     }
   });
 });
+
+describe("an unreadable vault", () => {
+  test("validate reports it as a failed check; health-check reports it per tenant", async () => {
+    const tenant = await h.tenant();
+    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY } });
+    // The same database opened with another CREDENTIALS_KEY (and no CREDENTIALS_KEY_PREVIOUS).
+    const { adminRoutes } = await import("../../../src/http/admin/index.ts");
+    const { createApp } = await import("../../../src/http/app.ts");
+    const ctx = { ...h.t.ctx, config: Object.freeze({ ...h.t.ctx.config, CREDENTIALS_KEY: Buffer.alloc(32, 3).toString("base64") }) };
+    const app = createApp(ctx, { modules: [adminRoutes(ctx)] });
+    const auth = { authorization: `Bearer ${h.t.ctx.config.ADMIN_API_KEY}` };
+    const validate = (await (await app.request(`/admin/tenants/${tenant.id}/validate`, { headers: auth })).json()) as Json;
+    expect(byName(validate.checks, "environment")).toMatchObject({ status: "fail" });
+    expect(byName(validate.checks, "environment").fix).toContain("CREDENTIALS_KEY_PREVIOUS");
+    const health = await app.request("/admin/tools/health-check", { method: "POST", headers: auth });
+    expect(health.status).toBe(200);
+    const body = (await health.json()) as Json;
+    expect(body.tenants[0]).toMatchObject({ tenant_id: tenant.id, ok: false, tools: [] });
+    expect(body.tenants[0].error).toContain(tenant.id);
+  });
+});

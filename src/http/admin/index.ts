@@ -1,19 +1,30 @@
 import type { AppContext } from "../../context.ts";
 import type { RouteModule } from "../app.ts";
 import { createAdminApi, mountOpenApiDocument } from "./api.ts";
+import type { AdminApi } from "./api.ts";
 import { registerCheckRoutes } from "./checks-routes.ts";
 import { registerConversationRoutes } from "./conversation-routes.ts";
 import { registerCredentialRoutes } from "./credentials-routes.ts";
 import { registerTenantRoutes } from "./tenants-routes.ts";
 
 export { createAdminApi } from "./api.ts";
+export type { AdminApi } from "./api.ts";
+export { ErrorSchema, TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
+
+export interface AdminRoutesOptions {
+  /**
+   * More route groups registered on the same OpenAPI app (createRoute + api.openapi), so they
+   * share its validation errors and appear in /admin/openapi.json (e.g. the scheduler's tasks).
+   */
+  register?: ((api: AdminApi) => void)[];
+}
 
 /**
  * The operators' admin API under /admin (already behind the Bearer admin key): tenants,
  * credentials, messages, session reset, Telegram link, validation, tool health checks, and
  * GET /admin/openapi.json describing all of it from the same zod schemas.
  */
-export function adminRoutes(ctx: AppContext): RouteModule {
+export function adminRoutes(ctx: AppContext, options: AdminRoutesOptions = {}): RouteModule {
   return {
     mount(_app, admin) {
       const api = createAdminApi(ctx);
@@ -21,6 +32,7 @@ export function adminRoutes(ctx: AppContext): RouteModule {
       registerCredentialRoutes(api, ctx);
       registerConversationRoutes(api, ctx);
       registerCheckRoutes(api, ctx);
+      for (const register of options.register ?? []) register(api);
       mountOpenApiDocument(api);
       admin.route("/", api);
     },

@@ -49,3 +49,31 @@ test("the document is behind the admin key too", async () => {
   const res = await h.app.request("/admin/openapi.json");
   expect(res.status).toBe(401);
 });
+
+test("other modules can register routes on the same OpenAPI app (validation and document shared)", async () => {
+  const { createRoute, z } = await import("@hono/zod-openapi");
+  const { adminRoutes } = await import("../../../src/http/admin/index.ts");
+  const { createApp } = await import("../../../src/http/app.ts");
+  const module = adminRoutes(h.t.ctx, {
+    register: [
+      (api) =>
+        api.openapi(
+          createRoute({
+            method: "get",
+            path: "/extra",
+            request: { query: z.object({ n: z.coerce.number().int() }) },
+            responses: { 200: { description: "ok", content: { "application/json": { schema: z.object({ n: z.number() }) } } } },
+          }),
+          (c) => c.json({ n: c.req.valid("query").n }, 200),
+        ),
+    ],
+  });
+  const app = createApp(h.t.ctx, { modules: [module] });
+  const auth = { authorization: `Bearer ${h.t.ctx.config.ADMIN_API_KEY}` };
+  expect(await (await app.request("/admin/extra?n=3", { headers: auth })).json()).toEqual({ n: 3 });
+  const bad = await app.request("/admin/extra?n=x", { headers: auth });
+  expect(bad.status).toBe(400);
+  expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_input");
+  const doc = (await (await app.request("/admin/openapi.json", { headers: auth })).json()) as { paths: Record<string, unknown> };
+  expect(doc.paths["/extra"]).toBeDefined();
+});

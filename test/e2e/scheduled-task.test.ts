@@ -2,7 +2,7 @@
 // the fake Anthropic API) calls the ProxyStaff schedule_task MCP tool, the scheduler fires the task two
 // seconds later, the agent runs with the task's prompt and its answer arrives at the fake Telegram.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { lastPrompt, lastToolResult, startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
@@ -26,12 +26,7 @@ async function eventually<T>(check: () => T | undefined | Promise<T | undefined>
   throw new Error(`timed out waiting for ${what}`);
 }
 
-// Needs the whole server wiring (conversation engine with the tools, scheduler loop) in src/parts.ts.
-const partsCode = readFileSync(join(REPO_ROOT, "src/parts.ts"), "utf8").replace(/^\s*\/\/.*$/gm, "");
-const wired = partsCode.includes("createConversation(") && partsCode.includes("createScheduler(");
-if (!wired) console.warn("skipping the scheduled-task e2e test: src/parts.ts does not wire the conversation and scheduler yet");
-
-describe.skipIf(!existsSync(REAL_CLI) || !wired)("scheduled task end to end (real CLI, real server)", () => {
+describe.skipIf(!existsSync(REAL_CLI))("scheduled task end to end (real CLI, real server)", () => {
   let anthropic: FakeAnthropic;
   let telegram: FakeTelegram;
   let server: ServerProcess;

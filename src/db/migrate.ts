@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { MigrationMeta } from "drizzle-orm/migrator";
-import type { Database } from "./client.ts";
+import type { Database, Db } from "./client.ts";
 import { embeddedMigrations } from "./migrations.gen.ts";
 
 /** The embedded migrations in drizzle's own shape (same hashes as drizzle's folder reader). */
@@ -19,26 +19,47 @@ export async function migrateDatabase(database: Database): Promise<number> {
   const migrations = migrationMeta();
   const { db } = database;
   await db.run(sql`CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)`);
+  return database.kind === "bun-sqlite" ? migrateLocal(db, migrations) : migrateLibsql(db, migrations);
+}
+
+/** The migrations newer than the last one recorded (drizzle's rule: by folder timestamp). */
+async function pendingMigrations(db: Db, migrations: MigrationMeta[]): Promise<MigrationMeta[]> {
   const [last] = await db.all<{ created_at: number }>(
     sql`SELECT created_at FROM "__drizzle_migrations" ORDER BY created_at DESC LIMIT 1`,
   );
-  const pending = migrations.filter((m) => !last || Number(last.created_at) < m.folderMillis);
-  if (pending.length === 0) return 0;
+  return migrations.filter((m) => !last || Number(last.created_at) < m.folderMillis);
+}
 
-  const internals = db as unknown as {
-    dialect: { migrate(m: MigrationMeta[], s: unknown, c: object): unknown };
-    session: { migrate(statements: unknown[]): Promise<void> };
-  };
-  if (database.kind === "bun-sqlite") {
-    // drizzle's own SQLite migrator: one transaction, records each migration's hash.
-    await internals.dialect.migrate(migrations, internals.session, {});
-  } else {
-    // libSQL: drizzle's libsql migrator sends the statements as one batch (atomic on the server).
-    const statements = pending.flatMap((m) => [
-      ...m.sql.map((s) => db.run(sql.raw(s))),
-      db.run(sql`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (${m.hash}, ${m.folderMillis})`),
-    ]);
-    await internals.session.migrate(statements);
+/**
+ * Embedded SQLite: one write transaction taken up front (BEGIN IMMEDIATE waits out the busy
+ * timeout for another writer), so a server starting while `proxystaff migrate` runs cannot apply
+ * the same migration twice; what is pending is decided inside it.
+ */
+async function migrateLocal(db: Db, migrations: MigrationMeta[]): Promise<number> {
+  await db.run(sql`BEGIN IMMEDIATE`);
+  try {
+    const pending = await pendingMigrations(db, migrations);
+    for (const m of pending) {
+      for (const statement of m.sql) if (statement.trim()) await db.run(sql.raw(statement));
+      await db.run(sql`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (${m.hash}, ${m.folderMillis})`);
+    }
+    await db.run(sql`COMMIT`);
+    return pending.length;
+  } catch (err) {
+    await db.run(sql`ROLLBACK`);
+    throw err;
   }
+}
+
+/** libSQL: drizzle's libsql migrator sends the statements as one batch (atomic on the server). */
+async function migrateLibsql(db: Db, migrations: MigrationMeta[]): Promise<number> {
+  const pending = await pendingMigrations(db, migrations);
+  if (pending.length === 0) return 0;
+  const session = (db as unknown as { session: { migrate(statements: unknown[]): Promise<void> } }).session;
+  const statements = pending.flatMap((m) => [
+    ...m.sql.filter((s) => s.trim()).map((s) => db.run(sql.raw(s))),
+    db.run(sql`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (${m.hash}, ${m.folderMillis})`),
+  ]);
+  await session.migrate(statements);
   return pending.length;
 }

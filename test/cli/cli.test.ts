@@ -99,6 +99,13 @@ describe("proxystaff migrate", () => {
     expect(second.stdout.trim()).toBe("Database is up to date.");
   });
 
+  test("several at once on a fresh database: all succeed, the migrations are applied once", async () => {
+    const env = { ADMIN_API_KEY: TEST_ADMIN_KEY, CREDENTIALS_KEY: TEST_CREDENTIALS_KEY };
+    const runs = await Promise.all([1, 2, 3].map(() => cli(["migrate"], env)));
+    for (const r of runs) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(runs.filter((r) => r.stdout.startsWith("Applied"))).toHaveLength(1);
+  });
+
   test("a first run without keys generates them and shows the admin key once, on stderr", async () => {
     const r = await cli(["migrate"]);
     expect(r.code).toBe(0);

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
 import { resolveInWorkspace, tenantEnvironment, workspacePath } from "./index.ts";
+import { toolSandbox } from "./tool-sandbox.ts";
+import type { ToolSandbox } from "./tool-sandbox.ts";
 
 /** One tool's `--health-check` result. */
 export interface ToolHealth {
@@ -20,6 +22,8 @@ export interface ToolHealthOptions {
   timeoutMs?: number;
   /** The interpreter. Default "python3". */
   python?: string;
+  /** Isolation; default: decided from AGENT_SANDBOX and a bubblewrap probe (see toolSandbox). */
+  sandbox?: ToolSandbox;
 }
 
 /** Longest output kept per tool. */
@@ -42,7 +46,8 @@ export function discoverTools(ctx: Pick<AppContext, "config">, tenantId: string)
 
 /**
  * Runs each tool's `--health-check` in the tenant's workspace with the tenant's environment
- * (its .env merged with its vault credentials), one at a time, each under a time limit.
+ * (its .env merged with its vault credentials), one at a time, each under a time limit, inside
+ * the same kind of bubblewrap sandbox as agent runs (the agent can edit these scripts).
  * Output is redacted: no credential value of the tenant and no platform secret is returned.
  */
 export async function runToolHealthChecks(
@@ -62,9 +67,13 @@ export async function runToolHealthChecks(
     ...tenantEnv,
   };
   const secrets = [...Object.values(tenantEnv), ...platformSecrets(ctx.config)];
+  const sandbox = options.sandbox ?? toolSandbox(ctx.config, ctx.log);
   const results: ToolHealth[] = [];
   for (const tool of discoverTools(ctx, tenantId)) {
-    const result = await runOne(tool, cwd, env, options);
+    const result =
+      sandbox.mode === "refused"
+        ? { tool, status: "failed" as const, output: `Not run: ${sandbox.reason}.`, exit_code: null, duration_ms: 0 }
+        : await runOne(tool, cwd, env, options, sandbox.mode === "bwrap" ? sandbox.wrap : undefined);
     result.output = redact(result.output, secrets);
     ctx.log.info("tool health check", { tenantId, tool, status: result.status, duration_ms: result.duration_ms });
     results.push(result);
@@ -72,13 +81,20 @@ export async function runToolHealthChecks(
   return results;
 }
 
-async function runOne(tool: string, cwd: string, env: Record<string, string>, options: ToolHealthOptions): Promise<ToolHealth> {
+async function runOne(
+  tool: string,
+  cwd: string,
+  env: Record<string, string>,
+  options: ToolHealthOptions,
+  wrap?: (argv: string[], workspace: string) => string[],
+): Promise<ToolHealth> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   try {
-    proc = Bun.spawn([options.python ?? "python3", join("execution", tool), "--health-check"], {
+    const argv = [options.python ?? "python3", join("execution", tool), "--health-check"];
+    proc = Bun.spawn(wrap ? wrap(argv, cwd) : argv, {
       cwd,
       env,
       stdin: "ignore",

@@ -1,12 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import type { Server } from "bun";
+import { loadConfig } from "../../../src/config.ts";
 import { resolveInWorkspace } from "../../../src/tenants/index.ts";
+import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
 import { runToolHealthChecks } from "../../../src/tenants/tool-health.ts";
 import { adminHarness, UNKNOWN_ID } from "./setup.ts";
 import type { AdminHarness } from "./setup.ts";
 
 type Json = Record<string, any>;
+const bwrapWorks =
+  toolSandbox(loadConfig({ ADMIN_API_KEY: "x".repeat(16), CREDENTIALS_KEY: Buffer.alloc(32).toString("base64") }, { generateSecrets: false })).mode === "bwrap";
 const GOOD_KEY = "SG.good-key-0123456789abcdef";
 
 // A loopback SendGrid: GET /v3/scopes answers 200 for GOOD_KEY, 401 otherwise.
@@ -185,5 +189,33 @@ describe("an unreadable vault", () => {
     const body = (await health.json()) as Json;
     expect(body.tenants[0]).toMatchObject({ tenant_id: tenant.id, ok: false, tools: [] });
     expect(body.tenants[0].error).toContain(tenant.id);
+  });
+});
+
+describe("tool health checks are isolated like agent runs", () => {
+  // Needs a working bubblewrap (as production with AGENT_SANDBOX=bwrap); skipped where it cannot run.
+  test.if(bwrapWorks)("under bubblewrap a tool sees its workspace but not DATA_DIR or other tenants", async () => {
+    const a = await h.tenant();
+    const b = await h.tenant();
+    const other = resolveInWorkspace(h.t.ctx.config, b.id, "CLAUDE.md");
+    writeFileSync(
+      resolveInWorkspace(h.t.ctx.config, a.id, "execution/peek.py"),
+      [
+        "import os, sys",
+        'if "--health-check" in sys.argv:',
+        `    seen = [p for p in [${JSON.stringify(h.t.ctx.config.DATA_DIR)}, ${JSON.stringify(other)}] if os.path.exists(p)]`,
+        '    print("own CLAUDE.md:", os.path.exists("CLAUDE.md"), "outside:", seen)',
+        "    sys.exit(1 if seen or not os.path.exists('CLAUDE.md') else 0)",
+      ].join("\n"),
+    );
+    const results = await runToolHealthChecks(h.t.ctx, a.id);
+    expect(results.find((r) => r.tool === "peek.py")).toMatchObject({ status: "ok", output: "own CLAUDE.md: True outside: []" });
+  });
+
+  test("AGENT_SANDBOX=bwrap without a working bwrap: tools are not run, and say why", async () => {
+    const tenant = await h.tenant();
+    const results = await runToolHealthChecks(h.t.ctx, tenant.id, { sandbox: { mode: "refused", reason: "AGENT_SANDBOX=bwrap but bwrap is not installed" } });
+    expect(results.length).toBeGreaterThan(0);
+    for (const r of results) expect(r).toMatchObject({ status: "failed", output: "Not run: AGENT_SANDBOX=bwrap but bwrap is not installed." });
   });
 });

@@ -31,9 +31,8 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[level] < min) return;
-    let line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...base, ...serializeFields(fields) });
-    for (const secret of secrets) line = line.split(secret).join("[redacted]");
-    write(line);
+    const line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...base, ...serializeFields(fields) });
+    write(replaceAll(line, secrets));
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),
@@ -61,14 +60,35 @@ function redactionForms(secrets: readonly string[]): string[] {
   return [...forms].sort((a, b) => b.length - a.length);
 }
 
+/**
+ * Replaces every secret (and its JSON-escaped and percent-encoded forms) in `text` by
+ * "[redacted]": for text that leaves the process some other way than the logger (CLI errors).
+ */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  return replaceAll(text, redactionForms(secrets));
+}
+
+function replaceAll(text: string, forms: readonly string[]): string {
+  let out = text;
+  for (const form of forms) out = out.split(form).join("[redacted]");
+  return out;
+}
+
 /** A logger that writes nothing (unit tests). */
 export const silentLogger: Logger = createLogger({ write: () => {} });
 
 function serializeFields(fields: LogFields | undefined): LogFields {
   if (!fields) return {};
   const out: LogFields = {};
-  for (const [key, value] of Object.entries(fields)) {
-    out[key] = value instanceof Error ? { name: value.name, message: value.message } : value;
-  }
+  for (const [key, value] of Object.entries(fields)) out[key] = value instanceof Error ? serializeError(value) : value;
+  return out;
+}
+
+/** name and message, and the causes' (a few levels); the stack only where a caller logs it on purpose. */
+function serializeError(err: Error, depth = 0): LogFields {
+  const out: LogFields = { name: err.name, message: err.message };
+  if ("code" in err && (typeof err.code === "string" || typeof err.code === "number")) out.code = err.code;
+  if (err.cause instanceof Error && depth < 3) out.cause = serializeError(err.cause, depth + 1);
+  else if (err.cause !== undefined && depth < 3) out.cause = String(err.cause);
   return out;
 }

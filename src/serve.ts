@@ -87,7 +87,7 @@ export async function serveUntilSignal(ctx: AppContext, build: ServerBuilder): P
   // A throw nobody caught leaves the process in an unknown state: log it (redacted, unlike the
   // runtime's own report) and exit non-zero so the supervisor restarts a clean process.
   const onException = (err: Error) => {
-    ctx.log.error("uncaught exception", { error: err });
+    ctx.log.error("uncaught exception", { error: err, stack: err.stack });
     process.exit(1);
   };
   process.on("unhandledRejection", onRejection);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createLogger } from "../src/log.ts";
+import { createLogger, redactSecrets } from "../src/log.ts";
 
 function capture(level: "debug" | "info" | "warn" | "error", redact: string[] = []) {
   const lines: string[] = [];
@@ -50,5 +50,22 @@ describe("createLogger", () => {
     expect(line).not.toContain("ss\\\\word");
     expect(line).toContain("[redacted]");
     expect(() => JSON.parse(line)).not.toThrow();
+  });
+});
+
+describe("error fields and redactSecrets", () => {
+  test("an error's code and cause chain are kept", () => {
+    const { lines, log } = capture("info");
+    const root = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    log.error("send failed", { error: new Error("telegram send failed", { cause: root }) });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      error: { name: "Error", message: "telegram send failed", cause: { message: "connect ECONNREFUSED", code: "ECONNREFUSED" } },
+    });
+  });
+
+  test("redactSecrets works on plain text too", () => {
+    expect(redactSecrets("token 123456:ABC-token and ab%2Bcd%2Fef%3D%3Dghij", ["123456:ABC-token", "ab+cd/ef==ghij"])).toBe(
+      "token [redacted] and [redacted]",
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, redactSecrets } from "../log.ts";
 import type { AppContext } from "../context.ts";
 import { createContext } from "../runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -75,8 +75,11 @@ export async function runNamedCommand(name: string, args: string[], io: CommandI
 
 async function runCommand(command: Command, args: string[], io: CommandIO): Promise<number> {
   let ctx: AppContext | undefined;
+  let secrets: string[] = [];
+  const printError = (text: string) => io.err(redactSecrets(text, secrets));
   try {
     const config = loadConfig(io.env);
+    secrets = platformSecrets(config);
     const isServe = command.name === "serve";
     printNotices(isServe ? config.notices : config.notices.filter((n) => n.level === "info"), isServe ? undefined : io);
     ctx = await createContext(config, {
@@ -87,15 +90,15 @@ async function runCommand(command: Command, args: string[], io: CommandIO): Prom
     return await command.run(args, io, ctx);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
-      io.err(err.message);
+      printError(err.message);
       if (err instanceof UsageError) io.err(`\n${command.help}`);
       return 2;
     }
     if (err instanceof Error && "code" in err && typeof err.code === "string" && err.name !== "Error") {
-      io.err(`Error (${err.code}): ${err.message}`);
+      printError(`Error (${err.code}): ${err.message}`);
       return 1;
     }
-    io.err(`Error: ${err instanceof Error ? err.message : String(err)}`);
+    printError(`Error: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
     if (command.name !== "serve") await ctx?.database.close().catch(() => {});

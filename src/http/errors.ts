@@ -24,7 +24,8 @@ export function createErrorHandler(log: Logger) {
       }
       return errorResponse(c, err.status as ContentfulStatusCode, codeForStatus(err.status), err.message || "Request failed.");
     }
-    log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err });
+    // The stack goes to the log (redacted like every line), never into the answer.
+    log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err, stack: err.stack });
     return errorResponse(c, 500, "internal_error", "Something went wrong on our side; it has been logged.");
   };
 }

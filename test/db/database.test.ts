@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
-import { migrateDatabase, openDatabase, schema } from "../../src/db/index.ts";
-import type { Database, DriverKind } from "../../src/db/index.ts";
+import { migrateDatabase, openDatabase, pingDatabase, schema } from "../../src/db/index.ts";
+import type { Database, Db, DriverKind } from "../../src/db/index.ts";
 import { embeddedMigrations } from "../../src/db/migrations.gen.ts";
 
 /** DESIGN "Data": every table and the columns the contract names (extra columns are allowed). */
@@ -154,6 +154,22 @@ describe("both drivers on one file", () => {
     } finally {
       await lib.close();
       await bun.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("pingDatabase", () => {
+  test("true when the schema can be read; false (never a throw) when closed or hanging", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ps-db-"));
+    const database = await openDatabase(`file:${join(dir, "proxystaff.db")}`);
+    try {
+      expect(await pingDatabase(database.db)).toBe(true);
+      const hanging = { all: () => new Promise(() => {}) } as unknown as Db; // e.g. a remote database that stopped answering
+      expect(await pingDatabase(hanging, 50)).toBe(false);
+      await database.close();
+      expect(await pingDatabase(database.db)).toBe(false);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -37,6 +37,20 @@ describe("the compiled binary", () => {
       expect(run(["no-such-command"]).code).toBe(2);
       expect(readdirSync(dir)).toEqual(["proxystaff"]); // help and version touch nothing
 
+      // A remote DATABASE_URL goes through the pure-JS libSQL web client, which the binary carries
+      // (the native client would fail here with "Cannot find module"): nothing listens, so it
+      // fails to connect, cleanly.
+      const remote = Bun.spawnSync([binary, "migrate"], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "", DATABASE_URL: `http://127.0.0.1:${freePort()}`, DATA_DIR: join(dir, "remote-data") },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect(remote.exitCode).toBe(1);
+      expect(remote.stderr.toString()).toMatch(/ECONNREFUSED|Unable to connect/);
+      expect(remote.stderr.toString()).not.toContain("Cannot find module");
+      rmSync(join(dir, "remote-data"), { recursive: true, force: true });
+
       const port = freePort();
       // No DATA_DIR, TENANTS_DIR or keys: the defaults, relative to the folder it runs in. The
       // Claude Code CLI is a separate program (the Docker image installs it); here it is the

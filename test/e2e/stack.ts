@@ -144,7 +144,7 @@ export class StackClient {
     try {
       const where = tenantIdOrChat.tenantId ? "tenant_id = ?" : "chat_id = ?";
       return db
-        .query(`SELECT id, direction, kind, status, error, body, media, reply_to FROM messages WHERE ${where} ORDER BY created_at, rowid`)
+        .query(`SELECT id, direction, channel, kind, status, error, body, media, reply_to FROM messages WHERE ${where} ORDER BY created_at, rowid`)
         .all(tenantIdOrChat.tenantId ?? tenantIdOrChat.chatId ?? "") as MessageRowView[];
     } finally {
       db.close();
@@ -171,6 +171,7 @@ export class StackClient {
 export interface MessageRowView {
   id: string;
   direction: "in" | "out";
+  channel: string;
   kind: string;
   status: string;
   error: string | null;

@@ -65,8 +65,14 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     return inserted;
   }
 
-  const reply = (msg: InboundMessage, tenantId: string | null, replyTo: string, text: string, kind: "command" | "system") =>
-    deps.outbox.enqueue({ tenantId, channel: msg.channel, chatId: msg.chatId, text, replyTo, kind });
+  /** Hands a reply to the outbox. The message is already stored: a failure here is logged, not thrown (a redelivery would be dropped as a duplicate anyway). */
+  async function reply(msg: InboundMessage, tenantId: string | null, replyTo: string, text: string, kind: "command" | "system"): Promise<void> {
+    try {
+      await deps.outbox.enqueue({ tenantId, channel: msg.channel, chatId: msg.chatId, text, replyTo, kind });
+    } catch (err) {
+      log.error("reply not stored", { tenantId, channel: msg.channel, chatId: msg.chatId, replyTo, error: err });
+    }
+  }
 
   /** Sliding window over stored rows: over the limit, and whether the sender was already told this minute. */
   async function rateCheck(subject: RateSubject): Promise<{ isOver: boolean; wasTold: boolean }> {

@@ -114,6 +114,7 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     }, "both runs' replies");
     expect(replies).toEqual(["slow answer to [slow] first", "slow answer to [slow] two, [slow] three, [slow] four"]);
     expect(slowMaxActive).toBe(1);
+    expect(fakes.telegram.calls.some((c) => c.method === "sendChatAction" && String(c.params.chat_id) === String(chat))).toBe(true);
     expect(stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat").map((r) => r.status)).toEqual(["done", "done", "done", "done"]);
   }, 40_000);
 

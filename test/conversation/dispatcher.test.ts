@@ -56,11 +56,12 @@ async function statuses(ctx: TestContext): Promise<string[]> {
   return rows.map((r) => r.status).sort();
 }
 
-describe("dispatcher", () => {
+for (const driver of ["bun-sqlite", "libsql"] as const)
+describe(`dispatcher (${driver})`, () => {
   let ctx: TestContext;
   const dispatchers: Dispatcher[] = [];
   beforeEach(async () => {
-    ctx = await makeTestContext({ clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    ctx = await makeTestContext({ driver, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
   });
   afterEach(async () => {
     for (const d of dispatchers.splice(0)) await d.stop();
@@ -118,7 +119,7 @@ describe("dispatcher", () => {
   });
 
   test("two processes on one database never run one tenant twice; every message once", async () => {
-    const other = await makeTestContext({ dir: ctx.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    const other = await makeTestContext({ driver, dir: ctx.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
     try {
       const tenants = await Promise.all([0, 1, 2].map(() => insertTenant(ctx)));
       const live = new Map<string, number>();

@@ -16,7 +16,8 @@ function inbound(fields: Partial<InboundMessage>): InboundMessage {
   return { channel: "telegram", externalId: `upd-${n}`, chatId: "1001", text: "hello", media: [], receivedAtMs: Date.now(), ...fields };
 }
 
-describe("inbound pipeline", () => {
+for (const driver of ["bun-sqlite", "libsql"] as const)
+describe(`inbound pipeline (${driver})`, () => {
   let ctx: TestContext;
   let clock: FakeClock;
   let replies: OutboundReply[];
@@ -37,7 +38,7 @@ describe("inbound pipeline", () => {
 
   beforeEach(async () => {
     clock = new FakeClock();
-    ctx = await makeTestContext({ clock, env: { RATE_LIMIT_PER_MINUTE: "3" } });
+    ctx = await makeTestContext({ driver, clock, env: { RATE_LIMIT_PER_MINUTE: "3" } });
     replies = [];
     wakes = 0;
     handle = createInboundPipeline(ctx, {

@@ -1,0 +1,57 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, symlinkSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { appendTimeline, localDateTime, quoteForTimeline } from "../../src/conversation/timeline.ts";
+import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/owner-id.ts";
+import { makeTestContext } from "./context.ts";
+import type { TestContext } from "./context.ts";
+
+describe("timeline", () => {
+  let ctx: TestContext;
+  beforeEach(async () => {
+    ctx = await makeTestContext();
+  });
+  afterEach(() => ctx.cleanup());
+
+  test("date and time are the tenant's local ones", () => {
+    const at = Date.parse("2026-11-26T03:30:00Z");
+    expect(localDateTime(at, "America/Denver")).toEqual({ date: "2026-11-25", time: "20:30" });
+    expect(localDateTime(at, "Asia/Tokyo")).toEqual({ date: "2026-11-26", time: "12:30" });
+  });
+
+  test("lines go to timeline/YYYY-MM-DD.md with a heading for a new day", async () => {
+    const tenant = { id: crypto.randomUUID(), timezone: "America/Denver" };
+    const at = Date.parse("2026-11-26T03:30:00Z");
+    await appendTimeline(ctx, tenant, "← customer: hi", at);
+    await appendTimeline(ctx, tenant, "→ reply: hello", at + 60_000);
+    const text = readFileSync(join(ctx.config.TENANTS_DIR, tenant.id, "timeline", "2026-11-25.md"), "utf8");
+    expect(text).toBe("# 2026-11-25 (America/Denver)\n\n- 20:30 ← customer: hi\n- 20:31 → reply: hello\n");
+  });
+
+  test("a timeline that is a symlink out of the workspace is refused (logged, not thrown)", async () => {
+    const tenant = { id: crypto.randomUUID(), timezone: "UTC" };
+    const outside = mkdtempSync(join(tmpdir(), "ps-outside-"));
+    mkdirSync(join(ctx.config.TENANTS_DIR, tenant.id), { recursive: true });
+    symlinkSync(outside, join(ctx.config.TENANTS_DIR, tenant.id, "timeline"));
+    await appendTimeline(ctx, tenant, "secret", Date.parse("2026-11-26T10:00:00Z"));
+    expect(existsSync(join(outside, "2026-11-26.md"))).toBe(false);
+  });
+
+  test("quotes fold newlines and cut long text", () => {
+    expect(quoteForTimeline("a\nb")).toBe("a ⏎ b");
+    expect(quoteForTimeline("x".repeat(10), 4)).toBe("xxxx…");
+  });
+});
+
+describe("lease owner ids", () => {
+  test("a claim of this host's dead pid, or of our own pid from a previous life, is dead; other hosts never", () => {
+    const self = newOwnerId(1000, "hostA");
+    expect(isDeadLocalOwner(self, self)).toBe(false);
+    expect(isDeadLocalOwner(newOwnerId(1000, "hostA"), self)).toBe(true);
+    expect(isDeadLocalOwner(newOwnerId(2000, "hostA"), self, () => false)).toBe(true);
+    expect(isDeadLocalOwner(newOwnerId(2000, "hostA"), self, () => true)).toBe(false);
+    expect(isDeadLocalOwner(newOwnerId(1000, "hostB"), self, () => false)).toBe(false);
+    expect(isDeadLocalOwner("garbage", self)).toBe(false);
+  });
+});

@@ -12,24 +12,39 @@ export interface BenchRow {
   verdict: "met" | "missed" | "info";
 }
 
-/** A named benchmark: runs its baseline and ProxyStaff in the same process and returns rows. */
-export interface Benchmark {
-  name: string;
-  description: string;
-  run(): Promise<BenchRow[]>;
+/** What one benchmark produced: its rows, and notes for BENCHMARKS.md (method, findings, missed targets). */
+export interface BenchResult {
+  rows: BenchRow[];
+  notes: string[];
 }
 
+/** A named benchmark: runs its baseline and ProxyStaff in the same run and returns rows plus notes. */
+export interface Benchmark {
+  name: string;
+  /** One paragraph: what is measured, how, and what the baseline is. */
+  description: string;
+  run(): Promise<BenchResult>;
+}
+
+/** A row whose verdict follows from a comparison (info when there is no target). */
+export function row(benchmark: string, fields: Omit<BenchRow, "benchmark" | "verdict">, isMet?: boolean): BenchRow {
+  return { benchmark, ...fields, verdict: isMet === undefined ? "info" : isMet ? "met" : "missed" };
+}
+
+/** The rows as a Markdown table. */
 export function markdownTable(rows: BenchRow[]): string {
   const header = "| benchmark | case | ProxyStaff | baseline | ratio | target | verdict |\n|---|---|---|---|---|---|---|";
   const lines = rows.map((r) => `| ${r.benchmark} | ${r.case} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.verdict} |`);
   return [header, ...lines].join("\n");
 }
 
+/** CPU count and model, memory, Bun version, OS. */
 export function machineLine(): string {
   const cpu = cpus();
   return `${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Bun ${Bun.version}, ${process.platform}/${process.arch}`;
 }
 
+/** The short commit hash, marked when the work tree has uncommitted changes to tracked files. */
 export function commitLine(): string {
   const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stdout: "pipe", stderr: "ignore" });
   const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { stdout: "pipe" }).stdout.toString().trim();
@@ -54,4 +69,5 @@ export function percentile(values: number[], p: number): number {
   return sorted[rank]!;
 }
 
+/** A number with fixed digits, or "n/a". */
 export const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");

@@ -92,15 +92,7 @@ export function createRunCgroup(support: CgroupSupport, runId: string, limits: {
       return null;
     },
     dispose() {
-      for (const file of procsFiles) {
-        for (const pid of readPids(file)) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // Already gone.
-          }
-        }
-      }
+      for (const file of procsFiles) for (const pid of readPids(file)) killQuietly(pid);
       for (const { dir } of dirs) removeWhenEmpty(dir);
     },
   };
@@ -112,12 +104,43 @@ function removeWhenEmpty(dir: string, attempt = 0): void {
   setTimeout(() => removeWhenEmpty(dir, attempt + 1), 250).unref();
 }
 
-/** Removes empty run groups a previous process left behind (after a crash). */
+/** A run group's name: `run-<server pid>-<unique>`, so a sweep can tell whose it is. */
+export function runCgroupName(unique: string): string {
+  return `run-${process.pid}-${unique}`;
+}
+
+/**
+ * Clears run groups whose server process is gone (a crash): kills what still runs there, removes the group. Groups of live servers —
+ * this one or another ProxyStaff on the same machine — are left alone: a new group is empty for a moment
+ * before its run moves in.
+ */
 export function removeStaleRunCgroups(support: CgroupSupport): void {
   for (const base of support.bases) {
     for (const entry of safeReaddir(base.dir)) {
-      if (entry.startsWith("run-")) tryRmdir(join(base.dir, entry));
+      const owner = /^run-(\d+)-/.exec(entry)?.[1];
+      if (!owner || isAlive(Number(owner))) continue;
+      // Its server died: whatever still runs there is an orphaned run, and the restart will run that turn again.
+      const dir = join(base.dir, entry);
+      for (const pid of readPids(join(dir, "cgroup.procs"))) killQuietly(pid);
+      removeWhenEmpty(dir);
     }
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
@@ -9,7 +9,7 @@ import { bwrapArgs } from "./bwrap-args.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { limitArgs, resolveLimits } from "./limits.ts";
 import type { RunLimits } from "./limits.ts";
-import { createRunCgroup, detectCgroups, removeStaleRunCgroups } from "./run-cgroup.ts";
+import { createRunCgroup, detectCgroups, removeStaleRunCgroups, runCgroupName } from "./run-cgroup.ts";
 import type { CgroupSupport } from "./run-cgroup.ts";
 
 /** How agent runs are isolated, decided once at start from AGENT_SANDBOX and a real bwrap check. */
@@ -59,6 +59,9 @@ export interface CheckSandboxOptions {
 export class SandboxUnavailableError extends Error {
   override name = "SandboxUnavailableError";
 }
+
+/** util-linux `setpriv`, for a parent-death signal on unsandboxed runs (null when missing). */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
 
 export const BWRAP_INSTALL_HINT =
   "Install bubblewrap (Debian/Ubuntu: `apt-get install -y bubblewrap`; Alpine: `apk add bubblewrap`; Fedora: `dnf install bubblewrap`). " +
@@ -123,12 +126,14 @@ function setUpCgroups(log: Logger | undefined): CgroupSupport | null {
   return support;
 }
 
-/** Wraps one run for a sandbox status: [cgroup entry] + [bwrap … --] + prlimit + the CLI's argv. */
+/** Wraps one run for a sandbox status: [cgroup entry] + (bwrap … -- | setpriv --pdeathsig) + prlimit + the CLI's argv. */
 export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => PreparedRun {
   const limits = limitArgs(status.limits);
   return function wrapInSandbox(run) {
-    const cgroup = status.cgroups ? createRunCgroup(status.cgroups, `run-${randomUUID()}`, status.limits) : null;
+    const cgroup = status.cgroups ? createRunCgroup(status.cgroups, runCgroupName(randomUUID()), status.limits) : null;
     const inner = [...limits, ...run.argv];
+    // bwrap's --die-with-parent ends a run when the server dies; unsandboxed, setpriv does the same, so a
+    // killed server never leaves a run going beside the one its restart starts.
     const sandboxed =
       status.mode === "bwrap" && status.bwrapPath
         ? [
@@ -142,7 +147,7 @@ export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => Prepa
             "--",
             ...inner,
           ]
-        : inner;
+        : [...(SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : []), ...inner];
     return {
       argv: [...(cgroup?.enterArgv ?? []), ...sandboxed],
       memoryLimited: status.limits.memoryMb !== null && (limits.length > 0 || cgroup !== null),

@@ -5,6 +5,7 @@ import { classifyOutcome } from "./classify.ts";
 import { resolveAgentCommand, splitShellArgs } from "./command.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { prepareTenantConfigDir } from "./config-dir.ts";
+import type { TenantConfigDir } from "./config-dir.ts";
 import { buildAgentEnv, secretValuesOf } from "./environment.ts";
 import { readCapped, spawnProcessGroup } from "./process.ts";
 import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
@@ -79,7 +80,12 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     if (!isAbsolute(request.workspace) || !existsSync(request.workspace) || !statSync(request.workspace).isDirectory()) {
       return fail(`the tenant workspace ${request.workspace} does not exist`);
     }
-    const configDir = prepareTenantConfigDir(config.CLAUDE_CONFIG_DIR, request.tenantId);
+    let configDir: TenantConfigDir;
+    try {
+      configDir = prepareTenantConfigDir(config.CLAUDE_CONFIG_DIR, request.tenantId);
+    } catch (error) {
+      return fail(`the tenant's CLI directory could not be prepared: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const { env, dropped } = buildAgentEnv({
       config,
       hostEnv,

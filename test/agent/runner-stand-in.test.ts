@@ -36,9 +36,11 @@ describe("runner classification with a stand-in CLI", () => {
     if (shape.kind === "bad_output") expect(shape.error).toContain("session_id");
   });
 
-  test("a missing workspace is a crash, not a throw", async () => {
+  test("a missing workspace or a tenant id unfit for a path is a crash, not a throw", async () => {
     const result = await runner.run({ ...withMode("ok"), workspace: join(setup.root, "nope") });
     expect(result.kind).toBe("crash");
+    const traversal = await runner.run({ ...withMode("ok"), tenantId: "../escape" });
+    expect(traversal.kind).toBe("crash");
   });
 
   test("argv: -p prompt, json output, resume, AGENT_ARGS split like a shell, inline MCP config", async () => {

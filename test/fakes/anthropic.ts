@@ -10,9 +10,9 @@
  *   ToolSearch, …, plus `mcp__<server>__<tool>` when MCP tools are listed directly), and
  *   `messages`. The first user message starts with `<system-reminder>` text blocks; the
  *   prompt is the last text block. The array may also hold a `{"role":"system"}` entry (environment).
- * - With `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1` a `-p` run sends nothing else: no title
- *   or summary request, no token counting. Without it the CLI also sends `HEAD /` / `HEAD /api/hello`
- *   (answered 200 here). `POST /v1/messages/count_tokens` is answered `{"input_tokens": N}` in case
+ * - A `-p` run (2.1.332) sends no title or summary request and no token counting, with or without
+ *   `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`; without that flag it adds one `HEAD /api/hello`
+ *   (any HEAD/GET is answered 200 here). `POST /v1/messages/count_tokens` is answered `{"input_tokens": N}` in case
  *   a version uses it. Requests made with a small model (`haiku` in the name, no `tools`) are "side
  *   requests" (titles, summaries): they get a short text and never consume the scripted queue.
  * - After a `tool_use` answer the CLI runs the tool and sends the whole history again, the last

@@ -65,7 +65,7 @@ export function baseEnv(dir: string, port: number, sinkUrl: string, sinkToken: s
 /** Starts the server and waits for /health 200. */
 export async function startBenchServer(options: BenchServerOptions & { env: Record<string, string> }): Promise<BenchServer> {
   const port = options.port ?? freePort();
-  const env = { ...options.env, PORT: String(port) };
+  const env: Record<string, string> = { ...options.env, PORT: String(port) };
   mkdirSync(options.dir, { recursive: true });
   const command = options.command ?? [process.execPath, join(REPO_ROOT, "src/main.ts"), "serve"];
   const logFd = openSync(join(options.dir, "server.log"), "a");

@@ -1,0 +1,82 @@
+// fairness: 100 tenants each burst 20 messages at once, AGENT_MAX_CONCURRENCY=4, a 50 ms agent.
+// How long does each tenant wait for its first agent run? Compared with the ideal: total agent work / concurrency.
+import { join } from "node:path";
+import { fmt, percentile, row } from "./harness.ts";
+import type { Benchmark, BenchResult } from "./harness.ts";
+import { baseEnv, createLinkedTenants, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil } from "./stack.ts";
+import { readStandInEvents, standInRuns, wallNowMs, writeStandInAgent } from "./stand-in.ts";
+import { startTelegramSink } from "./telegram-sink.ts";
+import { benchDir } from "./support.ts";
+
+const TENANTS = 100;
+const BURST = 20;
+const CONCURRENCY = 4;
+const AGENT_MS = 50;
+
+export const fairness: Benchmark = {
+  name: "fairness",
+  description:
+    `${TENANTS} tenants each send a burst of ${BURST} messages (all tenants at once, each tenant's ${BURST} back to back), \`AGENT_MAX_CONCURRENCY=${CONCURRENCY}\`, a stand-in agent that works ${AGENT_MS} ms per run. For every tenant: the wait from its first message being sent to its first agent run starting (the stand-in records its start). Baseline (the ideal): the total agent work actually done (sum of run durations, as the stand-in recorded them) divided by the concurrency — the time a perfect scheduler needs to run everything, so no tenant has to wait longer than that for its first run. "Nobody starves": every tenant's every message is answered.`,
+  async run(): Promise<BenchResult> {
+    const dir = benchDir("fairness");
+    const sink = startTelegramSink();
+    const events = join(dir, "events.log");
+    const agent = writeStandInAgent(dir, { eventsFile: events, sleepMs: AGENT_MS });
+    const env = baseEnv(join(dir, "server"), 0, sink.url, sink.token, { AGENT_COMMAND: agent, AGENT_MAX_CONCURRENCY: String(CONCURRENCY) });
+    const server = await startBenchServer({ dir: join(dir, "server"), env });
+    try {
+      const tenants = await createLinkedTenants(server, TENANTS);
+      const firstSent = new Map<string, number>();
+      const started = wallNowMs();
+      await Promise.all(
+        tenants.map(async (tenant, t) => {
+          for (let i = 0; i < BURST; i++) {
+            const id = 30_000_000 + t * BURST + i;
+            if (i === 0) firstSent.set(tenant.id, wallNowMs());
+            const res = await postUpdate(server.url, textUpdateBody(id, tenant.chatId, `burst m:${id}`));
+            await res.arrayBuffer();
+            if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+          }
+        }),
+      );
+      const total = TENANTS * BURST;
+      await waitUntil(() => {
+        const [r] = queryDb<{ n: number }>(server.dbPath, "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND status IN ('done', 'failed')");
+        return (r?.n ?? 0) >= total;
+      }, "every burst message to be answered", 120_000, 100);
+      const makespanMs = wallNowMs() - started;
+      const runs = standInRuns(readStandInEvents(events));
+      const waits = tenants.map((t) => {
+        const first = runs.filter((r) => r.tenantId === t.id).sort((a, b) => a.startMs - b.startMs)[0];
+        return first ? first.startMs - firstSent.get(t.id)! : Number.POSITIVE_INFINITY;
+      });
+      const workMs = runs.reduce((sum, r) => sum + ((r.endMs ?? r.startMs) - r.startMs), 0);
+      const idealMs = workMs / CONCURRENCY;
+      const longest = Math.max(...waits);
+      const [counts] = queryDb<{ done: number; failed: number }>(server.dbPath, "SELECT SUM(status = 'done') AS done, SUM(status = 'failed') AS failed FROM messages WHERE direction = 'in'");
+      const served = new Set(runs.map((r) => r.tenantId)).size;
+      const rows = [
+        row("fairness", { case: "longest wait for a first run", value: `${fmt(longest, 0)} ms`, baseline: `${fmt(idealMs, 0)} ms ideal`, ratio: `${fmt(longest / idealMs, 2)}×`, target: "≤ ideal (nobody starves)" }, longest <= idealMs),
+        row("fairness", { case: "median wait for a first run", value: `${fmt(percentile(waits, 50), 0)} ms`, baseline: `${fmt(idealMs, 0)} ms ideal`, ratio: `${fmt(percentile(waits, 50) / idealMs, 2)}×`, target: "—" }),
+        row("fairness", { case: "tenants served / messages answered", value: `${served} / ${(counts?.done ?? 0) + (counts?.failed ?? 0)}`, baseline: `${TENANTS} / ${total}`, ratio: fmt(served / TENANTS, 2), target: "all" }, served === TENANTS && (counts?.done ?? 0) === total),
+        row("fairness", { case: "agent runs (batches) / time to answer all", value: `${runs.length} runs / ${fmt(makespanMs, 0)} ms`, baseline: `${fmt(idealMs, 0)} ms of work per slot`, ratio: `${fmt(makespanMs / idealMs, 2)}×`, target: "—" }),
+      ];
+      const notes = [`A run answers every message of its tenant queued when it starts, so ${total} messages took ${runs.length} runs (mean ${fmt(workMs / Math.max(1, runs.length), 1)} ms each, including bash start-up and the ${AGENT_MS} ms sleep).`];
+      // How many runs went to a tenant's second or later batch before the last tenant got its first run.
+      const lastFirst = Math.max(...tenants.map((t) => Math.min(...runs.filter((r) => r.tenantId === t.id).map((r) => r.startMs))));
+      const seen = new Set<string>();
+      let repeats = 0;
+      for (const r of [...runs].sort((a, b) => a.startMs - b.startMs)) {
+        if (r.startMs >= lastFirst) break;
+        if (seen.has(r.tenantId)) repeats++;
+        seen.add(r.tenantId);
+      }
+      notes.push(`Before the last tenant's first run started, ${repeats} runs went to tenants that had already been served once.`);
+      if ((counts?.failed ?? 0) > 0) notes.push(`${counts?.failed} messages ended \`failed\` (agent run failures; see the report on per-run cgroups).`);
+      return { rows, notes };
+    } finally {
+      await server.stop();
+      await sink.stop();
+    }
+  },
+};

@@ -63,7 +63,7 @@ function hostEntry(path: string): HostEntry {
  * The bubblewrap arguments (everything between `bwrap` and `--`) for one run: a fresh root with the system
  * directories and selected /etc files read-only, the CLI's files read-only, the tenant's workspace and CLI
  * directory read-write, a private /tmp, a new /proc (own PID namespace) and a minimal /dev; own PID, IPC and
- * UTS namespaces, a new session, killed with its parent; the root read-only. The network stays shared (the model API, /mcp).
+ * UTS namespaces, a new session, killed with its parent, no capabilities (even as root); the root read-only. The network stays shared (the model API, /mcp).
  * The environment is not on this command line: bwrap is started with exactly the run's environment.
  */
 export function bwrapArgs(mounts: BwrapMounts): string[] {
@@ -99,6 +99,9 @@ export function bwrapArgs(mounts: BwrapMounts): string[] {
     "agent",
     "--die-with-parent",
     "--new-session",
+    // Root inside keeps every capability otherwise: mknod of the host's disk, network configuration, modules.
+    "--cap-drop",
+    "ALL",
   );
   return args;
 }

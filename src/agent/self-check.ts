@@ -80,6 +80,7 @@ async function probeInside(config: Config, command: ResolvedAgentCommand, sandbo
     `if touch /usr/.proxystaff-doctor-probe 2>/dev/null; then rm -f /usr/.proxystaff-doctor-probe; echo system=writable; else echo system=readonly; fi`,
     `if command -v python3 >/dev/null 2>&1; then python3 -c 'print("python=ok")' 2>&1 | tail -1; else echo python=missing; fi`,
     `if ${q(command.path)} --version >/dev/null 2>&1; then echo cli=ok; else echo cli=failed; fi`,
+    `echo caps=$(awk '/^CapEff/ {print $2}' /proc/self/status)`,
   ].join("\n");
   try {
     const { env } = buildAgentEnv({ config, hostEnv: process.env, tenantConfigDir: configDir, timezone: "UTC", tenantEnv: {} });
@@ -102,6 +103,7 @@ async function probeInside(config: Config, command: ResolvedAgentCommand, sandbo
       item("system files read-only", seen.system === "readonly", `/usr and /etc are ${seen.system ?? "unknown"} to a run`),
       item("python3 runs (execution/ tools)", seen.python === "ok", seen.python === "ok" ? "python3 from /usr runs inside" : `python3: ${seen.python ?? "unknown"}`),
       item("agent CLI starts inside", seen.cli === "ok", `${command.path} --version: ${seen.cli ?? "unknown"}`),
+      item("no capabilities inside", /^0+$/.test(seen.caps ?? ""), `effective capabilities ${seen.caps ?? "unknown"} (root without them cannot mknod a disk or change the network)`),
     ];
   } catch (error) {
     return [{ name: "probe inside the sandbox", ok: false, detail: errorText(error) }];

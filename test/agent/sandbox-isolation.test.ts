@@ -77,6 +77,7 @@ describe.skipIf(!ready)("agent sandbox (bubblewrap) with the real Claude CLI", (
       `cat /proc/${process.pid}/environ`,
       "echo admin=[$(printenv ADMIN_API_KEY)] creds=[$(printenv CREDENTIALS_KEY)]",
       `echo pwned > ${join(workspaceB, "pwned.txt")}`,
+      "grep CapEff /proc/self/status; mknod /tmp/disk b 8 0 && echo MKNOD-WORKED",
     ]
       .map((cmd, i) => `echo "## step ${i}"; ${cmd} 2>&1`)
       .join("; ");
@@ -125,6 +126,8 @@ describe.skipIf(!ready)("agent sandbox (bubblewrap) with the real Claude CLI", (
     expect(step[5]).toContain("No such file or directory"); // the server's /proc entry
     expect(step[6]).toContain("admin=[] creds=[]");
     expect(step[7]).toMatch(/Read-only file system|No such file or directory/); // write into B
+    expect(step[8]).toContain("CapEff:\t0000000000000000"); // no capabilities, even as root: no raw disk
+    expect(step[8]).not.toContain("MKNOD-WORKED");
     expect(bash).not.toContain(B_SECRET);
     // Read tool on B's .env and Write tool into B's folder fail.
     expect(read).not.toContain(B_SECRET);

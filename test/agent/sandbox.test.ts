@@ -33,6 +33,7 @@ describe("bwrapArgs", () => {
   });
   test("own PID/IPC namespaces, new session, dies with the parent; network shared; no env on the command line", () => {
     for (const flag of ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--proc", "--dev"]) expect(args).toContain(flag);
+    expect(joined).toContain("--cap-drop ALL");
     expect(args).not.toContain("--unshare-net");
     expect(args).not.toContain("--unshare-all");
     expect(args).not.toContain("--setenv");

@@ -37,6 +37,7 @@ describe("runSandboxSelfCheck", () => {
     expect(byName["database and keys hidden"]?.ok).toBe(false);
     expect(byName["platform secrets absent"]?.ok).toBe(true);
     expect(byName["own workspace writable"]?.ok).toBe(true);
+    if (process.getuid?.() === 0) expect(byName["no capabilities inside"]?.ok).toBe(false);
     expect(JSON.stringify(items)).not.toContain(PLATFORM_ADMIN_KEY);
   });
 });

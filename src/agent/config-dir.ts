@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 /** The file a `claude /login` (Pro/Max plan) leaves in the CLI's config directory. */
@@ -31,10 +31,19 @@ export function prepareTenantConfigDir(platformConfigDir: string, tenantId: stri
     rmSync(target, { force: true });
     return { dir, platformCredentials: null };
   }
-  if (!existsSync(target) || !readFileSync(target).equals(readFileSync(source))) {
+  // Anything but an identical regular file (a run may have replaced its copy, even by a symlink) is replaced.
+  if (!isRegularFile(target) || !readFileSync(target).equals(readFileSync(source))) {
     rmSync(target, { force: true });
     copyFileSync(source, target);
     chmodSync(target, 0o600);
   }
   return { dir, platformCredentials: source };
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

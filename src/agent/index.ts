@@ -1,4 +1,7 @@
-/** The agent module: runs the Claude Code CLI for one tenant and classifies the outcome. */
+/**
+ * The agent module: runs the Claude Code CLI for one tenant (inside the bubblewrap sandbox) and classifies the
+ * outcome. The agent's MCP tools live in ./tools/ with their own front door (src/agent/tools/index.ts).
+ */
 export type { AgentFailureKind, AgentResult, AgentRunner, AgentRunRequest } from "./types.ts";
 export { createAgentRunner, mcpConfigJson } from "./runner.ts";
 export type { AgentRunnerOptions, ProcessAgentRunner } from "./runner.ts";
@@ -13,13 +16,12 @@ export type { SpawnedProcess, SpawnFunction, SpawnSpec } from "./process.ts";
 export { classifyOutcome, cliResultSchema } from "./classify.ts";
 export { buildAgentEnv, PLATFORM_SECRET_VARIABLES } from "./environment.ts";
 export { BWRAP_INSTALL_HINT, checkSandbox, sandboxHealth, sandboxWrapper, SandboxUnavailableError } from "./sandbox.ts";
-export type { SandboxStatus, WrapInput } from "./sandbox.ts";
+export type { CheckSandboxOptions, PreparedRun, SandboxStatus, WrapInput } from "./sandbox.ts";
 export { bwrapArgs, ETC_FILES } from "./bwrap-args.ts";
 export type { BwrapMounts } from "./bwrap-args.ts";
 export { DEFAULT_MAX_PROCESSES, limitArgs, resolveLimits } from "./limits.ts";
 export type { RunLimits } from "./limits.ts";
 export { createRunCgroup, detectCgroups } from "./run-cgroup.ts";
 export type { CgroupSupport, RunCgroup } from "./run-cgroup.ts";
-export type { PreparedRun, CheckSandboxOptions } from "./sandbox.ts";
 export { runSandboxSelfCheck } from "./self-check.ts";
 export type { SelfCheckItem, SelfCheckOptions } from "./self-check.ts";

@@ -5,6 +5,7 @@ import type { AppContext } from "./context.ts";
 import { createConversation, createOutbox } from "./conversation/index.ts";
 import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
+import { metricsRoutes } from "./metrics/index.ts";
 import { createScheduler, schedulerRoutes } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./serve.ts";
@@ -18,6 +19,8 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const parts: ServerPart[] = [];
   // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check
   parts.push({ routes: adminRoutes(ctx) });
+  // [metrics]   GET /metrics (Prometheus text; admin key unless METRICS_PUBLIC=true); modules count into ctx.metrics
+  parts.push({ routes: metricsRoutes(ctx) });
   // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws)
   const runner = createAgentRunner(ctx);
   health.contribute(() => sandboxHealth(runner.sandbox));

@@ -140,17 +140,18 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
   async function recover(): Promise<void> {
     const now = ctx.clock.now();
     const dead: string[] = [];
+    const recovered = new Set<string>(); // tenants, counted once per sweep in proxystaff_lease_recoveries_total
     for (const { tenantId, owner: holder } of await activeLeaseOwners(ctx.db, now)) {
       if (!isOwnerDead(holder)) continue;
       dead.push(holder);
       await freeLeaseOf(ctx.db, tenantId, holder, now);
+      recovered.add(tenantId);
       log.warn("freed the lease of a dead process", { tenantId, owner: holder });
     }
     const requeued = await requeueAbandoned(ctx.db, now, dead);
-    if (requeued > 0) {
-      ctx.metrics.leaseRecoveries.inc(requeued);
-      log.warn("re-queued messages of runs cut short", { count: requeued });
-    }
+    if (requeued.count > 0) log.warn("re-queued messages of runs cut short", { count: requeued.count, tenants: requeued.tenantIds.length });
+    for (const tenantId of requeued.tenantIds) recovered.add(tenantId);
+    if (recovered.size > 0) ctx.metrics.leaseRecoveries.inc(recovered.size);
   }
 
   const sweep = () => {

@@ -132,6 +132,7 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
       .update(messages)
       .set({ error: result.error, next_attempt_at: isoAt(clock.now() + delayMs), lease_owner: null, lease_expires_at: null })
       .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
+    ctx.metrics.outboxRetries.inc({ channel: row.channel });
     log.info("reply send will be retried", { ...fields, delayMs, error: result.error });
   }
 

@@ -25,6 +25,9 @@ export interface PipelineDeps {
 
 const WINDOW_MS = 60_000;
 
+/** The `outcome` label of an inbound message in /metrics. */
+type InboundOutcome = "queued" | "duplicate" | "command" | "unknown_chat" | "rate_limited" | "paused" | "archived";
+
 /** The inbound pipeline: `handleInbound` resolves once the message is stored (then the webhook may answer 200). */
 export type InboundHandler = (msg: InboundMessage) => Promise<void>;
 
@@ -36,7 +39,8 @@ export type InboundHandler = (msg: InboundMessage) => Promise<void>;
 export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): InboundHandler {
   const log = ctx.log.child({ component: "pipeline" });
 
-  const count = (msg: InboundMessage, outcome: string) => ctx.metrics.inbound.inc({ channel: msg.channel, outcome });
+  /** proxystaff_inbound_messages_total: queued, duplicate, command, unknown_chat, rate_limited, paused, archived. */
+  const count = (msg: InboundMessage, outcome: InboundOutcome) => ctx.metrics.inbound.inc({ channel: msg.channel, outcome });
 
   /** Stores the row (false: a duplicate, nothing else may happen) and sends a reply to it if given. */
   async function store(
@@ -83,7 +87,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
 
   async function refuseForRate(msg: InboundMessage, tenant: Tenant | null, id: string, wasTold: boolean): Promise<void> {
     if (!(await store(msg, { id, tenantId: tenant?.id ?? null, kind: "chat", status: "rejected", error: "rate_limited" }))) return;
-    count(msg, "rejected");
+    count(msg, "rate_limited");
     log.warn("rate limit: message refused", { tenantId: tenant?.id, channel: msg.channel, chatId: msg.chatId, isReplySent: !wasTold });
     if (!wasTold) {
       await reply(msg, tenant?.id ?? null, id, SLOW_DOWN_REPLY, "system");
@@ -147,7 +151,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     const refusal = tenant.status === "ARCHIVED" ? "tenant_archived" : tenant.onboarding_status === "PAUSED" ? "tenant_paused" : null;
     if (refusal) {
       if (!(await store(msg, { id, tenantId: tenant.id, kind: "chat", status: "rejected", error: refusal }))) return;
-      count(msg, "rejected");
+      count(msg, refusal === "tenant_paused" ? "paused" : "archived");
       await appendTimeline(ctx, tenant, `⊘ ${refusal === "tenant_paused" ? "paused" : "archived"}, not read: ${quoteForTimeline(msg.text)}`);
       await reply(msg, tenant.id, id, refusal === "tenant_paused" ? PAUSED_REPLY : ARCHIVED_REPLY, "system");
       return;

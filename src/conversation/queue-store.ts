@@ -107,9 +107,13 @@ export async function repliesTo(db: Db, inboundIds: readonly string[]): Promise<
 /**
  * Puts `processing` messages back to `queued` when their tenant's lease is free (NULL or expired)
  * or their claim belongs to an owner known to be dead: a run cut short is run again.
- * Returns how many messages were re-queued.
+ * Returns how many messages were re-queued and the tenants they belong to (each once).
  */
-export async function requeueAbandoned(db: Db, nowMs: number, deadOwners: readonly string[] = []): Promise<number> {
+export async function requeueAbandoned(
+  db: Db,
+  nowMs: number,
+  deadOwners: readonly string[] = [],
+): Promise<{ count: number; tenantIds: string[] }> {
   const now = isoAt(nowMs);
   const leaseFree = sql`NOT EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${messages.tenant_id}
     AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${now})`;
@@ -118,8 +122,9 @@ export async function requeueAbandoned(db: Db, nowMs: number, deadOwners: readon
     .update(messages)
     .set({ status: "queued", lease_owner: null })
     .where(sql`${messages.direction} = 'in' AND ${messages.status} = 'processing' AND (${leaseFree}${ownerDead})`)
-    .returning({ id: messages.id });
-  return rows.length;
+    .returning({ id: messages.id, tenantId: messages.tenant_id });
+  const tenantIds = new Set(rows.flatMap((r) => (r.tenantId ? [r.tenantId] : [])));
+  return { count: rows.length, tenantIds: [...tenantIds] };
 }
 
 /** Lease holders whose lease has not expired (to find dead processes on this host). */

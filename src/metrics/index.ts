@@ -20,7 +20,7 @@ export function createMetrics(): Metrics {
     registry,
     inbound: new Counter({
       name: "proxystaff_inbound_messages_total",
-      help: "Inbound messages by channel and outcome (queued, duplicate, rejected, command, unknown_chat).",
+      help: "Inbound messages by channel and outcome (queued, duplicate, command, unknown_chat, rate_limited, paused, archived).",
       labelNames: ["channel", "outcome"],
       registers,
     }),
@@ -45,7 +45,7 @@ export function createMetrics(): Metrics {
     }),
     leaseRecoveries: new Counter({
       name: "proxystaff_lease_recoveries_total",
-      help: "Runs cut short (expired lease or crash) whose messages were queued again.",
+      help: "Tenants recovered from a run cut short: a dead process's lease freed and/or its messages queued again.",
       registers,
     }),
     schedulerLagSeconds: new Gauge({

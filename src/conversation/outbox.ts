@@ -6,6 +6,8 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import type { Service } from "../serve.ts";
+import { freeDeadClaims } from "./outbox-claims.ts";
+import { isDeadLocalOwner, processOwnerId } from "./owner-id.ts";
 import { splitMessage } from "./split-message.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */
@@ -35,8 +37,14 @@ export interface OutboxOptions {
   concurrency?: number;
   /** Safety sweep for rows written by other processes. Default 60 000 ms. */
   sweepMs?: number;
-  /** This sender's lease owner id. Default: a random id per outbox. */
+  /** This sender's claim owner id, "<host>:<pid>:<random>". Default: the process's id (processOwnerId()). */
   owner?: string;
+  /**
+   * Whether a claim's owner is certainly gone; its claims are freed at start and on every timer pass
+   * (a restart resends at once instead of after `leaseMs`). Default: a process on this host that is
+   * no longer running, or an earlier life of this pid (isDeadLocalOwner).
+   */
+  isOwnerDead?: (owner: string) => boolean;
 }
 
 /** The outbox: stores replies `pending`, sends them through their channel, retries, marks `sent`/`failed`. */
@@ -71,7 +79,8 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
   const maxAttempts = options.maxAttempts ?? 12;
   const concurrency = options.concurrency ?? 4;
   const sweepMs = options.sweepMs ?? 60_000;
-  const owner = options.owner ?? `outbox-${randomUUID()}`;
+  const owner = options.owner ?? processOwnerId();
+  const isOwnerDead = options.isOwnerDead ?? ((holder: string) => isDeadLocalOwner(holder, owner));
   const log = ctx.log.child({ component: "outbox" });
 
   let isRunning = false;
@@ -174,8 +183,21 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
   function arm(delayMs: number): void {
     clearTimeout(timer);
     if (!isRunning) return;
-    timer = setTimeout(wake, delayMs);
+    timer = setTimeout(sweep, delayMs);
     timer.unref?.();
+  }
+
+  /** Frees claims of dead senders (a cheap indexed query), then looks for due rows. */
+  async function releaseDeadClaims(): Promise<void> {
+    for (const { owner: holder, count } of await freeDeadClaims(db, clock.now(), isOwnerDead)) {
+      log.warn("freed reply claims of a dead process; sending them now", { owner: holder, count });
+    }
+  }
+
+  function sweep(): void {
+    releaseDeadClaims()
+      .catch((err: unknown) => log.error("freeing dead claims failed", { error: err instanceof Error ? err : String(err) }))
+      .finally(wake);
   }
 
   function wake(): void {
@@ -230,6 +252,7 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
     pendingCount,
     async start() {
       isRunning = true;
+      await releaseDeadClaims();
       const pending = await pendingCount();
       if (pending > 0) log.info("outbox has pending replies from before; sending them", { pending });
       wake();

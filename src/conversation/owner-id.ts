@@ -10,6 +10,18 @@ export function newOwnerId(pid: number = process.pid, host: string = hostname())
   return `${host}:${pid}:${randomBytes(6).toString("hex")}`;
 }
 
+let processOwner: string | undefined;
+
+/**
+ * One owner id for the whole process (made on first use): the outbox claims replies with it, so
+ * several outboxes in one process never judge each other dead, while a restart sees its previous
+ * life's claims as dead (same host, that pid gone or reused by itself).
+ */
+export function processOwnerId(): string {
+  processOwner ??= newOwnerId();
+  return processOwner;
+}
+
 /**
  * True when `owner` was a process on this host that is certainly gone: its pid is not running, or
  * its pid is ours (pids are unique among live processes, so that was a previous life). Owners on

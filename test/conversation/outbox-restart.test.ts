@@ -71,10 +71,11 @@ async function claimedRow(owner: string, chatId: string, text: string): Promise<
 
 const row = async (id: string) => (await t.ctx.db.select().from(schema.messages).where(eq(schema.messages.id, id)))[0];
 
-function startOutbox(channel: Channel, sweepMs = 60_000): Promise<Outbox> {
+async function startOutbox(channel: Channel, sweepMs = 60_000): Promise<Outbox> {
   const outbox = createOutbox(t.ctx, new Map([["telegram", channel]]), { baseBackoffMs: 20, sweepMs });
   outboxes.push(outbox);
-  return outbox.start().then(() => outbox);
+  await outbox.start();
+  return outbox;
 }
 
 describe("outbox after a kill -9", () => {

@@ -6,7 +6,7 @@ import { createConversation, createOutbox } from "./conversation/index.ts";
 import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
-import { createScheduler, schedulerRoutes } from "./scheduler/index.ts";
+import { createScheduler, taskAdminRoutes } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./serve.ts";
 
@@ -17,8 +17,9 @@ import type { ServerPart } from "./serve.ts";
  */
 export async function buildServerParts(ctx: AppContext, health: HealthRegistry): Promise<ServerPart[]> {
   const parts: ServerPart[] = [];
-  // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check
-  parts.push({ routes: adminRoutes(ctx) });
+  // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check,
+  //             and the scheduler's task routes, all on one OpenAPI app (GET /admin/openapi.json lists them)
+  parts.push({ routes: adminRoutes(ctx, { register: [taskAdminRoutes(ctx)] }) });
   // [metrics]   GET /metrics (Prometheus text; admin key unless METRICS_PUBLIC=true); modules count into ctx.metrics
   parts.push({ routes: metricsRoutes(ctx) });
   // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws)
@@ -55,7 +56,7 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
     await scheduler.onTaskFinished(taskId, outcome);
   };
   health.contribute(scheduler.health);
-  parts.push({ routes: schedulerRoutes(ctx), services: [scheduler.service] });
+  parts.push({ services: [scheduler.service] });
   void ctx;
   void health;
   return parts;

@@ -10,4 +10,4 @@ export { onTasksChanged, signalTasksChanged } from "./wake-signal.ts";
 export { createScheduler } from "./loop.ts";
 export type { Scheduler, SchedulerOptions } from "./loop.ts";
 export type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
-export { schedulerRoutes } from "./routes.ts";
+export { taskAdminRoutes } from "./routes.ts";

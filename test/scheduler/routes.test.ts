@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Hono } from "hono";
 import { createApp } from "../../src/http/app.ts";
-import { schedulerRoutes } from "../../src/scheduler/index.ts";
+import { adminRoutes } from "../../src/http/admin/index.ts";
+import { taskAdminRoutes } from "../../src/scheduler/index.ts";
 import { createTestContext, FakeClock, TEST_ADMIN_KEY } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 import { insertTenant } from "./fixtures.ts";
@@ -13,7 +14,7 @@ let otherTenantId: string;
 
 beforeAll(async () => {
   t = await createTestContext({ clock: new FakeClock(Date.parse("2026-11-26T09:00:00.000Z")) });
-  app = createApp(t.ctx, { modules: [schedulerRoutes(t.ctx)] });
+  app = createApp(t.ctx, { modules: [adminRoutes(t.ctx, { register: [taskAdminRoutes(t.ctx)] })] });
   tenantId = await insertTenant(t.ctx, { timezone: "Europe/Berlin" });
   otherTenantId = await insertTenant(t.ctx);
 });
@@ -83,5 +84,47 @@ describe("admin task routes", () => {
     const pending = await json(await call("GET", `/admin/tenants/${tenantId}/tasks?status=PENDING`));
     expect((pending.tasks as { id: string }[]).some((x) => x.id === taskId)).toBe(false);
     expect((await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: true })).status).toBe(409);
+  });
+});
+
+describe("task routes on the admin OpenAPI app", () => {
+  test("GET /admin/openapi.json lists every task route with its schemas", async () => {
+    const res = await call("GET", "/admin/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as {
+      paths: Record<string, Record<string, { tags?: string[]; requestBody?: unknown; responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    expect(Object.keys(doc.paths["/tenants/{id}/tasks"] ?? {}).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/tenants/{id}/tasks/{taskId}"] ?? {}).sort()).toEqual(["delete", "get", "patch"]);
+    expect(doc.paths["/tenants/{id}/tasks"]!.post!.responses["201"]).toBeDefined();
+    expect(Object.keys(doc.components.schemas.NewTask?.properties ?? {}).sort()).toEqual(["cron", "in_minutes", "prompt", "run_at", "timezone"]);
+    expect(doc.components.schemas.ScheduledTask?.properties?.next_run_at).toBeDefined();
+    expect(doc.paths["/tenants"]).toBeDefined(); // the tenants' own routes are in the same document
+  });
+
+  test("validation errors have the admin API's shape: invalid_input naming the field, invalid_json, 415", async () => {
+    const missing = await call("POST", `/admin/tenants/${tenantId}/tasks`, { cron: "0 9 * * *" });
+    expect(missing.status).toBe(400);
+    expect((await json(missing)).error).toMatchObject({ code: "invalid_input" });
+    const extra = await json(await call("PATCH", `/admin/tenants/${tenantId}/tasks/${crypto.randomUUID()}`, { colour: "red" }));
+    expect(extra.error).toMatchObject({ code: "invalid_input" });
+    expect((extra.error as { message: string }).message).toContain("colour");
+    const limit = await call("GET", `/admin/tenants/${tenantId}/tasks?limit=0`);
+    expect(limit.status).toBe(400);
+    expect(((await json(limit)).error as { message: string }).message).toStartWith("limit:");
+    const badId = await call("GET", `/admin/tenants/${tenantId}/tasks/not-a-uuid`);
+    expect(badId.status).toBe(400);
+    expect(((await json(badId)).error as { message: string }).message).toStartWith("taskId:");
+    const text = await app.request(`/admin/tenants/${tenantId}/tasks`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, "content-type": "text/plain" },
+      body: "prompt=hi",
+    });
+    expect(text.status).toBe(415);
+    expect(((await json(text)).error as { code: string }).code).toBe("unsupported_media_type");
+    const empty = await call("POST", `/admin/tenants/${tenantId}/tasks`, "");
+    expect(empty.status).toBe(400);
+    expect(((await json(empty)).error as { code: string }).code).toBe("invalid_json");
   });
 });

@@ -45,7 +45,7 @@ export function mountOpenApiDocument(api: AdminApi): void {
       title: "ProxyStaff admin API",
       version: pkg.version,
       description:
-        "Operator API for tenants, credentials, messages, sessions and validation. Every route needs `Authorization: Bearer $ADMIN_API_KEY`. Errors are `{\"error\":{\"code\",\"message\"}}`.",
+        "Operator API for tenants, credentials, messages, sessions, scheduled tasks and validation. Every route needs `Authorization: Bearer $ADMIN_API_KEY`. Errors are `{\"error\":{\"code\",\"message\"}}`.",
     },
     servers: [{ url: "/admin" }],
     security: [{ adminKey: [] }],

@@ -1,0 +1,88 @@
+// Shared pieces of the fault suite: a seeded PRNG (FAULT_SEED replays a run), the bench stack (real server
+// processes, the Telegram sink, the stand-in agent), and counting which inbound messages got which replies.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { queryDb } from "../../bench/stack.ts";
+import type { TelegramSink } from "../../bench/telegram-sink.ts";
+
+export { baseEnv, createLinkedTenants, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil, ADMIN_KEY } from "../../bench/stack.ts";
+export type { BenchServer, LinkedTenant } from "../../bench/stack.ts";
+export { startTelegramSink } from "../../bench/telegram-sink.ts";
+export type { TelegramSink } from "../../bench/telegram-sink.ts";
+export { readStandInEvents, standInRuns, writeStandInAgent } from "../../bench/stand-in.ts";
+
+/** A deterministic PRNG (mulberry32) in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The run's seed: FAULT_SEED when set (to replay a failure), else a random one; printed either way. */
+export function faultSeed(suite: string): { seed: number; rand: () => number } {
+  const fromEnv = process.env.FAULT_SEED;
+  const seed = fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : Math.floor(Math.random() * 2 ** 31);
+  console.log(`${suite}: seed ${seed} (replay with FAULT_SEED=${seed})`);
+  return { seed, rand: prng(seed) };
+}
+
+/** A temp folder for one fault test; remove() deletes it unless FAULT_KEEP=1. */
+export function faultDir(name: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `proxystaff-fault-${name}-`));
+  return {
+    dir,
+    remove() {
+      if (process.env.FAULT_KEEP === "1") console.log(`kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** How often each `m:<tag>` appears across the sink's delivered replies. */
+export function tagCounts(sink: TelegramSink): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const message of sink.sent) {
+    for (const tag of message.text.match(/m:[A-Za-z0-9_.-]+/g) ?? []) counts.set(tag, (counts.get(tag) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Inbound rows by Telegram update id (external_id): status and error. */
+export function inboundByUpdate(dbPath: string): Map<string, { status: string; error: string | null }> {
+  const rows = queryDb<{ external_id: string; status: string; error: string | null }>(dbPath, "SELECT external_id, status, error FROM messages WHERE direction = 'in' AND channel = 'telegram'");
+  return new Map(rows.map((r) => [r.external_id, { status: r.status, error: r.error }]));
+}
+
+/** Counts of inbound messages not yet final and replies not yet sent. */
+export function openWork(dbPath: string): { open: number; pending: number } {
+  const [r] = queryDb<{ open: number; pending: number }>(
+    dbPath,
+    "SELECT (SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status IN ('queued', 'processing')) AS open, (SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'pending') AS pending",
+  );
+  return r ?? { open: 0, pending: 0 };
+}
+
+/**
+ * Checks each accepted message: answered exactly once (its tag in one reply), or `failed` with an error (the
+ * customer then got the failure reply, which carries no tag). Returns the tallies for the summary line.
+ */
+export function replyTally(sink: TelegramSink, dbPath: string, accepted: Iterable<number>): { total: number; answered: number; failed: number; lost: number[]; duplicated: number[] } {
+  const counts = tagCounts(sink);
+  const rows = inboundByUpdate(dbPath);
+  const tally = { total: 0, answered: 0, failed: 0, lost: [] as number[], duplicated: [] as number[] };
+  for (const id of accepted) {
+    tally.total++;
+    const n = counts.get(`m:${id}`) ?? 0;
+    if (n === 1) tally.answered++;
+    else if (n > 1) tally.duplicated.push(id);
+    else if (rows.get(String(id))?.status === "failed" && rows.get(String(id))?.error) tally.failed++;
+    else tally.lost.push(id);
+  }
+  return tally;
+}

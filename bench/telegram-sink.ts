@@ -1,5 +1,5 @@
 // A minimal loopback Telegram Bot API for benchmarks and fault tests: records every sendMessage with its
-// wall-clock arrival time, and can answer with faults chosen by the caller (429, 500, 403, a dropped connection).
+// wall-clock arrival time, and can answer with faults chosen by the caller (429, 500, 403, a slow gateway timeout).
 import type { Server } from "bun";
 import { wallNowMs } from "./stand-in.ts";
 
@@ -14,7 +14,7 @@ export interface SinkMessage {
 }
 
 /** What to do with one sendMessage: answer it, or fail it this way. */
-export type SinkFault = "ok" | "429" | "500" | "403" | "drop";
+export type SinkFault = "ok" | "429" | "500" | "403" | "timeout";
 
 export interface TelegramSink {
   /** TELEGRAM_API_ROOT for the server. */
@@ -34,7 +34,7 @@ export interface TelegramSink {
 /** Starts the sink on 127.0.0.1 with a port of its own. */
 export function startTelegramSink(token = SINK_BOT_TOKEN): TelegramSink {
   const sent: SinkMessage[] = [];
-  const attempts: Record<SinkFault, number> = { ok: 0, "429": 0, "500": 0, "403": 0, drop: 0 };
+  const attempts: Record<SinkFault, number> = { ok: 0, "429": 0, "500": 0, "403": 0, timeout: 0 };
   let decide: (chatId: string) => SinkFault = () => "ok";
   const ok = (result: unknown) => Response.json({ ok: true, result });
   const fail = (code: number, description: string, parameters?: Record<string, unknown>) =>
@@ -45,7 +45,7 @@ export function startTelegramSink(token = SINK_BOT_TOKEN): TelegramSink {
     port: 0,
     hostname: "127.0.0.1",
     idleTimeout: 30,
-    async fetch(req, srv) {
+    async fetch(req) {
       const atMs = wallNowMs();
       const match = /^\/bot([^/]+)\/(\w+)$/.exec(new URL(req.url).pathname);
       if (!match || match[1] !== token) return fail(401, "Unauthorized");
@@ -63,10 +63,9 @@ export function startTelegramSink(token = SINK_BOT_TOKEN): TelegramSink {
           return fail(500, "Internal Server Error");
         case "403":
           return fail(403, "Forbidden: bot was blocked by the user");
-        case "drop":
-          // The connection is closed without an answer after a second (a timeout at a proxy).
-          srv.timeout(req, 1);
-          await Bun.sleep(3000);
+        case "timeout":
+          // No answer for a while, then a gateway timeout (what a proxy in front of a stuck API sends).
+          await Bun.sleep(1500);
           return fail(504, "Gateway Timeout");
         case "ok": {
           const message = { chatId, text: String(params.text ?? ""), atMs };

@@ -12,18 +12,30 @@ export interface CommandIO {
   readLine(prompt: string): Promise<string | null>;
 }
 
-/** One `proxystaff <name>` command. */
-export interface Command {
+interface CommandBase {
   name: string;
   /** One line for the command list. */
   summary: string;
   /** The full --help text (usage line first). */
   help: string;
-  /** Whether the command needs the database context (most do); `false` commands get none. */
-  needsContext?: boolean;
+}
+
+/** A command run with the database context (config loaded, database opened and migrated): most of them. */
+export interface ContextCommand extends CommandBase {
+  needsContext?: true;
   /** Runs the command; the returned number is the exit code. */
   run(args: string[], io: CommandIO, ctx: AppContext): Promise<number>;
 }
+
+/** A command that loads what it needs itself (e.g. `doctor`, which must report a broken config or database). */
+export interface StandaloneCommand extends CommandBase {
+  needsContext: false;
+  /** Runs the command; the returned number is the exit code. */
+  run(args: string[], io: CommandIO): Promise<number>;
+}
+
+/** One `proxystaff <name>` command. */
+export type Command = ContextCommand | StandaloneCommand;
 
 /** Raised for bad command-line input: printed without a stack, exit code 2. */
 export class UsageError extends Error {

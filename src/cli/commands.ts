@@ -3,6 +3,7 @@ import { credentialsCommands } from "../credentials/commands.ts";
 import { schedulerCommands } from "../scheduler/commands.ts";
 import { tenantCommands } from "../tenants/commands.ts";
 import type { Command } from "./command.ts";
+import { doctorCommand } from "./doctor-command.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { serveCommand } from "./serve-command.ts";
 
@@ -10,6 +11,7 @@ import { serveCommand } from "./serve-command.ts";
 export const commands: Command[] = [
   serveCommand,
   migrateCommand,
+  doctorCommand,
   ...tenantCommands,
   ...credentialsCommands,
   ...conversationCommands,

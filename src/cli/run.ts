@@ -78,6 +78,8 @@ async function runCommand(command: Command, args: string[], io: CommandIO): Prom
   let secrets: string[] = [];
   const printError = (text: string) => io.err(redactSecrets(text, secrets));
   try {
+    // Standalone commands load config and database themselves (and report what is wrong with them).
+    if (command.needsContext === false) return await command.run(args, io);
     const config = loadConfig(io.env);
     secrets = platformSecrets(config);
     const isServe = command.name === "serve";

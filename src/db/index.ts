@@ -1,5 +1,6 @@
 export { openDatabase, pingDatabase } from "./client.ts";
 export type { Database, Db, DriverKind, OpenDatabaseOptions } from "./client.ts";
-export { migrateDatabase } from "./migrate.ts";
+export { migrateDatabase, migrationStatus } from "./migrate.ts";
+export type { MigrationStatus } from "./migrate.ts";
 export * as schema from "./schema.ts";
 export type { CredentialRow, MessageRow, SessionRow, TaskRow, TenantRow } from "./schema.ts";

@@ -22,6 +22,33 @@ export async function migrateDatabase(database: Database): Promise<number> {
   return database.kind === "bun-sqlite" ? migrateLocal(db, migrations) : migrateLibsql(db, migrations);
 }
 
+/** Where the database stands against this build's migrations (read-only: `proxystaff doctor`). */
+export interface MigrationStatus {
+  /** Migrations embedded in this build. */
+  total: number;
+  /** Of those, not applied yet (all of them on a fresh database). */
+  pending: number;
+  /** The database has a migration newer than any in this build (written by a newer version). */
+  isAhead: boolean;
+}
+
+/** Reads the migration state without changing anything (no table yet = everything pending). */
+export async function migrationStatus(database: Database): Promise<MigrationStatus> {
+  const migrations = migrationMeta();
+  const { db } = database;
+  const [table] = await db.all<{ n: number }>(
+    sql`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'`,
+  );
+  if (!Number(table?.n)) return { total: migrations.length, pending: migrations.length, isAhead: false };
+  const [last] = await db.all<{ created_at: number }>(sql`SELECT max(created_at) AS created_at FROM "__drizzle_migrations"`);
+  const newest = Math.max(0, ...migrations.map((m) => m.folderMillis));
+  return {
+    total: migrations.length,
+    pending: (await pendingMigrations(db, migrations)).length,
+    isAhead: last?.created_at != null && Number(last.created_at) > newest,
+  };
+}
+
 /** The migrations newer than the last one recorded (drizzle's rule: by folder timestamp). */
 async function pendingMigrations(db: Db, migrations: MigrationMeta[]): Promise<MigrationMeta[]> {
   const [last] = await db.all<{ created_at: number }>(

@@ -1,0 +1,173 @@
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Config } from "../config.ts";
+import { migrationStatus, openDatabase, pingDatabase } from "../db/index.ts";
+
+/** One line of `proxystaff doctor`: ok, warn (works, but look at it) or fail (something will not work). */
+export interface DoctorCheck {
+  name: string;
+  status: "ok" | "warn" | "fail";
+  detail: string;
+  /** What to do about a warn or fail. */
+  fix?: string;
+}
+
+export const ok = (name: string, detail: string): DoctorCheck => ({ name, status: "ok", detail });
+export const warn = (name: string, detail: string, fix?: string): DoctorCheck => ({ name, status: "warn", detail, fix });
+export const fail = (name: string, detail: string, fix?: string): DoctorCheck => ({ name, status: "fail", detail, fix });
+
+/** ADMIN_API_KEY and CREDENTIALS_KEY: set, read from DATA_DIR, or still to be generated. */
+export function checkSecrets(config: Config, env: Record<string, string | undefined>): DoctorCheck[] {
+  const adminFile = join(config.DATA_DIR, "admin-api-key");
+  const keyFile = join(config.DATA_DIR, "credentials-key");
+  const admin = env.ADMIN_API_KEY
+    ? ok("admin key", "ADMIN_API_KEY is set")
+    : existsSync(adminFile)
+      ? ok("admin key", `read from ${adminFile}`)
+      : warn("admin key", `ADMIN_API_KEY is not set and ${adminFile} does not exist yet`, "the first start generates one and prints it once; or set ADMIN_API_KEY (fly secrets set ADMIN_API_KEY=…)");
+  const vault = env.CREDENTIALS_KEY
+    ? ok("credentials key", "CREDENTIALS_KEY is set")
+    : warn(
+        "credentials key",
+        existsSync(keyFile) ? `CREDENTIALS_KEY is not set: the vault uses the generated key in ${keyFile}` : "CREDENTIALS_KEY is not set (the first start generates one into DATA_DIR)",
+        "production sets CREDENTIALS_KEY as a secret, not a file beside the data it protects (`proxystaff rotate-credentials-key` moves the vault to a new key)",
+      );
+  return [admin, vault];
+}
+
+/** DATA_DIR and TENANTS_DIR exist and are writable (or can be created). */
+export function checkDirectories(config: Config): DoctorCheck[] {
+  return [checkDirectory("data directory", config.DATA_DIR, "DATA_DIR"), checkDirectory("tenants directory", config.TENANTS_DIR, "TENANTS_DIR")];
+}
+
+function checkDirectory(name: string, dir: string, variable: string): DoctorCheck {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) return fail(name, `${dir} is not a directory`, `point ${variable} at a directory`);
+    return isWritable(dir) ? ok(name, `${dir} (writable)`) : fail(name, `${dir} is not writable by this user`, `fix the owner or mode of ${dir}, or set ${variable}`);
+  }
+  const parent = nearestExisting(dir);
+  return isWritable(parent)
+    ? warn(name, `${dir} does not exist yet`, "created at the first start; on Fly it must be on the mounted volume (/data)")
+    : fail(name, `${dir} does not exist and ${parent} is not writable`, `create ${dir} or set ${variable} to a writable place`);
+}
+
+/** The database answers, and its migrations match this build. Opens nothing new: a missing database file is reported, not created. */
+export async function checkDatabase(config: Config): Promise<DoctorCheck[]> {
+  const where = displayUrl(config.DATABASE_URL);
+  const file = config.DATABASE_URL.startsWith("file:") ? config.DATABASE_URL.slice("file:".length).replace(/^\/\/(?=\/)/, "") : null;
+  if (file && !existsSync(file)) {
+    return [warn("database", `no database yet at ${file}`, "`proxystaff migrate` (or the first start) creates it; on a deployment, check that DATA_DIR is on the volume")];
+  }
+  let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  try {
+    database = await openDatabase(config.DATABASE_URL, { authToken: config.DATABASE_AUTH_TOKEN });
+    if (!(await pingDatabase(database.db, 5000))) {
+      return [fail("database", `${where} does not answer`, "check DATABASE_URL (and DATABASE_AUTH_TOKEN for a remote libSQL database), and that the file is readable")];
+    }
+    const checks = [ok("database", `${where} answers (${database.kind})`)];
+    const status = await migrationStatus(database);
+    if (status.isAhead) {
+      checks.push(fail("migrations", "the database was migrated by a newer ProxyStaff than this build", "deploy the newer build (downgrading the schema is not supported)"));
+    } else if (status.pending > 0) {
+      checks.push(warn("migrations", `${status.pending} of ${status.total} not applied yet`, "run `proxystaff migrate` (the server also applies them at start)"));
+    } else {
+      checks.push(ok("migrations", `all ${status.total} applied`));
+    }
+    return checks;
+  } catch (error) {
+    return [fail("database", `${where} could not be opened: ${errorText(error)}`, "check DATABASE_URL / DATABASE_AUTH_TOKEN and the file's permissions")];
+  } finally {
+    await database?.close().catch(() => {}); // only a read check: nothing to lose
+  }
+}
+
+/** The platform's Claude login: ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN, or $CLAUDE_CONFIG_DIR/.credentials.json. */
+export function checkAgentLogin(config: Config): DoctorCheck[] {
+  const dir = config.CLAUDE_CONFIG_DIR;
+  const checks: DoctorCheck[] = [];
+  if (!existsSync(dir)) checks.push(warn("CLAUDE_CONFIG_DIR", `${dir} does not exist yet`, "created at the first agent run; it must be on the volume so sessions survive a redeploy"));
+  else if (!isWritable(dir)) checks.push(fail("CLAUDE_CONFIG_DIR", `${dir} is not writable`, `fix the owner or mode of ${dir}`));
+  else checks.push(ok("CLAUDE_CONFIG_DIR", `${dir} (writable)`));
+
+  const auth = config.agentAuthEnv;
+  const file = join(dir, ".credentials.json");
+  const fileState = existsSync(file) ? readLoginFile(file) : null;
+  const hint = "set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`, plan login) or ANTHROPIC_API_KEY, or run `claude /login` with CLAUDE_CONFIG_DIR set (docs/agent.md)";
+  if (auth.ANTHROPIC_API_KEY && auth.CLAUDE_CODE_OAUTH_TOKEN) {
+    checks.push(warn("agent login", "both ANTHROPIC_API_KEY and CLAUDE_CODE_OAUTH_TOKEN are set: the CLI uses the API key", "unset the one you do not mean (a plan login: unset ANTHROPIC_API_KEY)"));
+  } else if (auth.ANTHROPIC_API_KEY) {
+    checks.push(ok("agent login", `ANTHROPIC_API_KEY is set${auth.ANTHROPIC_BASE_URL ? ` (API at ${auth.ANTHROPIC_BASE_URL})` : ""}`));
+  } else if (auth.CLAUDE_CODE_OAUTH_TOKEN) {
+    checks.push(ok("agent login", "CLAUDE_CODE_OAUTH_TOKEN is set (plan login)"));
+  } else if (fileState === "ok") {
+    checks.push(ok("agent login", `login file ${file} (copied read-only into each run; prefer CLAUDE_CODE_OAUTH_TOKEN)`));
+  } else if (fileState === "unexpected") {
+    checks.push(warn("agent login", `${file} has no claudeAiOauth.accessToken (a newer CLI format?)`, `if runs fail to log in: ${hint}`));
+  } else if (fileState !== null) {
+    checks.push(fail("agent login", `${file} ${fileState}`, hint));
+  } else {
+    checks.push(fail("agent login", "no login: neither ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN nor a .credentials.json in CLAUDE_CONFIG_DIR", hint));
+  }
+  return checks;
+}
+
+/** Which channels the server will run (the same rules as createChannels), without calling the platforms. */
+export function checkChannels(config: Config): DoctorCheck[] {
+  const lines: DoctorCheck[] = [];
+  if (!config.TELEGRAM_BOT_TOKEN) lines.push(warn("telegram", "off: TELEGRAM_BOT_TOKEN is not set"));
+  else if (config.TELEGRAM_MODE === "off") lines.push(warn("telegram", "off: TELEGRAM_MODE=off"));
+  else if (config.TELEGRAM_MODE === "polling") lines.push(ok("telegram", "on (polling getUpdates)"));
+  else if (!config.PUBLIC_URL) lines.push(warn("telegram", "webhook mode but PUBLIC_URL is not set: the webhook is not registered", "set PUBLIC_URL (https://your-app.fly.dev) or TELEGRAM_MODE=polling"));
+  else lines.push(ok("telegram", `on (webhook ${config.PUBLIC_URL}/webhooks/telegram)`));
+
+  const twilio = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const).filter((n) => !config[n]);
+  if (twilio.length === 3) lines.push(warn("whatsapp", "off: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM are not set"));
+  else if (twilio.length > 0) lines.push(warn("whatsapp", `off: ${twilio.join(", ")} not set (the other Twilio variables are)`, "set all three Twilio variables, or none"));
+  else if (!config.PUBLIC_URL) lines.push(warn("whatsapp", "sending only: PUBLIC_URL is not set, so inbound Twilio signatures cannot be checked", "set PUBLIC_URL"));
+  else lines.push(ok("whatsapp", `on (webhook ${config.PUBLIC_URL}/webhooks/whatsapp)`));
+
+  const anyOn = lines.some((l) => l.status === "ok" || l.detail.startsWith("webhook mode") || l.detail.startsWith("sending only"));
+  if (!anyOn) lines.push(fail("channels", "no channel is on: customers cannot reach their agent", "set TELEGRAM_BOT_TOKEN, or the three TWILIO_* variables (docs/channels.md)"));
+  // A channel deliberately off is fine while another one is on.
+  return lines.map((l) => (anyOn && l.status === "warn" && l.detail.startsWith("off:") && !l.fix ? ok(l.name, l.detail) : l));
+}
+
+/** "ok", "unexpected" (JSON of another shape) or why it cannot be read. */
+function readLoginFile(path: string): string {
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as { claudeAiOauth?: { accessToken?: unknown } } | null;
+    return typeof parsed?.claudeAiOauth?.accessToken === "string" ? "ok" : "unexpected";
+  } catch (error) {
+    return `cannot be read as JSON (${errorText(error)})`;
+  }
+}
+
+/** The URL without credentials or query (tokens never reach the output). */
+export function displayUrl(url: string): string {
+  if (url.startsWith("file:")) return url;
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}`;
+  } catch {
+    return "(DATABASE_URL)";
+  }
+}
+
+function isWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function nearestExisting(path: string): string {
+  let current = dirname(path);
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  return current;
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -4,6 +4,7 @@ import type { AppContext } from "../context.ts";
 import type { Channel, ChannelName, InboundMessage } from "../channels/types.ts";
 import { messages } from "../db/schema.ts";
 import { findTenantByChatId, findTenantByPhone, getTenant } from "../tenants/index.ts";
+import type { InboundOutcome } from "../metrics/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { decideCommand, parseChatCommand } from "./chat-commands.ts";
 import { fetchInboundMedia } from "./inbound-media.ts";
@@ -25,8 +26,6 @@ export interface PipelineDeps {
 
 const WINDOW_MS = 60_000;
 
-/** The `outcome` label of an inbound message in /metrics. */
-type InboundOutcome = "queued" | "duplicate" | "command" | "unknown_chat" | "rate_limited" | "paused" | "archived";
 
 /** The inbound pipeline: `handleInbound` resolves once the message is stored (then the webhook may answer 200). */
 export type InboundHandler = (msg: InboundMessage) => Promise<void>;

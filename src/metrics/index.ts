@@ -12,8 +12,27 @@ export interface Metrics {
   queueDepth: Gauge;
 }
 
+/** The `outcome` label of proxystaff_inbound_messages_total: what the pipeline did with a message. */
+export const INBOUND_OUTCOMES = ["queued", "duplicate", "command", "unknown_chat", "rate_limited", "paused", "archived"] as const;
+export type InboundOutcome = (typeof INBOUND_OUTCOMES)[number];
+
+/** Agent result classes (AgentResult["kind"]) and customer channels: their series exist at 0 from the start. */
+const AGENT_RESULTS = ["ok", "timeout", "crash", "bad_output", "credit_too_low", "session_not_found", "limit_exceeded"];
+const CUSTOMER_CHANNELS = ["telegram", "whatsapp"];
+
 /** Creates the metrics; `queueDepth` is filled at scrape time by the collector the conversation module sets. */
 export function createMetrics(): Metrics {
+  const metrics = buildMetrics();
+  // Known label values start at 0, so rate()/increase() see the first event instead of a new series.
+  for (const channel of CUSTOMER_CHANNELS) {
+    for (const outcome of INBOUND_OUTCOMES) metrics.inbound.inc({ channel, outcome }, 0);
+    metrics.outboxRetries.inc({ channel }, 0);
+  }
+  for (const result of AGENT_RESULTS) metrics.agentRuns.inc({ result }, 0);
+  return metrics;
+}
+
+function buildMetrics(): Metrics {
   const registry = new Registry();
   const registers = [registry];
   return {

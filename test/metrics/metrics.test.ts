@@ -119,6 +119,10 @@ describe("GET /metrics", () => {
       "proxystaff_outbox_retries_total", "proxystaff_lease_recoveries_total", "proxystaff_scheduler_lag_seconds", "proxystaff_queue_depth"]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
+    // known label values exist at 0 before anything happened (alerts on increase() see the first event)
+    expect(sample(text, 'proxystaff_agent_runs_total{result="credit_too_low"}')).toBe(0);
+    expect(sample(text, 'proxystaff_inbound_messages_total{channel="whatsapp",outcome="rate_limited"}')).toBe(0);
+    expect(sample(text, 'proxystaff_outbox_retries_total{channel="telegram"}')).toBe(0);
   });
 
   test("METRICS_PUBLIC=true serves it without the key (admin routes still need it)", async () => {

@@ -34,20 +34,21 @@ async function startupMs(dir: string, env: Record<string, string>): Promise<{ ti
 /** Longest the benchmark waits for the live messages to be answered. */
 const LIVE_LIMIT_MS = 90_000;
 
-/** Sends the live messages, waits (bounded) until they are answered; returns how many were and how long it took. */
-async function sendLive(server: BenchServer, firstId: number): Promise<{ answered: number; seconds: number; finished: boolean }> {
+/** Sends the live messages (for at most LIVE_LIMIT_MS), waits (bounded) until they are answered; returns how many were sent and answered, and how long it took. */
+async function sendLive(server: BenchServer, firstId: number): Promise<{ sent: number; answered: number; seconds: number; finished: boolean }> {
   const started = performance.now();
-  await runLoad(LIVE_MESSAGES, 8, (i) => postUpdate(server.url, textUpdateBody(firstId + i, seededTenant(i % ACTIVE_TENANTS).chatId, `live message ${i}`)));
+  const load = await runLoad(LIVE_MESSAGES, 8, (i) => postUpdate(server.url, textUpdateBody(firstId + i, seededTenant(i % ACTIVE_TENANTS).chatId, `live message ${i}`)), { stopAfterMs: LIVE_LIMIT_MS });
   const open = () =>
     queryDb<{ open: number; pending: number }>(
       server.dbPath,
       "SELECT (SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status IN ('queued', 'processing')) AS open, (SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'pending') AS pending",
     )[0] ?? { open: 0, pending: 0 };
-  let finished = true;
-  await waitUntil(() => open().open === 0 && open().pending === 0, "the live messages to be answered", LIVE_LIMIT_MS, 250).catch(() => {
+  let finished = load.sent === LIVE_MESSAGES;
+  const remainingMs = Math.max(1000, LIVE_LIMIT_MS - (performance.now() - started));
+  await waitUntil(() => open().open === 0 && open().pending === 0, "the live messages to be answered", remainingMs, 250).catch(() => {
     finished = false;
   });
-  return { answered: LIVE_MESSAGES - open().open, seconds: (performance.now() - started) / 1000, finished };
+  return { sent: load.sent, answered: load.sent - open().open, seconds: (performance.now() - started) / 1000, finished };
 }
 
 export const scale: Benchmark = {
@@ -93,8 +94,8 @@ export const scale: Benchmark = {
         row("scale", { case: "start-up to /health 200 (median)", value: `${fmt(start.big, 0)} ms`, baseline: `${fmt(start.empty, 0)} ms`, ratio: `${fmt(start.big / start.empty, 2)}×`, target: "< 1000 ms" }, start.big < 1000),
         row("scale", { case: "idle RSS", value: `${fmt(idleRss.big, 0)} MiB`, baseline: `${fmt(idleRss.empty, 0)} MiB`, ratio: `${fmt(idleRss.big / idleRss.empty, 2)}×`, target: "< 150 MB" }, idleRss.big * 1.048576 < 150),
         row("scale", { case: `idle CPU over ${IDLE_S} s`, value: `${fmt(idleCpu.big, 2)} s (${fmt(pct(idleCpu.big), 2)} %)`, baseline: `${fmt(idleCpu.empty, 2)} s (${fmt(pct(idleCpu.empty), 2)} %)`, ratio: idleCpu.empty > 0 ? `${fmt(idleCpu.big / idleCpu.empty, 2)}×` : "—", target: "< 1 %" }, pct(idleCpu.big) < 1),
-        row("scale", { case: `${LIVE_MESSAGES.toLocaleString("en")} live messages: sent and answered`, value: `${liveBig.answered} in ${fmt(liveBig.seconds, 1)} s`, baseline: `${liveEmpty.answered} in ${fmt(liveEmpty.seconds, 1)} s`, ratio: `${fmt(liveBig.seconds / liveEmpty.seconds, 1)}× time`, target: `all within ${LIVE_LIMIT_MS / 1000} s` }, liveBig.finished),
-        row("scale", { case: `RSS after ${LIVE_MESSAGES.toLocaleString("en")} messages`, value: `${fmt(liveRss.big, 0)} MiB`, baseline: `${fmt(liveRss.empty, 0)} MiB`, ratio: `${fmt(liveRss.big / liveRss.empty, 2)}×`, target: "—" }),
+        row("scale", { case: `${LIVE_MESSAGES.toLocaleString("en")} live messages: sent and answered`, value: `${liveBig.sent} sent, ${liveBig.answered} answered in ${fmt(liveBig.seconds, 1)} s`, baseline: `${liveEmpty.sent} sent, ${liveEmpty.answered} answered in ${fmt(liveEmpty.seconds, 1)} s`, ratio: `${fmt(liveBig.seconds / liveEmpty.seconds, 1)}× time`, target: `all within ${LIVE_LIMIT_MS / 1000} s` }, liveBig.finished),
+        row("scale", { case: `RSS after the live messages`, value: `${fmt(liveRss.big, 0)} MiB`, baseline: `${fmt(liveRss.empty, 0)} MiB`, ratio: `${fmt(liveRss.big / liveRss.empty, 2)}×`, target: "—" }),
       ];
       if (!liveBig.finished) {
         notes.push(

@@ -1,4 +1,4 @@
-import { createAgentRunner, sandboxHealth } from "./agent/index.ts";
+import { createAgentForServer } from "./agent/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./agent/tools/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
@@ -22,9 +22,10 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   parts.push({ routes: adminRoutes(ctx, { register: [taskAdminRoutes(ctx)] }) });
   // [metrics]   GET /metrics (Prometheus text; admin key unless METRICS_PUBLIC=true); modules count into ctx.metrics
   parts.push({ routes: metricsRoutes(ctx) });
-  // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws)
-  const runner = createAgentRunner(ctx);
-  health.contribute(() => sandboxHealth(runner.sandbox));
+  // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws;
+  //             a missing CLI -> degraded /health, runs fail with the reason, the admin API still works)
+  const { runner, health: agentHealth } = createAgentForServer(ctx);
+  health.contribute(agentHealth);
   // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)
   const channels = createChannels(ctx);
   const outbox = createOutbox(ctx, channels.byName);

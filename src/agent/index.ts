@@ -5,6 +5,8 @@
 export type { AgentFailureKind, AgentResult, AgentRunner, AgentRunRequest } from "./types.ts";
 export { createAgentRunner, mcpConfigJson } from "./runner.ts";
 export type { AgentRunnerOptions, ProcessAgentRunner } from "./runner.ts";
+export { createAgentForServer } from "./agent-service.ts";
+export type { AgentForServer } from "./agent-service.ts";
 export { runWithSessionRetry } from "./session-retry.ts";
 export type { RetriedAgentResult } from "./session-retry.ts";
 export { formatPrompt, localTime } from "./prompt.ts";

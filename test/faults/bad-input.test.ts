@@ -137,7 +137,7 @@ afterAll(async () => {
 });
 
 /** Two tenants (Telegram linked, WhatsApp), a credential and a task, made through the admin API. */
-async function seedTargets(call: (path: string, init: RequestInit) => Promise<Response>): Promise<HostileTargets> {
+async function seedTargets(call: (path: string, init: RequestInit) => Response | Promise<Response>): Promise<HostileTargets> {
   const post = async (path: string, body: unknown) => {
     const res = await call(path, { method: "POST", headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
     if (res.status >= 300) throw new Error(`seed ${path}: ${res.status} ${await res.text()}`);
@@ -157,7 +157,7 @@ test(`bad input in-process: ${IN_PROCESS_REQUESTS} hostile requests, no 5xx, no 
     const findings = await fuzz(
       IN_PROCESS_REQUESTS,
       hostileRequests(rand, targets),
-      (r) => app.request(r.path, { method: r.method, headers: r.headers, body: r.body }),
+      async (r) => app.request(r.path, { method: r.method, headers: r.headers, body: r.body }),
       () => fingerprint(db, t.ctx.config.TENANTS_DIR),
       secretsOf(sink.token),
     );

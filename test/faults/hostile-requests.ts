@@ -139,7 +139,7 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
   const withBody = (method: string) => method !== "GET" && method !== "HEAD";
 
   const badAuth = (): Record<string, string> =>
-    pick([
+    pick<Record<string, string>>([
       {},
       { authorization: "Bearer" },
       { authorization: "Bearer " },
@@ -179,7 +179,7 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
       return { kind: "whatsapp, forged signature", method: "POST", path: "/webhooks/whatsapp", headers, body: chance(0.8) ? form : body(), isUnauthorized: true };
     }
     if (r < 0.98) {
-      const headers = headersWith({ ...pick([{}, { authorization: "Bearer junk" }, { authorization: `Bearer ${targets.adminKey}` }]), accept: "application/json, text/event-stream" });
+      const headers = headersWith({ ...pick<Record<string, string>>([{}, { authorization: "Bearer junk" }, { authorization: `Bearer ${targets.adminKey}` }]), accept: "application/json, text/event-stream" });
       return { kind: "mcp, bad token", method: pick(["POST", "GET", "DELETE"]), path: "/mcp", headers, body: undefined, isUnauthorized: true };
     }
     const [method, path] = pick([

@@ -100,18 +100,24 @@ async function fuzz(count: number, next: () => HostileRequest, send: (r: Hostile
   return f;
 }
 
+/** 5xx answers grouped by request class and answer, each with its count and one example (short assertion diffs). */
+function serverErrorClasses(f: Findings): string[] {
+  const groups = new Map<string, { count: number; example: string }>();
+  for (const line of f.serverErrors) {
+    const key = `${line.split(":")[0]} -> ${line.split(" -> ")[1]?.slice(0, 3) ?? ""}`;
+    const group = groups.get(key) ?? { count: 0, example: line.slice(0, 300) };
+    group.count++;
+    groups.set(key, group);
+  }
+  return [...groups].map(([key, g]) => `${key} ×${g.count}, e.g. ${g.example}`);
+}
+
 function report(label: string, f: Findings): void {
   console.log(
     `bad-input (${label}): ${f.sent} requests (${[...f.byKind].map(([k, v]) => `${k} ×${v}`).join(", ")}); answers ${[...f.byStatus].sort((x, y) => x[0] - y[0]).map(([k, v]) => `${k} ×${v}`).join(", ")}; ${f.serverErrors.length} 5xx, ${f.thrown.length} thrown, ${f.mutations.length} refused-but-changed, ${f.echoes.length} secret echoes`,
   );
   for (const line of [...f.mutations, ...f.echoes, ...f.thrown].slice(0, 15)) console.log(`  ${line}`);
-  // 5xx grouped by request class and answer, with one example each.
-  const groups = new Map<string, string>();
-  for (const line of f.serverErrors) {
-    const key = `${line.split(":")[0]} -> ${line.split(" -> ")[1] ?? ""}`;
-    if (!groups.has(key)) groups.set(key, line);
-  }
-  for (const [key, example] of groups) console.log(`  5xx ×${f.serverErrors.filter((l) => `${l.split(":")[0]} -> ${l.split(" -> ")[1] ?? ""}` === key).length}: ${example}`);
+  for (const line of serverErrorClasses(f)) console.log(`  5xx: ${line}`);
 }
 
 let t: TestContext;
@@ -166,10 +172,10 @@ test(`bad input in-process: ${IN_PROCESS_REQUESTS} hostile requests, no 5xx, no 
     // Known product bug at the time of writing (src/channels/telegram.ts): an update with the right secret but a
     // malformed body (not JSON, empty, wrong field types) makes grammY's handler throw and the route answer 500
     // "inbound_failed", so Telegram would redeliver a poison update forever. It should answer 4xx (or 200 and drop it).
-    expect(findings.serverErrors).toEqual([]);
-    expect(findings.thrown).toEqual([]);
-    expect(findings.mutations).toEqual([]);
-    expect(findings.echoes).toEqual([]);
+    expect(serverErrorClasses(findings)).toEqual([]);
+    expect(findings.thrown.slice(0, 10)).toEqual([]);
+    expect(findings.mutations.slice(0, 10)).toEqual([]);
+    expect(findings.echoes.slice(0, 10)).toEqual([]);
   } finally {
     db.close();
   }
@@ -196,9 +202,9 @@ test(`bad input against a real process: ${REAL_PROCESS_REQUESTS} hostile request
       expect(server.proc.exitCode).toBeNull();
       const health = await fetch(`${server.url}/health`);
       expect(health.status).toBe(200);
-      expect(findings.serverErrors).toEqual([]);
-      expect(findings.mutations).toEqual([]);
-      expect(findings.echoes).toEqual([]);
+      expect(serverErrorClasses(findings)).toEqual([]);
+      expect(findings.mutations.slice(0, 10)).toEqual([]);
+      expect(findings.echoes.slice(0, 10)).toEqual([]);
     } finally {
       db.close();
     }

@@ -43,6 +43,17 @@ export function readWorkspaceEnv(ctx: Pick<AppContext, "config">, tenantId: stri
   return existsSync(path) ? parseEnvFile(readFileSync(path, "utf8")) : {};
 }
 
+/** Keys of tenantEnvironment() that are settings, not secrets (URLs an operator must be able to read). */
+export const PLATFORM_TOOL_SETTINGS = ["SENDGRID_API_BASE"] as const;
+
+/** The values of a tenant environment that are secrets (everything but PLATFORM_TOOL_SETTINGS), for redaction. */
+export function tenantSecretValues(env: Record<string, string>): string[] {
+  const settings: readonly string[] = PLATFORM_TOOL_SETTINGS;
+  return Object.entries(env)
+    .filter(([key]) => !settings.includes(key))
+    .map(([, value]) => value);
+}
+
 /**
  * The tenant's own environment for its agent and tools, in three layers (later wins):
  * 1. the platform's non-secret tool settings (`SENDGRID_API_BASE`, so tools follow the server's
@@ -55,7 +66,7 @@ export function readWorkspaceEnv(ctx: Pick<AppContext, "config">, tenantId: stri
  */
 export async function tenantEnvironment(ctx: AppContext, tenantId: string): Promise<Record<string, string>> {
   const tenant = await requireTenant(ctx.db, tenantId);
-  const platform = { SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE };
+  const platform: Record<(typeof PLATFORM_TOOL_SETTINGS)[number], string> = { SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE };
   const fromFile = readWorkspaceEnv(ctx, tenant.id);
   const fromVault = await getCredentials(ctx, tenant.id);
   return { ...platform, ...fromFile, ...fromVault };

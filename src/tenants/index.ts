@@ -38,4 +38,4 @@ export { extractPreservedNotes, renderClaudeMd, writeClaudeMd } from "./claude-m
 export type { PreservedNotes } from "./claude-md.ts";
 export { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, WORKSPACE_ENV_FILE } from "./template/index.ts";
 export type { TemplateTool } from "./template/index.ts";
-export { parseEnvFile, readWorkspaceEnv, tenantEnvironment } from "./environment.ts";
+export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "./environment.ts";

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
-import { resolveInWorkspace, tenantEnvironment, workspacePath } from "./index.ts";
+import { resolveInWorkspace, tenantEnvironment, tenantSecretValues, workspacePath } from "./index.ts";
 import { toolSandbox } from "./tool-sandbox.ts";
 import type { ToolSandbox } from "./tool-sandbox.ts";
 
@@ -66,7 +66,7 @@ export async function runToolHealthChecks(
     SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE,
     ...tenantEnv,
   };
-  const secrets = [...Object.values(tenantEnv), ...platformSecrets(ctx.config)];
+  const secrets = [...tenantSecretValues(tenantEnv), ...platformSecrets(ctx.config)];
   const sandbox = options.sandbox ?? toolSandbox(ctx.config, ctx.log);
   const results: ToolHealth[] = [];
   for (const tool of discoverTools(ctx, tenantId)) {

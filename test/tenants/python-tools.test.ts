@@ -112,7 +112,7 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
     expect(none.stdout).toBe("{}");
     writeFileSync(join(dir, ".env"), "SECRET_THING=hunter2-value\n");
     const check = await run(dir, ["execution/env_loader.py", "--health-check"]);
-    expect(check).toMatchObject({ code: 0, stdout: "ok: .env readable (1 keys: SECRET_THING)" });
+    expect(check).toMatchObject({ code: 0, stdout: "ok: .env readable (1 key: SECRET_THING)" });
     expect(check.stdout).not.toContain("hunter2");
   });
 

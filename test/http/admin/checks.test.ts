@@ -136,6 +136,24 @@ describe("POST /admin/tools/health-check", () => {
 });
 
 describe("runToolHealthChecks", () => {
+  test("an unreachable SendGrid is named by its URL (a setting, not a secret)", async () => {
+    const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const base = `http://127.0.0.1:${closed.port}`;
+    await closed.stop(true);
+    const offline = await adminHarness({ env: { SENDGRID_API_BASE: base } });
+    try {
+      const tenant = await offline.tenant();
+      await offline.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY } });
+      const results = await runToolHealthChecks(offline.t.ctx, tenant.id);
+      const sendEmail = results.find((r) => r.tool === "send_email.py");
+      expect(sendEmail?.status).toBe("failed");
+      expect(sendEmail?.output).toContain(`cannot reach SendGrid at ${base}`);
+      expect(sendEmail?.output).not.toContain(GOOD_KEY);
+    } finally {
+      await offline.cleanup();
+    }
+  });
+
   test("a tool past its time limit is killed and reported", async () => {
     const tenant = await h.tenant();
     writeFileSync(

@@ -87,8 +87,10 @@ def _health_check():
     except (OSError, UnicodeDecodeError) as err:
         print(f"failed: cannot read {env_file}: {err.__class__.__name__}")
         return 1
-    names = ", ".join(keys) if keys else "no keys"
-    print(f"ok: .env readable ({len(keys)} keys: {names})")
+    if not keys:
+        print("ok: .env readable, no keys in it (vault credentials reach tools as environment variables)")
+    else:
+        print(f"ok: .env readable ({len(keys)} key{'' if len(keys) == 1 else 's'}: {', '.join(keys)})")
     return 0
 
 

@@ -58,9 +58,11 @@ describe("credentials", () => {
     const tenant = await h.tenant();
     const path = `/admin/tenants/${tenant.id}/credentials`;
     const cases: [unknown, string][] = [
-      [{ credentials: { "lower-case": "x" } }, "credentials"],
+      [{ credentials: { "lower-case": "x" } }, "credentials.lower-case: key must match ^[A-Z][A-Z0-9_]{0,63}$"],
       [{ credentials: {} }, "credentials"],
-      [{}, "credentials"],
+      [{}, 'credentials: required: an object {"KEY": "value", …}'],
+      [{ SENDGRID_API_KEY: "sg-xxx" }, 'credentials: required: an object {"KEY": "value", …}'],
+      [{ credentials: "sg-xxx" }, 'credentials: must be an object {"KEY": "value", …}'],
       [{ credentials: { API_KEY: 42 } }, "credentials.API_KEY"],
       [{ credentials: { API_KEY: "" } }, "credentials.API_KEY"],
       [{ credentials: { API_KEY: "x".repeat(64 * 1024 + 1) } }, "credentials.API_KEY"],

@@ -148,6 +148,19 @@ describe("read-tenant and the runbook's SQL", () => {
     expect((await rb.run("read-messages", ["--limit", "zero"])).code).toBe(2);
   });
 
+  test("a row of the tenant from another Telegram chat (a refused /start) says so; the owner's rows do not", async () => {
+    sql(`INSERT INTO messages (id, tenant_id, direction, channel, chat_id, body, status, error, created_at)
+         VALUES ('intruder', '${id}', 'in', 'telegram', '5555', '/start +18015550101', 'rejected', 'number_already_linked', '2026-11-26T11:00:00.000Z')`);
+    const one = await rb.run("read-messages", [id, "--limit", "2"]);
+    const [intruder, owner] = one.stdout.trim().split("\n");
+    expect(intruder).toContain("(from Telegram chat 5555, not the linked chat)  /start +18015550101");
+    expect(owner).toContain("hello number 6");
+    expect(owner).not.toContain("from Telegram chat");
+    expect((await rb.run("read-messages", [])).stdout).toContain("Acme Plumbing (");
+    expect((await rb.run("read-tenant", [id])).stdout).toContain("(from Telegram chat 5555, not the linked chat)");
+    sql(`DELETE FROM messages WHERE id = 'intruder'`);
+  });
+
   test("unknown tenant → exit 1; missing id → exit 2", async () => {
     const unknown = await rb.run("read-tenant", ["00000000-0000-4000-8000-000000000000"]);
     expect(unknown.code).toBe(1);

@@ -6,10 +6,20 @@ export function oneLine(text: string, max = 120): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** "2026-11-26T08:00:00.000Z  in   telegram  done     [who]  body" */
-export function formatMessage(m: MessageRow, who?: string): string {
+/**
+ * "(from Telegram chat 999)" when a tenant's Telegram row is not from the tenant's linked chat:
+ * e.g. a stranger's `/start +PHONE` refused as `number_already_linked` is stored under the tenant
+ * whose number it named, and must not read as the owner's own message. "" otherwise.
+ */
+export function otherChatNote(m: Pick<MessageRow, "tenant_id" | "channel" | "chat_id">, linkedChatId: string | null | undefined): string {
+  if (!m.tenant_id || m.channel !== "telegram" || m.chat_id === linkedChatId) return "";
+  return `(from Telegram chat ${m.chat_id}, not the linked chat)  `;
+}
+
+/** "2026-11-26T08:00:00.000Z  in   telegram  done     [who]  [other chat]  body" */
+export function formatMessage(m: MessageRow, who?: string, note = ""): string {
   const error = m.error ? `  (error: ${oneLine(m.error, 80)})` : "";
   const media = m.media ? " [media]" : "";
   const from = who ? `${who}  ` : "";
-  return `${m.created_at}  ${m.direction.padEnd(3)}  ${m.channel.padEnd(8)}  ${m.status.padEnd(10)}  ${from}${oneLine(m.body)}${media}${error}`;
+  return `${m.created_at}  ${m.direction.padEnd(3)}  ${m.channel.padEnd(8)}  ${m.status.padEnd(10)}  ${from}${note}${oneLine(m.body)}${media}${error}`;
 }

@@ -4,7 +4,8 @@ import { parseCommandArgs } from "../../cli/args.ts";
 import { listMessages } from "../../conversation/index.ts";
 import type { AppContext } from "../../context.ts";
 import { getTenant, requireTenant } from "../index.ts";
-import { formatMessage } from "./message-lines.ts";
+import type { Tenant } from "../index.ts";
+import { formatMessage, otherChatNote } from "./message-lines.ts";
 import { printJson, tenantIdArg } from "./support.ts";
 
 const USAGE = "Usage: proxystaff read-messages [tenant-id] [--limit N] [--before ISO-TIME] [--json]";
@@ -47,21 +48,22 @@ Options:
       io.out(tenantId ? `No messages for tenant ${tenantId}.` : "No messages yet.");
       return 0;
     }
-    const names = tenantId ? undefined : await tenantNames(ctx, rows.map((r) => r.tenant_id));
+    const tenants = await tenantsOf(ctx, rows.map((r) => r.tenant_id));
     for (const row of rows) {
-      const who = names ? (row.tenant_id ? (names.get(row.tenant_id) ?? row.tenant_id) : `(unlinked chat ${row.chat_id})`) : undefined;
-      io.out(formatMessage(row, who));
+      const tenant = row.tenant_id ? tenants.get(row.tenant_id) : undefined;
+      const name = row.tenant_id ? (tenant ? `${tenant.name} (${row.tenant_id.slice(0, 8)})` : row.tenant_id) : `(unlinked chat ${row.chat_id})`;
+      io.out(formatMessage(row, tenantId ? undefined : name, otherChatNote(row, tenant?.telegram_chat_id)));
     }
     return 0;
   },
 };
 
-async function tenantNames(ctx: AppContext, ids: (string | null)[]): Promise<Map<string, string>> {
-  const names = new Map<string, string>();
+async function tenantsOf(ctx: AppContext, ids: (string | null)[]): Promise<Map<string, Tenant>> {
+  const tenants = new Map<string, Tenant>();
   for (const id of new Set(ids)) {
     if (!id) continue;
     const tenant = await getTenant(ctx.db, id);
-    names.set(id, tenant ? `${tenant.name} (${id.slice(0, 8)})` : id);
+    if (tenant) tenants.set(id, tenant);
   }
-  return names;
+  return tenants;
 }

@@ -4,7 +4,7 @@ import { getSessionState, listMessages } from "../../conversation/index.ts";
 import { listCredentials } from "../../credentials/index.ts";
 import { listTasks } from "../../scheduler/index.ts";
 import { requireTenant, workspacePath } from "../index.ts";
-import { formatMessage, oneLine } from "./message-lines.ts";
+import { formatMessage, oneLine, otherChatNote } from "./message-lines.ts";
 import { linkInstructions, printJson, tenantIdArg } from "./support.ts";
 
 const USAGE = "Usage: proxystaff read-tenant <tenant-id> [--json]";
@@ -54,7 +54,8 @@ Options:
     for (const [key, value] of profile) lines.push(`  ${key}: ${oneLine(Array.isArray(value) ? value.join("; ") : String(value), 200)}`);
     lines.push(`Credentials (${credentials.length}):`);
     if (credentials.length === 0) lines.push("  (none)");
-    for (const c of credentials) lines.push(`  ${c.key}  ${c.masked}  updated ${c.updated_at}`);
+    const keyWidth = Math.max(0, ...credentials.map((c) => c.key.length));
+    for (const c of credentials) lines.push(`  ${c.key.padEnd(keyWidth)}  ${c.masked}  updated ${c.updated_at}`);
     lines.push("Session:");
     lines.push(`  Agent session: ${session?.agent_session_id ?? "(none)"}`);
     lines.push(
@@ -70,7 +71,7 @@ Options:
     }
     lines.push(`Last ${LAST_MESSAGES} messages (newest first):`);
     if (messages.length === 0) lines.push("  (none)");
-    for (const m of messages) lines.push(`  ${formatMessage(m)}`);
+    for (const m of messages) lines.push(`  ${formatMessage(m, undefined, otherChatNote(m, tenant.telegram_chat_id))}`);
     for (const line of lines) io.out(line);
     return 0;
   },

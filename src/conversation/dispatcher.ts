@@ -6,6 +6,7 @@ import {
   activeLeaseOwners,
   claimQueued,
   freeLeaseOf,
+  isOtherTenantWaitingLonger,
   requeueAbandoned,
   tenantsWithQueued,
 } from "./queue-store.ts";
@@ -54,7 +55,8 @@ export interface Dispatcher extends Service {
 /**
  * Creates the dispatcher. Takes tenants with queued messages oldest-waiting first, at most
  * maxConcurrency at once; per tenant: one conditional lease UPDATE, claim all queued messages,
- * run, heartbeat the lease at a third of LEASE_TTL_MS, loop while more arrived, release, wake.
+ * run, heartbeat the lease at a third of LEASE_TTL_MS, loop while more arrived (unless, at the cap,
+ * another tenant has waited longer: then it yields), release, wake.
  */
 export function createDispatcher(ctx: AppContext, options: DispatcherOptions): Dispatcher {
   const { ownerId: owner, scope } = options;
@@ -125,6 +127,10 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
         if (messages.length === 0) break;
         const sessionId = (await getSessionState(ctx.db, tenantId))?.agent_session_id ?? null;
         await options.runBatch({ tenantId, sessionId, messages, owner, isLeaseHeld: () => held });
+        if (await shouldYield(tenantId)) {
+          log.debug("lease yielded to a tenant waiting longer", { tenantId, owner });
+          break; // the finally releases the lease; the pump then picks fairly (oldest waiting first)
+        }
       }
     } catch (err) {
       log.error("tenant run failed", { tenantId, error: err });
@@ -134,6 +140,13 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
         log.error("lease release failed", { tenantId, error: err }),
       );
     }
+  }
+
+  /** At the concurrency cap, a tenant with follow-up messages lets another tenant waiting longer go first. */
+  async function shouldYield(tenantId: string): Promise<boolean> {
+    if (running.size < max) return false; // the pump can start the others beside this one
+    const others = [...running.keys()].filter((id) => id !== tenantId);
+    return isOtherTenantWaitingLonger(ctx.db, scope, tenantId, others, ctx.clock.now());
   }
 
   /** Frees leases of dead local processes and re-queues runs cut short; then looks for work. */

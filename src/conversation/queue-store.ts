@@ -39,6 +39,40 @@ export async function tenantsWithQueued(
 }
 
 /**
+ * True when another tenant (not in `excludeTenantIds`, its lease free) has a queued message older
+ * than this tenant's oldest queued one: at the concurrency cap the dispatcher then lets it go first.
+ */
+export async function isOtherTenantWaitingLonger(
+  db: Db,
+  scope: QueueScope,
+  tenantId: string,
+  excludeTenantIds: readonly string[],
+  nowMs: number,
+): Promise<boolean> {
+  const inScope = and(...scopeCondition(scope));
+  const ownOldest = sql`(SELECT min(o.created_at) FROM ${messages} o WHERE o.tenant_id = ${tenantId}
+    AND o.direction = 'in' AND o.status = 'queued' AND o.channel IN ${[...scope.channels]})`;
+  const leaseHeld = sql`EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${messages.tenant_id}
+    AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${isoAt(nowMs)})`;
+  const excluded = [tenantId, ...excludeTenantIds];
+  const rows = await db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.direction, "in"),
+        eq(messages.status, "queued"),
+        inScope,
+        sql`${messages.tenant_id} IS NOT NULL AND ${messages.tenant_id} NOT IN ${excluded}`,
+        sql`${messages.created_at} < ${ownOldest}`,
+        sql`NOT ${leaseHeld}`,
+      ),
+    )
+    .limit(1);
+  return rows.length > 0;
+}
+
+/**
  * Marks every queued inbound message of the tenant `processing` for `owner` (who must hold the
  * tenant's lease) and returns them in arrival order.
  */

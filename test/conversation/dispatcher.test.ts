@@ -118,6 +118,42 @@ describe(`dispatcher (${driver})`, () => {
     expect(rec.stats().maxLive).toBe(2);
   });
 
+  test("a chatty tenant does not starve others at the concurrency cap (oldest waiting first)", async () => {
+    const a = await insertTenant(ctx);
+    const b = await insertTenant(ctx);
+    await queue(ctx, a.id, "a0");
+    let aRuns = 0;
+    const rec = recorder(ctx, async (batch) => {
+      if (batch.tenantId !== a.id) return;
+      aRuns += 1;
+      if (aRuns === 1) await queue(ctx, b.id, "b0"); // b waits from here on
+      if (aRuns <= 3) await queue(ctx, a.id, `a${aRuns}`); // a keeps talking during each of its runs
+    });
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch, maxConcurrency: 1 });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(rec.batches.map((x) => x.bodies.join("+"))).toEqual(["a0", "b0", "a1", "a2", "a3"]);
+    expect(rec.stats().maxLive).toBe(1);
+  });
+
+  test("without anyone else waiting, a tenant keeps its lease across follow-up runs", async () => {
+    const a = await insertTenant(ctx);
+    await queue(ctx, a.id, "a0");
+    const owners: (string | null)[] = [];
+    const rec = recorder(ctx, async (batch) => {
+      owners.push((await getSessionState(ctx.db, a.id))?.lease_owner ?? null);
+      if (batch.messages[0]!.body === "a0") await queue(ctx, a.id, "a1");
+    });
+    const owner = newOwnerId();
+    const d = createDispatcher(ctx, { ownerId: owner, scope, runBatch: rec.runBatch, maxConcurrency: 1 });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(rec.batches.map((x) => x.bodies.join("+"))).toEqual(["a0", "a1"]);
+    expect(owners).toEqual([owner, owner]);
+  });
+
   test("two processes on one database never run one tenant twice; every message once", async () => {
     const other = await makeTestContext({ driver, dir: ctx.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
     try {

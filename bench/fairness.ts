@@ -13,6 +13,10 @@ const BURST = 20;
 const CONCURRENCY = 4;
 const AGENT_MS = 50;
 
+/** Why first runs wait longer than the ideal (from the run's own data and the dispatcher's query). */
+const FAIRNESS_FINDINGS =
+  "Missed: nobody starves (every tenant is served, every message answered), but first runs wait up to ~2× the ideal. Cause, from the runs above and the dispatcher's query: `tenantsWithQueued` (src/conversation/queue-store.ts) picks tenants by their *oldest queued message*. A tenant whose first batch is running keeps receiving its burst; those messages are queued earlier than the first messages of tenants whose webhooks arrived a little later, so the served tenant's second batch is taken before other tenants' first (the count of such runs is above). Cheap fix: order candidates by when the tenant was last run (e.g. `conversation_sessions.updated_at`, never-run tenants first), then by oldest message — round-robin across tenants. The rest of the gap is the 2-core machine: the 2,000 webhook deliveries (≈1 ms CPU each) and every run's spawn compete with the agents for the same cores.";
+
 export const fairness: Benchmark = {
   name: "fairness",
   description:
@@ -72,6 +76,7 @@ export const fairness: Benchmark = {
         seen.add(r.tenantId);
       }
       notes.push(`Before the last tenant's first run started, ${repeats} runs went to tenants that had already been served once.`);
+      if (longest > idealMs) notes.push(FAIRNESS_FINDINGS);
       if ((counts?.failed ?? 0) > 0) notes.push(`${counts?.failed} messages ended \`failed\` (agent run failures; see the report on per-run cgroups).`);
       return { rows, notes };
     } finally {

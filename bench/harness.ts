@@ -44,10 +44,10 @@ export function machineLine(): string {
   return `${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Bun ${Bun.version}, ${process.platform}/${process.arch}`;
 }
 
-/** The short commit hash, marked when the work tree has uncommitted changes to tracked files. */
+/** The short commit hash, marked when tracked files other than BENCHMARKS.md have uncommitted changes. */
 export function commitLine(): string {
   const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stdout: "pipe", stderr: "ignore" });
-  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { stdout: "pipe" }).stdout.toString().trim();
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md"], { stdout: "pipe" }).stdout.toString().trim();
   return `${r.stdout.toString().trim() || "unknown"}${dirty ? " (with uncommitted changes)" : ""}`;
 }
 

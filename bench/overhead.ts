@@ -112,6 +112,10 @@ function percentileRows(what: string, samples: Sample[], base: Sample[], pick: (
   });
 }
 
+/** Where the "in" latency goes (server log timestamps per step, a direct spawn of the wrapper chain, a CPU profile). */
+const OVERHEAD_FINDINGS =
+  "Where \"in\" goes (300 sequential messages, the server's own log timestamps per step, p50): webhook → row stored ≈ 0.9 ms, stored → turn started (dispatcher wake, lease UPDATE, claim, session read) ≈ 1 ms, turn started → agent process running ≈ 5.7 ms (p95 17 ms). That last step is the vault read and the tenant's .env, the CLI config folder (mkdir/chmod/copy checks), the run's cgroup, and the exec chain `/bin/sh` (enters the pids cgroup) → `prlimit` → the CLI: spawning the stand-in through that chain costs 2.6 ms p50 against 1.1 ms spawning it directly (measured with the same script). A CPU profile of the server over the run shows ~6 ms of main-thread CPU per message, led by SQLite statement preparation (drizzle re-prepares every query; `prepare` ≈ 12 % of samples), drizzle query building, `Intl.DateTimeFormat` construction (timeline and prompt times) and zod parsing. Cheap fixes: let the parent write the child's pid into the run's cgroup (or use bwrap's own setup) instead of the `/bin/sh` hop, and skip `prlimit` when the pids cgroup already caps processes and no memory cap is set (−1.5 ms); prepare the hot statements once; cache one `Intl.DateTimeFormat` per zone.";
+
 export const overhead: Benchmark = {
   name: "overhead",
   description:
@@ -133,6 +137,7 @@ export const overhead: Benchmark = {
         ...percentileRows("out: agent answered → reply at Telegram", samples, base, outMs, { 50: 3, 99: 15 }),
         ...percentileRows("end to end (stand-in agent)", samples, base, e2eMs, {}),
       ];
+      if (rows.some((r) => r.verdict === "missed")) notes.push(OVERHEAD_FINDINGS);
 
       if (await hasWorkingBwrap()) {
         const sandboxAgent = writeStandInAgent(join(dir, "sandboxed"), { eventsFile: ".stand-in-events" });

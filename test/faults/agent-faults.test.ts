@@ -2,6 +2,7 @@
 // CLI does for a stale session. Every message must still reach a final state (done, or failed with an error), and
 // no lease may stay held once the work is over, nor ever be set further ahead than LEASE_TTL_MS.
 import { expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -44,7 +45,16 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
   let watching = true;
   let furthestLeaseAheadMs = 0;
   try {
-    const tenants = await createLinkedTenants(server, TENANTS);
+    const tenants = await createLinkedTenants(server, TENANTS + 1);
+    // One more tenant whose lease is held by a process on another host that died (only the TTL can free it).
+    const orphan = tenants.pop()!;
+    const orphanLeaseUntil = Date.now() + LEASE_TTL_MS;
+    const db = new Database(server.dbPath);
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.query("INSERT INTO conversation_sessions (tenant_id, lease_owner, lease_expires_at, updated_at) VALUES (?, 'gone-host:4242:deadbeef0000', ?, ?)").run(orphan.id, new Date(orphanLeaseUntil).toISOString(), new Date().toISOString());
+    db.close();
+    const orphanRes = await postUpdate(server.url, textUpdateBody(91_000_000, orphan.chatId, "agent fault m:orphan"));
+    expect(orphanRes.status).toBe(200);
     const watcher = (async () => {
       while (watching) {
         const now = Date.now();
@@ -79,7 +89,9 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
     watching = false;
     await watcher;
 
-    const rows = queryDb<{ external_id: string; status: string; error: string | null }>(server.dbPath, "SELECT external_id, status, error FROM messages WHERE direction = 'in'");
+    const all = queryDb<{ external_id: string; status: string; error: string | null; processed_at: string | null }>(server.dbPath, "SELECT external_id, status, error, processed_at FROM messages WHERE direction = 'in'");
+    const orphanRow = all.find((r) => r.external_id === "91000000");
+    const rows = all.filter((r) => r !== orphanRow);
     const notFinal = rows.filter((r) => r.status !== "done" && r.status !== "failed");
     const failedWithoutError = rows.filter((r) => r.status === "failed" && !r.error);
     const byKind = new Map<string, number>();
@@ -91,9 +103,14 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
     const sessionResets = readFileSync(join(server.dir, "server.log"), "utf8").split("\n").filter((l) => l.includes('"sessionReset":true')).length;
     const injected = [...modeOf.values()].reduce((m, v) => m.set(v, (m.get(v) ?? 0) + 1), new Map<string, number>());
     console.log(
-      `agent-faults: ${MESSAGES} messages (${[...injected].map(([k, v]) => `${k} ×${v}`).join(", ")}); outcomes: ${[...byKind].map(([k, v]) => `${k} ×${v}`).join(", ")}; ${sessionResets} stale sessions retried fresh; ${notFinal.length} not final; ${heldLeases} leases held at the end; furthest lease expiry ${furthestLeaseAheadMs} ms ahead (TTL ${LEASE_TTL_MS})`,
+      `agent-faults: ${MESSAGES} messages (${[...injected].map(([k, v]) => `${k} ×${v}`).join(", ")}); outcomes: ${[...byKind].map(([k, v]) => `${k} ×${v}`).join(", ")}; ${sessionResets} stale sessions retried fresh; ${notFinal.length} not final; ${heldLeases} leases held at the end; a lease orphaned by another host freed after ${orphanRow?.processed_at ? Date.parse(orphanRow.processed_at) - orphanLeaseUntil + LEASE_TTL_MS : "∞"} ms (TTL ${LEASE_TTL_MS}); furthest lease expiry ${furthestLeaseAheadMs} ms ahead (TTL ${LEASE_TTL_MS})`,
     );
     expect(rows.length).toBe(MESSAGES);
+    // The orphaned lease was waited out, then the message ran: not before the lease expired, and not stuck after.
+    expect(orphanRow?.status).toBe("done");
+    expect(Date.parse(orphanRow?.processed_at ?? "")).toBeGreaterThanOrEqual(orphanLeaseUntil);
+    // A generous bound (the dispatcher's recovery sweep runs every 5 s): "freed eventually", not a timing claim.
+    expect(Date.parse(orphanRow?.processed_at ?? "")).toBeLessThan(orphanLeaseUntil + 15_000);
     expect(notFinal).toEqual([]);
     expect(failedWithoutError).toEqual([]);
     expect(heldLeases).toBe(0);

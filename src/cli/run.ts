@@ -1,4 +1,3 @@
-import { createInterface } from "node:readline/promises";
 import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
 import { createLogger, redactSecrets } from "../log.ts";
@@ -8,6 +7,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { UsageError } from "./command.ts";
 import type { Command, CommandIO } from "./command.ts";
 import { commands } from "./commands.ts";
+import { createLineReader } from "./stdin-lines.ts";
 
 /** The top-level help: every command with its summary. */
 export function mainHelp(): string {
@@ -31,16 +31,7 @@ export function processIO(env: Record<string, string | undefined>): CommandIO {
     err: (line) => process.stderr.write(`${line}\n`),
     env,
     isInteractive: Boolean(process.stdin.isTTY),
-    async readLine(prompt) {
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        return await rl.question(prompt);
-      } catch {
-        return null; // stdin closed: the caller treats it as no answer
-      } finally {
-        rl.close();
-      }
-    },
+    readLine: createLineReader(),
   };
 }
 

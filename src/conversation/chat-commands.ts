@@ -14,7 +14,7 @@ import {
   unknownChatReply,
   welcomeReply,
 } from "./replies.ts";
-import { resetSession } from "./session-store.ts";
+import { resetAgentSession } from "./session-store.ts";
 import { appendTimeline } from "./timeline.ts";
 
 /** A chat command the pipeline answers itself (never sent to the agent). */
@@ -63,8 +63,9 @@ export async function decideCommand(
         status: "done",
         reply: RESET_REPLY,
         apply: async () => {
-          await resetSession(ctx.db, tenant.id, ctx.clock.now());
-          ctx.log.info("session reset by the customer", { tenantId: tenant.id, channel: msg.channel });
+          // A run in flight keeps its lease and finishes its batch, but does not store its session id.
+          const outcome = await resetAgentSession(ctx.db, tenant.id, ctx.clock.now());
+          ctx.log.info("session reset by the customer", { tenantId: tenant.id, channel: msg.channel, isRunInFlight: outcome.leaseOwner !== null && !outcome.leaseFreed });
           await appendTimeline(ctx, tenant, "↺ session reset by /reset (the next message starts a fresh conversation)");
         },
       };

@@ -11,13 +11,15 @@ import {
   tenantsWithQueued,
 } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
-import { acquireLease, getSessionState, releaseLease, renewLease } from "./session-store.ts";
+import { acquireLease, readSessionStart, releaseLease, renewLease } from "./session-store.ts";
 
 /** What the dispatcher hands the turn runner: one tenant's claimed messages, in arrival order. */
 export interface ClaimedBatch {
   tenantId: string;
   /** The CLI session to resume (null: fresh). */
   sessionId: string | null;
+  /** The tenant's reset mark when the batch was claimed: pass it to saveSessionId (a /reset since then wins). */
+  resetMark: string | null;
   messages: MessageRow[];
   /** The lease owner id (this process). */
   owner: string;
@@ -123,10 +125,16 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
     }, Math.max(250, Math.floor(ttlMs / 3)));
     try {
       while (!stopped && held) {
-        const messages = await claimQueued(ctx.db, tenantId, owner, scope);
+        // Claim only under a lease just renewed (conditional on holding it): a lost lease stops the loop.
+        if (!(await renewLease(ctx.db, tenantId, owner, ctx.clock.now(), ttlMs))) {
+          held = false;
+          log.warn("lease lost between runs; not claiming more", { tenantId, owner });
+          break;
+        }
+        const messages = await claimQueued(ctx.db, tenantId, owner, scope, ctx.clock.now());
         if (messages.length === 0) break;
-        const sessionId = (await getSessionState(ctx.db, tenantId))?.agent_session_id ?? null;
-        await options.runBatch({ tenantId, sessionId, messages, owner, isLeaseHeld: () => held });
+        const { sessionId, resetMark } = await readSessionStart(ctx.db, tenantId);
+        await options.runBatch({ tenantId, sessionId, resetMark, messages, owner, isLeaseHeld: () => held });
         if (await shouldYield(tenantId)) {
           log.debug("lease yielded to a tenant waiting longer", { tenantId, owner });
           break; // the finally releases the lease; the pump then picks fairly (oldest waiting first)

@@ -40,6 +40,17 @@ export function isDeadLocalOwner(
   return !isPidAlive(Number(pidText));
 }
 
+/**
+ * True when `owner` was a process on this host, other than this one, whose pid is no longer running.
+ * Without knowing this process's own owner ids, a claim with our pid is never judged gone here.
+ */
+export function isGoneLocalOwner(owner: string, isPidAlive: (pid: number) => boolean = pidAlive): boolean {
+  const [host, pidText] = owner.split(":");
+  if (host !== hostname() || !pidText || !/^\d+$/.test(pidText)) return false;
+  const pid = Number(pidText);
+  return pid !== process.pid && !isPidAlive(pid);
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -73,14 +73,17 @@ export async function isOtherTenantWaitingLonger(
 }
 
 /**
- * Marks every queued inbound message of the tenant `processing` for `owner` (who must hold the
- * tenant's lease) and returns them in arrival order.
+ * Marks every queued inbound message of the tenant `processing` for `owner` and returns them in
+ * arrival order — only while `owner` holds the tenant's unexpired lease (checked in the same
+ * statement); otherwise nothing is claimed.
  */
-export async function claimQueued(db: Db, tenantId: string, owner: string, scope: QueueScope): Promise<MessageRow[]> {
+export async function claimQueued(db: Db, tenantId: string, owner: string, scope: QueueScope, nowMs: number): Promise<MessageRow[]> {
+  const leaseHeld = sql`EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${tenantId}
+    AND s.lease_owner = ${owner} AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${isoAt(nowMs)})`;
   const claimed = await db
     .update(messages)
     .set({ status: "processing", lease_owner: owner, attempts: sql`${messages.attempts} + 1` })
-    .where(and(eq(messages.tenant_id, tenantId), eq(messages.direction, "in"), eq(messages.status, "queued"), ...scopeCondition(scope)))
+    .where(and(eq(messages.tenant_id, tenantId), eq(messages.direction, "in"), eq(messages.status, "queued"), ...scopeCondition(scope), leaseHeld))
     .returning({ id: messages.id });
   if (claimed.length === 0) return [];
   return db

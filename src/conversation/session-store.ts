@@ -1,7 +1,8 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
-import { conversationSessions } from "../db/schema.ts";
+import { appState, conversationSessions } from "../db/schema.ts";
+import { isGoneLocalOwner } from "./owner-id.ts";
 
 /** A tenant's agent session and who holds its lease (null fields: none / free). */
 export interface SessionState {
@@ -24,18 +25,95 @@ export async function getSessionState(db: Db, tenantId: string): Promise<Session
   return rows[0] ?? null;
 }
 
+/** app_state key of a tenant's reset mark: changed by every reset, so a run can tell one happened since it started. */
+function resetMarkKey(tenantId: string): string {
+  return `conversation.session_reset.${tenantId}`;
+}
+
+/** What a run starts from: the session to resume and the tenant's reset mark at that moment (one read). */
+export interface SessionStart {
+  sessionId: string | null;
+  /** Compared when the run stores its session id: a reset meanwhile changes it (see resetAgentSession). */
+  resetMark: string | null;
+}
+
+/** Reads the session to resume and the reset mark in one statement (a consistent pair). */
+export async function readSessionStart(db: Db, tenantId: string): Promise<SessionStart> {
+  const rows = await db.all<{ agent_session_id: string | null; reset_mark: string | null }>(
+    sql`SELECT s.agent_session_id AS agent_session_id,
+      (SELECT a.value FROM ${appState} a WHERE a.key = ${resetMarkKey(tenantId)}) AS reset_mark
+      FROM (SELECT 1) LEFT JOIN ${conversationSessions} s ON s.tenant_id = ${tenantId}`,
+  );
+  const row = rows[0];
+  return { sessionId: row?.agent_session_id ?? null, resetMark: row?.reset_mark ?? null };
+}
+
+/** How a reset treats a lease held by a run. */
+export interface ResetOptions {
+  /**
+   * `if-dead` (default; the customer's /reset): the lease stays with a live run, which finishes its
+   * batch but does not store its session id; only a lease held by a dead process on this host is freed.
+   * `always`: free the lease whoever holds it (the operator's escape hatch for a stuck tenant, like
+   * the runbook's `UPDATE … lease_expires_at = NULL`). A run still alive then loses its messages to
+   * the next run (its result is dropped) but its agent process runs on until it ends.
+   */
+  freeLease?: "if-dead" | "always";
+  /** Whether a lease holder is certainly gone. Default: isGoneLocalOwner. */
+  isOwnerDead?: (owner: string) => boolean;
+}
+
+/** What a reset did. */
+export interface ResetOutcome {
+  /** False when the tenant had no session row (nothing to reset). */
+  reset: boolean;
+  /** True when a held (unexpired) lease was freed. */
+  leaseFreed: boolean;
+  /** The holder of the unexpired lease at the reset (null: free), whether or not it was freed. */
+  leaseOwner: string | null;
+  /** Until when that lease runs unless renewed (ISO), or null. */
+  leaseExpiresAt: string | null;
+}
+
 /**
- * Forgets the tenant's agent session (the next message starts a fresh CLI session) and frees its
- * lease. A run still in flight notices it lost the lease and does not store its session id.
- * Returns false when the tenant had no session row (nothing to reset).
+ * Forgets the tenant's agent session: the next run starts a fresh CLI session. First it changes the
+ * tenant's reset mark, so a run in flight never stores its session id afterwards (saveSessionId
+ * compares the mark), then clears agent_session_id. The lease is freed per `options.freeLease`.
  */
-export async function resetSession(db: Db, tenantId: string, nowMs: number = Date.now()): Promise<boolean> {
+export async function resetAgentSession(db: Db, tenantId: string, nowMs: number = Date.now(), options: ResetOptions = {}): Promise<ResetOutcome> {
+  const mark = `${isoAt(nowMs)} ${crypto.randomUUID()}`;
+  await db
+    .insert(appState)
+    .values({ key: resetMarkKey(tenantId), value: mark, updated_at: isoAt(nowMs) })
+    .onConflictDoUpdate({ target: appState.key, set: { value: mark, updated_at: isoAt(nowMs) } });
   const rows = await db
     .update(conversationSessions)
-    .set({ agent_session_id: null, lease_owner: null, lease_expires_at: null, updated_at: isoAt(nowMs) })
+    .set({ agent_session_id: null, updated_at: isoAt(nowMs) })
     .where(eq(conversationSessions.tenant_id, tenantId))
-    .returning({ tenant_id: conversationSessions.tenant_id });
-  return rows.length > 0;
+    .returning({ owner: conversationSessions.lease_owner, expires: conversationSessions.lease_expires_at });
+  const row = rows[0];
+  if (!row) return { reset: false, leaseFreed: false, leaseOwner: null, leaseExpiresAt: null };
+  const isHeld = row.owner !== null && row.expires !== null && row.expires > isoAt(nowMs);
+  if (!isHeld && options.freeLease !== "always") return { reset: true, leaseFreed: false, leaseOwner: null, leaseExpiresAt: null };
+  const owner = row.owner;
+  if (owner === null) return { reset: true, leaseFreed: false, leaseOwner: null, leaseExpiresAt: null };
+  const isDead = options.isOwnerDead ?? isGoneLocalOwner;
+  const shouldFree = options.freeLease === "always" || isDead(owner);
+  if (shouldFree) {
+    await db
+      .update(conversationSessions)
+      .set({ lease_owner: null, lease_expires_at: null, updated_at: isoAt(nowMs) })
+      .where(and(eq(conversationSessions.tenant_id, tenantId), eq(conversationSessions.lease_owner, owner)));
+  }
+  return { reset: true, leaseFreed: shouldFree && isHeld, leaseOwner: isHeld ? owner : null, leaseExpiresAt: isHeld ? row.expires : null };
+}
+
+/**
+ * The operator's reset (POST /admin/tenants/:id/reset-session): forgets the agent session and frees
+ * the lease whoever holds it (resetAgentSession with freeLease "always"). Returns false when the
+ * tenant had no session row. The customer's /reset uses resetAgentSession's default instead.
+ */
+export async function resetSession(db: Db, tenantId: string, nowMs: number = Date.now()): Promise<boolean> {
+  return (await resetAgentSession(db, tenantId, nowMs, { freeLease: "always" })).reset;
 }
 
 /**
@@ -78,12 +156,26 @@ export async function renewLease(db: Db, tenantId: string, owner: string, nowMs:
   return rows.length > 0;
 }
 
-/** Stores the CLI session id of a finished run, only while `owner` still holds the lease. */
-export async function saveSessionId(db: Db, tenantId: string, owner: string, sessionId: string, nowMs: number): Promise<boolean> {
+/**
+ * Stores the CLI session id of a finished run, only while `owner` still holds the lease and no reset
+ * happened since the run read `resetMarkAtStart` (readSessionStart): a /reset mid-run wins.
+ */
+export async function saveSessionId(
+  db: Db,
+  tenantId: string,
+  owner: string,
+  sessionId: string,
+  nowMs: number,
+  resetMarkAtStart: string | null,
+): Promise<boolean> {
+  const currentMark = sql`(SELECT a.value FROM ${appState} a WHERE a.key = ${resetMarkKey(tenantId)})`;
   const rows = await db
     .update(conversationSessions)
     .set({ agent_session_id: sessionId, updated_at: isoAt(nowMs) })
-    .where(sql`${conversationSessions.tenant_id} = ${tenantId} AND ${conversationSessions.lease_owner} = ${owner}`)
+    .where(
+      sql`${conversationSessions.tenant_id} = ${tenantId} AND ${conversationSessions.lease_owner} = ${owner}
+        AND ${currentMark} IS ${resetMarkAtStart}`,
+    )
     .returning({ tenant_id: conversationSessions.tenant_id });
   return rows.length > 0;
 }

@@ -103,7 +103,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const lastId = ids[ids.length - 1]!;
     const isTasksOnly = rows.every((m) => m.kind === "task");
     if (result.kind === "ok") {
-      const isSessionSaved = await saveSessionId(ctx.db, tenant.id, batch.owner, result.sessionId, ctx.clock.now());
+      const isSessionSaved = await saveSessionId(ctx.db, tenant.id, batch.owner, result.sessionId, ctx.clock.now(), batch.resetMark);
       await recordAgentSuccess(ctx.db, ctx.clock.now());
       const text = result.text.trim();
       if (text !== "" && target) {

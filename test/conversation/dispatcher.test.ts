@@ -219,6 +219,25 @@ describe(`dispatcher (${driver})`, () => {
     expect(ctx.metrics.leaseRecoveries).toBeDefined();
   });
 
+  test("a lease lost during a run stops the loop: nothing more is claimed without it", async () => {
+    const t = await insertTenant(ctx);
+    await queue(ctx, t.id, "m1");
+    const rec = recorder(ctx, async (b) => {
+      if (b.messages[0]!.body !== "m1") return;
+      await queue(ctx, t.id, "m2");
+      // An operator frees the lease and another process takes it, before any heartbeat notices.
+      await ctx.db.run(sql.raw(`UPDATE conversation_sessions SET lease_expires_at = NULL WHERE tenant_id = '${t.id}'`));
+      expect(await acquireLease(ctx.db, t.id, "otherhost:1:cc", Date.now(), 600_000)).toBeDefined();
+    });
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(rec.batches.map((b) => b.bodies)).toEqual([["m1"]]);
+    expect(await statuses(ctx)).toEqual(["done", "queued"]);
+    expect((await getSessionState(ctx.db, t.id))?.lease_owner).toBe("otherhost:1:cc");
+  });
+
   test("the runbook's lease UPDATE frees a stuck tenant without restart", async () => {
     const t = await insertTenant(ctx);
     await acquireLease(ctx.db, t.id, "otherhost:1:bb", Date.now(), 600_000);

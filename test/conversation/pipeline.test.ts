@@ -140,12 +140,12 @@ describe(`inbound pipeline (${driver})`, () => {
     expect(wakes).toBe(0);
   });
 
-  test("/reset forgets the agent session and frees the lease", async () => {
+  test("/reset forgets the agent session; the lease of a run in flight stays with it", async () => {
     const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
     await acquireLease(ctx.db, t.id, "p", clock.now(), 60_000);
-    await saveSessionId(ctx.db, t.id, "p", "sess-1", clock.now());
+    await saveSessionId(ctx.db, t.id, "p", "sess-1", clock.now(), null);
     await handle(inbound({ text: "/reset" }));
-    expect(await getSessionState(ctx.db, t.id)).toMatchObject({ agent_session_id: null, lease_owner: null });
+    expect(await getSessionState(ctx.db, t.id)).toMatchObject({ agent_session_id: null, lease_owner: "p" });
     expect(replies[0]!.text).toContain("fresh conversation");
   });
 

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   acquireLease,
   getSessionState,
+  readSessionStart,
+  resetAgentSession,
   releaseLease,
   renewLease,
   resetSession,
@@ -42,7 +44,7 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
 
     test("session id survives release and is returned on the next acquire", async () => {
       await acquireLease(ctx.db, tenantId, "p1", T0, TTL);
-      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-1", T0)).toBe(true);
+      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-1", T0, null)).toBe(true);
       await releaseLease(ctx.db, tenantId, "p1", T0);
       expect(await getSessionState(ctx.db, tenantId)).toEqual({
         agent_session_id: "sess-1",
@@ -58,13 +60,37 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
       expect(await acquireLease(ctx.db, tenantId, "p2", T0, TTL)).toBeDefined();
     });
 
-    test("reset clears the session and the lease; the old run cannot store its id", async () => {
+    test("the operator's reset clears the session and the lease; the old run cannot store its id", async () => {
       await acquireLease(ctx.db, tenantId, "p1", T0, TTL);
-      await saveSessionId(ctx.db, tenantId, "p1", "sess-1", T0);
+      await saveSessionId(ctx.db, tenantId, "p1", "sess-1", T0, null);
       expect(await resetSession(ctx.db, tenantId)).toBe(true);
-      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-2", T0)).toBe(false);
+      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-2", T0, null)).toBe(false);
       expect(await renewLease(ctx.db, tenantId, "p1", T0, TTL)).toBe(false);
       expect((await getSessionState(ctx.db, tenantId))?.agent_session_id).toBeNull();
+    });
+
+    test("a customer reset keeps a live run's lease; that run (even a fresh one) cannot store its session id", async () => {
+      await acquireLease(ctx.db, tenantId, "p1", T0, TTL);
+      const start = await readSessionStart(ctx.db, tenantId);
+      expect(start).toEqual({ sessionId: null, resetMark: null });
+      const outcome = await resetAgentSession(ctx.db, tenantId, T0 + 10, { isOwnerDead: () => false });
+      expect(outcome).toMatchObject({ reset: true, leaseFreed: false, leaseOwner: "p1" });
+      expect(await renewLease(ctx.db, tenantId, "p1", T0 + 20, TTL)).toBe(true);
+      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-from-before-reset", T0 + 30, start.resetMark)).toBe(false);
+      expect((await getSessionState(ctx.db, tenantId))?.agent_session_id).toBeNull();
+      const next = await readSessionStart(ctx.db, tenantId);
+      expect(next.resetMark).not.toBeNull();
+      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-after", T0 + 40, next.resetMark)).toBe(true);
+      expect(await readSessionStart(ctx.db, tenantId)).toEqual({ sessionId: "sess-after", resetMark: next.resetMark });
+    });
+
+    test("a customer reset frees a lease whose holder is dead; an expired lease is just left", async () => {
+      await acquireLease(ctx.db, tenantId, "gone:1:aa", T0, TTL);
+      const outcome = await resetAgentSession(ctx.db, tenantId, T0, { isOwnerDead: (o) => o === "gone:1:aa" });
+      expect(outcome).toMatchObject({ reset: true, leaseFreed: true, leaseOwner: "gone:1:aa" });
+      expect((await getSessionState(ctx.db, tenantId))?.lease_owner).toBeNull();
+      await acquireLease(ctx.db, tenantId, "p2", T0, TTL);
+      expect(await resetAgentSession(ctx.db, tenantId, T0 + TTL + 1)).toMatchObject({ reset: true, leaseFreed: false, leaseOwner: null });
     });
   });
 }

@@ -1,10 +1,13 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { Hono } from "hono";
 import { createAgentRunner } from "../agent/index.ts";
 import type { AgentRunner } from "../agent/index.ts";
+import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "../agent/tools/index.ts";
 import { createConsoleChannel } from "../channels/index.ts";
 import type { Channel, ChannelName } from "../channels/index.ts";
 import type { AppContext } from "../context.ts";
 import { messages } from "../db/schema.ts";
+import type { RouteModule } from "../http/app.ts";
 import { requireTenant } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { createConversation } from "./conversation.ts";
@@ -28,8 +31,10 @@ export interface ChatSessionOptions {
 }
 
 /**
- * Opens a chat with the tenant through the same pipeline, dispatcher, runner and outbox as the
- * server, on channel `console` (chat id = tenant id). This process only takes that tenant's console
+ * Opens a chat with the tenant through the same pipeline, dispatcher, runner, MCP tools and outbox
+ * as the server, on channel `console` (chat id = tenant id). Keys only server-side tools use are kept
+ * out of the agent's environment, as in the server; the tools listen on a loopback port of this
+ * process (tasks the agent schedules are rows the server's scheduler runs). This process only takes that tenant's console
  * messages, so a server running beside it keeps its own work; the lease keeps them from overlapping.
  */
 export async function openChatSession(ctx: AppContext, tenantId: string, options: ChatSessionOptions): Promise<ChatSession> {
@@ -37,10 +42,16 @@ export async function openChatSession(ctx: AppContext, tenantId: string, options
   const console = createConsoleChannel((_chatId, text) => options.print(text));
   const byName = new Map<ChannelName, Channel>([["console", console]]);
   const outbox = createOutbox(ctx, byName);
+  // The same MCP tools as the server, on a loopback port of this process; send_message prints here.
+  const tools = createAgentTools(ctx, { outbox, tenantChat: (t) => ({ channel: "console", chatId: t.id }) });
+  const toolsServer = serveToolsOnLoopback(tools.routes);
   const conversation = createConversation(ctx, {
     channels: { byName },
     outbox,
     runner: options.runner ?? createAgentRunner(ctx),
+    tools,
+    withholdFromAgent: SERVER_SIDE_CREDENTIALS,
+    selfUrl: () => toolsServer.url,
     scope: { channels: ["console"], tenantId: tenant.id },
   });
   await outbox.start();
@@ -80,6 +91,15 @@ export async function openChatSession(ctx: AppContext, tenantId: string, options
     async close() {
       for (const service of [...conversation.services].reverse()) await service.stop();
       await outbox.stop();
+      await toolsServer.stop();
     },
   };
+}
+
+/** Serves the tools' routes (POST /mcp) on 127.0.0.1, a free port; `url` is the base the agent reaches them at. */
+function serveToolsOnLoopback(routes: RouteModule): { url: string; stop(): Promise<void> } {
+  const app = new Hono();
+  routes.mount(app, new Hono());
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }

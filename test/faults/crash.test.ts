@@ -10,6 +10,7 @@ import {
   faultSeed,
   openWork,
   postUpdate,
+  queryDb,
   replyTally,
   startBenchServer,
   startTelegramSink,
@@ -78,11 +79,14 @@ test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exact
     }, "every accepted message to be answered", 100_000, 200).catch(() => {}); // the assertions below say what is missing
     const tally = replyTally(sink, server.dbPath, accepted);
     // The one window no design closes: the reply reached Telegram and the process died before it could record
-    // that (Telegram has no idempotency key), so the next process sends it again. Such a duplicate's first copy
-    // arrived just before a kill; any other duplicate is a bug.
+    // that (Telegram has no idempotency key), so the next process sends it again. Such a duplicate is ONE outbound
+    // row sent twice (attempts ≥ 2) whose first copy arrived just before a kill; any other duplicate (e.g. the agent
+    // run twice, two reply rows) is a bug.
     const inFlight = tally.duplicated.filter((id) => {
       const first = sink.sent.find((m) => m.text.includes(`m:${id}`))?.atMs ?? 0;
-      return killedAt.some((k) => k - first >= 0 && k - first <= IN_FLIGHT_MS);
+      const rows = queryDb<{ attempts: number }>(server.dbPath, "SELECT attempts FROM messages WHERE direction = 'out' AND body LIKE ?", `%m:${id}%`);
+      const isOneRowResent = rows.length === 1 && rows[0]!.attempts >= 2;
+      return isOneRowResent && killedAt.some((k) => k - first >= 0 && k - first <= IN_FLIGHT_MS);
     });
     const unexplained = tally.duplicated.filter((id) => !inFlight.includes(id));
     console.log(

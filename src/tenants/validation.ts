@@ -90,7 +90,7 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
               detail: health.output || `Exited with code ${health.exit_code}.`,
               fix: lacksCredentials
                 ? "Set the missing credentials (see above), then validate again."
-                : `Check the tool's credentials and service; run it by hand in ${workspacePath(ctx.config, tenant.id)}: python3 execution/${health.tool} --health-check`,
+                : `Check the tool's credentials and service; run it by hand in ${workspacePath(ctx.config, tenant.id)}: python3 execution/${health.tool} --health-check (vault credentials are not in .env: put them in front, e.g. KEY=… python3 …)`,
             },
       );
     }

@@ -2,7 +2,7 @@ import { createAgentForServer } from "./agent/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./agent/tools/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
-import { createConversation, createOutbox } from "./conversation/index.ts";
+import { conversationAdminRoutes, createConversation, createOutbox } from "./conversation/index.ts";
 import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
@@ -18,8 +18,9 @@ import type { ServerPart } from "./serve.ts";
 export async function buildServerParts(ctx: AppContext, health: HealthRegistry): Promise<ServerPart[]> {
   const parts: ServerPart[] = [];
   // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check,
-  //             and the scheduler's task routes, all on one OpenAPI app (GET /admin/openapi.json lists them)
-  parts.push({ routes: adminRoutes(ctx, { register: [taskAdminRoutes(ctx)] }) });
+  //             the scheduler's task routes and GET /admin/agent-health (the last agent failure in full),
+  //             all on one OpenAPI app (GET /admin/openapi.json lists them)
+  parts.push({ routes: adminRoutes(ctx, { register: [taskAdminRoutes(ctx), conversationAdminRoutes(ctx)] }) });
   // [metrics]   GET /metrics (Prometheus text; admin key unless METRICS_PUBLIC=true); modules count into ctx.metrics
   parts.push({ routes: metricsRoutes(ctx) });
   // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws;

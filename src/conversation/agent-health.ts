@@ -35,29 +35,53 @@ export async function recordAgentSuccess(db: Db, nowMs: number): Promise<void> {
   await put(db, LAST_OK_KEY, isoAt(nowMs), nowMs);
 }
 
-/**
- * The conversation's /health fields: queue depth, the last agent failure (kind, time, tenant) and
- * the last success. Degraded while the most recent failure is credit_too_low and no run succeeded
- * since (every agent run would fail the same way).
- */
-export async function conversationHealth(db: Db): Promise<HealthPart> {
+/** The stored agent state: last failure (all of it), last success, queue, and whether credit ran out since. */
+export interface AgentHealthDetails {
+  last_agent_failure: AgentFailureRecord | null;
+  last_agent_ok_at: string | null;
+  queue: { queued: number; processing: number };
+  /** The most recent failure is credit_too_low and no run succeeded since. */
+  is_credit_out: boolean;
+}
+
+/** Reads the agent's health with every detail (for the admin key's eyes only: tenant id and error text). */
+export async function agentHealthDetails(db: Db): Promise<AgentHealthDetails> {
   const rows = await db
     .select({ key: appState.key, value: appState.value })
     .from(appState)
     .where(inArray(appState.key, [LAST_FAILURE_KEY, LAST_OK_KEY]));
   const failureJson = rows.find((r) => r.key === LAST_FAILURE_KEY)?.value;
   const lastOkAt = rows.find((r) => r.key === LAST_OK_KEY)?.value ?? null;
-  const failure = failureJson ? (JSON.parse(failureJson) as AgentFailureRecord) : null;
-  const counts = await queueCounts(db);
+  const failure = failureJson ? parseFailure(failureJson) : null;
+  const queue = await queueCounts(db);
   const isCreditOut = failure?.kind === "credit_too_low" && (lastOkAt === null || lastOkAt < failure.at);
-  return {
-    fields: {
-      queue: counts,
-      last_agent_failure: failure ? { kind: failure.kind, at: failure.at, tenant_id: failure.tenant_id, error: failure.error } : null,
-      last_agent_ok_at: lastOkAt,
-      ...(isCreditOut ? { agent: "credit_too_low: the Claude account has no credit; see the runbook" } : {}),
-    },
-    degraded: isCreditOut,
-  };
+  return { last_agent_failure: failure, last_agent_ok_at: lastOkAt, queue, is_credit_out: isCreditOut };
 }
 
+function parseFailure(json: string): AgentFailureRecord | null {
+  try {
+    return JSON.parse(json) as AgentFailureRecord;
+  } catch {
+    return null; // a hand-edited row: health still answers
+  }
+}
+
+/**
+ * The conversation's public /health fields: queue depth, the last agent failure (kind and time
+ * only — which tenant and the error text are behind the admin key, GET /admin/agent-health) and the
+ * last success. Degraded while the most recent failure is credit_too_low and no run succeeded since
+ * (every agent run would fail the same way).
+ */
+export async function conversationHealth(db: Db): Promise<HealthPart> {
+  const details = await agentHealthDetails(db);
+  const failure = details.last_agent_failure;
+  return {
+    fields: {
+      queue: details.queue,
+      last_agent_failure: failure ? { kind: failure.kind, at: failure.at } : null,
+      last_agent_ok_at: details.last_agent_ok_at,
+      ...(details.is_credit_out ? { agent: "credit_too_low: the Claude account has no credit; see the runbook" } : {}),
+    },
+    degraded: details.is_credit_out,
+  };
+}

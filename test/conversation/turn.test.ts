@@ -7,6 +7,7 @@ import type { Conversation, OutboundReply } from "../../src/conversation/index.t
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { openChatSession } from "../../src/conversation/chat-session.ts";
 import { getSessionState } from "../../src/conversation/session-store.ts";
+import { agentHealthDetails } from "../../src/conversation/agent-health.ts";
 import { messages } from "../../src/db/schema.ts";
 import { insertTenant, makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";
@@ -99,7 +100,8 @@ describe("turn runner through createConversation", () => {
       expect(replies[0]).toMatchObject({ kind: "system", replyTo: row!.id });
       expect(replies[0]!.text).toContain("could not finish; I've told the team");
       const health = await conversation.health();
-      expect(health.fields.last_agent_failure).toMatchObject({ kind, tenant_id: t.id });
+      expect(health.fields.last_agent_failure).toEqual({ kind, at: expect.any(String) }); // public: no tenant, no error text
+      expect((await agentHealthDetails(ctx.db)).last_agent_failure).toMatchObject({ kind, tenant_id: t.id, error: `${kind} happened` });
       expect(health.degraded).toBe(kind === "credit_too_low");
       if (kind === "credit_too_low") {
         script = () => ok("back");

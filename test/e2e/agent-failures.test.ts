@@ -51,7 +51,10 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     expect(inbound[0]!.status).toBe("failed");
     expect(inbound[0]!.error).toStartWith(`${kind}:`);
     const health = await stack.health();
-    expect(health.body.last_agent_failure).toMatchObject({ kind, tenant_id: tenantId });
+    expect(health.body.last_agent_failure).toEqual({ kind, at: expect.any(String) }); // public: no tenant id, no error text
+    const details = await stack.admin("GET", "/admin/agent-health");
+    expect(details.status).toBe(200);
+    expect(((await details.json()) as { last_agent_failure: unknown }).last_agent_failure).toMatchObject({ kind, tenant_id: tenantId, error: expect.any(String) });
     await Bun.sleep(300);
     expect(stack.telegramReplies(chat).filter((t) => t === TOLD)).toHaveLength(1);
     expect(stack.server.logs().some((l) => l.msg === "agent run failed" && l.kind === kind && l.tenantId === tenantId)).toBe(true);

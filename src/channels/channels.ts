@@ -63,9 +63,17 @@ export function createChannels(ctx: AppContext, options: CreateChannelsOptions =
     status.console = "on";
   }
 
+  // A channel left unset is a choice (info); half a Twilio setup is a mistake, and no channel at all
+  // means no customer can reach an agent (warnings).
+  const halfTwilio = missingTwilio.length > 0 && missingTwilio.length < 3;
   for (const [name, line] of Object.entries(status)) {
-    if (line.startsWith("off")) ctx.log.warn(`channel ${name} is ${line}`, { channel: name, status: line });
-    else ctx.log.info(`channel ${name} is ${line}`, { channel: name, status: line });
+    const level = name === "whatsapp" && halfTwilio ? "warn" : "info";
+    ctx.log[level](`channel ${name} is ${line}`, { channel: name, status: line });
+  }
+  if (parts.length === 0) {
+    ctx.log.warn(
+      "no chat channel is on: customers cannot reach their agents until TELEGRAM_BOT_TOKEN or the TWILIO_* variables are set (docs/channels.md); the admin API and the CLI work",
+    );
   }
 
   return {

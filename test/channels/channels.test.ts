@@ -21,7 +21,10 @@ describe("createChannels", () => {
       telegram: "off: TELEGRAM_BOT_TOKEN is not set",
       whatsapp: "off: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM are not set",
     });
-    expect(t.logs.some((l) => l.level === "warn" && l.msg === "channel telegram is off: TELEGRAM_BOT_TOKEN is not set")).toBe(true);
+    expect(t.logs.some((l) => l.level === "info" && l.msg === "channel telegram is off: TELEGRAM_BOT_TOKEN is not set")).toBe(true);
+    expect(t.logs.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
+      expect.stringContaining("no chat channel is on: customers cannot reach their agents"),
+    ]);
     const app = createApp(t.ctx, { modules: [channels.routes] });
     expect((await app.request("/webhooks/telegram", { method: "POST" })).status).toBe(404);
   });
@@ -31,6 +34,9 @@ describe("createChannels", () => {
     const { status } = createChannels(t.ctx);
     expect(status.telegram).toBe("off: TELEGRAM_MODE=off");
     expect(status.whatsapp).toBe("off: TWILIO_ACCOUNT_SID, TWILIO_WHATSAPP_FROM are not set");
+    // Half a Twilio setup is a mistake worth a warning; TELEGRAM_MODE=off is a choice.
+    expect(t.logs.find((l) => String(l.msg).startsWith("channel whatsapp is off"))?.level).toBe("warn");
+    expect(t.logs.find((l) => String(l.msg).startsWith("channel telegram is off"))?.level).toBe("info");
   });
 
   test("the console channel writes replies to the injected writer", async () => {

@@ -7,7 +7,7 @@ import { findTenantByChatId, findTenantByPhone, getTenant } from "../tenants/ind
 import type { InboundOutcome } from "../metrics/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { decideCommand, parseChatCommand } from "./chat-commands.ts";
-import { fetchInboundMedia } from "./inbound-media.ts";
+import { pendingMedia } from "./inbound-media.ts";
 import { countRecentInbound, insertInbound, isDuplicate } from "./message-store.ts";
 import type { RateSubject } from "./message-store.ts";
 import type { OutboundReply } from "./outbox.ts";
@@ -18,7 +18,7 @@ import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 export interface PipelineDeps {
   /** Stores and sends replies (the outbox). */
   outbox: { enqueue(reply: OutboundReply): Promise<string[]> };
-  /** Channels by name (media downloads). */
+  /** Channels by name. */
   channels: ReadonlyMap<ChannelName, Channel>;
   /** Wakes the dispatcher after a message is queued. */
   wake(): void;
@@ -33,7 +33,8 @@ export type InboundHandler = (msg: InboundMessage) => Promise<void>;
 /**
  * Creates handleInbound, which runs every step before the webhook answers: drop duplicates,
  * answer /start /reset /help, resolve the tenant, rate-limit, refuse paused/archived tenants,
- * save media into inbox/, store the message `queued` and wake the dispatcher.
+ * store the message `queued` (its media as references pending download: the turn fetches them)
+ * and wake the dispatcher.
  */
 export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): InboundHandler {
   const log = ctx.log.child({ component: "pipeline" });
@@ -156,13 +157,14 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
       return;
     }
 
-    const media = await fetchInboundMedia(ctx, tenant.id, deps.channels.get(msg.channel), msg.media);
+    // Media is only referenced here (the webhook answers in milliseconds); the turn downloads it before the run.
+    const media = pendingMedia(msg.media);
     const row = { id, tenantId: tenant.id, kind: "chat" as const, status: "queued" as const, media: media.length > 0 ? JSON.stringify(media) : undefined };
     if (!(await store(msg, row))) return;
     count(msg, "queued");
     log.info("message queued", { tenantId: tenant.id, messageId: id, channel: msg.channel, media: media.length });
     deps.wake();
-    const attached = media.map((m) => ("path" in m ? ` [${m.kind}: ${m.path}]` : ` [${m.kind} not saved: ${m.error}]`)).join("");
+    const attached = media.map((m) => ` [${m.kind}]`).join("");
     await appendTimeline(ctx, tenant, `← ${msg.senderName ?? msg.senderPhone ?? "customer"} (${msg.channel}): ${quoteForTimeline(msg.text)}${attached}`);
   };
 }

@@ -7,7 +7,7 @@ import { getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts
 import type { Tenant } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
-import { parseStoredMedia } from "./inbound-media.ts";
+import { downloadPendingMedia, isPendingMedia, parseStoredMedia } from "./inbound-media.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { finishClaimed, repliesTo, stillClaimed } from "./queue-store.ts";
 import { RUN_FAILED_REPLY } from "./replies.ts";
@@ -134,7 +134,8 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       return await runWithSessionRetry(deps.runner, {
         tenantId: tenant.id,
         workspace: workspacePath(ctx.config, tenant.id),
-        prompt: formatPrompt(rows.map(toPromptItem), tenant.timezone),
+        // Media the pipeline only referenced is downloaded now, before the run (the webhook did not wait for it).
+        prompt: formatPrompt((await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem), tenant.timezone),
         sessionId,
         tenantEnv: env,
         timezone: tenant.timezone,
@@ -160,7 +161,10 @@ function replyTarget(rows: MessageRow[]): { channel: ChannelName; chatId: string
 /** A stored message as the prompt shows it (media paths relative to the workspace; failed downloads named). */
 export function toPromptItem(row: MessageRow): PromptItem {
   const media = parseStoredMedia(row.media);
-  const missing = media.flatMap((m) => ("error" in m ? [`[The customer sent a ${m.kind}${m.fileName ? ` (${m.fileName})` : ""} that could not be saved: ${m.error}]`] : []));
+  const missing = media.flatMap((m) =>
+    "error" in m ? [`[The customer sent a ${m.kind}${m.fileName ? ` (${m.fileName})` : ""} that could not be downloaded: ${m.error}]`]
+    : isPendingMedia(m) ? [`[The customer sent a ${m.kind} that could not be downloaded: not fetched]`] : [],
+  );
   return {
     kind: row.kind === "task" ? "task" : "chat",
     ...(row.sender ? { sender: row.sender } : {}),

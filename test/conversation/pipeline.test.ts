@@ -22,6 +22,7 @@ describe(`inbound pipeline (${driver})`, () => {
   let clock: FakeClock;
   let replies: OutboundReply[];
   let wakes: number;
+  let fetches = 0;
   let handle: (m: InboundMessage) => Promise<void>;
 
   const mediaChannel: Channel = {
@@ -29,6 +30,7 @@ describe(`inbound pipeline (${driver})`, () => {
     maxLength: 4096,
     send: async () => ({ ok: true, externalId: "x" }),
     async fetchMedia(ref, dir) {
+      fetches += 1;
       mkdirSync(dir, { recursive: true });
       const path = join(dir, `photo-${ref.fileId}.jpg`);
       writeFileSync(path, "jpeg");
@@ -149,11 +151,13 @@ describe(`inbound pipeline (${driver})`, () => {
     expect(replies[0]!.text).toContain("fresh conversation");
   });
 
-  test("media is saved in the tenant's inbox and its relative path stored", async () => {
+  test("media is only referenced (pending download): the webhook does not wait for a download", async () => {
     const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
     await handle(inbound({ text: "look", media: [{ kind: "photo", fileId: "abc" }] }));
     const [row] = await rows();
-    expect(JSON.parse(row!.media!)).toEqual([{ kind: "photo", path: "inbox/photo-abc.jpg", mimeType: "image/jpeg", sizeBytes: 4 }]);
-    expect(existsSync(join(ctx.config.TENANTS_DIR, t.id, "inbox", "photo-abc.jpg"))).toBe(true);
+    expect(row!.status).toBe("queued");
+    expect(JSON.parse(row!.media!)).toEqual([{ kind: "photo", status: "pending download", ref: { kind: "photo", fileId: "abc" } }]);
+    expect(fetches).toBe(0);
+    expect(existsSync(join(ctx.config.TENANTS_DIR, t.id, "inbox", "photo-abc.jpg"))).toBe(false);
   });
 });

@@ -59,7 +59,5 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   };
   health.contribute(scheduler.health);
   parts.push({ services: [scheduler.service] });
-  void ctx;
-  void health;
   return parts;
 }

@@ -3,7 +3,7 @@ import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index
 import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
-import { getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
+import { ensureClaudeMdCurrent, getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
@@ -85,6 +85,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const runLog = log.child({ tenantId: tenant.id, runId });
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
     const stopTyping = startTyping(target ? deps.channels.get(target.channel) : undefined, target?.chatId);
+    await ensureClaudeMdCurrent(ctx, tenant); // a change made straight in the database (runbook SQL) reaches the agent now
     const token = deps.tools?.issueToken(tenant.id, runId);
     let result: RetriedAgentResult;
     try {

@@ -36,6 +36,8 @@ export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts"
 export type { WorkspaceReport } from "./workspace.ts";
 export { extractPreservedNotes, renderClaudeMd, writeClaudeMd } from "./claude-md.ts";
 export type { PreservedNotes } from "./claude-md.ts";
+export { ensureClaudeMdCurrent, MAX_CLAUDE_MD_BYTES } from "./claude-md-freshness.ts";
+export type { ClaudeMdFreshness } from "./claude-md-freshness.ts";
 export { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, WORKSPACE_ENV_FILE } from "./template/index.ts";
 export type { TemplateTool } from "./template/index.ts";
 export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "./environment.ts";

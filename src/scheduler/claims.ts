@@ -1,4 +1,5 @@
-import { and, asc, eq, inArray, isNotNull, lt, lte, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
 import { schema } from "../db/index.ts";
@@ -47,14 +48,27 @@ export async function renewClaims(db: Db, taskIds: string[], nowMs: number): Pro
   return rows.map((r) => r.id);
 }
 
-/** RUNNING tasks whose claim is older than `ttlMs` (the process that claimed them stopped), oldest first. */
+/**
+ * RUNNING tasks whose claim is older than `ttlMs` (the process that claimed them stopped), oldest first.
+ * Runs on every pass, so it must cost what the RUNNING rows cost, not the whole table: once the table
+ * has statistics (an operator's `ANALYZE` or `PRAGMA optimize`), SQLite judges `status = 'RUNNING'`
+ * by the average status (mostly PENDING or DONE) and would scan every row; INDEXED BY keeps it on the
+ * (status, next_run_at) index, which holds exactly the RUNNING rows under that prefix.
+ */
 export async function findStaleClaims(db: Db, nowMs: number, ttlMs: number, limit: number): Promise<Task[]> {
+  const stale = await db.all<{ id: string }>(staleClaimIdsQuery(isoAt(nowMs - ttlMs), limit));
+  if (stale.length === 0) return [];
   return db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.status, "RUNNING"), lt(tasks.claimed_at, isoAt(nowMs - ttlMs))))
-    .orderBy(asc(tasks.claimed_at))
-    .limit(limit);
+    .where(and(inArray(tasks.id, stale.map((r) => r.id)), eq(tasks.status, "RUNNING")))
+    .orderBy(asc(tasks.claimed_at));
+}
+
+/** Ids of RUNNING tasks claimed before `cutoff`, oldest first, found through the due index only (exported for the plan test). */
+export function staleClaimIdsQuery(cutoff: string, limit: number): SQL {
+  return sql`SELECT id FROM ${tasks} INDEXED BY scheduled_tasks_due_idx
+    WHERE status = 'RUNNING' AND claimed_at < ${cutoff} ORDER BY claimed_at LIMIT ${limit}`;
 }
 
 /** The fields a finished, skipped or recovered run writes. */

@@ -37,15 +37,30 @@ export async function claimDueTasks(db: Db, nowMs: number, limit: number): Promi
     .returning();
 }
 
-/** Renews the claims this process still holds (runs waiting for or inside a turn); returns the ids still RUNNING. */
-export async function renewClaims(db: Db, taskIds: string[], nowMs: number): Promise<string[]> {
-  if (taskIds.length === 0) return [];
-  const rows = await db
-    .update(tasks)
-    .set({ claimed_at: isoAt(nowMs) })
-    .where(and(inArray(tasks.id, taskIds), eq(tasks.status, "RUNNING")))
-    .returning({ id: tasks.id });
-  return rows.map((r) => r.id);
+/** A claim as its process knows it: the task and the `claimed_at` it last wrote. */
+export interface HeldClaim {
+  taskId: string;
+  claimedAt: string;
+}
+
+/**
+ * Renews claims this process holds (runs waiting for or inside a turn): each only while the task is
+ * still RUNNING under that very claim — once another process has claimed a later slot, the claim is
+ * the other's, and keeping it fresh would hide it from recovery if that process dies. Returns the
+ * renewed claims with their new `claimed_at`.
+ */
+export async function renewClaims(db: Db, claims: HeldClaim[], nowMs: number): Promise<HeldClaim[]> {
+  const now = isoAt(nowMs);
+  const renewed: HeldClaim[] = [];
+  for (const claim of claims) {
+    const rows = await db
+      .update(tasks)
+      .set({ claimed_at: now })
+      .where(and(eq(tasks.id, claim.taskId), eq(tasks.status, "RUNNING"), eq(tasks.claimed_at, claim.claimedAt)))
+      .returning({ id: tasks.id });
+    if (rows.length > 0) renewed.push({ taskId: claim.taskId, claimedAt: now });
+  }
+  return renewed;
 }
 
 /**

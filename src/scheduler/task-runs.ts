@@ -28,8 +28,8 @@ export interface TaskRunResult {
 
 /** Claims, hand-overs, results and recovery of task runs; the loop decides when they happen. */
 export class TaskRuns {
-  /** Tasks this process claimed and handed over, by id, whose result has not come back yet. */
-  readonly inFlight = new Set<string>();
+  /** Tasks this process claimed and handed over whose result has not come back yet: id → the claimed_at it holds. */
+  readonly inFlight = new Map<string, string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -48,11 +48,11 @@ export class TaskRuns {
     }
   }
 
-  /** Keeps the claims of runs still in flight fresh; forgets those finished elsewhere. */
+  /** Keeps the claims of runs still in flight fresh; forgets those finished (or claimed again) elsewhere. */
   async renewInFlight(): Promise<void> {
-    const ids = [...this.inFlight];
-    const stillRunning = new Set(await renewClaims(this.ctx.db, ids, this.ctx.clock.now()));
-    for (const id of ids) if (!stillRunning.has(id)) this.inFlight.delete(id);
+    const held = [...this.inFlight].map(([taskId, claimedAt]) => ({ taskId, claimedAt }));
+    this.inFlight.clear();
+    for (const claim of await renewClaims(this.ctx.db, held, this.ctx.clock.now())) this.inFlight.set(claim.taskId, claim.claimedAt);
   }
 
   /** RUNNING tasks whose claim went stale (their process stopped) are made due now and run once more. */
@@ -60,9 +60,9 @@ export class TaskRuns {
     const nowMs = this.ctx.clock.now();
     let recovered = 0;
     for (const task of await findStaleClaims(this.ctx.db, nowMs, ttlMs, batchSize)) {
-      if (this.inFlight.has(task.id)) continue;
+      if (task.claimed_at !== null && this.inFlight.get(task.id) === task.claimed_at) continue;
       if (await this.deps.isTaskMessageOpen?.(task.id)) {
-        await renewClaims(this.ctx.db, [task.id], nowMs);
+        if (task.claimed_at !== null) await renewClaims(this.ctx.db, [{ taskId: task.id, claimedAt: task.claimed_at }], nowMs);
         continue;
       }
       const outcome = afterFailure(task, "the run was lost: the process stopped before it finished", nowMs, { retryNow: true });
@@ -103,7 +103,7 @@ export class TaskRuns {
     this.ctx.metrics.schedulerLagSeconds.set(lagMs / 1000);
     const late = lateNote(task, nowMs);
     if (late) await this.note(task.tenant_id, late);
-    this.inFlight.add(task.id);
+    if (task.claimed_at !== null) this.inFlight.set(task.id, task.claimed_at);
     try {
       const messageId = await this.deps.enqueueTask(task.tenant_id, { taskId: task.id, prompt: task.prompt });
       this.ctx.log.info("task handed to conversation", { ...fields, messageId, lag_ms: lagMs, attempt: task.attempts + 1 });

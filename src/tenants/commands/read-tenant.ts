@@ -4,6 +4,7 @@ import { getSessionState, listMessages } from "../../conversation/index.ts";
 import { listCredentials } from "../../credentials/index.ts";
 import { listTasks } from "../../scheduler/index.ts";
 import { requireTenant, workspacePath } from "../index.ts";
+import type { Tenant } from "../index.ts";
 import { formatMessage, oneLine, otherChatNote } from "./message-lines.ts";
 import { linkInstructions, printJson, tenantIdArg } from "./support.ts";
 
@@ -40,7 +41,7 @@ Options:
       `Tenant ${tenant.id}`,
       `  Name:        ${tenant.name}`,
       `  Phone:       ${tenant.phone_number}`,
-      `  Channel:     ${tenant.channel}${tenant.telegram_chat_id ? ` (Telegram chat ${tenant.telegram_chat_id} linked)` : tenant.channel === "telegram" ? " (no chat linked)" : ""}`,
+      `  Channel:     ${tenant.channel}${channelNote(tenant)}`,
       `  Status:      ${tenant.status}`,
       `  Onboarding:  ${tenant.onboarding_status}`,
       `  Time zone:   ${tenant.timezone}`,
@@ -76,3 +77,10 @@ Options:
     return 0;
   },
 };
+
+/** What links the tenant's chat: the Telegram chat id, or (WhatsApp) the phone number itself. */
+function channelNote(tenant: Tenant): string {
+  if (tenant.telegram_chat_id) return ` (Telegram chat ${tenant.telegram_chat_id} linked)`;
+  if (tenant.channel === "telegram") return " (no chat linked)";
+  return ` (messages from ${tenant.phone_number} reach this tenant; no linking step)`;
+}

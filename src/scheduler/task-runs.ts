@@ -17,6 +17,13 @@ export interface SchedulerDeps {
    * it and call onTaskFinished), so a stale claim is renewed instead of run twice. Default: always false.
    */
   isTaskMessageOpen?(taskId: string): Promise<boolean>;
+  /**
+   * How the task's message queued at or after `since` (the claimed slot's time) ended, when the
+   * conversation engine finished it (done → ok; failed → its error), else null. A process that died
+   * after the run finished but before it reported the result left such a message: the slot then counts
+   * as run instead of being run twice. Default: never known (such a slot runs again).
+   */
+  findTaskRunResult?(taskId: string, since: string): Promise<TaskRunResult | null>;
 }
 
 /** How a handed-over run ended, as reported by the conversation engine. */
@@ -63,6 +70,12 @@ export class TaskRuns {
       if (task.claimed_at !== null && this.inFlight.get(task.id) === task.claimed_at) continue;
       if (await this.deps.isTaskMessageOpen?.(task.id)) {
         if (task.claimed_at !== null) await renewClaims(this.ctx.db, [{ taskId: task.id, claimedAt: task.claimed_at }], nowMs);
+        continue;
+      }
+      const finished = task.slot_at ? await this.deps.findTaskRunResult?.(task.id, task.slot_at) : null;
+      if (finished) {
+        const outcome = finished.ok ? afterSuccess(task, nowMs) : afterFailure(task, finished.error ?? "the run failed", nowMs);
+        await this.apply(task, outcome, nowMs, "task result recovered: the run had finished before its process stopped", task.claimed_at);
         continue;
       }
       const outcome = afterFailure(task, "the run was lost: the process stopped before it finished", nowMs, { retryNow: true });
@@ -113,8 +126,8 @@ export class TaskRuns {
     }
   }
 
-  private async apply(task: Task, outcome: Outcome, nowMs: number, msg: string): Promise<Task | null> {
-    const row = await transitionRunning(this.ctx.db, task.id, outcome.change, nowMs);
+  private async apply(task: Task, outcome: Outcome, nowMs: number, msg: string, claimedAt?: string | null): Promise<Task | null> {
+    const row = await transitionRunning(this.ctx.db, task.id, outcome.change, nowMs, claimedAt);
     if (!row) return null;
     const level = row.status === "FAILED" ? "warn" : "info";
     this.ctx.log[level](msg, {

@@ -62,5 +62,34 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
       expect(a.enqueued).toHaveLength(1);
       expect((await readTask(t.ctx, task.id)).claimed_at).toBe(new Date(clock.now()).toISOString());
     });
+
+    test("the run finished but its process died before reporting: the stale claim takes that result, the slot is not run again", async () => {
+      const { deps, enqueued, notes } = recordingDeps();
+      const asked: { taskId: string; since: string }[] = [];
+      let result: { ok: boolean; error?: string } | null = { ok: true };
+      const withResults = {
+        ...deps,
+        isTaskMessageOpen: async () => false,
+        findTaskRunResult: async (taskId: string, since: string) => (asked.push({ taskId, since }), result),
+      };
+      const task = await createTask(t.ctx, tenantId, { prompt: "Hourly check", cron: "0 * * * *" }, "admin");
+      clock.advance(MIN);
+      await createScheduler(t.ctx, withResults).tick(); // 09:00 claimed and handed over; the process dies after the run
+      const restarted = createScheduler(t.ctx, withResults);
+      clock.advance(10 * MIN);
+      expect((await restarted.tick()).recovered).toBe(0);
+      expect(asked).toEqual([{ taskId: task.id, since: "2026-11-26T09:00:00.000Z" }]);
+      expect(enqueued).toHaveLength(1); // not run again
+      expect(await readTask(t.ctx, task.id)).toMatchObject({ status: "PENDING", next_run_at: "2026-11-26T10:00:00.000Z", attempts: 0, last_error: null });
+      expect(notes.some((n) => n.line.includes("interrupted"))).toBe(false);
+
+      clock.advance(50 * MIN); // 10:00 claimed; this run failed, and again the result was not reported
+      await createScheduler(t.ctx, withResults).tick();
+      result = { ok: false, error: "timeout: the agent took too long" };
+      clock.advance(10 * MIN);
+      await restarted.tick();
+      expect(enqueued).toHaveLength(2);
+      expect(await readTask(t.ctx, task.id)).toMatchObject({ status: "PENDING", attempts: 1, last_error: "timeout: the agent took too long" });
+    });
   });
 }

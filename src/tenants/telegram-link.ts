@@ -72,13 +72,11 @@ export async function setTelegramChat(db: Db, tenantId: string, chatId: string):
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     const other = await findTenantByChatId(db, chat);
-    throw chatInUse(chat, other?.id ?? "another tenant");
+    throw chatInUse(chat, other?.id);
   }
 }
 
-function chatInUse(chat: string, otherId: string): ConflictError {
-  return new ConflictError(
-    "chat_in_use",
-    `Telegram chat ${chat} is already linked to tenant ${otherId}; unlink it there first.`,
-  );
+function chatInUse(chat: string, otherId: string | undefined): ConflictError {
+  const where = otherId ? `tenant ${otherId}; unlink it there first (DELETE /admin/tenants/${otherId}/link)` : "another tenant; unlink it there first";
+  return new ConflictError("chat_in_use", `Telegram chat ${chat} is already linked to ${where}.`);
 }

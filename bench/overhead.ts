@@ -119,7 +119,7 @@ const OVERHEAD_FINDINGS =
 export const overhead: Benchmark = {
   name: "overhead",
   description:
-    `Per message, the platform's own latency around one agent run: **in** = webhook POST sent by the load generator → the agent process running (first statement of the stand-in, \`$EPOCHREALTIME\`), **out** = the agent wrote its answer → the reply arrives at the fake Telegram (wall clock on arrival). ${MESSAGES} messages across ${TENANTS} tenants, sent one at a time (each after the previous reply arrived, so no queueing is counted) after ${WARMUP} warm-up messages. The stand-in agent is a bash script answering valid CLI JSON at once. Baseline: the same stand-in started ${MESSAGES} times with \`Bun.spawn\` straight from the benchmark process (in = spawn call → first statement, out = answer written → stdout read and exit seen).`,
+    `Per message, the platform's own latency around one agent run: **in** = webhook POST sent by the load generator (an upper bound on its receipt: one loopback HTTP hop earlier) → the agent process running (first statement of the stand-in, \`$EPOCHREALTIME\`, same wall clock), **out** = the agent wrote its answer → the reply arrives at the fake Telegram (wall clock on arrival). ${MESSAGES} messages across ${TENANTS} tenants, sent one at a time (each after the previous reply arrived, so no queueing is counted) after ${WARMUP} warm-up messages. The stand-in agent is a bash script answering valid CLI JSON at once. Baseline: the same stand-in started ${MESSAGES} times with \`Bun.spawn\` straight from the benchmark process (in = spawn call → first statement, out = answer written → stdout read and exit seen).`,
   async run(): Promise<BenchResult> {
     const dir = benchDir("overhead");
     const sink = startTelegramSink();

@@ -53,6 +53,7 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
     enqueueTask: conversation.enqueueTask,
     appendTimeline: conversation.appendTimeline,
     isTaskMessageOpen: conversation.isTaskMessageOpen,
+    findTaskRunResult: conversation.findTaskRunResult,
   });
   onTaskFinished = async (taskId, outcome) => {
     await scheduler.onTaskFinished(taskId, outcome);

@@ -13,7 +13,7 @@ import type { OutboundReply } from "./outbox.ts";
 import { createInboundPipeline } from "./pipeline.ts";
 import { queueCounts } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
-import { insertTaskMessage, isTaskMessageOpen } from "./task-queue.ts";
+import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "./task-queue.ts";
 import type { TaskInput } from "./task-queue.ts";
 import { appendTimeline } from "./timeline.ts";
 import { createTurnRunner } from "./turn.ts";
@@ -52,6 +52,8 @@ export interface Conversation {
   enqueueTask(tenantId: string, task: TaskInput): Promise<string>;
   /** True while a message of this task is queued or running. */
   isTaskMessageOpen(taskId: string): Promise<boolean>;
+  /** How the task's message queued since `since` ended (done/failed), or null (see findTaskRunResult). */
+  findTaskRunResult(taskId: string, since: string): Promise<{ ok: boolean; error?: string } | null>;
   /** Appends a line to the tenant's timeline (other modules' events). */
   appendTimeline(tenantId: string, line: string): Promise<void>;
   dispatcher: Dispatcher;
@@ -98,6 +100,7 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
       return id;
     },
     isTaskMessageOpen: (taskId) => isTaskMessageOpen(ctx, taskId),
+    findTaskRunResult: (taskId, since) => findTaskRunResult(ctx, taskId, since),
     async appendTimeline(tenantId, line) {
       const tenant = await getTenant(ctx.db, tenantId);
       if (tenant) await appendTimeline(ctx, tenant, line);

@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, gte, inArray } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { messages } from "../db/schema.ts";
@@ -48,4 +48,25 @@ export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: str
     .where(and(eq(messages.direction, "in"), eq(messages.task_id, taskId), inArray(messages.status, ["queued", "processing"])))
     .limit(1);
   return rows.length > 0;
+}
+
+/**
+ * How this task's message queued at or after `since` ended, when the dispatcher finished it: done → ok,
+ * failed → its error; null while none has finished. Lets the scheduler count a slot as run when the process
+ * that ran it died before reporting the result, instead of running the slot twice.
+ */
+export async function findTaskRunResult(
+  ctx: Pick<AppContext, "db">,
+  taskId: string,
+  since: string,
+): Promise<{ ok: boolean; error?: string } | null> {
+  const [row] = await ctx.db
+    .select({ status: messages.status, error: messages.error })
+    .from(messages)
+    .where(and(eq(messages.direction, "in"), eq(messages.task_id, taskId), gte(messages.created_at, since)))
+    .orderBy(desc(messages.created_at))
+    .limit(1);
+  if (row?.status === "done") return { ok: true };
+  if (row?.status === "failed") return { ok: false, error: row.error ?? "failed" };
+  return null;
 }

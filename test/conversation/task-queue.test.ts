@@ -1,0 +1,32 @@
+import { afterEach, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { messages } from "../../src/db/schema.ts";
+import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/conversation/task-queue.ts";
+import { insertTenant, makeTestContext } from "./context.ts";
+import type { TestContext } from "./context.ts";
+
+let ctx: TestContext;
+afterEach(async () => ctx?.cleanup());
+
+test("a task message's outcome is found from its slot on: open, then done or failed", async () => {
+  ctx = await makeTestContext();
+  const tenant = await insertTenant(ctx, { telegram_chat_id: "42" });
+  const taskId = crypto.randomUUID();
+  const slot = new Date(ctx.clock.now()).toISOString();
+
+  expect(await findTaskRunResult(ctx, taskId, slot)).toBeNull();
+  const id = await insertTaskMessage(ctx, tenant.id, { taskId, prompt: "Remind me about the invoices" });
+  expect(await isTaskMessageOpen(ctx, taskId)).toBe(true);
+  expect(await findTaskRunResult(ctx, taskId, slot)).toBeNull();
+
+  await ctx.db.update(messages).set({ status: "done" }).where(eq(messages.id, id));
+  expect(await isTaskMessageOpen(ctx, taskId)).toBe(false);
+  expect(await findTaskRunResult(ctx, taskId, slot)).toEqual({ ok: true });
+
+  await ctx.db.update(messages).set({ status: "failed", error: "timeout" }).where(eq(messages.id, id));
+  expect(await findTaskRunResult(ctx, taskId, slot)).toEqual({ ok: false, error: "timeout" });
+
+  // A message from an earlier slot says nothing about a later one.
+  const later = new Date(ctx.clock.now() + 60_000).toISOString();
+  expect(await findTaskRunResult(ctx, taskId, later)).toBeNull();
+});

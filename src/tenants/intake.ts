@@ -11,9 +11,34 @@ import { newTenantSchema } from "./index.ts";
  */
 export const intakeSchema = newTenantSchema
   .extend({
-    credentials: z.record(credentialKeySchema, z.union([z.literal(""), credentialValueSchema])).default({}),
+    credentials: z
+      .record(z.string(), intakeCredentialValue())
+      .superRefine((record, ctx) => {
+        // zod's own record-key error only says "Invalid key in record": name the rule instead.
+        for (const key of Object.keys(record)) {
+          const checked = credentialKeySchema.safeParse(key);
+          if (!checked.success) ctx.addIssue({ code: "custom", path: [key], message: `key ${checked.error.issues[0]?.message}` });
+        }
+      })
+      .default({}),
   })
   .strict();
+
+/**
+ * An intake credential: "" (not known yet), a string, or a JSON object — e.g. a service account key
+ * pasted as it is into GOOGLE_CREDENTIALS_JSON — stored as its JSON text.
+ */
+function intakeCredentialValue() {
+  const asText = (value: unknown) =>
+    value !== null && typeof value === "object" && !Array.isArray(value) ? JSON.stringify(value) : value;
+  return z.preprocess(
+    asText,
+    z.union([z.literal(""), credentialValueSchema], {
+      error: (issue) =>
+        typeof issue.input === "string" ? undefined : "must be a string (or a JSON object, stored as its JSON text)",
+    }),
+  );
+}
 
 /** A parsed intake file: phone normalised to E.164, timezone canonical. */
 export type Intake = z.output<typeof intakeSchema>;

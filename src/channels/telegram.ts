@@ -7,6 +7,7 @@ import type { Service } from "../serve.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import { createTelegramPolling } from "./telegram-polling.ts";
 import { telegramUpdateToInbound } from "./telegram-update.ts";
+import { checkTelegramDelivery } from "./telegram-webhook-guard.ts";
 import type { Channel, InboundHandler, SendResult } from "./types.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
 
@@ -113,6 +114,11 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
   parts.routes = {
     mount(app) {
       app.post(TELEGRAM_WEBHOOK_PATH, async (c) => {
+        const refused = await checkTelegramDelivery(c, secretToken);
+        if (refused) {
+          if (refused.status === 400) log.warn("telegram webhook body refused", { status: 400 });
+          return refused;
+        }
         try {
           return await handleWebhook(c);
         } catch (err) {

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db, MessageRow } from "../db/index.ts";
 import { conversationSessions, messages } from "../db/schema.ts";
@@ -129,16 +130,39 @@ export async function stillClaimed(db: Db, ids: readonly string[], owner: string
 }
 
 /**
- * The outbound rows already stored in answer to any of these inbound messages (a run that finished
- * but whose messages were not marked before a crash): reply_to and kind.
+ * How far a reply's created_at may lie before its inbound message's (two processes' clocks on one
+ * database). A reply is stored after its message was claimed, so on one clock it is never earlier.
  */
-export async function repliesTo(db: Db, inboundIds: readonly string[]): Promise<{ replyTo: string; kind: MessageRow["kind"] }[]> {
-  if (inboundIds.length === 0) return [];
-  const rows = await db
-    .select({ replyTo: messages.reply_to, kind: messages.kind })
-    .from(messages)
-    .where(and(eq(messages.direction, "out"), inArray(messages.reply_to, [...inboundIds])));
-  return rows.flatMap((r) => (r.replyTo ? [{ replyTo: r.replyTo, kind: r.kind }] : []));
+export const REPLY_CLOCK_SKEW_MS = 60 * 60_000;
+
+/**
+ * The query behind repliesTo: the tenant's outbound rows created since `sinceIso` that answer one of
+ * `inboundIds`. The tenant and time condition keep it on messages_tenant_created_idx (reply_to has
+ * no index: without them SQLite walked every outbound row — ~150 ms per run at 1M messages).
+ */
+export function repliesToQuery(tenantId: string, inboundIds: readonly string[], sinceIso: string): SQL {
+  return sql`SELECT ${messages.reply_to} AS reply_to, ${messages.kind} AS kind FROM ${messages}
+    WHERE ${messages.tenant_id} = ${tenantId} AND ${messages.created_at} >= ${sinceIso}
+      AND ${messages.direction} = 'out' AND ${messages.reply_to} IN ${[...inboundIds]}`;
+}
+
+/**
+ * The outbound rows already stored in answer to any of these inbound messages of one tenant (a run
+ * that finished but whose messages were not marked before a crash): reply_to and kind. Only replies
+ * created since the oldest message (less REPLY_CLOCK_SKEW_MS) are looked at.
+ */
+export async function repliesTo(
+  db: Db,
+  tenantId: string,
+  inbound: readonly Pick<MessageRow, "id" | "created_at">[],
+): Promise<{ replyTo: string; kind: MessageRow["kind"] }[]> {
+  if (inbound.length === 0) return [];
+  const oldestMs = Math.min(...inbound.map((m) => Date.parse(m.created_at)));
+  const sinceIso = Number.isFinite(oldestMs) ? isoAt(oldestMs - REPLY_CLOCK_SKEW_MS) : "";
+  const rows = await db.all<{ reply_to: string | null; kind: MessageRow["kind"] }>(
+    repliesToQuery(tenantId, inbound.map((m) => m.id), sinceIso),
+  );
+  return rows.flatMap((r) => (r.reply_to ? [{ replyTo: r.reply_to, kind: r.kind }] : []));
 }
 
 /**

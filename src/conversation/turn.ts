@@ -56,7 +56,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
 
   /** A crash after the reply was stored but before the rows were marked: mark them now, never run twice. */
   async function settleAnswered(batch: ClaimedBatch): Promise<MessageRow[]> {
-    const replies = await repliesTo(ctx.db, batch.messages.map((m) => m.id));
+    const replies = await repliesTo(ctx.db, batch.tenantId, batch.messages);
     if (replies.length === 0) return batch.messages;
     const lastAnswered = Math.max(...replies.map((r) => batch.messages.findIndex((m) => m.id === r.replyTo)));
     const answered = batch.messages.slice(0, lastAnswered + 1);

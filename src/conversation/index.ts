@@ -1,8 +1,8 @@
 /** The conversation engine: inbound pipeline, queue, dispatcher (leases), outbox, timeline. */
 export { createConversation } from "./conversation.ts";
 export type { Conversation, ConversationDeps } from "./conversation.ts";
-export { listMessages } from "./message-store.ts";
-export type { ListMessagesOptions } from "./message-store.ts";
+export { listMessagePage, listMessages, messageCursor, parseMessageCursor } from "./message-store.ts";
+export type { ListMessagesOptions, MessageCursor } from "./message-store.ts";
 export { getSessionState, resetAgentSession, resetSession } from "./session-store.ts";
 export type { ResetOptions, ResetOutcome, SessionState } from "./session-store.ts";
 export { appendTimeline, localDateTime } from "./timeline.ts";

@@ -148,6 +148,26 @@ describe("read-tenant and the runbook's SQL", () => {
     expect((await rb.run("read-messages", ["--limit", "zero"])).code).toBe(2);
   });
 
+  test("read-messages pages through a split reply (one created_at) with the printed --before cursor", async () => {
+    sql(`INSERT INTO messages (id, tenant_id, direction, channel, chat_id, body, status, created_at) VALUES
+         ('c3', '${id}', 'out', 'telegram', '77', 'chunk one', 'sent', '2027-01-01T00:00:00.000Z'),
+         ('c2', '${id}', 'out', 'telegram', '77', 'chunk two', 'sent', '2027-01-01T00:00:00.000Z'),
+         ('c1', '${id}', 'out', 'telegram', '77', 'chunk three', 'sent', '2027-01-01T00:00:00.000Z')`);
+    try {
+      const first = await rb.run("read-messages", [id, "--limit", "2"]);
+      expect(first.stdout).toContain("chunk three");
+      expect(first.stdout).toContain("chunk two");
+      expect(first.stderr).toContain("Older messages: --before '2027-01-01T00:00:00.000Z|c2'");
+      const next = await rb.run("read-messages", [id, "--limit", "2", "--before", "2027-01-01T00:00:00.000Z|c2"]);
+      const [chunk, older] = next.stdout.trim().split("\n");
+      expect(chunk).toContain("chunk one");
+      expect(older).toContain("hello number");
+      expect((await rb.run("read-messages", [id, "--before", "soon"])).code).toBe(2);
+    } finally {
+      sql(`DELETE FROM messages WHERE id IN ('c1', 'c2', 'c3')`);
+    }
+  });
+
   test("a row of the tenant from another Telegram chat (a refused /start) says so; the owner's rows do not", async () => {
     sql(`INSERT INTO messages (id, tenant_id, direction, channel, chat_id, body, status, error, created_at)
          VALUES ('intruder', '${id}', 'in', 'telegram', '5555', '/start +18015550101', 'rejected', 'number_already_linked', '2026-11-26T11:00:00.000Z')`);

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
-import { getSessionState, listMessages, resetSession } from "../../conversation/index.ts";
+import { getSessionState, listMessagePage, parseMessageCursor, resetSession } from "../../conversation/index.ts";
 import type { MessageRow } from "../../db/index.ts";
 import { requireTenant, setTelegramChat, unlinkTelegramChat } from "../../tenants/index.ts";
 import type { AdminApi } from "./api.ts";
@@ -8,10 +8,21 @@ import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } 
 
 const MessagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "At most this many (1-500, default 50)" }),
-  before: z.iso
-    .datetime({ offset: true, message: "must be an ISO-8601 timestamp such as 2026-11-26T08:00:00.000Z" })
+  before: z
+    .string()
+    .transform((text, c) => {
+      const cursor = parseMessageCursor(text);
+      if (cursor === null) {
+        c.addIssue({ code: "custom", message: "must be a next_before cursor or an ISO-8601 time such as 2026-11-26T08:00:00.000Z" });
+        return z.NEVER;
+      }
+      return cursor;
+    })
     .optional()
-    .openapi({ description: "Only messages created before this time: pass the previous page's next_before" }),
+    .openapi({
+      type: "string",
+      description: "Only older messages: pass the previous page's next_before (an opaque cursor), or an ISO-8601 time for messages created before it",
+    }),
 });
 
 const MessageSchema = z
@@ -39,7 +50,10 @@ const MessageSchema = z
 const MessagePage = z
   .object({
     messages: z.array(MessageSchema),
-    next_before: z.string().nullable().openapi({ description: "Pass as ?before= for the next (older) page; null at the end" }),
+    next_before: z
+      .string()
+      .nullable()
+      .openapi({ description: "Opaque cursor (`<created_at>|<id>`): pass as ?before= for the next (older) page; null at the end" }),
   })
   .openapi("MessagePage");
 
@@ -77,10 +91,8 @@ export function registerConversationRoutes(api: AdminApi, ctx: AppContext): void
       const { id } = c.req.valid("param");
       const { limit, before } = c.req.valid("query");
       await requireTenant(ctx.db, id);
-      const beforeIso = before === undefined ? undefined : new Date(before).toISOString();
-      const rows = await listMessages(ctx.db, { tenantId: id, limit, before: beforeIso });
-      const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-      return c.json({ messages: rows.map(publicMessage), next_before: last?.created_at ?? null }, 200);
+      const page = await listMessagePage(ctx.db, { tenantId: id, limit, before });
+      return c.json({ messages: page.messages.map(publicMessage), next_before: page.nextBefore }, 200);
     },
   );
 

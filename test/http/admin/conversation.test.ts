@@ -40,17 +40,42 @@ describe("GET /admin/tenants/:id/messages", () => {
     expect(page.status).toBe(200);
     expect(page.body.messages.map((m: Json) => m.body)).toEqual(["message 4", "message 3", "message 2"]);
     expect(page.body.messages[0].lease_owner).toBeUndefined();
-    expect(page.body.next_before).toBe(page.body.messages[2].created_at);
+    expect(page.body.next_before).toBe(`${page.body.messages[2].created_at}|${page.body.messages[2].id}`);
     const next = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=3&before=${encodeURIComponent(page.body.next_before)}`);
     expect(next.body.messages.map((m: Json) => m.body)).toEqual(["message 1", "message 0"]);
     expect(next.body.next_before).toBeNull();
     const all = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages`);
     expect(all.body.messages).toHaveLength(5);
+    // Operators may still page by a plain time: messages created strictly before it.
+    const byTime = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?before=${encodeURIComponent("2026-11-26T09:00:02Z")}`);
+    expect(byTime.body.messages.map((m: Json) => m.body)).toEqual(["message 1", "message 0"]);
+  });
+
+  test("the chunks of a split reply (one created_at) are all paged through, in order", async () => {
+    const tenant = await h.tenant();
+    const at = "2026-11-26T09:00:05.000Z";
+    await addMessages(tenant.id, 1);
+    for (const n of [1, 2, 3]) {
+      await h.t.ctx.db.insert(schema.messages).values({
+        id: crypto.randomUUID(),
+        tenant_id: tenant.id,
+        direction: "out",
+        channel: "telegram",
+        chat_id: "4242",
+        body: `chunk ${n}`,
+        status: "sent",
+        created_at: at,
+      });
+    }
+    const page = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=2`);
+    expect(page.body.messages.map((m: Json) => m.body)).toEqual(["chunk 3", "chunk 2"]);
+    const next = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=2&before=${encodeURIComponent(page.body.next_before)}`);
+    expect(next.body.messages.map((m: Json) => m.body)).toEqual(["chunk 1", "message 0"]);
   });
 
   test("bad limit/before → 400 naming the parameter; unknown tenant → 404", async () => {
     const tenant = await h.tenant();
-    for (const [query, field] of [["limit=0", "limit"], ["limit=9999", "limit"], ["before=yesterday", "before"]]) {
+    for (const [query, field] of [["limit=0", "limit"], ["limit=9999", "limit"], ["before=yesterday", "before"], ["before=2026-11-26T09:00:00Z%7C", "before"]]) {
       const res = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?${query}`);
       expect(res.status).toBe(400);
       expect(res.body.error.message).toContain(`${field}:`);

@@ -78,10 +78,7 @@ function formatValue(value: unknown): string {
 
 /** The tools section: the platform's MCP tools and the workspace's scripts. */
 export function toolsSection(timezone: string): string {
-  const scripts = TEMPLATE_TOOLS.map((tool) => {
-    const needs = tool.credentials.length ? ` Needs ${tool.credentials.join(", ")}.` : "";
-    return `- \`${tool.script}\` — ${tool.summary}${needs}\n  \`${tool.usage}\``;
-  });
+  const scripts = TEMPLATE_TOOLS.map((tool) => `- \`${tool.script}\` — ${tool.summary}\n  \`${tool.usage}\``);
   return [
     "## Your tools",
     "ProxyStaff tools (MCP; they act for this business only):",
@@ -92,11 +89,13 @@ export function toolsSection(timezone: string): string {
     "- `mcp__proxystaff__list_tasks` / `mcp__proxystaff__cancel_task` — see and cancel scheduled tasks.",
     "- `mcp__proxystaff__update_business_profile` — record facts about the business (merged into the profile).",
     "- `mcp__proxystaff__set_onboarding_status` — finish the interview (DISCOVERY → BUILDING).",
-    "- `mcp__proxystaff__send_email` — send an email from the business; runs on the server with the",
-    "  business's own SendGrid key, which you never see. Prefer it to the script below.",
+    "- `mcp__proxystaff__send_email` — send an email from the business. **Always use it for email**: it runs",
+    "  on the server with the business's own SendGrid key, which is never in your environment (so",
+    "  `execution/send_email.py` cannot send from your runs).",
     "",
-    "Scripts in `execution/` (run from this folder with `python3`; credentials are already in their",
-    "environment — never print them; `--health-check` tells you whether a tool is set up):",
+    "Scripts in `execution/` (run from this folder with `python3`; the business's credentials are in",
+    "their environment, except keys only the server uses such as SENDGRID_API_KEY — never print them;",
+    "`--health-check` tells you whether a tool is set up):",
     ...scripts,
   ].join("\n");
 }

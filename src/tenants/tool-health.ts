@@ -6,11 +6,12 @@ import { resolveInWorkspace, tenantEnvironment, tenantSecretValues, workspacePat
 import { toolSandbox } from "./tool-sandbox.ts";
 import type { ToolSandbox } from "./tool-sandbox.ts";
 
-/** One tool's `--health-check` result. */
+/** One tool's health: a script's `--health-check` result, or a server-side MCP tool's check. */
 export interface ToolHealth {
-  /** The script, relative to execution/ (e.g. "send_email.py"). */
+  /** The script, relative to execution/ (e.g. "send_email.py"), or "<tool> (server-side)". */
   tool: string;
-  status: "ok" | "failed";
+  /** "warn" only for a server-side tool whose credential is not set (scripts are ok or failed). */
+  status: "ok" | "warn" | "failed";
   /** What the check printed (stdout, then stderr), trimmed, secrets replaced by [redacted]. */
   output: string;
   exit_code: number | null;
@@ -46,9 +47,11 @@ export function discoverTools(ctx: Pick<AppContext, "config">, tenantId: string)
 
 /**
  * Runs each tool's `--health-check` in the tenant's workspace with the tenant's environment
- * (its .env merged with its vault credentials), one at a time, each under a time limit, inside
- * the same kind of bubblewrap sandbox as agent runs (the agent can edit these scripts).
- * Output is redacted: no credential value of the tenant and no platform secret is returned.
+ * (its .env merged with its vault credentials) minus the credentials only server-side tools use
+ * (SERVER_SIDE_CREDENTIALS, e.g. SENDGRID_API_KEY: the agent can edit these scripts, so they get
+ * exactly what an agent run gets), one at a time, each under a time limit, inside the same kind of
+ * bubblewrap sandbox as agent runs. Output is redacted: no credential value of the tenant and no
+ * platform secret is returned.
  */
 export async function runToolHealthChecks(
   ctx: AppContext,
@@ -64,7 +67,7 @@ export async function runToolHealthChecks(
     PYTHONDONTWRITEBYTECODE: "1",
     PYTHONUNBUFFERED: "1",
     SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE,
-    ...tenantEnv,
+    ...(await withoutServerSideCredentials(tenantEnv)),
   };
   const secrets = [...tenantSecretValues(tenantEnv), ...platformSecrets(ctx.config)];
   const sandbox = options.sandbox ?? toolSandbox(ctx.config, ctx.log);
@@ -79,6 +82,14 @@ export async function runToolHealthChecks(
     results.push(result);
   }
   return results;
+}
+
+/** The environment minus the credentials that only server-side tools may use (as agent runs withhold them). */
+async function withoutServerSideCredentials(env: Record<string, string>): Promise<Record<string, string>> {
+  // Loaded on use: a static import closes the cycle http/admin → tenants → agent/tools → scheduler → http/admin.
+  const { SERVER_SIDE_CREDENTIALS } = await import("../agent/tools/index.ts");
+  const withheld = new Set(SERVER_SIDE_CREDENTIALS);
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !withheld.has(key)));
 }
 
 async function runOne(

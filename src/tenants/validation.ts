@@ -13,7 +13,9 @@ import {
   workspacePath,
 } from "./index.ts";
 import type { Tenant } from "./index.ts";
+import { runServerSideToolChecks } from "./server-tool-health.ts";
 import { runToolHealthChecks } from "./tool-health.ts";
+import type { ToolHealth } from "./tool-health.ts";
 
 /** ok: fine; warn: works but needs attention; fail: broken (validate-tenant exits non-zero). */
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -95,6 +97,9 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
       );
     }
   }
+  if ((options.healthChecks ?? true) && !problem) {
+    for (const health of await runServerSideToolChecks(ctx, tenant.id)) checks.push(serverSideCheck(tenant, health));
+  }
   checks.push(await checkSession(ctx, tenant));
   const counts = { ok: 0, warn: 0, fail: 0 };
   for (const c of checks) counts[c.status] += 1;
@@ -120,6 +125,25 @@ async function readEnvironment(ctx: AppContext, tenantId: string): Promise<{ env
       },
     };
   }
+}
+
+/** A server-side MCP tool's health (e.g. "send_email (server-side)") as a checklist line. */
+function serverSideCheck(t: Tenant, health: ToolHealth): ValidationCheck {
+  if (health.status === "ok") return { name: health.tool, status: "ok", detail: health.output };
+  if (health.status === "warn") {
+    return {
+      name: health.tool,
+      status: "warn",
+      detail: health.output,
+      fix: `POST /admin/tenants/${t.id}/credentials with {"credentials": {"SENDGRID_API_KEY": "…", "SENDGRID_FROM_EMAIL": "…"}} (only if the business sends email).`,
+    };
+  }
+  return {
+    name: health.tool,
+    status: "fail",
+    detail: health.output,
+    fix: "Check the key in SendGrid (Settings > API Keys; it needs mail.send), store it again, and check that the server reaches SENDGRID_API_BASE.",
+  };
 }
 
 function checkRecord(t: Tenant): ValidationCheck {

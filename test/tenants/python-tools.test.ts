@@ -148,7 +148,9 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
     const base = { SENDGRID_API_BASE: fake.url };
     const noKey = await run(dir, ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t"], base);
     expect(noKey.code).toBe(1);
-    expect(noKey.stdout).toContain("SENDGRID_API_KEY is not set");
+    expect(noKey.stdout).toBe(
+      "failed: SENDGRID_API_KEY is not in this environment (the platform keeps it server-side): send email with the mcp__proxystaff__send_email tool",
+    );
     const noSender = await run(dir, ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t"], { ...base, SENDGRID_API_KEY: KEY });
     expect(noSender).toMatchObject({ code: 2, stdout: "failed: no sender: set SENDGRID_FROM_EMAIL or pass --from" });
     const usage = await run(dir, ["execution/send_email.py", "--subject", "s"], base);
@@ -179,11 +181,15 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
       expect(fake.sent).toHaveLength(0);
     });
 
-    test("failed: no key / rejected key / unreachable API / missing mail.send", async () => {
+    test("no key (as in agent runs and platform health checks): ok, email goes through the server-side MCP tool", async () => {
       const missing = await run(dir, ["execution/send_email.py", "--health-check"], { SENDGRID_API_BASE: fake.url });
-      expect(missing.code).toBe(1);
-      expect(missing.stdout).toStartWith("failed: SENDGRID_API_KEY is not set");
+      expect(missing.code).toBe(0);
+      expect(missing.stdout).toStartWith("ok: email is sent server-side by the agent's mcp__proxystaff__send_email tool");
       expect(missing.stdout).not.toContain("\n");
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    test("failed: rejected key / unreachable API / missing mail.send", async () => {
       const wrong = await run(dir, ["execution/send_email.py", "--health-check"], { SENDGRID_API_BASE: fake.url, SENDGRID_API_KEY: "SG.not-the-right-one" });
       expect(wrong).toMatchObject({ code: 1, stdout: "failed: SendGrid rejected SENDGRID_API_KEY (HTTP 401)" });
       const closed = startFakeSendGrid();

@@ -36,7 +36,13 @@ export async function checkToolsHealth(ctx: AppContext, tenantId: string, option
     apiKey,
   );
   if (!outcome.ok) {
-    const why = outcome.status === 401 || outcome.status === 403 ? `SendGrid refused the key (HTTP ${outcome.status})` : outcome.reason;
+    // An unreachable API is named by its URL (a setting, not a secret), so a wrong SENDGRID_API_BASE shows.
+    const why =
+      outcome.status === 401 || outcome.status === 403
+        ? `SendGrid refused the key (HTTP ${outcome.status})`
+        : outcome.status === null
+          ? `${outcome.reason} at ${ctx.config.SENDGRID_API_BASE}`
+          : outcome.reason;
     return [{ tool: "send_email", status: "failing", detail: `${why}.` }];
   }
   if (!fromEmail) {

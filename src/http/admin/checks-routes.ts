@@ -3,6 +3,7 @@ import type { AppContext } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { listTenants, requireTenant } from "../../tenants/index.ts";
 import type { Tenant } from "../../tenants/index.ts";
+import { runServerSideToolChecks } from "../../tenants/server-tool-health.ts";
 import { runToolHealthChecks } from "../../tenants/tool-health.ts";
 import { validateTenant } from "../../tenants/validation.ts";
 import type { AdminApi } from "./api.ts";
@@ -36,7 +37,7 @@ const HealthCheckBody = z
 
 const ToolHealthSchema = z.object({
   tool: z.string(),
-  status: z.enum(["ok", "failed"]),
+  status: z.enum(["ok", "warn", "failed"]).openapi({ description: "warn: a server-side tool's credential is not set" }),
   output: z.string().openapi({ description: "The check's output, secrets redacted" }),
   exit_code: z.number().int().nullable(),
   duration_ms: z.number(),
@@ -83,7 +84,8 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
       method: "post",
       path: "/tools/health-check",
       tags: ["validation"],
-      summary: "Run every tool's --health-check in the workspace of one tenant (tenant_id) or of every ACTIVE tenant",
+      summary:
+        "Run every tool's --health-check in the workspace of one tenant (tenant_id) or of every ACTIVE tenant, plus the server-side tools' checks (\"send_email (server-side)\")",
       request: { body: jsonBody(HealthCheckBody, false) },
       responses: { 200: jsonResponse(HealthReport, "Per tenant, per tool"), ...errorResponses(400, 401, 404, 415) },
     }),
@@ -92,8 +94,8 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
       const targets = body.tenant_id ? [await requireTenant(ctx.db, body.tenant_id)] : await activeTenants(ctx);
       const tenants = await mapLimited(targets, HEALTH_CONCURRENCY, async (t): Promise<TenantHealth> => {
         try {
-          const tools = await runToolHealthChecks(ctx, t.id);
-          return { tenant_id: t.id, name: t.name, ok: tools.every((r) => r.status === "ok"), tools };
+          const tools = [...(await runToolHealthChecks(ctx, t.id)), ...(await runServerSideToolChecks(ctx, t.id))];
+          return { tenant_id: t.id, name: t.name, ok: tools.every((r) => r.status !== "failed"), tools };
         } catch (err) {
           // One tenant's unreadable vault or workspace must not hide the others' results.
           if (!(err instanceof AppError)) throw err;

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "bun";
 import { loadConfig } from "../../../src/config.ts";
 import { resolveInWorkspace } from "../../../src/tenants/index.ts";
 import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
+import { runServerSideToolChecks } from "../../../src/tenants/server-tool-health.ts";
 import { runToolHealthChecks } from "../../../src/tenants/tool-health.ts";
 import { adminHarness, UNKNOWN_ID } from "./setup.ts";
 import type { AdminHarness } from "./setup.ts";
@@ -50,15 +51,19 @@ describe("GET /admin/tenants/:id/validate", () => {
     expect(byName(body.checks, "link")).toMatchObject({ status: "warn" });
     expect(byName(body.checks, "link").fix).toContain(`/start ${tenant.phone_number}`);
     expect(byName(body.checks, "credentials:send_email.py")).toMatchObject({ status: "warn" });
-    expect(byName(body.checks, "health:send_email.py").status).toBe("warn");
+    // The script never gets the key (it is server-side only); the MCP tool's line says what is missing.
+    expect(byName(body.checks, "health:send_email.py")).toMatchObject({ status: "ok", detail: expect.stringContaining("sent server-side") });
+    expect(byName(body.checks, "send_email (server-side)")).toMatchObject({ status: "warn", detail: "SENDGRID_API_KEY is not set for this tenant." });
   });
 
   test("credentials set and linked: health checks pass; a missing tool and a held lease are reported", async () => {
     const tenant = await h.tenant();
     await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY } });
     await h.call("POST", `/admin/tenants/${tenant.id}/link`, { telegram_chat_id: "77" });
+    await h.call("PATCH", `/admin/tenants/${tenant.id}`, { business: { email: "owner@acme.test" } });
     const good = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate`);
     expect(byName(good.body.checks, "health:send_email.py").status).toBe("ok");
+    expect(byName(good.body.checks, "send_email (server-side)")).toMatchObject({ status: "ok", detail: expect.stringContaining("owner@acme.test") });
     expect(byName(good.body.checks, "credentials:send_email.py").status).toBe("ok");
 
     rmSync(resolveInWorkspace(h.t.ctx.config, tenant.id, "execution/send_email.py"));
@@ -68,7 +73,7 @@ describe("GET /admin/tenants/:id/validate", () => {
     expect(byName(broken.body.checks, "health:send_email.py")).toBeUndefined();
   });
 
-  test("wrong credential: health check fails without echoing the key", async () => {
+  test("wrong credential: the server-side send_email check fails without echoing the key", async () => {
     const tenant = await h.tenant();
     await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: "SG.wrong-key-zzzzzzzzzz" } });
     const res = await h.call("GET", `/admin/tenants/${tenant.id}/validate`);
@@ -76,7 +81,7 @@ describe("GET /admin/tenants/:id/validate", () => {
     expect(text).not.toContain("SG.wrong-key-zzzzzzzzzz");
     const body = JSON.parse(text) as Json;
     expect(body.ok).toBe(false);
-    expect(byName(body.checks, "health:send_email.py")).toMatchObject({ status: "fail" });
+    expect(byName(body.checks, "send_email (server-side)")).toMatchObject({ status: "fail", detail: "SendGrid refused the key (HTTP 401)." });
   });
 
   test("archived tenant fails; unknown → 404; bad id → 400", async () => {
@@ -115,6 +120,7 @@ describe("POST /admin/tools/health-check", () => {
       ["env_loader.py", "ok"],
       ["leaky.py", "failed"],
       ["send_email.py", "ok"],
+      ["send_email (server-side)", "warn"], // key accepted, but no sender address
     ]);
     expect(ta.tools[1].output).toBe("failed: token is [redacted]");
     expect(all.ok).toBe(false);
@@ -122,7 +128,12 @@ describe("POST /admin/tools/health-check", () => {
     const one = await h.json<Json>("POST", "/admin/tools/health-check", { tenant_id: b.id });
     expect(one.status).toBe(200);
     expect(one.body.tenants).toHaveLength(1);
-    expect(one.body.tenants[0].tools.find((t: Json) => t.tool === "send_email.py").output).toContain("SENDGRID_API_KEY is not set");
+    expect(one.body.tenants[0].tools.find((t: Json) => t.tool === "send_email.py").output).toContain("email is sent server-side");
+    expect(one.body.tenants[0].tools.find((t: Json) => t.tool === "send_email (server-side)")).toMatchObject({
+      status: "warn",
+      output: "SENDGRID_API_KEY is not set for this tenant.",
+    });
+    expect(one.body.ok).toBe(true);
   });
 
   test("unknown tenant → 404; bad tenant_id or extra field → 400; broken JSON → 400", async () => {
@@ -136,7 +147,24 @@ describe("POST /admin/tools/health-check", () => {
 });
 
 describe("runToolHealthChecks", () => {
-  test("an unreachable SendGrid is named by its URL (a setting, not a secret)", async () => {
+  test("a health check script never sees SENDGRID_API_KEY (server-side only, like agent runs); other credentials it does", async () => {
+    const tenant = await h.tenant();
+    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY, OTHER_TOKEN: "other-token-1234" } });
+    writeFileSync(resolveInWorkspace(h.t.ctx.config, tenant.id, ".env"), "SENDGRID_FROM_EMAIL=owner@acme.test\n");
+    writeFileSync(
+      resolveInWorkspace(h.t.ctx.config, tenant.id, "execution/dump_env.py"),
+      'import json, os, sys\nif "--health-check" in sys.argv:\n    open("env-seen.json", "w").write(json.dumps(dict(os.environ)))\n    print("ok: dumped")\n',
+    );
+    const results = await runToolHealthChecks(h.t.ctx, tenant.id);
+    expect(results.find((r) => r.tool === "dump_env.py")?.status).toBe("ok");
+    const seen = JSON.parse(readFileSync(resolveInWorkspace(h.t.ctx.config, tenant.id, "env-seen.json"), "utf8")) as Record<string, string>;
+    expect(seen.SENDGRID_API_KEY).toBeUndefined();
+    expect(Object.values(seen)).not.toContain(GOOD_KEY);
+    expect(seen.OTHER_TOKEN).toBe("other-token-1234");
+    expect(seen.SENDGRID_FROM_EMAIL).toBe("owner@acme.test");
+  });
+
+  test("an unreachable SendGrid: the server-side check fails, the script (without the key) stays ok", async () => {
     const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     const base = `http://127.0.0.1:${closed.port}`;
     await closed.stop(true);
@@ -145,10 +173,16 @@ describe("runToolHealthChecks", () => {
       const tenant = await offline.tenant();
       await offline.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY } });
       const results = await runToolHealthChecks(offline.t.ctx, tenant.id);
-      const sendEmail = results.find((r) => r.tool === "send_email.py");
-      expect(sendEmail?.status).toBe("failed");
-      expect(sendEmail?.output).toContain(`cannot reach SendGrid at ${base}`);
-      expect(sendEmail?.output).not.toContain(GOOD_KEY);
+      expect(results.find((r) => r.tool === "send_email.py")?.status).toBe("ok");
+      const [server] = await runServerSideToolChecks(offline.t.ctx, tenant.id);
+      expect(server).toMatchObject({ tool: "send_email (server-side)", status: "failed" });
+      expect(server?.output).toStartWith("SendGrid could not be reached");
+      expect(server?.output).toContain(` at ${base}`);
+      const res = await offline.call("POST", "/admin/tools/health-check", { tenant_id: tenant.id });
+      const text = await res.text();
+      expect(text).toContain("SendGrid could not be reached");
+      expect(text).not.toContain(GOOD_KEY);
+      expect((JSON.parse(text) as Json).ok).toBe(false);
     } finally {
       await offline.cleanup();
     }

@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Send an email through SendGrid (v3 mail send).
+"""Send an email through SendGrid (v3 mail send) with a key from this environment.
+
+The agent sends email with its mcp__proxystaff__send_email tool instead: that tool runs on the
+ProxyStaff server with the business's SENDGRID_API_KEY, which is kept out of agent runs and tool
+health checks (the agent never reads it). This script only works where SENDGRID_API_KEY is in its
+own environment, e.g. an operator running it by hand, or a key put in the workspace .env on purpose.
 
 Usage (from the workspace folder):
     python3 execution/send_email.py --to someone@example.com --subject "Hello" --text "Body"
@@ -7,8 +12,8 @@ Usage (from the workspace folder):
     echo "Body" | python3 execution/send_email.py --to a@x.com --subject "Hi" --text -
     python3 execution/send_email.py --health-check
 
-Environment (the tenant's vault credentials, or the workspace .env):
-    SENDGRID_API_KEY     required
+Environment (the workspace .env, or set by hand):
+    SENDGRID_API_KEY     required to send (never set by the platform: see above)
     SENDGRID_FROM_EMAIL  the sender, unless --from is given
     SENDGRID_FROM_NAME   optional display name of the sender
     SENDGRID_API_BASE    default https://api.sendgrid.com (tests point it at a fake)
@@ -70,10 +75,16 @@ def describe_errors(payload):
     return str(payload or "")[:300]
 
 
+SERVER_SIDE_NOTE = (
+    "email is sent server-side by the agent's mcp__proxystaff__send_email tool with the vault's SENDGRID_API_KEY, "
+    "which this script never sees"
+)
+
+
 def health_check():
     if not os.environ.get("SENDGRID_API_KEY"):
-        print("failed: SENDGRID_API_KEY is not set (store it with POST /admin/tenants/<id>/credentials)")
-        return 1
+        print(f"ok: {SERVER_SIDE_NOTE} (its health is the 'send_email (server-side)' check)")
+        return 0
     try:
         status, payload, _ = call("GET", "/v3/scopes")
     except (urllib.error.URLError, OSError) as err:
@@ -130,7 +141,10 @@ def build_message(args):
 
 def send(args):
     if not os.environ.get("SENDGRID_API_KEY"):
-        print("failed: SENDGRID_API_KEY is not set (store it with POST /admin/tenants/<id>/credentials)")
+        print(
+            "failed: SENDGRID_API_KEY is not in this environment (the platform keeps it server-side): "
+            "send email with the mcp__proxystaff__send_email tool"
+        )
         return 1
     try:
         message = build_message(args)

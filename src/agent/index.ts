@@ -21,7 +21,7 @@ export { BWRAP_INSTALL_HINT, checkSandbox, sandboxHealth, sandboxWrapper, Sandbo
 export type { CheckSandboxOptions, PreparedRun, SandboxStatus, WrapInput } from "./sandbox.ts";
 export { bwrapArgs, ETC_FILES } from "./bwrap-args.ts";
 export type { BwrapMounts } from "./bwrap-args.ts";
-export { DEFAULT_MAX_PROCESSES, limitArgs, resolveLimits } from "./limits.ts";
+export { DEFAULT_MAX_PROCESSES, limitArgs, resolveLimits, runShellPrefix, ulimitScript } from "./limits.ts";
 export type { RunLimits } from "./limits.ts";
 export { createRunCgroup, detectCgroups } from "./run-cgroup.ts";
 export type { CgroupSupport, RunCgroup } from "./run-cgroup.ts";

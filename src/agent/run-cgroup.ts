@@ -6,7 +6,7 @@ import { join } from "node:path";
  * so a process cap that holds as root needs the `pids` controller. When the host lets this process create
  * cgroups (root with cgroup v1 `pids`/`memory` hierarchies, or cgroup v2 with those controllers), every run gets
  * its own group under `proxystaff-agents/` with `pids.max` and, with AGENT_MEMORY_MB, a memory limit for the
- * whole run. Otherwise the prlimit limits are all there is (and the start-up log says so).
+ * whole run. Otherwise the RLIMIT limits (limits.ts) are all there is (and the start-up log says so).
  */
 export interface CgroupSupport {
   version: 1 | 2;
@@ -51,8 +51,8 @@ function ensureDir(dir: string): string {
 
 /** One run's cgroup(s). */
 export interface RunCgroup {
-  /** Prefix that moves the process into the group before it execs the rest (`sh -c 'echo $$ > …; exec "$@"'`). */
-  enterArgv: string[];
+  /** The group's `cgroup.procs` files: the run's shell writes its pid there before it execs the rest (see runShellPrefix). */
+  procsFiles: string[];
   /** Which limit the run ran into, read after it ended. */
   limitHit(): "processes" | "memory" | null;
   /** Kills whatever is left in the group and removes it (best effort). */
@@ -80,9 +80,8 @@ export function createRunCgroup(support: CgroupSupport, runId: string, limits: {
     return null;
   }
   const procsFiles = dirs.map(({ dir }) => join(dir, "cgroup.procs"));
-  const script = `${procsFiles.map((_, i) => `echo $$ > "$${i + 1}"`).join(" && ")} || exit 125; shift ${procsFiles.length}; exec "$@"`;
   return {
-    enterArgv: ["/bin/sh", "-c", script, "sh", ...procsFiles],
+    procsFiles,
     limitHit() {
       for (const { controller, dir } of dirs) {
         if (controller !== "memory" && eventCount(join(dir, "pids.events"), "max") > 0) return "processes";

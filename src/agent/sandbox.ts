@@ -7,7 +7,7 @@ import type { HealthPart } from "../http/health.ts";
 import type { Logger } from "../log.ts";
 import { bwrapArgs } from "./bwrap-args.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
-import { limitArgs, resolveLimits } from "./limits.ts";
+import { hasLimits, limitArgs, resolveLimits, runShellPrefix } from "./limits.ts";
 import type { RunLimits } from "./limits.ts";
 import { createRunCgroup, detectCgroups, removeStaleRunCgroups, runCgroupName } from "./run-cgroup.ts";
 import type { CgroupSupport } from "./run-cgroup.ts";
@@ -22,7 +22,7 @@ export interface SandboxStatus {
   /** Why isolation is off (null when on). Shown in /health and at start. */
   warning: string | null;
   limits: RunLimits;
-  /** Per-run cgroups (pids, memory) when the host allows them; null = only the prlimit limits. */
+  /** Per-run cgroups (pids, memory) when the host allows them; null = only the RLIMIT limits. */
   cgroups: CgroupSupport | null;
 }
 
@@ -103,7 +103,8 @@ function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: Ru
     const configDir = join(scratch, "config");
     mkdirSync(workspace);
     mkdirSync(configDir);
-    const argv = [bwrapPath, ...bwrapArgs({ workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles }), "--", ...limitArgs(limits), "true"];
+    const sandboxed = [bwrapPath, ...bwrapArgs({ workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles }), "--", ...limitArgs(limits), "true"];
+    const argv = [...(runShellPrefix([], limits) ?? []), ...sandboxed];
     const result = Bun.spawnSync(argv, { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     if (result.exitCode === 0) return null;
     const detail = result.stderr.toString().trim().split("\n")[0] ?? "";
@@ -126,7 +127,10 @@ function setUpCgroups(log: Logger | undefined): CgroupSupport | null {
   return support;
 }
 
-/** Wraps one run for a sandbox status: [cgroup entry] + (bwrap … -- | setpriv --pdeathsig) + prlimit + the CLI's argv. */
+/**
+ * Wraps one run for a sandbox status: [`/bin/sh` entering the run's cgroup and applying the ulimit limits] +
+ * (bwrap … -- | setpriv --pdeathsig) + [prlimit, only where the shell cannot set the limits] + the CLI's argv.
+ */
 export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => PreparedRun {
   const limits = limitArgs(status.limits);
   return function wrapInSandbox(run) {
@@ -149,8 +153,8 @@ export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => Prepa
           ]
         : [...(SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : []), ...inner];
     return {
-      argv: [...(cgroup?.enterArgv ?? []), ...sandboxed],
-      memoryLimited: status.limits.memoryMb !== null && (limits.length > 0 || cgroup !== null),
+      argv: [...(runShellPrefix(cgroup?.procsFiles ?? [], status.limits) ?? []), ...sandboxed],
+      memoryLimited: status.limits.memoryMb !== null && (hasLimits(status.limits) || cgroup !== null),
       limitHit: () => cgroup?.limitHit() ?? null,
       dispose: () => cgroup?.dispose(),
     };

@@ -2,15 +2,41 @@
 // does not enforce RLIMIT_NPROC for root).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createAgentRunner, resolveAgentCommand } from "../../src/agent/index.ts";
-import { checkSandbox } from "../../src/agent/sandbox.ts";
+import { detectLimitMethod } from "../../src/agent/limits.ts";
+import { checkSandbox, sandboxWrapper } from "../../src/agent/sandbox.ts";
 import { startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
 import { agentSetup, REAL_CLI } from "./setup.ts";
 
 const hasCli = existsSync(REAL_CLI);
-const hasPrlimit = existsSync("/usr/bin/prlimit");
-if (!hasCli || !hasPrlimit) console.warn(`SKIPPED memory-limit test: ${hasCli ? "prlimit (util-linux) is missing" : "the Claude CLI is missing"}`);
+const canSetLimits = detectLimitMethod() !== null;
+if (!hasCli || !canSetLimits) console.warn(`SKIPPED memory-limit test: ${hasCli ? "neither /bin/sh's ulimit nor prlimit (util-linux) can set the limits" : "the Claude CLI is missing"}`);
+
+describe.each(["none", "auto"] as const)("limits reach the agent's process (AGENT_SANDBOX=%s)", (mode) => {
+  test.skipIf(!canSetLimits)("RLIMIT_NPROC and RLIMIT_AS are set, soft and hard, as the run sees them", async () => {
+    const setup = agentSetup({ AGENT_SANDBOX: mode, AGENT_MEMORY_MB: "3000" });
+    try {
+      const command = resolveAgentCommand(undefined);
+      const status = checkSandbox(setup.config, command);
+      const workspace = setup.workspace("tenant-l");
+      const configDir = join(setup.root, "config-l");
+      mkdirSync(configDir, { recursive: true });
+      const run = sandboxWrapper(status)({ argv: ["/bin/cat", "/proc/self/limits"], workspace, tenantConfigDir: configDir, platformCredentials: null, command });
+      const child = Bun.spawn(run.argv, { cwd: workspace, env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
+      expect({ exit: await child.exited, err }).toEqual({ exit: 0, err: "" });
+      run.dispose();
+      expect(out).toMatch(/^Max processes\s+1024\s+1024\s/m);
+      expect(out).toMatch(new RegExp(`^Max address space\\s+${3000 * 1024 * 1024}\\s+${3000 * 1024 * 1024}\\s`, "m"));
+      expect(run.memoryLimited).toBe(true);
+    } finally {
+      setup.cleanup();
+    }
+  });
+});
 
 describe("per-run limits", () => {
   let fake: FakeAnthropic;
@@ -21,7 +47,7 @@ describe("per-run limits", () => {
     await fake.stop();
   });
 
-  test.skipIf(!hasCli || !hasPrlimit)("a run over AGENT_MEMORY_MB is classified limit_exceeded", async () => {
+  test.skipIf(!hasCli || !canSetLimits)("a run over AGENT_MEMORY_MB is classified limit_exceeded", async () => {
     const setup = agentSetup({ AGENT_MEMORY_MB: "256" }, fake.url);
     try {
       const runner = createAgentRunner({ config: setup.config, log: setup.log });

@@ -3,9 +3,10 @@ import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index
 import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
-import { ensureClaudeMdCurrent, getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
+import { getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
+import { createClaudeMdCheck } from "./claude-md-check.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
 import { downloadPendingMedia, isPendingMedia, parseStoredMedia } from "./inbound-media.ts";
 import type { OutboundReply } from "./outbox.ts";
@@ -42,6 +43,7 @@ const TYPING_EVERY_MS = 4000;
 /** Creates the dispatcher's runBatch: one agent run over a tenant's claimed messages, reply out, rows finished. */
 export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: ClaimedBatch) => Promise<void> {
   const log = ctx.log.child({ component: "turn" });
+  const checkClaudeMd = createClaudeMdCheck(ctx);
 
   async function taskHooks(rows: MessageRow[], outcome: { ok: boolean; error?: string }): Promise<void> {
     for (const row of rows) {
@@ -85,7 +87,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const runLog = log.child({ tenantId: tenant.id, runId });
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
     const stopTyping = startTyping(target ? deps.channels.get(target.channel) : undefined, target?.chatId);
-    await ensureClaudeMdCurrent(ctx, tenant); // a change made straight in the database (runbook SQL) reaches the agent now
+    await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
     const token = deps.tools?.issueToken(tenant.id, runId);
     let result: RetriedAgentResult;
     try {

@@ -79,6 +79,16 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
     },
   );
 
+  // The body is optional: `curl -X POST -H 'Content-Type: application/json'` without -d must mean {} (every
+  // tenant), not invalid_json. The JSON validator parses whatever is sent, so an empty body becomes "{}" first.
+  api.use("/tools/health-check", async function emptyBodyIsEmptyObject(c, next) {
+    const raw = c.req.raw;
+    if (raw.method === "POST" && raw.body !== null && (await raw.clone().text()).trim() === "") {
+      c.req.raw = new Request(raw.url, { method: "POST", headers: raw.headers, body: "{}", signal: raw.signal });
+    }
+    await next();
+  });
+
   api.openapi(
     createRoute({
       method: "post",

@@ -136,6 +136,17 @@ describe("POST /admin/tools/health-check", () => {
     expect(one.body.ok).toBe(true);
   });
 
+  test("the body is optional: an empty body with Content-Type: application/json means every tenant", async () => {
+    const tenant = await h.tenant();
+    for (const body of ["", "  \n"]) {
+      const res = await h.call("POST", "/admin/tools/health-check", body, { "content-type": "application/json" });
+      expect(res.status).toBe(200);
+      const report = (await res.json()) as Json;
+      expect(report.tenants.map((t: Json) => t.tenant_id)).toEqual([tenant.id]);
+    }
+    expect((await h.call("POST", "/admin/tools/health-check", "{}")).status).toBe(200);
+  });
+
   test("unknown tenant → 404; bad tenant_id or extra field → 400; broken JSON → 400", async () => {
     expect((await h.json("POST", "/admin/tools/health-check", { tenant_id: UNKNOWN_ID })).status).toBe(404);
     const bad = await h.json<Json>("POST", "/admin/tools/health-check", { tenant_id: "../../etc" });

@@ -1,7 +1,8 @@
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Config } from "../config.ts";
 import { migrationStatus, openDatabase, pingDatabase } from "../db/index.ts";
+import { findAgentLogin } from "./agent-login.ts";
 
 /** One line of `proxystaff doctor`: ok, warn (works, but look at it) or fail (something will not work). */
 export interface DoctorCheck {
@@ -89,24 +90,32 @@ export function checkAgentLogin(config: Config): DoctorCheck[] {
   else if (!isWritable(dir)) checks.push(fail("CLAUDE_CONFIG_DIR", `${dir} is not writable`, `fix the owner or mode of ${dir}`));
   else checks.push(ok("CLAUDE_CONFIG_DIR", `${dir} (writable)`));
 
-  const auth = config.agentAuthEnv;
-  const file = join(dir, ".credentials.json");
-  const fileState = existsSync(file) ? readLoginFile(file) : null;
+  const login = findAgentLogin(config);
   const hint = "set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`, plan login) or ANTHROPIC_API_KEY, or run `claude /login` with CLAUDE_CONFIG_DIR set (docs/agent.md)";
-  if (auth.ANTHROPIC_API_KEY && auth.CLAUDE_CODE_OAUTH_TOKEN) {
-    checks.push(warn("agent login", "both ANTHROPIC_API_KEY and CLAUDE_CODE_OAUTH_TOKEN are set: the CLI uses the API key", "unset the one you do not mean (a plan login: unset ANTHROPIC_API_KEY)"));
-  } else if (auth.ANTHROPIC_API_KEY) {
-    checks.push(ok("agent login", `ANTHROPIC_API_KEY is set${auth.ANTHROPIC_BASE_URL ? ` (API at ${auth.ANTHROPIC_BASE_URL})` : ""}`));
-  } else if (auth.CLAUDE_CODE_OAUTH_TOKEN) {
-    checks.push(ok("agent login", "CLAUDE_CODE_OAUTH_TOKEN is set (plan login)"));
-  } else if (fileState === "ok") {
-    checks.push(ok("agent login", `login file ${file} (copied read-only into each run; prefer CLAUDE_CODE_OAUTH_TOKEN)`));
-  } else if (fileState === "unexpected") {
-    checks.push(warn("agent login", `${file} has no claudeAiOauth.accessToken (a newer CLI format?)`, `if runs fail to log in: ${hint}`));
-  } else if (fileState !== null) {
-    checks.push(fail("agent login", `${file} ${fileState}`, hint));
-  } else {
-    checks.push(fail("agent login", "no login: neither ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN nor a .credentials.json in CLAUDE_CONFIG_DIR", hint));
+  const baseUrl = config.agentAuthEnv.ANTHROPIC_BASE_URL;
+  switch (login.kind) {
+    case "api_key":
+      checks.push(
+        login.isBothSet
+          ? warn("agent login", "both ANTHROPIC_API_KEY and CLAUDE_CODE_OAUTH_TOKEN are set: the CLI uses the API key", "unset the one you do not mean (a plan login: unset ANTHROPIC_API_KEY)")
+          : ok("agent login", `ANTHROPIC_API_KEY is set${baseUrl ? ` (API at ${baseUrl})` : ""}`),
+      );
+      break;
+    case "oauth_token":
+      checks.push(ok("agent login", "CLAUDE_CODE_OAUTH_TOKEN is set (plan login)"));
+      break;
+    case "credentials_file":
+      checks.push(ok("agent login", `login file ${login.file} (copied read-only into each run; prefer CLAUDE_CODE_OAUTH_TOKEN)`));
+      break;
+    case "credentials_file_unrecognised":
+      checks.push(warn("agent login", `${login.file} has no claudeAiOauth.accessToken (a newer CLI format?)`, `if runs fail to log in: ${hint}`));
+      break;
+    case "credentials_file_unreadable":
+      checks.push(fail("agent login", `${login.file} cannot be read as JSON (${login.reason})`, hint));
+      break;
+    case "missing":
+      checks.push(fail("agent login", "no login: neither ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN nor a .credentials.json in CLAUDE_CONFIG_DIR", hint));
+      break;
   }
   return checks;
 }
@@ -130,16 +139,6 @@ export function checkChannels(config: Config): DoctorCheck[] {
   if (!anyOn) lines.push(fail("channels", "no channel is on: customers cannot reach their agent", "set TELEGRAM_BOT_TOKEN, or the three TWILIO_* variables (docs/channels.md)"));
   // A channel deliberately off is fine while another one is on.
   return lines.map((l) => (anyOn && l.status === "warn" && l.detail.startsWith("off:") && !l.fix ? ok(l.name, l.detail) : l));
-}
-
-/** "ok", "unexpected" (JSON of another shape) or why it cannot be read. */
-function readLoginFile(path: string): string {
-  try {
-    const parsed = JSON.parse(readFileSync(path, "utf8")) as { claudeAiOauth?: { accessToken?: unknown } } | null;
-    return typeof parsed?.claudeAiOauth?.accessToken === "string" ? "ok" : "unexpected";
-  } catch (error) {
-    return `cannot be read as JSON (${errorText(error)})`;
-  }
 }
 
 /** The URL without credentials or query (tokens never reach the output). */

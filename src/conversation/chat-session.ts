@@ -4,8 +4,10 @@ import { createAgentRunner } from "../agent/index.ts";
 import type { AgentRunner } from "../agent/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "../agent/tools/index.ts";
 import { createConsoleChannel } from "../channels/index.ts";
+import { agentLoginProblem, findAgentLogin } from "../cli/agent-login.ts";
 import type { Channel, ChannelName } from "../channels/index.ts";
 import type { AppContext } from "../context.ts";
+import { AppError } from "../errors.ts";
 import { messages } from "../db/schema.ts";
 import type { RouteModule } from "../http/app.ts";
 import { requireTenant } from "../tenants/index.ts";
@@ -24,7 +26,7 @@ export interface ChatSession {
 export interface ChatSessionOptions {
   /** Where replies go (the terminal). */
   print(text: string): void;
-  /** The agent runner (default: the real CLI, as the server runs it). */
+  /** The agent runner (default: the real CLI, as the server runs it; it needs a model login, or the session refuses to open). */
   runner?: AgentRunner;
   /** How often to look whether the message is finished (the terminal is not a hot path). Default 100 ms. */
   pollMs?: number;
@@ -38,6 +40,9 @@ export interface ChatSessionOptions {
  * messages, so a server running beside it keeps its own work; the lease keeps them from overlapping.
  */
 export async function openChatSession(ctx: AppContext, tenantId: string, options: ChatSessionOptions): Promise<ChatSession> {
+  // Without a login every run fails ("Not logged in") and the operator would only see the customer's apology.
+  const loginProblem = options.runner ? null : agentLoginProblem(findAgentLogin(ctx.config), ctx.config);
+  if (loginProblem) throw new AppError("agent_login_missing", loginProblem, 503);
   const tenant = await requireTenant(ctx.db, tenantId);
   const console = createConsoleChannel((_chatId, text) => options.print(text));
   const byName = new Map<ChannelName, Channel>([["console", console]]);

@@ -55,7 +55,7 @@ export async function decideCommand(
 ): Promise<CommandOutcome> {
   switch (command.name) {
     case "help":
-      return { tenantId: tenant?.id ?? null, status: "done", reply: helpReply(tenant?.name ?? null) };
+      return { tenantId: tenant?.id ?? null, status: "done", reply: helpReply({ channel: msg.channel, businessName: tenant?.name ?? null }) };
     case "reset":
       if (!tenant) return { tenantId: null, status: "rejected", error: "unknown_chat", reply: unknownChatReply(msg.channel) };
       return {

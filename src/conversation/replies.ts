@@ -34,16 +34,42 @@ export function invalidPhoneReply(problem: string): string {
 
 export const RESET_REPLY = "Done: I've started a fresh conversation and forgotten our earlier chat. What can I do for you?";
 
-export function helpReply(businessName: string | null): string {
-  const who = businessName ? `I'm the AI staff member of ${businessName}.` : "I'm an AI staff member for small businesses.";
-  return [
-    `${who} Write to me as you would to a colleague: questions, reminders, customer emails, follow-ups, anything the business needs. You can send photos, documents and voice notes too.`,
-    "",
-    "Commands:",
-    "/start +PHONE — link this chat to your business (Telegram)",
-    "/reset — forget our conversation so far and start fresh",
-    "/help — this message",
-  ].join("\n");
+/** Where a /help was asked: the channel, and the business its chat is linked to (null = not linked). */
+export interface HelpContext {
+  channel: ChannelName;
+  businessName: string | null;
+}
+
+/**
+ * The /help answer, for the chat it is asked in: an unlinked Telegram chat learns /start +PHONE, a
+ * linked chat gets /reset instead, an unknown WhatsApp number is told to ask its operator. What it
+ * says about media is what the agent really gets: files and photos saved for it to open, voice
+ * notes as audio files it cannot listen to (nothing transcribes them).
+ */
+export function helpReply({ channel, businessName }: HelpContext): string {
+  if (businessName === null) {
+    if (channel === "telegram") {
+      return [
+        "I'm an AI staff member for small businesses, but this chat is not linked to a business yet.",
+        "",
+        "Commands:",
+        `/start +PHONE — link this chat, with the phone number your operator registered (e.g. /start ${EXAMPLE_PHONE})`,
+        "/help — this message",
+      ].join("\n");
+    }
+    return "I'm an AI staff member for small businesses, but this number is not registered with us. Please ask your operator to add it.";
+  }
+  const lines = [
+    `I'm the AI staff member of ${businessName}. Write to me as you would to a colleague: questions, reminders, customer emails, follow-ups, anything the business needs.`,
+  ];
+  if (channel !== "console") {
+    lines.push(
+      "You can send photos and files too: they are saved for me to open. Voice notes arrive as audio files that I cannot listen to (there is no transcription), so please type anything important.",
+    );
+  }
+  lines.push("", "Commands:", "/reset — forget our conversation so far and start fresh", "/help — this message");
+  if (channel === "console") lines.push("/quit — leave this terminal chat");
+  return lines.join("\n");
 }
 
 export const SLOW_DOWN_REPLY = "You're sending messages faster than I can read them. Please slow down; I'll pick up again within a minute. Messages sent meanwhile were not read.";

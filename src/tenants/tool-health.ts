@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
@@ -40,7 +40,7 @@ export function discoverTools(ctx: Pick<AppContext, "config">, tenantId: string)
   const dir = resolveInWorkspace(ctx.config, tenantId, "execution");
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((name) => name.endsWith(".py"))
+    .filter((name) => name.endsWith(".py") && statSync(join(dir, name), { throwIfNoEntry: false })?.isFile() === true)
     .filter((name) => readFileSync(join(dir, name), "utf8").includes("--health-check"))
     .sort();
 }

@@ -1,21 +1,21 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
-import { getSessionState } from "../conversation/index.ts";
-import {
-  TEMPLATE_EXECUTION_FILES,
-  TEMPLATE_TOOLS,
-  isValidTimezone,
-  normalizePhone,
-  requireTenant,
-  resolveInWorkspace,
-  tenantEnvironment,
-  workspacePath,
-} from "./index.ts";
+import { TEMPLATE_TOOLS, requireTenant, tenantEnvironment, workspacePath } from "./index.ts";
 import type { Tenant } from "./index.ts";
 import { runServerSideToolChecks } from "./server-tool-health.ts";
 import { runToolHealthChecks } from "./tool-health.ts";
 import type { ToolHealth } from "./tool-health.ts";
+import {
+  checkLifecycle,
+  checkLink,
+  checkPhone,
+  checkRecord,
+  checkSession,
+  checkTimezone,
+  checkWorkspace,
+  serverSideCheck,
+} from "./validation-checks.ts";
 
 /** ok: fine; warn: works but needs attention; fail: broken (validate-tenant exits non-zero). */
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -53,15 +53,16 @@ export interface ValidateOptions {
  */
 export async function validateTenant(ctx: AppContext, tenantId: string, options: ValidateOptions = {}): Promise<ValidationReport> {
   const tenant = await requireTenant(ctx.db, tenantId);
+  const runHealth = options.healthChecks ?? true;
   const checks: ValidationCheck[] = [
     checkRecord(tenant),
     checkLifecycle(tenant),
     checkPhone(tenant),
     checkTimezone(tenant),
-    ...checkWorkspace(ctx, tenant),
-    checkLink(ctx, tenant),
+    ...(await guarded("workspace", () => checkWorkspace(ctx, tenant))),
+    ...(await guarded("link", () => checkLink(ctx, tenant))),
   ];
-  const { env, problem } = await readEnvironment(ctx, tenant.id);
+  const { env, problem } = await readEnvironment(ctx, tenant);
   if (problem) checks.push(problem);
   const missingByTool = new Map<string, string[]>();
   for (const tool of TEMPLATE_TOOLS) {
@@ -79,39 +80,73 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
           },
     );
   }
-  if ((options.healthChecks ?? true) && !problem && existsSync(workspacePath(ctx.config, tenant.id))) {
-    for (const health of await runToolHealthChecks(ctx, tenant.id, { timeoutMs: options.healthTimeoutMs })) {
-      const lacksCredentials = (missingByTool.get(health.tool) ?? []).length > 0;
-      const firstLine = health.output.split("\n").find(Boolean) ?? "";
-      checks.push(
-        health.status === "ok"
-          ? { name: `health:${health.tool}`, status: "ok", detail: firstLine || "Health check passed." }
-          : {
-              name: `health:${health.tool}`,
-              status: lacksCredentials ? "warn" : "fail",
-              detail: health.output || `Exited with code ${health.exit_code}.`,
-              fix: lacksCredentials
-                ? "Set the missing credentials (see above), then validate again."
-                : `Check the tool's credentials and service; run it by hand in ${workspacePath(ctx.config, tenant.id)}: python3 execution/${health.tool} --health-check (vault credentials are not in .env: put them in front, e.g. KEY=… python3 …)`,
-            },
-      );
-    }
+  if (runHealth && !problem && existsSync(workspacePath(ctx.config, tenant.id))) {
+    checks.push(
+      ...(await guarded("health", async () => {
+        const results = await runToolHealthChecks(ctx, tenant.id, { timeoutMs: options.healthTimeoutMs });
+        return results.map((health) => scriptHealthCheck(ctx, tenant, health, missingByTool));
+      })),
+    );
   }
-  if ((options.healthChecks ?? true) && !problem) {
+  if (runHealth && !problem) {
     for (const health of await runServerSideToolChecks(ctx, tenant.id)) checks.push(serverSideCheck(tenant, health));
   }
-  checks.push(await checkSession(ctx, tenant));
+  checks.push(...(await guarded("session", () => checkSession(ctx, tenant))));
   const counts = { ok: 0, warn: 0, fail: 0 };
   for (const c of checks) counts[c.status] += 1;
   return { tenant_id: tenant.id, name: tenant.name, ok: counts.fail === 0, counts, checks };
 }
 
-/** The tenant's environment, or a failed check when its vault or .env cannot be read (health checks are then skipped). */
-async function readEnvironment(ctx: AppContext, tenantId: string): Promise<{ env: Record<string, string>; problem?: ValidationCheck }> {
+/**
+ * Runs one check; anything it throws (say EISDIR because a file of the workspace is a directory)
+ * becomes a failed line with the error's message, so one broken piece never hides the rest.
+ */
+async function guarded(name: string, run: () => ValidationCheck | ValidationCheck[] | Promise<ValidationCheck | ValidationCheck[]>): Promise<ValidationCheck[]> {
   try {
-    return { env: await tenantEnvironment(ctx, tenantId) };
+    const result = await run();
+    return Array.isArray(result) ? result : [result];
   } catch (err) {
-    if (!(err instanceof AppError)) throw err;
+    return [{ name, status: "fail", detail: `The check could not run: ${errorText(err)}`, fix: "Look at the tenant's folder: a file may be missing, unreadable or a directory." }];
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof AppError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A tool script's --health-check as a line; a failure explained by missing credentials is only a warning. */
+function scriptHealthCheck(ctx: AppContext, tenant: Tenant, health: ToolHealth, missingByTool: Map<string, string[]>): ValidationCheck {
+  const lacksCredentials = (missingByTool.get(health.tool) ?? []).length > 0;
+  const firstLine = health.output.split("\n").find(Boolean) ?? "";
+  if (health.status === "ok") return { name: `health:${health.tool}`, status: "ok", detail: firstLine || "Health check passed." };
+  return {
+    name: `health:${health.tool}`,
+    status: lacksCredentials ? "warn" : "fail",
+    detail: health.output || `Exited with code ${health.exit_code}.`,
+    fix: lacksCredentials
+      ? "Set the missing credentials (see above), then validate again."
+      : `Check the tool's credentials and service; run it by hand in ${workspacePath(ctx.config, tenant.id)}: python3 execution/${health.tool} --health-check (vault credentials are not in .env: put them in front, e.g. KEY=… python3 …)`,
+  };
+}
+
+/** The tenant's environment, or a failed check when its vault or .env cannot be read (health checks are then skipped). */
+async function readEnvironment(ctx: AppContext, tenant: Tenant): Promise<{ env: Record<string, string>; problem?: ValidationCheck }> {
+  try {
+    return { env: await tenantEnvironment(ctx, tenant.id) };
+  } catch (err) {
+    if (!(err instanceof AppError)) {
+      // E.g. EISDIR: the workspace .env is a directory. Reported, not thrown: the rest of the checklist still matters.
+      return {
+        env: {},
+        problem: {
+          name: "environment",
+          status: "fail",
+          detail: `The tenant's environment could not be read: ${errorText(err)} (tool health checks skipped)`,
+          fix: `Make ${workspacePath(ctx.config, tenant.id)}/.env a regular file (or remove it), then validate again.`,
+        },
+      };
+    }
     return {
       env: {},
       problem: {
@@ -125,140 +160,6 @@ async function readEnvironment(ctx: AppContext, tenantId: string): Promise<{ env
       },
     };
   }
-}
-
-/** A server-side MCP tool's health (e.g. "send_email (server-side)") as a checklist line. */
-function serverSideCheck(t: Tenant, health: ToolHealth): ValidationCheck {
-  if (health.status === "ok") return { name: health.tool, status: "ok", detail: health.output };
-  if (health.status === "warn") {
-    return {
-      name: health.tool,
-      status: "warn",
-      detail: health.output,
-      fix: `POST /admin/tenants/${t.id}/credentials with {"credentials": {"SENDGRID_API_KEY": "…", "SENDGRID_FROM_EMAIL": "…"}} (only if the business sends email).`,
-    };
-  }
-  return {
-    name: health.tool,
-    status: "fail",
-    detail: health.output,
-    fix: "Check the key in SendGrid (Settings > API Keys; it needs mail.send), store it again, and check that the server reaches SENDGRID_API_BASE.",
-  };
-}
-
-function checkRecord(t: Tenant): ValidationCheck {
-  if (t.status === "ACTIVE") return { name: "record", status: "ok", detail: `Tenant exists and is ACTIVE (${t.channel}).` };
-  return {
-    name: "record",
-    status: "fail",
-    detail: "Tenant is ARCHIVED: its messages are rejected.",
-    fix: `If that is a mistake: UPDATE tenants SET status = 'ACTIVE' WHERE id = '${t.id}';`,
-  };
-}
-
-function checkLifecycle(t: Tenant): ValidationCheck {
-  if (t.onboarding_status !== "PAUSED") return { name: "lifecycle", status: "ok", detail: `Onboarding status ${t.onboarding_status}.` };
-  return {
-    name: "lifecycle",
-    status: "warn",
-    detail: "Tenant is PAUSED: the customer's messages get a short 'paused' reply and no agent run.",
-    fix: `proxystaff set-status ${t.id} LIVE`,
-  };
-}
-
-function checkPhone(t: Tenant): ValidationCheck {
-  let normalized: string | undefined;
-  try {
-    normalized = normalizePhone(t.phone_number);
-  } catch {
-    normalized = undefined; // reported below as a failure
-  }
-  if (normalized === t.phone_number) return { name: "phone", status: "ok", detail: `${t.phone_number} is valid E.164.` };
-  return {
-    name: "phone",
-    status: "fail",
-    detail: `Phone number ${JSON.stringify(t.phone_number)} is not valid E.164.`,
-    fix: normalized
-      ? `UPDATE tenants SET phone_number = '${normalized}' WHERE id = '${t.id}';`
-      : "Correct tenants.phone_number to +<country code><number>.",
-  };
-}
-
-function checkTimezone(t: Tenant): ValidationCheck {
-  if (isValidTimezone(t.timezone)) return { name: "timezone", status: "ok", detail: `Time zone ${t.timezone}.` };
-  return {
-    name: "timezone",
-    status: "fail",
-    detail: `Time zone ${JSON.stringify(t.timezone)} is not an IANA zone.`,
-    fix: `PATCH /admin/tenants/${t.id} with {"timezone": "America/Denver"} (or UTC).`,
-  };
-}
-
-function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
-  const dir = workspacePath(ctx.config, t.id);
-  const reinit = `proxystaff init-tenant ${t.id}`;
-  if (!existsSync(dir)) return [{ name: "workspace", status: "fail", detail: `Folder ${dir} is missing.`, fix: reinit }];
-  const checks: ValidationCheck[] = [{ name: "workspace", status: "ok", detail: `Folder ${dir} exists.` }];
-  const claudeMd = resolveInWorkspace(ctx.config, t.id, "CLAUDE.md");
-  checks.push(
-    existsSync(claudeMd)
-      ? { name: "CLAUDE.md", status: "ok", detail: "CLAUDE.md present." }
-      : { name: "CLAUDE.md", status: "fail", detail: "CLAUDE.md is missing: the agent has no instructions.", fix: reinit },
-  );
-  for (const tool of TEMPLATE_TOOLS) {
-    const file = resolveInWorkspace(ctx.config, t.id, `execution/${tool.script}`);
-    const name = `tool:${tool.script}`;
-    if (!existsSync(file)) {
-      checks.push({ name, status: "fail", detail: `execution/${tool.script} is missing.`, fix: reinit });
-    } else if (readFileSync(file, "utf8") !== TEMPLATE_EXECUTION_FILES[tool.script]) {
-      checks.push({ name, status: "warn", detail: `execution/${tool.script} differs from the template.`, fix: `${reinit} (restores the template's scripts)` });
-    } else {
-      checks.push({ name, status: "ok", detail: `execution/${tool.script} present.` });
-    }
-  }
-  return checks;
-}
-
-function checkLink(ctx: AppContext, t: Tenant): ValidationCheck {
-  if (t.channel === "whatsapp") {
-    const c = ctx.config;
-    const missing = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const).filter((k) => !c[k]);
-    if (missing.length > 0) {
-      return {
-        name: "link",
-        status: "fail",
-        detail: `WhatsApp is not configured on this server (${missing.join(", ")} unset), so ${t.phone_number} cannot be reached.`,
-        fix: `Set ${missing.join(", ")} (fly secrets set …) and restart.`,
-      };
-    }
-    return { name: "link", status: "ok", detail: `WhatsApp via ${c.TWILIO_WHATSAPP_FROM}; ${t.phone_number} links itself with its first message.` };
-  }
-  if (t.telegram_chat_id) {
-    const bot = ctx.config.TELEGRAM_BOT_TOKEN ? "" : " (but TELEGRAM_BOT_TOKEN is not set on this server)";
-    return { name: "link", status: ctx.config.TELEGRAM_BOT_TOKEN ? "ok" : "warn", detail: `Telegram chat ${t.telegram_chat_id} linked${bot}.` };
-  }
-  return {
-    name: "link",
-    status: "warn",
-    detail: "No Telegram chat linked yet.",
-    fix: `The customer sends "/start ${t.phone_number}" to your Telegram bot (or POST /admin/tenants/${t.id}/link with {"telegram_chat_id": "…"}).`,
-  };
-}
-
-async function checkSession(ctx: AppContext, t: Tenant): Promise<ValidationCheck> {
-  const session = await getSessionState(ctx.db, t.id);
-  if (!session) return { name: "session", status: "ok", detail: "No agent session yet (starts with the first message)." };
-  const resumes = session.agent_session_id ? `resumes agent session ${session.agent_session_id}` : "no agent session stored";
-  const expires = session.lease_expires_at ? Date.parse(session.lease_expires_at) : Number.NaN;
-  if (!Number.isFinite(expires) || expires <= ctx.clock.now()) {
-    return { name: "session", status: "ok", detail: `Lease free; ${resumes}.` };
-  }
-  return {
-    name: "session",
-    status: "warn",
-    detail: `Lease held by ${session.lease_owner ?? "?"} until ${session.lease_expires_at} (an agent run is in progress); ${resumes}.`,
-    fix: `If the run is stuck: POST /admin/tenants/${t.id}/reset-session (or UPDATE conversation_sessions SET lease_expires_at = NULL WHERE tenant_id = '${t.id}';).`,
-  };
 }
 
 /** The checklist as lines for a terminal. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { printedTenantId, runbookEnv } from "./runbook-support.ts";
 import type { RunbookEnv } from "./runbook-support.ts";
@@ -80,6 +80,27 @@ describe("validate-tenant", () => {
     expect(JSON.parse(json.stdout).ok).toBe(false);
     expect((await rb.run("init-tenant", [id])).code).toBe(0);
     expect((await rb.run("validate-tenant", [id, "--skip-health-checks"])).code).toBe(0);
+  });
+});
+
+describe("validate-tenant with a broken workspace", () => {
+  test(".env is a directory (EISDIR): the checklist is printed with a failed environment line, exit 1", async () => {
+    const own = runbookEnv(); // its own database: the SQL tests below list every tenant
+    try {
+      const created = await own.run("create-tenant", ["--name", "Broken Env", "--phone", "+18015550177", "--channel", "telegram"]);
+      const other = printedTenantId(created.stdout);
+      const envPath = join(own.tenantsDir, other, ".env");
+      rmSync(envPath);
+      mkdirSync(envPath);
+      const res = await own.run("validate-tenant", [other]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).not.toContain("EISDIR");
+      expect(res.stdout).toMatch(/fail\s+environment\s+The tenant's environment could not be read: EISDIR/);
+      expect(res.stdout).toMatch(/ok\s+session/);
+      expect(res.stdout).toContain("Result: 1 failed");
+    } finally {
+      own.cleanup();
+    }
   });
 });
 

@@ -107,9 +107,11 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
           const tools = [...(await runToolHealthChecks(ctx, t.id)), ...(await runServerSideToolChecks(ctx, t.id))];
           return { tenant_id: t.id, name: t.name, ok: tools.every((r) => r.status !== "failed"), tools };
         } catch (err) {
-          // One tenant's unreadable vault or workspace must not hide the others' results.
-          if (!(err instanceof AppError)) throw err;
-          return { tenant_id: t.id, name: t.name, ok: false, error: `${err.code}: ${err.message}`, tools: [] };
+          // One tenant's unreadable vault or workspace (an AppError, or e.g. EISDIR when its .env is a directory)
+          // must not hide the others' results.
+          ctx.log.warn("tool health checks could not run", { tenantId: t.id, error: err as Error });
+          const error = err instanceof AppError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+          return { tenant_id: t.id, name: t.name, ok: false, error, tools: [] };
         }
       });
       return c.json({ ok: tenants.every((t) => t.ok), tenants }, 200);

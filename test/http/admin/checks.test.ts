@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "bun";
 import { loadConfig } from "../../../src/config.ts";
 import { resolveInWorkspace } from "../../../src/tenants/index.ts";
@@ -252,6 +252,30 @@ describe("an unreadable vault", () => {
     const body = (await health.json()) as Json;
     expect(body.tenants[0]).toMatchObject({ tenant_id: tenant.id, ok: false, tools: [] });
     expect(body.tenants[0].error).toContain(tenant.id);
+  });
+});
+
+describe("a broken workspace (not an AppError)", () => {
+  test(".env is a directory: validate reports a failed line; the all-tenant health check still reports the others", async () => {
+    const broken = await h.tenant();
+    const fine = await h.tenant();
+    const envPath = resolveInWorkspace(h.t.ctx.config, broken.id, ".env");
+    rmSync(envPath);
+    mkdirSync(envPath);
+    mkdirSync(resolveInWorkspace(h.t.ctx.config, fine.id, "execution/folder.py")); // a directory named like a tool is skipped
+
+    const validate = await h.json<Json>("GET", `/admin/tenants/${broken.id}/validate`);
+    expect(validate.status).toBe(200);
+    expect(validate.body.ok).toBe(false);
+    expect(byName(validate.body.checks, "environment")).toMatchObject({ status: "fail", detail: expect.stringContaining("EISDIR") });
+    expect(byName(validate.body.checks, "session")?.status).toBe("ok"); // the rest of the checklist is still there
+
+    const health = await h.json<Json>("POST", "/admin/tools/health-check");
+    expect(health.status).toBe(200);
+    const byId = (id: string) => health.body.tenants.find((t: Json) => t.tenant_id === id) as Json;
+    expect(byId(broken.id)).toMatchObject({ ok: false, tools: [], error: expect.stringContaining("EISDIR") });
+    expect(byId(fine.id).tools.map((t: Json) => t.tool)).toEqual(["env_loader.py", "send_email.py", "send_email (server-side)"]);
+    expect(byId(fine.id).ok).toBe(true);
   });
 });
 

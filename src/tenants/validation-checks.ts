@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from "node:fs";
+import type { AppContext } from "../context.ts";
+import { getSessionState } from "../conversation/index.ts";
+import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, resolveInWorkspace, workspacePath } from "./index.ts";
+import type { Tenant } from "./index.ts";
+import type { ToolHealth } from "./tool-health.ts";
+import type { ValidationCheck } from "./validation.ts";
+
+// The individual lines of validate-tenant's checklist (validation.ts runs them in order).
+
+/** A server-side MCP tool's health (e.g. "send_email (server-side)") as a checklist line. */
+export function serverSideCheck(t: Tenant, health: ToolHealth): ValidationCheck {
+  if (health.status === "ok") return { name: health.tool, status: "ok", detail: health.output };
+  if (health.status === "warn") {
+    return {
+      name: health.tool,
+      status: "warn",
+      detail: health.output,
+      fix: `POST /admin/tenants/${t.id}/credentials with {"credentials": {"SENDGRID_API_KEY": "…", "SENDGRID_FROM_EMAIL": "…"}} (only if the business sends email).`,
+    };
+  }
+  return {
+    name: health.tool,
+    status: "fail",
+    detail: health.output,
+    fix: "Check the key in SendGrid (Settings > API Keys; it needs mail.send), store it again, and check that the server reaches SENDGRID_API_BASE.",
+  };
+}
+
+export function checkRecord(t: Tenant): ValidationCheck {
+  if (t.status === "ACTIVE") return { name: "record", status: "ok", detail: `Tenant exists and is ACTIVE (${t.channel}).` };
+  return {
+    name: "record",
+    status: "fail",
+    detail: "Tenant is ARCHIVED: its messages are rejected.",
+    fix: `If that is a mistake: UPDATE tenants SET status = 'ACTIVE' WHERE id = '${t.id}';`,
+  };
+}
+
+export function checkLifecycle(t: Tenant): ValidationCheck {
+  if (t.onboarding_status !== "PAUSED") return { name: "lifecycle", status: "ok", detail: `Onboarding status ${t.onboarding_status}.` };
+  return {
+    name: "lifecycle",
+    status: "warn",
+    detail: "Tenant is PAUSED: the customer's messages get a short 'paused' reply and no agent run.",
+    fix: `proxystaff set-status ${t.id} LIVE`,
+  };
+}
+
+export function checkPhone(t: Tenant): ValidationCheck {
+  let normalized: string | undefined;
+  try {
+    normalized = normalizePhone(t.phone_number);
+  } catch {
+    normalized = undefined; // reported below as a failure
+  }
+  if (normalized === t.phone_number) return { name: "phone", status: "ok", detail: `${t.phone_number} is valid E.164.` };
+  return {
+    name: "phone",
+    status: "fail",
+    detail: `Phone number ${JSON.stringify(t.phone_number)} is not valid E.164.`,
+    fix: normalized
+      ? `UPDATE tenants SET phone_number = '${normalized}' WHERE id = '${t.id}';`
+      : "Correct tenants.phone_number to +<country code><number>.",
+  };
+}
+
+export function checkTimezone(t: Tenant): ValidationCheck {
+  if (isValidTimezone(t.timezone)) return { name: "timezone", status: "ok", detail: `Time zone ${t.timezone}.` };
+  return {
+    name: "timezone",
+    status: "fail",
+    detail: `Time zone ${JSON.stringify(t.timezone)} is not an IANA zone.`,
+    fix: `PATCH /admin/tenants/${t.id} with {"timezone": "America/Denver"} (or UTC).`,
+  };
+}
+
+export function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
+  const dir = workspacePath(ctx.config, t.id);
+  const reinit = `proxystaff init-tenant ${t.id}`;
+  if (!existsSync(dir)) return [{ name: "workspace", status: "fail", detail: `Folder ${dir} is missing.`, fix: reinit }];
+  const checks: ValidationCheck[] = [{ name: "workspace", status: "ok", detail: `Folder ${dir} exists.` }];
+  const claudeMd = resolveInWorkspace(ctx.config, t.id, "CLAUDE.md");
+  checks.push(
+    existsSync(claudeMd)
+      ? { name: "CLAUDE.md", status: "ok", detail: "CLAUDE.md present." }
+      : { name: "CLAUDE.md", status: "fail", detail: "CLAUDE.md is missing: the agent has no instructions.", fix: reinit },
+  );
+  for (const tool of TEMPLATE_TOOLS) {
+    const file = resolveInWorkspace(ctx.config, t.id, `execution/${tool.script}`);
+    const name = `tool:${tool.script}`;
+    if (!existsSync(file)) {
+      checks.push({ name, status: "fail", detail: `execution/${tool.script} is missing.`, fix: reinit });
+    } else if (readFileSync(file, "utf8") !== TEMPLATE_EXECUTION_FILES[tool.script]) {
+      checks.push({ name, status: "warn", detail: `execution/${tool.script} differs from the template.`, fix: `${reinit} (restores the template's scripts)` });
+    } else {
+      checks.push({ name, status: "ok", detail: `execution/${tool.script} present.` });
+    }
+  }
+  return checks;
+}
+
+export function checkLink(ctx: AppContext, t: Tenant): ValidationCheck {
+  if (t.channel === "whatsapp") {
+    const c = ctx.config;
+    const missing = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const).filter((k) => !c[k]);
+    if (missing.length > 0) {
+      return {
+        name: "link",
+        status: "fail",
+        detail: `WhatsApp is not configured on this server (${missing.join(", ")} unset), so ${t.phone_number} cannot be reached.`,
+        fix: `Set ${missing.join(", ")} (fly secrets set …) and restart.`,
+      };
+    }
+    return { name: "link", status: "ok", detail: `WhatsApp via ${c.TWILIO_WHATSAPP_FROM}; ${t.phone_number} links itself with its first message.` };
+  }
+  if (t.telegram_chat_id) {
+    const bot = ctx.config.TELEGRAM_BOT_TOKEN ? "" : " (but TELEGRAM_BOT_TOKEN is not set on this server)";
+    return { name: "link", status: ctx.config.TELEGRAM_BOT_TOKEN ? "ok" : "warn", detail: `Telegram chat ${t.telegram_chat_id} linked${bot}.` };
+  }
+  return {
+    name: "link",
+    status: "warn",
+    detail: "No Telegram chat linked yet.",
+    fix: `The customer sends "/start ${t.phone_number}" to your Telegram bot (or POST /admin/tenants/${t.id}/link with {"telegram_chat_id": "…"}).`,
+  };
+}
+
+export async function checkSession(ctx: AppContext, t: Tenant): Promise<ValidationCheck> {
+  const session = await getSessionState(ctx.db, t.id);
+  if (!session) return { name: "session", status: "ok", detail: "No agent session yet (starts with the first message)." };
+  const resumes = session.agent_session_id ? `resumes agent session ${session.agent_session_id}` : "no agent session stored";
+  const expires = session.lease_expires_at ? Date.parse(session.lease_expires_at) : Number.NaN;
+  if (!Number.isFinite(expires) || expires <= ctx.clock.now()) {
+    return { name: "session", status: "ok", detail: `Lease free; ${resumes}.` };
+  }
+  return {
+    name: "session",
+    status: "warn",
+    detail: `Lease held by ${session.lease_owner ?? "?"} until ${session.lease_expires_at} (an agent run is in progress); ${resumes}.`,
+    fix: `If the run is stuck: POST /admin/tenants/${t.id}/reset-session (or UPDATE conversation_sessions SET lease_expires_at = NULL WHERE tenant_id = '${t.id}';).`,
+  };
+}

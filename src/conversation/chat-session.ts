@@ -14,6 +14,7 @@ import { requireTenant } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { createConversation } from "./conversation.ts";
 import { createOutbox } from "./outbox.ts";
+import { RUN_FAILED_REPLY } from "./replies.ts";
 
 /** A terminal conversation with one tenant's agent over the `console` channel. */
 export interface ChatSession {
@@ -44,7 +45,7 @@ export async function openChatSession(ctx: AppContext, tenantId: string, options
   const loginProblem = options.runner ? null : agentLoginProblem(findAgentLogin(ctx.config), ctx.config);
   if (loginProblem) throw new AppError("agent_login_missing", loginProblem, 503);
   const tenant = await requireTenant(ctx.db, tenantId);
-  const console = createConsoleChannel((_chatId, text) => options.print(text));
+  const console = createConsoleChannel((_chatId, text) => options.print(forTheOperator(text)));
   const byName = new Map<ChannelName, Channel>([["console", console]]);
   const outbox = createOutbox(ctx, byName);
   // The same MCP tools as the server, on a loopback port of this process; send_message prints here.
@@ -85,7 +86,8 @@ export async function openChatSession(ctx: AppContext, tenantId: string, options
         channel: "console",
         externalId,
         chatId: tenant.id,
-        senderName: "operator (console)",
+        // The timeline adds the channel ("← operator (console): …"); the agent reads "[Message from operator, …]".
+        senderName: "operator",
         text,
         media: [],
         receivedAtMs: ctx.clock.now(),
@@ -99,6 +101,15 @@ export async function openChatSession(ctx: AppContext, tenantId: string, options
       await toolsServer.stop();
     },
   };
+}
+
+/**
+ * The console's reader is the operator, not a customer: the customer's apology for a failed run
+ * ("…I've told the team") becomes what happened and where the reason is.
+ */
+function forTheOperator(text: string): string {
+  if (text !== RUN_FAILED_REPLY) return text;
+  return `(The agent run failed: the reason is in the "agent run failed" log line above and in the tenant's timeline. A customer would have been told: "${RUN_FAILED_REPLY}")`;
 }
 
 /** Serves the tools' routes (POST /mcp) on 127.0.0.1, a free port; `url` is the base the agent reaches them at. */

@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
 import { openChatSession } from "../../src/conversation/chat-session.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
@@ -48,5 +50,49 @@ describe("proxystaff chat: the same runner, tools and secrets rule as the server
     expect(req!.mcp?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     expect(toolAnswers[0]!.status).toBe(200);
     expect(printed.sort()).toEqual(["all done", "working on it…"]);
+  });
+});
+
+describe("proxystaff chat: the timeline names the operator once", () => {
+  let ctx: TestContext;
+  beforeEach(async () => {
+    ctx = await makeTestContext({ clock: { now: () => Date.now() } });
+  });
+  afterEach(() => ctx.cleanup());
+
+  test("'← operator (console): …', not 'operator (console) (console)'; the agent reads the operator as sender", async () => {
+    const t = await insertTenant(ctx);
+    const requests: AgentRunRequest[] = [];
+    const runner: AgentRunner = {
+      async run(req): Promise<AgentResult> {
+        requests.push(req);
+        return { kind: "ok", text: "noted", sessionId: "sess-console", durationMs: 1, exitCode: 0 };
+      },
+    };
+    const session = await openChatSession(ctx, t.id, { print: () => {}, runner, pollMs: 10 });
+    try {
+      await session.send("check the stock");
+    } finally {
+      await session.close();
+    }
+    const dir = join(ctx.config.TENANTS_DIR, t.id, "timeline");
+    const timeline = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("");
+    expect(timeline).toContain("← operator (console): check the stock");
+    expect(timeline).not.toContain("(console) (console)");
+    expect(requests[0]!.prompt).toContain("[Message from operator,");
+  });
+
+  test("a failed run: the operator is told what happened, not the customer's apology", async () => {
+    const t = await insertTenant(ctx);
+    const printed: string[] = [];
+    const runner: AgentRunner = { run: async (): Promise<AgentResult> => ({ kind: "crash", error: "Not logged in", durationMs: 1, exitCode: 1 }) };
+    const session = await openChatSession(ctx, t.id, { print: (text) => printed.push(text), runner, pollMs: 10 });
+    try {
+      await session.send("hello");
+    } finally {
+      await session.close();
+    }
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toStartWith("(The agent run failed: the reason is in the \"agent run failed\" log line above");
   });
 });

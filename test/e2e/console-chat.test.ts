@@ -36,7 +36,7 @@ describe.skipIf(!HAS_REAL_CLI)("proxystaff chat (real process, real CLI)", () =>
     expect(out).toContain("/reset");
     const dir = join(stack.server.tenantsDir, tenantId, "timeline");
     const timeline = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("");
-    expect(timeline).toContain("← operator (console) (console): hello from the terminal");
+    expect(timeline).toContain("← operator (console): hello from the terminal");
     expect(timeline).toContain("→ reply: console says: hello from the terminal");
     expect(stack.rows({ tenantId }).filter((r) => r.direction === "in").map((r) => `${r.channel}:${r.status}`)).toEqual(["console:done", "console:done"]);
   }, 30_000);

@@ -24,7 +24,7 @@ export { normalizePhone } from "./phone.ts";
 export { parseInput } from "./parse.ts";
 export { canonicalTimezone, isValidTimezone } from "./timezone.ts";
 export { assertTenantId, isTenantId } from "./ids.ts";
-export { findTenantByChatId, findTenantByPhone, getTenant, listTenants, requireTenant } from "./store.ts";
+export { assertMutable, findTenantByChatId, findTenantByPhone, getTenant, listTenants, requireMutableTenant, requireTenant } from "./store.ts";
 export { createTenant, setOnboardingStatus, updateTenant } from "./service.ts";
 export { archiveTenant, purgeTenant } from "./removal.ts";
 export { assertTransition, canTransition } from "./lifecycle.ts";

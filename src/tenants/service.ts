@@ -8,7 +8,7 @@ import { writeClaudeMd } from "./claude-md.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import { parseInput } from "./parse.ts";
 import { assertTransition, type LifecycleActor } from "./lifecycle.ts";
-import { findTenantByPhone, requireTenant, tenantFromRow } from "./store.ts";
+import { findTenantByPhone, requireMutableTenant, requireTenant, tenantFromRow } from "./store.ts";
 import {
   businessProfileSchema,
   newTenantSchema,
@@ -77,7 +77,7 @@ const MAX_UPDATE_ATTEMPTS = 5;
 export async function updateTenant(ctx: AppContext, id: string, patch: TenantPatch): Promise<Tenant> {
   const changes = parseInput(tenantPatchSchema, patch);
   for (let attempt = 1; ; attempt++) {
-    const current = requireMutable(await requireTenant(ctx.db, id));
+    const current = await requireMutableTenant(ctx.db, id);
     if (changes.onboarding_status) assertTransition(current.onboarding_status, changes.onboarding_status, "operator");
     const business =
       changes.business === undefined ? undefined : checkBusiness(mergeBusiness(current.business, changes.business));
@@ -113,7 +113,7 @@ export async function setOnboardingStatus(
   options: { by: LifecycleActor },
 ): Promise<Tenant> {
   for (let attempt = 1; ; attempt++) {
-    const current = requireMutable(await requireTenant(ctx.db, id));
+    const current = await requireMutableTenant(ctx.db, id);
     assertTransition(current.onboarding_status, status, options.by);
     if (current.onboarding_status === status) return current;
     const written = await ctx.db
@@ -139,13 +139,6 @@ function unchangedSince(current: Tenant) {
     eq(tenants.onboarding_status, current.onboarding_status),
     eq(tenants.status, current.status),
   );
-}
-
-function requireMutable(tenant: Tenant): Tenant {
-  if (tenant.status === "ARCHIVED") {
-    throw new ConflictError("tenant_archived", `Tenant ${tenant.id} is archived; archived tenants cannot be changed.`);
-  }
-  return tenant;
 }
 
 function busy(id: string): ConflictError {

@@ -1,6 +1,7 @@
 import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import type { Db, TenantRow } from "../db/index.ts";
 import { schema } from "../db/index.ts";
+import { ConflictError } from "../errors.ts";
 import { isTenantId, tenantNotFound } from "./ids.ts";
 import { normalizePhone } from "./phone.ts";
 import { businessProfileSchema, type ListTenantsOptions, type Tenant } from "./types.ts";
@@ -43,6 +44,22 @@ export async function getTenant(db: Db, id: string): Promise<Tenant | null> {
 export async function requireTenant(db: Db, id: string): Promise<Tenant> {
   const tenant = await getTenant(db, id);
   if (!tenant) throw tenantNotFound(id);
+  return tenant;
+}
+
+/**
+ * The tenant with this id, if it may be changed: NotFoundError as requireTenant, ConflictError
+ * `tenant_archived` (409) when it is ARCHIVED — archived tenants are read-only (PATCH, link, credentials).
+ */
+export async function requireMutableTenant(db: Db, id: string): Promise<Tenant> {
+  return assertMutable(await requireTenant(db, id));
+}
+
+/** The tenant itself, or ConflictError `tenant_archived` when it is ARCHIVED. */
+export function assertMutable(tenant: Tenant): Tenant {
+  if (tenant.status === "ARCHIVED") {
+    throw new ConflictError("tenant_archived", `Tenant ${tenant.id} is archived; archived tenants cannot be changed.`);
+  }
   return tenant;
 }
 

@@ -5,7 +5,7 @@ import { schema } from "../db/index.ts";
 import { ConflictError, ValidationError } from "../errors.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import { tenantNotFound } from "./ids.ts";
-import { findTenantByChatId, requireTenant } from "./store.ts";
+import { findTenantByChatId, requireMutableTenant, requireTenant } from "./store.ts";
 
 const { tenants } = schema;
 
@@ -55,11 +55,18 @@ export async function unlinkTelegramChat(db: Db, tenantId: string): Promise<bool
 
 /**
  * Operator override: sets (or replaces) the tenant's linked chat. ConflictError `chat_in_use`
- * naming the other tenant when that chat is already linked elsewhere.
+ * naming the other tenant when that chat is already linked elsewhere, `tenant_archived` for an
+ * archived tenant, `not_telegram` for a WhatsApp tenant (it links itself by its phone number).
  */
 export async function setTelegramChat(db: Db, tenantId: string, chatId: string): Promise<void> {
   const chat = checkChatId(chatId);
-  const tenant = await requireTenant(db, tenantId);
+  const tenant = await requireMutableTenant(db, tenantId);
+  if (tenant.channel !== "telegram") {
+    throw new ConflictError(
+      "not_telegram",
+      `Tenant ${tenant.id} uses ${tenant.channel}: there is no Telegram chat to link. A WhatsApp tenant links itself by its phone number (${tenant.phone_number}) when that number sends its first message.`,
+    );
+  }
   const holder = await findTenantByChatId(db, chat);
   if (holder && holder.id !== tenant.id) throw chatInUse(chat, holder.id);
   try {

@@ -8,7 +8,7 @@ import {
   setCredentials,
 } from "../../credentials/index.ts";
 import { NotFoundError } from "../../errors.ts";
-import { requireTenant } from "../../tenants/index.ts";
+import { requireMutableTenant, requireTenant } from "../../tenants/index.ts";
 import type { AdminApi } from "./api.ts";
 import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
@@ -49,13 +49,13 @@ export function registerCredentialRoutes(api: AdminApi, ctx: AppContext): void {
       method: "post",
       path,
       tags: ["credentials"],
-      summary: "Store credentials in the vault (merged with the existing ones); returns the stored key names",
+      summary: "Store credentials in the vault (merged with the existing ones); returns the stored key names. 409 tenant_archived for an archived tenant",
       request: { params: TenantIdParams, body: jsonBody(SetCredentialsBody) },
-      responses: { 200: jsonResponse(StoredKeys, "Key names stored"), ...errorResponses(400, 401, 404, 415) },
+      responses: { 200: jsonResponse(StoredKeys, "Key names stored"), ...errorResponses(400, 401, 404, 409, 415) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await requireTenant(ctx.db, id);
+      await requireMutableTenant(ctx.db, id);
       const keys = await setCredentials(ctx, id, c.req.valid("json").credentials);
       ctx.log.info("credentials stored", { tenantId: id, keys });
       return c.json({ tenant_id: id, keys }, 200);

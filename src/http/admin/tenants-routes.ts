@@ -6,6 +6,7 @@ import {
   createTenant,
   listTenants,
   newTenantSchema,
+  phoneSchema,
   purgeTenant,
   requireTenant,
   tenantPatchSchema,
@@ -13,6 +14,21 @@ import {
 } from "../../tenants/index.ts";
 import type { AdminApi } from "./api.ts";
 import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
+
+/**
+ * POST /tenants: newTenantSchema, strict (an unknown key is refused by name: a typo must not drop
+ * data silently), with `phone_number` — the column name operators see in SQL — accepted for `phone`.
+ */
+const CreateTenantBody = newTenantSchema
+  .extend({ phone: phoneSchema.optional(), phone_number: phoneSchema.optional() })
+  .strict()
+  .superRefine((body, issue) => {
+    if (body.phone === undefined && body.phone_number === undefined) {
+      issue.addIssue({ code: "custom", path: ["phone"], message: "required (E.164, e.g. +18015551234; phone_number is accepted too)" });
+    } else if (body.phone !== undefined && body.phone_number !== undefined && body.phone !== body.phone_number) {
+      issue.addIssue({ code: "custom", path: ["phone_number"], message: "differs from phone: give one of them" });
+    }
+  });
 
 const ListQuery = z.object({
   status: z.enum(TENANT_STATUSES).optional(),
@@ -64,14 +80,15 @@ export function registerTenantRoutes(api: AdminApi, ctx: AppContext): void {
       path: "/tenants",
       tags: ["tenants"],
       summary: "Create a tenant and its workspace",
-      request: { body: jsonBody(newTenantSchema) },
+      request: { body: jsonBody(CreateTenantBody) },
       responses: {
         201: jsonResponse(TenantSchema, "The new tenant"),
         ...errorResponses(400, 401, 409, 415),
       },
     }),
     async (c) => {
-      const tenant = await createTenant(ctx, c.req.valid("json"));
+      const { phone, phone_number, ...rest } = c.req.valid("json");
+      const tenant = await createTenant(ctx, { ...rest, phone: (phone ?? phone_number) as string });
       return c.json(tenant, 201);
     },
   );

@@ -38,7 +38,9 @@ const STAGES: Record<OnboardingStatus, string[]> = {
 
 /** The "where you are in onboarding" section for a lifecycle stage. */
 export function lifecycleSection(stage: OnboardingStatus): string {
-  return [`## Onboarding stage: ${stage}`, ...STAGES[stage]].join("\n");
+  // A value written by hand with SQL (e.g. 'live') has no instructions: say so rather than crash the render.
+  const lines = STAGES[stage] ?? ["Unknown stage (the operator must correct it): act as in BUILDING — ask before anything that leaves the business."];
+  return [`## Onboarding stage: ${stage}`, ...lines].join("\n");
 }
 
 const LABELS: Record<string, string> = {

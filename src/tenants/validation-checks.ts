@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { getSessionState } from "../conversation/index.ts";
-import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, resolveInWorkspace, workspacePath } from "./index.ts";
+import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES, TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, resolveInWorkspace, workspacePath } from "./index.ts";
 import type { Tenant } from "./index.ts";
 import type { ToolHealth } from "./tool-health.ts";
 import type { ValidationCheck } from "./validation.ts";
@@ -28,22 +28,42 @@ export function serverSideCheck(t: Tenant, health: ToolHealth): ValidationCheck 
 }
 
 export function checkRecord(t: Tenant): ValidationCheck {
-  if (t.status === "ACTIVE") return { name: "record", status: "ok", detail: `Tenant exists and is ACTIVE (${t.channel}).` };
-  return {
-    name: "record",
-    status: "fail",
-    detail: "Tenant is ARCHIVED: its messages are rejected.",
-    fix: `If that is a mistake: UPDATE tenants SET status = 'ACTIVE' WHERE id = '${t.id}';`,
-  };
+  const status: string = t.status;
+  if (status === "ACTIVE") return { name: "record", status: "ok", detail: `Tenant exists and is ACTIVE (${t.channel}).` };
+  if (status === "ARCHIVED") {
+    return {
+      name: "record",
+      status: "fail",
+      detail: "Tenant is ARCHIVED: its messages are rejected.",
+      fix: `If that is a mistake: UPDATE tenants SET status = 'ACTIVE' WHERE id = '${t.id}';`,
+    };
+  }
+  return unknownValue(t, "record", "status", status, TENANT_STATUSES);
 }
 
 export function checkLifecycle(t: Tenant): ValidationCheck {
-  if (t.onboarding_status !== "PAUSED") return { name: "lifecycle", status: "ok", detail: `Onboarding status ${t.onboarding_status}.` };
+  const stage: string = t.onboarding_status;
+  if (!(ONBOARDING_STATUSES as readonly string[]).includes(stage)) return unknownValue(t, "lifecycle", "onboarding_status", stage, ONBOARDING_STATUSES);
+  if (stage !== "PAUSED") return { name: "lifecycle", status: "ok", detail: `Onboarding status ${stage}.` };
   return {
     name: "lifecycle",
     status: "warn",
     detail: "Tenant is PAUSED: the customer's messages get a short 'paused' reply and no agent run.",
     fix: `proxystaff set-status ${t.id} LIVE`,
+  };
+}
+
+/**
+ * A column holding a value outside its contract (written by hand with SQL, e.g. 'live' or 'active'):
+ * a failed line showing the raw value, with the UPDATE that fixes it (the upper-cased value when that is valid).
+ */
+function unknownValue(t: Tenant, name: string, column: string, raw: string, valid: readonly string[]): ValidationCheck {
+  const guess = valid.find((v) => v.toLowerCase() === raw.trim().toLowerCase());
+  return {
+    name,
+    status: "fail",
+    detail: `${column} is ${JSON.stringify(raw)}, which is not a valid value (valid: ${valid.join(", ")}; values are case-sensitive).`,
+    fix: `UPDATE tenants SET ${column} = '${guess ?? valid[0]}' WHERE id = '${t.id}';${guess ? "" : ` (or another of ${valid.join(", ")})`}`,
   };
 }
 
@@ -101,6 +121,8 @@ export function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
 }
 
 export function checkLink(ctx: AppContext, t: Tenant): ValidationCheck {
+  const channel: string = t.channel;
+  if (!(CHANNELS as readonly string[]).includes(channel)) return unknownValue(t, "link", "channel", channel, CHANNELS);
   if (t.channel === "whatsapp") {
     const c = ctx.config;
     const missing = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const).filter((k) => !c[k]);

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "bun";
+import { sql } from "drizzle-orm";
 import { loadConfig } from "../../../src/config.ts";
 import { resolveInWorkspace } from "../../../src/tenants/index.ts";
 import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
@@ -252,6 +253,31 @@ describe("an unreadable vault", () => {
     const body = (await health.json()) as Json;
     expect(body.tenants[0]).toMatchObject({ tenant_id: tenant.id, ok: false, tools: [] });
     expect(body.tenants[0].error).toContain(tenant.id);
+  });
+});
+
+describe("values written by hand with SQL", () => {
+  test("unknown status / onboarding_status / channel fail with the raw value and the valid ones (not misreported as ARCHIVED)", async () => {
+    const tenant = await h.tenant();
+    await h.t.ctx.db.run(sql`UPDATE tenants SET status = 'active', onboarding_status = 'live', channel = 'Telegram' WHERE id = ${tenant.id}`);
+    const { status, body } = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
+    expect(status).toBe(200);
+    expect(body.ok).toBe(false);
+    const record = byName(body.checks, "record");
+    expect(record).toMatchObject({ status: "fail", detail: 'status is "active", which is not a valid value (valid: ACTIVE, ARCHIVED; values are case-sensitive).' });
+    expect(record.detail).not.toContain("ARCHIVED:");
+    expect(record.fix).toBe(`UPDATE tenants SET status = 'ACTIVE' WHERE id = '${tenant.id}';`);
+    const lifecycle = byName(body.checks, "lifecycle");
+    expect(lifecycle.status).toBe("fail");
+    expect(lifecycle.detail).toContain('onboarding_status is "live"');
+    expect(lifecycle.detail).toContain("DISCOVERY, BUILDING, LIVE, PAUSED");
+    expect(lifecycle.fix).toBe(`UPDATE tenants SET onboarding_status = 'LIVE' WHERE id = '${tenant.id}';`);
+    expect(byName(body.checks, "link").status).toBe("fail");
+    expect(byName(body.checks, "link").detail).toContain('channel is "Telegram"');
+
+    await h.t.ctx.db.run(sql`UPDATE tenants SET onboarding_status = 'finished' WHERE id = ${tenant.id}`);
+    const again = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
+    expect(byName(again.body.checks, "lifecycle").fix).toContain("(or another of DISCOVERY, BUILDING, LIVE, PAUSED)");
   });
 });
 

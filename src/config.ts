@@ -200,7 +200,7 @@ function readOrCreateSecret(
   const value = make();
   if (!generate) return value;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // private when created here; an existing folder keeps its mode
     writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
     chmodSync(path, 0o600); // the mode above is filtered by the umask
   } catch (err) {

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from "node:fs";
 import { systemClock } from "./clock.ts";
 import type { Clock } from "./clock.ts";
 import { loadConfig, platformSecrets } from "./config.ts";
@@ -29,11 +30,29 @@ export async function createContext(config: Config, options: CreateContextOption
     authToken: config.DATABASE_AUTH_TOKEN,
     driver: options.driver,
   });
+  warnIfReadableByOthers(config, database.path, log);
   if (options.migrate ?? true) {
     const applied = await migrateDatabase(database);
     if (applied > 0) log.info("migrations applied", { count: applied });
   }
   return { config, database, db: database.db, log, clock: options.clock ?? systemClock, metrics: createMetrics() };
+}
+
+/**
+ * Warns (never changes anything) when DATA_DIR is open to other local users or the database file is
+ * readable by anyone but its owner: they hold every conversation, the generated keys and the CLI login.
+ * ProxyStaff creates both private (0700 / 0600); these are folders and files made before or by hand.
+ */
+export function warnIfReadableByOthers(config: Pick<Config, "DATA_DIR">, databasePath: string | null, log: Logger): void {
+  const modeOf = (path: string) => (existsSync(path) ? statSync(path).mode & 0o777 : null);
+  const dirMode = modeOf(config.DATA_DIR);
+  if (dirMode !== null && (dirMode & 0o007) !== 0) {
+    log.warn(`DATA_DIR is open to other local users (mode ${dirMode.toString(8)}): run chmod 700 ${config.DATA_DIR}`, { dataDir: config.DATA_DIR, mode: dirMode.toString(8) });
+  }
+  const fileMode = databasePath ? modeOf(databasePath) : null;
+  if (databasePath && fileMode !== null && (fileMode & 0o077) !== 0) {
+    log.warn(`the database file is readable by other users (mode ${fileMode.toString(8)}): run chmod 600 ${databasePath}*`, { path: databasePath, mode: fileMode.toString(8) });
+  }
 }
 
 /** Loads config from the environment and builds the context. */

@@ -1,8 +1,10 @@
 import { describe, expect, test, setDefaultTimeout } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AGENT_AUTH_VARIABLES, CONFIG_VARIABLES, ConfigError, loadConfig, platformSecrets } from "../src/config.ts";
+import { createLogger } from "../src/log.ts";
+import { createContext } from "../src/runtime.ts";
 import { REPO_ROOT, spawnServer } from "./helpers/index.ts";
 
 // These tests start real processes; give them room even when run alone with plain `bun test`.
@@ -183,6 +185,56 @@ describe("loadConfig: generated secrets", () => {
       expect(() => loadConfig({ DATA_DIR: dir, ADMIN_API_KEY: ADMIN })).toThrow(ConfigError);
       writeFileSync(join(dir, "admin-api-key"), "tiny\n");
       expect(() => loadConfig({ DATA_DIR: dir, CREDENTIALS_KEY: KEY })).toThrow(/admin-api-key/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("DATA_DIR and database file modes", () => {
+  const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  async function open(dataDir: string): Promise<{ warnings: string[]; close(): Promise<void> }> {
+    const lines: string[] = [];
+    const log = createLogger({ level: "warn", write: (line) => lines.push(line) });
+    const ctx = await createContext(loadConfig({ DATA_DIR: dataDir, CREDENTIALS_KEY: KEY }), { log });
+    return { warnings: lines.map((l) => String(JSON.parse(l).msg)), close: () => ctx.database.close() };
+  }
+
+  test("a DATA_DIR ProxyStaff creates is 0700; the database and its -wal/-shm are 0600; no warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ps-modes-"));
+    try {
+      const dataDir = join(dir, "nested", "data");
+      const opened = await open(dataDir);
+      try {
+        expect(modeOf(dataDir)).toBe("700");
+        expect(modeOf(join(dataDir, "admin-api-key"))).toBe("600");
+        for (const file of ["proxystaff.db", "proxystaff.db-wal", "proxystaff.db-shm"]) expect(modeOf(join(dataDir, file))).toBe("600");
+        expect(opened.warnings).toEqual([]);
+      } finally {
+        await opened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("an operator's world-readable DATA_DIR and an old 0644 database are kept as they are, with a warning each", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ps-modes-"));
+    try {
+      const dataDir = join(dir, "data");
+      mkdirSync(dataDir);
+      chmodSync(dataDir, 0o755);
+      writeFileSync(join(dataDir, "proxystaff.db"), "");
+      chmodSync(join(dataDir, "proxystaff.db"), 0o644);
+      const opened = await open(dataDir);
+      try {
+        expect(modeOf(dataDir)).toBe("755");
+        expect(modeOf(join(dataDir, "proxystaff.db"))).toBe("644");
+        expect(opened.warnings).toContain(`DATA_DIR is open to other local users (mode 755): run chmod 700 ${dataDir}`);
+        expect(opened.warnings).toContain(`the database file is readable by other users (mode 644): run chmod 600 ${join(dataDir, "proxystaff.db")}*`);
+      } finally {
+        await opened.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,5 @@
 import { Database as BunDatabase } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzleBun } from "drizzle-orm/bun-sqlite";
@@ -37,7 +37,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   const driver = options.driver ?? (isFile ? "bun-sqlite" : "libsql");
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const path = isFile ? filePath(url) : null;
-  if (path) mkdirSync(dirname(path), { recursive: true });
+  if (path) createPrivateDatabaseFile(path);
 
   if (driver === "bun-sqlite") {
     if (!path) throw new Error("bun:sqlite needs a file: DATABASE_URL");
@@ -75,6 +75,22 @@ async function openLibsql(url: string, authToken: string | undefined, isFile: bo
   const { createClient } = await import("@libsql/client/web");
   const client = createClient({ url, authToken });
   return { client, db: drizzle(client, { schema }) as unknown as Db };
+}
+
+/**
+ * Makes the database file private before SQLite opens it: folders it has to create are 0700 (an existing
+ * one keeps its mode), and a new file is created empty with 0600 (an empty file is a valid new database).
+ * SQLite creates `-wal` and `-shm` with the database file's permissions, so they are 0600 as well.
+ */
+function createPrivateDatabaseFile(path: string): void {
+  if (path === ":memory:" || path === "") return;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, "", { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    // Already there (this or another process made it): SQLite opens it as it is; the start-up warns if it is readable by others.
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`cannot create the database file ${path}`, { cause: err });
+  }
 }
 
 function filePath(url: string): string {

@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # ProxyStaff: build the single executable with Bun (from npm), then run it on Debian slim next to
 # what tenant agents need at run time: the Claude Code CLI (Node), Python 3 for tenant tool
-# scripts, and bubblewrap for the per-run sandbox.
+# scripts, and bubblewrap for the per-run sandbox; plus the sqlite3 shell for the runbook's SQL
+# (`fly ssh console`, then `sqlite3 $DATA_DIR/proxystaff.db`).
 
 # ---- build: npm ci brings Bun as a devDependency; `npm run build` writes dist/proxystaff ----
 FROM node:22-bookworm-slim AS build
@@ -17,7 +18,7 @@ RUN npm run build && ./dist/proxystaff --version
 FROM node:22-bookworm-slim AS runtime
 ARG CLAUDE_CODE_VERSION=2.1.332
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates python3 bubblewrap git \
+ && apt-get install -y --no-install-recommends ca-certificates python3 bubblewrap git sqlite3 \
  && rm -rf /var/lib/apt/lists/* \
  && npm install -g --no-audit --no-fund "@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}" \
  && npm cache clean --force \

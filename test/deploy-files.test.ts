@@ -43,8 +43,10 @@ describe("Dockerfile", () => {
     expect(dockerfile).toContain("COPY --from=build /src/dist/proxystaff");
   });
 
-  test("runtime has Python 3, bubblewrap, CA certificates and the pinned Claude Code CLI", () => {
-    for (const pkgName of ["python3", "bubblewrap", "ca-certificates"]) expect(dockerfile).toContain(` ${pkgName}`);
+  test("runtime has Python 3, bubblewrap, CA certificates, the sqlite3 shell and the pinned Claude Code CLI", () => {
+    const runtime = dockerfile.slice(dockerfile.indexOf("AS runtime"));
+    const install = /apt-get install -y --no-install-recommends ([^\\\n]+)/.exec(runtime)?.[1]?.trim().split(/\s+/) ?? [];
+    expect(install).toEqual(expect.arrayContaining(["python3", "bubblewrap", "ca-certificates", "sqlite3"]));
     expect(dockerfile).toContain(`ARG CLAUDE_CODE_VERSION=${pkg.dependencies["@anthropic-ai/claude-code"]}`);
     expect(dockerfile).toContain('"@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}"');
   });

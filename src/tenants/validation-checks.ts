@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { AppContext } from "../context.ts";
-import { getSessionState } from "../conversation/index.ts";
+import { getSessionState, listMessages } from "../conversation/index.ts";
 import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES, TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, resolveInWorkspace, workspacePath } from "./index.ts";
 import type { Tenant } from "./index.ts";
 import type { ToolHealth } from "./tool-health.ts";
@@ -120,7 +120,10 @@ export function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
   return checks;
 }
 
-export function checkLink(ctx: AppContext, t: Tenant): ValidationCheck {
+/** How many of the tenant's newest messages are searched for one the customer sent on WhatsApp. */
+const WHATSAPP_RECENT_MESSAGES = 50;
+
+export async function checkLink(ctx: AppContext, t: Tenant): Promise<ValidationCheck> {
   const channel: string = t.channel;
   if (!(CHANNELS as readonly string[]).includes(channel)) return unknownValue(t, "link", "channel", channel, CHANNELS);
   if (t.channel === "whatsapp") {
@@ -134,7 +137,19 @@ export function checkLink(ctx: AppContext, t: Tenant): ValidationCheck {
         fix: `Set ${missing.join(", ")} (fly secrets set …) and restart.`,
       };
     }
-    return { name: "link", status: "ok", detail: `WhatsApp via ${c.TWILIO_WHATSAPP_FROM}; ${t.phone_number} links itself with its first message.` };
+    const from = c.TWILIO_WHATSAPP_FROM ?? "";
+    // Twilio's settings being present says nothing about the customer's number: only a message from it does.
+    const recent = await listMessages(ctx.db, { tenantId: t.id, limit: WHATSAPP_RECENT_MESSAGES });
+    const heard = recent.find((m) => m.direction === "in" && m.channel === "whatsapp" && m.kind === "chat");
+    if (heard) {
+      return { name: "link", status: "ok", detail: `WhatsApp via ${from}; ${t.phone_number} has written in (last at ${heard.created_at}).` };
+    }
+    return {
+      name: "link",
+      status: "warn",
+      detail: `Twilio configured (WhatsApp via ${from}); the number itself is not verified: no WhatsApp message from ${t.phone_number} yet.`,
+      fix: `The customer sends any WhatsApp message from ${t.phone_number} to ${from.replace(/^whatsapp:/, "")}; the tenant links itself by that number.`,
+    };
   }
   if (t.telegram_chat_id) {
     const bot = ctx.config.TELEGRAM_BOT_TOKEN ? "" : " (but TELEGRAM_BOT_TOKEN is not set on this server)";

@@ -12,9 +12,10 @@ export const validateTenantCommand: Command = {
 
 Prints a checklist, each line ok / warn / fail with a fix hint: record exists and ACTIVE,
 phone valid, time zone valid, folder and CLAUDE.md present, every template tool present in
-execution/, chat linked (Telegram) or WhatsApp configured, the credentials each tool needs,
-each tool's --health-check (run in the workspace with the tenant's environment), and the
-session lease. Exit code 0 only if nothing fails (warnings are fine).
+execution/, chat linked (Telegram) or WhatsApp configured and the number heard from (until the
+customer's number writes in, only Twilio's settings are known: a warning), the credentials each tool needs,
+each tool's --health-check (run in the workspace with the tenant's environment, without the
+keys only server-side tools use), the server-side send_email, and the session lease. Exit code 0 only if nothing fails (warnings are fine).
 
 Options:
   --skip-health-checks  Do not run the tools' health checks (no network calls)

@@ -214,7 +214,7 @@ describe("runToolHealthChecks", () => {
 });
 
 describe("WhatsApp tenants", () => {
-  test("link fails while Twilio is not configured, ok once it is", async () => {
+  test("link fails while Twilio is not configured; configured it only warns (the number is not verified) until the number writes in", async () => {
     const tenant = await h.tenant({ channel: "whatsapp" });
     const unconfigured = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
     expect(byName(unconfigured.body.checks, "link")).toMatchObject({ status: "fail" });
@@ -227,8 +227,21 @@ describe("WhatsApp tenants", () => {
     try {
       const wa = await twilio.tenant({ channel: "whatsapp", phone: "+447700900123" });
       const configured = await twilio.json<Json>("GET", `/admin/tenants/${wa.id}/validate?health=false`);
-      expect(byName(configured.body.checks, "link")).toMatchObject({ status: "ok" });
-      expect(byName(configured.body.checks, "link").detail).toContain("+447700900123");
+      const unverified = byName(configured.body.checks, "link");
+      expect(unverified.status).toBe("warn");
+      expect(unverified.detail).toBe(
+        "Twilio configured (WhatsApp via whatsapp:+14155238886); the number itself is not verified: no WhatsApp message from +447700900123 yet.",
+      );
+      expect(unverified.fix).toContain("sends any WhatsApp message from +447700900123 to +14155238886");
+      expect(configured.body.ok).toBe(true);
+
+      await twilio.t.ctx.db.run(
+        sql`INSERT INTO messages (id, tenant_id, direction, channel, chat_id, external_id, body, status, created_at)
+            VALUES ('m-wa-1', ${wa.id}, 'in', 'whatsapp', '+447700900123', 'SM0001', 'hi', 'done', '2026-11-26T09:00:00.000Z')`,
+      );
+      const heard = await twilio.json<Json>("GET", `/admin/tenants/${wa.id}/validate?health=false`);
+      expect(byName(heard.body.checks, "link").status).toBe("ok");
+      expect(byName(heard.body.checks, "link").detail).toContain("+447700900123 has written in (last at 2026-11-26T09:00:00.000Z)");
     } finally {
       await twilio.cleanup();
     }

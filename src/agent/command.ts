@@ -46,7 +46,9 @@ export function resolveAgentCommand(agentCommand: string | undefined, options: R
   const onPath = findOnPath("claude", pathVar);
   if (onPath) return describe(onPath, "PATH");
   throw new AgentCommandNotFoundError(
-    "The Claude Code CLI was not found: run `npm install` (it is a dependency), install it on PATH, or set AGENT_COMMAND",
+    "The Claude Code CLI was not found. From a source checkout: run `npm install` (it is a dependency). " +
+      "With the proxystaff binary or the Docker image: install it (`npm i -g @anthropic-ai/claude-code@2.1.332`, so `claude` is on PATH), " +
+      "or set AGENT_COMMAND to its path",
   );
 }
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { ChannelName, InboundMessage } from "../../src/channels/types.ts";
 import { decideCommand } from "../../src/conversation/chat-commands.ts";
 import { helpReply } from "../../src/conversation/replies.ts";
+import { requireTenant } from "../../src/tenants/index.ts";
 import { insertTenant, makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";
 
@@ -59,8 +60,8 @@ describe("/help through decideCommand", () => {
   });
 
   test("answers for the chat's own state: linked Telegram and WhatsApp without /start, unlinked Telegram with it", async () => {
-    const telegramTenant = await insertTenant(ctx, { telegram_chat_id: "1001", name: "Telegram Bakery" });
-    const whatsappTenant = await insertTenant(ctx, { channel: "whatsapp", name: "WhatsApp Florist" });
+    const telegramTenant = await requireTenant(ctx.db, (await insertTenant(ctx, { telegram_chat_id: "1001", name: "Telegram Bakery" })).id);
+    const whatsappTenant = await requireTenant(ctx.db, (await insertTenant(ctx, { channel: "whatsapp", name: "WhatsApp Florist" })).id);
     const linked = await decideCommand(ctx, { name: "help" }, message("telegram", "1001"), telegramTenant);
     expect(linked).toMatchObject({ tenantId: telegramTenant.id, status: "done" });
     expect(linked.reply).not.toContain("/start");

@@ -15,7 +15,7 @@ import { queueCounts } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
 import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "./task-queue.ts";
 import type { TaskInput } from "./task-queue.ts";
-import { appendTimeline } from "./timeline.ts";
+import { appendTimeline, timelineWritten } from "./timeline.ts";
 import { createTurnRunner } from "./turn.ts";
 import type { AgentToolsAccess, TaskFinishedHook } from "./turn.ts";
 
@@ -113,7 +113,10 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
           if (listening) listeningPort = listening.port;
           await dispatcher.start();
         },
-        stop: () => dispatcher.stop(),
+        async stop() {
+          await dispatcher.stop();
+          await timelineWritten(); // lines the webhooks left to write in the background
+        },
       },
     ],
     async health() {

@@ -1,7 +1,8 @@
-import { appendFile, mkdir, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { constants } from "node:fs";
+import { appendFile, lstat, mkdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { AppContext } from "../context.ts";
-import { resolveInWorkspace } from "../tenants/index.ts";
+import { resolveInWorkspace, workspacePath } from "../tenants/index.ts";
 
 /** The tenant fields the timeline needs. */
 export interface TimelineTenant {
@@ -12,17 +13,30 @@ export interface TimelineTenant {
 /** Longest text a timeline line quotes from a message (the message row keeps the whole text). */
 const MAX_QUOTE_CHARS = 300;
 
+// Building an Intl.DateTimeFormat costs ~0.2 ms (ICU); formatting with a built one a few µs: one per zone.
+// A zone that throws is never stored, so the map holds at most the few hundred IANA zones.
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
+
+function dateTimeFormat(timezone: string): Intl.DateTimeFormat {
+  let format = dateTimeFormats.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-CA", {
+      timeZone: timezone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+    dateTimeFormats.set(timezone, format);
+  }
+  return format;
+}
+
 /** The tenant-local date ("2026-11-26") and time ("14:05") of an instant. */
 export function localDateTime(atMs: number, timezone: string): { date: string; time: string } {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: timezone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(new Date(atMs));
+  const parts = dateTimeFormat(timezone).formatToParts(new Date(atMs));
   const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "00";
   return { date: `${get("year")}-${get("month")}-${get("day")}`, time: `${get("hour")}:${get("minute")}` };
 }
@@ -33,19 +47,57 @@ export function quoteForTimeline(text: string, maxChars: number = MAX_QUOTE_CHAR
   return flat.length > maxChars ? `${flat.slice(0, maxChars)}…` : flat;
 }
 
+/** Per tenant: the write of its last line (lines are written one after another, in call order). */
+const pendingWrites = new Map<string, Promise<void>>();
+
+/** Per tenant timeline folder: the day whose file this process has written (exists, heading done). */
+const knownDayFiles = new Map<string, string>();
+
 /**
  * Appends "- HH:MM <line>" to `timeline/YYYY-MM-DD.md` in the tenant's workspace, date and time in
- * the tenant's zone (a new day's file starts with a heading). The path is checked to stay inside
- * the workspace. A failure to write is logged, never thrown: the timeline must not stop a message.
+ * the tenant's zone taken now (a new day's file starts with a heading). Lines of one tenant are
+ * written in call order, so a caller may leave the promise alone (the webhook answers without
+ * waiting for the file); awaiting it waits for this line. The path is checked to stay inside the
+ * workspace. A failure to write is logged, never thrown: the timeline must not stop a message.
  */
-export async function appendTimeline(
+export function appendTimeline(
   ctx: Pick<AppContext, "config" | "log" | "clock">,
   tenant: TimelineTenant,
   line: string,
   atMs: number = ctx.clock.now(),
 ): Promise<void> {
+  let stamp: { date: string; time: string };
   try {
-    const { date, time } = localDateTime(atMs, tenant.timezone);
+    stamp = localDateTime(atMs, tenant.timezone);
+  } catch (err) {
+    ctx.log.warn("timeline line not written", { tenantId: tenant.id, error: err });
+    return Promise.resolve();
+  }
+  const previous = pendingWrites.get(tenant.id) ?? Promise.resolve();
+  const written = previous.then(() => writeLine(ctx, tenant, stamp, line));
+  pendingWrites.set(tenant.id, written);
+  void written.then(() => {
+    if (pendingWrites.get(tenant.id) === written) pendingWrites.delete(tenant.id);
+  });
+  return written;
+}
+
+/** Resolves once every timeline line asked for so far is written (tests, shutdown). */
+export async function timelineWritten(): Promise<void> {
+  while (pendingWrites.size > 0) await Promise.all(pendingWrites.values());
+}
+
+async function writeLine(
+  ctx: Pick<AppContext, "config" | "log">,
+  tenant: TimelineTenant,
+  { date, time }: { date: string; time: string },
+  line: string,
+): Promise<void> {
+  const text = `- ${time} ${line.replace(/\n/g, " ")}\n`;
+  try {
+    const folder = join(workspacePath(ctx.config, tenant.id), "timeline");
+    if (knownDayFiles.get(folder) === date && (await appendToKnownFile(folder, `${date}.md`, text))) return;
+    knownDayFiles.delete(folder);
     const path = resolveInWorkspace(ctx.config, tenant.id, `timeline/${date}.md`);
     await mkdir(dirname(path), { recursive: true });
     const isNew = await stat(path).then(
@@ -53,8 +105,25 @@ export async function appendTimeline(
       () => true, // ENOENT: the day's first line
     );
     const heading = isNew ? `# ${date} (${tenant.timezone})\n\n` : "";
-    await appendFile(path, `${heading}- ${time} ${line.replace(/\n/g, " ")}\n`, { mode: 0o640 });
+    await appendFile(path, `${heading}${text}`, { mode: 0o640 });
+    knownDayFiles.set(folder, date);
   } catch (err) {
     ctx.log.warn("timeline line not written", { tenantId: tenant.id, error: err });
+  }
+}
+
+/**
+ * The fast path for a day's file this process already wrote: the folder must still be a real
+ * directory (not a symlink an agent put there) and the file is opened without creating it and
+ * without following a symlink. False when anything is off: the caller takes the checked path.
+ */
+async function appendToKnownFile(folder: string, fileName: string, text: string): Promise<boolean> {
+  try {
+    const info = await lstat(folder);
+    if (!info.isDirectory()) return false;
+    await appendFile(join(folder, fileName), text, { flag: constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW });
+    return true;
+  } catch {
+    return false;
   }
 }

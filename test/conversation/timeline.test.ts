@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, symlinkSync, mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, symlinkSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { appendTimeline, localDateTime, quoteForTimeline } from "../../src/conversation/timeline.ts";
+import { appendTimeline, localDateTime, quoteForTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
 import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/owner-id.ts";
 import { makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";
@@ -36,6 +36,32 @@ describe("timeline", () => {
     symlinkSync(outside, join(ctx.config.TENANTS_DIR, tenant.id, "timeline"));
     await appendTimeline(ctx, tenant, "secret", Date.parse("2026-11-26T10:00:00Z"));
     expect(existsSync(join(outside, "2026-11-26.md"))).toBe(false);
+  });
+
+  test("lines left to write in the background land in call order, heading once", async () => {
+    const tenant = { id: crypto.randomUUID(), timezone: "UTC" };
+    const at = Date.parse("2026-11-26T10:00:00Z");
+    for (let i = 0; i < 50; i++) void appendTimeline(ctx, tenant, `line ${i}`, at);
+    await timelineWritten();
+    const text = readFileSync(join(ctx.config.TENANTS_DIR, tenant.id, "timeline", "2026-11-26.md"), "utf8");
+    expect(text).toBe(`# 2026-11-26 (UTC)\n\n${Array.from({ length: 50 }, (_, i) => `- 10:00 line ${i}\n`).join("")}`);
+  });
+
+  test("a day file already written: a folder swapped for a symlink, or a deleted file, is noticed", async () => {
+    const tenant = { id: crypto.randomUUID(), timezone: "UTC" };
+    const at = Date.parse("2026-11-26T10:00:00Z");
+    await appendTimeline(ctx, tenant, "first", at);
+    const folder = join(ctx.config.TENANTS_DIR, tenant.id, "timeline");
+    rmSync(join(folder, "2026-11-26.md"));
+    await appendTimeline(ctx, tenant, "after delete", at);
+    expect(readFileSync(join(folder, "2026-11-26.md"), "utf8")).toBe("# 2026-11-26 (UTC)\n\n- 10:00 after delete\n");
+    const outside = mkdtempSync(join(tmpdir(), "ps-outside-"));
+    writeFileSync(join(outside, "2026-11-26.md"), "");
+    rmSync(folder, { recursive: true });
+    symlinkSync(outside, folder);
+    await appendTimeline(ctx, tenant, "secret", at);
+    expect(readFileSync(join(outside, "2026-11-26.md"), "utf8")).toBe("");
+    rmSync(outside, { recursive: true });
   });
 
   test("quotes fold newlines and cut long text", () => {

@@ -8,8 +8,8 @@ import type { InboundOutcome } from "../metrics/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { decideCommand, parseChatCommand } from "./chat-commands.ts";
 import { pendingMedia } from "./inbound-media.ts";
-import { countRecentInbound, insertInbound, isDuplicate } from "./message-store.ts";
-import type { RateSubject } from "./message-store.ts";
+import { countRecentInbound, insertChannelMessage } from "./inbound-store.ts";
+import type { RateSubject } from "./inbound-store.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { ARCHIVED_REPLY, PAUSED_REPLY, SLOW_DOWN_REPLY, unknownChatReply } from "./replies.ts";
 import { appendTimeline, quoteForTimeline } from "./timeline.ts";
@@ -47,7 +47,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     msg: InboundMessage,
     row: { id: string; tenantId: string | null; kind: "chat" | "command"; status: "queued" | "done" | "rejected"; error?: string; media?: string },
   ): Promise<boolean> {
-    const inserted = await insertInbound(ctx.db, {
+    const inserted = await insertChannelMessage(ctx.db, {
       id: row.id,
       tenant_id: row.tenantId,
       channel: msg.channel,
@@ -91,7 +91,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     log.warn("rate limit: message refused", { tenantId: tenant?.id, channel: msg.channel, chatId: msg.chatId, isReplySent: !wasTold });
     if (!wasTold) {
       await reply(msg, tenant?.id ?? null, id, SLOW_DOWN_REPLY, "system");
-      if (tenant) await appendTimeline(ctx, tenant, `⊘ over the rate limit (${ctx.config.RATE_LIMIT_PER_MINUTE}/min): messages refused for a minute`);
+      if (tenant) void appendTimeline(ctx, tenant, `⊘ over the rate limit (${ctx.config.RATE_LIMIT_PER_MINUTE}/min): messages refused for a minute`);
     }
   }
 
@@ -126,11 +126,10 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     await reply(msg, decided.tenantId, id, final.reply, "command");
   }
 
+  // No separate duplicate check: every path stores the row before anything else happens (replies,
+  // command effects, the wake), and the store is INSERT … ON CONFLICT DO NOTHING on the dedupe key, so
+  // a redelivery stops there — one statement less for every message that is not a duplicate.
   return async function handleInbound(msg: InboundMessage): Promise<void> {
-    if (await isDuplicate(ctx.db, msg.channel, msg.externalId)) {
-      count(msg, "duplicate");
-      return;
-    }
     const id = crypto.randomUUID();
     const tenant = await resolveTenant(msg);
     if (parseChatCommand(msg.text)) return handleCommand(msg, tenant, id);
@@ -152,7 +151,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     if (refusal) {
       if (!(await store(msg, { id, tenantId: tenant.id, kind: "chat", status: "rejected", error: refusal }))) return;
       count(msg, refusal === "tenant_paused" ? "paused" : "archived");
-      await appendTimeline(ctx, tenant, `⊘ ${refusal === "tenant_paused" ? "paused" : "archived"}, not read: ${quoteForTimeline(msg.text)}`);
+      void appendTimeline(ctx, tenant, `⊘ ${refusal === "tenant_paused" ? "paused" : "archived"}, not read: ${quoteForTimeline(msg.text)}`);
       await reply(msg, tenant.id, id, refusal === "tenant_paused" ? PAUSED_REPLY : ARCHIVED_REPLY, "system");
       return;
     }
@@ -165,6 +164,6 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     log.info("message queued", { tenantId: tenant.id, messageId: id, channel: msg.channel, media: media.length });
     deps.wake();
     const attached = media.map((m) => ` [${m.kind}]`).join("");
-    await appendTimeline(ctx, tenant, `← ${msg.senderName ?? msg.senderPhone ?? "customer"} (${msg.channel}): ${quoteForTimeline(msg.text)}${attached}`);
+    void appendTimeline(ctx, tenant, `← ${msg.senderName ?? msg.senderPhone ?? "customer"} (${msg.channel}): ${quoteForTimeline(msg.text)}${attached}`);
   };
 }

@@ -5,6 +5,7 @@ import { asc, sql } from "drizzle-orm";
 import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
 import type { OutboundReply } from "../../src/conversation/outbox.ts";
 import { createInboundPipeline } from "../../src/conversation/pipeline.ts";
+import { timelineWritten } from "../../src/conversation/timeline.ts";
 import { acquireLease, getSessionState, saveSessionId } from "../../src/conversation/session-store.ts";
 import { messages, tenants } from "../../src/db/schema.ts";
 import { FakeClock, insertTenant, makeTestContext } from "./context.ts";
@@ -76,6 +77,7 @@ describe(`inbound pipeline (${driver})`, () => {
       ["chat", "queued", t.id],
     ]);
     expect(wakes).toBe(1);
+    await timelineWritten(); // the webhook does not wait for its timeline line
     const day = readdirSync(join(ctx.config.TENANTS_DIR, t.id, "timeline"));
     const text = readFileSync(join(ctx.config.TENANTS_DIR, t.id, "timeline", day[0]!), "utf8");
     expect(text).toContain("linked by /start +18015550001");

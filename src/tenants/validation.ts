@@ -3,6 +3,8 @@ import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
 import { TEMPLATE_TOOLS, requireTenant, tenantEnvironment, workspacePath } from "./index.ts";
 import type { Tenant } from "./index.ts";
+import { checkAgentSandbox } from "./sandbox-check.ts";
+import type { SandboxCheckOptions } from "./sandbox-check.ts";
 import { runServerSideToolChecks } from "./server-tool-health.ts";
 import { runToolHealthChecks } from "./tool-health.ts";
 import type { ToolHealth } from "./tool-health.ts";
@@ -44,11 +46,14 @@ export interface ValidateOptions {
   healthChecks?: boolean;
   /** Time limit per health check (default 20 s). */
   healthTimeoutMs?: number;
+  /** Where the sandbox line looks for the agent CLI and bubblewrap (default: as the agent runner). */
+  sandbox?: SandboxCheckOptions;
 }
 
 /**
  * The tenant's setup checklist: record and lifecycle, phone, time zone, workspace and CLAUDE.md,
- * template tools present, chat linked (Telegram) or number reachable (WhatsApp), the credentials
+ * template tools present, chat linked (Telegram) or number heard from (WhatsApp), whether agent
+ * runs are isolated (sandbox), the credentials
  * each tool needs, the tools' health checks, and the session lease. NotFoundError for an unknown id.
  */
 export async function validateTenant(ctx: AppContext, tenantId: string, options: ValidateOptions = {}): Promise<ValidationReport> {
@@ -61,6 +66,7 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
     checkTimezone(tenant),
     ...(await guarded("workspace", () => checkWorkspace(ctx, tenant))),
     ...(await guarded("link", () => checkLink(ctx, tenant))),
+    checkAgentSandbox(ctx.config, options.sandbox),
   ];
   const { env, problem } = await readEnvironment(ctx, tenant);
   if (problem) checks.push(problem);

@@ -70,7 +70,7 @@ ${TENANT_FLAGS_HELP}
     io.out(`Workspace: ${workspacePath(ctx.config, tenant.id)}`);
     io.out(linkInstructions(tenant, ctx.config));
     io.out("");
-    const report = await validateTenant(ctx, tenant.id, { healthChecks: !values["skip-health-checks"] });
+    const report = await validateTenant(ctx, tenant.id, { healthChecks: !values["skip-health-checks"], sandbox: { hostPath: io.env.PATH } });
     for (const line of formatValidationReport(report)) io.out(line);
     return report.ok ? 0 : 1;
   },

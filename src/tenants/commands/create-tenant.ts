@@ -3,7 +3,8 @@ import { UsageError } from "../../cli/command.ts";
 import { parseCommandArgs } from "../../cli/args.ts";
 import { createTenant, workspacePath } from "../index.ts";
 import { parseIntake } from "../intake.ts";
-import { describeTenant, linkInstructions } from "./support.ts";
+import { telegramBotUsername } from "./bot-username.ts";
+import { describeTenant, linkInstructions, needsBotName } from "./support.ts";
 import { TENANT_FLAGS_HELP, TENANT_FLAG_OPTIONS, completeTenantFields } from "./tenant-input.ts";
 
 const USAGE = "Usage: proxystaff create-tenant [--name …] [--phone …] [--channel telegram|whatsapp] [--timezone …]";
@@ -31,7 +32,7 @@ proxystaff validate-tenant <id>. setup-customer does all of this in one go.`,
     const tenant = await createTenant(ctx, input);
     io.out(`Created tenant ${tenant.id}: ${describeTenant(tenant)}`);
     io.out(`Workspace: ${workspacePath(ctx.config, tenant.id)}`);
-    io.out(linkInstructions(tenant, ctx.config));
+    io.out(linkInstructions(tenant, ctx.config, needsBotName(tenant) ? await telegramBotUsername(ctx.config) : null));
     io.out(`Next: store credentials (POST /admin/tenants/${tenant.id}/credentials), then: proxystaff validate-tenant ${tenant.id}`);
     return 0;
   },

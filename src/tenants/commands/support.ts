@@ -20,15 +20,24 @@ export async function ask(io: CommandIO, question: string): Promise<string | nul
   return answer ? answer : null;
 }
 
-/** What the customer must do so their chat reaches their agent. */
-export function linkInstructions(tenant: Tenant, config: Pick<Config, "TWILIO_WHATSAPP_FROM">): string {
+/**
+ * What the customer must do so their chat reaches their agent. `botUsername` (from telegramBotUsername)
+ * names the bot: "to @name (https://t.me/name)"; without it, "to your Telegram bot".
+ */
+export function linkInstructions(tenant: Tenant, config: Pick<Config, "TWILIO_WHATSAPP_FROM">, botUsername?: string | null): string {
   if (tenant.channel === "telegram") {
+    const bot = botUsername ? `@${botUsername} (https://t.me/${botUsername})` : "your Telegram bot";
     return tenant.telegram_chat_id
       ? `Telegram chat ${tenant.telegram_chat_id} is linked.`
-      : `To link: ask the customer to send "/start ${tenant.phone_number}" to your Telegram bot.`;
+      : `To link: ask the customer to send "/start ${tenant.phone_number}" to ${bot}.`;
   }
   const to = config.TWILIO_WHATSAPP_FROM ? ` to ${config.TWILIO_WHATSAPP_FROM.replace(/^whatsapp:/, "")}` : " to your WhatsApp number";
   return `To link: ask the customer to send any WhatsApp message from ${tenant.phone_number}${to}; it links automatically.`;
+}
+
+/** True when the link instructions would name the Telegram bot (a Telegram tenant with no chat yet). */
+export function needsBotName(tenant: Tenant): boolean {
+  return tenant.channel === "telegram" && !tenant.telegram_chat_id;
 }
 
 /** A one-line description: "Acme Plumbing" +18015551234 telegram, DISCOVERY, ACTIVE. */

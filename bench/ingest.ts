@@ -80,7 +80,8 @@ export const ingest: Benchmark = {
       rows.push(row("ingest", { case: "accepted deliveries found stored (queued/processing)", value: `${stored?.n ?? 0}`, baseline: `${accepted} answered 200`, ratio: isDurable ? "1.00" : fmt((stored?.n ?? 0) / accepted, 3), target: "all" }, isDurable));
       return { rows, notes };
     } finally {
-      await server.kill(); // its agent sleeps for an hour: no graceful stop wanted
+      // Its agent sleeps for an hour: no graceful stop wanted, unless a CPU profile must be written at exit.
+      await (process.env.BENCH_CPU_PROF_DIR ? server.stop() : server.kill());
       await floor.stop();
       await sink.stop();
     }

@@ -67,7 +67,9 @@ export async function startBenchServer(options: BenchServerOptions & { env: Reco
   const port = options.port ?? freePort();
   const env: Record<string, string> = { ...options.env, PORT: String(port) };
   mkdirSync(options.dir, { recursive: true });
-  const command = options.command ?? [process.execPath, join(REPO_ROOT, "src/main.ts"), "serve"];
+  // BENCH_CPU_PROF_DIR=<dir>: the server writes a CPU profile there when it exits (for the findings).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const command = options.command ?? [process.execPath, ...profile, join(REPO_ROOT, "src/main.ts"), "serve"];
   const logFd = openSync(join(options.dir, "server.log"), "a");
   const started = performance.now();
   const proc = Bun.spawn(command, { cwd: options.dir, env, stdin: "ignore", stdout: logFd, stderr: logFd });

@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { appendFile, lstat, mkdir, stat } from "node:fs/promises";
+import { closeSync, constants, lstatSync, openSync, writeSync } from "node:fs";
+import { appendFile, mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { AppContext } from "../context.ts";
 import { resolveInWorkspace, workspacePath } from "../tenants/index.ts";
@@ -96,7 +96,7 @@ async function writeLine(
   const text = `- ${time} ${line.replace(/\n/g, " ")}\n`;
   try {
     const folder = join(workspacePath(ctx.config, tenant.id), "timeline");
-    if (knownDayFiles.get(folder) === date && (await appendToKnownFile(folder, `${date}.md`, text))) return;
+    if (knownDayFiles.get(folder) === date && appendToKnownFile(folder, `${date}.md`, text)) return;
     knownDayFiles.delete(folder);
     const path = resolveInWorkspace(ctx.config, tenant.id, `timeline/${date}.md`);
     await mkdir(dirname(path), { recursive: true });
@@ -116,14 +116,20 @@ async function writeLine(
  * The fast path for a day's file this process already wrote: the folder must still be a real
  * directory (not a symlink an agent put there) and the file is opened without creating it and
  * without following a symlink. False when anything is off: the caller takes the checked path.
+ * Synchronous on purpose: an lstat and a small append to the page cache take a few µs, less than
+ * the thread-pool round trips of their async versions (the line is written after the webhook's
+ * answer is on its way).
  */
-async function appendToKnownFile(folder: string, fileName: string, text: string): Promise<boolean> {
+function appendToKnownFile(folder: string, fileName: string, text: string): boolean {
+  let fd: number | undefined;
   try {
-    const info = await lstat(folder);
-    if (!info.isDirectory()) return false;
-    await appendFile(join(folder, fileName), text, { flag: constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW });
+    if (!lstatSync(folder).isDirectory()) return false;
+    fd = openSync(join(folder, fileName), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+    writeSync(fd, text);
     return true;
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -5,20 +5,7 @@ import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  baseEnv,
-  createLinkedTenants,
-  faultDir,
-  faultSeed,
-  openWork,
-  postUpdate,
-  queryDb,
-  startBenchServer,
-  startTelegramSink,
-  textUpdateBody,
-  waitUntil,
-  writeStandInAgent,
-} from "./support.ts";
+import { createLinkedTenants, postAccepted, postUpdate, queryDb, settle, startFaultRig, textUpdateBody } from "./support.ts";
 
 const TENANTS = 8;
 const MESSAGES = 120;
@@ -32,16 +19,9 @@ const MODES: [string, number][] = [
 ];
 
 test("agent faults: hang, crash, garbage, stale session — every message final, no stuck lease", async () => {
-  const { rand } = faultSeed("agent-faults");
-  const { dir, remove } = faultDir("agent");
-  const sink = startTelegramSink();
-  const agent = writeStandInAgent(dir, { faults: true, sleepMs: 10 });
-  const env = baseEnv(join(dir, "server"), 0, sink.url, sink.token, {
-    AGENT_COMMAND: agent,
-    AGENT_TIMEOUT_MS: String(AGENT_TIMEOUT_MS),
-    LEASE_TTL_MS: String(LEASE_TTL_MS),
-  });
-  const server = await startBenchServer({ dir: join(dir, "server"), env });
+  const rig = startFaultRig("agent-faults", "agent", { faults: true, sleepMs: 10 });
+  const { rand } = rig;
+  const server = await rig.startServer(rig.env({ AGENT_TIMEOUT_MS: String(AGENT_TIMEOUT_MS), LEASE_TTL_MS: String(LEASE_TTL_MS) }));
   let watching = true;
   let furthestLeaseAheadMs = 0;
   try {
@@ -77,15 +57,10 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
         pick -= p;
       }
       modeOf.set(id, mode);
-      const res = await postUpdate(server.url, textUpdateBody(id, tenants[i % TENANTS]!.chatId, `agent fault m:${id} ${mode === "ok" ? "" : mode}`));
-      await res.arrayBuffer();
-      expect(res.status).toBe(200);
+      await postAccepted(server.url, id, tenants[i % TENANTS]!.chatId, `agent fault m:${id} ${mode === "ok" ? "" : mode}`);
       await Bun.sleep(Math.floor(rand() * 60));
     }
-    await waitUntil(() => {
-      const work = openWork(server.dbPath);
-      return work.open === 0 && work.pending === 0;
-    }, "every message to reach a final state", 90_000, 200).catch(() => {}); // the assertions say what is missing
+    await settle(server.dbPath, "every message to reach a final state", 90_000, 200);
     watching = false;
     await watcher;
 
@@ -126,8 +101,6 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
     }
   } finally {
     watching = false;
-    await server.stop();
-    await sink.stop();
-    remove();
+    await rig.finish(server);
   }
 }, 150_000);

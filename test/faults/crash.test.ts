@@ -1,24 +1,8 @@
 // Fault: the server is killed with SIGKILL at random moments under load and restarted each time. Every message
 // the webhook accepted (answered 200) must end with exactly one reply at Telegram; none may get two.
 import { expect, test } from "bun:test";
-import { join } from "node:path";
 import { freePort } from "../helpers/index.ts";
-import {
-  baseEnv,
-  createLinkedTenants,
-  faultDir,
-  faultSeed,
-  openWork,
-  postUpdate,
-  queryDb,
-  replyTally,
-  startBenchServer,
-  startTelegramSink,
-  tagCounts,
-  textUpdateBody,
-  waitUntil,
-  writeStandInAgent,
-} from "./support.ts";
+import { createLinkedTenants, postUpdate, queryDb, replyTally, settle, startFaultRig, tagCounts, textUpdateBody } from "./support.ts";
 import type { BenchServer } from "./support.ts";
 import { wallNowMs } from "../../bench/stand-in.ts";
 
@@ -30,13 +14,11 @@ const KILLS = 10;
 const IN_FLIGHT_MS = 200;
 
 test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exactly once`, async () => {
-  const { rand } = faultSeed("crash");
-  const { dir, remove } = faultDir("crash");
-  const sink = startTelegramSink();
-  const agent = writeStandInAgent(dir, { sleepMs: 30 });
+  const rig = startFaultRig("crash", "crash", { sleepMs: 30 });
+  const { rand, sink } = rig;
   const port = freePort();
-  const env = baseEnv(join(dir, "server"), port, sink.url, sink.token, { AGENT_COMMAND: agent });
-  let server: BenchServer = await startBenchServer({ dir: join(dir, "server"), env, port });
+  const env = rig.env({}, { port });
+  let server: BenchServer = await rig.startServer(env, { port });
   const url = server.url;
   try {
     const tenants = await createLinkedTenants(server, TENANTS);
@@ -66,17 +48,16 @@ test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exact
         killedAt.push(wallNowMs());
         await server.kill();
         kills++;
-        server = await startBenchServer({ dir: join(dir, "server"), env, port });
+        server = await rig.startServer(env, { port });
       }
     };
     await Promise.all([killer(), ...Array.from({ length: SENDERS }, sender)]);
 
     // A reply claimed by a killed process waits for its outbox lease (60 s) before another process sends it.
-    await waitUntil(() => {
-      const work = openWork(server.dbPath);
+    await settle(server.dbPath, "every accepted message to be answered", 100_000, 200, () => {
       const counts = tagCounts(sink);
-      return work.open === 0 && work.pending === 0 && [...accepted].every((id) => (counts.get(`m:${id}`) ?? 0) > 0 || false);
-    }, "every accepted message to be answered", 100_000, 200).catch(() => {}); // the assertions below say what is missing
+      return [...accepted].every((id) => (counts.get(`m:${id}`) ?? 0) > 0);
+    });
     const tally = replyTally(sink, server.dbPath, accepted);
     // The one window no design closes: the reply reached Telegram and the process died before it could record
     // that (Telegram has no idempotency key), so the next process sends it again. Such a duplicate is ONE outbound
@@ -97,8 +78,6 @@ test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exact
     expect(tally.lost).toEqual([]);
     expect(unexplained).toEqual([]);
   } finally {
-    await server.stop();
-    await sink.stop();
-    remove();
+    await rig.finish(server);
   }
 }, 200_000);

@@ -1,22 +1,7 @@
 // Fault: Telegram answers sendMessage with 429 (retry_after), 500 or a slow 504 (gateway timeout), at random, for a
 // while. Every reply must still arrive exactly once; a chat that answers 403 (bot blocked) ends `failed` at once.
 import { expect, test } from "bun:test";
-import { join } from "node:path";
-import {
-  baseEnv,
-  createLinkedTenants,
-  faultDir,
-  faultSeed,
-  openWork,
-  postUpdate,
-  queryDb,
-  replyTally,
-  startBenchServer,
-  startTelegramSink,
-  textUpdateBody,
-  waitUntil,
-  writeStandInAgent,
-} from "./support.ts";
+import { createLinkedTenants, postAccepted, queryDb, replyTally, settle, startFaultRig } from "./support.ts";
 import type { SinkFault } from "../../bench/telegram-sink.ts";
 
 const TENANTS = 12;
@@ -26,12 +11,9 @@ const FAULT_WINDOW_MS = 8_000;
 const FAULT_RATE = 0.5;
 
 test("outbound faults: 429/500/timeouts retried until delivered once; 403 fails without retrying", async () => {
-  const { rand } = faultSeed("outbound");
-  const { dir, remove } = faultDir("outbound");
-  const sink = startTelegramSink();
-  const agent = writeStandInAgent(dir, { sleepMs: 5 });
-  const env = baseEnv(join(dir, "server"), 0, sink.url, sink.token, { AGENT_COMMAND: agent });
-  const server = await startBenchServer({ dir: join(dir, "server"), env });
+  const rig = startFaultRig("outbound", "outbound", { sleepMs: 5 });
+  const { rand, sink } = rig;
+  const server = await rig.startServer(rig.env());
   try {
     const tenants = await createLinkedTenants(server, TENANTS + 1);
     const blocked = tenants[TENANTS]!;
@@ -47,16 +29,11 @@ test("outbound faults: 429/500/timeouts retried until delivered once; 403 fails 
       const id = 80_000_000 + i;
       const isBlocked = i >= MESSAGES;
       const tenant = isBlocked ? blocked : tenants[i % TENANTS]!;
-      const res = await postUpdate(server.url, textUpdateBody(id, tenant.chatId, `outbound m:${id}`));
-      await res.arrayBuffer();
-      expect(res.status).toBe(200);
+      await postAccepted(server.url, id, tenant.chatId, `outbound m:${id}`);
       if (!isBlocked) accepted.push(id);
       await Bun.sleep(Math.floor(rand() * 80));
     }
-    await waitUntil(() => {
-      const work = openWork(server.dbPath);
-      return work.open === 0 && work.pending === 0;
-    }, "every reply to be sent or failed", 90_000, 200).catch(() => {}); // the assertions say what is missing
+    await settle(server.dbPath, "every reply to be sent or failed", 90_000, 200);
 
     const tally = replyTally(sink, server.dbPath, accepted);
     const blockedRows = queryDb<{ status: string; attempts: number; error: string | null }>(
@@ -80,8 +57,6 @@ test("outbound faults: 429/500/timeouts retried until delivered once; 403 fails 
     }
     expect(sink.attempts["403"]).toBe(blockedRows.length);
   } finally {
-    await server.stop();
-    await sink.stop();
-    remove();
+    await rig.finish(server);
   }
 }, 150_000);

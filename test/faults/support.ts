@@ -1,9 +1,14 @@
 // Shared pieces of the fault suite: a seeded PRNG (FAULT_SEED replays a run), the bench stack (real server
 // processes, the Telegram sink, the stand-in agent), and counting which inbound messages got which replies.
+import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { queryDb } from "../../bench/stack.ts";
+import { baseEnv, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil } from "../../bench/stack.ts";
+import type { BenchServer } from "../../bench/stack.ts";
+import { writeStandInAgent } from "../../bench/stand-in.ts";
+import type { StandInOptions } from "../../bench/stand-in.ts";
+import { startTelegramSink } from "../../bench/telegram-sink.ts";
 import type { TelegramSink } from "../../bench/telegram-sink.ts";
 
 export { baseEnv, createLinkedTenants, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil, ADMIN_KEY } from "../../bench/stack.ts";
@@ -42,6 +47,63 @@ export function faultDir(name: string): { dir: string; remove(): void } {
       else rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One fault test's surroundings: its seeded PRNG, temp folder, Telegram sink and stand-in agent. */
+export interface FaultRig {
+  rand: () => number;
+  dir: string;
+  sink: TelegramSink;
+  /** Path of the stand-in agent CLI (the servers' AGENT_COMMAND). */
+  agent: string;
+  /** Server environment: `baseEnv` for `<dir>/<shared>` (default `server`) pointed at the sink, AGENT_COMMAND, then `extra`. */
+  env(extra?: Record<string, string>, options?: { port?: number; shared?: string }): Record<string, string>;
+  /** Starts a server process working in `<dir>/<name>` (default `server`) and waits for /health 200. */
+  startServer(env: Record<string, string>, options?: { port?: number; name?: string }): Promise<BenchServer>;
+  /** Stops the servers, then the sink, and removes the folder (unless FAULT_KEEP=1). */
+  finish(...servers: BenchServer[]): Promise<void>;
+}
+
+/**
+ * Sets up a fault test: prints and seeds its PRNG (`faultSeed(suite)`), makes its temp folder (`faultDir(name)`),
+ * starts the Telegram sink and writes the stand-in agent (`standIn` may be built from the folder's path).
+ */
+export function startFaultRig(suite: string, name: string, standIn: StandInOptions | ((dir: string) => StandInOptions)): FaultRig {
+  const { rand } = faultSeed(suite);
+  const { dir, remove } = faultDir(name);
+  const sink = startTelegramSink();
+  const agent = writeStandInAgent(dir, typeof standIn === "function" ? standIn(dir) : standIn);
+  return {
+    rand,
+    dir,
+    sink,
+    agent,
+    env: (extra = {}, { port = 0, shared = "server" } = {}) => baseEnv(join(dir, shared), port, sink.url, sink.token, { AGENT_COMMAND: agent, ...extra }),
+    startServer: (env, { port, name: serverName = "server" } = {}) => startBenchServer({ dir: join(dir, serverName), env, port }),
+    async finish(...servers) {
+      await Promise.all(servers.map((server) => server.stop()));
+      await sink.stop();
+      remove();
+    },
+  };
+}
+
+/** Posts one text update to the webhook, drains the answer and expects 200 (accepted). */
+export async function postAccepted(baseUrl: string, updateId: number, chatId: number, text: string): Promise<void> {
+  const res = await postUpdate(baseUrl, textUpdateBody(updateId, chatId, text));
+  await res.arrayBuffer();
+  expect(res.status).toBe(200);
+}
+
+/**
+ * Waits until no inbound message is open, no reply is pending and `alsoDone()` holds, polling every `everyMs`;
+ * after `limitMs` it gives up quietly — the test's assertions then say what is missing.
+ */
+export async function settle(dbPath: string, what: string, limitMs: number, everyMs: number, alsoDone: () => boolean = () => true): Promise<void> {
+  await waitUntil(() => {
+    const work = openWork(dbPath);
+    return work.open === 0 && work.pending === 0 && alsoDone();
+  }, what, limitMs, everyMs).catch(() => {});
 }
 
 /** How often each `m:<tag>` appears across the sink's delivered replies. */

@@ -3,41 +3,20 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  ADMIN_KEY,
-  baseEnv,
-  createLinkedTenants,
-  faultDir,
-  faultSeed,
-  openWork,
-  postUpdate,
-  queryDb,
-  readStandInEvents,
-  replyTally,
-  standInRuns,
-  startBenchServer,
-  startTelegramSink,
-  tagCounts,
-  textUpdateBody,
-  waitUntil,
-  writeStandInAgent,
-} from "./support.ts";
+import { ADMIN_KEY, createLinkedTenants, postAccepted, queryDb, readStandInEvents, replyTally, settle, standInRuns, startFaultRig, tagCounts } from "./support.ts";
 
 const MESSAGES = 400;
 const TENANTS = 8;
 const TASKS = 6;
 
 test("two processes on one database: no overlapping runs, every message and task slot once", async () => {
-  const { rand } = faultSeed("two-processes");
-  const { dir, remove } = faultDir("two");
-  const sink = startTelegramSink();
-  const events = join(dir, "events.log");
-  const agent = writeStandInAgent(dir, { eventsFile: events, sleepMs: 40 });
-  const shared = join(dir, "shared");
+  const rig = startFaultRig("two-processes", "two", (dir) => ({ eventsFile: join(dir, "events.log"), sleepMs: 40 }));
+  const { rand, sink } = rig;
+  const events = join(rig.dir, "events.log");
   // Same DATA_DIR and TENANTS_DIR for both; each process has its own working folder and log.
-  const env = baseEnv(shared, 0, sink.url, sink.token, { AGENT_COMMAND: agent, AGENT_MAX_CONCURRENCY: "2" });
-  const a = await startBenchServer({ dir: join(dir, "a"), env });
-  const b = await startBenchServer({ dir: join(dir, "b"), env });
+  const env = rig.env({ AGENT_MAX_CONCURRENCY: "2" }, { shared: "shared" });
+  const a = await rig.startServer(env, { name: "a" });
+  const b = await rig.startServer(env, { name: "b" });
   try {
     const tenants = await createLinkedTenants(a, TENANTS);
     const taskTags: string[] = [];
@@ -59,20 +38,17 @@ test("two processes on one database: no overlapping runs, every message and task
         const i = next++;
         const id = 70_000_000 + i;
         const target = rand() < 0.5 ? a : b;
-        const res = await postUpdate(target.url, textUpdateBody(id, tenants[Math.floor(rand() * TENANTS)]!.chatId, `two processes m:${id}`));
-        await res.arrayBuffer();
-        expect(res.status).toBe(200);
+        await postAccepted(target.url, id, tenants[Math.floor(rand() * TENANTS)]!.chatId, `two processes m:${id}`);
         accepted.push(id);
         await Bun.sleep(Math.floor(rand() * 40));
       }
     };
     await Promise.all(Array.from({ length: 6 }, sender));
     const counts = () => tagCounts(sink);
-    await waitUntil(() => {
-      const work = openWork(a.dbPath);
+    await settle(a.dbPath, "every message and task to be answered", 60_000, 100, () => {
       const c = counts();
-      return work.open === 0 && work.pending === 0 && taskTags.every((t) => c.has(t));
-    }, "every message and task to be answered", 60_000, 100).catch(() => {}); // the assertions say what is missing
+      return taskTags.every((t) => c.has(t));
+    });
 
     // Overlap: per tenant, each run must start after the previous one ended.
     const runs = standInRuns(readStandInEvents(events));
@@ -97,8 +73,6 @@ test("two processes on one database: no overlapping runs, every message and task
     const runsBy = [a, b].map((s) => readFileSync(join(s.dir, "server.log"), "utf8").split("\n").filter((l) => l.includes('"agent run started"')).length);
     expect(runsBy.every((n) => n > 0)).toBe(true);
   } finally {
-    await Promise.all([a.stop(), b.stop()]);
-    await sink.stop();
-    remove();
+    await rig.finish(a, b);
   }
 }, 120_000);

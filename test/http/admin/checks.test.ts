@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "bun";
 import { sql } from "drizzle-orm";
@@ -7,10 +7,9 @@ import { resolveInWorkspace } from "../../../src/tenants/index.ts";
 import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
 import { runServerSideToolChecks } from "../../../src/tenants/server-tool-health.ts";
 import { runToolHealthChecks } from "../../../src/tenants/tool-health.ts";
-import { adminHarness, UNKNOWN_ID } from "./setup.ts";
-import type { AdminHarness } from "./setup.ts";
+import { adminHarness, UNKNOWN_ID, useAdminHarness } from "./setup.ts";
+import type { Json } from "./setup.ts";
 
-type Json = Record<string, any>;
 const bwrapWorks =
   toolSandbox(loadConfig({ ADMIN_API_KEY: "x".repeat(16), CREDENTIALS_KEY: Buffer.alloc(32).toString("base64") }, { generateSecrets: false })).mode === "bwrap";
 const GOOD_KEY = "SG.good-key-0123456789abcdef";
@@ -29,13 +28,7 @@ beforeAll(() => {
 });
 afterAll(() => sendgrid.stop(true));
 
-let h: AdminHarness;
-beforeEach(async () => {
-  h = await adminHarness({ env: { SENDGRID_API_BASE: `http://127.0.0.1:${sendgrid.port}` } });
-});
-afterEach(async () => {
-  await h.cleanup();
-});
+const h = useAdminHarness(() => ({ env: { SENDGRID_API_BASE: `http://127.0.0.1:${sendgrid.port}` } }));
 
 const byName = (checks: Json[], name: string): Json => checks.find((c) => c.name === name) as Json;
 

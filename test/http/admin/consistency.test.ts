@@ -1,16 +1,9 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { adminHarness } from "./setup.ts";
-import type { AdminHarness } from "./setup.ts";
+import { describe, expect, test } from "bun:test";
+import { useAdminHarness } from "./setup.ts";
+import type { Json } from "./setup.ts";
 
-type Json = Record<string, any>;
 
-let h: AdminHarness;
-beforeEach(async () => {
-  h = await adminHarness();
-});
-afterEach(async () => {
-  await h.cleanup();
-});
+const h = useAdminHarness();
 
 describe("archived tenants are read-only everywhere, like PATCH", () => {
   test("POST …/link and POST …/credentials → 409 tenant_archived; nothing is written", async () => {

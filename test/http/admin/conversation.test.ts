@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { schema } from "../../../src/db/index.ts";
 import { getSessionState } from "../../../src/conversation/index.ts";
-import { adminHarness, UNKNOWN_ID } from "./setup.ts";
-import type { AdminHarness } from "./setup.ts";
+import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
+import type { Json } from "./setup.ts";
 
-type Json = Record<string, any>;
-let h: AdminHarness;
-beforeEach(async () => {
-  h = await adminHarness();
-});
-afterEach(async () => {
-  await h.cleanup();
-});
+const h = useAdminHarness();
 
 async function addMessages(tenantId: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {

@@ -1,16 +1,9 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { getCredentials } from "../../../src/credentials/index.ts";
-import { adminHarness, UNKNOWN_ID } from "./setup.ts";
-import type { AdminHarness } from "./setup.ts";
+import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
+import type { Json } from "./setup.ts";
 
-type Json = Record<string, any>;
-let h: AdminHarness;
-beforeEach(async () => {
-  h = await adminHarness();
-});
-afterEach(async () => {
-  await h.cleanup();
-});
+const h = useAdminHarness();
 
 const SECRET = "sg-live-0123456789abcdefXYZW";
 

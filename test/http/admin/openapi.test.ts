@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { adminHarness } from "./setup.ts";
-import type { AdminHarness } from "./setup.ts";
+import { expect, test } from "bun:test";
+import { useAdminHarness } from "./setup.ts";
 
-let h: AdminHarness;
-beforeAll(async () => {
-  h = await adminHarness();
-});
-afterAll(async () => {
-  await h.cleanup();
-});
+const h = useAdminHarness({}, { per: "file" });
 
 test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas", async () => {
   const { status, body } = await h.json<Record<string, any>>("GET", "/admin/openapi.json");

@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import type { Hono } from "hono";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
 import { createApp } from "../../../src/http/app.ts";
@@ -49,6 +50,44 @@ export async function adminHarness(options: TestContextOptions = {}): Promise<Ad
         ...overrides,
       }),
     cleanup: () => t.cleanup(),
+  };
+}
+
+/** A parsed JSON answer, loosely typed for the tests' property checks. */
+export type Json = Record<string, any>;
+
+/**
+ * Registers the hooks that give every test (`per: "test"`, the default) or the whole file (`per: "file"`) a fresh
+ * harness and clean it up after, and returns a handle that always speaks for the current one. `options` may be a
+ * function, read when the harness is made (e.g. for a port known only after a beforeAll).
+ */
+export function useAdminHarness(
+  options: TestContextOptions | (() => TestContextOptions) = {},
+  { per = "test" }: { per?: "test" | "file" } = {},
+): AdminHarness {
+  let current: AdminHarness | undefined;
+  const [before, after] = per === "file" ? [beforeAll, afterAll] : [beforeEach, afterEach];
+  before(async () => {
+    current = await adminHarness(typeof options === "function" ? options() : options);
+  });
+  after(async () => {
+    await current?.cleanup();
+  });
+  const now = (): AdminHarness => {
+    if (!current) throw new Error("the admin harness exists only while a test runs");
+    return current;
+  };
+  return {
+    get t() {
+      return now().t;
+    },
+    get app() {
+      return now().app;
+    },
+    call: (method, path, body, headers) => now().call(method, path, body, headers),
+    json: <T>(method: string, path: string, body?: unknown) => now().json<T>(method, path, body),
+    tenant: (overrides) => now().tenant(overrides),
+    cleanup: () => now().cleanup(),
   };
 }
 

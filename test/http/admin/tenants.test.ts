@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { workspacePath } from "../../../src/tenants/index.ts";
-import { adminHarness, UNKNOWN_ID } from "./setup.ts";
-import type { AdminHarness } from "./setup.ts";
+import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
+import type { Json } from "./setup.ts";
 
-type Json = Record<string, any>;
-let h: AdminHarness;
-beforeEach(async () => {
-  h = await adminHarness();
-});
-afterEach(async () => {
-  await h.cleanup();
-});
+const h = useAdminHarness();
 
 describe("auth comes first", () => {
   test("no key → 401 even for an invalid body or unknown tenant", async () => {

@@ -25,7 +25,7 @@
  * Every request is recorded in `requests` (parsed body, raw text, headers) so tests can assert
  * history was resumed or that a secret never reached the API.
  */
-import type { Server } from "bun";
+import { serveLoopback } from "./loopback.ts";
 
 /** One scripted answer of the fake. */
 export type FakeReply =
@@ -116,38 +116,32 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
   const queue: FakeReply[] = [];
   let handler = options.handler;
   const defaultReply = options.defaultReply ?? { type: "text", text: "ok" };
-  const hangs = new Set<() => void>();
   let toolCounter = 0;
   const pendingAfter = new Map<string, FakeReply>();
   const nextToolId = () => `toolu_fake_${++toolCounter}`;
 
-  const server: Server<unknown> = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    idleTimeout: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      const raw = req.method === "POST" ? await req.text() : "";
-      const body = parseBody(raw);
-      const isCount = url.pathname.endsWith("/count_tokens");
-      const recorded: RecordedRequest = {
-        method: req.method,
-        path: url.pathname + url.search,
-        headers: Object.fromEntries(req.headers),
-        raw,
-        body,
-        side: isCount || isSideRequest(body),
-      };
-      requests.push(recorded);
-      if (req.method === "HEAD" || req.method === "GET") return new Response(null, { status: 200 });
-      if (isCount) return Response.json({ input_tokens: Math.ceil(raw.length / 4) });
-      if (req.method !== "POST" || !url.pathname.endsWith("/v1/messages") || !body) {
-        return Response.json({ type: "error", error: { type: "not_found_error", message: "not found" } }, { status: 404 });
-      }
-      if (recorded.side) return sseResponse(body.model ?? "fake", { type: "text", text: "Side answer" });
-      const reply = (await handler?.(recorded)) ?? defaultFor(body) ?? queue.shift() ?? defaultReply;
-      return respond(reply, body.model ?? "fake");
-    },
+  const loopback = serveLoopback(async (req) => {
+    const url = new URL(req.url);
+    const raw = req.method === "POST" ? await req.text() : "";
+    const body = parseBody(raw);
+    const isCount = url.pathname.endsWith("/count_tokens");
+    const recorded: RecordedRequest = {
+      method: req.method,
+      path: url.pathname + url.search,
+      headers: Object.fromEntries(req.headers),
+      raw,
+      body,
+      side: isCount || isSideRequest(body),
+    };
+    requests.push(recorded);
+    if (req.method === "HEAD" || req.method === "GET") return new Response(null, { status: 200 });
+    if (isCount) return Response.json({ input_tokens: Math.ceil(raw.length / 4) });
+    if (req.method !== "POST" || !url.pathname.endsWith("/v1/messages") || !body) {
+      return Response.json({ type: "error", error: { type: "not_found_error", message: "not found" } }, { status: 404 });
+    }
+    if (recorded.side) return sseResponse(body.model ?? "fake", { type: "text", text: "Side answer" });
+    const reply = (await handler?.(recorded)) ?? defaultFor(body) ?? queue.shift() ?? defaultReply;
+    return respond(reply, body.model ?? "fake");
   });
 
   function defaultFor(body: MessagesBody): FakeReply | undefined {
@@ -166,7 +160,7 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
         return respond(reply.then, model);
       case "hang":
         // Never answers until stop(): the caller's time limit is what ends this.
-        await new Promise<void>((resolveHang) => hangs.add(resolveHang));
+        await new Promise<void>((resolveHang) => loopback.hanging.add(resolveHang));
         return new Response("", { status: 503 });
       case "error":
         return Response.json(reply.body, { status: reply.status, headers: { "request-id": "req_fake" } });
@@ -181,8 +175,8 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
   }
 
   return {
-    url: `http://127.0.0.1:${server.port}`,
-    port: server.port ?? 0,
+    url: loopback.url,
+    port: loopback.port,
     requests,
     messageRequests: () => requests.filter((r) => r.method === "POST" && !r.side && r.body !== undefined),
     setHandler: (next) => {
@@ -195,11 +189,7 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
       requests.length = 0;
       queue.length = 0;
     },
-    stop: async () => {
-      for (const release of hangs) release();
-      hangs.clear();
-      await server.stop(true);
-    },
+    stop: () => loopback.stop(),
   };
 }
 

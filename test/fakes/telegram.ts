@@ -3,7 +3,7 @@
  * Serves `${url}/bot<token>/<method>` and `${url}/file/bot<token>/<path>`; records what the bot sent;
  * long-polls getUpdates over updates the test pushes; fails the next calls of a method on request.
  */
-import type { Server } from "bun";
+import { serveLoopback } from "./loopback.ts";
 
 /** What a failure looks like: a Bot API error answer, or no answer at all ("hang"). */
 export type FakeTelegramFailure = "429" | "500" | "403" | "400" | "hang";
@@ -62,7 +62,6 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
   const files = new Map<string, { file: FakeTelegramFile; content: Uint8Array }>();
   const queue: (Record<string, unknown> & { update_id: number })[] = [];
   const waiters = new Set<() => void>();
-  const hanging = new Set<() => void>();
   let nextUpdateId = 500_000;
   let nextMessageId = 1;
   let fileCounter = 0;
@@ -104,7 +103,7 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
     if (failure) {
       if (failure.kind === "hang") {
         await new Promise<void>((resolve) => {
-          hanging.add(resolve);
+          loopback.hanging.add(resolve);
           signal.addEventListener("abort", () => resolve());
         });
         return fail(500, "Internal Server Error: the fake was stopped");
@@ -142,28 +141,22 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
     }
   }
 
-  const server: Server<unknown> = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    idleTimeout: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      const filePrefix = `/file/bot${token}/`;
-      if (req.method === "GET" && url.pathname.startsWith(filePrefix)) {
-        const path = decodeURIComponent(url.pathname.slice(filePrefix.length));
-        const entry = [...files.values()].find((f) => f.file.file_path === path);
-        return entry ? new Response(entry.content) : new Response("not found", { status: 404 });
-      }
-      const match = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
-      if (!match) return new Response("not found", { status: 404 });
-      if (match[1] !== token) return fail(401, "Unauthorized");
-      return handleMethod(match[2] ?? "", await readParams(req, url), req.signal);
-    },
+  const loopback = serveLoopback(async (req) => {
+    const url = new URL(req.url);
+    const filePrefix = `/file/bot${token}/`;
+    if (req.method === "GET" && url.pathname.startsWith(filePrefix)) {
+      const path = decodeURIComponent(url.pathname.slice(filePrefix.length));
+      const entry = [...files.values()].find((f) => f.file.file_path === path);
+      return entry ? new Response(entry.content) : new Response("not found", { status: 404 });
+    }
+    const match = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
+    if (!match) return new Response("not found", { status: 404 });
+    if (match[1] !== token) return fail(401, "Unauthorized");
+    return handleMethod(match[2] ?? "", await readParams(req, url), req.signal);
   });
-  const base = `http://127.0.0.1:${server.port}`;
 
   const fake: FakeTelegram = {
-    url: base,
+    url: loopback.url,
     token,
     sent,
     calls,
@@ -202,8 +195,7 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
     },
     async stop() {
       for (const w of [...waiters]) w();
-      for (const h of [...hanging]) h();
-      await server.stop(true);
+      await loopback.stop();
     },
   };
   return fake;

@@ -3,8 +3,8 @@
  * answers like Twilio; fails the next calls on request; serves media files behind the account's basic
  * auth; and signs inbound WhatsApp webhooks the way Twilio does.
  */
-import type { Server } from "bun";
 import twilio from "twilio";
+import { serveLoopback } from "./loopback.ts";
 
 export type FakeTwilioFailure = "429" | "500" | "63016" | "21211" | "hang";
 
@@ -42,7 +42,6 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString("base64")}`;
   const failures: FakeTwilioFailure[] = [];
   const media = new Map<string, { content: Uint8Array; contentType: string }>();
-  const hanging = new Set<() => void>();
   let counter = 0;
 
   const twilioError = (status: number, code: number, message: string) =>
@@ -54,7 +53,7 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
     const failure = failures.shift();
     if (failure === "hang") {
       await new Promise<void>((resolve) => {
-        hanging.add(resolve);
+        loopback.hanging.add(resolve);
         req.signal.addEventListener("abort", () => resolve());
       });
       return twilioError(500, 20500, "Internal Server Error");
@@ -97,26 +96,21 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
     );
   }
 
-  const server: Server<unknown> = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    idleTimeout: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      if (req.method === "POST" && url.pathname === `/2010-04-01/Accounts/${accountSid}/Messages.json`) return createMessage(req);
-      const file = media.get(url.pathname);
-      if (req.method === "GET" && file) {
-        const authorized = req.headers.get("authorization") === expectedAuth;
-        fake.mediaRequests.push({ path: url.pathname, authorized });
-        if (!authorized) return twilioError(401, 20003, "Authenticate");
-        return new Response(file.content, { headers: { "content-type": file.contentType } });
-      }
-      return twilioError(404, 20404, `The requested resource ${url.pathname} was not found`);
-    },
+  const loopback = serveLoopback(async (req) => {
+    const url = new URL(req.url);
+    if (req.method === "POST" && url.pathname === `/2010-04-01/Accounts/${accountSid}/Messages.json`) return createMessage(req);
+    const file = media.get(url.pathname);
+    if (req.method === "GET" && file) {
+      const authorized = req.headers.get("authorization") === expectedAuth;
+      fake.mediaRequests.push({ path: url.pathname, authorized });
+      if (!authorized) return twilioError(401, 20003, "Authenticate");
+      return new Response(file.content, { headers: { "content-type": file.contentType } });
+    }
+    return twilioError(404, 20404, `The requested resource ${url.pathname} was not found`);
   });
 
   const fake: FakeTwilio = {
-    url: `http://127.0.0.1:${server.port}`,
+    url: loopback.url,
     accountSid,
     authToken,
     sent: [],
@@ -131,10 +125,7 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
       media.set(path, { content: typeof content === "string" ? new TextEncoder().encode(content) : content, contentType });
       return `${fake.url}${path}`;
     },
-    async stop() {
-      for (const h of [...hanging]) h();
-      await server.stop(true);
-    },
+    stop: () => loopback.stop(),
   };
   return fake;
 }

@@ -6,7 +6,7 @@ import {
   activeLeaseOwners,
   claimQueued,
   freeLeaseOf,
-  isOtherTenantWaitingLonger,
+  isLessRecentlyServedTenantWaiting,
   requeueAbandoned,
   tenantsWithQueued,
 } from "./queue-store.ts";
@@ -55,10 +55,10 @@ export interface Dispatcher extends Service {
 }
 
 /**
- * Creates the dispatcher. Takes tenants with queued messages oldest-waiting first, at most
- * maxConcurrency at once; per tenant: one conditional lease UPDATE, claim all queued messages,
- * run, heartbeat the lease at a third of LEASE_TTL_MS, loop while more arrived (unless, at the cap,
- * another tenant has waited longer: then it yields), release, wake.
+ * Creates the dispatcher. Takes tenants with queued messages least recently served first (never-served
+ * first; see tenantsWithQueued), at most maxConcurrency at once; per tenant: one conditional lease
+ * UPDATE, claim all queued messages, run, heartbeat the lease at a third of LEASE_TTL_MS, loop while
+ * more arrived (unless, at the cap, a tenant served less recently is waiting: then it yields), release, wake.
  */
 export function createDispatcher(ctx: AppContext, options: DispatcherOptions): Dispatcher {
   const { ownerId: owner, scope } = options;
@@ -136,8 +136,8 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
         const { sessionId, resetMark } = await readSessionStart(ctx.db, tenantId);
         await options.runBatch({ tenantId, sessionId, resetMark, messages, owner, isLeaseHeld: () => held });
         if (await shouldYield(tenantId)) {
-          log.debug("lease yielded to a tenant waiting longer", { tenantId, owner });
-          break; // the finally releases the lease; the pump then picks fairly (oldest waiting first)
+          log.debug("lease yielded to a tenant served less recently", { tenantId, owner });
+          break; // the finally releases the lease; the pump then picks fairly (least recently served first)
         }
       }
     } catch (err) {
@@ -150,11 +150,11 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
     }
   }
 
-  /** At the concurrency cap, a tenant with follow-up messages lets another tenant waiting longer go first. */
+  /** At the concurrency cap, a tenant with follow-up messages lets a tenant served less recently go first. */
   async function shouldYield(tenantId: string): Promise<boolean> {
     if (running.size < max) return false; // the pump can start the others beside this one
     const others = [...running.keys()].filter((id) => id !== tenantId);
-    return isOtherTenantWaitingLonger(ctx.db, scope, tenantId, others, ctx.clock.now());
+    return isLessRecentlyServedTenantWaiting(ctx.db, scope, tenantId, others, ctx.clock.now());
   }
 
   /** Frees leases of dead local processes and re-queues runs cut short; then looks for work. */

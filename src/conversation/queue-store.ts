@@ -20,7 +20,19 @@ function scopeCondition(scope: QueueScope) {
   return conditions;
 }
 
-/** Tenants with queued inbound messages, the one waiting longest first (fairness across tenants). */
+/**
+ * When the tenant was last served: its conversation_sessions row's updated_at (set when a run takes,
+ * renews or releases the lease); NULL for a tenant never run.
+ */
+const lastServed = (tenantId: SQL | string) =>
+  sql`(SELECT s.updated_at FROM ${conversationSessions} s WHERE s.tenant_id = ${tenantId})`;
+
+/**
+ * Tenants with queued inbound messages, least recently served first (round robin across tenants):
+ * never-served tenants first, then the one served longest ago; the oldest queued message breaks ties.
+ * So in a burst a tenant whose first batch just ran, and whose follow-ups queued meanwhile, comes
+ * after every tenant still waiting for a first run, even one whose first message arrived later.
+ */
 export async function tenantsWithQueued(
   db: Db,
   scope: QueueScope,
@@ -29,21 +41,22 @@ export async function tenantsWithQueued(
 ): Promise<string[]> {
   const conditions = [eq(messages.direction, "in"), eq(messages.status, "queued"), ...scopeCondition(scope)];
   if (excludeTenantIds.length > 0) conditions.push(sql`${messages.tenant_id} NOT IN ${[...excludeTenantIds]}`);
+  const lastRun = lastServed(sql`${messages.tenant_id}`);
   const rows = await db
     .select({ tenantId: messages.tenant_id, oldest: sql<string>`min(${messages.created_at})` })
     .from(messages)
     .where(and(...conditions, sql`${messages.tenant_id} IS NOT NULL`))
     .groupBy(messages.tenant_id)
-    .orderBy(sql`min(${messages.created_at})`)
+    .orderBy(sql`${lastRun} IS NOT NULL`, lastRun, sql`min(${messages.created_at})`)
     .limit(limit);
   return rows.flatMap((r) => (r.tenantId ? [r.tenantId] : []));
 }
 
 /**
- * True when another tenant (not in `excludeTenantIds`, its lease free) has a queued message older
- * than this tenant's oldest queued one: at the concurrency cap the dispatcher then lets it go first.
+ * True when another tenant (not in `excludeTenantIds`, its lease free) with queued messages was served
+ * less recently than this one (or never): at the concurrency cap the dispatcher then lets it go first.
  */
-export async function isOtherTenantWaitingLonger(
+export async function isLessRecentlyServedTenantWaiting(
   db: Db,
   scope: QueueScope,
   tenantId: string,
@@ -51,8 +64,8 @@ export async function isOtherTenantWaitingLonger(
   nowMs: number,
 ): Promise<boolean> {
   const inScope = and(...scopeCondition(scope));
-  const ownOldest = sql`(SELECT min(o.created_at) FROM ${messages} o WHERE o.tenant_id = ${tenantId}
-    AND o.direction = 'in' AND o.status = 'queued' AND o.channel IN ${[...scope.channels]})`;
+  const otherLastRun = lastServed(sql`${messages.tenant_id}`);
+  const ownLastRun = lastServed(tenantId);
   const leaseHeld = sql`EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${messages.tenant_id}
     AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${isoAt(nowMs)})`;
   const excluded = [tenantId, ...excludeTenantIds];
@@ -65,7 +78,7 @@ export async function isOtherTenantWaitingLonger(
         eq(messages.status, "queued"),
         inScope,
         sql`${messages.tenant_id} IS NOT NULL AND ${messages.tenant_id} NOT IN ${excluded}`,
-        sql`${messages.created_at} < ${ownOldest}`,
+        sql`(${otherLastRun} IS NULL OR ${otherLastRun} < ${ownLastRun})`,
         sql`NOT ${leaseHeld}`,
       ),
     )

@@ -5,7 +5,7 @@ import { createDispatcher } from "../../src/conversation/dispatcher.ts";
 import type { ClaimedBatch, Dispatcher } from "../../src/conversation/dispatcher.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { newOwnerId } from "../../src/conversation/owner-id.ts";
-import { finishClaimed } from "../../src/conversation/queue-store.ts";
+import { finishClaimed, tenantsWithQueued } from "../../src/conversation/queue-store.ts";
 import { acquireLease, getSessionState } from "../../src/conversation/session-store.ts";
 import { messages } from "../../src/db/schema.ts";
 import { insertTenant, makeTestContext } from "./context.ts";
@@ -102,7 +102,7 @@ describe(`dispatcher (${driver})`, () => {
     expect(rec.stats().maxPerTenant).toBe(1);
   });
 
-  test("at most maxConcurrency runs across tenants, oldest waiting first", async () => {
+  test("at most maxConcurrency runs across tenants, never-served tenants in arrival order", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const t = await insertTenant(ctx);
@@ -118,7 +118,7 @@ describe(`dispatcher (${driver})`, () => {
     expect(rec.stats().maxLive).toBe(2);
   });
 
-  test("a chatty tenant does not starve others at the concurrency cap (oldest waiting first)", async () => {
+  test("a chatty tenant does not starve others at the concurrency cap (least recently served first)", async () => {
     const a = await insertTenant(ctx);
     const b = await insertTenant(ctx);
     await queue(ctx, a.id, "a0");
@@ -135,6 +135,35 @@ describe(`dispatcher (${driver})`, () => {
     await d.idle();
     expect(rec.batches.map((x) => x.bodies.join("+"))).toEqual(["a0", "b0", "a1", "a2", "a3"]);
     expect(rec.stats().maxLive).toBe(1);
+  });
+
+  test("least recently served first: a served tenant's follow-up waits behind another tenant's first message, even an older follow-up", async () => {
+    const a = await insertTenant(ctx);
+    const b = await insertTenant(ctx);
+    await queue(ctx, a.id, "a0");
+    const rec = recorder(ctx, async (batch) => {
+      if (batch.messages[0]!.body !== "a0") return;
+      await queue(ctx, a.id, "a1"); // queued before b0 ...
+      await queue(ctx, b.id, "b0"); // ... but b has never been served
+    });
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch, maxConcurrency: 1 });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(rec.batches.map((x) => x.bodies.join("+"))).toEqual(["a0", "b0", "a1"]);
+  });
+
+  test("candidates: never served first, then the one served longest ago; oldest message breaks ties", async () => {
+    const [recent, never1, longAgo, never2] = [await insertTenant(ctx), await insertTenant(ctx), await insertTenant(ctx), await insertTenant(ctx)];
+    await queue(ctx, recent.id, "r"); // the oldest message of all
+    await queue(ctx, never2.id, "n2");
+    await queue(ctx, longAgo.id, "l");
+    await queue(ctx, never1.id, "n1");
+    const now = Date.now();
+    await acquireLease(ctx.db, longAgo.id, "gone", now - 120_000, 1);
+    await acquireLease(ctx.db, recent.id, "gone", now - 1_000, 1);
+    expect(await tenantsWithQueued(ctx.db, scope, [], 10)).toEqual([never2.id, never1.id, longAgo.id, recent.id]);
+    expect(await tenantsWithQueued(ctx.db, scope, [never2.id], 2)).toEqual([never1.id, longAgo.id]);
   });
 
   test("without anyone else waiting, a tenant keeps its lease across follow-up runs", async () => {

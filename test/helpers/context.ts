@@ -13,6 +13,21 @@ export const TEST_ADMIN_KEY = "test-admin-key-0123456789abcdef";
 /** A valid 32-byte base64 CREDENTIALS_KEY for tests. */
 export const TEST_CREDENTIALS_KEY = Buffer.alloc(32, 7).toString("base64");
 
+/**
+ * The environment every test context and spawned test server starts from: PORT 0 on 127.0.0.1, DATA_DIR and
+ * TENANTS_DIR under `dir`, the fixed TEST_ADMIN_KEY and TEST_CREDENTIALS_KEY.
+ */
+export function testEnv(dir: string): Record<string, string> {
+  return {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: join(dir, "data"),
+    TENANTS_DIR: join(dir, "tenants"),
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+    CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
+  };
+}
+
 /** A clock tests move by hand. */
 export class FakeClock implements Clock {
   constructor(public ms = Date.parse("2026-11-26T09:00:00.000Z")) {}
@@ -54,18 +69,7 @@ export interface TestContext {
  */
 export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
   const dir = mkdtempSync(join(tmpdir(), "proxystaff-test-"));
-  const config = loadConfig(
-    {
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: join(dir, "data"),
-      TENANTS_DIR: join(dir, "tenants"),
-      ADMIN_API_KEY: TEST_ADMIN_KEY,
-      CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
-      ...options.env,
-    },
-    { generateSecrets: false },
-  );
+  const config = loadConfig({ ...testEnv(dir), ...options.env }, { generateSecrets: false });
   const logs: Record<string, unknown>[] = [];
   const log = createLogger({
     level: "debug",

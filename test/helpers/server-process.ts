@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
+import { testEnv } from "./context.ts";
 
 /** The repository root (where package.json and src/ live). */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -199,12 +199,7 @@ function buildEnv(dir: string, overrides: Record<string, string | undefined>): R
   const merged: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: dir,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    DATA_DIR: join(dir, "data"),
-    TENANTS_DIR: join(dir, "tenants"),
-    ADMIN_API_KEY: TEST_ADMIN_KEY,
-    CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
+    ...testEnv(dir),
     ...overrides,
   };
   return Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));

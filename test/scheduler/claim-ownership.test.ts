@@ -1,26 +1,19 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { claimDueTasks } from "../../src/scheduler/claims.ts";
 import { createScheduler, createTask } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
-import { insertTenant, readTask, recordingDeps } from "./fixtures.ts";
+import type { FakeClock, TestContext } from "../helpers/index.ts";
+import { DRIVERS, freshCaseEachTest, MIN, readTask, recordingDeps } from "./fixtures.ts";
 
 // Two processes share the table. A process renews only the claims it made itself: once another process
 // has claimed the task's next slot, that claim is the other's, and if the other process dies with it the
 // claim must go stale and be recovered — not be kept fresh forever by the first process.
-const MIN = 60_000;
 let t: TestContext;
 let clock: FakeClock;
 let tenantId: string;
 
-for (const driver of ["bun-sqlite", "libsql"] as const) {
+for (const driver of DRIVERS) {
   describe(driver, () => {
-    beforeEach(async () => {
-      clock = new FakeClock(Date.parse("2026-11-26T08:59:00.000Z"));
-      t = await createTestContext({ clock, driver, env: { LEASE_TTL_MS: "300000" } });
-      tenantId = await insertTenant(t.ctx, { timezone: "UTC" });
-    });
-    afterEach(() => t.cleanup());
+    freshCaseEachTest(driver, (fresh) => ({ t, clock, tenantId } = fresh));
 
     test("A claimed slot 1 and B finished it; B claims slot 2 and dies → A does not keep B's claim alive; it is recovered and run once", async () => {
       const a = recordingDeps();

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { createTask } from "../../src/scheduler/index.ts";
-import { createTestContext, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import { createTestContext } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant, readTask } from "./fixtures.ts";
+import { insertTenant, readTask, runRepoFile } from "./fixtures.ts";
 
 let t: TestContext;
 let tenantId: string;
@@ -19,22 +18,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.cleanup());
 
-async function run(script: string, ...args: string[]) {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "scripts", `${script}.ts`), ...args], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      DATA_DIR: join(t.dir, "data"),
-      TENANTS_DIR: join(t.dir, "tenants"),
-      ADMIN_API_KEY: TEST_ADMIN_KEY,
-      CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
-    },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { stdout, stderr, code };
+function run(script: string, ...args: string[]) {
+  return runRepoFile(t, `scripts/${script}.ts`, args);
 }
 
 describe("CLI", () => {

@@ -1,8 +1,12 @@
+import { afterEach, beforeEach } from "bun:test";
 import { eq } from "drizzle-orm";
+import { join } from "node:path";
 import type { AppContext } from "../../src/context.ts";
 import { schema } from "../../src/db/index.ts";
-import type { TaskRow } from "../../src/db/index.ts";
+import type { DriverKind, TaskRow } from "../../src/db/index.ts";
 import type { SchedulerDeps } from "../../src/scheduler/index.ts";
+import { createTestContext, FakeClock, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
 
 let phoneCounter = 0;
 
@@ -37,6 +41,64 @@ export async function readTask(ctx: AppContext, id: string): Promise<TaskRow> {
   const [row] = await ctx.db.select().from(schema.scheduledTasks).where(eq(schema.scheduledTasks.id, id));
   if (!row) throw new Error(`no task ${id}`);
   return row;
+}
+
+/** One minute in ms. */
+export const MIN = 60_000;
+
+/** The query drivers the loop cases run on: bun:sqlite (embedded) and libSQL (as for a remote database). */
+export const DRIVERS = ["bun-sqlite", "libsql"] as const;
+
+/** What a scheduler loop case starts from. */
+export interface SchedulerCase {
+  t: TestContext;
+  /** At 2026-11-26T08:59:00Z, a minute before the 09:00 slots. */
+  clock: FakeClock;
+  /** One ACTIVE, LIVE tenant in UTC. */
+  tenantId: string;
+}
+
+/**
+ * Registers the hooks that give each test of the enclosing describe a fresh case on `driver` (LEASE_TTL_MS 5 min)
+ * and clean it up after; `use` receives each test's case before the test runs.
+ */
+export function freshCaseEachTest(driver: DriverKind, use: (fresh: SchedulerCase) => void): void {
+  let current: SchedulerCase | undefined;
+  beforeEach(async () => {
+    const clock = new FakeClock(Date.parse("2026-11-26T08:59:00.000Z"));
+    const t = await createTestContext({ clock, driver, env: { LEASE_TTL_MS: "300000" } });
+    current = { t, clock, tenantId: await insertTenant(t.ctx, { timezone: "UTC" }) };
+    use(current);
+  });
+  afterEach(() => current?.t.cleanup());
+}
+
+/**
+ * Runs `bun <REPO_ROOT>/<file> ...args` in the repo over the test context's database and tenants folder (with the
+ * test keys, PATH and `extra` as its whole environment) and collects its output and exit code.
+ */
+export async function runRepoFile(
+  t: TestContext,
+  file: string,
+  args: string[] = [],
+  extra: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string; code: number }> {
+  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, file), ...args], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      DATA_DIR: join(t.dir, "data"),
+      TENANTS_DIR: join(t.dir, "tenants"),
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
+      CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
+      ...extra,
+    },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
 }
 
 /** A stand-in for the conversation engine: records what was queued and the timeline notes. */

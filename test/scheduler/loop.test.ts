@@ -1,25 +1,18 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { schema } from "../../src/db/index.ts";
 import { createScheduler, createTask } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
-import { insertTenant, readTask, recordingDeps, setTenant } from "./fixtures.ts";
+import type { FakeClock, TestContext } from "../helpers/index.ts";
+import { DRIVERS, freshCaseEachTest, MIN, readTask, recordingDeps, setTenant } from "./fixtures.ts";
 
-const MIN = 60_000;
 let t: TestContext;
 let clock: FakeClock;
 let tenantId: string;
 
 // Every case runs on both query drivers: bun:sqlite (embedded) and libSQL (as for a remote database).
-for (const driver of ["bun-sqlite", "libsql"] as const) {
+for (const driver of DRIVERS) {
   describe(driver, () => {
-    beforeEach(async () => {
-      clock = new FakeClock(Date.parse("2026-11-26T08:59:00.000Z"));
-      t = await createTestContext({ clock, driver, env: { LEASE_TTL_MS: "300000" } });
-      tenantId = await insertTenant(t.ctx, { timezone: "UTC" });
-    });
-    afterEach(() => t.cleanup());
+    freshCaseEachTest(driver, (fresh) => ({ t, clock, tenantId } = fresh));
 
     describe("claiming and results", () => {
       test("a recurring task runs at its slot, then waits for the next one", async () => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
 import { createTask } from "../../src/scheduler/index.ts";
-import { createTestContext, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import { createTestContext } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant } from "./fixtures.ts";
+import { insertTenant, runRepoFile } from "./fixtures.ts";
 
 // Two real processes run the scheduler loop on one database file: every slot runs exactly once.
 let t: TestContext;
@@ -13,25 +12,14 @@ beforeAll(async () => {
 });
 afterAll(() => t.cleanup());
 
-function worker(runMs: number) {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "test", "scheduler", "claim-worker.ts")], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      DATA_DIR: join(t.dir, "data"),
-      TENANTS_DIR: join(t.dir, "tenants"),
-      ADMIN_API_KEY: TEST_ADMIN_KEY,
-      CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
-      RUN_MS: String(runMs),
-      // Wake often, so that both processes race for every slot (normally the other process only
-      // learns of a change at its sanity wake).
-      MAX_SLEEP_MS: "50",
-    },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+async function worker(runMs: number) {
+  const { stdout, stderr, code } = await runRepoFile(t, "test/scheduler/claim-worker.ts", [], {
+    RUN_MS: String(runMs),
+    // Wake often, so that both processes race for every slot (normally the other process only
+    // learns of a change at its sanity wake).
+    MAX_SLEEP_MS: "50",
   });
-  return Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return [stdout, stderr, code] as const;
 }
 
 test("two scheduler processes on one database run each slot once", async () => {

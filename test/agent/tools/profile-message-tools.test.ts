@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { linkedChatOf } from "../../../src/agent/tools/index.ts";
 import { createTenant, getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
-import { toolsFixture } from "./setup.ts";
-import type { ToolsFixture } from "./setup.ts";
+import { useToolsFixture } from "./setup.ts";
 
 describe("send_message", () => {
-  let f: ToolsFixture;
-  beforeEach(async () => {
-    f = await toolsFixture();
-  });
-  afterEach(async () => {
-    await f.cleanup();
-  });
+  const f = useToolsFixture();
 
   test("goes through the outbox to the token's tenant's chat", async () => {
     const { token } = f.tools.issueToken(f.a.id, "run-1");
@@ -55,13 +48,7 @@ describe("send_message", () => {
 });
 
 describe("update_business_profile", () => {
-  let f: ToolsFixture;
-  beforeEach(async () => {
-    f = await toolsFixture();
-  });
-  afterEach(async () => {
-    await f.cleanup();
-  });
+  const f = useToolsFixture();
 
   test("merges fields (null removes one) and re-renders CLAUDE.md", async () => {
     const { token } = f.tools.issueToken(f.a.id, "run-1");
@@ -88,13 +75,7 @@ describe("update_business_profile", () => {
 });
 
 describe("set_onboarding_status", () => {
-  let f: ToolsFixture;
-  beforeEach(async () => {
-    f = await toolsFixture();
-  });
-  afterEach(async () => {
-    await f.cleanup();
-  });
+  const f = useToolsFixture();
 
   test("the agent may move DISCOVERY → BUILDING, and nothing else", async () => {
     const { token } = f.tools.issueToken(f.a.id, "run-1");

@@ -5,7 +5,7 @@ import type { Clock } from "../../../src/clock.ts";
 import { createApp } from "../../../src/http/app.ts";
 import { createTenant, setTelegramChat } from "../../../src/tenants/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
-import { createTestContext } from "../../helpers/index.ts";
+import { createTestContext, freshEachTest } from "../../helpers/index.ts";
 import type { TestContext } from "../../helpers/index.ts";
 import { mcpClient } from "./mcp-client.ts";
 import type { McpTestClient } from "./mcp-client.ts";
@@ -23,6 +23,11 @@ export interface ToolsFixture extends TestContext {
   /** What send_message handed the outbox. */
   outbox: Enqueued[];
   wakes: () => number;
+}
+
+/** Registers the hooks that give each test of the enclosing block a fresh toolsFixture() (cleaned up after). */
+export function useToolsFixture(): ToolsFixture {
+  return freshEachTest(() => toolsFixture(), (f) => f.cleanup());
 }
 
 export async function toolsFixture(options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<ToolsFixture> {

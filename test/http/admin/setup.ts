@@ -1,11 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import type { Hono } from "hono";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
 import { createApp } from "../../../src/http/app.ts";
 import { createTenant } from "../../../src/tenants/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
-import { createTestContext, TEST_ADMIN_KEY } from "../../helpers/index.ts";
-import type { TestContext, TestContextOptions } from "../../helpers/index.ts";
+import { createTestContext, freshEachTest, TEST_ADMIN_KEY } from "../../helpers/index.ts";
+import type { FreshOptions, TestContext, TestContextOptions } from "../../helpers/index.ts";
 
 /** An in-process app with only the admin routes, over a fresh temp database. */
 export interface AdminHarness {
@@ -61,34 +60,12 @@ export type Json = Record<string, any>;
  * harness and clean it up after, and returns a handle that always speaks for the current one. `options` may be a
  * function, read when the harness is made (e.g. for a port known only after a beforeAll).
  */
-export function useAdminHarness(
-  options: TestContextOptions | (() => TestContextOptions) = {},
-  { per = "test" }: { per?: "test" | "file" } = {},
-): AdminHarness {
-  let current: AdminHarness | undefined;
-  const [before, after] = per === "file" ? [beforeAll, afterAll] : [beforeEach, afterEach];
-  before(async () => {
-    current = await adminHarness(typeof options === "function" ? options() : options);
-  });
-  after(async () => {
-    await current?.cleanup();
-  });
-  const now = (): AdminHarness => {
-    if (!current) throw new Error("the admin harness exists only while a test runs");
-    return current;
-  };
-  return {
-    get t() {
-      return now().t;
-    },
-    get app() {
-      return now().app;
-    },
-    call: (method, path, body, headers) => now().call(method, path, body, headers),
-    json: <T>(method: string, path: string, body?: unknown) => now().json<T>(method, path, body),
-    tenant: (overrides) => now().tenant(overrides),
-    cleanup: () => now().cleanup(),
-  };
+export function useAdminHarness(options: TestContextOptions | (() => TestContextOptions) = {}, fresh: FreshOptions = {}): AdminHarness {
+  return freshEachTest(
+    () => adminHarness(typeof options === "function" ? options() : options),
+    (h) => h.cleanup(),
+    fresh,
+  );
 }
 
 /** A random UUID that names no tenant. */

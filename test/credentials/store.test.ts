@@ -13,7 +13,7 @@ import {
 } from "../../src/credentials/index.ts";
 import { NotFoundError, ValidationError } from "../../src/errors.ts";
 import { createTenant, tenantEnvironment, workspacePath, type Tenant } from "../../src/tenants/index.ts";
-import { createTestContext, TEST_CREDENTIALS_KEY, type TestContext } from "../helpers/index.ts";
+import { createTestContext, rejectionOf, TEST_CREDENTIALS_KEY, type TestContext } from "../helpers/index.ts";
 
 const key = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 
@@ -36,15 +36,6 @@ async function reopen(env: Record<string, string>): Promise<TestContext> {
   });
   extra.push(other);
   return other;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("credentials store", () => {
@@ -88,7 +79,7 @@ describe("credentials store", () => {
       [{ NUM: 42 }, /Credential NUM: the value must be a string/],
     ];
     for (const [record, message] of cases) {
-      const err = await rejection(setCredentials(t.ctx, tenant.id, record));
+      const err = await rejectionOf(setCredentials(t.ctx, tenant.id, record));
       expect(err).toBeInstanceOf(ValidationError);
       expect(err.message).toMatch(message);
     }
@@ -97,7 +88,7 @@ describe("credentials store", () => {
   });
 
   test("unknown tenants are tenant_not_found", async () => {
-    const err = await rejection(setCredentials(t.ctx, "00000000-0000-4000-8000-000000000000", { A_KEY: "value" }));
+    const err = await rejectionOf(setCredentials(t.ctx, "00000000-0000-4000-8000-000000000000", { A_KEY: "value" }));
     expect(err).toBeInstanceOf(NotFoundError);
     await expect(listCredentials(t.ctx, "nope")).rejects.toThrow(/No tenant/);
   });
@@ -158,7 +149,7 @@ describe("key rotation", () => {
   test("a wrong key gives credential_undecryptable naming tenant and key; listing still works", async () => {
     await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.value-1234567890" });
     const wrong = await reopen({ CREDENTIALS_KEY: key(6) });
-    const err = await rejection(getCredentials(wrong.ctx, tenant.id));
+    const err = await rejectionOf(getCredentials(wrong.ctx, tenant.id));
     expect((err as { code?: string }).code).toBe("credential_undecryptable");
     expect(err.message).toContain(tenant.id);
     expect(err.message).toContain("SENDGRID_API_KEY");

@@ -7,6 +7,7 @@ export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } fr
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest } from "./fresh.ts";
 export type { FreshOptions } from "./fresh.ts";
+export { rejectionOf } from "./rejection.ts";
 export { startTestServer } from "./server.ts";
 export type { StartTestServerOptions, TestServer } from "./server.ts";
 export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";

@@ -15,7 +15,7 @@ import {
   updateTenant,
 } from "../../src/tenants/index.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
-import { createTestContext, type TestContext } from "../helpers/index.ts";
+import { createTestContext, rejectionOf, type TestContext } from "../helpers/index.ts";
 
 let t: TestContext;
 beforeEach(async () => {
@@ -26,15 +26,6 @@ afterEach(async () => {
 });
 
 const acme = { name: "Acme Plumbing", phone: "+1 (801) 555-1234", channel: "telegram" as const };
-
-async function thrown(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("create and read", () => {
   test("creates a DISCOVERY/ACTIVE tenant with a UUID id, E.164 phone and its workspace", async () => {
@@ -57,7 +48,7 @@ describe("create and read", () => {
 
   test("a duplicate phone is a 409 naming the existing tenant", async () => {
     const first = await createTenant(t.ctx, acme);
-    const err = await thrown(createTenant(t.ctx, { ...acme, name: "Other", phone: "+18015551234" }));
+    const err = await rejectionOf(createTenant(t.ctx, { ...acme, name: "Other", phone: "+18015551234" }));
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).code).toBe("tenant_exists");
     expect((err as ConflictError).status).toBe(409);
@@ -73,7 +64,7 @@ describe("create and read", () => {
 
   test("requireTenant: unknown or non-UUID ids are tenant_not_found", async () => {
     for (const id of ["00000000-0000-4000-8000-000000000000", "../../etc", "1; DROP TABLE tenants"]) {
-      const err = await thrown(requireTenant(t.ctx.db, id));
+      const err = await rejectionOf(requireTenant(t.ctx.db, id));
       expect(err).toBeInstanceOf(NotFoundError);
       expect((err as NotFoundError).code).toBe("tenant_not_found");
     }
@@ -131,7 +122,7 @@ describe("update and lifecycle", () => {
     const move = (status: "DISCOVERY" | "BUILDING" | "LIVE" | "PAUSED") => updateTenant(t.ctx, id, { onboarding_status: status });
     expect((await move("BUILDING")).onboarding_status).toBe("BUILDING");
     expect((await move("LIVE")).onboarding_status).toBe("LIVE");
-    const back = await thrown(move("DISCOVERY"));
+    const back = await rejectionOf(move("DISCOVERY"));
     expect((back as ConflictError).code).toBe("invalid_transition");
     expect(back.message).toContain("PAUSED");
     expect((await move("PAUSED")).onboarding_status).toBe("PAUSED");
@@ -151,9 +142,9 @@ describe("update and lifecycle", () => {
     const { id } = await createTenant(t.ctx, acme);
     expect((await archiveTenant(t.ctx, id)).status).toBe("ARCHIVED");
     expect((await archiveTenant(t.ctx, id)).status).toBe("ARCHIVED");
-    const err = await thrown(updateTenant(t.ctx, id, { name: "x" }));
+    const err = await rejectionOf(updateTenant(t.ctx, id, { name: "x" }));
     expect((err as ConflictError).code).toBe("tenant_archived");
-    const dup = await thrown(createTenant(t.ctx, acme));
+    const dup = await rejectionOf(createTenant(t.ctx, acme));
     expect(dup.message).toContain("archived");
   });
 });
@@ -161,7 +152,7 @@ describe("update and lifecycle", () => {
 describe("purge", () => {
   test("refuses an active tenant", async () => {
     const { id } = await createTenant(t.ctx, acme);
-    const err = await thrown(purgeTenant(t.ctx, id));
+    const err = await rejectionOf(purgeTenant(t.ctx, id));
     expect((err as ConflictError).code).toBe("tenant_not_archived");
   });
 

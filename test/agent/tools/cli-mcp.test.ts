@@ -17,8 +17,8 @@ import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
 import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
 import { startTestServer } from "../../helpers/index.ts";
 import type { TestServer } from "../../helpers/index.ts";
+import { REAL_CLI } from "../setup.ts";
 
-const REAL_CLI = join(import.meta.dir, "..", "..", "..", "node_modules", ".bin", "claude");
 const hasCli = existsSync(REAL_CLI);
 if (!hasCli) console.warn(`skipping real-CLI MCP tests: ${REAL_CLI} is missing (run npm install)`);
 

@@ -15,7 +15,8 @@ const AGENT_MS = 50;
 
 /** Why first runs wait longer than the ideal (from the run's own data and the dispatcher's query). */
 const FAIRNESS_FINDINGS =
-  "Missed: nobody starves (every tenant is served, every message answered), but first runs wait up to ~2× the ideal. Cause, from the runs above and the dispatcher's query: `tenantsWithQueued` (src/conversation/queue-store.ts) picks tenants by their *oldest queued message*. A tenant whose first batch is running keeps receiving its burst; those messages are queued earlier than the first messages of tenants whose webhooks arrived a little later, so the served tenant's second batch is taken before other tenants' first (the count of such runs is above). Cheap fix: order candidates by when the tenant was last run (e.g. `conversation_sessions.updated_at`, never-run tenants first), then by oldest message — round-robin across tenants. The rest of the gap is the 2-core machine: the 2,000 webhook deliveries (≈1 ms CPU each) and every run's spawn compete with the agents for the same cores.";
+  "Missed: nobody starves (every tenant is served, every message answered), but first runs wait up to ~2× the ideal. The order is no longer a cause: since 2026-11-26 the dispatcher takes tenants least recently served first (round robin; before, by oldest queued message, 1–3 runs per burst went to a tenant's second batch ahead of others' first; three alternating runs each: longest wait 3915/3288/3304 ms → 3229/3271/3183 ms). " +
+  "The cause is the idle time of the slots (measured above): while the 2,000 webhooks arrive from 100 concurrent senders, every step of a run that waits for I/O (the spawn, the agent's exit and output, the reply's HTTP request) queues behind the webhook requests on the server's one event loop, and the load generator, the server and every run's bash and `sleep` processes share 2 cores. The ideal counts only run time, not dispatch. Less CPU per delivery (see ingest) shortened it; moving ingest off the dispatcher's event loop, or warm agent processes (no spawn per run), would shorten it further.";
 
 export const fairness: Benchmark = {
   name: "fairness",
@@ -43,6 +44,7 @@ export const fairness: Benchmark = {
           }
         }),
       );
+      const allSentMs = wallNowMs();
       const total = TENANTS * BURST;
       await waitUntil(() => {
         const [r] = queryDb<{ n: number }>(server.dbPath, "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND status IN ('done', 'failed')");
@@ -76,6 +78,14 @@ export const fairness: Benchmark = {
         seen.add(r.tenantId);
       }
       notes.push(`Before the last tenant's first run started, ${repeats} runs went to tenants that had already been served once.`);
+      // How busy the agent slots were: run time over slot time, while the webhooks came in and after.
+      const busy = (from: number, to: number) =>
+        runs.reduce((sum, r) => sum + Math.max(0, Math.min(to, r.endMs ?? r.startMs) - Math.max(from, r.startMs)), 0) / (CONCURRENCY * Math.max(1, to - from));
+      const lastEnd = Math.max(...runs.map((r) => r.endMs ?? r.startMs));
+      const gapMs = (CONCURRENCY * (lastEnd - started) - workMs) / Math.max(1, runs.length);
+      notes.push(
+        `The ${CONCURRENCY} agent slots were busy ${fmt(busy(started, allSentMs) * 100, 0)} % of the time while the ${total} webhooks were being sent (${fmt(allSentMs - started, 0)} ms) and ${fmt(busy(allSentMs, lastEnd) * 100, 0)} % after; on average a slot stood idle ${fmt(gapMs, 0)} ms per run between one run's end and the next one's start (dispatch, the run's set-up and the process spawn).`,
+      );
       if (longest > idealMs) notes.push(FAIRNESS_FINDINGS);
       if ((counts?.failed ?? 0) > 0) notes.push(`${counts?.failed} messages ended \`failed\` (agent run failures; see the report on per-run cgroups).`);
       return { rows, notes };

@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { CommandIO } from "../../src/cli/command.ts";
 import { findTenantByPhone } from "../../src/tenants/index.ts";
 import { tenantCommands } from "../../src/tenants/commands.ts";
-import { createTestContext } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
+import { useTestContext } from "../helpers/index.ts";
 
-let t: TestContext;
-beforeEach(async () => {
-  t = await createTestContext();
-});
-afterEach(async () => {
-  await t.cleanup();
-});
+const t = useTestContext();
 
 /** A terminal that answers the prompts in order. */
 function terminal(answers: string[]): CommandIO & { lines: string[]; prompts: string[] } {

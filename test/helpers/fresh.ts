@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
+import { createTestContext } from "./context.ts";
+import type { TestContext, TestContextOptions } from "./context.ts";
 
 /** How long one fresh value lives: one test (the default) or the whole file / describe block. */
 export interface FreshOptions {
@@ -26,4 +28,9 @@ export function freshEachTest<T extends object>(make: () => Promise<T>, dispose:
       return Reflect.get(current, key);
     },
   });
+}
+
+/** A fresh createTestContext(options) per test (or per file), cleaned up after: `const t = useTestContext();`. */
+export function useTestContext(options: TestContextOptions = {}, fresh: FreshOptions = {}): TestContext {
+  return freshEachTest(() => createTestContext(options), (t) => t.cleanup(), fresh);
 }

@@ -1,11 +1,12 @@
 // Shared test helpers: see each file's doc comments.
 //   createTestContext()  – a migrated temp database + AppContext, in-process (context.ts)
 //   startTestServer()    – an in-process HTTP server on 127.0.0.1:0 over such a context (server.ts)
-//   freshEachTest()      – a fixture made before each test and disposed of after, behind one const (fresh.ts)
+//   freshEachTest()      – a fixture made before each test and disposed of after, behind one const;
+//   useTestContext()     – the same for createTestContext() (fresh.ts)
 //   spawnServer()        – `bun src/main.ts serve` as a real child process with temp dirs (server-process.ts)
 export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
 export type { TestContext, TestContextOptions } from "./context.ts";
-export { freshEachTest } from "./fresh.ts";
+export { freshEachTest, useTestContext } from "./fresh.ts";
 export type { FreshOptions } from "./fresh.ts";
 export { rejectionOf } from "./rejection.ts";
 export { startTestServer } from "./server.ts";

@@ -1,11 +1,10 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { NotFoundError } from "../../src/errors.ts";
 import { createApp, MAX_BODY_BYTES } from "../../src/http/app.ts";
 import type { RouteModule } from "../../src/http/app.ts";
 import { HealthRegistry } from "../../src/http/health.ts";
-import { createTestContext, startTestServer, TEST_ADMIN_KEY } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, startTestServer, TEST_ADMIN_KEY, useTestContext } from "../helpers/index.ts";
 
 /** Routes that exist only in this test, to reach the app's error handling. */
 const testRoutes: RouteModule = {
@@ -22,13 +21,7 @@ const testRoutes: RouteModule = {
   },
 };
 
-let t: TestContext;
-beforeEach(async () => {
-  t = await createTestContext();
-});
-afterEach(async () => {
-  await t.cleanup();
-});
+const t = useTestContext();
 
 const appFor = (health?: HealthRegistry) => createApp(t.ctx, { modules: [testRoutes], health });
 const json = async (res: Response) => (await res.json()) as Record<string, unknown>;

@@ -1,6 +1,6 @@
 // The same tenant and vault operations on the libSQL driver (the remote-database path): unique and
 // foreign-key behaviour, upserts and RETURNING must work there exactly as on bun:sqlite.
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { getCredentials, listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
 import {
@@ -11,15 +11,9 @@ import {
   updateTenant,
   workspacePath,
 } from "../../src/tenants/index.ts";
-import { createTestContext, type TestContext } from "../helpers/index.ts";
+import { useTestContext } from "../helpers/index.ts";
 
-let t: TestContext;
-beforeEach(async () => {
-  t = await createTestContext({ driver: "libsql" });
-});
-afterEach(async () => {
-  await t.cleanup();
-});
+const t = useTestContext({ driver: "libsql" });
 
 test("libsql: create, concurrent duplicate, update, credentials upsert, rotate, purge cascade", async () => {
   const input = { name: "Acme", phone: "+18015551234", channel: "whatsapp" as const };

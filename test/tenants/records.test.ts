@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
@@ -15,15 +15,9 @@ import {
   updateTenant,
 } from "../../src/tenants/index.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
-import { createTestContext, rejectionOf, type TestContext } from "../helpers/index.ts";
+import { rejectionOf, useTestContext } from "../helpers/index.ts";
 
-let t: TestContext;
-beforeEach(async () => {
-  t = await createTestContext();
-});
-afterEach(async () => {
-  await t.cleanup();
-});
+const t = useTestContext();
 
 const acme = { name: "Acme Plumbing", phone: "+1 (801) 555-1234", channel: "telegram" as const };
 

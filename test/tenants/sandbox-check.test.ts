@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config.ts";
 import type { Config } from "../../src/config.ts";
 import { checkAgentSandbox } from "../../src/tenants/sandbox-check.ts";
 import { validateTenant } from "../../src/tenants/validation.ts";
 import { createTenant } from "../../src/tenants/index.ts";
-import { createTestContext } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
+import { useTestContext } from "../helpers/index.ts";
 
-let t: TestContext;
-beforeAll(async () => {
-  t = await createTestContext();
-});
-afterAll(async () => {
-  await t.cleanup();
-});
+const t = useTestContext({}, { per: "file" });
 
 const withSandbox = (mode: Config["AGENT_SANDBOX"]): Config => Object.freeze({ ...t.ctx.config, AGENT_SANDBOX: mode });
 // Needs a working bubblewrap (as production with AGENT_SANDBOX=bwrap); that test is skipped where it cannot run.

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { commands } from "../../src/cli/commands.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import { REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 
 // These tests start real processes; give them room even when run alone with plain `bun test`.
 setDefaultTimeout(30_000);
@@ -19,16 +19,8 @@ afterEach(() => {
 });
 
 /** Runs `proxystaff <args>` from source with a minimal environment in the temp folder. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "src/main.ts"), ...args], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "", HOME: dir, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  return { code, stdout, stderr };
+function cli(args: string[], env: Record<string, string> = {}) {
+  return runProcess([process.execPath, join(REPO_ROOT, "src/main.ts"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir, ...env } });
 }
 
 describe("proxystaff", () => {

@@ -5,14 +5,11 @@ import { loadConfig } from "../../src/config.ts";
 import type { AppContext } from "../../src/context.ts";
 import { silentLogger } from "../../src/log.ts";
 import { createContext } from "../../src/runtime.ts";
-import { REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import { REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import type { ProcessResult } from "../helpers/index.ts";
 
 /** What a script run printed and returned. */
-export interface ScriptResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type ScriptResult = ProcessResult;
 
 /** A temp DATA_DIR/TENANTS_DIR and the environment every runbook script of a test runs with. */
 export interface RunbookEnv {
@@ -47,17 +44,8 @@ export function runbookEnv(extraEnv: Record<string, string> = {}): RunbookEnv {
     tenantsDir,
     dbPath: join(dataDir, "proxystaff.db"),
     env,
-    async run(name, args, options = {}) {
-      const proc = Bun.spawn([process.execPath, `scripts/${name}.ts`, ...args], {
-        cwd: REPO_ROOT,
-        env: { ...env, ...options.env },
-        stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-      return { code, stdout, stderr };
-    },
+    run: (name, args, options = {}) =>
+      runProcess([process.execPath, `scripts/${name}.ts`, ...args], { cwd: REPO_ROOT, env: { ...env, ...options.env }, stdin: options.stdin }),
     async context(overrides = {}) {
       return createContext(loadConfig({ ...env, ...overrides }, { generateSecrets: false }), { log: silentLogger });
     },

@@ -9,6 +9,8 @@ export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest, useTestContext } from "./fresh.ts";
 export type { FreshOptions } from "./fresh.ts";
 export { rejectionOf } from "./rejection.ts";
+export { runProcess } from "./run-process.ts";
+export type { ProcessResult } from "./run-process.ts";
 export { startTestServer } from "./server.ts";
 export type { StartTestServerOptions, TestServer } from "./server.ts";
 export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";

@@ -5,8 +5,8 @@ import type { AppContext } from "../../src/context.ts";
 import { schema } from "../../src/db/index.ts";
 import type { DriverKind, TaskRow } from "../../src/db/index.ts";
 import type { SchedulerDeps } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, FakeClock, REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import type { ProcessResult, TestContext } from "../helpers/index.ts";
 
 let phoneCounter = 0;
 
@@ -77,13 +77,8 @@ export function freshCaseEachTest(driver: DriverKind, use: (fresh: SchedulerCase
  * Runs `bun <REPO_ROOT>/<file> ...args` in the repo over the test context's database and tenants folder (with the
  * test keys, PATH and `extra` as its whole environment) and collects its output and exit code.
  */
-export async function runRepoFile(
-  t: TestContext,
-  file: string,
-  args: string[] = [],
-  extra: Record<string, string> = {},
-): Promise<{ stdout: string; stderr: string; code: number }> {
-  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, file), ...args], {
+export function runRepoFile(t: TestContext, file: string, args: string[] = [], extra: Record<string, string> = {}): Promise<ProcessResult> {
+  return runProcess([process.execPath, join(REPO_ROOT, file), ...args], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -93,12 +88,7 @@ export async function runRepoFile(
       CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
       ...extra,
     },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { stdout, stderr, code };
 }
 
 /** A stand-in for the conversation engine: records what was queued and the timeline notes. */

@@ -1,16 +1,14 @@
 // The runbook's `node scripts/read-tenant.js <id>` and `node scripts/read-messages.js` run the Bun commands.
 import { afterAll, describe, expect, test } from "bun:test";
-import { REPO_ROOT } from "../helpers/index.ts";
+import { REPO_ROOT, runProcess } from "../helpers/index.ts";
 import { printedTenantId, runbookEnv } from "../cli/runbook-support.ts";
 
 const node = Bun.which("node");
 const rb = runbookEnv();
 afterAll(() => rb.cleanup());
 
-async function runNode(script: string, args: string[]) {
-  const proc = Bun.spawn([node ?? "node", `scripts/${script}`, ...args], { cwd: REPO_ROOT, env: rb.env, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { stdout, stderr, code };
+function runNode(script: string, args: string[]) {
+  return runProcess([node ?? "node", `scripts/${script}`, ...args], { cwd: REPO_ROOT, env: rb.env });
 }
 
 describe.if(node !== null)("node scripts/*.js (the runbook's Monitoring lines)", () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, parseEnvFile } from "../../src/tenants/index.ts";
 import { startFakeSendGrid, type FakeSendGrid } from "../fakes/sendgrid.ts";
+import { runProcess } from "../helpers/index.ts";
 
 const python = Bun.which("python3");
 const KEY = "SG.fake-key-for-tests-abcdef";
@@ -18,14 +19,7 @@ function makeWorkspace(): string {
 }
 
 async function run(cwd: string, args: string[], env: Record<string, string> = {}, stdin?: string) {
-  const proc = Bun.spawn([python!, ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-    stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const { stdout, stderr, code } = await runProcess([python!, ...args], { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdin });
   return { stdout: stdout.trim(), stderr: stderr.trim(), code };
 }
 

@@ -7,6 +7,14 @@ import type { Fakes } from "./stack.ts";
 
 const TOLD = "Sorry, I hit a problem and could not finish; I've told the team.";
 
+/** The turn marks its messages done/failed just after handing the reply over: wait for that write. */
+async function settledChatRows(stack: StackClient, tenantId: string, count: number) {
+  const chatRows = () => stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat");
+  const settled = () => chatRows().filter((r) => r.status === "done" || r.status === "failed").length >= count;
+  await eventually(() => (settled() ? true : undefined), "the message rows to settle", 10_000).catch(() => undefined);
+  return chatRows();
+}
+
 describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI)", () => {
   let fakes: Fakes;
   let stack: StackClient;
@@ -46,7 +54,7 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     const { tenantId, chat } = await linked(`Failing ${kind}`);
     await stack.telegramText(chat, `${tag} please`);
     await eventually(() => stack.telegramReplies(chat).find((t) => t === TOLD), `the ${kind} notice`, limitMs);
-    const inbound = stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat");
+    const inbound = await settledChatRows(stack, tenantId, 1);
     expect(inbound).toHaveLength(1);
     expect(inbound[0]!.status).toBe("failed");
     expect(inbound[0]!.error).toStartWith(`${kind}:`);
@@ -87,7 +95,7 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("after the transcript vanished")), "the retried reply");
     const log = stack.server.logs().find((l) => l.msg === "agent run ok" && l.tenantId === tenantId && l.sessionReset === true);
     expect(log).toBeDefined();
-    const inbound = stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat");
+    const inbound = await settledChatRows(stack, tenantId, 2);
     expect(inbound.map((r) => r.status)).toEqual(["done", "done"]);
   }, 30_000);
 });
@@ -114,7 +122,7 @@ describe.skipIf(!HAS_REAL_CLI)("bad agent output end to end (real CLI printing t
     await stack.telegramText(chat, "/start +18015550301");
     await stack.telegramText(chat, "hello");
     await eventually(() => stack.telegramReplies(chat).find((t) => t === TOLD), "the notice");
-    const row = stack.rows({ tenantId }).find((r) => r.direction === "in" && r.kind === "chat")!;
+    const row = (await settledChatRows(stack, tenantId, 1))[0]!;
     expect(row.status).toBe("failed");
     expect(row.error).toStartWith("bad_output:");
     expect((await stack.health()).body.last_agent_failure).toMatchObject({ kind: "bad_output" });

@@ -72,16 +72,15 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     const third = fakes.anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes("Third after reset"))!;
     expect(userTexts(third.body).join("\n")).not.toContain("Hello, it is Anna");
 
-    const rows = stack.rows({ tenantId });
-    expect(rows.filter((r) => r.direction === "in").map((r) => `${r.kind}:${r.status}`)).toEqual([
-      "command:done",
-      "chat:done",
-      "chat:done",
-      "command:done",
-      "chat:done",
-    ]);
+    // The turn marks its messages done and writes its timeline lines just after the reply is handed over.
+    const inbound = () => stack.rows({ tenantId }).filter((r) => r.direction === "in").map((r) => `${r.kind}:${r.status}`);
+    const expected = ["command:done", "chat:done", "chat:done", "command:done", "chat:done"];
+    await eventually(() => (JSON.stringify(inbound()) === JSON.stringify(expected) ? true : undefined), "every message done", 10_000).catch(() => undefined);
+    expect(inbound()).toEqual(expected);
     const timelineDir = join(stack.server.tenantsDir, tenantId, "timeline");
-    const timeline = readdirSync(timelineDir).map((f) => readFileSync(join(timelineDir, f), "utf8")).join("");
+    const readTimeline = () => readdirSync(timelineDir).map((f) => readFileSync(join(timelineDir, f), "utf8")).join("");
+    await eventually(() => (readTimeline().includes("session reset") ? true : undefined), "the timeline", 10_000).catch(() => undefined);
+    const timeline = readTimeline();
     expect(timeline).toContain("linked by /start");
     expect(timeline).toMatch(/- \d\d:\d\d ← Ada \(telegram\): Hello, it is Anna/); // the fake's first_name, local time
     expect(timeline).toContain("→ reply: You said: Hello, it is Anna");
@@ -115,7 +114,9 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     expect(replies).toEqual(["slow answer to [slow] first", "slow answer to [slow] two, [slow] three, [slow] four"]);
     expect(slowMaxActive).toBe(1);
     expect(fakes.telegram.calls.some((c) => c.method === "sendChatAction" && String(c.params.chat_id) === String(chat))).toBe(true);
-    expect(stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat").map((r) => r.status)).toEqual(["done", "done", "done", "done"]);
+    const chatStatuses = () => stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat").map((r) => r.status);
+    await eventually(() => (chatStatuses().every((s) => s === "done") ? true : undefined), "the rows marked done", 10_000).catch(() => undefined);
+    expect(chatStatuses()).toEqual(["done", "done", "done", "done"]);
   }, 40_000);
 
   test("the tenant's credentials reach the agent's environment; platform and server-side secrets do not", async () => {

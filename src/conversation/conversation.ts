@@ -51,9 +51,9 @@ export interface Conversation {
   /** Queues a scheduled task's prompt as a kind='task' message and wakes the dispatcher; returns the message id. */
   enqueueTask(tenantId: string, task: TaskInput): Promise<string>;
   /** True while a message of this task is queued or running. */
-  isTaskMessageOpen(taskId: string): Promise<boolean>;
+  isTaskMessageOpen(taskId: string, tenantId?: string): Promise<boolean>;
   /** How the task's message queued since `since` ended (done/failed), or null (see findTaskRunResult). */
-  findTaskRunResult(taskId: string, since: string): Promise<{ ok: boolean; error?: string } | null>;
+  findTaskRunResult(taskId: string, since: string, tenantId?: string): Promise<{ ok: boolean; error?: string } | null>;
   /** Appends a line to the tenant's timeline (other modules' events). */
   appendTimeline(tenantId: string, line: string): Promise<void>;
   dispatcher: Dispatcher;
@@ -99,8 +99,8 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
       dispatcher.wake();
       return id;
     },
-    isTaskMessageOpen: (taskId) => isTaskMessageOpen(ctx, taskId),
-    findTaskRunResult: (taskId, since) => findTaskRunResult(ctx, taskId, since),
+    isTaskMessageOpen: (taskId, tenantId) => isTaskMessageOpen(ctx, taskId, tenantId),
+    findTaskRunResult: (taskId, since, tenantId) => findTaskRunResult(ctx, taskId, since, tenantId),
     async appendTimeline(tenantId, line) {
       const tenant = await getTenant(ctx.db, tenantId);
       if (tenant) await appendTimeline(ctx, tenant, line);

@@ -40,12 +40,22 @@ export async function insertTaskMessage(ctx: AppContext, tenantId: string, task:
   return id;
 }
 
-/** True while a message of this task is queued or being run (the scheduler then keeps its claim). */
-export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: string): Promise<boolean> {
+/**
+ * True while a message of this task is queued or being run (the scheduler then keeps its claim).
+ * With the task's tenant the lookup stays on that tenant's rows (messages_tenant_status_idx).
+ */
+export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: string, tenantId?: string): Promise<boolean> {
   const rows = await ctx.db
     .select({ id: messages.id })
     .from(messages)
-    .where(and(eq(messages.direction, "in"), eq(messages.task_id, taskId), inArray(messages.status, ["queued", "processing"])))
+    .where(
+      and(
+        ...(tenantId ? [eq(messages.tenant_id, tenantId)] : []),
+        eq(messages.direction, "in"),
+        eq(messages.task_id, taskId),
+        inArray(messages.status, ["queued", "processing"]),
+      ),
+    )
     .limit(1);
   return rows.length > 0;
 }
@@ -53,17 +63,26 @@ export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: str
 /**
  * How this task's message queued at or after `since` ended, when the dispatcher finished it: done → ok,
  * failed → its error; null while none has finished. Lets the scheduler count a slot as run when the process
- * that ran it died before reporting the result, instead of running the slot twice.
+ * that ran it died before reporting the result, instead of running the slot twice. With the task's tenant the
+ * lookup is a range on that tenant's rows since the slot (messages_tenant_created_idx), not a walk over every message.
  */
 export async function findTaskRunResult(
   ctx: Pick<AppContext, "db">,
   taskId: string,
   since: string,
+  tenantId?: string,
 ): Promise<{ ok: boolean; error?: string } | null> {
   const [row] = await ctx.db
     .select({ status: messages.status, error: messages.error })
     .from(messages)
-    .where(and(eq(messages.direction, "in"), eq(messages.task_id, taskId), gte(messages.created_at, since)))
+    .where(
+      and(
+        ...(tenantId ? [eq(messages.tenant_id, tenantId)] : []),
+        eq(messages.direction, "in"),
+        eq(messages.task_id, taskId),
+        gte(messages.created_at, since),
+      ),
+    )
     .orderBy(desc(messages.created_at))
     .limit(1);
   if (row?.status === "done") return { ok: true };

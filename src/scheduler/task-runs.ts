@@ -16,14 +16,14 @@ export interface SchedulerDeps {
    * True while the conversation engine still holds an unfinished message for this task (it will run
    * it and call onTaskFinished), so a stale claim is renewed instead of run twice. Default: always false.
    */
-  isTaskMessageOpen?(taskId: string): Promise<boolean>;
+  isTaskMessageOpen?(taskId: string, tenantId?: string): Promise<boolean>;
   /**
    * How the task's message queued at or after `since` (the claimed slot's time) ended, when the
    * conversation engine finished it (done → ok; failed → its error), else null. A process that died
    * after the run finished but before it reported the result left such a message: the slot then counts
    * as run instead of being run twice. Default: never known (such a slot runs again).
    */
-  findTaskRunResult?(taskId: string, since: string): Promise<TaskRunResult | null>;
+  findTaskRunResult?(taskId: string, since: string, tenantId?: string): Promise<TaskRunResult | null>;
 }
 
 /** How a handed-over run ended, as reported by the conversation engine. */
@@ -68,11 +68,11 @@ export class TaskRuns {
     let recovered = 0;
     for (const task of await findStaleClaims(this.ctx.db, nowMs, ttlMs, batchSize)) {
       if (task.claimed_at !== null && this.inFlight.get(task.id) === task.claimed_at) continue;
-      if (await this.deps.isTaskMessageOpen?.(task.id)) {
+      if (await this.deps.isTaskMessageOpen?.(task.id, task.tenant_id)) {
         if (task.claimed_at !== null) await renewClaims(this.ctx.db, [{ taskId: task.id, claimedAt: task.claimed_at }], nowMs);
         continue;
       }
-      const finished = task.slot_at ? await this.deps.findTaskRunResult?.(task.id, task.slot_at) : null;
+      const finished = task.slot_at ? await this.deps.findTaskRunResult?.(task.id, task.slot_at, task.tenant_id) : null;
       if (finished) {
         const outcome = finished.ok ? afterSuccess(task, nowMs) : afterFailure(task, finished.error ?? "the run failed", nowMs);
         await this.apply(task, outcome, nowMs, "task result recovered: the run had finished before its process stopped", task.claimed_at);

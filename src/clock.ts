@@ -9,3 +9,18 @@ export const systemClock: Clock = { now: () => Date.now() };
 export function isoAt(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+// Building an Intl.DateTimeFormat costs ~0.2 ms (ICU); formatting with a built one a few µs. One per
+// (purpose, zone): a zone that throws is never stored, so the map holds at most a few hundred entries a purpose.
+const zonedFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** A cached Intl.DateTimeFormat for one purpose (its locale and options) in one time zone. */
+export function zonedFormat(purpose: string, locale: string, timeZone: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${purpose}\u0000${timeZone}`;
+  let format = zonedFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, { ...options, timeZone });
+    zonedFormats.set(key, format);
+  }
+  return format;
+}

@@ -48,14 +48,7 @@ export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: str
   const rows = await ctx.db
     .select({ id: messages.id })
     .from(messages)
-    .where(
-      and(
-        ...(tenantId ? [eq(messages.tenant_id, tenantId)] : []),
-        eq(messages.direction, "in"),
-        eq(messages.task_id, taskId),
-        inArray(messages.status, ["queued", "processing"]),
-      ),
-    )
+    .where(and(...taskMessages(taskId, tenantId), inArray(messages.status, ["queued", "processing"])))
     .limit(1);
   return rows.length > 0;
 }
@@ -75,17 +68,15 @@ export async function findTaskRunResult(
   const [row] = await ctx.db
     .select({ status: messages.status, error: messages.error })
     .from(messages)
-    .where(
-      and(
-        ...(tenantId ? [eq(messages.tenant_id, tenantId)] : []),
-        eq(messages.direction, "in"),
-        eq(messages.task_id, taskId),
-        gte(messages.created_at, since),
-      ),
-    )
+    .where(and(...taskMessages(taskId, tenantId), gte(messages.created_at, since)))
     .orderBy(desc(messages.created_at))
     .limit(1);
   if (row?.status === "done") return { ok: true };
   if (row?.status === "failed") return { ok: false, error: row.error ?? "failed" };
   return null;
+}
+
+/** The inbound messages of one task, narrowed to its tenant's rows (and index) when the tenant is known. */
+function taskMessages(taskId: string, tenantId: string | undefined) {
+  return [...(tenantId ? [eq(messages.tenant_id, tenantId)] : []), eq(messages.direction, "in"), eq(messages.task_id, taskId)];
 }

@@ -1,6 +1,7 @@
 import { closeSync, constants, lstatSync, openSync, writeSync } from "node:fs";
 import { appendFile, mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { zonedFormat } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { resolveInWorkspace, workspacePath } from "../tenants/index.ts";
 
@@ -13,30 +14,18 @@ export interface TimelineTenant {
 /** Longest text a timeline line quotes from a message (the message row keeps the whole text). */
 const MAX_QUOTE_CHARS = 300;
 
-// Building an Intl.DateTimeFormat costs ~0.2 ms (ICU); formatting with a built one a few µs: one per zone.
-// A zone that throws is never stored, so the map holds at most the few hundred IANA zones.
-const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
-
-function dateTimeFormat(timezone: string): Intl.DateTimeFormat {
-  let format = dateTimeFormats.get(timezone);
-  if (!format) {
-    format = new Intl.DateTimeFormat("en-CA", {
-      timeZone: timezone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      hourCycle: "h23",
-    });
-    dateTimeFormats.set(timezone, format);
-  }
-  return format;
-}
+const TIMELINE_TIME_OPTIONS: Intl.DateTimeFormatOptions = {
+  year: "numeric",
+  month: "2-digit",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  hourCycle: "h23",
+};
 
 /** The tenant-local date ("2026-11-26") and time ("14:05") of an instant. */
 export function localDateTime(atMs: number, timezone: string): { date: string; time: string } {
-  const parts = dateTimeFormat(timezone).formatToParts(new Date(atMs));
+  const parts = zonedFormat("timeline", "en-CA", timezone, TIMELINE_TIME_OPTIONS).formatToParts(new Date(atMs));
   const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "00";
   return { date: `${get("year")}-${get("month")}-${get("day")}`, time: `${get("hour")}:${get("minute")}` };
 }

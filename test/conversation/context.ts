@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Clock } from "../../src/clock.ts";
+import { FakeClock } from "../helpers/context.ts";
+
+export { FakeClock };
 import { loadConfig } from "../../src/config.ts";
 import type { AppContext } from "../../src/context.ts";
 import type { DriverKind } from "../../src/db/index.ts";
@@ -9,17 +12,6 @@ import { openDatabase, migrateDatabase } from "../../src/db/index.ts";
 import { tenants } from "../../src/db/schema.ts";
 import { silentLogger } from "../../src/log.ts";
 import { createMetrics } from "../../src/metrics/index.ts";
-
-/** A clock tests move by hand. */
-export class FakeClock implements Clock {
-  constructor(public ms = Date.parse("2026-11-26T09:00:00.000Z")) {}
-  now(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 export interface TestContext extends AppContext {
   dir: string;

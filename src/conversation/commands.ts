@@ -20,7 +20,9 @@ Options:
   -m, --message TEXT  send TEXT, print the reply and exit (repeatable; no prompt)
   -v, --verbose       print the server's log lines (stderr) instead of warnings only
 
-The agent gets no MCP tools here (they are served by a running server's /mcp endpoint).`,
+The agent has its MCP tools here too, served on a loopback port of this process (send_message prints
+in the terminal; a task it schedules is run by the server's scheduler). Server-side credentials such as
+SENDGRID_API_KEY stay out of the agent's environment, as in the server.`,
   async run(args, io, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
       message: { type: "string", short: "m", multiple: true },

@@ -6,7 +6,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import type { Service } from "../serve.ts";
-import { freeDeadClaims } from "./outbox-claims.ts";
+import { claimNextQuery, freeDeadClaims, nextDueQuery } from "./outbox-claims.ts";
 import { isDeadLocalOwner, processOwnerId } from "./owner-id.ts";
 import { splitMessage } from "./split-message.ts";
 
@@ -88,24 +88,13 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
   let isWakeRequested = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  const liveChannels = () => sql.join([...channels.keys()].map((name) => sql`${name}`), sql`, `);
+  const liveChannels = (): ChannelName[] => [...channels.keys()];
 
-  /** One conditional UPDATE: the oldest due, unleased row whose chat has no earlier pending row. */
+  /** One conditional UPDATE: the oldest due, unleased chat head (claimNextQuery). */
   async function claim(): Promise<ClaimedRow | null> {
     if (channels.size === 0) return null;
-    const now = isoAt(clock.now());
-    const rows = await db.all<ClaimedRow>(sql`
-      UPDATE messages SET lease_owner = ${owner}, lease_expires_at = ${isoAt(clock.now() + leaseMs)}, attempts = attempts + 1
-      WHERE id = (
-        SELECT m.id FROM messages m
-        WHERE m.direction = 'out' AND m.status = 'pending' AND m.channel IN (${liveChannels()})
-          AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= ${now})
-          AND (m.lease_expires_at IS NULL OR m.lease_expires_at <= ${now})
-          AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.direction = 'out' AND e.status = 'pending'
-            AND e.channel = m.channel AND e.chat_id = m.chat_id AND e.rowid < m.rowid)
-        ORDER BY m.rowid LIMIT 1)
-      AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
-      RETURNING id, channel, chat_id, body, attempts`);
+    const nowMs = clock.now();
+    const rows = await db.all<ClaimedRow>(claimNextQuery(owner, isoAt(nowMs), isoAt(nowMs + leaseMs), liveChannels()));
     return rows[0] ?? null;
   }
 
@@ -169,13 +158,7 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
     if (!isRunning) return;
     if (channels.size === 0) return;
     // Only the head row of each chat can be sent next; the rows behind it wait for it.
-    const [next] = await db.all<{ at: string | null }>(sql`
-      SELECT MIN(CASE WHEN m.lease_expires_at IS NOT NULL AND m.lease_expires_at > COALESCE(m.next_attempt_at, '')
-                      THEN m.lease_expires_at ELSE m.next_attempt_at END) AS at
-      FROM messages m
-      WHERE m.direction = 'out' AND m.status = 'pending' AND m.channel IN (${liveChannels()})
-        AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.direction = 'out' AND e.status = 'pending'
-          AND e.channel = m.channel AND e.chat_id = m.chat_id AND e.rowid < m.rowid)`);
+    const [next] = await db.all<{ at: string | null }>(nextDueQuery(liveChannels()));
     const dueInMs = next?.at ? Date.parse(next.at) - clock.now() : sweepMs;
     arm(Math.min(sweepMs, Math.max(MIN_TIMER_MS, dueInMs)));
   }

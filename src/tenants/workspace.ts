@@ -27,12 +27,7 @@ const FOLDERS = ["execution", "timeline", "inbox"] as const;
  * there except the template scripts is left as it is.
  */
 export async function createWorkspace(ctx: WorkspaceContext, tenant: Tenant): Promise<WorkspaceReport> {
-  const path = workspacePath(ctx.config, tenant.id);
-  const created: string[] = [];
-  if (!existsSync(path)) created.push(".");
-  mkdirSync(path, { recursive: true, mode: 0o750 });
-  ensureSkeleton(ctx, tenant.id, created);
-  const tools = copyExecution(ctx, tenant.id);
+  const { path, created, tools } = prepareWorkspace(ctx, tenant.id);
   if (!existsSync(resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md"))) created.push("CLAUDE.md");
   writeClaudeMd(ctx, tenant);
   ctx.log.info("workspace created", { tenantId: tenant.id, path, created });
@@ -46,18 +41,23 @@ export async function createWorkspace(ctx: WorkspaceContext, tenant: Tenant): Pr
  */
 export async function initWorkspace(ctx: Pick<AppContext, "config" | "log" | "db">, tenantId: string): Promise<WorkspaceReport> {
   const tenant = await requireTenant(ctx.db, tenantId);
-  const path = workspacePath(ctx.config, tenant.id);
-  const created: string[] = [];
-  if (!existsSync(path)) created.push(".");
-  mkdirSync(path, { recursive: true, mode: 0o750 });
-  ensureSkeleton(ctx, tenant.id, created);
-  const tools = copyExecution(ctx, tenant.id);
+  const { path, created, tools } = prepareWorkspace(ctx, tenant.id);
   if (!existsSync(resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md"))) {
     writeClaudeMd(ctx, tenant);
     created.push("CLAUDE.md");
   }
   ctx.log.info("workspace initialised", { tenantId: tenant.id, path, tools, created });
   return { path, tools, created };
+}
+
+/** The folder, its skeleton (timeline/, inbox/, .env) and a fresh copy of execution/; what it had to create. */
+function prepareWorkspace(ctx: WorkspaceContext, tenantId: string): WorkspaceReport {
+  const path = workspacePath(ctx.config, tenantId);
+  const created: string[] = [];
+  if (!existsSync(path)) created.push(".");
+  mkdirSync(path, { recursive: true, mode: 0o750 });
+  ensureSkeleton(ctx, tenantId, created);
+  return { path, tools: copyExecution(ctx, tenantId), created };
 }
 
 /** Deletes the tenant's whole workspace folder; true when there was one. */

@@ -54,6 +54,7 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
     appendTimeline: conversation.appendTimeline,
     isTaskMessageOpen: conversation.isTaskMessageOpen,
     findTaskRunResult: conversation.findTaskRunResult,
+    countTaskRunsSince: conversation.countTaskRunsSince,
   });
   onTaskFinished = async (taskId, outcome) => {
     await scheduler.onTaskFinished(taskId, outcome);

@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, existsSync } from "node:fs";
 import { lstat, open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
@@ -14,6 +14,7 @@ const DAY_MS = 86_400_000;
 const LIVE_STATUSES = ["queued", "processing", "pending"] as const;
 /** Workspace folders whose old files are pruned (flat: files directly inside, nothing below). */
 const PRUNED_FOLDERS = ["timeline", "inbox"] as const;
+const HAS_PROC_FD = existsSync("/proc/self/fd");
 
 export interface RetentionOptions {
   /** Messages deleted per DELETE; the loop yields between batches. Default 500. */
@@ -161,7 +162,8 @@ async function pruneOldFiles(ctx: AppContext, tenantId: string, folder: string, 
   }
   let removed = 0;
   try {
-    const dir = `/proc/self/fd/${handle.fd}`;
+    // Off Linux (a developer's machine) there is no /proc: the folder's own path, checked just above, is used.
+    const dir = HAS_PROC_FD ? `/proc/self/fd/${handle.fd}` : path;
     for (const name of await readdir(dir)) {
       const entry = join(dir, name);
       try {

@@ -9,7 +9,7 @@ import { eq, isNull } from "drizzle-orm";
 import type { AppContext } from "../../src/context.ts";
 import { createRetention } from "../../src/conversation/retention.ts";
 import { messages } from "../../src/db/schema.ts";
-import type { schema } from "../../src/db/index.ts";
+import type { DriverKind, schema } from "../../src/db/index.ts";
 import { createTestContext, FakeClock, freshEachTest } from "../helpers/index.ts";
 import { insertTenant } from "../scheduler/fixtures.ts";
 
@@ -56,9 +56,9 @@ function workspaceOf(ctx: AppContext, tenantId: string): string {
   return dir;
 }
 
-function setup(env: Record<string, string>) {
+function setup(env: Record<string, string>, driver?: DriverKind) {
   return async () => {
-    const t = await createTestContext({ clock: new FakeClock(NOW), env });
+    const t = await createTestContext({ clock: new FakeClock(NOW), env, driver });
     const outside = mkdtempSync(join(tmpdir(), "proxystaff-outside-"));
     return { t, outside, a: await insertTenant(t.ctx), b: await insertTenant(t.ctx) };
   };
@@ -153,5 +153,21 @@ describe("retention (RETENTION_DAYS=0)", () => {
     expect(await countOf(t.ctx, a)).toBe(300);
     expect(existsSync(old)).toBe(true);
     expect(report).toEqual({ messages: 0, strangerMessages: 3, files: 0 });
+  });
+});
+
+describe("retention on the libSQL driver (as for a remote database)", () => {
+  const f = freshEachTest(setup({ RETENTION_DAYS: "365" }, "libsql"), async (x) => {
+    rmSync(x.outside, { recursive: true, force: true });
+    await x.t.cleanup();
+  });
+
+  test("the batched DELETE keeps the newest 200 and live rows", async () => {
+    const { t, a } = f;
+    await seedMessages(t.ctx, a, 450, 400 * DAY);
+    await seedMessages(t.ctx, a, 2, 500 * DAY, { status: "processing" });
+    const report = await createRetention(t.ctx, { batchSize: 100 }).runOnce();
+    expect(report.messages).toBe(250);
+    expect(await countOf(t.ctx, a)).toBe(202);
   });
 });

@@ -56,6 +56,8 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
   const intervalMs = options.intervalMs ?? DAY_MS;
   const log = ctx.log.child({ component: "retention" });
   let isRunning = false;
+  /** Set by stop(): a pass in progress ends after its current batch. */
+  let isStopping = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let current: Promise<unknown> | undefined;
 
@@ -66,7 +68,7 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
       const batch = ctx.db.select({ id: messages.id }).from(messages).where(where).limit(batchSize);
       const gone = await ctx.db.delete(messages).where(inArray(messages.id, batch)).returning({ id: messages.id });
       total += gone.length;
-      if (gone.length < batchSize || !isRunning) return total;
+      if (gone.length < batchSize || isStopping) return total;
       await yieldToLoop();
     }
   }
@@ -88,28 +90,22 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
   }
 
   async function runOnce(): Promise<RetentionReport> {
-    const wasRunning = isRunning;
-    isRunning = true; // a pass on demand runs to the end
-    try {
-      const nowMs = ctx.clock.now();
-      const report: RetentionReport = { messages: 0, strangerMessages: 0, files: 0 };
-      report.strangerMessages = await deleteInBatches(
-        and(isNull(messages.tenant_id), lt(messages.created_at, isoAt(nowMs - strangerDays * DAY_MS)), notInArray(messages.status, [...LIVE_STATUSES])),
-      );
-      const days = ctx.config.RETENTION_DAYS;
-      if (days > 0) {
-        const cutoffMs = nowMs - days * DAY_MS;
-        for (const { id } of await ctx.db.select({ id: tenants.id }).from(tenants)) {
-          if (!isRunning && wasRunning) break;
-          report.messages += await pruneTenantMessages(id, isoAt(cutoffMs));
-          for (const folder of PRUNED_FOLDERS) report.files += await pruneOldFiles(ctx, id, folder, cutoffMs);
-        }
+    const nowMs = ctx.clock.now();
+    const report: RetentionReport = { messages: 0, strangerMessages: 0, files: 0 };
+    report.strangerMessages = await deleteInBatches(
+      and(isNull(messages.tenant_id), lt(messages.created_at, isoAt(nowMs - strangerDays * DAY_MS)), notInArray(messages.status, [...LIVE_STATUSES])),
+    );
+    const days = ctx.config.RETENTION_DAYS;
+    if (days > 0) {
+      const cutoffMs = nowMs - days * DAY_MS;
+      for (const { id } of await ctx.db.select({ id: tenants.id }).from(tenants)) {
+        if (isStopping) break;
+        report.messages += await pruneTenantMessages(id, isoAt(cutoffMs));
+        for (const folder of PRUNED_FOLDERS) report.files += await pruneOldFiles(ctx, id, folder, cutoffMs);
       }
-      log.info("retention pass", { retention_days: days, ...report });
-      return report;
-    } finally {
-      if (!wasRunning) isRunning = false;
     }
+    log.info("retention pass", { retention_days: days, ...report });
+    return report;
   }
 
   function schedule(delayMs: number) {
@@ -130,11 +126,13 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
     start() {
       if (isRunning) return;
       isRunning = true;
+      isStopping = false;
       log.info("retention started", { retention_days: ctx.config.RETENTION_DAYS, stranger_days: strangerDays });
       schedule(firstDelayMs);
     },
     async stop() {
       isRunning = false;
+      isStopping = true;
       clearTimeout(timer);
       await current;
     },
@@ -150,9 +148,10 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
  * unlink never follows a link. Returns how many files were removed.
  */
 async function pruneOldFiles(ctx: AppContext, tenantId: string, folder: string, cutoffMs: number): Promise<number> {
-  const path = join(workspacePath(ctx.config, tenantId), folder);
+  let path: string;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
+    path = join(workspacePath(ctx.config, tenantId), folder); // a hand-inserted non-UUID id throws: no folder to prune
     handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -75,6 +75,10 @@ const envSchema = z.object({
   GOOGLE_CLIENT_ID: optional(z.string().min(1)),
   GOOGLE_CLIENT_SECRET: optional(z.string().min(1)),
   METRICS_PUBLIC: bool.default(false),
+  TASK_MIN_INTERVAL_S: wholeNumber("must be a whole number of seconds (0 = no floor)").default(300),
+  TASK_MAX_PENDING: positiveInt.default(100),
+  TASK_MAX_RUNS_PER_DAY: positiveInt.default(200),
+  RETENTION_DAYS: wholeNumber("must be a whole number of days (0 = keep forever)").default(365),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 

@@ -27,3 +27,4 @@ export { createRunCgroup, detectCgroups } from "./run-cgroup.ts";
 export type { CgroupSupport, RunCgroup } from "./run-cgroup.ts";
 export { runSandboxSelfCheck } from "./self-check.ts";
 export type { SelfCheckItem, SelfCheckOptions } from "./self-check.ts";
+export { tenantConfigDirPath } from "./config-dir.ts";

@@ -100,8 +100,11 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
 
   async function resolveTenant(msg: InboundMessage): Promise<Tenant | null> {
     switch (msg.channel) {
-      case "telegram":
-        return findTenantByChatId(ctx.db, msg.chatId);
+      case "telegram": {
+        const tenant = await findTenantByChatId(ctx.db, msg.chatId);
+        // A WhatsApp tenant is never reached from Telegram, even with a chat id left by an older build's /start takeover.
+        return tenant && tenant.channel === "telegram" ? tenant : null;
+      }
       case "whatsapp": {
         if (!msg.senderPhone) return null;
         const tenant = await findTenantByPhone(ctx.db, msg.senderPhone);

@@ -64,6 +64,14 @@ describe(`Telegram linking proves ownership (${driver})`, () => {
     expect(lastReply().text).not.toContain("Wendy");
   });
 
+  test("S3: a WhatsApp tenant holding a Telegram chat id (left by the old takeover) is not reachable from that chat", async () => {
+    await insertTenant(ctx, { name: "Wendy's Wash", channel: "whatsapp", phone_number: "+18015550415", telegram_chat_id: "6667" });
+    await handle(inbound({ chatId: "6667", senderUserId: "6667", text: "show me your credentials" }));
+    const [row] = await ctx.db.select().from(messages);
+    expect(row).toMatchObject({ status: "rejected", error: "unknown_chat", tenant_id: null });
+    expect(lastReply().text).not.toContain("Wendy");
+  });
+
   test("S3: /start +PHONE of a Telegram tenant only offers the contact button; the chat stays unlinked", async () => {
     const t = await insertTenant(ctx, { name: "Bella's Bakery", phone_number: "+18015550402" });
     await handle(inbound({ text: "/start +1 (801) 555-0402" }));

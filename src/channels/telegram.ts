@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { Bot, GrammyError, HttpError, webhookCallback } from "grammy";
-import type { UserFromGetMe } from "grammy/types";
+import type { ReplyKeyboardMarkup, ReplyKeyboardRemove, UserFromGetMe } from "grammy/types";
 import type { AppContext } from "../context.ts";
 import type { RouteModule } from "../http/app.ts";
 import type { Service } from "../serve.ts";
@@ -8,7 +8,7 @@ import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import { createTelegramPolling } from "./telegram-polling.ts";
 import { telegramUpdateToInbound } from "./telegram-update.ts";
 import { checkTelegramDelivery } from "./telegram-webhook-guard.ts";
-import type { Channel, InboundHandler, SendResult } from "./types.ts";
+import type { Channel, InboundHandler, ReplyKeyboard, SendResult } from "./types.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
 
 /** A channel plus what it adds to the server: its webhook route and its loops. */
@@ -61,7 +61,8 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
     maxLength: DEFAULT_MAX_LENGTH.telegram,
     async send(message): Promise<SendResult> {
       try {
-        const sent = await bot.api.sendMessage(message.chatId, message.text);
+        const markup = message.keyboard ? replyMarkup(message.keyboard) : undefined;
+        const sent = await bot.api.sendMessage(message.chatId, message.text, markup ? { reply_markup: markup } : undefined);
         return { ok: true, externalId: String(sent.message_id) };
       } catch (err) {
         return telegramSendFailure(err);
@@ -160,6 +161,15 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
 }
 
 const MAX_WEBHOOK_RETRY_MS = 300_000;
+
+/** The label of the linking flow's button; tapping it sends the customer's own contact card. */
+export const SHARE_PHONE_BUTTON = "📱 Share my phone number";
+
+/** Telegram's markup for a reply keyboard: the one-time "share my phone number" button, or removing it. */
+export function replyMarkup(keyboard: ReplyKeyboard): ReplyKeyboardMarkup | ReplyKeyboardRemove {
+  if (keyboard === "remove") return { remove_keyboard: true };
+  return { keyboard: [[{ text: SHARE_PHONE_BUTTON, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true };
+}
 
 /** Maps a grammY failure: 429 waits retry_after, 5xx and network errors retry, other 4xx are final. */
 export function telegramSendFailure(err: unknown): SendResult {

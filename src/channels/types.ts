@@ -13,6 +13,12 @@ export interface MediaRef {
   sizeBytes?: number;
 }
 
+/** A contact card shared in a chat: whose (`userId`, absent for a contact not on Telegram) and which number (as sent). */
+export interface SharedContact {
+  phoneNumber: string;
+  userId?: string;
+}
+
 /** One update from a platform, in the one shape the pipeline reads. */
 export interface InboundMessage {
   channel: ChannelName;
@@ -23,6 +29,10 @@ export interface InboundMessage {
   /** WhatsApp: the sender's E.164 number (auto-link). */
   senderPhone?: string;
   senderName?: string;
+  /** Telegram: the sender's user id (`from.id`), to check that a shared contact is their own. */
+  senderUserId?: string;
+  /** Telegram: a shared contact card (the linking flow's "share my phone number" button sends one). */
+  contact?: SharedContact;
   text: string;
   media: MediaRef[];
   receivedAtMs: number;
@@ -33,7 +43,12 @@ export interface OutboundMessage {
   channel: ChannelName;
   chatId: string;
   text: string;
+  /** Telegram only: show the "share my phone number" button, or remove it (other channels ignore it). */
+  keyboard?: ReplyKeyboard;
 }
+
+/** The reply keyboards the bot uses: the linking flow's contact button, and taking it away. */
+export type ReplyKeyboard = "request_contact" | "remove";
 
 /** Sent, or why not: "they said no" (retryable false) is not "we couldn't reach them". */
 export type SendResult =

@@ -31,6 +31,8 @@ export { assertTransition, canTransition } from "./lifecycle.ts";
 export type { LifecycleActor } from "./lifecycle.ts";
 export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegram-link.ts";
 export type { LinkOutcome } from "./telegram-link.ts";
+export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link-codes.ts";
+export type { NewLinkCode } from "./telegram-link-codes.ts";
 export { resolveInWorkspace, workspacePath } from "./paths.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export type { WorkspaceReport } from "./workspace.ts";

@@ -159,7 +159,7 @@ export async function checkLink(ctx: AppContext, t: Tenant): Promise<ValidationC
     name: "link",
     status: "warn",
     detail: "No Telegram chat linked yet.",
-    fix: `The customer sends "/start ${t.phone_number}" to your Telegram bot (or POST /admin/tenants/${t.id}/link with {"telegram_chat_id": "…"}).`,
+    fix: `Send the customer a one-time link (proxystaff link-code ${t.id}), or they send "/start ${t.phone_number}" to your Telegram bot and tap "Share my phone number" (or POST /admin/tenants/${t.id}/link with {"telegram_chat_id": "…"}).`,
   };
 }
 

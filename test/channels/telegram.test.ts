@@ -5,7 +5,7 @@ import { sql } from "drizzle-orm";
 import { createChannels, deriveWebhookSecret, MediaFetchError, telegramUpdateToInbound } from "../../src/channels/index.ts";
 import type { Channels, InboundHandler, InboundMessage } from "../../src/channels/index.ts";
 import { createApp } from "../../src/http/app.ts";
-import { documentUpdate, photoUpdate, startFakeTelegram, telegramWebhookRequest, textUpdate, voiceUpdate } from "../fakes/telegram.ts";
+import { contactUpdate, documentUpdate, photoUpdate, startFakeTelegram, telegramWebhookRequest, textUpdate, voiceUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
@@ -61,6 +61,19 @@ describe("telegram webhook", () => {
     expect(received).toHaveLength(1);
     expect(received[0]).toMatchObject({ channel: "telegram", externalId: "4242", chatId: "99", senderName: "Ada Lovelace", text: "/start +15551234567", media: [] });
     expect(typeof received[0]?.receivedAtMs).toBe("number");
+  });
+
+  test("a shared contact carries the card's user id and number, and the sender's user id", async () => {
+    const { post } = await setup();
+    await post(contactUpdate({ chatId: 99, phoneNumber: "18015550001", userId: 99 }));
+    await post(contactUpdate({ chatId: 99, phoneNumber: "+18015550002", userId: 1234 }));
+    await post(contactUpdate({ chatId: 99, phoneNumber: "+18015550003" }));
+    expect(received.map((m) => [m.senderUserId, m.contact])).toEqual([
+      ["99", { phoneNumber: "18015550001", userId: "99" }],
+      ["99", { phoneNumber: "+18015550002", userId: "1234" }],
+      ["99", { phoneNumber: "+18015550003" }],
+    ]);
+    expect(received[0]?.text).toBe("[contact Ada 18015550001]");
   });
 
   test("photo (largest size), document and voice become media refs", async () => {
@@ -129,6 +142,12 @@ describe("telegram sending", () => {
     const ok = await telegram.send({ channel: "telegram", chatId: "12", text: "hello" });
     expect(ok).toEqual({ ok: true, externalId: String(fake.sent[0]?.message_id) });
     expect(fake.sent[0]).toMatchObject({ chat_id: "12", text: "hello" });
+
+    await telegram.send({ channel: "telegram", chatId: "12", text: "share?", keyboard: "request_contact" });
+    expect(fake.sent[1]?.params.reply_markup).toEqual({ keyboard: [[{ text: "📱 Share my phone number", request_contact: true }]], one_time_keyboard: true, resize_keyboard: true });
+    await telegram.send({ channel: "telegram", chatId: "12", text: "linked", keyboard: "remove" });
+    expect(fake.sent[2]?.params.reply_markup).toEqual({ remove_keyboard: true });
+    expect(fake.sent[0]?.params.reply_markup).toBeUndefined();
 
     await telegram.showTyping?.("12");
     expect(fake.calls.find((c) => c.method === "sendChatAction")?.params).toMatchObject({ chat_id: "12", action: "typing" });

@@ -69,7 +69,7 @@ describe("validate-tenant", () => {
     const ok = await rb.run("validate-tenant", [id]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/warn\s+link\s+No Telegram chat linked yet/);
-    expect(ok.stdout).toContain('fix: The customer sends "/start +18015550101" to your Telegram bot');
+    expect(ok.stdout).toContain(`fix: Send the customer a one-time link (proxystaff link-code ${id}), or they send "/start +18015550101" to your Telegram bot`);
     expect(ok.stdout).toMatch(/ok\s+health:env_loader.py/);
     rmSync(join(rb.tenantsDir, id, "execution", "env_loader.py"));
     const broken = await rb.run("validate-tenant", [id, "--skip-health-checks"]);

@@ -45,8 +45,8 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     const number = `+1801555${String(phone).padStart(4, "0")}`;
     const tenantId = await stack.createTenant({ name, phone: number });
     const chat = 600000 + phone;
-    await stack.telegramText(chat, `/start ${number}`);
-    await eventually(() => stack.telegramReplies(chat).length > 0 || undefined, "the welcome");
+    await stack.telegramLink(chat, number);
+    await eventually(() => stack.telegramReplies(chat).find((t) => t.startsWith("Welcome")), "the welcome");
     return { tenantId, chat };
   }
 
@@ -119,7 +119,7 @@ describe.skipIf(!HAS_REAL_CLI)("bad agent output end to end (real CLI printing t
   test("bad_output: classified, customer told, row and /health show it", async () => {
     const tenantId = await stack.createTenant({ name: "Text Tailors", phone: "+18015550301" });
     const chat = 600301;
-    await stack.telegramText(chat, "/start +18015550301");
+    await stack.telegramLink(chat, "+18015550301");
     await stack.telegramText(chat, "hello");
     await eventually(() => stack.telegramReplies(chat).find((t) => t === TOLD), "the notice");
     const row = (await settledChatRows(stack, tenantId, 1))[0]!;

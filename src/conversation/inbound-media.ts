@@ -1,11 +1,10 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
 import { eq } from "drizzle-orm";
 import type { AppContext } from "../context.ts";
 import type { Channel, ChannelName, MediaRef, MediaSink } from "../channels/types.ts";
 import type { MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
-import { resolveInWorkspace, workspacePath } from "../tenants/index.ts";
+import { ValidationError } from "../errors.ts";
+import { writeWorkspaceFile } from "../tenants/index.ts";
 import { appendTimeline } from "./timeline.ts";
 import type { TimelineTenant } from "./timeline.ts";
 
@@ -28,16 +27,16 @@ export function isPendingMedia(media: StoredMedia): media is Extract<StoredMedia
   return "status" in media && media.status === "pending download";
 }
 
-/** Where a channel's downloads go: the tenant's inbox/ (path returned relative to the workspace). */
+/**
+ * Where a channel's downloads go: the tenant's inbox/, written through writeWorkspaceFile (no link the
+ * agent put there is followed); the path is returned relative to the workspace.
+ */
 export function saveToInbox(ctx: Pick<AppContext, "config">, tenantId: string): MediaSink {
   return function saveInInbox(name, bytes) {
-    const workspace = workspacePath(ctx.config, tenantId);
-    const dir = resolveInWorkspace(ctx.config, tenantId, "inbox");
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, name);
-    writeFileSync(`${path}.part`, bytes, { mode: 0o640 });
-    renameSync(`${path}.part`, path);
-    return relative(workspace, path);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new ValidationError(`Media file name ${JSON.stringify(name.slice(0, 100))} is not a plain file name.`);
+    const path = `inbox/${name}`;
+    writeWorkspaceFile(ctx.config, tenantId, path, bytes, 0o640);
+    return path;
   };
 }
 

@@ -35,7 +35,6 @@ export { workspacePath } from "./paths.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export {
   MAX_CLAUDE_MD_BYTES,
-  MAX_ENV_FILE_BYTES,
   UnsafeWorkspaceFileError,
   appendWorkspaceFile,
   readWorkspaceFile,

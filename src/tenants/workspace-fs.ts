@@ -12,7 +12,8 @@ import { workspacePath } from "./paths.ts";
  * folder before it (`/proc/self/fd/<dirfd>/<name>`, Linux's openat) with O_NOFOLLOW: no symlink is
  * ever followed, in a folder or at the file. Files are opened O_NONBLOCK (a FIFO answers at once and
  * is then refused by fstat), must be regular with a single link, and are read up to a cap. Everything
- * here is synchronous: each call is a few non-blocking syscalls on small files.
+ * here is synchronous: each call is a few non-blocking syscalls on small files (the largest write is
+ * an inbox file, at most MAX_MEDIA_BYTES, into the page cache). Linux only (/proc), like the sandbox.
  */
 
 /** Largest workspace `.env` the server reads. */

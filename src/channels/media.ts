@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, writeFile } from "node:fs/promises";
-import { extname, join, resolve } from "node:path";
+import { extname } from "node:path";
 import { AppError } from "../errors.ts";
-import type { MediaRef, SavedMedia } from "./types.ts";
+import type { MediaRef, MediaSink, SavedMedia } from "./types.ts";
 
 /** Largest media file a channel downloads (Telegram's getFile limit is 20 MB too). */
 export const MAX_MEDIA_BYTES = 20 * 1024 * 1024;
@@ -34,11 +33,11 @@ export interface DownloadOptions {
 }
 
 /**
- * Downloads a file into dir under a generated safe name, refusing anything over the size limit (declared or
- * streamed) and giving up when the headers or the whole download take too long (MediaFetchError `media_timeout`):
- * the file server is the sender's to choose, and a download holds the tenant's lease and an agent slot.
+ * Downloads a file and hands it to `save` under a generated safe name, refusing anything over the size limit
+ * (declared or streamed) and giving up when the headers or the whole download take too long (MediaFetchError
+ * `media_timeout`): the file server is the sender's to choose, and a download holds the tenant's lease and an agent slot.
  */
-export async function downloadMedia(url: string, ref: MediaRef, dir: string, options: DownloadOptions = {}): Promise<SavedMedia> {
+export async function downloadMedia(url: string, ref: MediaRef, save: MediaSink, options: DownloadOptions = {}): Promise<SavedMedia> {
   const maxBytes = options.maxBytes ?? MAX_MEDIA_BYTES;
   if (ref.sizeBytes !== undefined && ref.sizeBytes > maxBytes) throw tooLarge(ref.sizeBytes, maxBytes);
   const headersTimeoutMs = options.headersTimeoutMs ?? MEDIA_HEADERS_TIMEOUT_MS;
@@ -67,13 +66,7 @@ export async function downloadMedia(url: string, ref: MediaRef, dir: string, opt
     }
     const bytes = await readLimited(response, maxBytes, deadline, ref.kind);
     const mimeType = ref.mimeType ?? response.headers.get("content-type")?.split(";")[0]?.trim() ?? undefined;
-    const target = resolve(dir);
-    await mkdir(target, { recursive: true });
-    const name = safeMediaName(ref, mimeType, options.nameHint);
-    const path = join(target, name);
-    const partial = `${path}.part`;
-    await writeFile(partial, bytes, { mode: 0o640 });
-    await rename(partial, path);
+    const path = save(safeMediaName(ref, mimeType, options.nameHint), bytes);
     return { kind: ref.kind, path, ...(mimeType ? { mimeType } : {}), sizeBytes: bytes.byteLength };
   } finally {
     clearTimeout(total);

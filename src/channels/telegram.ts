@@ -76,7 +76,7 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
         log.debug("sendChatAction failed", { chatId, error: describe(err) });
       }
     },
-    async fetchMedia(ref, dir) {
+    async fetchMedia(ref, save) {
       if (!ref.fileId) throw new MediaFetchError(`the ${ref.kind} has no Telegram file id`);
       if (ref.sizeBytes !== undefined && ref.sizeBytes > maxMediaBytes) {
         throw new MediaFetchError(`the file is too large (${ref.sizeBytes} bytes; the limit is ${maxMediaBytes})`, "media_too_large");
@@ -89,7 +89,7 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
       }
       if (!filePath) throw new MediaFetchError(`Telegram gave no file path for the ${ref.kind}`);
       const url = `${apiRoot}/file/bot${token}/${filePath.split("/").map(encodeURIComponent).join("/")}`;
-      return downloadMedia(url, ref, dir, { maxBytes: maxMediaBytes, nameHint: filePath });
+      return downloadMedia(url, ref, save, { maxBytes: maxMediaBytes, nameHint: filePath });
     },
   };
 

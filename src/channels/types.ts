@@ -58,11 +58,17 @@ export type SendResult =
 /** A media file saved into a tenant's inbox/. */
 export interface SavedMedia {
   kind: MediaRef["kind"];
-  /** Absolute path inside the tenant's workspace. */
+  /** Path relative to the tenant's workspace (e.g. "inbox/20261126-083000-photo-3fa9c2.jpg"). */
   path: string;
   mimeType?: string;
   sizeBytes: number;
 }
+
+/**
+ * Stores a downloaded file under `name` (a safe generated file name) and returns its path relative
+ * to the tenant's workspace. The conversation engine owns where and how (the workspace is hostile ground).
+ */
+export type MediaSink = (name: string, bytes: Uint8Array) => string;
 
 /** What the conversation engine needs from a channel. */
 export interface Channel {
@@ -70,8 +76,8 @@ export interface Channel {
   /** Longest text one message may carry (Telegram 4096, WhatsApp 1600). */
   maxLength: number;
   send(message: OutboundMessage): Promise<SendResult>;
-  /** Downloads a media file into dir (size-limited, safe name). */
-  fetchMedia?(ref: MediaRef, dir: string): Promise<SavedMedia>;
+  /** Downloads a media file (size-limited) and hands it to `save` under a safe generated name. */
+  fetchMedia?(ref: MediaRef, save: MediaSink): Promise<SavedMedia>;
   /** Shows "typing…" while the agent works (Telegram). */
   showTyping?(chatId: string): Promise<void>;
 }

@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
-import { resolveInWorkspace, tenantEnvironment, tenantSecretValues, workspacePath } from "./index.ts";
+import { tenantEnvironment, tenantSecretValues, workspacePath } from "./index.ts";
 import { toolSandbox } from "./tool-sandbox.ts";
 import type { ToolSandbox } from "./tool-sandbox.ts";
+import { listWorkspaceDir, MAX_SCRIPT_BYTES, readWorkspaceFile, UnsafeWorkspaceFileError } from "./workspace-fs.ts";
 
 /** One tool's health: a script's `--health-check` result, or a server-side MCP tool's check. */
 export interface ToolHealth {
@@ -34,15 +34,21 @@ const TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /**
  * The tools in the tenant's execution/ folder: every `*.py` that supports `--health-check`
- * (libraries such as env_loader.py do not), sorted by name.
+ * (libraries such as env_loader.py do not), sorted by name. A script that is not a plain regular file
+ * (symlink, FIFO, hard link) or is over MAX_SCRIPT_BYTES is skipped, never read.
  */
 export function discoverTools(ctx: Pick<AppContext, "config">, tenantId: string): string[] {
-  const dir = resolveInWorkspace(ctx.config, tenantId, "execution");
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((name) => name.endsWith(".py") && statSync(join(dir, name), { throwIfNoEntry: false })?.isFile() === true)
-    .filter((name) => readFileSync(join(dir, name), "utf8").includes("--health-check"))
-    .sort();
+  const names = listWorkspaceDir(ctx.config, tenantId, "execution") ?? [];
+  return names.filter((name) => name.endsWith(".py") && readScript(ctx, tenantId, name)?.includes("--health-check") === true).sort();
+}
+
+function readScript(ctx: Pick<AppContext, "config">, tenantId: string, name: string): string | null {
+  try {
+    return readWorkspaceFile(ctx.config, tenantId, `execution/${name}`, MAX_SCRIPT_BYTES);
+  } catch (err) {
+    if (err instanceof UnsafeWorkspaceFileError) return null; // not a script the platform runs; validation names it
+    throw err;
+  }
 }
 
 /**

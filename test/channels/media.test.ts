@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
 import { downloadMedia, MediaFetchError } from "../../src/channels/media.ts";
 import { rejectionOf } from "../helpers/index.ts";
+import { saveInto } from "../helpers/media-sink.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -63,7 +64,7 @@ describe("downloadMedia bounds", () => {
     const url = rawServer((s) => void s.write("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc"));
     const dir = tempDir();
     const started = Date.now();
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "photo" }, dir, TIMEOUTS)));
+    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "photo" }, saveInto(dir), TIMEOUTS)));
     expect(err).toBeInstanceOf(MediaFetchError);
     expect(err).toMatchObject({ code: "media_timeout" });
     expect((err as Error).message).toContain("photo");
@@ -75,7 +76,7 @@ describe("downloadMedia bounds", () => {
   test("a server that never answers: ends at the headers timeout", async () => {
     const url = rawServer(() => {});
     const started = Date.now();
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "voice" }, tempDir(), TIMEOUTS)));
+    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "voice" }, saveInto(tempDir()), TIMEOUTS)));
     expect(err).toMatchObject({ code: "media_timeout" });
     expect(Date.now() - started).toBeLessThan(750);
   });
@@ -86,7 +87,7 @@ describe("downloadMedia bounds", () => {
       const timer = setInterval(() => s.write("1\r\nx\r\n"), 50);
       cleanups.push(() => clearInterval(timer));
     });
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, tempDir(), TIMEOUTS)));
+    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(tempDir()), TIMEOUTS)));
     expect(err).toMatchObject({ code: "media_timeout" });
   });
 
@@ -98,7 +99,7 @@ describe("downloadMedia bounds", () => {
       for (let i = 0; i < 4; i++) s.write(`${(chunk.length).toString(16)}\r\n${chunk}\r\n`);
     });
     const dir = tempDir();
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, dir, { ...TIMEOUTS, maxBytes: 100 * 1024 })));
+    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(dir), { ...TIMEOUTS, maxBytes: 100 * 1024 })));
     expect(err).toBeInstanceOf(MediaFetchError);
     expect(["media_too_large", "media_fetch_failed"]).toContain((err as MediaFetchError).code);
     expect(readdirSync(dir)).toEqual([]);
@@ -111,20 +112,20 @@ describe("downloadMedia bounds", () => {
       for (let i = 0; i < 4; i++) s.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
     });
     const dir = tempDir();
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, dir, { ...TIMEOUTS, maxBytes: 100 * 1024 })));
+    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(dir), { ...TIMEOUTS, maxBytes: 100 * 1024 })));
     expect(err).toMatchObject({ code: "media_too_large" });
     expect(readdirSync(dir)).toEqual([]);
   });
 
   test("a declared Content-Length over the limit is refused before the body is read", async () => {
     const url = rawServer((s) => void s.write("HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n"));
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "video" }, tempDir(), { ...TIMEOUTS, maxBytes: 1024 })));
+    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "video" }, saveInto(tempDir()), { ...TIMEOUTS, maxBytes: 1024 })));
     expect(err).toMatchObject({ code: "media_too_large" });
   });
 
   test("a normal file within the limits is saved", async () => {
     const url = rawServer((s) => void s.end("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"));
-    const saved = await within(3000, downloadMedia(url, { kind: "photo" }, tempDir(), TIMEOUTS));
+    const saved = await within(3000, downloadMedia(url, { kind: "photo" }, saveInto(tempDir()), TIMEOUTS));
     expect(saved).toMatchObject({ kind: "photo", mimeType: "image/png", sizeBytes: 5 });
   });
 });

@@ -9,6 +9,7 @@ import { contactUpdate, documentUpdate, photoUpdate, startFakeTelegram, telegram
 import type { FakeTelegram } from "../fakes/telegram.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { saveInto } from "../helpers/media-sink.ts";
 
 const SECRET = "s3cret-webhook_token";
 const PUBLIC_URL = "https://staff.example.com";
@@ -176,17 +177,17 @@ describe("telegram sending", () => {
     const telegram = set.byName.get("telegram");
     const file = fake.addFile("JPEGDATA", "photos/file_7.jpg");
     const inbox = join(t.dir, "tenants", "x", "inbox");
-    const saved = await telegram?.fetchMedia?.({ kind: "photo", fileId: file.file_id, mimeType: "image/jpeg" }, inbox);
-    expect(saved?.path.startsWith(inbox)).toBe(true);
-    expect(saved?.path).toMatch(/\/\d{8}-\d{6}-photo-[0-9a-f]{6}\.jpg$/);
+    const saved = await telegram?.fetchMedia?.({ kind: "photo", fileId: file.file_id, mimeType: "image/jpeg" }, saveInto(inbox));
+    expect(saved?.path.startsWith("inbox/")).toBe(true);
+    expect(saved?.path).toMatch(/^inbox\/\d{8}-\d{6}-photo-[0-9a-f]{6}\.jpg$/);
     expect(saved?.sizeBytes).toBe(8);
-    expect(readFileSync(saved?.path ?? "", "utf8")).toBe("JPEGDATA");
+    expect(readFileSync(join(inbox, "..", saved?.path ?? ""), "utf8")).toBe("JPEGDATA");
 
     const doc = fake.addFile("%PDF", "documents/x.pdf");
-    const named = await telegram?.fetchMedia?.({ kind: "document", fileId: doc.file_id, fileName: "../../etc/passwd.pdf" }, inbox);
-    expect(named?.path).toMatch(/^[^]*\/inbox\/\d{8}-\d{6}-document-etc-passwd-[0-9a-f]{6}\.pdf$/);
+    const named = await telegram?.fetchMedia?.({ kind: "document", fileId: doc.file_id, fileName: "../../etc/passwd.pdf" }, saveInto(inbox));
+    expect(named?.path).toMatch(/^inbox\/\d{8}-\d{6}-document-etc-passwd-[0-9a-f]{6}\.pdf$/);
 
-    await expect(telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, inbox)).rejects.toBeInstanceOf(MediaFetchError);
+    await expect(telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, saveInto(inbox))).rejects.toBeInstanceOf(MediaFetchError);
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { asc, sql } from "drizzle-orm";
 import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
@@ -30,11 +30,9 @@ describe(`inbound pipeline (${driver})`, () => {
     name: "telegram",
     maxLength: 4096,
     send: async () => ({ ok: true, externalId: "x" }),
-    async fetchMedia(ref, dir) {
+    async fetchMedia(ref, save) {
       fetches += 1;
-      mkdirSync(dir, { recursive: true });
-      const path = join(dir, `photo-${ref.fileId}.jpg`);
-      writeFileSync(path, "jpeg");
+      const path = save(`photo-${ref.fileId}.jpg`, new TextEncoder().encode("jpeg"));
       return { kind: ref.kind, path, mimeType: "image/jpeg", sizeBytes: 4 };
     },
   };

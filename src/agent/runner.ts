@@ -6,6 +6,8 @@ import { resolveAgentCommand, splitShellArgs } from "./command.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { prepareTenantConfigDir } from "./config-dir.ts";
 import type { TenantConfigDir } from "./config-dir.ts";
+import { checkDiskBeforeRun } from "./disk-guard.ts";
+import type { DiskGuardOptions } from "./disk-guard.ts";
 import { buildAgentEnv, secretValuesOf } from "./environment.ts";
 import { writeMcpConfigFile } from "./mcp-config-file.ts";
 import type { McpConfigFile } from "./mcp-config-file.ts";
@@ -28,6 +30,8 @@ export interface AgentRunnerOptions {
   outputLimitBytes?: number;
   /** The sandbox decision; default: `checkSandbox` now (AGENT_SANDBOX=bwrap and a failing check throws). */
   sandbox?: SandboxStatus;
+  /** The disk checks before each run (statfs, measurement time limit); default: the real ones. */
+  disk?: DiskGuardOptions;
 }
 
 /** The runner plus what it resolved at construction (for the start-up log and doctor). */
@@ -85,6 +89,11 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       configDir = prepareTenantConfigDir(config.CLAUDE_CONFIG_DIR, request.tenantId);
     } catch (error) {
       return fail(`the tenant's CLI directory could not be prepared: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const refusal = await checkDiskBeforeRun(config, [request.workspace, configDir.dir], { ...options.disk, warn: (msg, fields) => log.warn(msg, { tenantId: request.tenantId, ...fields }) });
+    if (refusal) {
+      log.warn("agent run refused", { tenantId: request.tenantId, kind: refusal.kind, error: refusal.error });
+      return { kind: refusal.kind, error: refusal.error, durationMs: Math.round(performance.now() - started), exitCode: null };
     }
     const { env, dropped } = buildAgentEnv({
       config,

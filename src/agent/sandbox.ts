@@ -98,6 +98,15 @@ export function checkSandbox(config: Config, command: ResolvedAgentCommand, opti
   return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups };
 }
 
+/**
+ * The run limits and cgroup support for other code that runs agent-editable files (tool health checks), without the
+ * bwrap probe or the start-up logging of checkSandbox.
+ */
+export function runLimitsFor(config: Config): { limits: RunLimits; cgroups: CgroupSupport | null } {
+  const cgroups = detectCgroups();
+  return { limits: withMemoryCgroup(resolveLimits(config), cgroups), cgroups };
+}
+
 /** With a memory cgroup the cap is the group's; RLIMIT_AS stays only as the fallback where there is none. */
 function withMemoryCgroup(limits: RunLimits, cgroups: CgroupSupport | null): RunLimits {
   return hasMemoryCgroup(cgroups) ? { ...limits, addressSpaceMb: null } : limits;

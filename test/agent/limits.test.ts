@@ -135,7 +135,8 @@ describe("per-run limits", () => {
       if (result.kind === "ok") expect(result.text).toMatch(/Resource temporarily unavailable|retry: No child processes/);
       else expect(result.kind).toBe("limit_exceeded");
       // The run's cgroup goes away once its killed tasks are reaped (retried in the background).
-      const leftovers = () => (status.cgroups?.bases ?? []).flatMap((b) => readdirSync(b.dir).filter((d) => d.startsWith("run-")));
+      // This process's groups only: other servers (and test runs) on the machine have their own.
+      const leftovers = () => (status.cgroups?.bases ?? []).flatMap((b) => readdirSync(b.dir).filter((d) => d.startsWith(`run-${process.pid}-`)));
       for (let i = 0; i < 40 && leftovers().length > 0; i++) await Bun.sleep(100);
       expect(leftovers()).toEqual([]);
     } finally {

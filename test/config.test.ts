@@ -39,7 +39,11 @@ describe("loadConfig: defaults", () => {
     expect(c.LEASE_TTL_MS).toBe(300_000);
     expect(c.RATE_LIMIT_PER_MINUTE).toBe(60);
     expect(c.AGENT_SANDBOX).toBe("auto");
-    expect(c.AGENT_MEMORY_MB).toBeUndefined();
+    expect(c.AGENT_MEMORY_MB).toBe(1024);
+    expect(c.AGENT_TMP_MB).toBe(256);
+    expect(c.TENANT_DISK_MB).toBe(1024);
+    expect(c.DISK_FREE_MIN_MB).toBe(512);
+    expect(c.DISK_FREE_MIN_PERCENT).toBe(5);
     expect(c.METRICS_PUBLIC).toBe(false);
     expect(c.LOG_LEVEL).toBe("info");
     expect(c.TELEGRAM_API_ROOT).toBe("https://api.telegram.org");

@@ -17,7 +17,7 @@ export { spawnProcessGroup } from "./process.ts";
 export type { SpawnedProcess, SpawnFunction, SpawnSpec } from "./process.ts";
 export { classifyOutcome, cliResultSchema } from "./classify.ts";
 export { buildAgentEnv, PLATFORM_SECRET_VARIABLES } from "./environment.ts";
-export { BWRAP_INSTALL_HINT, checkSandbox, sandboxHealth, sandboxWrapper, SandboxUnavailableError } from "./sandbox.ts";
+export { BWRAP_INSTALL_HINT, checkSandbox, runLimitsFor, sandboxHealth, sandboxWrapper, SandboxUnavailableError } from "./sandbox.ts";
 export type { CheckSandboxOptions, PreparedRun, SandboxStatus, WrapInput } from "./sandbox.ts";
 export { bwrapArgs, ETC_FILES } from "./bwrap-args.ts";
 export type { BwrapMounts } from "./bwrap-args.ts";

@@ -79,20 +79,41 @@ export function checkSandbox(config: Config, command: ResolvedAgentCommand, opti
   if (requested === "none") {
     const warning = "AGENT_SANDBOX=none: agent runs are NOT isolated — every tenant's agent can read other tenants' files, the database and DATA_DIR";
     log?.warn("agent sandbox off", { reason: warning });
-    return { requested, mode: "off", bwrapPath: null, warning, limits, cgroups: setUpCgroups(log) };
+    const cgroups = setUpCgroups(log);
+    return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups };
   }
   const bwrapPath = options.bwrapPath !== undefined ? options.bwrapPath : Bun.which("bwrap", { PATH: `${options.hostPath ?? ""}:/usr/bin:/bin` });
   const failure = bwrapPath ? probeBwrap(bwrapPath, command, limits) : "bwrap is not installed";
   if (failure === null && bwrapPath) {
-    log?.info("agent sandbox on", { sandbox: "bwrap", bwrap: bwrapPath, maxProcesses: limits.maxProcesses, memoryMb: limits.memoryMb });
-    return { requested, mode: "bwrap", bwrapPath, warning: null, limits, cgroups: setUpCgroups(log) };
+    log?.info("agent sandbox on", { sandbox: "bwrap", bwrap: bwrapPath, maxProcesses: limits.maxProcesses, memoryMb: limits.memoryMb, tmpMb: limits.tmpMb });
+    const cgroups = setUpCgroups(log);
+    return { requested, mode: "bwrap", bwrapPath, warning: null, limits: withMemoryCgroup(limits, cgroups), cgroups };
   }
   if (requested === "bwrap") {
     throw new SandboxUnavailableError(`AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`);
   }
   const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
   log?.error("AGENT SANDBOX OFF", { reason: warning });
-  return { requested, mode: "off", bwrapPath: null, warning, limits, cgroups: setUpCgroups(log) };
+  const cgroups = setUpCgroups(log);
+  return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups };
+}
+
+/**
+ * The run limits and cgroup support for other code that runs agent-editable files (tool health checks), without the
+ * bwrap probe or the start-up logging of checkSandbox.
+ */
+export function runLimitsFor(config: Config): { limits: RunLimits; cgroups: CgroupSupport | null } {
+  const cgroups = detectCgroups();
+  return { limits: withMemoryCgroup(resolveLimits(config), cgroups), cgroups };
+}
+
+/** With a memory cgroup the cap is the group's; RLIMIT_AS stays only as the fallback where there is none. */
+function withMemoryCgroup(limits: RunLimits, cgroups: CgroupSupport | null): RunLimits {
+  return hasMemoryCgroup(cgroups) ? { ...limits, addressSpaceMb: null } : limits;
+}
+
+function hasMemoryCgroup(cgroups: CgroupSupport | null): boolean {
+  return cgroups?.bases.some((b) => b.controller !== "pids") ?? false;
 }
 
 /** Runs bwrap with a run's mounts (temporary workspace and CLI directory) on `true`; null when it works. */
@@ -103,7 +124,8 @@ function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: Ru
     const configDir = join(scratch, "config");
     mkdirSync(workspace);
     mkdirSync(configDir);
-    const sandboxed = [bwrapPath, ...bwrapArgs({ workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles }), "--", ...limitArgs(limits), "true"];
+    const mounts = { workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles, tmpMb: limits.tmpMb };
+    const sandboxed = [bwrapPath, ...bwrapArgs(mounts), "--", ...limitArgs(limits), "true"];
     const argv = [...(runShellPrefix([], limits) ?? []), ...sandboxed];
     const result = Bun.spawnSync(argv, { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     if (result.exitCode === 0) return null;
@@ -147,6 +169,7 @@ export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => Prepa
               tenantConfigDir: run.tenantConfigDir,
               platformCredentials: run.platformCredentials,
               cliFiles: run.command.ownFiles,
+              tmpMb: status.limits.tmpMb,
             }),
             "--",
             ...inner,
@@ -154,7 +177,7 @@ export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => Prepa
         : [...(SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : []), ...inner];
     return {
       argv: [...(runShellPrefix(cgroup?.procsFiles ?? [], status.limits) ?? []), ...sandboxed],
-      memoryLimited: status.limits.memoryMb !== null && (hasLimits(status.limits) || cgroup !== null),
+      memoryLimited: status.limits.memoryMb !== null && ((hasLimits(status.limits) && status.limits.addressSpaceMb !== null) || (cgroup !== null && hasMemoryCgroup(status.cgroups))),
       limitHit: () => cgroup?.limitHit() ?? null,
       dispose: () => cgroup?.dispose(),
     };

@@ -54,7 +54,7 @@ export async function runSandboxSelfCheck(ctx: Pick<AppContext, "config">, optio
   items.push({
     name: "process and memory caps",
     ok: sandbox.cgroups !== null || process.getuid?.() !== 0,
-    detail: `max ${sandbox.limits.maxProcesses} processes per run${sandbox.limits.memoryMb ? `, ${sandbox.limits.memoryMb} MiB` : ", no memory cap (AGENT_MEMORY_MB unset)"}; ${
+    detail: `max ${sandbox.limits.maxProcesses} processes per run${sandbox.limits.memoryMb ? `, ${sandbox.limits.memoryMb} MiB` : ", no memory cap (AGENT_MEMORY_MB=off)"}; ${
       sandbox.cgroups ? `enforced by cgroup v${sandbox.cgroups.version}` : "RLIMIT only (not enforced for root without a cgroup)"
     }`,
   });

@@ -28,7 +28,11 @@ export type AgentResult =
   | (ResultBase & { kind: "bad_output"; error: string })
   | (ResultBase & { kind: "credit_too_low"; error: string })
   | (ResultBase & { kind: "session_not_found"; error: string })
-  | (ResultBase & { kind: "limit_exceeded"; error: string });
+  | (ResultBase & { kind: "limit_exceeded"; error: string })
+  /** Refused before start: the tenant's files are over TENANT_DISK_MB. */
+  | (ResultBase & { kind: "disk_quota_exceeded"; error: string })
+  /** Refused before start: the volume holding TENANTS_DIR is below its free-space floor. */
+  | (ResultBase & { kind: "disk_space_low"; error: string });
 
 export type AgentFailureKind = Exclude<AgentResult["kind"], "ok">;
 

@@ -5,6 +5,7 @@ import { tenantEnvironment, tenantSecretValues, workspacePath } from "./index.ts
 import { toolSandbox } from "./tool-sandbox.ts";
 import type { ToolSandbox } from "./tool-sandbox.ts";
 import { listWorkspaceDir, MAX_SCRIPT_BYTES, readWorkspaceFile, UnsafeWorkspaceFileError } from "./workspace-fs.ts";
+import type { PreparedRun } from "../agent/index.ts";
 
 /** One tool's health: a script's `--health-check` result, or a server-side MCP tool's check. */
 export interface ToolHealth {
@@ -82,7 +83,7 @@ export async function runToolHealthChecks(
     const result =
       sandbox.mode === "refused"
         ? { tool, status: "failed" as const, output: `Not run: ${sandbox.reason}.`, exit_code: null, duration_ms: 0 }
-        : await runOne(tool, cwd, env, options, sandbox.mode === "bwrap" ? sandbox.wrap : undefined);
+        : await runOne(tool, cwd, env, options, sandbox.wrap);
     result.output = redact(result.output, secrets);
     ctx.log.info("tool health check", { tenantId, tool, status: result.status, duration_ms: result.duration_ms });
     results.push(result);
@@ -103,15 +104,17 @@ async function runOne(
   cwd: string,
   env: Record<string, string>,
   options: ToolHealthOptions,
-  wrap?: (argv: string[], workspace: string) => string[],
+  wrap?: (argv: string[], workspace: string) => PreparedRun,
 ): Promise<ToolHealth> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  const argv = [options.python ?? "python3", join("execution", tool), "--health-check"];
+  // The same limits as agent runs (own cgroup, process and memory caps, a sized /tmp): the agent can edit this script.
+  const run = wrap?.(argv, cwd);
   try {
-    const argv = [options.python ?? "python3", join("execution", tool), "--health-check"];
-    proc = Bun.spawn(wrap ? wrap(argv, cwd) : argv, {
+    proc = Bun.spawn(run ? run.argv : argv, {
       cwd,
       env,
       stdin: "ignore",
@@ -119,6 +122,7 @@ async function runOne(
       stderr: "pipe",
     });
   } catch (err) {
+    run?.dispose();
     const why = err instanceof Error ? err.message : String(err);
     return { tool, status: "failed", output: `Could not start the tool: ${why}`, exit_code: null, duration_ms: elapsed() };
   }
@@ -132,7 +136,10 @@ async function runOne(
     new Response(proc.stderr).text(),
     proc.exited,
   ]).finally(() => clearTimeout(timer));
+  const limitHit = run?.limitHit() ?? null;
+  run?.dispose();
   let output = [stdout.trim(), stderr.trim()].filter(Boolean).join("\n");
+  if (limitHit) output = `Hit the ${limitHit === "memory" ? "memory" : "process"} limit of agent runs.${output ? `\n${output}` : ""}`;
   if (timedOut) output = `Timed out after ${timeoutMs} ms.${output ? `\n${output}` : ""}`;
   if (output.length > MAX_OUTPUT_CHARS) output = `…${output.slice(-MAX_OUTPUT_CHARS)}`;
   const ok = !timedOut && exitCode === 0;

@@ -1,15 +1,23 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bwrapArgs } from "../agent/index.ts";
+import { bwrapArgs, runLimitsFor, sandboxWrapper } from "../agent/index.ts";
+import type { PreparedRun, ResolvedAgentCommand } from "../agent/index.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 
-/** How tool health checks are isolated: like agent runs, they execute code the agent can edit. */
+/**
+ * How tool health checks are isolated: like agent runs, they execute code the agent can edit. `wrap` gives the argv
+ * to spawn with the runs' limits (own cgroup with pids/memory caps, RLIMITs, under bwrap a sized /tmp) and the
+ * clean-up to call when it ended. Without `wrap` ("off" made by hand in tests) the tool runs as is.
+ */
 export type ToolSandbox =
-  | { mode: "bwrap"; wrap(argv: string[], workspace: string): string[] }
-  | { mode: "off"; reason: string }
+  | { mode: "bwrap"; wrap(argv: string[], workspace: string): PreparedRun }
+  | { mode: "off"; reason: string; wrap?(argv: string[], workspace: string): PreparedRun }
   | { mode: "refused"; reason: string };
+
+/** The tool's files: python3 and its libraries are under /usr (bound read-only anyway). */
+const TOOL_FILES: ResolvedAgentCommand = { path: "/usr/bin/python3", ownFiles: "/usr", source: "PATH" };
 
 const decided = new WeakMap<Config, ToolSandbox>();
 
@@ -29,22 +37,18 @@ export function toolSandbox(config: Config, log?: Logger): ToolSandbox {
 }
 
 function decide(config: Config): ToolSandbox {
-  if (config.AGENT_SANDBOX === "none") return { mode: "off", reason: "AGENT_SANDBOX=none" };
+  const { limits, cgroups } = runLimitsFor(config);
+  const wrapperFor = (mode: "bwrap" | "off", bwrapPath: string | null) => {
+    const wrapRun = sandboxWrapper({ requested: config.AGENT_SANDBOX, mode, bwrapPath, warning: null, limits, cgroups });
+    return (argv: string[], workspace: string) =>
+      wrapRun({ argv, workspace, tenantConfigDir: workspace, platformCredentials: null, command: TOOL_FILES });
+  };
+  if (config.AGENT_SANDBOX === "none") return { mode: "off", reason: "AGENT_SANDBOX=none", wrap: wrapperFor("off", null) };
   const bwrap = Bun.which("bwrap", { PATH: "/usr/local/bin:/usr/bin:/bin" });
   const failure = bwrap ? probe(bwrap) : "bwrap is not installed";
-  if (bwrap && failure === null) {
-    return {
-      mode: "bwrap",
-      wrap: (argv, workspace) => [
-        bwrap,
-        ...bwrapArgs({ workspace, tenantConfigDir: workspace, platformCredentials: null, cliFiles: "/usr" }),
-        "--",
-        ...argv,
-      ],
-    };
-  }
+  if (bwrap && failure === null) return { mode: "bwrap", wrap: wrapperFor("bwrap", bwrap) };
   const reason = failure ?? "bwrap is not installed";
-  return config.AGENT_SANDBOX === "bwrap" ? { mode: "refused", reason: `AGENT_SANDBOX=bwrap but ${reason}` } : { mode: "off", reason };
+  return config.AGENT_SANDBOX === "bwrap" ? { mode: "refused", reason: `AGENT_SANDBOX=bwrap but ${reason}` } : { mode: "off", reason, wrap: wrapperFor("off", null) };
 }
 
 function probe(bwrap: string): string | null {

@@ -17,7 +17,8 @@ import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
 import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
 import { startTestServer } from "../../helpers/index.ts";
 import type { TestServer } from "../../helpers/index.ts";
-import { REAL_CLI } from "../setup.ts";
+import { spawnProcessGroup } from "../../../src/agent/process.ts";
+import { liveProcessesInGroup, REAL_CLI } from "../setup.ts";
 
 const hasCli = existsSync(REAL_CLI);
 if (!hasCli) console.warn(`skipping real-CLI MCP tests: ${REAL_CLI} is missing (run npm install)`);
@@ -135,6 +136,46 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     const transcripts = filesUnder(join(server.ctx.config.CLAUDE_CONFIG_DIR));
     expect(transcripts.some((f) => f.endsWith(".jsonl"))).toBe(true);
     for (const file of transcripts) expect(readFileSync(file, "utf8")).not.toContain(SENDGRID_KEY);
+  }, 60_000);
+
+  test("neither the prompt nor the MCP token is in any argv of the run, and the tools still reach the model", async () => {
+    let group = 0;
+    const spied = createAgentRunner({ config: server.ctx.config, log: server.ctx.log }, {
+      spawn: (spec) => {
+        const child = spawnProcessGroup(spec);
+        group = child.pid;
+        return child;
+      },
+    });
+    const seen: string[] = [];
+    // Asked while the CLI waits for the model: every process of the run is alive at that moment.
+    anthropic.setHandler((req) => {
+      if (req.side) return undefined;
+      for (const pid of liveProcessesInGroup(group)) seen.push(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+      const names = req.body?.tools?.map((t) => t.name) ?? [];
+      return { type: "text", text: names.includes("mcp__proxystaff__schedule_task") ? "tools listed" : `no MCP tools: ${names.join(",")}` };
+    });
+    const issued = tools.issueToken(tenant.id, crypto.randomUUID());
+    try {
+      const result = await spied.run({
+        tenantId: tenant.id,
+        workspace: workspacePath(server.ctx.config, tenant.id),
+        prompt: "argv-secret-marker: what tools do you have?",
+        sessionId: null,
+        tenantEnv: {},
+        timezone: tenant.timezone,
+        mcp: { url: tools.url(`http://127.0.0.1:${server.server.server.port}`), token: issued.token },
+      });
+      expect(result).toMatchObject({ kind: "ok", text: "tools listed" });
+    } finally {
+      issued.revoke();
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.join("\n")).toContain("--mcp-config");
+    expect(seen.join("\n")).not.toContain("argv-secret-marker");
+    expect(seen.join("\n")).not.toContain(issued.token);
+    const prompts = anthropic.messageRequests().map((r) => JSON.stringify(r.body?.messages ?? []));
+    expect(prompts.some((p) => p.includes("argv-secret-marker"))).toBe(true);
   }, 60_000);
 
   test("a revoked token leaves the model without the tools' effects", async () => {

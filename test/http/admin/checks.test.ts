@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { sql } from "drizzle-orm";
+import { DEFAULT_MAX_PROCESSES, detectCgroups } from "../../../src/agent/index.ts";
 import { loadConfig } from "../../../src/config.ts";
 import { workspacePath } from "../../../src/tenants/index.ts";
 import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
@@ -335,6 +336,39 @@ describe("tool health checks are isolated like agent runs", () => {
     );
     const results = await runToolHealthChecks(h.t.ctx, a.id);
     expect(results.find((r) => r.tool === "peek.py")).toMatchObject({ status: "ok", output: "own CLAUDE.md: True outside: []" });
+  });
+
+  // Attack (S6): a health check runs code the agent can edit; without limits it can fork-bomb, eat memory or fill /tmp.
+  test("a tool health check runs in a run cgroup of its own with the runs' limits (processes; under bubblewrap a sized /tmp)", async () => {
+    const support = detectCgroups();
+    const tenant = await h.tenant();
+    writeFileSync(
+      join(workspacePath(h.t.ctx.config, tenant.id), "execution/limits_probe.py"),
+      [
+        "import os, resource, sys, time",
+        'if "--health-check" in sys.argv:',
+        "    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]",
+        "    st = os.statvfs('/tmp')",
+        "    time.sleep(1.5)",
+        '    print("nproc", nproc, "tmp", st.f_blocks * st.f_frsize)',
+      ].join("\n"),
+    );
+    const groups = new Set<string>();
+    const checking = runToolHealthChecks(h.t.ctx, tenant.id);
+    const pidsBase = support?.bases.find((b) => b.controller !== "memory")?.dir;
+    for (let i = 0; i < 30 && pidsBase; i++) {
+      for (const dir of readdirSync(pidsBase).filter((d) => d.startsWith(`run-${process.pid}-`))) {
+        if (readFileSync(join(pidsBase, dir, "cgroup.procs"), "utf8").trim() !== "") groups.add(dir);
+      }
+      await Bun.sleep(50);
+    }
+    const probe = (await checking).find((r) => r.tool === "limits_probe.py");
+    expect(probe?.status).toBe("ok");
+    const [, nproc, , tmp] = (probe?.output ?? "").split(" ");
+    expect(Number(nproc)).toBe(DEFAULT_MAX_PROCESSES);
+    if (bwrapWorks) expect(Number(tmp)).toBe(h.t.ctx.config.AGENT_TMP_MB * 1024 * 1024);
+    if (support) expect(groups.size).toBeGreaterThan(0);
+    else console.warn("SKIPPED the cgroup part: no usable cgroup here");
   });
 
   test("AGENT_SANDBOX=bwrap without a working bwrap: tools are not run, and say why", async () => {

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { classifyOutcome } from "./classify.ts";
 import { resolveAgentCommand, splitShellArgs } from "./command.ts";
@@ -8,6 +8,7 @@ import { prepareTenantConfigDir } from "./config-dir.ts";
 import type { TenantConfigDir } from "./config-dir.ts";
 import { buildAgentEnv, secretValuesOf } from "./environment.ts";
 import { readCapped, spawnProcessGroup } from "./process.ts";
+import { makeTraversable, prepareRunOwnership } from "./run-user.ts";
 import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
 import type { SpawnFunction } from "./process.ts";
@@ -56,6 +57,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   const outputLimit = options.outputLimitBytes ?? 4 * 1024 * 1024;
   const sandbox = options.sandbox ?? checkSandbox(config, command, { log, hostPath: hostEnv.PATH });
   const wrap = sandboxWrapper(sandbox);
+  makeTraversable(sandbox.runUser, serverFoldersOnTheWay(config));
 
   function spawnOrNull(spec: Parameters<SpawnFunction>[0]) {
     try {
@@ -86,6 +88,11 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     } catch (error) {
       return fail(`the tenant's CLI directory could not be prepared: ${error instanceof Error ? error.message : String(error)}`);
     }
+    try {
+      await prepareRunOwnership(sandbox.runUser, request.uid, [request.workspace, configDir.dir]);
+    } catch (error) {
+      return fail(`the tenant's folders could not be given to its uid: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const { env, dropped } = buildAgentEnv({
       config,
       hostEnv,
@@ -105,6 +112,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       tenantConfigDir: configDir.dir,
       platformCredentials: configDir.platformCredentials,
       command,
+      uid: request.uid,
     });
 
     const child = spawnOrNull({ argv: wrapped.argv, cwd: request.workspace, env, stdin: promptInArgv ? undefined : request.prompt });
@@ -150,6 +158,17 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   }
 
   return { run, command, sandbox, argvFor };
+}
+
+/**
+ * The server's folders a tenant's uid passes through to reach its workspace and CLI directory: TENANTS_DIR,
+ * CLAUDE_CONFIG_DIR and its tenants/, and DATA_DIR when the CLI directory is inside it (the default).
+ */
+export function serverFoldersOnTheWay(config: Pick<AppContext["config"], "DATA_DIR" | "TENANTS_DIR" | "CLAUDE_CONFIG_DIR">): string[] {
+  const claude = resolve(config.CLAUDE_CONFIG_DIR);
+  const fromData = relative(resolve(config.DATA_DIR), claude);
+  const inData = fromData !== "" && !fromData.startsWith("..") && !isAbsolute(fromData);
+  return [...(inData ? [resolve(config.DATA_DIR)] : []), claude, join(claude, "tenants"), resolve(config.TENANTS_DIR)];
 }
 
 /** The inline `--mcp-config` JSON for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */

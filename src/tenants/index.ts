@@ -32,6 +32,7 @@ export type { LifecycleActor } from "./lifecycle.ts";
 export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegram-link.ts";
 export type { LinkOutcome } from "./telegram-link.ts";
 export { resolveInWorkspace, workspacePath } from "./paths.ts";
+export { tenantUid } from "./uid.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export type { WorkspaceReport } from "./workspace.ts";
 export { extractPreservedNotes, renderClaudeMd, writeClaudeMd } from "./claude-md.ts";

@@ -9,7 +9,7 @@ import { SERVER_SIDE_CREDENTIALS, createAgentTools } from "../../../src/agent/to
 import type { AgentTools } from "../../../src/agent/tools/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";
 import { listTasks } from "../../../src/scheduler/index.ts";
-import { createTenant, setTelegramChat, tenantEnvironment, workspacePath } from "../../../src/tenants/index.ts";
+import { createTenant, setTelegramChat, tenantEnvironment, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
 import { startFakeAnthropic } from "../../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../../fakes/anthropic.ts";
@@ -74,6 +74,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     const request: AgentRunRequest = {
       tenantId: tenant.id,
       workspace: workspacePath(server.ctx.config, tenant.id),
+      uid: await tenantUid(server.ctx.db, tenant.id),
       prompt,
       sessionId: null,
       tenantEnv: env,
@@ -145,6 +146,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     const result = await runner.run({
       tenantId: tenant.id,
       workspace: workspacePath(server.ctx.config, tenant.id),
+      uid: await tenantUid(server.ctx.db, tenant.id),
       prompt: "schedule something",
       sessionId: null,
       tenantEnv: {},

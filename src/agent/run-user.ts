@@ -1,0 +1,78 @@
+import { chmodSync, existsSync, lstatSync, mkdirSync } from "node:fs";
+import type { Logger } from "../log.ts";
+
+/** The first uid handed to a tenant (tenants.uid); far above any system or login account. */
+export const TENANT_UID_BASE = 200_000;
+
+/** The uid the start-up sandbox probe and the self-check run as: below every tenant's, never allocated. */
+export const PROBE_UID = TENANT_UID_BASE - 1;
+
+/** util-linux `setpriv` (switches uid, drops groups, sets the parent-death signal), or null when missing. */
+export const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
+
+/** coreutils `chown`: its -R walk opens each directory without following links (fts, FTS_PHYSICAL). */
+const CHOWN = ["/usr/bin/chown", "/bin/chown"].find((p) => existsSync(p)) ?? null;
+
+/** Who runs execute as: each tenant's own uid (the server is root) or the server's own uid (it is not). */
+export type RunUser = { kind: "tenant-uid" } | { kind: "server-uid"; warning: string };
+
+/**
+ * Decides once at start whether runs can drop to the tenant's uid: only a root server with `setpriv` can.
+ * Otherwise every run goes as the server's uid, and the returned warning says what that means.
+ */
+export function decideRunUser(log?: Logger): RunUser {
+  const uid = process.getuid?.() ?? -1;
+  if (uid === 0 && SETPRIV && CHOWN) return { kind: "tenant-uid" };
+  const warning =
+    uid === 0
+      ? "util-linux setpriv or coreutils chown is missing: agent runs keep uid 0 (root) — install util-linux and coreutils"
+      : `the server runs as uid ${uid}, not root: agent runs and tool checks cannot switch to a per-tenant uid, so they run as uid ${uid} and every tenant's agent can read what that uid can (other tenants' folders included, without the sandbox)`;
+  log?.error("AGENT RUNS SHARE ONE UID", { reason: warning });
+  return { kind: "server-uid", warning };
+}
+
+/**
+ * The command prefix that starts the rest as `uid` (gid the same, no supplementary groups), killed when its
+ * parent dies: `setpriv --reuid=N --regid=N --clear-groups --pdeathsig KILL --`. Empty when runs do not switch.
+ */
+export function runAsArgs(user: RunUser, uid: number): string[] {
+  if (user.kind !== "tenant-uid" || !SETPRIV) return [];
+  assertRunUid(uid);
+  return [SETPRIV, `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--pdeathsig", "KILL", "--"];
+}
+
+/**
+ * Gives `uid` the folders a run writes (workspace, its CLI directory): the whole tree is chowned without
+ * following links (files the server wrote — CLAUDE.md, execution/, timeline, inbox — become the agent's),
+ * then each top folder is made 0700 so no other tenant's uid can enter it. No-op unless runs switch uid.
+ * Called before every run and tool check; the tenant's previous run is over, so nothing of it races the walk.
+ */
+export async function prepareRunOwnership(user: RunUser, uid: number, dirs: readonly string[]): Promise<void> {
+  if (user.kind !== "tenant-uid" || !CHOWN) return;
+  assertRunUid(uid);
+  for (const dir of dirs) {
+    const stat = lstatSync(dir);
+    if (!stat.isDirectory()) throw new Error(`${dir} is not a directory (a symlink is refused)`);
+  }
+  const child = Bun.spawn([CHOWN, "-R", "-P", "--", `${uid}:${uid}`, ...dirs], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+  const [stderr, exitCode] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+  if (exitCode !== 0) throw new Error(`chown of the run's folders failed (exit ${exitCode}): ${stderr.trim().split("\n")[0] ?? ""}`);
+  for (const dir of dirs) chmodSync(dir, 0o700);
+}
+
+/**
+ * Makes the server's own folders traversable but not listable (0711) so a tenant's uid reaches its workspace
+ * and CLI directory inside them and nothing else: every file in them keeps its own private mode (the database
+ * and the generated keys are 0600). Missing folders are created so. No-op unless runs switch uid.
+ */
+export function makeTraversable(user: RunUser, dirs: readonly string[]): void {
+  if (user.kind !== "tenant-uid") return;
+  for (const dir of dirs) {
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    chmodSync(dir, 0o711);
+  }
+}
+
+function assertRunUid(uid: number): void {
+  if (!Number.isSafeInteger(uid) || uid < PROBE_UID || uid > 0xfffffffe) throw new Error(`refusing to run as uid ${uid}: tenant uids start at ${TENANT_UID_BASE}`);
+}

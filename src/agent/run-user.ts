@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "../log.ts";
 
 /** The first uid handed to a tenant (tenants.uid); far above any system or login account. */
@@ -62,14 +63,30 @@ export async function prepareRunOwnership(user: RunUser, uid: number, dirs: read
 
 /**
  * Makes the server's own folders traversable but not listable (0711) so a tenant's uid reaches its workspace
- * and CLI directory inside them and nothing else: every file in them keeps its own private mode (the database
- * and the generated keys are 0600). Missing folders are created so. No-op unless runs switch uid.
+ * and CLI directory inside them and nothing else. Missing folders are created so. No-op unless runs switch uid.
  */
 export function makeTraversable(user: RunUser, dirs: readonly string[]): void {
   if (user.kind !== "tenant-uid") return;
   for (const dir of dirs) {
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     chmodSync(dir, 0o711);
+  }
+}
+
+/**
+ * A passable folder exposes any entry whose name is known (`$DATA_DIR/proxystaff.db`): every entry directly in
+ * `dir` but the `keep` ones (the next folder on the way) loses its group and other bits — an old 0644 database
+ * becomes 0600 — and says so in the log. No-op unless runs switch uid.
+ */
+export function makeEntriesPrivate(user: RunUser, dir: string, keep: readonly string[], log?: Logger): void {
+  if (user.kind !== "tenant-uid" || !existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (keep.includes(path)) continue;
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink() || (stat.mode & 0o077) === 0) continue;
+    chmodSync(path, stat.mode & 0o7700);
+    log?.warn("made private: tenant uids pass through its folder", { path, mode: (stat.mode & 0o7777).toString(8), now: (stat.mode & 0o7700).toString(8) });
   }
 }
 

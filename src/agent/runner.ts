@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { classifyOutcome } from "./classify.ts";
 import { resolveAgentCommand, splitShellArgs } from "./command.ts";
@@ -8,7 +8,7 @@ import { prepareTenantConfigDir } from "./config-dir.ts";
 import type { TenantConfigDir } from "./config-dir.ts";
 import { buildAgentEnv, secretValuesOf } from "./environment.ts";
 import { readCapped, spawnProcessGroup } from "./process.ts";
-import { makeTraversable, prepareRunOwnership } from "./run-user.ts";
+import { makeEntriesPrivate, makeTraversable, prepareRunOwnership } from "./run-user.ts";
 import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
 import type { SpawnFunction } from "./process.ts";
@@ -57,7 +57,12 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   const outputLimit = options.outputLimitBytes ?? 4 * 1024 * 1024;
   const sandbox = options.sandbox ?? checkSandbox(config, command, { log, hostPath: hostEnv.PATH });
   const wrap = sandboxWrapper(sandbox);
-  makeTraversable(sandbox.runUser, serverFoldersOnTheWay(config));
+  const onTheWay = serverFoldersOnTheWay(config);
+  makeTraversable(sandbox.runUser, onTheWay);
+  // DATA_DIR and CLAUDE_CONFIG_DIR hold the server's secrets beside the way through: those must stay private.
+  for (const dir of [resolve(config.DATA_DIR), resolve(config.CLAUDE_CONFIG_DIR)]) {
+    if (onTheWay.includes(dir)) makeEntriesPrivate(sandbox.runUser, dir, onTheWay, log);
+  }
 
   function spawnOrNull(spec: Parameters<SpawnFunction>[0]) {
     try {
@@ -162,13 +167,24 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
 
 /**
  * The server's folders a tenant's uid passes through to reach its workspace and CLI directory: TENANTS_DIR,
- * CLAUDE_CONFIG_DIR and its tenants/, and DATA_DIR when the CLI directory is inside it (the default).
+ * CLAUDE_CONFIG_DIR and its tenants/, and DATA_DIR with the folders below it on the way when either is inside it
+ * (CLAUDE_CONFIG_DIR is by default).
  */
 export function serverFoldersOnTheWay(config: Pick<AppContext["config"], "DATA_DIR" | "TENANTS_DIR" | "CLAUDE_CONFIG_DIR">): string[] {
+  const data = resolve(config.DATA_DIR);
   const claude = resolve(config.CLAUDE_CONFIG_DIR);
-  const fromData = relative(resolve(config.DATA_DIR), claude);
-  const inData = fromData !== "" && !fromData.startsWith("..") && !isAbsolute(fromData);
-  return [...(inData ? [resolve(config.DATA_DIR)] : []), claude, join(claude, "tenants"), resolve(config.TENANTS_DIR)];
+  const isBelowData = (path: string) => {
+    const rel = relative(data, path);
+    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+  };
+  const folders = new Set<string>();
+  for (const target of [join(claude, "tenants"), resolve(config.TENANTS_DIR)]) {
+    const chain = [target];
+    for (let dir = target; isBelowData(dir); ) chain.unshift((dir = dirname(dir)));
+    for (const dir of chain) folders.add(dir);
+  }
+  folders.add(claude);
+  return [...folders].sort();
 }
 
 /** The inline `--mcp-config` JSON for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */

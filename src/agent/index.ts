@@ -26,6 +26,6 @@ export type { RunLimits } from "./limits.ts";
 export { createRunCgroup, detectCgroups } from "./run-cgroup.ts";
 export type { CgroupSupport, RunCgroup } from "./run-cgroup.ts";
 export { runSandboxSelfCheck } from "./self-check.ts";
-export { decideRunUser, makeEntriesPrivate, makeTraversable, prepareRunOwnership, PROBE_UID, runAsArgs, TENANT_UID_BASE } from "./run-user.ts";
+export { decideRunUser, makeEntriesPrivate, makeTraversable, prepareRunOwnership, PROBE_UID, runAsArgs, TENANT_UID_BASE, unreachableFolders } from "./run-user.ts";
 export type { RunUser } from "./run-user.ts";
 export type { SelfCheckItem, SelfCheckOptions } from "./self-check.ts";

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 
 /** The first uid handed to a tenant (tenants.uid); far above any system or login account. */
@@ -88,6 +89,41 @@ export function makeEntriesPrivate(user: RunUser, dir: string, keep: readonly st
     chmodSync(path, stat.mode & 0o7700);
     log?.warn("made private: tenant uids pass through its folder", { path, mode: (stat.mode & 0o7777).toString(8), now: (stat.mode & 0o7700).toString(8) });
   }
+}
+
+/**
+ * The folders of `dirs` a tenant's uid cannot enter (tried as PROBE_UID with `cd`): a parent the operator made
+ * 0700 (e.g. /var/lib/x) blocks every run. Empty when runs do not switch uid.
+ */
+export function unreachableFolders(user: RunUser, dirs: readonly string[]): string[] {
+  const runAs = runAsArgs(user, PROBE_UID);
+  if (runAs.length === 0) return [];
+  return dirs.filter((dir) => {
+    const probe = Bun.spawnSync([...runAs, "/bin/sh", "-c", 'cd "$1"', "sh", dir], { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    return probe.exitCode !== 0;
+  });
+}
+
+/**
+ * The server's folders a tenant's uid passes through to reach its workspace and CLI directory: TENANTS_DIR,
+ * CLAUDE_CONFIG_DIR and its tenants/, and DATA_DIR with the folders below it on the way when either is inside it
+ * (CLAUDE_CONFIG_DIR is by default).
+ */
+export function serverFoldersOnTheWay(config: Pick<Config, "DATA_DIR" | "TENANTS_DIR" | "CLAUDE_CONFIG_DIR">): string[] {
+  const data = resolve(config.DATA_DIR);
+  const claude = resolve(config.CLAUDE_CONFIG_DIR);
+  const isBelowData = (path: string) => {
+    const rel = relative(data, path);
+    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+  };
+  const folders = new Set<string>();
+  for (const target of [join(claude, "tenants"), resolve(config.TENANTS_DIR)]) {
+    const chain = [target];
+    for (let dir = target; isBelowData(dir); ) chain.unshift((dir = dirname(dir)));
+    for (const dir of chain) folders.add(dir);
+  }
+  folders.add(claude);
+  return [...folders].sort();
 }
 
 function assertRunUid(uid: number): void {

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { classifyOutcome } from "./classify.ts";
 import { resolveAgentCommand, splitShellArgs } from "./command.ts";
@@ -8,7 +8,7 @@ import { prepareTenantConfigDir } from "./config-dir.ts";
 import type { TenantConfigDir } from "./config-dir.ts";
 import { buildAgentEnv, secretValuesOf } from "./environment.ts";
 import { readCapped, spawnProcessGroup } from "./process.ts";
-import { makeEntriesPrivate, makeTraversable, prepareRunOwnership } from "./run-user.ts";
+import { makeEntriesPrivate, makeTraversable, prepareRunOwnership, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
 import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
 import type { SpawnFunction } from "./process.ts";
@@ -62,6 +62,10 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   // DATA_DIR and CLAUDE_CONFIG_DIR hold the server's secrets beside the way through: those must stay private.
   for (const dir of [resolve(config.DATA_DIR), resolve(config.CLAUDE_CONFIG_DIR)]) {
     if (onTheWay.includes(dir)) makeEntriesPrivate(sandbox.runUser, dir, onTheWay, log);
+  }
+  const blocked = unreachableFolders(sandbox.runUser, onTheWay);
+  if (blocked.length > 0) {
+    log.error("tenant uids cannot reach their folders: every agent run will fail until the folders above are passable (chmod o+x)", { folders: blocked });
   }
 
   function spawnOrNull(spec: Parameters<SpawnFunction>[0]) {
@@ -163,28 +167,6 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   }
 
   return { run, command, sandbox, argvFor };
-}
-
-/**
- * The server's folders a tenant's uid passes through to reach its workspace and CLI directory: TENANTS_DIR,
- * CLAUDE_CONFIG_DIR and its tenants/, and DATA_DIR with the folders below it on the way when either is inside it
- * (CLAUDE_CONFIG_DIR is by default).
- */
-export function serverFoldersOnTheWay(config: Pick<AppContext["config"], "DATA_DIR" | "TENANTS_DIR" | "CLAUDE_CONFIG_DIR">): string[] {
-  const data = resolve(config.DATA_DIR);
-  const claude = resolve(config.CLAUDE_CONFIG_DIR);
-  const isBelowData = (path: string) => {
-    const rel = relative(data, path);
-    return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-  };
-  const folders = new Set<string>();
-  for (const target of [join(claude, "tenants"), resolve(config.TENANTS_DIR)]) {
-    const chain = [target];
-    for (let dir = target; isBelowData(dir); ) chain.unshift((dir = dirname(dir)));
-    for (const dir of chain) folders.add(dir);
-  }
-  folders.add(claude);
-  return [...folders].sort();
 }
 
 /** The inline `--mcp-config` JSON for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */

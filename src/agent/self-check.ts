@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Config } from "../config.ts";
 import type { AppContext } from "../context.ts";
 import { resolveAgentCommand } from "./command.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { buildAgentEnv } from "./environment.ts";
-import { PROBE_UID, runAsArgs } from "./run-user.ts";
+import { PROBE_UID, runAsArgs, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
 import { checkSandbox, givePrivateScratch, sandboxWrapper } from "./sandbox.ts";
 import type { PreparedRun, SandboxStatus, WrapInput } from "./sandbox.ts";
 
@@ -62,6 +62,20 @@ export async function runSandboxSelfCheck(ctx: Pick<AppContext, "config">, optio
     }`,
   });
   items.push(...(await probeInside(config, command, sandbox, options.wrap ?? sandboxWrapper(sandbox))));
+  if (sandbox.runUser.kind === "tenant-uid") {
+    // The server makes its own folders 0711 at start; the operator's folders above them must let a tenant's uid by.
+    const own = serverFoldersOnTheWay(config);
+    const above = [...new Set(own.map((dir) => dirname(dir)).filter((dir) => !own.includes(dir)))].filter((dir) => existsSync(dir));
+    const blocked = unreachableFolders(sandbox.runUser, above);
+    items.push({
+      name: "tenant uids reach their folders",
+      ok: blocked.length === 0,
+      detail:
+        blocked.length === 0
+          ? `the folders above DATA_DIR, CLAUDE_CONFIG_DIR and TENANTS_DIR let a tenant's uid pass (${above.join(", ")})`
+          : `a tenant's uid cannot pass ${blocked.join(", ")}: every run would fail (chmod o+x on it and the folders above it)`,
+    });
+  }
   return items;
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner } from "../../src/agent/index.ts";
-import { serverFoldersOnTheWay } from "../../src/agent/runner.ts";
+import { serverFoldersOnTheWay } from "../../src/agent/run-user.ts";
 import { agentSetup, STAND_IN, TEST_UID } from "./setup.ts";
 
 const isRoot = process.getuid?.() === 0;

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bwrapArgs, checkSandbox, resolveAgentCommand, runSandboxSelfCheck } from "../../src/agent/index.ts";
 import type { PreparedRun, WrapInput } from "../../src/agent/index.ts";
@@ -65,5 +65,17 @@ describe("runSandboxSelfCheck", () => {
     const real = Object.fromEntries((await runSandboxSelfCheck({ config }, { sandbox, command })).map((i) => [i.name, i]));
     expect(real["/proc/sys read-only"]).toMatchObject({ ok: true });
     expect(real["runs as an unprivileged uid"]).toMatchObject({ ok: true });
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("fails when a folder above TENANTS_DIR keeps tenant uids out (every run would fail)", async () => {
+    const setup = installWithData("none");
+    chmodSync(setup.root, 0o700);
+    const items = await runSandboxSelfCheck({ config: setup.config });
+    const item = items.find((i) => i.name === "tenant uids reach their folders");
+    expect(item).toMatchObject({ ok: false });
+    expect(item?.detail).toContain(setup.root);
+    chmodSync(setup.root, 0o711);
+    const again = await runSandboxSelfCheck({ config: setup.config });
+    expect(again.find((i) => i.name === "tenant uids reach their folders")).toMatchObject({ ok: true });
   });
 });

@@ -60,3 +60,25 @@ test.skipIf(!isRoot)("as root the runner makes the way 0711 and what lies beside
     setup.cleanup();
   }
 });
+
+// A server that is not root cannot switch uid: it must say so loudly, and runs keep its uid.
+test.skipIf(!isRoot)("a non-root server keeps its own uid for runs and says so at start", () => {
+  const script = [
+    `import { decideRunUser, runAsArgs } from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "agent", "run-user.ts"))};`,
+    "const lines = [];",
+    "const user = decideRunUser({ error: (msg, fields) => lines.push({ msg, ...fields }) });",
+    "console.log(JSON.stringify({ user, lines, prefix: runAsArgs(user, 200001) }));",
+  ].join("\n");
+  const result = Bun.spawnSync(["setpriv", `--reuid=${TEST_UID}`, `--regid=${TEST_UID}`, "--clear-groups", "--", process.execPath, "-e", script], {
+    cwd: "/",
+    env: { PATH: "/usr/bin:/bin", HOME: "/tmp", BUN_INSTALL_CACHE_DIR: "/tmp" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(result.stderr.toString()).toBe("");
+  const seen = JSON.parse(result.stdout.toString()) as { user: { kind: string; warning?: string }; lines: { msg: string; reason: string }[]; prefix: string[] };
+  expect(seen.user.kind).toBe("server-uid");
+  expect(seen.user.warning).toContain(`runs as uid ${TEST_UID}, not root`);
+  expect(seen.lines).toEqual([{ msg: "AGENT RUNS SHARE ONE UID", reason: seen.user.warning! }]);
+  expect(seen.prefix).toEqual([]);
+});

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
@@ -24,7 +24,12 @@ export type RunUser = { kind: "tenant-uid" } | { kind: "server-uid"; warning: st
  */
 export function decideRunUser(log?: Logger): RunUser {
   const uid = process.getuid?.() ?? -1;
-  if (uid === 0 && SETPRIV && CHOWN) return { kind: "tenant-uid" };
+  if (uid === 0 && SETPRIV && CHOWN) {
+    // The chown before each run would follow a hard link a tenant made to a root file outside its folder; the
+    // kernel refuses such links when protected_hardlinks is on (inside bwrap they fail anyway: EXDEV).
+    if (readSysctl("fs/protected_hardlinks") === "0") log?.warn("fs.protected_hardlinks is off: without the sandbox a tenant could hard-link a file it does not own into its workspace; set sysctl fs.protected_hardlinks=1");
+    return { kind: "tenant-uid" };
+  }
   const warning =
     uid === 0
       ? "util-linux setpriv or coreutils chown is missing: agent runs keep uid 0 (root) — install util-linux and coreutils"
@@ -124,6 +129,14 @@ export function serverFoldersOnTheWay(config: Pick<Config, "DATA_DIR" | "TENANTS
   }
   folders.add(claude);
   return [...folders].sort();
+}
+
+function readSysctl(name: string): string | null {
+  try {
+    return readFileSync(`/proc/sys/${name}`, "utf8").trim();
+  } catch {
+    return null; // no /proc/sys (not Linux): nothing to say
+  }
 }
 
 function assertRunUid(uid: number): void {

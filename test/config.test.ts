@@ -234,7 +234,7 @@ describe("DATA_DIR and database file modes", () => {
       try {
         expect(modeOf(dataDir)).toBe("755");
         expect(modeOf(join(dataDir, "proxystaff.db"))).toBe("644");
-        expect(opened.warnings).toContain(`DATA_DIR is open to other local users (mode 755): run chmod 700 ${dataDir}`);
+        expect(opened.warnings).toContain(`DATA_DIR is open to other local users (mode 755): run chmod 711 ${dataDir}`);
         expect(opened.warnings).toContain(`the database file is readable by other users (mode 644): run chmod 600 ${join(dataDir, "proxystaff.db")}*`);
       } finally {
         await opened.close();

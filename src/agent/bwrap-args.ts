@@ -81,7 +81,9 @@ export function bwrapArgs(mounts: BwrapMounts): string[] {
   }
   // A sized /tmp: its pages are RAM (and count against the run's memory cgroup), so an unsized one lets a run fill half the host's memory.
   if (mounts.tmpMb !== undefined) args.push("--size", String(mounts.tmpMb * 1024 * 1024));
-  args.push("--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev");
+  // /proc/sys read-only: a write to kernel.core_pattern (`|/workspace/x`) would make the host kernel run a
+  // workspace script as root on the next crash dump.
+  args.push("--tmpfs", "/tmp", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev");
   args.push("--ro-bind", mounts.cliFiles, mounts.cliFiles);
   for (const path of mounts.readOnly ?? []) args.push("--ro-bind", path, path);
   args.push("--bind", mounts.tenantConfigDir, mounts.tenantConfigDir);

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { classifyOutcome } from "./classify.ts";
 import { resolveAgentCommand, splitShellArgs } from "./command.ts";
@@ -12,6 +12,7 @@ import { buildAgentEnv, secretValuesOf } from "./environment.ts";
 import { writeMcpConfigFile } from "./mcp-config-file.ts";
 import type { McpConfigFile } from "./mcp-config-file.ts";
 import { readCapped, spawnProcessGroup } from "./process.ts";
+import { makeEntriesPrivate, makeTraversable, prepareRunOwnership, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
 import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
 import type { SpawnFunction } from "./process.ts";
@@ -60,6 +61,16 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   const outputLimit = options.outputLimitBytes ?? 4 * 1024 * 1024;
   const sandbox = options.sandbox ?? checkSandbox(config, command, { log, hostPath: hostEnv.PATH });
   const wrap = sandboxWrapper(sandbox);
+  const onTheWay = serverFoldersOnTheWay(config);
+  makeTraversable(sandbox.runUser, onTheWay);
+  // DATA_DIR and CLAUDE_CONFIG_DIR hold the server's secrets beside the way through: those must stay private.
+  for (const dir of [resolve(config.DATA_DIR), resolve(config.CLAUDE_CONFIG_DIR)]) {
+    if (onTheWay.includes(dir)) makeEntriesPrivate(sandbox.runUser, dir, onTheWay, log);
+  }
+  const blocked = unreachableFolders(sandbox.runUser, onTheWay);
+  if (blocked.length > 0) {
+    log.error("tenant uids cannot reach their folders: every agent run will fail until the folders above are passable (chmod o+x)", { folders: blocked });
+  }
 
   function spawnOrNull(spec: Parameters<SpawnFunction>[0]) {
     try {
@@ -95,6 +106,11 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       log.warn("agent run refused", { tenantId: request.tenantId, kind: refusal.kind, error: refusal.error });
       return { kind: refusal.kind, error: refusal.error, durationMs: Math.round(performance.now() - started), exitCode: null };
     }
+    try {
+      await prepareRunOwnership(sandbox.runUser, request.uid, [request.workspace, configDir.dir]);
+    } catch (error) {
+      return fail(`the tenant's folders could not be given to its uid: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const { env, dropped } = buildAgentEnv({
       config,
       hostEnv,
@@ -117,6 +133,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       tenantConfigDir: configDir.dir,
       platformCredentials: configDir.platformCredentials,
       command,
+      uid: request.uid,
     });
 
     const child = spawnOrNull({ argv: wrapped.argv, cwd: request.workspace, env, stdin: request.prompt });

@@ -3,6 +3,8 @@ export interface AgentRunRequest {
   tenantId: string;
   /** Absolute path of the tenant's workspace (the CLI's cwd). */
   workspace: string;
+  /** The tenant's host uid (tenants.uid, see tenantUid): the run executes as it when the server is root. */
+  uid: number;
   prompt: string;
   /** The CLI session to resume, or null for a fresh one. */
   sessionId: string | null;

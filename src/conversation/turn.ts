@@ -4,7 +4,7 @@ import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
 import { AppError } from "../errors.ts";
-import { getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
+import { getTenant, tenantEnvironment, tenantUid, workspacePath } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
 import { createClaudeMdCheck } from "./claude-md-check.ts";
@@ -139,6 +139,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       return await runWithSessionRetry(deps.runner, {
         tenantId: tenant.id,
         workspace: workspacePath(ctx.config, tenant.id),
+        uid: await tenantUid(ctx.db, tenant.id),
         // Media the pipeline only referenced is downloaded now, before the run (the webhook did not wait for it).
         prompt: formatPrompt((await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem), tenant.timezone),
         sessionId,

@@ -28,12 +28,15 @@ export const tenants = sqliteTable(
     onboarding_status: text("onboarding_status", { enum: ONBOARDING_STATUSES }).notNull().default("DISCOVERY"),
     timezone: text("timezone").notNull().default("UTC"),
     business: text("business").notNull().default("{}"),
+    /** The unprivileged host uid (and gid) this tenant's agent runs and tool checks use; allocated once, never shared. */
+    uid: integer("uid"),
     created_at: text("created_at").notNull().default(now),
     updated_at: text("updated_at").notNull().default(now),
   },
   (t) => [
     uniqueIndex("tenants_phone_number_unique").on(t.phone_number),
     uniqueIndex("tenants_telegram_chat_id_unique").on(t.telegram_chat_id),
+    uniqueIndex("tenants_uid_unique").on(t.uid),
     index("tenants_status_idx").on(t.status, t.onboarding_status),
   ],
 );

@@ -34,6 +34,7 @@ export type { LinkOutcome } from "./telegram-link.ts";
 export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link-codes.ts";
 export type { NewLinkCode } from "./telegram-link-codes.ts";
 export { workspacePath } from "./paths.ts";
+export { tenantUid } from "./uid.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export {
   MAX_CLAUDE_MD_BYTES,

@@ -9,7 +9,7 @@ import { detectLimitMethod, resolveLimits } from "../../src/agent/limits.ts";
 import { checkSandbox, sandboxWrapper } from "../../src/agent/sandbox.ts";
 import { startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
-import { agentSetup, REAL_CLI } from "./setup.ts";
+import { agentSetup, REAL_CLI, TEST_UID } from "./setup.ts";
 
 const hasCli = existsSync(REAL_CLI);
 const canSetLimits = detectLimitMethod() !== null;
@@ -26,7 +26,7 @@ describe.each(["none", "auto"] as const)("limits reach the agent's process (AGEN
       const workspace = setup.workspace("tenant-l");
       const configDir = join(setup.root, "config-l");
       mkdirSync(configDir, { recursive: true });
-      const run = sandboxWrapper(status)({ argv: ["/bin/cat", "/proc/self/limits"], workspace, tenantConfigDir: configDir, platformCredentials: null, command });
+      const run = sandboxWrapper(status)({ argv: ["/bin/cat", "/proc/self/limits"], workspace, tenantConfigDir: configDir, platformCredentials: null, command, uid: TEST_UID });
       const child = Bun.spawn(run.argv, { cwd: workspace, env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
       expect({ exit: await child.exited, err }).toEqual({ exit: 0, err: "" });
@@ -64,7 +64,7 @@ describe("limits by default", () => {
       const configDir = join(setup.root, "config-t");
       mkdirSync(configDir, { recursive: true });
       const script = "head -c 314572800 /dev/zero > /tmp/big; echo rc=$?; wc -c < /tmp/big";
-      const run = sandboxWrapper(status)({ argv: ["/bin/sh", "-c", script], workspace, tenantConfigDir: configDir, platformCredentials: null, command });
+      const run = sandboxWrapper(status)({ argv: ["/bin/sh", "-c", script], workspace, tenantConfigDir: configDir, platformCredentials: null, command, uid: TEST_UID });
       const child = Bun.spawn(run.argv, { cwd: workspace, env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
       await child.exited;
@@ -133,7 +133,9 @@ describe("per-run limits", () => {
       const result = await runner.run(setup.request("tenant-p", "fork a lot"));
       // Either the CLI survives and reports the failed forks, or it dies of them: both are contained.
       if (result.kind === "ok") expect(result.text).toMatch(/Resource temporarily unavailable|retry: No child processes/);
-      else expect(result.kind).toBe("limit_exceeded");
+      // As the tenant's uid, RLIMIT_NPROC binds (it did not for root) and the kernel checks it before the pids cgroup,
+      // so the cgroup may not record the hit: the CLI then aborts on a failed fork (a crash), contained all the same.
+      else expect(["limit_exceeded", "crash"]).toContain(result.kind);
       // The run's cgroup goes away once its killed tasks are reaped (retried in the background).
       // This process's groups only: other servers (and test runs) on the machine have their own.
       const leftovers = () => (status.cgroups?.bases ?? []).flatMap((b) => readdirSync(b.dir).filter((d) => d.startsWith(`run-${process.pid}-`)));

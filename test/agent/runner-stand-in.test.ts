@@ -87,7 +87,8 @@ describe("runner classification with a stand-in CLI", () => {
 
   test("timeout kills the group; SIGKILL follows when SIGTERM is ignored", async () => {
     for (const mode of ["hang", "ignore_term"]) {
-      const pidFile = join(setup.root, `${mode}.pid`);
+      // In the workspace: the run's uid (not root) can write there.
+      const pidFile = join(setup.workspace("tenant-s"), `${mode}.pid`);
       const result = await runner.run(withMode(mode, { STAND_IN_PIDFILE: pidFile }));
       expect(result.kind).toBe("timeout");
       const grandchild = Number(readFileSync(pidFile, "utf8").trim());

@@ -9,7 +9,7 @@ import { SERVER_SIDE_CREDENTIALS, createAgentTools } from "../../../src/agent/to
 import type { AgentTools } from "../../../src/agent/tools/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";
 import { listTasks } from "../../../src/scheduler/index.ts";
-import { createTenant, setTelegramChat, tenantEnvironment, workspacePath } from "../../../src/tenants/index.ts";
+import { createTenant, setTelegramChat, tenantEnvironment, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
 import { startFakeAnthropic } from "../../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../../fakes/anthropic.ts";
@@ -75,6 +75,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     const request: AgentRunRequest = {
       tenantId: tenant.id,
       workspace: workspacePath(server.ctx.config, tenant.id),
+      uid: await tenantUid(server.ctx.db, tenant.id),
       prompt,
       sessionId: null,
       tenantEnv: env,
@@ -162,6 +163,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
         workspace: workspacePath(server.ctx.config, tenant.id),
         prompt: "argv-secret-marker: what tools do you have?",
         sessionId: null,
+        uid: await tenantUid(server.ctx.db, tenant.id),
         tenantEnv: {},
         timezone: tenant.timezone,
         mcp: { url: tools.url(`http://127.0.0.1:${server.server.server.port}`), token: issued.token },
@@ -186,6 +188,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     const result = await runner.run({
       tenantId: tenant.id,
       workspace: workspacePath(server.ctx.config, tenant.id),
+      uid: await tenantUid(server.ctx.db, tenant.id),
       prompt: "schedule something",
       sessionId: null,
       tenantEnv: {},

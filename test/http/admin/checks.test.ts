@@ -5,7 +5,8 @@ import type { Server } from "bun";
 import { sql } from "drizzle-orm";
 import { DEFAULT_MAX_PROCESSES, detectCgroups } from "../../../src/agent/index.ts";
 import { loadConfig } from "../../../src/config.ts";
-import { workspacePath } from "../../../src/tenants/index.ts";
+import type { Config } from "../../../src/config.ts";
+import { tenantUid, workspacePath } from "../../../src/tenants/index.ts";
 import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
 import { runServerSideToolChecks } from "../../../src/tenants/server-tool-health.ts";
 import { runToolHealthChecks } from "../../../src/tenants/tool-health.ts";
@@ -159,6 +160,38 @@ describe("POST /admin/tools/health-check", () => {
 });
 
 describe("runToolHealthChecks", () => {
+  // Finding S1: tool checks run code the agent can edit, so they run like agent runs — as the tenant's own uid.
+  const isRoot = process.getuid?.() === 0;
+  test.skipIf(!isRoot)("a tool runs as its tenant's uid: not root, /proc/sys read-only, the other tenant and DATA_DIR unreadable", async () => {
+    const other = await h.tenant({ phone: "+15550001111" });
+    const tenant = await h.tenant({ phone: "+15550002222" });
+    writeFileSync(join(workspacePath(h.t.ctx.config, other.id), "secret.txt"), "other-tenant-secret");
+    const probe = (path: string) => `    try:\n        open(${JSON.stringify(path)}).read(); out.append("READ ${path}")\n    except OSError as e:\n        out.append(f"denied {e.errno}")\n`;
+    writeFileSync(
+      join(workspacePath(h.t.ctx.config, tenant.id), "execution/probe.py"),
+      [
+        "import os, sys",
+        'if "--health-check" in sys.argv:',
+        '    out = [f"uid={os.getuid()}"]',
+        "    try:",
+        '        v = open("/proc/sys/kernel/core_pattern").read(); open("/proc/sys/kernel/core_pattern", "w").write(v); out.append("CORE-PATTERN-WRITTEN")',
+        "    except OSError as e:",
+        '        out.append(f"core denied {e.errno}")',
+        probe(join(workspacePath(h.t.ctx.config, other.id), "secret.txt")) + probe(join(h.t.ctx.config.DATA_DIR, "proxystaff.db")) + '    print(" ".join(out))',
+      ].join("\n"),
+    );
+    const uid = await tenantUid(h.t.ctx.db, tenant.id);
+    expect(uid).toBeGreaterThanOrEqual(200_000);
+    for (const config of [h.t.ctx.config, { ...h.t.ctx.config, AGENT_SANDBOX: "none" } as Config]) {
+      const results = await runToolHealthChecks({ ...h.t.ctx, config }, tenant.id, { sandbox: toolSandbox(config) });
+      const output = results.find((r) => r.tool === "probe.py")?.output ?? "";
+      expect(output).toContain(`uid=${uid}`);
+      expect(output).not.toContain("CORE-PATTERN-WRITTEN");
+      expect(output).not.toContain("READ ");
+      expect(output.match(/denied/g)).toHaveLength(3);
+    }
+  });
+
   test("a health check script never sees SENDGRID_API_KEY (server-side only, like agent runs); other credentials it does", async () => {
     const tenant = await h.tenant();
     await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY, OTHER_TOKEN: "other-token-1234" } });

@@ -1,7 +1,8 @@
 // A stand-in for the `claude` CLI used by the benchmarks and the fault suite: a bash script that answers
 // valid CLI JSON at once, so what is measured is the platform's own cost, not a model's.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 
 export interface StandInOptions {
   /** Each run appends `<tenant-id> start|end <epoch seconds.micro> <pid>` lines here (O_APPEND; one write per line). */
@@ -23,6 +24,13 @@ export interface StandInOptions {
  */
 export function writeStandInAgent(dir: string, options: StandInOptions = {}): string {
   mkdirSync(dir, { recursive: true });
+  // Runs execute as their tenant's uid (root server): the script must be reachable and the events file writable by it.
+  passableFromTmp(dir);
+  if (options.eventsFile && isAbsolute(options.eventsFile)) {
+    passableFromTmp(dirname(options.eventsFile));
+    writeFileSync(options.eventsFile, "", { flag: "a" });
+    chmodSync(options.eventsFile, 0o666);
+  }
   const path = join(dir, "stand-in-agent.sh");
   const events = options.eventsFile ? shellQuote(options.eventsFile) : "/dev/null";
   const sleep = options.sleepMs && options.sleepMs > 0 ? `sleep ${(options.sleepMs / 1000).toFixed(3)}` : ":";
@@ -60,6 +68,14 @@ record end
   writeFileSync(path, script);
   chmodSync(path, 0o755);
   return path;
+}
+
+/** Makes `dir` and its parents up to the system temp folder passable (0711) for other uids (mkdtemp makes 0700). */
+function passableFromTmp(dir: string): void {
+  const top = tmpdir();
+  for (let d = resolve(dir); d.startsWith(`${top}/`); d = dirname(d)) {
+    if (existsSync(d)) chmodSync(d, statSync(d).mode | 0o711);
+  }
 }
 
 /** One line of the stand-in's events file. */

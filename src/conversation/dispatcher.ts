@@ -111,13 +111,14 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
       if (candidates.length === 0) return;
       for (const tenantId of candidates) {
         if (stopped || running.size >= max) return;
-        const lease = await acquireLease(ctx.db, tenantId, owner, ctx.clock.now(), ttlMs);
+        const acquiredAt = ctx.clock.now();
+        const lease = await acquireLease(ctx.db, tenantId, owner, acquiredAt, ttlMs);
         if (!lease) {
           skipped.add(tenantId); // another process runs it; its release wakes it there
           continue;
         }
         log.debug("lease acquired", { tenantId, owner });
-        const run = serveTenant(tenantId).finally(() => {
+        const run = serveTenant(tenantId, acquiredAt + ttlMs).finally(() => {
           running.delete(tenantId);
           wake();
         });
@@ -132,9 +133,9 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
    * the run's signal aborts: its agent is killed and its outcome dropped, since another process may already
    * be running the same messages.
    */
-  async function serveTenant(tenantId: string): Promise<void> {
+  async function serveTenant(tenantId: string, acquiredUntilMs: number): Promise<void> {
     const lease = new AbortController();
-    let expiresAtMs = ctx.clock.now() + ttlMs; // as acquired just before; moved on by each renewal
+    let expiresAtMs = acquiredUntilMs; // what the row says; moved on by each renewal
     const lose = (reason: string) => {
       if (lease.signal.aborted) return;
       log.warn("lease lost; stopping the tenant's run", { tenantId, owner, reason });

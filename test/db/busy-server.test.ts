@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { postTelegramWebhook, textUpdate } from "../fakes/telegram.ts";
 import { freePort, holdWriteLock } from "../helpers/index.ts";
+import { STAND_IN } from "../agent/setup.ts";
 import { spawnServer, stackEnv, startFakes, WEBHOOK_SECRET } from "../e2e/stack.ts";
 import type { Fakes, ServerProcess } from "../e2e/stack.ts";
 
@@ -17,7 +18,8 @@ describe("a write lock held by another process", () => {
 
   beforeAll(async () => {
     fakes = startFakes();
-    server = await spawnServer({ env: stackEnv(fakes, await freePort()) });
+    // No agent run is needed (the chats are not linked): the stand-in CLI keeps the test off the real one.
+    server = await spawnServer({ env: stackEnv(fakes, await freePort(), { AGENT_COMMAND: STAND_IN }) });
   });
   afterAll(async () => {
     await server?.cleanup();

@@ -26,6 +26,12 @@ const positiveInt = wholeNumber("must be a positive whole number").pipe(z.number
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
 const optional = <T extends z.ZodType>(schema: T) => schema.optional();
+/** A size in MiB where "0" or "off" means no limit (null). */
+const mebibytesOrOff = z
+  .string()
+  .trim()
+  .regex(/^(\d+|off)$/i, 'must be a whole number of MiB, or 0 / "off" for no limit')
+  .transform((v) => (/^off$/i.test(v) || Number(v) === 0 ? null : Number(v)));
 
 const credentialsKey = z.string().refine((v) => isAesKey(v), "must be 32 bytes encoded as base64");
 
@@ -69,12 +75,20 @@ const envSchema = z.object({
     .default(300_000),
   RATE_LIMIT_PER_MINUTE: positiveInt.default(60),
   AGENT_SANDBOX: z.enum(["auto", "bwrap", "none"]).default("auto"),
-  AGENT_MEMORY_MB: optional(positiveInt),
+  AGENT_MEMORY_MB: mebibytesOrOff.default(1024),
+  AGENT_TMP_MB: positiveInt.default(256),
+  TENANT_DISK_MB: mebibytesOrOff.default(1024),
+  DISK_FREE_MIN_MB: wholeNumber("must be a whole number of MiB").default(512),
+  DISK_FREE_MIN_PERCENT: wholeNumber("must be a whole number from 0 to 100").pipe(z.number().max(100, "must be a whole number from 0 to 100")).default(5),
   SENDGRID_API_BASE: url.default("https://api.sendgrid.com"),
   GOOGLE_TOKEN_URL: url.default("https://oauth2.googleapis.com/token"),
   GOOGLE_CLIENT_ID: optional(z.string().min(1)),
   GOOGLE_CLIENT_SECRET: optional(z.string().min(1)),
   METRICS_PUBLIC: bool.default(false),
+  TASK_MIN_INTERVAL_S: wholeNumber("must be a whole number of seconds (0 = no floor)").default(300),
+  TASK_MAX_PENDING: positiveInt.default(100),
+  TASK_MAX_RUNS_PER_DAY: positiveInt.default(200),
+  RETENTION_DAYS: wholeNumber("must be a whole number of days (0 = keep forever)").default(365),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 

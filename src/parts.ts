@@ -2,7 +2,7 @@ import { createAgentForServer } from "./agent/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./agent/tools/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
-import { conversationAdminRoutes, createConversation, createOutbox } from "./conversation/index.ts";
+import { conversationAdminRoutes, createConversation, createOutbox, createRetention } from "./conversation/index.ts";
 import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
@@ -54,11 +54,14 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
     appendTimeline: conversation.appendTimeline,
     isTaskMessageOpen: conversation.isTaskMessageOpen,
     findTaskRunResult: conversation.findTaskRunResult,
+    countTaskRunsSince: conversation.countTaskRunsSince,
   });
   onTaskFinished = async (taskId, outcome) => {
     await scheduler.onTaskFinished(taskId, outcome);
   };
   health.contribute(scheduler.health);
   parts.push({ services: [scheduler.service] });
+  // [retention] daily: old messages (each tenant's last 200 kept), strangers' rows, old timeline/ and inbox/ files
+  parts.push({ services: [createRetention(ctx).service] });
   return parts;
 }

@@ -41,13 +41,14 @@ export async function createContext(config: Config, options: CreateContextOption
 /**
  * Warns (never changes anything) when DATA_DIR is open to other local users or the database file is
  * readable by anyone but its owner: they hold every conversation, the generated keys and the CLI login.
- * ProxyStaff creates both private (0700 / 0600); these are folders and files made before or by hand.
+ * ProxyStaff creates the folder 0700 (0711 once agent runs switch to tenant uids) and the file 0600; these are made before or by hand.
  */
 export function warnIfReadableByOthers(config: Pick<Config, "DATA_DIR">, databasePath: string | null, log: Logger): void {
   const modeOf = (path: string) => (existsSync(path) ? statSync(path).mode & 0o777 : null);
   const dirMode = modeOf(config.DATA_DIR);
-  if (dirMode !== null && (dirMode & 0o007) !== 0) {
-    log.warn(`DATA_DIR is open to other local users (mode ${dirMode.toString(8)}): run chmod 700 ${config.DATA_DIR}`, { dataDir: config.DATA_DIR, mode: dirMode.toString(8) });
+  // 0711 is how agent runs (other uids) reach their CLI directory inside it; reading or writing it is not allowed.
+  if (dirMode !== null && (dirMode & 0o066) !== 0) {
+    log.warn(`DATA_DIR is open to other local users (mode ${dirMode.toString(8)}): run chmod 711 ${config.DATA_DIR}`, { dataDir: config.DATA_DIR, mode: dirMode.toString(8) });
   }
   const fileMode = databasePath ? modeOf(databasePath) : null;
   if (databasePath && fileMode !== null && (fileMode & 0o077) !== 0) {

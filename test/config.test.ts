@@ -39,7 +39,11 @@ describe("loadConfig: defaults", () => {
     expect(c.LEASE_TTL_MS).toBe(300_000);
     expect(c.RATE_LIMIT_PER_MINUTE).toBe(60);
     expect(c.AGENT_SANDBOX).toBe("auto");
-    expect(c.AGENT_MEMORY_MB).toBeUndefined();
+    expect(c.AGENT_MEMORY_MB).toBe(1024);
+    expect(c.AGENT_TMP_MB).toBe(256);
+    expect(c.TENANT_DISK_MB).toBe(1024);
+    expect(c.DISK_FREE_MIN_MB).toBe(512);
+    expect(c.DISK_FREE_MIN_PERCENT).toBe(5);
     expect(c.METRICS_PUBLIC).toBe(false);
     expect(c.LOG_LEVEL).toBe("info");
     expect(c.TELEGRAM_API_ROOT).toBe("https://api.telegram.org");
@@ -230,7 +234,7 @@ describe("DATA_DIR and database file modes", () => {
       try {
         expect(modeOf(dataDir)).toBe("755");
         expect(modeOf(join(dataDir, "proxystaff.db"))).toBe("644");
-        expect(opened.warnings).toContain(`DATA_DIR is open to other local users (mode 755): run chmod 700 ${dataDir}`);
+        expect(opened.warnings).toContain(`DATA_DIR is open to other local users (mode 755): run chmod 711 ${dataDir}`);
         expect(opened.warnings).toContain(`the database file is readable by other users (mode 644): run chmod 600 ${join(dataDir, "proxystaff.db")}*`);
       } finally {
         await opened.close();

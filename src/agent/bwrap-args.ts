@@ -42,6 +42,8 @@ export interface BwrapMounts {
   platformCredentials: string | null;
   /** The CLI's own files (npm package directory or the executable), read-only. */
   cliFiles: string;
+  /** Size of the private /tmp (tmpfs) in MiB; absent = the kernel's default (half of RAM). */
+  tmpMb?: number;
   /** Extra read-only paths (e.g. an interpreter outside /usr). */
   readOnly?: string[];
 }
@@ -77,7 +79,11 @@ export function bwrapArgs(mounts: BwrapMounts): string[] {
     const path = join("/etc", name);
     if (existsSync(path)) args.push("--ro-bind", path, path);
   }
-  args.push("--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev");
+  // A sized /tmp: its pages are RAM (and count against the run's memory cgroup), so an unsized one lets a run fill half the host's memory.
+  if (mounts.tmpMb !== undefined) args.push("--size", String(mounts.tmpMb * 1024 * 1024));
+  // /proc/sys read-only: a write to kernel.core_pattern (`|/workspace/x`) would make the host kernel run a
+  // workspace script as root on the next crash dump.
+  args.push("--tmpfs", "/tmp", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev");
   args.push("--ro-bind", mounts.cliFiles, mounts.cliFiles);
   for (const path of mounts.readOnly ?? []) args.push("--ro-bind", path, path);
   args.push("--bind", mounts.tenantConfigDir, mounts.tenantConfigDir);

@@ -19,10 +19,7 @@ export interface TenantConfigDir {
  * login file, a stale copy is removed.
  */
 export function prepareTenantConfigDir(platformConfigDir: string, tenantId: string): TenantConfigDir {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(tenantId)) {
-    throw new Error(`invalid tenant id for an agent directory: ${JSON.stringify(tenantId)}`);
-  }
-  const dir = join(platformConfigDir, "tenants", tenantId);
+  const dir = tenantConfigDirPath(platformConfigDir, tenantId);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const source = join(platformConfigDir, CREDENTIALS_FILE);
@@ -38,6 +35,14 @@ export function prepareTenantConfigDir(platformConfigDir: string, tenantId: stri
     chmodSync(target, 0o600);
   }
   return { dir, platformCredentials: source };
+}
+
+/** `<CLAUDE_CONFIG_DIR>/tenants/<tenantId>` (the id checked, so it names one folder); created by prepareTenantConfigDir, removed at purge. */
+export function tenantConfigDirPath(platformConfigDir: string, tenantId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(tenantId)) {
+    throw new Error(`invalid tenant id for an agent directory: ${JSON.stringify(tenantId)}`);
+  }
+  return join(platformConfigDir, "tenants", tenantId);
 }
 
 function isRegularFile(path: string): boolean {

@@ -18,14 +18,22 @@ export type LimitMethod = { kind: "ulimit"; processesFlag: "-u" | "-p" } | { kin
 export interface RunLimits {
   /** RLIMIT_NPROC (and the pids cgroup when one is available). */
   maxProcesses: number;
-  /** RLIMIT_AS in MiB from AGENT_MEMORY_MB (address space per process; the CLI itself needs about 1 GiB). Null = no cap. */
+  /** The run's memory cap in MiB from AGENT_MEMORY_MB (default 1024): its cgroup's memory limit. Null = no cap. */
   memoryMb: number | null;
+  /**
+   * RLIMIT_AS in MiB: only where no memory cgroup holds the cap (address space is not memory: the CLI reserves far
+   * more than it uses, so this fallback is cruder). Null = not set.
+   */
+  addressSpaceMb: number | null;
+  /** Size of the sandbox's private /tmp (tmpfs) in MiB, from AGENT_TMP_MB (default 256). */
+  tmpMb: number;
   method: LimitMethod;
 }
 
-/** The limits for this process's runs, from AGENT_MEMORY_MB and what the host has. */
+/** The limits for this process's runs, from AGENT_MEMORY_MB, AGENT_TMP_MB and what the host has (RLIMIT_AS until a memory cgroup is found). */
 export function resolveLimits(config: Config): RunLimits {
-  return { maxProcesses: DEFAULT_MAX_PROCESSES, memoryMb: config.AGENT_MEMORY_MB ?? null, method: detectLimitMethod() };
+  const memoryMb = config.AGENT_MEMORY_MB;
+  return { maxProcesses: DEFAULT_MAX_PROCESSES, memoryMb, addressSpaceMb: memoryMb, tmpMb: config.AGENT_TMP_MB, method: detectLimitMethod() };
 }
 
 let detected: LimitMethod | undefined;
@@ -65,7 +73,7 @@ function prlimitMethod(): LimitMethod {
 export function ulimitScript(limits: RunLimits): string {
   if (limits.method?.kind !== "ulimit") return "";
   const commands = [`ulimit ${limits.method.processesFlag} ${limits.maxProcesses}`];
-  if (limits.memoryMb !== null) commands.push(`ulimit -v ${limits.memoryMb * 1024}`);
+  if (limits.addressSpaceMb !== null) commands.push(`ulimit -v ${limits.addressSpaceMb * 1024}`);
   return commands.join(" && ");
 }
 
@@ -76,7 +84,7 @@ export function ulimitScript(limits: RunLimits): string {
 export function limitArgs(limits: RunLimits): string[] {
   if (limits.method?.kind !== "prlimit") return [];
   const args = [limits.method.path, `--nproc=${limits.maxProcesses}`];
-  if (limits.memoryMb !== null) args.push(`--as=${limits.memoryMb * 1024 * 1024}`);
+  if (limits.addressSpaceMb !== null) args.push(`--as=${limits.addressSpaceMb * 1024 * 1024}`);
   args.push("--");
   return args;
 }

@@ -1,20 +1,22 @@
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { classifyOutcome } from "./classify.ts";
 import { resolveAgentCommand, splitShellArgs } from "./command.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { prepareTenantConfigDir } from "./config-dir.ts";
 import type { TenantConfigDir } from "./config-dir.ts";
+import { checkDiskBeforeRun } from "./disk-guard.ts";
+import type { DiskGuardOptions } from "./disk-guard.ts";
 import { buildAgentEnv, secretValuesOf } from "./environment.ts";
+import { writeMcpConfigFile } from "./mcp-config-file.ts";
+import type { McpConfigFile } from "./mcp-config-file.ts";
 import { readCapped, spawnProcessGroup } from "./process.ts";
+import { makeEntriesPrivate, makeTraversable, prepareRunOwnership, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
 import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
 import type { SpawnFunction } from "./process.ts";
 import type { AgentResult, AgentRunner, AgentRunRequest } from "./types.ts";
-
-/** Prompts up to this size go in argv (`-p <prompt>`); larger ones through stdin (Linux caps one argument at 128 KiB). */
-const PROMPT_ARGV_LIMIT_BYTES = 100_000;
 
 export interface AgentRunnerOptions {
   /** Starts the CLI process (default: Bun.spawn in its own session/process group). */
@@ -29,6 +31,8 @@ export interface AgentRunnerOptions {
   outputLimitBytes?: number;
   /** The sandbox decision; default: `checkSandbox` now (AGENT_SANDBOX=bwrap and a failing check throws). */
   sandbox?: SandboxStatus;
+  /** The disk checks before each run (statfs, measurement time limit); default: the real ones. */
+  disk?: DiskGuardOptions;
 }
 
 /** The runner plus what it resolved at construction (for the start-up log and doctor). */
@@ -36,13 +40,14 @@ export interface ProcessAgentRunner extends AgentRunner {
   readonly command: ResolvedAgentCommand;
   /** How runs are isolated (for /health, the start-up log and doctor). */
   readonly sandbox: SandboxStatus;
-  /** The argv of a run without the prompt (for docs and tests). */
-  argvFor(request: Pick<AgentRunRequest, "sessionId" | "mcp">): string[];
+  /** The argv of a run after `-p` (for docs and tests); the prompt is never in it (stdin), the MCP config is a file path. */
+  argvFor(request: Pick<AgentRunRequest, "sessionId">, mcpConfigPath?: string): string[];
 }
 
 /**
- * Creates the runner that spawns the Claude Code CLI once per run: `claude -p <prompt> --output-format json
- * [--resume <id>] <AGENT_ARGS> [--mcp-config <json>]` in the tenant's workspace, with a minimal environment,
+ * Creates the runner that spawns the Claude Code CLI once per run: `claude -p --output-format json
+ * [--resume <id>] <AGENT_ARGS> [--mcp-config <file>]` in the tenant's workspace, the prompt on stdin (argv is
+ * readable by every local user: neither the prompt nor the MCP token goes there), with a minimal environment,
  * killed as a process group past AGENT_TIMEOUT_MS, its outcome classified (never thrown).
  */
 export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, options: AgentRunnerOptions = {}): ProcessAgentRunner {
@@ -56,6 +61,16 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   const outputLimit = options.outputLimitBytes ?? 4 * 1024 * 1024;
   const sandbox = options.sandbox ?? checkSandbox(config, command, { log, hostPath: hostEnv.PATH });
   const wrap = sandboxWrapper(sandbox);
+  const onTheWay = serverFoldersOnTheWay(config);
+  makeTraversable(sandbox.runUser, onTheWay);
+  // DATA_DIR and CLAUDE_CONFIG_DIR hold the server's secrets beside the way through: those must stay private.
+  for (const dir of [resolve(config.DATA_DIR), resolve(config.CLAUDE_CONFIG_DIR)]) {
+    if (onTheWay.includes(dir)) makeEntriesPrivate(sandbox.runUser, dir, onTheWay, log);
+  }
+  const blocked = unreachableFolders(sandbox.runUser, onTheWay);
+  if (blocked.length > 0) {
+    log.error("tenant uids cannot reach their folders: every agent run will fail until the folders above are passable (chmod o+x)", { folders: blocked });
+  }
 
   function spawnOrNull(spec: Parameters<SpawnFunction>[0]) {
     try {
@@ -66,11 +81,11 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     }
   }
 
-  function argvFor(request: Pick<AgentRunRequest, "sessionId" | "mcp">): string[] {
+  function argvFor(request: Pick<AgentRunRequest, "sessionId">, mcpConfigPath?: string): string[] {
     const argv = ["--output-format", "json"];
     if (request.sessionId) argv.push("--resume", request.sessionId);
     argv.push(...extraArgs);
-    if (request.mcp) argv.push("--mcp-config", mcpConfigJson(request.mcp));
+    if (mcpConfigPath) argv.push("--mcp-config", mcpConfigPath);
     return argv;
   }
 
@@ -87,6 +102,16 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     } catch (error) {
       return fail(`the tenant's CLI directory could not be prepared: ${error instanceof Error ? error.message : String(error)}`);
     }
+    const refusal = await checkDiskBeforeRun(config, [request.workspace, configDir.dir], { ...options.disk, warn: (msg, fields) => log.warn(msg, { tenantId: request.tenantId, ...fields }) });
+    if (refusal) {
+      log.warn("agent run refused", { tenantId: request.tenantId, kind: refusal.kind, error: refusal.error });
+      return { kind: refusal.kind, error: refusal.error, durationMs: Math.round(performance.now() - started), exitCode: null };
+    }
+    try {
+      await prepareRunOwnership(sandbox.runUser, request.uid, [request.workspace, configDir.dir]);
+    } catch (error) {
+      return fail(`the tenant's folders could not be given to its uid: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const { env, dropped } = buildAgentEnv({
       config,
       hostEnv,
@@ -96,21 +121,26 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     });
     if (dropped.length > 0) log.warn("tenant variables not passed to the agent", { tenantId: request.tenantId, names: dropped });
 
-    const promptInArgv = Buffer.byteLength(request.prompt) <= PROMPT_ARGV_LIMIT_BYTES;
-    // A prompt starting with "-" would be read as an option; a leading space changes nothing for the model.
-    const promptArg = request.prompt.startsWith("-") ? ` ${request.prompt}` : request.prompt;
-    const cliArgv = [command.path, "-p", ...(promptInArgv ? [promptArg] : []), ...argvFor(request)];
+    let mcpFile: McpConfigFile | null = null;
+    try {
+      if (request.mcp) mcpFile = writeMcpConfigFile(configDir.dir, mcpConfigJson(request.mcp));
+    } catch (error) {
+      return fail(`the run's MCP config file could not be written: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const cliArgv = [command.path, "-p", ...argvFor(request, mcpFile?.path)];
     const wrapped = wrap({
       argv: cliArgv,
       workspace: request.workspace,
       tenantConfigDir: configDir.dir,
       platformCredentials: configDir.platformCredentials,
       command,
+      uid: request.uid,
     });
 
-    const child = spawnOrNull({ argv: wrapped.argv, cwd: request.workspace, env, stdin: promptInArgv ? undefined : request.prompt });
+    const child = spawnOrNull({ argv: wrapped.argv, cwd: request.workspace, env, stdin: request.prompt });
     if (!child) {
       wrapped.dispose();
+      mcpFile?.dispose();
       return fail(`the agent CLI could not be started (${wrapped.argv[0]})`);
     }
     let timedOut = false;
@@ -136,6 +166,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     const [stdout, stderr] = await Promise.all([stdoutP, stderrP]);
     const limitHit = wrapped.limitHit();
     wrapped.dispose();
+    mcpFile?.dispose();
 
     const result = classifyOutcome({
       exitCode: exit.exitCode,
@@ -167,7 +198,7 @@ function abortedError(signal: AbortSignal): string {
   return `aborted: ${reason instanceof Error ? reason.message : String(reason)}`;
 }
 
-/** The inline `--mcp-config` JSON for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */
+/** The `--mcp-config` JSON (written to the run's file) for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */
 export function mcpConfigJson(mcp: { url: string; token: string }): string {
   return JSON.stringify({
     mcpServers: { proxystaff: { type: "http", url: mcp.url, headers: { Authorization: `Bearer ${mcp.token}` } } },

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
@@ -11,6 +11,8 @@ import { hasLimits, limitArgs, resolveLimits, runShellPrefix } from "./limits.ts
 import type { RunLimits } from "./limits.ts";
 import { createRunCgroup, detectCgroups, removeStaleRunCgroups, runCgroupName } from "./run-cgroup.ts";
 import type { CgroupSupport } from "./run-cgroup.ts";
+import { decideRunUser, PROBE_UID, runAsArgs, SETPRIV } from "./run-user.ts";
+import type { RunUser } from "./run-user.ts";
 
 /** How agent runs are isolated, decided once at start from AGENT_SANDBOX and a real bwrap check. */
 export interface SandboxStatus {
@@ -24,6 +26,8 @@ export interface SandboxStatus {
   limits: RunLimits;
   /** Per-run cgroups (pids, memory) when the host allows them; null = only the RLIMIT limits. */
   cgroups: CgroupSupport | null;
+  /** Whether runs switch to their tenant's uid (root server) or keep the server's (with a warning). */
+  runUser: RunUser;
 }
 
 /** One run, wrapped: the argv to spawn and what to do after it ended. */
@@ -45,6 +49,8 @@ export interface WrapInput {
   tenantConfigDir: string;
   platformCredentials: string | null;
   command: ResolvedAgentCommand;
+  /** The tenant's host uid (tenants.uid): the run executes as it when the server is root. */
+  uid: number;
 }
 
 export interface CheckSandboxOptions {
@@ -53,15 +59,14 @@ export interface CheckSandboxOptions {
   hostPath?: string;
   /** Use this bwrap (null = pretend it is not installed); default: looked up on PATH. */
   bwrapPath?: string | null;
+  /** Who runs execute as; default decided from this process's uid (root → each tenant's uid). */
+  runUser?: RunUser;
 }
 
 /** Raised at start when AGENT_SANDBOX=bwrap and bubblewrap does not work here. */
 export class SandboxUnavailableError extends Error {
   override name = "SandboxUnavailableError";
 }
-
-/** util-linux `setpriv`, for a parent-death signal on unsandboxed runs (null when missing). */
-const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
 
 export const BWRAP_INSTALL_HINT =
   "Install bubblewrap (Debian/Ubuntu: `apt-get install -y bubblewrap`; Alpine: `apk add bubblewrap`; Fedora: `dnf install bubblewrap`). " +
@@ -76,34 +81,59 @@ export function checkSandbox(config: Config, command: ResolvedAgentCommand, opti
   const { log } = options;
   const requested = config.AGENT_SANDBOX;
   const limits = resolveLimits(config);
+  const runUser = options.runUser ?? decideRunUser(log);
   if (requested === "none") {
     const warning = "AGENT_SANDBOX=none: agent runs are NOT isolated — every tenant's agent can read other tenants' files, the database and DATA_DIR";
     log?.warn("agent sandbox off", { reason: warning });
-    return { requested, mode: "off", bwrapPath: null, warning, limits, cgroups: setUpCgroups(log) };
+    const cgroups = setUpCgroups(log);
+    return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
   }
   const bwrapPath = options.bwrapPath !== undefined ? options.bwrapPath : Bun.which("bwrap", { PATH: `${options.hostPath ?? ""}:/usr/bin:/bin` });
-  const failure = bwrapPath ? probeBwrap(bwrapPath, command, limits) : "bwrap is not installed";
+  const failure = bwrapPath ? probeBwrap(bwrapPath, command, limits, runUser) : "bwrap is not installed";
   if (failure === null && bwrapPath) {
-    log?.info("agent sandbox on", { sandbox: "bwrap", bwrap: bwrapPath, maxProcesses: limits.maxProcesses, memoryMb: limits.memoryMb });
-    return { requested, mode: "bwrap", bwrapPath, warning: null, limits, cgroups: setUpCgroups(log) };
+    log?.info("agent sandbox on", { sandbox: "bwrap", bwrap: bwrapPath, maxProcesses: limits.maxProcesses, memoryMb: limits.memoryMb, tmpMb: limits.tmpMb });
+    const cgroups = setUpCgroups(log);
+    return { requested, mode: "bwrap", bwrapPath, warning: null, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
   }
   if (requested === "bwrap") {
     throw new SandboxUnavailableError(`AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`);
   }
   const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
   log?.error("AGENT SANDBOX OFF", { reason: warning });
-  return { requested, mode: "off", bwrapPath: null, warning, limits, cgroups: setUpCgroups(log) };
+  const cgroups = setUpCgroups(log);
+  return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
 }
 
-/** Runs bwrap with a run's mounts (temporary workspace and CLI directory) on `true`; null when it works. */
-function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: RunLimits): string | null {
+/**
+ * The run limits and cgroup support for other code that runs agent-editable files (tool health checks), without the
+ * bwrap probe or the start-up logging of checkSandbox.
+ */
+export function runLimitsFor(config: Config): { limits: RunLimits; cgroups: CgroupSupport | null } {
+  const cgroups = detectCgroups();
+  return { limits: withMemoryCgroup(resolveLimits(config), cgroups), cgroups };
+}
+
+/** With a memory cgroup the cap is the group's; RLIMIT_AS stays only as the fallback where there is none. */
+function withMemoryCgroup(limits: RunLimits, cgroups: CgroupSupport | null): RunLimits {
+  return hasMemoryCgroup(cgroups) ? { ...limits, addressSpaceMb: null } : limits;
+}
+
+function hasMemoryCgroup(cgroups: CgroupSupport | null): boolean {
+  return cgroups?.bases.some((b) => b.controller !== "pids") ?? false;
+}
+
+/** Runs bwrap with a run's mounts (temporary workspace and CLI directory) and uid on `true`; null when it works. */
+function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: RunLimits, runUser: RunUser): string | null {
   const scratch = mkdtempSync(join(tmpdir(), "proxystaff-sandbox-check-"));
   try {
     const workspace = join(scratch, "workspace");
     const configDir = join(scratch, "config");
     mkdirSync(workspace);
     mkdirSync(configDir);
-    const sandboxed = [bwrapPath, ...bwrapArgs({ workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles }), "--", ...limitArgs(limits), "true"];
+    const runAs = runAsArgs(runUser, PROBE_UID);
+    if (runAs.length > 0) givePrivateScratch(scratch, [workspace, configDir], PROBE_UID);
+    const mounts = { workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles, tmpMb: limits.tmpMb };
+    const sandboxed = [...runAs, bwrapPath, ...bwrapArgs(mounts), ...userNamespaceArgs(runAs), "--", ...limitArgs(limits), "true"];
     const argv = [...(runShellPrefix([], limits) ?? []), ...sandboxed];
     const result = Bun.spawnSync(argv, { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     if (result.exitCode === 0) return null;
@@ -114,6 +144,23 @@ function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: Ru
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * A probe's scratch folders as a run's are: the temp parent traversable (0711), the folders owned by `uid`, 0700.
+ * Exported for the self-check, which probes from a scratch folder the same way.
+ */
+export function givePrivateScratch(scratch: string, dirs: readonly string[], uid: number): void {
+  chmodSync(scratch, 0o711);
+  for (const dir of dirs) {
+    chownSync(dir, uid, uid);
+    chmodSync(dir, 0o700);
+  }
+}
+
+/** bwrap started by a non-root uid needs its own user namespace (implied by bwrap, stated for the reader). */
+function userNamespaceArgs(runAs: readonly string[]): string[] {
+  return runAs.length > 0 ? ["--unshare-user"] : [];
 }
 
 function setUpCgroups(log: Logger | undefined): CgroupSupport | null {
@@ -136,25 +183,33 @@ export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => Prepa
   return function wrapInSandbox(run) {
     const cgroup = status.cgroups ? createRunCgroup(status.cgroups, runCgroupName(randomUUID()), status.limits) : null;
     const inner = [...limits, ...run.argv];
+    // setpriv drops to the tenant's uid after the shell entered the cgroup (root's job) and before bwrap, so
+    // neither bwrap nor anything inside ever holds uid 0 of the host.
+    const runAs = runAsArgs(status.runUser, run.uid);
     // bwrap's --die-with-parent ends a run when the server dies; unsandboxed, setpriv does the same, so a
     // killed server never leaves a run going beside the one its restart starts.
     const sandboxed =
       status.mode === "bwrap" && status.bwrapPath
         ? [
+            ...runAs,
             status.bwrapPath,
             ...bwrapArgs({
               workspace: run.workspace,
               tenantConfigDir: run.tenantConfigDir,
-              platformCredentials: run.platformCredentials,
+              // The platform login is root's 0600 file, unreadable to the tenant's uid: its copy in the tenant's
+              // CLI directory (chowned to the tenant) is what such a run reads.
+              platformCredentials: runAs.length > 0 ? null : run.platformCredentials,
               cliFiles: run.command.ownFiles,
+              tmpMb: status.limits.tmpMb,
             }),
+            ...userNamespaceArgs(runAs),
             "--",
             ...inner,
           ]
-        : [...(SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : []), ...inner];
+        : [...(runAs.length > 0 ? runAs : SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : []), ...inner];
     return {
       argv: [...(runShellPrefix(cgroup?.procsFiles ?? [], status.limits) ?? []), ...sandboxed],
-      memoryLimited: status.limits.memoryMb !== null && (hasLimits(status.limits) || cgroup !== null),
+      memoryLimited: status.limits.memoryMb !== null && ((hasLimits(status.limits) && status.limits.addressSpaceMb !== null) || (cgroup !== null && hasMemoryCgroup(status.cgroups))),
       limitHit: () => cgroup?.limitHit() ?? null,
       dispose: () => cgroup?.dispose(),
     };
@@ -167,6 +222,7 @@ export function sandboxHealth(status: SandboxStatus): HealthPart {
     fields: {
       sandbox: status.mode,
       ...(status.warning ? { sandbox_warning: status.warning } : {}),
+      ...(status.runUser.kind === "server-uid" ? { run_user_warning: status.runUser.warning } : {}),
     },
     degraded: false,
   };

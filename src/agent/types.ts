@@ -3,6 +3,8 @@ export interface AgentRunRequest {
   tenantId: string;
   /** Absolute path of the tenant's workspace (the CLI's cwd). */
   workspace: string;
+  /** The tenant's host uid (tenants.uid, see tenantUid): the run executes as it when the server is root. */
+  uid: number;
   prompt: string;
   /** The CLI session to resume, or null for a fresh one. */
   sessionId: string | null;
@@ -30,7 +32,11 @@ export type AgentResult =
   | (ResultBase & { kind: "bad_output"; error: string })
   | (ResultBase & { kind: "credit_too_low"; error: string })
   | (ResultBase & { kind: "session_not_found"; error: string })
-  | (ResultBase & { kind: "limit_exceeded"; error: string });
+  | (ResultBase & { kind: "limit_exceeded"; error: string })
+  /** Refused before start: the tenant's files are over TENANT_DISK_MB. */
+  | (ResultBase & { kind: "disk_quota_exceeded"; error: string })
+  /** Refused before start: the volume holding TENANTS_DIR is below its free-space floor. */
+  | (ResultBase & { kind: "disk_space_low"; error: string });
 
 export type AgentFailureKind = Exclude<AgentResult["kind"], "ok">;
 

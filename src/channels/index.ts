@@ -10,6 +10,6 @@ export type { ChannelParts, TelegramChannelOptions } from "./telegram.ts";
 export { TELEGRAM_OFFSET_KEY } from "./telegram-polling.ts";
 export { telegramUpdateToInbound } from "./telegram-update.ts";
 export { DEFAULT_MAX_LENGTH } from "./types.ts";
-export type { Channel, ChannelName, InboundHandler, InboundMessage, MediaRef, OutboundMessage, SavedMedia, SendResult } from "./types.ts";
+export type { Channel, ChannelName, InboundHandler, InboundMessage, MediaRef, OutboundMessage, ReplyKeyboard, SavedMedia, SendResult, SharedContact } from "./types.ts";
 export { createWhatsAppChannel, EMPTY_TWIML, twilioFormToInbound, twilioSendFailure, WHATSAPP_WEBHOOK_PATH } from "./whatsapp.ts";
 export type { WhatsAppChannelOptions } from "./whatsapp.ts";

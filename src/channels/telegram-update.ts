@@ -5,7 +5,8 @@ import type { InboundMessage, MediaRef } from "./types.ts";
  * Turns a Telegram update into the pipeline's InboundMessage, or null for updates that carry no
  * message (edits, callbacks, …: we only subscribe to "message"). Text is the message text or the
  * media caption; media without a caption gets an empty text; other content (stickers, locations,
- * contacts) is described in brackets so the agent still sees that something arrived.
+ * contacts) is described in brackets so the agent still sees that something arrived. A contact card
+ * also comes as `contact` and the sender's user id as `senderUserId` (the linking flow checks both).
  */
 export function telegramUpdateToInbound(update: Update, receivedAtMs: number): InboundMessage | null {
   const message = update.message;
@@ -13,11 +14,14 @@ export function telegramUpdateToInbound(update: Update, receivedAtMs: number): I
   const media = mediaOf(message);
   const text = message.text ?? message.caption ?? (media.length > 0 ? "" : describeOther(message));
   const senderName = nameOf(message);
+  const contact = message.contact;
   return {
     channel: "telegram",
     externalId: String(update.update_id),
     chatId: String(message.chat.id),
     ...(senderName ? { senderName } : {}),
+    ...(message.from ? { senderUserId: String(message.from.id) } : {}),
+    ...(contact ? { contact: { phoneNumber: contact.phone_number, ...(contact.user_id !== undefined ? { userId: String(contact.user_id) } : {}) } } : {}),
     text,
     media,
     receivedAtMs,

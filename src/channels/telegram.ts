@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { Bot, GrammyError, HttpError, webhookCallback } from "grammy";
-import type { UserFromGetMe } from "grammy/types";
+import type { ReplyKeyboardMarkup, ReplyKeyboardRemove, UserFromGetMe } from "grammy/types";
 import type { AppContext } from "../context.ts";
 import { isDatabaseBusy } from "../db/index.ts";
 import type { RouteModule } from "../http/app.ts";
@@ -10,7 +10,7 @@ import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import { createTelegramPolling } from "./telegram-polling.ts";
 import { telegramUpdateToInbound } from "./telegram-update.ts";
 import { checkTelegramDelivery } from "./telegram-webhook-guard.ts";
-import type { Channel, InboundHandler, SendResult } from "./types.ts";
+import type { Channel, InboundHandler, ReplyKeyboard, SendResult } from "./types.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
 
 /** A channel plus what it adds to the server: its webhook route and its loops. */
@@ -63,7 +63,8 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
     maxLength: DEFAULT_MAX_LENGTH.telegram,
     async send(message): Promise<SendResult> {
       try {
-        const sent = await bot.api.sendMessage(message.chatId, message.text);
+        const markup = message.keyboard ? replyMarkup(message.keyboard) : undefined;
+        const sent = await bot.api.sendMessage(message.chatId, message.text, markup ? { reply_markup: markup } : undefined);
         return { ok: true, externalId: String(sent.message_id) };
       } catch (err) {
         return telegramSendFailure(err);
@@ -77,7 +78,7 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
         log.debug("sendChatAction failed", { chatId, error: describe(err) });
       }
     },
-    async fetchMedia(ref, dir) {
+    async fetchMedia(ref, save) {
       if (!ref.fileId) throw new MediaFetchError(`the ${ref.kind} has no Telegram file id`);
       if (ref.sizeBytes !== undefined && ref.sizeBytes > maxMediaBytes) {
         throw new MediaFetchError(`the file is too large (${ref.sizeBytes} bytes; the limit is ${maxMediaBytes})`, "media_too_large");
@@ -90,7 +91,7 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
       }
       if (!filePath) throw new MediaFetchError(`Telegram gave no file path for the ${ref.kind}`);
       const url = `${apiRoot}/file/bot${token}/${filePath.split("/").map(encodeURIComponent).join("/")}`;
-      return downloadMedia(url, ref, dir, { maxBytes: maxMediaBytes, nameHint: filePath });
+      return downloadMedia(url, ref, save, { maxBytes: maxMediaBytes, nameHint: filePath });
     },
   };
 
@@ -166,6 +167,15 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
 }
 
 const MAX_WEBHOOK_RETRY_MS = 300_000;
+
+/** The label of the linking flow's button; tapping it sends the customer's own contact card. */
+export const SHARE_PHONE_BUTTON = "📱 Share my phone number";
+
+/** Telegram's markup for a reply keyboard: the one-time "share my phone number" button, or removing it. */
+export function replyMarkup(keyboard: ReplyKeyboard): ReplyKeyboardMarkup | ReplyKeyboardRemove {
+  if (keyboard === "remove") return { remove_keyboard: true };
+  return { keyboard: [[{ text: SHARE_PHONE_BUTTON, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true };
+}
 
 /** Maps a grammY failure: 429 waits retry_after, 5xx and network errors retry, other 4xx are final. */
 export function telegramSendFailure(err: unknown): SendResult {

@@ -13,6 +13,12 @@ export interface MediaRef {
   sizeBytes?: number;
 }
 
+/** A contact card shared in a chat: whose (`userId`, absent for a contact not on Telegram) and which number (as sent). */
+export interface SharedContact {
+  phoneNumber: string;
+  userId?: string;
+}
+
 /** One update from a platform, in the one shape the pipeline reads. */
 export interface InboundMessage {
   channel: ChannelName;
@@ -23,6 +29,10 @@ export interface InboundMessage {
   /** WhatsApp: the sender's E.164 number (auto-link). */
   senderPhone?: string;
   senderName?: string;
+  /** Telegram: the sender's user id (`from.id`), to check that a shared contact is their own. */
+  senderUserId?: string;
+  /** Telegram: a shared contact card (the linking flow's "share my phone number" button sends one). */
+  contact?: SharedContact;
   text: string;
   media: MediaRef[];
   receivedAtMs: number;
@@ -33,7 +43,12 @@ export interface OutboundMessage {
   channel: ChannelName;
   chatId: string;
   text: string;
+  /** Telegram only: show the "share my phone number" button, or remove it (other channels ignore it). */
+  keyboard?: ReplyKeyboard;
 }
+
+/** The reply keyboards the bot uses: the linking flow's contact button, and taking it away. */
+export type ReplyKeyboard = "request_contact" | "remove";
 
 /** Sent, or why not: "they said no" (retryable false) is not "we couldn't reach them". */
 export type SendResult =
@@ -43,11 +58,17 @@ export type SendResult =
 /** A media file saved into a tenant's inbox/. */
 export interface SavedMedia {
   kind: MediaRef["kind"];
-  /** Absolute path inside the tenant's workspace. */
+  /** Path relative to the tenant's workspace (e.g. "inbox/20261126-083000-photo-3fa9c2.jpg"). */
   path: string;
   mimeType?: string;
   sizeBytes: number;
 }
+
+/**
+ * Stores a downloaded file under `name` (a safe generated file name) and returns its path relative
+ * to the tenant's workspace. The conversation engine owns where and how (the workspace is hostile ground).
+ */
+export type MediaSink = (name: string, bytes: Uint8Array) => string;
 
 /** What the conversation engine needs from a channel. */
 export interface Channel {
@@ -55,8 +76,8 @@ export interface Channel {
   /** Longest text one message may carry (Telegram 4096, WhatsApp 1600). */
   maxLength: number;
   send(message: OutboundMessage): Promise<SendResult>;
-  /** Downloads a media file into dir (size-limited, safe name). */
-  fetchMedia?(ref: MediaRef, dir: string): Promise<SavedMedia>;
+  /** Downloads a media file (size-limited) and hands it to `save` under a safe generated name. */
+  fetchMedia?(ref: MediaRef, save: MediaSink): Promise<SavedMedia>;
   /** Shows "typing…" while the agent works (Telegram). */
   showTyping?(chatId: string): Promise<void>;
 }

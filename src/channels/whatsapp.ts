@@ -69,10 +69,10 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
         return twilioSendFailure(err);
       }
     },
-    async fetchMedia(ref, dir) {
+    async fetchMedia(ref, save) {
       if (!ref.url) throw new MediaFetchError(`the ${ref.kind} has no media URL`);
       if (!isTwilioUrl(ref.url, apiBase)) throw new MediaFetchError(`the ${ref.kind} URL is not a Twilio media URL; not sending credentials to it`);
-      return downloadMedia(ref.url, ref, dir, { maxBytes: maxMediaBytes, init: { headers: { authorization: basicAuth } } });
+      return downloadMedia(ref.url, ref, save, { maxBytes: maxMediaBytes, init: { headers: { authorization: basicAuth } } });
     },
   };
 

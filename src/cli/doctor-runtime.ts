@@ -41,7 +41,7 @@ export async function checkPython(path: string | undefined): Promise<DoctorCheck
 }
 
 // Items of the self-check that must work whether or not runs are isolated; the rest are isolation.
-const FUNCTIONAL_ITEMS = new Set(["own workspace writable", "python3 runs (execution/ tools)", "agent CLI starts inside", "probe inside the sandbox"]);
+const FUNCTIONAL_ITEMS = new Set(["own workspace writable", "python3 runs (execution/ tools)", "agent CLI starts inside", "probe inside the sandbox", "tenant uids reach their folders"]);
 
 /**
  * The agent module's isolation self-check (a probe inside exactly the sandbox a run gets), as doctor lines.

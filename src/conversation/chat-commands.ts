@@ -1,15 +1,14 @@
 import type { AppContext } from "../context.ts";
-import type { InboundMessage } from "../channels/types.ts";
-import { findTenantByPhone, linkTelegramChat, normalizePhone } from "../tenants/index.ts";
+import type { InboundMessage, ReplyKeyboard, SharedContact } from "../channels/types.ts";
+import { consumeLinkCode, dropLinkCode, findTenantByPhone, getTenant, isLinkCodeShaped, linkTelegramChat, normalizePhone } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import {
   alreadyLinkedHereReply,
-  CHAT_IN_USE_REPLY,
   helpReply,
   invalidPhoneReply,
-  noAccountForPhoneReply,
-  NUMBER_ALREADY_LINKED_REPLY,
+  LINK_REFUSED_REPLY,
   RESET_REPLY,
+  SHARE_CONTACT_REPLY,
   START_USAGE_REPLY,
   unknownChatReply,
   welcomeReply,
@@ -17,8 +16,11 @@ import {
 import { resetAgentSession } from "./session-store.ts";
 import { appendTimeline } from "./timeline.ts";
 
-/** A chat command the pipeline answers itself (never sent to the agent). */
-export type ChatCommand = { name: "start"; argument: string } | { name: "reset" } | { name: "help" };
+/**
+ * A chat command the pipeline answers itself (never sent to the agent). `contact` is a contact card
+ * shared in a Telegram chat that is not linked yet: the second step of linking by phone number.
+ */
+export type ChatCommand = { name: "start"; argument: string } | { name: "reset" } | { name: "help" } | { name: "contact"; contact: SharedContact };
 
 /** Parses "/start +1801…", "/reset", "/help" (also "/start@MyBot …" as Telegram sends in groups); null otherwise. */
 export function parseChatCommand(text: string): ChatCommand | null {
@@ -36,12 +38,17 @@ export interface CommandOutcome {
   status: "done" | "rejected";
   error?: string;
   reply: string;
+  /** Telegram: the reply keyboard sent with the reply (the contact button, or its removal). */
+  keyboard?: ReplyKeyboard;
   /**
    * Side effect that must only happen once the command row is stored (not for a duplicate). It may
-   * return a different outcome when the world changed meanwhile (a racing link won).
+   * return a different outcome: a link code turned out valid, or a racing link won.
    */
-  apply?: () => Promise<Pick<CommandOutcome, "status" | "error" | "reply"> | void>;
+  apply?: () => Promise<CommandChange | void>;
 }
+
+/** What `apply` may change about the outcome (the row is updated to match). */
+export type CommandChange = Pick<CommandOutcome, "tenantId" | "status" | "error" | "reply" | "keyboard">;
 
 /**
  * Decides what a command does. The side effect (`apply`) runs after the row is stored, so a
@@ -71,53 +78,81 @@ export async function decideCommand(
       };
     case "start":
       return decideStart(ctx, command.argument, msg, tenant);
+    case "contact":
+      return decideContact(ctx, command.contact, msg);
   }
 }
 
+/** Every refusal before a link looks the same to the chat (the row keeps the real reason). */
+function refused(error: string, keyboard?: ReplyKeyboard): CommandOutcome {
+  return { tenantId: null, status: "rejected", error, reply: LINK_REFUSED_REPLY, ...(keyboard ? { keyboard } : {}) };
+}
+
+/**
+ * Telegram `/start`: with a link code (the deep link) it links at once; with a phone number it
+ * only asks for the sender's own contact, with the same answer for every number, so a stranger
+ * learns nothing about which numbers are customers; a linked chat is told so.
+ */
 async function decideStart(ctx: AppContext, argument: string, msg: InboundMessage, current: Tenant | null): Promise<CommandOutcome> {
-  if (msg.channel !== "telegram") {
+  if (msg.channel !== "telegram" || current) {
     // WhatsApp links by the sender's number; the console is already bound to its tenant.
     return current
       ? { tenantId: current.id, status: "done", reply: alreadyLinkedHereReply(current.name) }
       : { tenantId: null, status: "rejected", error: "unknown_chat", reply: unknownChatReply(msg.channel) };
   }
-  if (argument === "") {
-    if (current) return { tenantId: current.id, status: "done", reply: alreadyLinkedHereReply(current.name) };
-    return { tenantId: null, status: "rejected", error: "start_without_phone", reply: START_USAGE_REPLY };
+  if (argument === "") return { tenantId: null, status: "rejected", error: "start_without_argument", reply: START_USAGE_REPLY };
+  if (isLinkCodeShaped(argument)) {
+    return {
+      ...refused("link_code_refused"),
+      apply: async () => {
+        const tenantId = await consumeLinkCode(ctx.db, argument, ctx.clock.now());
+        const target = tenantId ? await getTenant(ctx.db, tenantId) : null;
+        if (!target) return;
+        return linkChat(ctx, target, msg, "a one-time link code");
+      },
+    };
   }
-  let phone: string;
   try {
-    phone = normalizePhone(argument);
+    normalizePhone(argument);
   } catch (err) {
     return { tenantId: null, status: "rejected", error: "invalid_phone", reply: invalidPhoneReply(err instanceof Error ? err.message : "That is not a phone number.") };
   }
+  return { tenantId: null, status: "done", reply: SHARE_CONTACT_REPLY, keyboard: "request_contact" };
+}
+
+/**
+ * A contact card shared in an unlinked Telegram chat links it only when it is the sender's own
+ * (Telegram fills `user_id` for a tapped "share my phone number" button; a forwarded card carries
+ * someone else's id or none) and its number is a Telegram tenant's with no linked chat.
+ */
+async function decideContact(ctx: AppContext, contact: SharedContact, msg: InboundMessage): Promise<CommandOutcome> {
+  if (contact.userId === undefined || msg.senderUserId === undefined || contact.userId !== msg.senderUserId) return refused("contact_not_own", "remove");
+  let phone: string;
+  try {
+    phone = normalizeContactPhone(contact.phoneNumber);
+  } catch {
+    return refused("invalid_phone", "remove");
+  }
   const target = await findTenantByPhone(ctx.db, phone);
-  if (!target || target.status !== "ACTIVE") {
-    return { tenantId: current?.id ?? null, status: "rejected", error: "no_account_for_phone", reply: noAccountForPhoneReply(phone) };
-  }
-  if (target.telegram_chat_id === msg.chatId) {
-    return { tenantId: target.id, status: "done", reply: alreadyLinkedHereReply(target.name) };
-  }
-  if (target.telegram_chat_id !== null) {
-    return { tenantId: target.id, status: "rejected", error: "number_already_linked", reply: NUMBER_ALREADY_LINKED_REPLY };
-  }
-  if (current) {
-    return { tenantId: current.id, status: "rejected", error: "chat_in_use", reply: CHAT_IN_USE_REPLY };
-  }
-  return {
-    tenantId: target.id,
-    status: "done",
-    reply: welcomeReply(target.name),
-    apply: async () => {
-      const outcome = await linkTelegramChat(ctx.db, target.id, msg.chatId);
-      ctx.log.info("telegram chat link", { tenantId: target.id, chatId: msg.chatId, outcome });
-      if (outcome === "linked") {
-        await appendTimeline(ctx, target, `🔗 Telegram chat ${msg.chatId} linked by /start ${phone}`);
-        return;
-      }
-      return outcome === "chat_in_use"
-        ? { status: "rejected", error: "chat_in_use", reply: CHAT_IN_USE_REPLY }
-        : { status: "rejected", error: "number_already_linked", reply: NUMBER_ALREADY_LINKED_REPLY };
-    },
-  };
+  if (!target) return refused("no_account_for_phone", "remove");
+  if (target.channel !== "telegram") return refused("not_telegram", "remove");
+  if (target.status !== "ACTIVE") return refused("tenant_archived", "remove");
+  if (target.telegram_chat_id !== null) return refused("number_already_linked", "remove");
+  return { ...refused("link_pending", "remove"), apply: () => linkChat(ctx, target, msg, "the customer's shared contact") };
+}
+
+/** Telegram sends a contact's number with or without the leading "+". */
+function normalizeContactPhone(raw: string): string {
+  const trimmed = raw.trim();
+  return normalizePhone(/^\d/.test(trimmed) ? `+${trimmed}` : trimmed);
+}
+
+/** The link itself (one conditional UPDATE); any loss (a racing link, a chat in use) is the uniform refusal. */
+async function linkChat(ctx: AppContext, target: Tenant, msg: InboundMessage, how: string): Promise<CommandChange> {
+  const outcome = await linkTelegramChat(ctx.db, target.id, msg.chatId);
+  ctx.log.info("telegram chat link", { tenantId: target.id, chatId: msg.chatId, how, outcome });
+  if (outcome !== "linked") return { tenantId: null, status: "rejected", error: outcome, reply: LINK_REFUSED_REPLY, keyboard: "remove" };
+  await dropLinkCode(ctx.db, target.id);
+  await appendTimeline(ctx, target, `🔗 Telegram chat ${msg.chatId} linked by ${how}`);
+  return { tenantId: target.id, status: "done", reply: welcomeReply(target.name), keyboard: "remove" };
 }

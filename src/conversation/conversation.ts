@@ -13,7 +13,7 @@ import type { OutboundReply } from "./outbox.ts";
 import { createInboundPipeline } from "./pipeline.ts";
 import { queueCounts } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
-import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "./task-queue.ts";
+import { countTaskRunsSince, findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "./task-queue.ts";
 import type { TaskInput } from "./task-queue.ts";
 import { appendTimeline, timelineWritten } from "./timeline.ts";
 import { createTurnRunner } from "./turn.ts";
@@ -54,6 +54,8 @@ export interface Conversation {
   isTaskMessageOpen(taskId: string, tenantId?: string): Promise<boolean>;
   /** How the task's message queued since `since` ended (done/failed), or null (see findTaskRunResult). */
   findTaskRunResult(taskId: string, since: string, tenantId?: string): Promise<{ ok: boolean; error?: string } | null>;
+  /** Task runs queued for the tenant since `since` (the scheduler's daily cap). */
+  countTaskRunsSince(tenantId: string, since: string): Promise<number>;
   /** Appends a line to the tenant's timeline (other modules' events). */
   appendTimeline(tenantId: string, line: string): Promise<void>;
   dispatcher: Dispatcher;
@@ -101,6 +103,7 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
     },
     isTaskMessageOpen: (taskId, tenantId) => isTaskMessageOpen(ctx, taskId, tenantId),
     findTaskRunResult: (taskId, since, tenantId) => findTaskRunResult(ctx, taskId, since, tenantId),
+    countTaskRunsSince: (tenantId, since) => countTaskRunsSince(ctx, tenantId, since),
     async appendTimeline(tenantId, line) {
       const tenant = await getTenant(ctx.db, tenantId);
       if (tenant) await appendTimeline(ctx, tenant, line);

@@ -1,10 +1,10 @@
-import { relative } from "node:path";
 import { eq } from "drizzle-orm";
 import type { AppContext } from "../context.ts";
-import type { Channel, ChannelName, MediaRef } from "../channels/types.ts";
+import type { Channel, ChannelName, MediaRef, MediaSink } from "../channels/types.ts";
 import type { MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
-import { resolveInWorkspace, workspacePath } from "../tenants/index.ts";
+import { ValidationError } from "../errors.ts";
+import { writeWorkspaceFile } from "../tenants/index.ts";
 import { appendTimeline } from "./timeline.ts";
 import type { TimelineTenant } from "./timeline.ts";
 
@@ -28,6 +28,19 @@ export function isPendingMedia(media: StoredMedia): media is Extract<StoredMedia
 }
 
 /**
+ * Where a channel's downloads go: the tenant's inbox/, written through writeWorkspaceFile (no link the
+ * agent put there is followed); the path is returned relative to the workspace.
+ */
+export function saveToInbox(ctx: Pick<AppContext, "config">, tenantId: string): MediaSink {
+  return function saveInInbox(name, bytes) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new ValidationError(`Media file name ${JSON.stringify(name.slice(0, 100))} is not a plain file name.`);
+    const path = `inbox/${name}`;
+    writeWorkspaceFile(ctx.config, tenantId, path, bytes, 0o640);
+    return path;
+  };
+}
+
+/**
  * Downloads one file into the tenant's inbox/ through its channel. A file that cannot be fetched
  * (too large, network, a channel without downloads) is recorded with its error, so the agent is
  * told it was sent.
@@ -36,10 +49,8 @@ async function fetchOne(ctx: Pick<AppContext, "config" | "log">, tenantId: strin
   const fileName = ref.fileName ? { fileName: ref.fileName } : {};
   if (!channel?.fetchMedia) return { kind: ref.kind, error: "this channel cannot download files", ...fileName };
   try {
-    const workspace = workspacePath(ctx.config, tenantId);
-    const saved = await channel.fetchMedia(ref, resolveInWorkspace(ctx.config, tenantId, "inbox"));
-    const path = relative(workspace, resolveInWorkspace(ctx.config, tenantId, relative(workspace, saved.path)));
-    return { kind: saved.kind, path, sizeBytes: saved.sizeBytes, ...(saved.mimeType ? { mimeType: saved.mimeType } : {}) };
+    const saved = await channel.fetchMedia(ref, saveToInbox(ctx, tenantId));
+    return { kind: saved.kind, path: saved.path, sizeBytes: saved.sizeBytes, ...(saved.mimeType ? { mimeType: saved.mimeType } : {}) };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     ctx.log.warn("media not saved", { tenantId, kind: ref.kind, error });

@@ -60,8 +60,18 @@ function prepareStatements(db: Db) {
       .from(messages)
       .where(sql`${messages.direction} = 'in' AND ${messages.kind} IN ('chat', 'command') AND ${messages.created_at} > ${p("since")} AND ${subject}`)
       .prepare();
+  // A link attempt is a /start (with a phone or a code) or a shared contact card from the chat.
+  const countLinkAttempts = db
+    .select({ n: sql<number>`count(*)` })
+    .from(messages)
+    .where(
+      sql`${messages.direction} = 'in' AND ${messages.channel} = ${p("channel")} AND ${messages.chat_id} = ${p("chatId")} AND ${messages.created_at} > ${p("since")}
+        AND ${messages.kind} = 'command' AND (${messages.body} LIKE '/start%' OR ${messages.body} LIKE '[contact%')`,
+    )
+    .prepare();
   return {
     insert,
+    countLinkAttempts,
     countForTenant: countSince(sql`${messages.tenant_id} = ${p("tenantId")}`),
     countForChat: countSince(sql`${messages.channel} = ${p("channel")} AND ${messages.chat_id} = ${p("chatId")}`),
   };
@@ -101,4 +111,10 @@ export async function countRecentInbound(db: Db, subject: RateSubject, sinceIso:
       : await countForChat.all({ since: sinceIso, channel: subject.channel, chatId: subject.chatId });
   const row = rows[0];
   return { counted: Number(row?.counted ?? 0), rateLimited: Number(row?.rateLimited ?? 0) };
+}
+
+/** How many link attempts (`/start …` and shared contacts, stored as command rows) the chat made since `sinceIso`. */
+export async function countRecentLinkAttempts(db: Db, channel: MessageRow["channel"], chatId: string, sinceIso: string): Promise<number> {
+  const rows = await statements(db).countLinkAttempts.all({ channel, chatId, since: sinceIso });
+  return Number(rows[0]?.n ?? 0);
 }

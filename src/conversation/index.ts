@@ -13,4 +13,6 @@ export { agentHealthDetails, conversationHealth } from "./agent-health.ts";
 export type { AgentFailureRecord, AgentHealthDetails } from "./agent-health.ts";
 export { conversationAdminRoutes } from "./admin-routes.ts";
 export { createOutbox } from "./outbox.ts";
+export { createRetention } from "./retention.ts";
+export type { Retention, RetentionOptions, RetentionReport } from "./retention.ts";
 export type { Outbox, OutboundReply, OutboxOptions } from "./outbox.ts";

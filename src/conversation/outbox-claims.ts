@@ -64,7 +64,7 @@ export function claimNextQuery(owner: string, now: string, leaseUntil: string, l
         AND (m.lease_expires_at IS NULL OR m.lease_expires_at <= ${now})
       ORDER BY m.rowid LIMIT 1)
     AND direction = 'out' AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
-    RETURNING id, channel, chat_id, body, attempts`;
+    RETURNING id, channel, chat_id, body, attempts, reply_keyboard`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
-import type { Channel, ChannelName, SendResult } from "../channels/index.ts";
+import type { Channel, ChannelName, ReplyKeyboard, SendResult } from "../channels/index.ts";
 import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
@@ -20,6 +20,8 @@ export interface OutboundReply {
   replyTo?: string;
   /** Default "chat". */
   kind?: "chat" | "task" | "command" | "system";
+  /** Telegram: a reply keyboard to show (or remove) with the reply; carried by its last chunk. */
+  keyboard?: ReplyKeyboard;
 }
 
 export interface OutboxOptions {
@@ -63,6 +65,7 @@ interface ClaimedRow {
   chat_id: string;
   body: string;
   attempts: number;
+  reply_keyboard: ReplyKeyboard | null;
 }
 
 const { messages } = schema;
@@ -214,7 +217,7 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
       if (chunks.length === 0) return [];
       if (!channels.has(reply.channel)) log.warn("reply stored for a channel that is off; it stays pending", { channel: reply.channel });
       const now = isoAt(clock.now());
-      const rows = chunks.map((body) => ({
+      const rows = chunks.map((body, i) => ({
         id: randomUUID(),
         tenant_id: reply.tenantId,
         direction: "out" as const,
@@ -224,6 +227,7 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
         body,
         status: "pending" as const,
         reply_to: reply.replyTo ?? null,
+        reply_keyboard: i === chunks.length - 1 ? (reply.keyboard ?? null) : null,
         next_attempt_at: now,
         created_at: now,
       }));
@@ -255,7 +259,7 @@ async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: num
   });
   try {
     return await Promise.race([
-      channel.send({ channel: row.channel, chatId: row.chat_id, text: row.body }).catch(
+      channel.send({ channel: row.channel, chatId: row.chat_id, text: row.body, ...(row.reply_keyboard ? { keyboard: row.reply_keyboard } : {}) }).catch(
         (err: unknown): SendResult => ({ ok: false, retryable: true, error: err instanceof Error ? err.message : String(err) }),
       ),
       timedOut,

@@ -7,11 +7,12 @@ import { findTenantByChatId, findTenantByPhone, getTenant } from "../tenants/ind
 import type { InboundOutcome } from "../metrics/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { decideCommand, parseChatCommand } from "./chat-commands.ts";
+import type { ChatCommand } from "./chat-commands.ts";
 import { pendingMedia } from "./inbound-media.ts";
-import { countRecentInbound, insertChannelMessage } from "./inbound-store.ts";
+import { countRecentInbound, countRecentLinkAttempts, insertChannelMessage } from "./inbound-store.ts";
 import type { RateSubject } from "./inbound-store.ts";
 import type { OutboundReply } from "./outbox.ts";
-import { ARCHIVED_REPLY, PAUSED_REPLY, SLOW_DOWN_REPLY, unknownChatReply } from "./replies.ts";
+import { ARCHIVED_REPLY, PAUSED_REPLY, SLOW_DOWN_REPLY, TOO_MANY_LINK_ATTEMPTS_REPLY, unknownChatReply } from "./replies.ts";
 import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 
 /** What the pipeline needs from the rest of the engine. */
@@ -25,14 +26,16 @@ export interface PipelineDeps {
 }
 
 const WINDOW_MS = 60_000;
-
+/** Link attempts (`/start …`, shared contacts) an unlinked chat may make per hour. */
+export const LINK_ATTEMPTS_PER_HOUR = 5;
+const LINK_WINDOW_MS = 3_600_000;
 
 /** The inbound pipeline: `handleInbound` resolves once the message is stored (then the webhook may answer 200). */
 export type InboundHandler = (msg: InboundMessage) => Promise<void>;
 
 /**
  * Creates handleInbound, which runs every step before the webhook answers: drop duplicates,
- * answer /start /reset /help, resolve the tenant, rate-limit, refuse paused/archived tenants,
+ * answer /start /reset /help and an unlinked chat's shared contact (linking), resolve the tenant, rate-limit, refuse paused/archived tenants,
  * store the message `queued` (its media as references pending download: the turn fetches them)
  * and wake the dispatcher.
  */
@@ -70,9 +73,9 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
   }
 
   /** Hands a reply to the outbox. The message is already stored: a failure here is logged, not thrown (a redelivery would be dropped as a duplicate anyway). */
-  async function reply(msg: InboundMessage, tenantId: string | null, replyTo: string, text: string, kind: "command" | "system"): Promise<void> {
+  async function reply(msg: InboundMessage, tenantId: string | null, replyTo: string, text: string, kind: "command" | "system", keyboard?: OutboundReply["keyboard"]): Promise<void> {
     try {
-      await deps.outbox.enqueue({ tenantId, channel: msg.channel, chatId: msg.chatId, text, replyTo, kind });
+      await deps.outbox.enqueue({ tenantId, channel: msg.channel, chatId: msg.chatId, text, replyTo, kind, ...(keyboard ? { keyboard } : {}) });
     } catch (err) {
       log.error("reply not stored", { tenantId, channel: msg.channel, chatId: msg.chatId, replyTo, error: err });
     }
@@ -97,8 +100,11 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
 
   async function resolveTenant(msg: InboundMessage): Promise<Tenant | null> {
     switch (msg.channel) {
-      case "telegram":
-        return findTenantByChatId(ctx.db, msg.chatId);
+      case "telegram": {
+        const tenant = await findTenantByChatId(ctx.db, msg.chatId);
+        // A WhatsApp tenant is never reached from Telegram, even with a chat id left by an older build's /start takeover.
+        return tenant && tenant.channel === "telegram" ? tenant : null;
+      }
       case "whatsapp": {
         if (!msg.senderPhone) return null;
         const tenant = await findTenantByPhone(ctx.db, msg.senderPhone);
@@ -110,20 +116,41 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     }
   }
 
-  async function handleCommand(msg: InboundMessage, tenant: Tenant | null, id: string): Promise<void> {
-    const command = parseChatCommand(msg.text);
-    if (!command) return;
+  /** An unlinked chat's link attempts are counted over an hour; past the limit each gets the same short refusal. */
+  async function isOverLinkAttempts(msg: InboundMessage, tenant: Tenant | null, command: ChatCommand): Promise<boolean> {
+    if (tenant || msg.channel !== "telegram" || (command.name !== "start" && command.name !== "contact")) return false;
+    const attempts = await countRecentLinkAttempts(ctx.db, msg.channel, msg.chatId, isoAt(ctx.clock.now() - LINK_WINDOW_MS));
+    return attempts >= LINK_ATTEMPTS_PER_HOUR;
+  }
+
+  async function handleCommand(msg: InboundMessage, tenant: Tenant | null, id: string, command: ChatCommand): Promise<void> {
     const rate = await rateCheck({ channel: msg.channel, chatId: msg.chatId });
     if (rate.isOver) return refuseForRate(msg, tenant, id, rate.wasTold);
+    if (await isOverLinkAttempts(msg, tenant, command)) {
+      if (!(await store(msg, { id, tenantId: null, kind: "command", status: "rejected", error: "link_rate_limited" }))) return;
+      count(msg, "rate_limited");
+      log.warn("link attempts over the limit: refused", { channel: msg.channel, chatId: msg.chatId, limitPerHour: LINK_ATTEMPTS_PER_HOUR });
+      await reply(msg, null, id, TOO_MANY_LINK_ATTEMPTS_REPLY, "system");
+      return;
+    }
     const decided = await decideCommand(ctx, command, msg, tenant);
     const row = { id, tenantId: decided.tenantId, kind: "command" as const, status: decided.status, error: decided.error };
     if (!(await store(msg, row))) return;
     count(msg, "command");
     const changed = (await decided.apply?.()) ?? undefined;
     const final = changed ?? decided;
-    if (changed) await ctx.db.update(messages).set({ status: changed.status, error: changed.error ?? null }).where(eq(messages.id, id));
-    log.info("command handled", { command: command.name, tenantId: decided.tenantId, channel: msg.channel, status: final.status, error: final.error });
-    await reply(msg, decided.tenantId, id, final.reply, "command");
+    if (changed) {
+      await ctx.db.update(messages).set({ tenant_id: changed.tenantId, status: changed.status, error: changed.error ?? null }).where(eq(messages.id, id));
+    }
+    log.info("command handled", { command: command.name, tenantId: final.tenantId, channel: msg.channel, status: final.status, error: final.error });
+    await reply(msg, final.tenantId, id, final.reply, "command", final.keyboard);
+  }
+
+  /** A slash command, or a contact card shared in an unlinked Telegram chat (a linked chat's contact goes to the agent). */
+  function commandOf(msg: InboundMessage, tenant: Tenant | null): ChatCommand | null {
+    const command = parseChatCommand(msg.text);
+    if (command) return command;
+    return msg.channel === "telegram" && msg.contact && !tenant ? { name: "contact", contact: msg.contact } : null;
   }
 
   // No separate duplicate check: every path stores the row before anything else happens (replies,
@@ -132,7 +159,8 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
   return async function handleInbound(msg: InboundMessage): Promise<void> {
     const id = crypto.randomUUID();
     const tenant = await resolveTenant(msg);
-    if (parseChatCommand(msg.text)) return handleCommand(msg, tenant, id);
+    const command = commandOf(msg, tenant);
+    if (command) return handleCommand(msg, tenant, id, command);
 
     if (!tenant) {
       const rate = await rateCheck({ channel: msg.channel, chatId: msg.chatId });

@@ -7,11 +7,12 @@ export const EXAMPLE_PHONE = "+18015551234";
 /** The chat is not linked to any tenant. */
 export function unknownChatReply(channel: ChannelName): string {
   if (channel === "telegram") {
-    return `No account found for this chat. If your business is set up with us, link this chat by sending /start followed by the phone number your operator registered, e.g. /start ${EXAMPLE_PHONE}`;
+    return `No account found for this chat. If your business is set up with us, open the link your operator gave you, or send /start followed by the phone number your operator registered, e.g. /start ${EXAMPLE_PHONE}`;
   }
   return "No account found for this chat. This number is not registered with us; please ask your operator to add it.";
 }
 
+/** After a successful link: the only reply of the linking flow that names the business. */
 export function welcomeReply(businessName: string): string {
   return `Welcome, ${businessName}! This chat is now linked to your AI staff member. Just write here whenever you need something. Send /help to see what I can do.`;
 }
@@ -20,13 +21,23 @@ export function alreadyLinkedHereReply(businessName: string): string {
   return `This chat is already linked to ${businessName}. Just write here whenever you need something.`;
 }
 
-export const NUMBER_ALREADY_LINKED_REPLY = "This number is already linked — ask your operator to move it to this chat.";
-export const CHAT_IN_USE_REPLY = "This chat is already linked to another account — ask your operator.";
-export const START_USAGE_REPLY = `To link this chat, send /start followed by your phone number, e.g. /start ${EXAMPLE_PHONE}`;
+export const START_USAGE_REPLY = `To link this chat, open the link your operator gave you, or send /start followed by your phone number, e.g. /start ${EXAMPLE_PHONE}`;
 
-export function noAccountForPhoneReply(phone: string): string {
-  return `No account found for ${phone}. Check the number (international format, e.g. ${EXAMPLE_PHONE}) or ask your operator.`;
-}
+/**
+ * The answer to `/start +PHONE`, whatever the number (unknown, WhatsApp, already linked or a real
+ * Telegram tenant's), sent with the "share my phone number" button: only the shared contact decides.
+ */
+export const SHARE_CONTACT_REPLY =
+  "To prove this number is yours, tap the button below to share your Telegram phone number. It must be the number your operator registered for your business.";
+
+/**
+ * Every refused link (a contact that is not the sender's own or not a linkable number, an unknown,
+ * used or expired code): one text, so a stranger learns nothing about which numbers are customers.
+ */
+export const LINK_REFUSED_REPLY =
+  "This chat could not be linked. Share your own Telegram phone number (the one your operator registered) with the button, or ask your operator for a new link.";
+
+export const TOO_MANY_LINK_ATTEMPTS_REPLY = "Too many attempts to link this chat. Please try again later.";
 
 export function invalidPhoneReply(problem: string): string {
   return `${problem} ${START_USAGE_REPLY}`;
@@ -41,7 +52,7 @@ export interface HelpContext {
 }
 
 /**
- * The /help answer, for the chat it is asked in: an unlinked Telegram chat learns /start +PHONE, a
+ * The /help answer, for the chat it is asked in: an unlinked Telegram chat learns the link and /start +PHONE, a
  * linked chat gets /reset instead, an unknown WhatsApp number is told to ask its operator. What it
  * says about media is what the agent really gets: files and photos saved for it to open, voice
  * notes as audio files it cannot listen to (nothing transcribes them).
@@ -53,7 +64,8 @@ export function helpReply({ channel, businessName }: HelpContext): string {
         "I'm an AI staff member for small businesses, but this chat is not linked to a business yet.",
         "",
         "Commands:",
-        `/start +PHONE — link this chat, with the phone number your operator registered (e.g. /start ${EXAMPLE_PHONE})`,
+        "To link this chat, open the link your operator gave you (it links at once), or:",
+        `/start +PHONE — with the phone number your operator registered (e.g. /start ${EXAMPLE_PHONE}); then tap "Share my phone number" to prove it is yours`,
         "/help — this message",
       ].join("\n");
     }

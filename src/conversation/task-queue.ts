@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { messages } from "../db/schema.ts";
@@ -74,6 +74,18 @@ export async function findTaskRunResult(
   if (row?.status === "done") return { ok: true };
   if (row?.status === "failed") return { ok: false, error: row.error ?? "failed" };
   return null;
+}
+
+/**
+ * How many scheduled-task runs (kind='task' messages, retries included) the tenant has had queued since `since`:
+ * the scheduler's daily cap. A range on the tenant's rows (messages_tenant_created_idx).
+ */
+export async function countTaskRunsSince(ctx: Pick<AppContext, "db">, tenantId: string, since: string): Promise<number> {
+  const [row] = await ctx.db
+    .select({ n: count() })
+    .from(messages)
+    .where(and(eq(messages.tenant_id, tenantId), gte(messages.created_at, since), eq(messages.direction, "in"), eq(messages.kind, "task")));
+  return row?.n ?? 0;
 }
 
 /** The inbound messages of one task, narrowed to its tenant's rows (and index) when the tenant is known. */

@@ -1,9 +1,6 @@
-import { closeSync, constants, lstatSync, openSync, writeSync } from "node:fs";
-import { appendFile, mkdir, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { zonedFormat } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import { resolveInWorkspace, workspacePath } from "../tenants/index.ts";
+import { appendWorkspaceFile } from "../tenants/index.ts";
 
 /** The tenant fields the timeline needs. */
 export interface TimelineTenant {
@@ -39,15 +36,13 @@ export function quoteForTimeline(text: string, maxChars: number = MAX_QUOTE_CHAR
 /** Per tenant: the write of its last line (lines are written one after another, in call order). */
 const pendingWrites = new Map<string, Promise<void>>();
 
-/** Per tenant timeline folder: the day whose file this process has written (exists, heading done). */
-const knownDayFiles = new Map<string, string>();
-
 /**
  * Appends "- HH:MM <line>" to `timeline/YYYY-MM-DD.md` in the tenant's workspace, date and time in
  * the tenant's zone taken now (a new day's file starts with a heading). Lines of one tenant are
  * written in call order, so a caller may leave the promise alone (the webhook answers without
- * waiting for the file); awaiting it waits for this line. The path is checked to stay inside the
- * workspace. A failure to write is logged, never thrown: the timeline must not stop a message.
+ * waiting for the file); awaiting it waits for this line. The file is appended through
+ * appendWorkspaceFile: no symlink, FIFO or hard link the agent put in timeline/ is ever followed.
+ * A failure to write is logged, never thrown: the timeline must not stop a message.
  */
 export function appendTimeline(
   ctx: Pick<AppContext, "config" | "log" | "clock">,
@@ -84,41 +79,10 @@ async function writeLine(
 ): Promise<void> {
   const text = `- ${time} ${line.replace(/\n/g, " ")}\n`;
   try {
-    const folder = join(workspacePath(ctx.config, tenant.id), "timeline");
-    if (knownDayFiles.get(folder) === date && appendToKnownFile(folder, `${date}.md`, text)) return;
-    knownDayFiles.delete(folder);
-    const path = resolveInWorkspace(ctx.config, tenant.id, `timeline/${date}.md`);
-    await mkdir(dirname(path), { recursive: true });
-    const isNew = await stat(path).then(
-      () => false,
-      () => true, // ENOENT: the day's first line
-    );
-    const heading = isNew ? `# ${date} (${tenant.timezone})\n\n` : "";
-    await appendFile(path, `${heading}${text}`, { mode: 0o640 });
-    knownDayFiles.set(folder, date);
+    // Synchronous on purpose: a few non-blocking syscalls on a small file take µs, less than the
+    // thread-pool round trips of async ones (the line is written after the webhook's answer is on its way).
+    appendWorkspaceFile(ctx.config, tenant.id, `timeline/${date}.md`, (isNew) => (isNew ? `# ${date} (${tenant.timezone})\n\n${text}` : text), 0o640);
   } catch (err) {
     ctx.log.warn("timeline line not written", { tenantId: tenant.id, error: err });
-  }
-}
-
-/**
- * The fast path for a day's file this process already wrote: the folder must still be a real
- * directory (not a symlink an agent put there) and the file is opened without creating it and
- * without following a symlink. False when anything is off: the caller takes the checked path.
- * Synchronous on purpose: an lstat and a small append to the page cache take a few µs, less than
- * the thread-pool round trips of their async versions (the line is written after the webhook's
- * answer is on its way).
- */
-function appendToKnownFile(folder: string, fileName: string, text: string): boolean {
-  let fd: number | undefined;
-  try {
-    if (!lstatSync(folder).isDirectory()) return false;
-    fd = openSync(join(folder, fileName), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
-    writeSync(fd, text);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -3,7 +3,8 @@ import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index
 import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
-import { getTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
+import { AppError } from "../errors.ts";
+import { getTenant, tenantEnvironment, tenantUid, workspacePath } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
 import { createClaudeMdCheck } from "./claude-md-check.ts";
@@ -87,7 +88,6 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const runLog = log.child({ tenantId: tenant.id, runId });
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
     const stopTyping = startTyping(target ? deps.channels.get(target.channel) : undefined, target?.chatId);
-    await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
     const token = deps.tools?.issueToken(tenant.id, runId);
     let result: RetriedAgentResult;
     try {
@@ -138,11 +138,14 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
 
   async function runAgent(tenant: Tenant, rows: MessageRow[], sessionId: string | null, token: string | undefined, signal: AbortSignal): Promise<RetriedAgentResult> {
     try {
+      // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
+      await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
       const env = await tenantEnvironment(ctx, tenant.id);
       for (const key of deps.withholdFromAgent ?? []) delete env[key];
       return await runWithSessionRetry(deps.runner, {
         tenantId: tenant.id,
         workspace: workspacePath(ctx.config, tenant.id),
+        uid: await tenantUid(ctx.db, tenant.id),
         // Media the pipeline only referenced is downloaded now, before the run (the webhook did not wait for it).
         prompt: formatPrompt((await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem), tenant.timezone),
         sessionId,
@@ -152,8 +155,8 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
       });
     } catch (err) {
-      // A bug or an unreadable vault: a failed run like any other, so the customer is told.
-      const error = err instanceof Error ? err.message : String(err);
+      // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.
+      const error = err instanceof AppError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
       return { kind: "crash", error: `could not run the agent: ${error}`, durationMs: 0, exitCode: null, sessionReset: false };
     }
   }

@@ -12,6 +12,8 @@ export const CHANNELS = ["telegram", "whatsapp"] as const;
 export const MESSAGE_CHANNELS = ["telegram", "whatsapp", "console"] as const;
 export const INBOUND_STATUSES = ["queued", "processing", "done", "failed", "rejected"] as const;
 export const OUTBOUND_STATUSES = ["pending", "sent", "failed"] as const;
+/** Reply keyboards a reply can carry: Telegram's "share my phone number" button, or removing it. */
+export const REPLY_KEYBOARDS = ["request_contact", "remove"] as const;
 export const TASK_STATUSES = ["PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"] as const;
 
 export const tenants = sqliteTable(
@@ -26,12 +28,15 @@ export const tenants = sqliteTable(
     onboarding_status: text("onboarding_status", { enum: ONBOARDING_STATUSES }).notNull().default("DISCOVERY"),
     timezone: text("timezone").notNull().default("UTC"),
     business: text("business").notNull().default("{}"),
+    /** The unprivileged host uid (and gid) this tenant's agent runs and tool checks use; allocated once, never shared. */
+    uid: integer("uid"),
     created_at: text("created_at").notNull().default(now),
     updated_at: text("updated_at").notNull().default(now),
   },
   (t) => [
     uniqueIndex("tenants_phone_number_unique").on(t.phone_number),
     uniqueIndex("tenants_telegram_chat_id_unique").on(t.telegram_chat_id),
+    uniqueIndex("tenants_uid_unique").on(t.uid),
     index("tenants_status_idx").on(t.status, t.onboarding_status),
   ],
 );
@@ -77,6 +82,8 @@ export const messages = sqliteTable(
     next_attempt_at: text("next_attempt_at"),
     lease_owner: text("lease_owner"),
     lease_expires_at: text("lease_expires_at"),
+    /** out, Telegram: the reply keyboard sent with this message (the linking flow's contact button, or its removal). */
+    reply_keyboard: text("reply_keyboard", { enum: REPLY_KEYBOARDS }),
     created_at: text("created_at").notNull().default(now),
     processed_at: text("processed_at"),
   },
@@ -137,6 +144,20 @@ export const appState = sqliteTable("app_state", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
   updated_at: text("updated_at").notNull().default(now),
+});
+
+/**
+ * One-time Telegram deep-link codes (`https://t.me/<bot>?start=<code>`): only the sha256 of the code
+ * is stored; one outstanding code per tenant (a new one replaces it); used up when a chat links with it.
+ */
+export const telegramLinkCodes = sqliteTable("telegram_link_codes", {
+  code_hash: text("code_hash").primaryKey(),
+  tenant_id: text("tenant_id")
+    .notNull()
+    .unique("telegram_link_codes_tenant_unique")
+    .references(() => tenants.id, { onDelete: "cascade" }),
+  expires_at: text("expires_at").notNull(),
+  created_at: text("created_at").notNull().default(now),
 });
 
 export type TenantRow = typeof tenants.$inferSelect;

@@ -17,7 +17,7 @@ export const INBOUND_OUTCOMES = ["queued", "duplicate", "command", "unknown_chat
 export type InboundOutcome = (typeof INBOUND_OUTCOMES)[number];
 
 /** Agent result classes (AgentResult["kind"]) and customer channels: their series exist at 0 from the start. */
-const AGENT_RESULTS = ["ok", "timeout", "crash", "bad_output", "credit_too_low", "session_not_found", "limit_exceeded"];
+const AGENT_RESULTS = ["ok", "timeout", "crash", "bad_output", "credit_too_low", "session_not_found", "limit_exceeded", "disk_quota_exceeded", "disk_space_low"];
 const CUSTOMER_CHANNELS = ["telegram", "whatsapp"];
 
 /** Creates the metrics; `queueDepth` is filled at scrape time by the collector the conversation module sets. */
@@ -45,7 +45,7 @@ function buildMetrics(): Metrics {
     }),
     agentRuns: new Counter({
       name: "proxystaff_agent_runs_total",
-      help: "Agent runs by result class (ok, timeout, crash, bad_output, credit_too_low, session_not_found, limit_exceeded).",
+      help: "Agent runs by result class (ok, timeout, crash, bad_output, credit_too_low, session_not_found, limit_exceeded, disk_quota_exceeded, disk_space_low).",
       labelNames: ["result"],
       registers,
     }),

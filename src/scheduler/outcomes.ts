@@ -82,6 +82,23 @@ export function afterTenantPaused(task: Task, nowMs: number): Outcome {
   };
 }
 
+/** last_error of a task deferred because its tenant reached TASK_MAX_RUNS_PER_DAY. */
+export const DEFERRED_DAILY_CAP = "deferred: the tenant reached its daily limit of task runs";
+
+/**
+ * The tenant already had `cap` task runs today: the task does not run now. A recurring task waits for its
+ * first slot of the next day (today's remaining slots are skipped, not caught up); a one-shot runs at the
+ * next day's midnight, in the tenant's zone. Attempts are untouched: no run happened.
+ */
+export function afterDailyCap(task: Task, nextDayMs: number, cap: number): Outcome {
+  const next = nextSlot(task, nextDayMs - 1);
+  const nextMs = "invalid" in next || next.ms === null ? nextDayMs : next.ms;
+  return {
+    change: { status: "PENDING", next_run_at: isoAt(nextMs), last_error: DEFERRED_DAILY_CAP, claimed_at: null },
+    note: `${label(task)} did not run: this business reached its limit of ${cap} scheduled-task runs today; next run ${isoAt(nextMs)}.`,
+  };
+}
+
 /** The tenant is ARCHIVED (or gone): the task is cancelled for good. */
 export function afterTenantArchived(task: Task, nowMs: number): Outcome {
   return {

@@ -72,3 +72,35 @@ export function assertPrompt(prompt: string): void {
     throw new ValidationError(`prompt: ${bytes} bytes is over the limit of ${MAX_PROMPT_BYTES} bytes (8 KiB).`);
   }
 }
+
+/**
+ * Slots sampled for the interval floor. A pattern whose gaps all reach a floor of ≥ 300 s fires at most
+ * 288 times a day, so 300 slots span a full day: every time-of-day combination and a day boundary is seen,
+ * not just the first few (minutes "0,10,20,30,40,50,51" hide their 1-minute gap past the fifth slot).
+ */
+const FLOOR_SAMPLE_SLOTS = 300;
+
+/**
+ * Refuses a recurring pattern that would run more often than every `floorS` seconds: any gap between
+ * consecutive upcoming slots below the floor is a ValidationError (code `task_too_frequent`) naming `cron`.
+ * A floor of 0 accepts everything.
+ */
+export function assertMinInterval(pattern: string, timezone: string, nowMs: number, floorS: number): void {
+  if (floorS <= 0) return;
+  const slots = cronFor(pattern, timezone).nextRuns(FLOOR_SAMPLE_SLOTS, new Date(nowMs));
+  for (let i = 1; i < slots.length; i++) {
+    const gapMs = (slots[i]?.getTime() ?? 0) - (slots[i - 1]?.getTime() ?? 0);
+    if (gapMs < floorS * 1000) {
+      throw new ValidationError(
+        `cron: "${pattern}" runs ${describeGap(gapMs)} apart (at ${slots[i - 1]?.toISOString()} and ${slots[i]?.toISOString()}); ` +
+          `recurring tasks may run at most once every ${describeGap(floorS * 1000)}. Use a wider pattern (e.g. "*/${Math.max(5, Math.ceil(floorS / 60))} * * * *" or "0 9 * * *").`,
+        "task_too_frequent",
+      );
+    }
+  }
+}
+
+function describeGap(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
+}

@@ -1,10 +1,13 @@
 import type { AppContext } from "../context.ts";
 import { claimDueTasks, findStaleClaims, renewClaims, transitionRunning } from "./claims.ts";
-import { afterFailure, afterSuccess, afterTenantArchived, afterTenantPaused, lateNote } from "./outcomes.ts";
+import { afterDailyCap, afterFailure, afterSuccess, afterTenantArchived, afterTenantPaused, lateNote } from "./outcomes.ts";
 import type { Outcome } from "./outcomes.ts";
 import { findTask } from "./tasks.ts";
 import type { Task } from "./tasks.ts";
 import { getTenant } from "../tenants/index.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { isoAt } from "../clock.ts";
+import { dayAround } from "./timing.ts";
 
 /** What the scheduler needs from the conversation engine. */
 export interface SchedulerDeps {
@@ -24,6 +27,11 @@ export interface SchedulerDeps {
    * as run instead of being run twice. Default: never known (such a slot runs again).
    */
   findTaskRunResult?(taskId: string, since: string, tenantId?: string): Promise<TaskRunResult | null>;
+  /**
+   * How many task runs the conversation engine queued for the tenant since `since` (retries included):
+   * with it, a tenant gets at most config.TASK_MAX_RUNS_PER_DAY runs per day of its zone. Default: no cap.
+   */
+  countTaskRunsSince?(tenantId: string, since: string): Promise<number>;
 }
 
 /** How a handed-over run ended, as reported by the conversation engine. */
@@ -112,6 +120,12 @@ export class TaskRuns {
       await this.apply(task, afterTenantPaused(task, nowMs), nowMs, "task skipped: tenant paused");
       return;
     }
+    const nextDayMs = await this.dailyCapReachedUntil(tenant, nowMs);
+    if (nextDayMs !== null) {
+      const cap = this.ctx.config.TASK_MAX_RUNS_PER_DAY;
+      await this.apply(task, afterDailyCap(task, nextDayMs, cap), nowMs, "task deferred: daily run cap reached");
+      return;
+    }
     const lagMs = task.slot_at ? Math.max(0, nowMs - Date.parse(task.slot_at)) : 0;
     this.ctx.metrics.schedulerLagSeconds.set(lagMs / 1000);
     const late = lateNote(task, nowMs);
@@ -124,6 +138,14 @@ export class TaskRuns {
       this.ctx.log.error("task hand-over failed", { ...fields, error: err });
       await this.finish(task.id, { ok: false, error: `could not queue the task: ${err instanceof Error ? err.message : String(err)}` });
     }
+  }
+
+  /** The start of the tenant's next day when it has used up today's task runs, else null. */
+  private async dailyCapReachedUntil(tenant: Tenant, nowMs: number): Promise<number | null> {
+    if (!this.deps.countTaskRunsSince) return null;
+    const day = dayAround(tenant.timezone, nowMs);
+    const used = await this.deps.countTaskRunsSince(tenant.id, isoAt(day.startMs));
+    return used >= this.ctx.config.TASK_MAX_RUNS_PER_DAY ? day.nextStartMs : null;
   }
 
   private async apply(task: Task, outcome: Outcome, nowMs: number, msg: string, claimedAt?: string | null): Promise<Task | null> {

@@ -1,10 +1,10 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import type { Db, TaskRow } from "../db/index.ts";
 import { schema } from "../db/index.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
-import { assertPrompt, assertTimezone } from "./schedule.ts";
+import { assertMinInterval, assertPrompt, assertTimezone } from "./schedule.ts";
 import { newTaskSchema, parseInput } from "./task-input.ts";
 import type { NewTaskInput } from "./task-input.ts";
 import { requireTenant } from "../tenants/index.ts";
@@ -87,10 +87,13 @@ export async function createTask(
   let nextMs: number;
   if (data.cron !== undefined) {
     nextMs = requireNextSlot(data.cron, timezone, nowMs);
+    // The agent is untrusted (a prompt injection can ask for a per-second task); operators are not.
+    if (createdBy === "agent") assertMinInterval(data.cron, timezone, nowMs, ctx.config.TASK_MIN_INTERVAL_S);
   } else {
     nextMs = data.run_at !== undefined ? parseRunAt(data.run_at, timezone, nowMs) : nowMs + (data.in_minutes ?? 0) * 60_000;
     runAt = isoAt(nextMs);
   }
+  if (createdBy === "agent") await assertPendingRoom(ctx, tenantId);
   const [task] = await ctx.db
     .insert(tasks)
     .values({
@@ -111,6 +114,28 @@ export async function createTask(
   ctx.log.info("task created", { tenantId, taskId: task.id, createdBy, cron: task.cron, next_run_at: task.next_run_at });
   signalTasksChanged(ctx.db);
   return task;
+}
+
+/**
+ * Refuses a new agent task when the tenant already has TASK_MAX_PENDING agent-created tasks still to
+ * run (PENDING or RUNNING): ConflictError `task_limit_reached`, which tells the agent how to make room.
+ * Operators' tasks neither count nor are refused. Two calls at the very same moment may both pass
+ * (count, then insert): the overshoot is bounded by the tool's per-run call limit.
+ */
+async function assertPendingRoom(ctx: AppContext, tenantId: string): Promise<void> {
+  const max = ctx.config.TASK_MAX_PENDING;
+  const [row] = await ctx.db
+    .select({ n: count() })
+    .from(tasks)
+    .where(and(eq(tasks.tenant_id, tenantId), inArray(tasks.status, ["PENDING", "RUNNING"]), eq(tasks.created_by, "agent")));
+  const pending = row?.n ?? 0;
+  if (pending >= max) {
+    throw new ConflictError(
+      "task_limit_reached",
+      `This business already has ${pending} scheduled tasks of yours waiting to run (the limit is ${max}); ` +
+        "nothing was scheduled. Cancel tasks that are no longer needed (list_tasks, cancel_task) or combine them into one.",
+    );
+  }
 }
 
 /**

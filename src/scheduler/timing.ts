@@ -40,6 +40,14 @@ export function requireNextSlot(cron: string, timezone: string, afterMs: number)
   return next;
 }
 
+/** The calendar day around `nowMs` in `timezone`: its midnight and the next one, in ms (DST days are 23 or 25 h). */
+export function dayAround(timezone: string, nowMs: number): { startMs: number; nextStartMs: number } {
+  const midnight = new Cron("0 0 0 * * *", { timezone });
+  const startMs = midnight.previousRuns(1, new Date(nowMs + 1))[0]?.getTime() ?? nowMs - 86_400_000;
+  const nextStartMs = midnight.nextRun(new Date(nowMs))?.getTime() ?? nowMs + 86_400_000;
+  return { startMs, nextStartMs };
+}
+
 /** Backoff before retry N (1-based) of a failed run: 1 min, then 5 min. */
 export const RETRY_BACKOFF_MS = [60_000, 5 * 60_000] as const;
 /** Runs of one slot (or one one-shot) before it counts as failed. */

@@ -1,9 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { businessSection, lifecycleSection, toolsSection } from "./claude-md-sections.ts";
-import { resolveInWorkspace } from "./paths.ts";
 import type { Tenant } from "./types.ts";
+import { MAX_CLAUDE_MD_BYTES, readWorkspaceFile, writeWorkspaceFile } from "./workspace-fs.ts";
 
 /** The sections of CLAUDE.md that survive a re-render, between their markers. */
 export interface PreservedNotes {
@@ -89,16 +87,14 @@ export function renderClaudeMd(tenant: Tenant, notes: PreservedNotes = {}): stri
 
 /**
  * Writes `CLAUDE.md` into the tenant's workspace, keeping the notes sections of the file that is
- * there. Written to a temporary file and renamed, so a reader never sees half a file.
+ * there. Written to a temporary file and renamed, so a reader never sees half a file. A CLAUDE.md
+ * that is not a plain regular file (symlink, FIFO, hard link) or over MAX_CLAUDE_MD_BYTES is never
+ * read → UnsafeWorkspaceFileError (the operator removes it; its notes cannot be trusted).
  */
-export function writeClaudeMd(ctx: Pick<AppContext, "config" | "log">, tenant: Tenant): string {
-  const path = resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md");
-  const notes = existsSync(path) ? extractPreservedNotes(readFileSync(path, "utf8")) : {};
-  const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
-  writeFileSync(temporary, renderClaudeMd(tenant, notes), { mode: 0o644 });
-  renameSync(temporary, path);
+export function writeClaudeMd(ctx: Pick<AppContext, "config" | "log">, tenant: Tenant): void {
+  const existing = readWorkspaceFile(ctx.config, tenant.id, "CLAUDE.md", MAX_CLAUDE_MD_BYTES);
+  writeWorkspaceFile(ctx.config, tenant.id, "CLAUDE.md", renderClaudeMd(tenant, existing === null ? {} : extractPreservedNotes(existing)), 0o644);
   ctx.log.debug("CLAUDE.md rendered", { tenantId: tenant.id, stage: tenant.onboarding_status });
-  return path;
 }
 
 function oneLine(text: string): string {

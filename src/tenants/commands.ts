@@ -1,6 +1,7 @@
 import type { Command } from "../cli/command.ts";
 import { createTenantCommand } from "./commands/create-tenant.ts";
 import { initTenantCommand } from "./commands/init-tenant.ts";
+import { linkCodeCommand } from "./commands/link-code.ts";
 import { readMessagesCommand } from "./commands/read-messages.ts";
 import { readTenantCommand } from "./commands/read-tenant.ts";
 import { setStatusCommand } from "./commands/set-status.ts";
@@ -16,4 +17,5 @@ export const tenantCommands: Command[] = [
   readTenantCommand,
   readMessagesCommand,
   setStatusCommand,
+  linkCodeCommand,
 ];

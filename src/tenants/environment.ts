@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { getCredentials } from "../credentials/index.ts";
-import { resolveInWorkspace } from "./paths.ts";
 import { requireTenant } from "./store.ts";
+import { MAX_ENV_FILE_BYTES, readWorkspaceFile } from "./workspace-fs.ts";
 
 /**
  * Parses a `.env` text: `KEY=value` lines, optional `export ` prefix, `#` comments, single or
@@ -37,10 +36,14 @@ function parseValue(rest: string): string {
   return rest.replace(/\s+#.*$/, "").trim(); // unquoted: " #" starts a comment
 }
 
-/** The `KEY=value` pairs of the tenant's workspace `.env` ({} when there is none). */
+/**
+ * The `KEY=value` pairs of the tenant's workspace `.env` ({} when there is none). A `.env` that is a
+ * symlink, a FIFO, a hard link, not a regular file or over MAX_ENV_FILE_BYTES → UnsafeWorkspaceFileError
+ * (the run must not start with a partial or foreign environment).
+ */
 export function readWorkspaceEnv(ctx: Pick<AppContext, "config">, tenantId: string): Record<string, string> {
-  const path = resolveInWorkspace(ctx.config, tenantId, ".env");
-  return existsSync(path) ? parseEnvFile(readFileSync(path, "utf8")) : {};
+  const text = readWorkspaceFile(ctx.config, tenantId, ".env", MAX_ENV_FILE_BYTES);
+  return text === null ? {} : parseEnvFile(text);
 }
 
 /** Keys of tenantEnvironment() that are settings, not secrets (URLs an operator must be able to read). */

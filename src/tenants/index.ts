@@ -31,12 +31,23 @@ export { assertTransition, canTransition } from "./lifecycle.ts";
 export type { LifecycleActor } from "./lifecycle.ts";
 export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegram-link.ts";
 export type { LinkOutcome } from "./telegram-link.ts";
-export { resolveInWorkspace, workspacePath } from "./paths.ts";
+export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link-codes.ts";
+export type { NewLinkCode } from "./telegram-link-codes.ts";
+export { workspacePath } from "./paths.ts";
+export { tenantUid } from "./uid.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
+export {
+  MAX_CLAUDE_MD_BYTES,
+  UnsafeWorkspaceFileError,
+  appendWorkspaceFile,
+  readWorkspaceFile,
+  statWorkspaceEntry,
+  writeWorkspaceFile,
+} from "./workspace-fs.ts";
 export type { WorkspaceReport } from "./workspace.ts";
 export { extractPreservedNotes, renderClaudeMd, writeClaudeMd } from "./claude-md.ts";
 export type { PreservedNotes } from "./claude-md.ts";
-export { ensureClaudeMdCurrent, MAX_CLAUDE_MD_BYTES } from "./claude-md-freshness.ts";
+export { ensureClaudeMdCurrent } from "./claude-md-freshness.ts";
 export type { ClaudeMdFreshness } from "./claude-md-freshness.ts";
 export { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, WORKSPACE_ENV_FILE } from "./template/index.ts";
 export type { TemplateTool } from "./template/index.ts";

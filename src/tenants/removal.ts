@@ -1,4 +1,6 @@
+import { lstat, rm, unlink } from "node:fs/promises";
 import { and, count, eq } from "drizzle-orm";
+import { tenantConfigDirPath } from "../agent/index.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
@@ -23,7 +25,8 @@ export async function archiveTenant(ctx: AppContext, id: string): Promise<Tenant
 
 /**
  * Deletes an ARCHIVED tenant for good: its row (messages, tasks, session and credentials go with
- * it through the foreign keys' ON DELETE CASCADE) and its workspace folder. Returns a line per
+ * it through the foreign keys' ON DELETE CASCADE), its workspace folder and its agent CLI folder
+ * (`$CLAUDE_CONFIG_DIR/tenants/<id>`: session transcripts). Returns a line per
  * thing removed. A tenant that is not archived → ConflictError `tenant_not_archived`.
  */
 export async function purgeTenant(ctx: AppContext, id: string): Promise<{ removed: string[] }> {
@@ -42,6 +45,10 @@ export async function purgeTenant(ctx: AppContext, id: string): Promise<{ remove
   const removed = [`tenant record ${tenant.id} (${tenant.name}, ${tenant.phone_number})`];
   for (const [what, n] of counts) if (n > 0) removed.push(`${n} ${what}`);
   if (removeWorkspace(ctx, tenant.id)) removed.push(`workspace folder ${tenant.id}/`);
+  // The CLI's folder holds the tenant's session transcripts: the whole conversation, so it goes too.
+  if (await removeTreeNoFollow(tenantConfigDirPath(ctx.config.CLAUDE_CONFIG_DIR, tenant.id))) {
+    removed.push(`agent CLI folder tenants/${tenant.id}/ (sessions and transcripts)`);
+  }
   ctx.log.info("tenant purged", { tenantId: tenant.id, removed });
   return { removed };
 }
@@ -59,4 +66,22 @@ async function countTenantRows(ctx: AppContext, tenantId: string): Promise<[stri
     out.push([what, rows[0]?.n ?? 0]);
   }
   return out;
+}
+
+/**
+ * Removes `path` and everything below it without following a link: the agent may have filled its folders
+ * with symlinks to anywhere. A symlink (or file) at `path` itself is unlinked; below it, rm removes links as
+ * links (checked by the purge tests). Returns false when nothing was there.
+ */
+async function removeTreeNoFollow(path: string): Promise<boolean> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await lstat(path)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  if (isDirectory) await rm(path, { recursive: true, force: true });
+  else await unlink(path);
+  return true;
 }

@@ -19,6 +19,7 @@ import {
   type TenantPatch,
 } from "./types.ts";
 import { createWorkspace } from "./workspace.ts";
+import { nextTenantUid } from "./uid.ts";
 
 const { tenants } = schema;
 const MAX_BUSINESS_JSON_BYTES = 64 * 1024;
@@ -43,6 +44,7 @@ export async function createTenant(ctx: AppContext, input: NewTenantInput): Prom
       channel: data.channel,
       timezone: data.timezone,
       business: JSON.stringify(business),
+      uid: nextTenantUid,
       created_at: now,
       updated_at: now,
     });

@@ -9,8 +9,8 @@ import { findTenantByChatId, requireMutableTenant, requireTenant } from "./store
 
 const { tenants } = schema;
 
-/** Outcome of a customer's `/start +PHONE`. */
-export type LinkOutcome = "linked" | "already_linked" | "chat_in_use";
+/** Outcome of a customer's link (shared contact or link code). */
+export type LinkOutcome = "linked" | "already_linked" | "chat_in_use" | "not_linkable";
 
 function checkChatId(chatId: string): string {
   const id = String(chatId).trim();
@@ -22,7 +22,8 @@ function checkChatId(chatId: string): string {
  * Links a Telegram chat to a tenant that has none, with one conditional UPDATE, so two racing
  * links cannot both win. "already_linked": the tenant already has a chat (this one or another;
  * relinking is an operator action, see setTelegramChat). "chat_in_use": the chat belongs to
- * another tenant. NotFoundError when the tenant does not exist.
+ * another tenant. "not_linkable": a WhatsApp or archived tenant (the UPDATE itself checks, so no
+ * caller can link one by mistake). NotFoundError when the tenant does not exist.
  */
 export async function linkTelegramChat(db: Db, tenantId: string, chatId: string): Promise<LinkOutcome> {
   const chat = checkChatId(chatId);
@@ -31,14 +32,15 @@ export async function linkTelegramChat(db: Db, tenantId: string, chatId: string)
     const updated = await db
       .update(tenants)
       .set({ telegram_chat_id: chat, updated_at: isoAt(Date.now()) })
-      .where(and(eq(tenants.id, tenant.id), isNull(tenants.telegram_chat_id)))
+      .where(and(eq(tenants.id, tenant.id), isNull(tenants.telegram_chat_id), eq(tenants.channel, "telegram"), eq(tenants.status, "ACTIVE")))
       .returning({ id: tenants.id });
     if (updated.length === 1) return "linked";
   } catch (err) {
     if (isUniqueViolation(err)) return "chat_in_use";
     throw err;
   }
-  return "already_linked";
+  const now = await requireTenant(db, tenant.id);
+  return now.channel !== "telegram" || now.status !== "ACTIVE" ? "not_linkable" : "already_linked";
 }
 
 /** Clears the tenant's linked chat; true when one was linked. */

@@ -1,10 +1,12 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
-import { resolveInWorkspace, tenantEnvironment, tenantSecretValues, workspacePath } from "./index.ts";
+import type { PreparedRun } from "../agent/index.ts";
+import { makeTraversable, prepareRunOwnership } from "../agent/index.ts";
+import { tenantEnvironment, tenantSecretValues, tenantUid, workspacePath } from "./index.ts";
 import { toolSandbox } from "./tool-sandbox.ts";
-import type { ToolSandbox } from "./tool-sandbox.ts";
+import type { ToolSandbox, ToolWrap } from "./tool-sandbox.ts";
+import { listWorkspaceDir, MAX_SCRIPT_BYTES, readWorkspaceFile, UnsafeWorkspaceFileError } from "./workspace-fs.ts";
 
 /** One tool's health: a script's `--health-check` result, or a server-side MCP tool's check. */
 export interface ToolHealth {
@@ -34,23 +36,29 @@ const TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /**
  * The tools in the tenant's execution/ folder: every `*.py` that supports `--health-check`
- * (libraries such as env_loader.py do not), sorted by name.
+ * (libraries such as env_loader.py do not), sorted by name. A script that is not a plain regular file
+ * (symlink, FIFO, hard link) or is over MAX_SCRIPT_BYTES is skipped, never read.
  */
 export function discoverTools(ctx: Pick<AppContext, "config">, tenantId: string): string[] {
-  const dir = resolveInWorkspace(ctx.config, tenantId, "execution");
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((name) => name.endsWith(".py") && statSync(join(dir, name), { throwIfNoEntry: false })?.isFile() === true)
-    .filter((name) => readFileSync(join(dir, name), "utf8").includes("--health-check"))
-    .sort();
+  const names = listWorkspaceDir(ctx.config, tenantId, "execution") ?? [];
+  return names.filter((name) => name.endsWith(".py") && readScript(ctx, tenantId, name)?.includes("--health-check") === true).sort();
+}
+
+function readScript(ctx: Pick<AppContext, "config">, tenantId: string, name: string): string | null {
+  try {
+    return readWorkspaceFile(ctx.config, tenantId, `execution/${name}`, MAX_SCRIPT_BYTES);
+  } catch (err) {
+    if (err instanceof UnsafeWorkspaceFileError) return null; // not a script the platform runs; validation names it
+    throw err;
+  }
 }
 
 /**
  * Runs each tool's `--health-check` in the tenant's workspace with the tenant's environment
  * (its .env merged with its vault credentials) minus the credentials only server-side tools use
  * (SERVER_SIDE_CREDENTIALS, e.g. SENDGRID_API_KEY: the agent can edit these scripts, so they get
- * exactly what an agent run gets), one at a time, each under a time limit, inside the same kind of
- * bubblewrap sandbox as agent runs. Output is redacted: no credential value of the tenant and no
+ * exactly what an agent run gets), one at a time, each under a time limit, as the tenant's uid inside the same
+ * kind of bubblewrap sandbox as agent runs. Output is redacted: no credential value of the tenant and no
  * platform secret is returned.
  */
 export async function runToolHealthChecks(
@@ -71,17 +79,33 @@ export async function runToolHealthChecks(
   };
   const secrets = [...tenantSecretValues(tenantEnv), ...platformSecrets(ctx.config)];
   const sandbox = options.sandbox ?? toolSandbox(ctx.config, ctx.log);
+  const tools = discoverTools(ctx, tenantId);
+  const runAs = sandbox.mode !== "refused" && tools.length > 0 ? await asTenantUid(ctx, sandbox, tenantId, cwd) : null;
   const results: ToolHealth[] = [];
-  for (const tool of discoverTools(ctx, tenantId)) {
+  for (const tool of tools) {
     const result =
-      sandbox.mode === "refused"
-        ? { tool, status: "failed" as const, output: `Not run: ${sandbox.reason}.`, exit_code: null, duration_ms: 0 }
-        : await runOne(tool, cwd, env, options, sandbox.mode === "bwrap" ? sandbox.wrap : undefined);
+      sandbox.mode === "refused" || runAs === null
+        ? { tool, status: "failed" as const, output: `Not run: ${sandbox.mode === "refused" ? sandbox.reason : "no sandbox"}.`, exit_code: null, duration_ms: 0 }
+        : await runOne(tool, cwd, env, options, runAs);
     result.output = redact(result.output, secrets);
     ctx.log.info("tool health check", { tenantId, tool, status: result.status, duration_ms: result.duration_ms });
     results.push(result);
   }
   return results;
+}
+
+/** Gives the workspace to the tenant's uid (as before an agent run) and returns the wrap that runs a tool as it. */
+async function asTenantUid(
+  ctx: AppContext,
+  sandbox: Exclude<ToolSandbox, { mode: "refused" }>,
+  tenantId: string,
+  workspace: string,
+): Promise<(argv: string[], workspace: string) => PreparedRun> {
+  const uid = await tenantUid(ctx.db, tenantId);
+  makeTraversable(sandbox.runUser, [ctx.config.TENANTS_DIR]);
+  await prepareRunOwnership(sandbox.runUser, uid, [workspace]);
+  const wrap: ToolWrap = sandbox.wrap;
+  return (argv, cwd) => wrap(argv, cwd, uid);
 }
 
 /** The environment minus the credentials that only server-side tools may use (as agent runs withhold them). */
@@ -97,15 +121,17 @@ async function runOne(
   cwd: string,
   env: Record<string, string>,
   options: ToolHealthOptions,
-  wrap?: (argv: string[], workspace: string) => string[],
+  wrap: (argv: string[], workspace: string) => PreparedRun,
 ): Promise<ToolHealth> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  const argv = [options.python ?? "python3", join("execution", tool), "--health-check"];
+  // The same limits as agent runs (own cgroup, process and memory caps, a sized /tmp): the agent can edit this script.
+  const run = wrap(argv, cwd);
   try {
-    const argv = [options.python ?? "python3", join("execution", tool), "--health-check"];
-    proc = Bun.spawn(wrap ? wrap(argv, cwd) : argv, {
+    proc = Bun.spawn(run.argv, {
       cwd,
       env,
       stdin: "ignore",
@@ -113,6 +139,7 @@ async function runOne(
       stderr: "pipe",
     });
   } catch (err) {
+    run.dispose();
     const why = err instanceof Error ? err.message : String(err);
     return { tool, status: "failed", output: `Could not start the tool: ${why}`, exit_code: null, duration_ms: elapsed() };
   }
@@ -126,7 +153,10 @@ async function runOne(
     new Response(proc.stderr).text(),
     proc.exited,
   ]).finally(() => clearTimeout(timer));
+  const limitHit = run.limitHit();
+  run.dispose();
   let output = [stdout.trim(), stderr.trim()].filter(Boolean).join("\n");
+  if (limitHit) output = `Hit the ${limitHit === "memory" ? "memory" : "process"} limit of agent runs.${output ? `\n${output}` : ""}`;
   if (timedOut) output = `Timed out after ${timeoutMs} ms.${output ? `\n${output}` : ""}`;
   if (output.length > MAX_OUTPUT_CHARS) output = `…${output.slice(-MAX_OUTPUT_CHARS)}`;
   const ok = !timedOut && exitCode === 0;

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { getSessionState, listMessages } from "../conversation/index.ts";
-import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES, TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, resolveInWorkspace, workspacePath } from "./index.ts";
+import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES, TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, workspacePath } from "./index.ts";
 import type { Tenant } from "./index.ts";
 import type { ToolHealth } from "./tool-health.ts";
 import type { ValidationCheck } from "./validation.ts";
+import { MAX_SCRIPT_BYTES, UnsafeWorkspaceFileError, readWorkspaceFile, statWorkspaceEntry } from "./workspace-fs.ts";
 
 // The individual lines of validate-tenant's checklist (validation.ts runs them in order).
 
@@ -100,18 +101,27 @@ export function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
   const reinit = `proxystaff init-tenant ${t.id}`;
   if (!existsSync(dir)) return [{ name: "workspace", status: "fail", detail: `Folder ${dir} is missing.`, fix: reinit }];
   const checks: ValidationCheck[] = [{ name: "workspace", status: "ok", detail: `Folder ${dir} exists.` }];
-  const claudeMd = resolveInWorkspace(ctx.config, t.id, "CLAUDE.md");
+  const claudeMd = statWorkspaceEntry(ctx.config, t.id, "CLAUDE.md");
   checks.push(
-    existsSync(claudeMd)
+    claudeMd?.isFile() && claudeMd.nlink === 1
       ? { name: "CLAUDE.md", status: "ok", detail: "CLAUDE.md present." }
-      : { name: "CLAUDE.md", status: "fail", detail: "CLAUDE.md is missing: the agent has no instructions.", fix: reinit },
+      : claudeMd
+        ? { name: "CLAUDE.md", status: "fail", detail: "CLAUDE.md is not a plain regular file (a symlink, FIFO, folder or hard link): runs are refused.", fix: `Remove ${dir}/CLAUDE.md, then ${reinit}.` }
+        : { name: "CLAUDE.md", status: "fail", detail: "CLAUDE.md is missing: the agent has no instructions.", fix: reinit },
   );
   for (const tool of TEMPLATE_TOOLS) {
-    const file = resolveInWorkspace(ctx.config, t.id, `execution/${tool.script}`);
     const name = `tool:${tool.script}`;
-    if (!existsSync(file)) {
+    let text: string | null;
+    try {
+      text = readWorkspaceFile(ctx.config, t.id, `execution/${tool.script}`, MAX_SCRIPT_BYTES);
+    } catch (err) {
+      if (!(err instanceof UnsafeWorkspaceFileError)) throw err;
+      checks.push({ name, status: "fail", detail: err.message, fix: `${reinit} (replaces the template's scripts)` });
+      continue;
+    }
+    if (text === null) {
       checks.push({ name, status: "fail", detail: `execution/${tool.script} is missing.`, fix: reinit });
-    } else if (readFileSync(file, "utf8") !== TEMPLATE_EXECUTION_FILES[tool.script]) {
+    } else if (text !== TEMPLATE_EXECUTION_FILES[tool.script]) {
       checks.push({ name, status: "warn", detail: `execution/${tool.script} differs from the template.`, fix: `${reinit} (restores the template's scripts)` });
     } else {
       checks.push({ name, status: "ok", detail: `execution/${tool.script} present.` });
@@ -159,7 +169,7 @@ export async function checkLink(ctx: AppContext, t: Tenant): Promise<ValidationC
     name: "link",
     status: "warn",
     detail: "No Telegram chat linked yet.",
-    fix: `The customer sends "/start ${t.phone_number}" to your Telegram bot (or POST /admin/tenants/${t.id}/link with {"telegram_chat_id": "…"}).`,
+    fix: `Send the customer a one-time link (proxystaff link-code ${t.id}), or they send "/start ${t.phone_number}" to your Telegram bot and tap "Share my phone number" (or POST /admin/tenants/${t.id}/link with {"telegram_chat_id": "…"}).`,
   };
 }
 

@@ -142,7 +142,7 @@ async function readEnvironment(ctx: AppContext, tenant: Tenant): Promise<{ env: 
     return { env: await tenantEnvironment(ctx, tenant.id) };
   } catch (err) {
     if (!(err instanceof AppError)) {
-      // E.g. EISDIR: the workspace .env is a directory. Reported, not thrown: the rest of the checklist still matters.
+      // An unexpected I/O error (EACCES…). Reported, not thrown: the rest of the checklist still matters.
       return {
         env: {},
         problem: {
@@ -160,8 +160,8 @@ async function readEnvironment(ctx: AppContext, tenant: Tenant): Promise<{ env: 
         status: "fail",
         detail: `${err.message} (tool health checks skipped)`,
         fix:
-          err.code === "path_outside_workspace"
-            ? "Replace the workspace .env with a regular file."
+          err.code === "unsafe_workspace_file"
+            ? `Replace ${workspacePath(ctx.config, tenant.id)}/.env with a plain regular file (or remove it), then validate again.`
             : "Add the key these credentials were sealed with to CREDENTIALS_KEY_PREVIOUS (then run proxystaff rotate-credentials-key), or store them again.",
       },
     };

@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { writeClaudeMd } from "./claude-md.ts";
-import { resolveInWorkspace, workspacePath } from "./paths.ts";
+import { workspacePath } from "./paths.ts";
 import { requireTenant } from "./store.ts";
 import { TEMPLATE_EXECUTION_FILES, WORKSPACE_ENV_FILE } from "./template/index.ts";
 import type { Tenant } from "./types.ts";
+import { appendWorkspaceFile, ensureWorkspaceDir, statWorkspaceEntry, writeWorkspaceFile } from "./workspace-fs.ts";
 
 type WorkspaceContext = Pick<AppContext, "config" | "log">;
 
@@ -28,7 +28,7 @@ const FOLDERS = ["execution", "timeline", "inbox"] as const;
  */
 export async function createWorkspace(ctx: WorkspaceContext, tenant: Tenant): Promise<WorkspaceReport> {
   const { path, created, tools } = prepareWorkspace(ctx, tenant.id);
-  if (!existsSync(resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md"))) created.push("CLAUDE.md");
+  if (!statWorkspaceEntry(ctx.config, tenant.id, "CLAUDE.md")) created.push("CLAUDE.md");
   writeClaudeMd(ctx, tenant);
   ctx.log.info("workspace created", { tenantId: tenant.id, path, created });
   return { path, tools, created };
@@ -42,7 +42,7 @@ export async function createWorkspace(ctx: WorkspaceContext, tenant: Tenant): Pr
 export async function initWorkspace(ctx: Pick<AppContext, "config" | "log" | "db">, tenantId: string): Promise<WorkspaceReport> {
   const tenant = await requireTenant(ctx.db, tenantId);
   const { path, created, tools } = prepareWorkspace(ctx, tenant.id);
-  if (!existsSync(resolveInWorkspace(ctx.config, tenant.id, "CLAUDE.md"))) {
+  if (!statWorkspaceEntry(ctx.config, tenant.id, "CLAUDE.md")) {
     writeClaudeMd(ctx, tenant);
     created.push("CLAUDE.md");
   }
@@ -55,7 +55,8 @@ function prepareWorkspace(ctx: WorkspaceContext, tenantId: string): WorkspaceRep
   const path = workspacePath(ctx.config, tenantId);
   const created: string[] = [];
   if (!existsSync(path)) created.push(".");
-  mkdirSync(path, { recursive: true, mode: 0o750 });
+  mkdirSync(path, { recursive: true, mode: 0o750 }); // TENANTS_DIR is the platform's: no agent can swap it
+
   ensureSkeleton(ctx, tenantId, created);
   return { path, tools: copyExecution(ctx, tenantId), created };
 }
@@ -71,27 +72,17 @@ export function removeWorkspace(ctx: WorkspaceContext, tenantId: string): boolea
 
 function ensureSkeleton(ctx: WorkspaceContext, tenantId: string, created: string[]): void {
   for (const folder of FOLDERS) {
-    const dir = resolveInWorkspace(ctx.config, tenantId, folder);
-    if (existsSync(dir)) continue;
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
-    created.push(`${folder}/`);
+    if (ensureWorkspaceDir(ctx.config, tenantId, folder)) created.push(`${folder}/`);
   }
-  const env = resolveInWorkspace(ctx.config, tenantId, ".env");
-  if (!existsSync(env)) {
-    writeFileSync(env, WORKSPACE_ENV_FILE, { mode: 0o600, flag: "wx" });
-    created.push(".env");
-  }
+  // Written only when there is none (an existing .env is kept as it is); a FIFO or link there → UnsafeWorkspaceFileError.
+  if (appendWorkspaceFile(ctx.config, tenantId, ".env", (isNew) => (isNew ? WORKSPACE_ENV_FILE : ""), 0o600)) created.push(".env");
 }
 
 function copyExecution(ctx: WorkspaceContext, tenantId: string): string[] {
   const written: string[] = [];
-  const dir = resolveInWorkspace(ctx.config, tenantId, "execution");
   for (const [name, content] of Object.entries(TEMPLATE_EXECUTION_FILES)) {
-    const file = join(dir, name);
-    // Remove first: a symlink left in its place is replaced, never followed.
-    rmSync(file, { force: true });
-    writeFileSync(file, content, { mode: 0o755, flag: "wx" });
-    chmodSync(file, 0o755);
+    // A new file renamed over the old entry: a symlink or FIFO left in its place is replaced, never followed.
+    writeWorkspaceFile(ctx.config, tenantId, `execution/${name}`, content, 0o755);
     written.push(`execution/${name}`);
   }
   return written;

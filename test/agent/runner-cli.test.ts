@@ -93,7 +93,7 @@ describe.skipIf(!hasCli)("agent runner with the real Claude CLI", () => {
     expect(userTexts(fake.messageRequests()[0]?.body)).toEqual(["hello again"]);
   });
 
-  test("a prompt too big for argv goes through stdin", async () => {
+  test("a large prompt (150 kB) reaches the model through stdin", async () => {
     const prompt = `big ${"x".repeat(150_000)}`;
     const result = await runner.run(setup.request("tenant-a", prompt));
     expect(result.kind).toBe("ok");

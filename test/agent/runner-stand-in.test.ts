@@ -43,7 +43,7 @@ describe("runner classification with a stand-in CLI", () => {
     expect(traversal.kind).toBe("crash");
   });
 
-  test("argv: -p prompt, json output, resume, AGENT_ARGS split like a shell, inline MCP config", async () => {
+  test("argv: -p, json output, resume, AGENT_ARGS split like a shell, MCP config as a file path; the prompt on stdin", async () => {
     const request = {
       ...withMode("argv"),
       prompt: "-starts with a dash",
@@ -53,12 +53,13 @@ describe("runner classification with a stand-in CLI", () => {
     const result = await runner.run(request);
     if (result.kind !== "ok") throw new Error(JSON.stringify(result));
     const argv = result.text.split("\n");
-    expect(argv.slice(0, 6)).toEqual(["-p", " -starts with a dash", "--output-format", "json", "--resume", request.sessionId]);
-    expect(argv.slice(6, 10)).toEqual(["--allowedTools", "Bash,Read", "--model", "opus x"]);
-    expect(argv[10]).toBe("--mcp-config");
-    expect(JSON.parse(argv[11] ?? "")).toEqual({
-      mcpServers: { proxystaff: { type: "http", url: "http://127.0.0.1:1/mcp", headers: { Authorization: "Bearer run-token-123456" } } },
-    });
+    expect(argv.slice(0, 5)).toEqual(["-p", "--output-format", "json", "--resume", request.sessionId]);
+    expect(argv.slice(5, 9)).toEqual(["--allowedTools", "Bash,Read", "--model", "opus x"]);
+    expect(argv[9]).toBe("--mcp-config");
+    expect(argv[10]).toMatch(new RegExp(`^${join(setup.config.CLAUDE_CONFIG_DIR, "tenants", "tenant-s")}/mcp-[0-9a-f-]+\\.json$`));
+    expect(argv).toHaveLength(11);
+    const echoed = await runner.run({ ...withMode("stdin"), prompt: "-starts with a dash" });
+    expect(echoed).toMatchObject({ kind: "ok", text: "-starts with a dash" });
   });
 
   test("environment: allow-list, tenant variables, never the platform's secrets", async () => {
@@ -86,7 +87,8 @@ describe("runner classification with a stand-in CLI", () => {
 
   test("timeout kills the group; SIGKILL follows when SIGTERM is ignored", async () => {
     for (const mode of ["hang", "ignore_term"]) {
-      const pidFile = join(setup.root, `${mode}.pid`);
+      // In the workspace: the run's uid (not root) can write there.
+      const pidFile = join(setup.workspace("tenant-s"), `${mode}.pid`);
       const result = await runner.run(withMode(mode, { STAND_IN_PIDFILE: pidFile }));
       expect(result.kind).toBe("timeout");
       const grandchild = Number(readFileSync(pidFile, "utf8").trim());

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
@@ -6,6 +6,9 @@ import type { Config } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Logger } from "../../src/log.ts";
 import type { AgentRunRequest } from "../../src/agent/index.ts";
+
+/** A tenant uid for tests that wrap a run by hand: in the tenant range (from 200000), above what test databases allocate. */
+export const TEST_UID = 290_000;
 
 /** A fake platform admin key: must never reach an agent. */
 export const PLATFORM_ADMIN_KEY = "platform-admin-key-0123456789abcdef";
@@ -26,6 +29,11 @@ export interface AgentTestSetup {
 /** Temp DATA_DIR/TENANTS_DIR and a config whose agent talks to `apiUrl` (the fake Anthropic API). */
 export function agentSetup(env: Record<string, string> = {}, apiUrl = "http://127.0.0.1:9", baseDir = tmpdir()): AgentTestSetup {
   const root = mkdtempSync(join(baseDir, "ps-agent-"));
+  // mkdtemp makes it 0700: a run as a tenant's uid must pass through to its workspace (the product makes its own
+  // DATA_DIR and TENANTS_DIR 0711; the folder above them is the operator's, here the test's).
+  chmodSync(root, 0o711);
+  const uids = new Map<string, number>();
+  const uidOf = (tenantId: string) => uids.get(tenantId) ?? uids.set(tenantId, TEST_UID + 1 + uids.size).get(tenantId)!;
   const config = loadConfig(
     {
       DATA_DIR: join(root, "data"),
@@ -59,6 +67,7 @@ export function agentSetup(env: Record<string, string> = {}, apiUrl = "http://12
     request: (tenantId, prompt, extra = {}) => ({
       tenantId,
       workspace: workspace(tenantId),
+      uid: uidOf(tenantId),
       prompt,
       sessionId: null,
       tenantEnv: {},

@@ -6,10 +6,11 @@ import { createChannels, deriveWebhookSecret, MediaFetchError, telegramUpdateToI
 import type { Channels, InboundHandler, InboundMessage } from "../../src/channels/index.ts";
 import { DatabaseBusyError } from "../../src/db/index.ts";
 import { createApp } from "../../src/http/app.ts";
-import { documentUpdate, photoUpdate, startFakeTelegram, telegramWebhookRequest, textUpdate, voiceUpdate } from "../fakes/telegram.ts";
+import { contactUpdate, documentUpdate, photoUpdate, startFakeTelegram, telegramWebhookRequest, textUpdate, voiceUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { saveInto } from "../helpers/media-sink.ts";
 
 const SECRET = "s3cret-webhook_token";
 const PUBLIC_URL = "https://staff.example.com";
@@ -62,6 +63,19 @@ describe("telegram webhook", () => {
     expect(received).toHaveLength(1);
     expect(received[0]).toMatchObject({ channel: "telegram", externalId: "4242", chatId: "99", senderName: "Ada Lovelace", text: "/start +15551234567", media: [] });
     expect(typeof received[0]?.receivedAtMs).toBe("number");
+  });
+
+  test("a shared contact carries the card's user id and number, and the sender's user id", async () => {
+    const { post } = await setup();
+    await post(contactUpdate({ chatId: 99, phoneNumber: "18015550001", userId: 99 }));
+    await post(contactUpdate({ chatId: 99, phoneNumber: "+18015550002", userId: 1234 }));
+    await post(contactUpdate({ chatId: 99, phoneNumber: "+18015550003" }));
+    expect(received.map((m) => [m.senderUserId, m.contact])).toEqual([
+      ["99", { phoneNumber: "18015550001", userId: "99" }],
+      ["99", { phoneNumber: "+18015550002", userId: "1234" }],
+      ["99", { phoneNumber: "+18015550003" }],
+    ]);
+    expect(received[0]?.text).toBe("[contact Ada 18015550001]");
   });
 
   test("photo (largest size), document and voice become media refs", async () => {
@@ -141,6 +155,12 @@ describe("telegram sending", () => {
     expect(ok).toEqual({ ok: true, externalId: String(fake.sent[0]?.message_id) });
     expect(fake.sent[0]).toMatchObject({ chat_id: "12", text: "hello" });
 
+    await telegram.send({ channel: "telegram", chatId: "12", text: "share?", keyboard: "request_contact" });
+    expect(fake.sent[1]?.params.reply_markup).toEqual({ keyboard: [[{ text: "📱 Share my phone number", request_contact: true }]], one_time_keyboard: true, resize_keyboard: true });
+    await telegram.send({ channel: "telegram", chatId: "12", text: "linked", keyboard: "remove" });
+    expect(fake.sent[2]?.params.reply_markup).toEqual({ remove_keyboard: true });
+    expect(fake.sent[0]?.params.reply_markup).toBeUndefined();
+
     await telegram.showTyping?.("12");
     expect(fake.calls.find((c) => c.method === "sendChatAction")?.params).toMatchObject({ chat_id: "12", action: "typing" });
 
@@ -168,17 +188,17 @@ describe("telegram sending", () => {
     const telegram = set.byName.get("telegram");
     const file = fake.addFile("JPEGDATA", "photos/file_7.jpg");
     const inbox = join(t.dir, "tenants", "x", "inbox");
-    const saved = await telegram?.fetchMedia?.({ kind: "photo", fileId: file.file_id, mimeType: "image/jpeg" }, inbox);
-    expect(saved?.path.startsWith(inbox)).toBe(true);
-    expect(saved?.path).toMatch(/\/\d{8}-\d{6}-photo-[0-9a-f]{6}\.jpg$/);
+    const saved = await telegram?.fetchMedia?.({ kind: "photo", fileId: file.file_id, mimeType: "image/jpeg" }, saveInto(inbox));
+    expect(saved?.path.startsWith("inbox/")).toBe(true);
+    expect(saved?.path).toMatch(/^inbox\/\d{8}-\d{6}-photo-[0-9a-f]{6}\.jpg$/);
     expect(saved?.sizeBytes).toBe(8);
-    expect(readFileSync(saved?.path ?? "", "utf8")).toBe("JPEGDATA");
+    expect(readFileSync(join(inbox, "..", saved?.path ?? ""), "utf8")).toBe("JPEGDATA");
 
     const doc = fake.addFile("%PDF", "documents/x.pdf");
-    const named = await telegram?.fetchMedia?.({ kind: "document", fileId: doc.file_id, fileName: "../../etc/passwd.pdf" }, inbox);
-    expect(named?.path).toMatch(/^[^]*\/inbox\/\d{8}-\d{6}-document-etc-passwd-[0-9a-f]{6}\.pdf$/);
+    const named = await telegram?.fetchMedia?.({ kind: "document", fileId: doc.file_id, fileName: "../../etc/passwd.pdf" }, saveInto(inbox));
+    expect(named?.path).toMatch(/^inbox\/\d{8}-\d{6}-document-etc-passwd-[0-9a-f]{6}\.pdf$/);
 
-    await expect(telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, inbox)).rejects.toBeInstanceOf(MediaFetchError);
+    await expect(telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, saveInto(inbox))).rejects.toBeInstanceOf(MediaFetchError);
   });
 });
 

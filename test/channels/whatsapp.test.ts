@@ -9,6 +9,7 @@ import { signedWhatsAppRequest, startFakeTwilio, whatsappInboundParams } from ".
 import type { FakeTwilio } from "../fakes/twilio.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { saveInto } from "../helpers/media-sink.ts";
 
 const PUBLIC_URL = "https://staff.example.com";
 const SIGNED_URL = `${PUBLIC_URL}/webhooks/whatsapp`;
@@ -141,14 +142,14 @@ describe("whatsapp sending", () => {
     const { whatsapp } = await setup();
     const url = fake.addMedia("PNGDATA", "image/png");
     const inbox = join(t.dir, "tenants", "x", "inbox");
-    const saved = await whatsapp.fetchMedia?.({ kind: "photo", url, mimeType: "image/png" }, inbox);
+    const saved = await whatsapp.fetchMedia?.({ kind: "photo", url, mimeType: "image/png" }, saveInto(inbox));
     expect(fake.mediaRequests).toEqual([{ path: new URL(url).pathname, authorized: true }]);
-    expect(saved?.path).toMatch(/\/inbox\/\d{8}-\d{6}-photo-[0-9a-f]{6}\.png$/);
-    expect(readFileSync(saved?.path ?? "", "utf8")).toBe("PNGDATA");
+    expect(saved?.path).toMatch(/^inbox\/\d{8}-\d{6}-photo-[0-9a-f]{6}\.png$/);
+    expect(readFileSync(join(inbox, "..", saved?.path ?? ""), "utf8")).toBe("PNGDATA");
 
     const big = fake.addMedia(new Uint8Array(64), "application/pdf");
     const small = createChannels(t.ctx, { whatsapp: { maxMediaBytes: 16 } }).byName.get("whatsapp");
-    await expect(small?.fetchMedia?.({ kind: "document", url: big }, inbox)).rejects.toThrow("too large");
-    await expect(whatsapp.fetchMedia?.({ kind: "photo", url: "https://attacker.example.com/x.jpg" }, inbox)).rejects.toBeInstanceOf(MediaFetchError);
+    await expect(small?.fetchMedia?.({ kind: "document", url: big }, saveInto(inbox))).rejects.toThrow("too large");
+    await expect(whatsapp.fetchMedia?.({ kind: "photo", url: "https://attacker.example.com/x.jpg" }, saveInto(inbox))).rejects.toBeInstanceOf(MediaFetchError);
   });
 });

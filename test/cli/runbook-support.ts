@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
@@ -27,6 +27,7 @@ export interface RunbookEnv {
 
 export function runbookEnv(extraEnv: Record<string, string> = {}): RunbookEnv {
   const dir = mkdtempSync(join(tmpdir(), "proxystaff-runbook-"));
+  chmodSync(dir, 0o711); // tool checks run as tenant uids, which pass through it to TENANTS_DIR
   const dataDir = join(dir, "data");
   const tenantsDir = join(dir, "tenants");
   const env: Record<string, string> = {

@@ -69,7 +69,7 @@ describe("validate-tenant", () => {
     const ok = await rb.run("validate-tenant", [id]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/warn\s+link\s+No Telegram chat linked yet/);
-    expect(ok.stdout).toContain('fix: The customer sends "/start +18015550101" to your Telegram bot');
+    expect(ok.stdout).toContain(`fix: Send the customer a one-time link (proxystaff link-code ${id}), or they send "/start +18015550101" to your Telegram bot`);
     expect(ok.stdout).toMatch(/ok\s+health:env_loader.py/);
     rmSync(join(rb.tenantsDir, id, "execution", "env_loader.py"));
     const broken = await rb.run("validate-tenant", [id, "--skip-health-checks"]);
@@ -84,7 +84,7 @@ describe("validate-tenant", () => {
 });
 
 describe("validate-tenant with a broken workspace", () => {
-  test(".env is a directory (EISDIR): the checklist is printed with a failed environment line, exit 1", async () => {
+  test(".env is a directory: the checklist is printed with a failed environment line, exit 1", async () => {
     const own = runbookEnv(); // its own database: the SQL tests below list every tenant
     try {
       const created = await own.run("create-tenant", ["--name", "Broken Env", "--phone", "+18015550177", "--channel", "telegram"]);
@@ -95,7 +95,7 @@ describe("validate-tenant with a broken workspace", () => {
       const res = await own.run("validate-tenant", [other]);
       expect(res.code).toBe(1);
       expect(res.stderr).not.toContain("EISDIR");
-      expect(res.stdout).toMatch(/fail\s+environment\s+The tenant's environment could not be read: EISDIR/);
+      expect(res.stdout).toMatch(/fail\s+environment\s+The tenant's \.env is a folder, not a regular file/);
       expect(res.stdout).toMatch(/ok\s+session/);
       expect(res.stdout).toContain("Result: 1 failed");
     } finally {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
@@ -26,13 +26,11 @@ describe("media: downloaded in the turn, before the agent runs", () => {
     name: "telegram",
     maxLength: 4096,
     send: async () => ({ ok: true, externalId: "x" }),
-    async fetchMedia(ref, dir) {
+    async fetchMedia(ref, save) {
       const rows = await ctx.db.select({ status: messages.status }).from(messages);
       fetchedBeforeStore.push(rows.length === 0);
       if (ref.fileId === "huge") throw new Error("file is larger than 20 MB");
-      mkdirSync(dir, { recursive: true });
-      const path = join(dir, `photo-${ref.fileId}.jpg`);
-      writeFileSync(path, "jpeg");
+      const path = save(`photo-${ref.fileId}.jpg`, new TextEncoder().encode("jpeg"));
       return { kind: ref.kind, path, mimeType: "image/jpeg", sizeBytes: 4 };
     },
   };

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { asc, sql } from "drizzle-orm";
 import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
@@ -30,11 +30,9 @@ describe(`inbound pipeline (${driver})`, () => {
     name: "telegram",
     maxLength: 4096,
     send: async () => ({ ok: true, externalId: "x" }),
-    async fetchMedia(ref, dir) {
+    async fetchMedia(ref, save) {
       fetches += 1;
-      mkdirSync(dir, { recursive: true });
-      const path = join(dir, `photo-${ref.fileId}.jpg`);
-      writeFileSync(path, "jpeg");
+      const path = save(`photo-${ref.fileId}.jpg`, new TextEncoder().encode("jpeg"));
       return { kind: ref.kind, path, mimeType: "image/jpeg", sizeBytes: 4 };
     },
   };
@@ -65,14 +63,18 @@ describe(`inbound pipeline (${driver})`, () => {
     expect(wakes).toBe(0);
   });
 
-  test("/start +PHONE links the chat with a welcome naming the business; then messages are queued", async () => {
+  test("/start +PHONE, then the sender's own contact, links the chat with a welcome naming the business; then messages are queued", async () => {
     const t = await insertTenant(ctx, { name: "Bella's Bakery", phone_number: "+18015550001" });
-    await handle(inbound({ text: "/start +1 (801) 555-0001" }));
-    expect(replies[0]!.text).toContain("Bella's Bakery");
+    await handle(inbound({ text: "/start +1 (801) 555-0001", senderUserId: "1001" }));
+    expect(replies[0]!.keyboard).toBe("request_contact");
+    await handle(inbound({ text: "[contact Bella +18015550001]", senderUserId: "1001", contact: { phoneNumber: "+18015550001", userId: "1001" } }));
+    expect(replies[1]!.text).toContain("Bella's Bakery");
     expect((await ctx.db.select().from(tenants))[0]!.telegram_chat_id).toBe("1001");
+    clock.advance(60_000); // RATE_LIMIT_PER_MINUTE is 3 here
     await handle(inbound({ text: "Do we have flour?", senderName: "Bella" }));
     const all = await rows();
     expect(all.map((r) => [r.kind, r.status, r.tenant_id])).toEqual([
+      ["command", "done", null],
       ["command", "done", t.id],
       ["chat", "queued", t.id],
     ]);
@@ -80,21 +82,15 @@ describe(`inbound pipeline (${driver})`, () => {
     await timelineWritten(); // the webhook does not wait for its timeline line
     const day = readdirSync(join(ctx.config.TENANTS_DIR, t.id, "timeline"));
     const text = readFileSync(join(ctx.config.TENANTS_DIR, t.id, "timeline", day[0]!), "utf8");
-    expect(text).toContain("linked by /start +18015550001");
+    expect(text).toContain("linked by the customer's shared contact");
     expect(text).toMatch(/- \d\d:\d\d ← Bella \(telegram\): Do we have flour\?/);
   });
 
-  test("/start refusals: unknown number, number linked elsewhere, not a number", async () => {
-    await insertTenant(ctx, { phone_number: "+18015550002", telegram_chat_id: "999" });
-    await handle(inbound({ text: "/start +18015550009" }));
-    await handle(inbound({ text: "/start +18015550002" }));
+  test("/start refusals: no argument, not a number", async () => {
+    await handle(inbound({ text: "/start" }));
     await handle(inbound({ text: "/start pizza" }));
-    expect(replies.map((r) => r.text)).toEqual([
-      expect.stringContaining("No account found for +18015550009"),
-      expect.stringContaining("already linked — ask your operator"),
-      expect.stringContaining("/start followed by your phone number"),
-    ]);
-    expect((await rows()).map((r) => r.error)).toEqual(["no_account_for_phone", "number_already_linked", "invalid_phone"]);
+    expect(replies.map((r) => r.text)).toEqual([expect.stringContaining("/start followed by your phone number"), expect.stringContaining("/start followed by your phone number")]);
+    expect((await rows()).map((r) => r.error)).toEqual(["start_without_argument", "invalid_phone"]);
   });
 
   test("a duplicate delivery does nothing at all", async () => {

@@ -10,6 +10,8 @@ describe("helpReply: depends on the channel and whether the chat is linked", () 
   test("an unlinked Telegram chat learns /start +PHONE (and no /reset, which needs a linked chat)", () => {
     const text = helpReply({ channel: "telegram", businessName: null });
     expect(text).toContain("/start +PHONE");
+    expect(text).toContain("the link your operator gave you");
+    expect(text).toContain("Share my phone number");
     expect(text).toContain("not linked");
     expect(text).not.toContain("/reset");
   });

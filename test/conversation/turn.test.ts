@@ -9,6 +9,9 @@ import { openChatSession } from "../../src/conversation/chat-session.ts";
 import { getSessionState } from "../../src/conversation/session-store.ts";
 import { agentHealthDetails } from "../../src/conversation/agent-health.ts";
 import { messages } from "../../src/db/schema.ts";
+import { RUN_FAILED_REPLY } from "../../src/conversation/replies.ts";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { insertTenant, makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";
 
@@ -183,6 +186,51 @@ describe("turn runner through createConversation", () => {
       ]);
     } finally {
       await session.close();
+    }
+  });
+
+  describe("a hostile workspace file (S2) fails only its tenant's run, never the event loop", () => {
+    const held: Bun.Subprocess[] = [];
+    afterEach(() => {
+      for (const child of held.splice(0)) child.kill("SIGKILL");
+    });
+
+    /** A FIFO whose writer turns up after 1.5 s: code that opens it blocks that long (instead of for ever). */
+    function fifoWithLateWriter(path: string): void {
+      mkdirSync(dirname(path), { recursive: true });
+      Bun.spawnSync(["mkfifo", path]);
+      held.push(Bun.spawn(["timeout", "10", "sh", "-c", `sleep 1.5; printf 'STOLEN=1\\n' > "$1"`, "sh", path], { stdout: "ignore", stderr: "ignore" }));
+    }
+
+    for (const file of [".env", "CLAUDE.md"]) {
+      test(`${file} is a FIFO: that run fails with unsafe_workspace_file, the customer gets the failure reply; another tenant is answered meanwhile`, async () => {
+        const victim = await insertTenant(ctx, { telegram_chat_id: "1001" });
+        const other = await insertTenant(ctx, { telegram_chat_id: "2002" });
+        fifoWithLateWriter(join(ctx.config.TENANTS_DIR, victim.id, file));
+        let lastTick = performance.now();
+        let maxGapMs = 0;
+        const ticker = setInterval(() => {
+          maxGapMs = Math.max(maxGapMs, performance.now() - lastTick);
+          lastTick = performance.now();
+        }, 10);
+        try {
+          await conversation.handleInbound(tg("hello", "1001"));
+          await conversation.handleInbound(tg("hi", "2002"));
+          await conversation.dispatcher.idle();
+        } finally {
+          clearInterval(ticker);
+        }
+        expect(maxGapMs).toBeLessThan(500);
+        const rows = await inboundRows();
+        const byChat = (chatId: string) => rows.find((r) => r.chat_id === chatId)!;
+        expect(byChat("1001")).toMatchObject({ status: "failed" });
+        expect(byChat("1001").error).toContain("unsafe_workspace_file");
+        expect(byChat("1001").error).toContain(`${file} is a FIFO`);
+        expect(byChat("2002")).toMatchObject({ status: "done" });
+        expect(requests.map((r) => r.tenantId)).toEqual([other.id]);
+        expect(replies.find((r) => r.tenantId === victim.id)).toMatchObject({ text: RUN_FAILED_REPLY, kind: "system" });
+        expect(replies.find((r) => r.tenantId === other.id)).toMatchObject({ text: "Hi there!" });
+      });
     }
   });
 });

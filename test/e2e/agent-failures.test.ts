@@ -1,6 +1,8 @@
 // Agent failures end to end with the REAL Claude CLI: each is classified, the customer is told once,
 // the message rows and GET /health show it; a stale session is retried fresh once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { CREDIT_TOO_LOW_ERROR, lastPrompt } from "../fakes/anthropic.ts";
 import { eventually, freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
@@ -32,7 +34,7 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
       return { type: "text", text: `fine: ${prompt.split("\n").at(-1)}` };
     });
     const port = await freePort();
-    stack = new StackClient(await spawnServer({ env: stackEnv(fakes, port, { AGENT_TIMEOUT_MS: "3000" }) }), fakes);
+    stack = new StackClient(await spawnServer({ env: stackEnv(fakes, port, { AGENT_TIMEOUT_MS: "3000", TENANT_DISK_MB: "8" }) }), fakes);
   });
   afterAll(async () => {
     await stack?.server.cleanup();
@@ -45,8 +47,8 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     const number = `+1801555${String(phone).padStart(4, "0")}`;
     const tenantId = await stack.createTenant({ name, phone: number });
     const chat = 600000 + phone;
-    await stack.telegramText(chat, `/start ${number}`);
-    await eventually(() => stack.telegramReplies(chat).length > 0 || undefined, "the welcome");
+    await stack.telegramLink(chat, number);
+    await eventually(() => stack.telegramReplies(chat).find((t) => t.startsWith("Welcome")), "the welcome");
     return { tenantId, chat };
   }
 
@@ -71,6 +73,18 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
   test("timeout: the run is killed at AGENT_TIMEOUT_MS", () => expectFailure("timeout", "[hang]"), 30_000);
 
   test("crash: the CLI ends with an API error", () => expectFailure("crash", "[crash]"), 30_000);
+
+  test("disk quota: a workspace over TENANT_DISK_MB is refused before the CLI starts, the customer told", async () => {
+    const { tenantId, chat } = await linked("Failing disk");
+    writeFileSync(join(stack.server.tenantsDir, tenantId, "hoard.bin"), Buffer.alloc(9 * 1024 * 1024, 1));
+    const before = fakes.anthropic.messageRequests().length;
+    await stack.telegramText(chat, "[disk] please");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t === TOLD), "the disk notice", 20_000);
+    const inbound = await settledChatRows(stack, tenantId, 1);
+    expect(inbound[0]!.error).toStartWith("disk_quota_exceeded: the tenant uses");
+    expect(fakes.anthropic.messageRequests().length).toBe(before); // no CLI ran
+    expect(stack.server.logs().some((l) => l.msg === "agent run refused" && l.kind === "disk_quota_exceeded" && l.tenantId === tenantId)).toBe(true);
+  }, 30_000);
 
   test("credit too low: /health is degraded until a run succeeds", async () => {
     await expectFailure("credit_too_low", "[credit]");
@@ -119,7 +133,7 @@ describe.skipIf(!HAS_REAL_CLI)("bad agent output end to end (real CLI printing t
   test("bad_output: classified, customer told, row and /health show it", async () => {
     const tenantId = await stack.createTenant({ name: "Text Tailors", phone: "+18015550301" });
     const chat = 600301;
-    await stack.telegramText(chat, "/start +18015550301");
+    await stack.telegramLink(chat, "+18015550301");
     await stack.telegramText(chat, "hello");
     await eventually(() => stack.telegramReplies(chat).find((t) => t === TOLD), "the notice");
     const row = (await settledChatRows(stack, tenantId, 1))[0]!;

@@ -50,7 +50,7 @@ describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", (
     let stack = await start();
     const tenantId = await stack.createTenant({ name: "Crashy Cafe", phone: "+18015550501" });
     const chat = 700501;
-    await stack.telegramText(chat, "/start +18015550501");
+    await stack.telegramLink(chat, "+18015550501");
     await stack.telegramText(chat, "[slow] kill me mid-run");
     await eventually(() => runsWith("kill me mid-run") === 1 || undefined, "the agent run to reach the API");
     await killHard(stack);
@@ -69,8 +69,8 @@ describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", (
     let stack = await start();
     const tenantId = await stack.createTenant({ name: "Pending Pizzeria", phone: "+18015550502" });
     const chat = 700502;
-    await stack.telegramText(chat, "/start +18015550502");
-    await eventually(() => stack.telegramReplies(chat).length === 1 || undefined, "the welcome");
+    await stack.telegramLink(chat, "+18015550502");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t.startsWith("Welcome")), "the welcome");
     fakes.telegram.failNext("sendMessage", "429", 1, { retryAfterS: 3 });
     await stack.telegramText(chat, "answer me once");
     // The reply was stored and its first send refused (429, retry in 3 s): kill before the retry.

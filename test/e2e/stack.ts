@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeAnthropic, RecordedRequest } from "../fakes/anthropic.ts";
-import { FAKE_BOT_TOKEN, postTelegramWebhook, startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
+import { contactUpdate, FAKE_BOT_TOKEN, postTelegramWebhook, startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram, FakeUpdateInput } from "../fakes/telegram.ts";
 import { FAKE_TWILIO_SID, FAKE_TWILIO_TOKEN, postWhatsAppWebhook, startFakeTwilio, whatsappInboundParams } from "../fakes/twilio.ts";
 import type { FakeTwilio } from "../fakes/twilio.ts";
@@ -120,6 +120,17 @@ export class StackClient {
     const update = { ...textUpdate({ chatId, text }), update_id: this.nextUpdateId() };
     await this.postTelegram(update);
     return update;
+  }
+
+  /** Posts a shared contact card (userId: whose card; the sender is the chat's user). */
+  async telegramContact(chatId: number, phoneNumber: string, userId: number | undefined = chatId): Promise<void> {
+    await this.postTelegram({ ...contactUpdate({ chatId, phoneNumber, ...(userId !== undefined ? { userId } : {}) }), update_id: this.nextUpdateId() });
+  }
+
+  /** Links a chat as a customer does: `/start +PHONE`, then the "share my phone number" button (their own contact). */
+  async telegramLink(chatId: number, phone: string): Promise<void> {
+    await this.telegramText(chatId, `/start ${phone}`);
+    await this.telegramContact(chatId, phone.replace(/[^\d+]/g, ""));
   }
 
   async postTelegram(update: FakeUpdateInput & { update_id: number }, secret = WEBHOOK_SECRET): Promise<Response> {

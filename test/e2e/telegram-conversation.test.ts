@@ -50,11 +50,17 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     await fakes?.stop();
   }, 30_000);
 
-  test("/start links; replies carry the API's text; the second run resumes the session; /reset starts fresh", async () => {
+  test("the deep link links; replies carry the API's text; the second run resumes the session; /reset starts fresh", async () => {
     const tenantId = await stack.createTenant({ name: "Alpine Bakery", phone: "+18015550101" });
     const chat = 500101;
-    await stack.telegramText(chat, "/start +1 801 555 0101");
+    const made = await stack.admin("POST", `/admin/tenants/${tenantId}/link-code`);
+    expect(made.status).toBe(201);
+    const { code, url } = (await made.json()) as { code: string; url: string | null };
+    if (url !== null) expect(url).toBe(`https://t.me/fake_proxystaff_bot?start=${code}`);
+    await stack.telegramText(chat, `/start ${code}`); // what Telegram sends when the link is tapped
     await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("Alpine Bakery")), "the welcome");
+    const welcome = fakes.telegram.sent.find((m) => String(m.chat_id) === String(chat));
+    expect(welcome?.params.reply_markup).toEqual({ remove_keyboard: true });
 
     await stack.telegramText(chat, "Hello, it is Anna");
     await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: Hello, it is Anna"), "the first reply");
@@ -81,7 +87,7 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     const readTimeline = () => readdirSync(timelineDir).map((f) => readFileSync(join(timelineDir, f), "utf8")).join("");
     await eventually(() => (readTimeline().includes("session reset") ? true : undefined), "the timeline", 10_000).catch(() => undefined);
     const timeline = readTimeline();
-    expect(timeline).toContain("linked by /start");
+    expect(timeline).toContain("linked by a one-time link code");
     expect(timeline).toMatch(/- \d\d:\d\d ← Ada \(telegram\): Hello, it is Anna/); // the fake's first_name, local time
     expect(timeline).toContain("→ reply: You said: Hello, it is Anna");
     expect(timeline).toContain("session reset");
@@ -90,7 +96,7 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
   test("a duplicate webhook delivery → one agent call, one reply", async () => {
     await stack.createTenant({ name: "Dup Diner", phone: "+18015550102" });
     const chat = 500102;
-    await stack.telegramText(chat, "/start +18015550102");
+    await stack.telegramLink(chat, "+18015550102");
     const update = { ...textUpdate({ chatId: chat, text: "duplicate check" }), update_id: stack.nextUpdateId() };
     await Promise.all([stack.postTelegram(update), stack.postTelegram(update)]);
     await stack.postTelegram(update);
@@ -103,7 +109,7 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
   test("three messages during a slow run → one follow-up run; never two runs of one tenant at once", async () => {
     const tenantId = await stack.createTenant({ name: "Slow Shop", phone: "+18015550103" });
     const chat = 500103;
-    await stack.telegramText(chat, "/start +18015550103");
+    await stack.telegramLink(chat, "+18015550103");
     await stack.telegramText(chat, "[slow] first");
     await eventually(() => slowActive === 1 || undefined, "the slow run to start");
     for (const word of ["two", "three", "four"]) await stack.telegramText(chat, `[slow] ${word}`);
@@ -126,7 +132,7 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     });
     expect(saved.status).toBeLessThan(300);
     const chat = 500104;
-    await stack.telegramText(chat, "/start +18015550104");
+    await stack.telegramLink(chat, "+18015550104");
     await stack.telegramText(chat, "[env] show me");
     const reply = await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("ACME=")), "the printenv reply");
     expect(reply).toContain("ACME=acme-secret-0104");
@@ -139,7 +145,7 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
   test("a photo is saved in inbox/ and its path reaches the agent's prompt", async () => {
     const tenantId = await stack.createTenant({ name: "Photo Florist", phone: "+18015550105" });
     const chat = 500105;
-    await stack.telegramText(chat, "/start +18015550105");
+    await stack.telegramLink(chat, "+18015550105");
     const file = fakes.telegram.addFile("\xff\xd8\xff fake jpeg", "photos/file_1.jpg");
     await stack.postTelegram({ ...photoUpdate({ chatId: chat, fileId: file.file_id, caption: "[photo] our window" }), update_id: stack.nextUpdateId() });
     await eventually(() => stack.telegramReplies(chat).find((t) => t === "Nice photo"), "the reply");
@@ -153,8 +159,8 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
   test("sendMessage answering 429 twice, then OK → one reply; 5,000 characters arrive as two messages", async () => {
     await stack.createTenant({ name: "Retry Roasters", phone: "+18015550106" });
     const chat = 500106;
-    await stack.telegramText(chat, "/start +18015550106");
-    await eventually(() => stack.telegramReplies(chat).length === 1 || undefined, "the welcome");
+    await stack.telegramLink(chat, "+18015550106");
+    await eventually(() => stack.telegramReplies(chat).find((t) => t.startsWith("Welcome")), "the welcome");
     fakes.telegram.failNext("sendMessage", "429", 2, { retryAfterS: 1 });
     await stack.telegramText(chat, "after the storm");
     await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: after the storm"), "the retried reply", 20_000);
@@ -170,25 +176,39 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     expect(parts.join("\n\n")).toBe(LONG_ANSWER);
   }, 40_000);
 
-  test("refusals: unknown chat, /start with an unknown or already-linked number, paused tenant, rate limit", async () => {
+  test("refusals: unknown chat, linking a stranger's or an unknown number, paused tenant, rate limit", async () => {
     await stack.telegramText(500190, "hello?");
     await eventually(() => stack.telegramReplies(500190).find((t) => t.includes("No account found for this chat") && t.includes("/start")), "unknown chat");
     expect(stack.rows({ chatId: "500190" }).find((r) => r.direction === "in")).toMatchObject({ status: "rejected", error: "unknown_chat" });
 
+    // A stranger tries the linked tenant's number and an unknown one: the contact button, then one uniform refusal; nothing names a business.
     await stack.telegramText(500191, "/start +18015559999");
-    await eventually(() => stack.telegramReplies(500191).find((t) => t.includes("No account found for +18015559999")), "unknown number");
     await stack.telegramText(500191, "/start +18015550101"); // linked to chat 500101 in the first test
-    await eventually(() => stack.telegramReplies(500191).find((t) => t.includes("already linked — ask your operator")), "already linked");
+    const prompts = await eventually(() => {
+      const sent = fakes.telegram.sent.filter((m) => String(m.chat_id) === "500191");
+      return sent.length === 2 ? sent : undefined;
+    }, "both contact prompts");
+    expect(prompts[0]!.text).toBe(prompts[1]!.text);
+    expect(prompts[0]!.params.reply_markup).toMatchObject({ keyboard: [[{ request_contact: true }]], one_time_keyboard: true });
+    await stack.telegramContact(500191, "+18015550101", 424242); // the owner's card, forwarded
+    await stack.telegramContact(500191, "+18015559999"); // the stranger's own number, no tenant
+    const refusals = await eventually(() => {
+      const r = stack.telegramReplies(500191).slice(2);
+      return r.length === 2 ? r : undefined;
+    }, "the refusals");
+    expect(refusals[0]).toBe(refusals[1]);
+    expect(stack.telegramReplies(500191).join("\n")).not.toMatch(/Alpine|Bakery|already linked|No account found for \+/);
+    expect(stack.rows({ chatId: "500191" }).filter((r) => r.direction === "in").map((r) => r.error)).toEqual([null, null, "contact_not_own", "no_account_for_phone"]);
 
     const pausedId = await stack.createTenant({ name: "Paused Pets", phone: "+18015550107" });
-    await stack.telegramText(500107, "/start +18015550107");
+    await stack.telegramLink(500107, "+18015550107");
     expect((await stack.admin("PATCH", `/admin/tenants/${pausedId}`, { onboarding_status: "PAUSED" })).status).toBe(200);
     await stack.telegramText(500107, "are you there?");
     await eventually(() => stack.telegramReplies(500107).find((t) => t.includes("paused")), "paused reply");
     expect(stack.rows({ tenantId: pausedId }).at(-2)).toMatchObject({ status: "rejected", error: "tenant_paused" });
 
     const limitedId = await stack.createTenant({ name: "Busy Bees", phone: "+18015550108" });
-    await stack.telegramText(500108, "/start +18015550108");
+    await stack.telegramLink(500108, "+18015550108");
     for (let i = 0; i < 14; i++) await stack.telegramText(500108, `burst${i}`);
     await eventually(() => stack.telegramReplies(500108).find((t) => t.includes("slow down")), "slow-down reply");
     const inbound = stack.rows({ tenantId: limitedId }).filter((r) => r.direction === "in");

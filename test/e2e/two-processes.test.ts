@@ -53,7 +53,7 @@ describe.skipIf(!HAS_REAL_CLI)("two server processes on one database", () => {
       await (i % 2 ? b : a).createTenant({ name: `Tenant ${name}`, phone });
       const chat = 800600 + i;
       chats.set(name, chat);
-      await (i % 2 ? a : b).telegramText(chat, `/start ${phone}`);
+      await (i % 2 ? a : b).telegramLink(chat, phone);
     }
     let k = 0;
     for (let m = 0; m < PER_TENANT; m++) {

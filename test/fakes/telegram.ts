@@ -239,6 +239,16 @@ export function textUpdate(input: ChatInput & { text: string; updateId?: number 
   return { ...(input.updateId ? { update_id: input.updateId } : {}), message: { ...baseMessage(input), text: input.text } };
 }
 
+/**
+ * A shared contact card. `userId` is whose card it is: the sender's own id when they tapped "share my
+ * phone number", another id for a forwarded card, absent for someone not on Telegram. Telegram may
+ * send the number without "+".
+ */
+export function contactUpdate(input: ChatInput & { phoneNumber: string; userId?: number; updateId?: number }): FakeUpdateInput {
+  const contact = { phone_number: input.phoneNumber, first_name: input.firstName ?? "Ada", ...(input.userId !== undefined ? { user_id: input.userId } : {}) };
+  return { ...(input.updateId ? { update_id: input.updateId } : {}), message: { ...baseMessage(input), contact } };
+}
+
 /** A photo message; sizes are listed smallest first like Telegram does (the last is the largest). */
 export function photoUpdate(input: ChatInput & { fileId: string; caption?: string; fileSize?: number; updateId?: number }): FakeUpdateInput {
   const photo = [

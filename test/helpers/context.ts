@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Clock } from "../../src/clock.ts";
@@ -69,6 +69,9 @@ export interface TestContext {
  */
 export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
   const dir = mkdtempSync(join(tmpdir(), "proxystaff-test-"));
+  // mkdtemp makes it 0700; agent runs and tool checks go as tenant uids, which must pass through it (as through an
+  // operator's /var/lib above DATA_DIR and TENANTS_DIR).
+  chmodSync(dir, 0o711);
   const config = loadConfig({ ...testEnv(dir), ...options.env }, { generateSecrets: false });
   const logs: Record<string, unknown>[] = [];
   const log = createLogger({

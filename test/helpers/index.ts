@@ -3,12 +3,14 @@
 //   startTestServer()    – an in-process HTTP server on 127.0.0.1:0 over such a context (server.ts)
 //   freshEachTest()      – a fixture made before each test and disposed of after, behind one const;
 //   useTestContext()     – the same for createTestContext() (fresh.ts)
+//   saveInto(dir)       – a channel MediaSink writing into a plain folder (media-sink.ts)
 //   spawnServer()        – `bun src/main.ts serve` as a real child process with temp dirs (server-process.ts)
 //   holdWriteLock()      – another process holding BEGIN IMMEDIATE on a database file (write-lock.ts)
 export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest, useTestContext } from "./fresh.ts";
 export type { FreshOptions } from "./fresh.ts";
+export { saveInto } from "./media-sink.ts";
 export { rejectionOf } from "./rejection.ts";
 export { runProcess } from "./run-process.ts";
 export type { ProcessResult } from "./run-process.ts";

@@ -1,5 +1,5 @@
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,6 +86,8 @@ export interface ServerProcess {
 export async function spawnServer(options: SpawnServerOptions = {}): Promise<ServerProcess> {
   const ownsDir = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "proxystaff-proc-"));
+  // Tenant uids (agent runs, tool checks) pass through it to TENANTS_DIR and the CLI directories (mkdtemp: 0700).
+  chmodSync(dir, 0o711);
   const env = buildEnv(dir, options.env ?? {});
   const dataDir = resolve(dir, env.DATA_DIR ?? "data");
   const tenantsDir = resolve(dir, env.TENANTS_DIR ?? "tenants");

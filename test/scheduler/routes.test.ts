@@ -85,6 +85,13 @@ describe("admin task routes", () => {
     expect((pending.tasks as { id: string }[]).some((x) => x.id === taskId)).toBe(false);
     expect((await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: true })).status).toBe(409);
   });
+
+  test("an operator's per-minute task is accepted: the agent's interval floor does not apply to the admin API", async () => {
+    const res = await call("POST", `/admin/tenants/${tenantId}/tasks`, { prompt: "Poll the till", cron: "* * * * *" });
+    expect(res.status).toBe(201);
+    const task = await json(res);
+    expect(task).toMatchObject({ created_by: "admin", cron: "* * * * *" });
+  });
 });
 
 describe("task routes on the admin OpenAPI app", () => {

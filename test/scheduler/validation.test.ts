@@ -57,10 +57,10 @@ describe("createTask validation", () => {
     expect(err.code).toBe("tenant_not_found");
   });
 
-  test("a 6-field cron (seconds) and a prompt of exactly 8 KiB are accepted", async () => {
-    const task = await createTask(t.ctx, tenantId, { prompt: "y".repeat(8 * 1024), cron: "*/30 * * * * *" }, "agent");
+  test("an operator's 6-field cron (seconds) and a prompt of exactly 8 KiB are accepted", async () => {
+    const task = await createTask(t.ctx, tenantId, { prompt: "y".repeat(8 * 1024), cron: "*/30 * * * * *" }, "admin");
     expect(task.next_run_at).toBe("2026-11-26T09:00:30.000Z");
-    expect(task.created_by).toBe("agent");
+    expect(task.created_by).toBe("admin");
   });
 
   test("run_at without offset is local time in the tenant's zone; in_minutes counts from now", async () => {

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
 import type { Channel, ChannelName } from "../../src/channels/types.ts";
 import { createConversation } from "../../src/conversation/index.ts";
-import { createTenant, ensureClaudeMdCurrent, getTenant, MAX_CLAUDE_MD_BYTES, workspacePath } from "../../src/tenants/index.ts";
+import { createTenant, ensureClaudeMdCurrent, getTenant, MAX_CLAUDE_MD_BYTES, UnsafeWorkspaceFileError, workspacePath } from "../../src/tenants/index.ts";
 import type { Tenant } from "../../src/tenants/index.ts";
-import { createTestContext } from "../helpers/index.ts";
+import { createTestContext, rejectionOf } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 
 const OPERATOR_NOTE = "Always answer in French. Never promise delivery before Tuesday.";
@@ -66,7 +66,7 @@ describe("ensureClaudeMdCurrent", () => {
     expect(statSync(path).ino).toBe(inode);
   });
 
-  test("a missing CLAUDE.md is written; a symlink at its place is replaced, never written through", async () => {
+  test("a missing CLAUDE.md is written; a symlink or FIFO at its place is refused (thrown: the run fails), never read or written through", async () => {
     const outside = join(t.dir, "outside.md");
     writeFileSync(outside, "not the agent's");
     const inside = join(workspacePath(t.ctx.config, tenant.id), "inbox", "other.md");
@@ -75,22 +75,23 @@ describe("ensureClaudeMdCurrent", () => {
     expect(await ensureClaudeMdCurrent(t.ctx, tenant)).toBe("written");
     expect(readFileSync(path, "utf8")).toContain("## Onboarding stage: DISCOVERY");
 
-    rmSync(path);
-    symlinkSync(inside, path);
-    expect(await ensureClaudeMdCurrent(t.ctx, tenant)).toBe("written");
-    expect(lstatSync(path).isFile()).toBe(true);
+    for (const target of [inside, outside]) {
+      rmSync(path);
+      symlinkSync(target, path);
+      expect(await rejectionOf(ensureClaudeMdCurrent(t.ctx, tenant))).toBeInstanceOf(UnsafeWorkspaceFileError);
+      expect(lstatSync(path).isSymbolicLink()).toBe(true);
+    }
     expect(readFileSync(inside, "utf8")).toBe("a file of the workspace");
-
-    rmSync(path);
-    symlinkSync(outside, path); // pointing out of the workspace: refused by the path check, logged, nothing touched
-    expect(await ensureClaudeMdCurrent(t.ctx, tenant)).toBe("failed");
     expect(readFileSync(outside, "utf8")).toBe("not the agent's");
-    expect(t.logs.some((l) => l.msg === "CLAUDE.md could not be brought up to date; the run uses the file as it is")).toBe(true);
+    rmSync(path);
+    Bun.spawnSync(["mkfifo", path]);
+    expect(await rejectionOf(ensureClaudeMdCurrent(t.ctx, tenant))).toMatchObject({ code: "unsafe_workspace_file" });
+    expect(t.logs.some((l) => l.msg === "CLAUDE.md is unsafe: the run is refused")).toBe(true);
   });
 
-  test("never throws: a workspace that is gone, or a file over the size limit, is logged and left alone", async () => {
+  test("a file over the size limit is refused (thrown); a workspace that is gone is logged and left alone", async () => {
     writeFileSync(path, "x".repeat(MAX_CLAUDE_MD_BYTES + 1));
-    expect(await ensureClaudeMdCurrent(t.ctx, tenant)).toBe("failed");
+    expect(await rejectionOf(ensureClaudeMdCurrent(t.ctx, tenant))).toMatchObject({ code: "unsafe_workspace_file" });
     expect(statSync(path).size).toBe(MAX_CLAUDE_MD_BYTES + 1);
     rmSync(workspacePath(t.ctx.config, tenant.id), { recursive: true });
     expect(await ensureClaudeMdCurrent(t.ctx, tenant)).toBe("failed");

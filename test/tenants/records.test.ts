@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../../src/errors.ts";
@@ -14,6 +15,7 @@ import {
   setOnboardingStatus,
   updateTenant,
 } from "../../src/tenants/index.ts";
+import { prepareTenantConfigDir } from "../../src/agent/config-dir.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
 import { rejectionOf, useTestContext } from "../helpers/index.ts";
 
@@ -171,6 +173,45 @@ describe("purge", () => {
     const left = await t.ctx.db.all<{ n: number }>(sql.raw("SELECT count(*) AS n FROM credentials"));
     expect(left[0]?.n).toBe(1);
     expect(existsSync(join(t.ctx.config.TENANTS_DIR, other.id))).toBe(true);
+  });
+});
+
+describe("purge: the agent CLI directory", () => {
+  // S11: purge left the tenant's CLI sessions (its whole conversation history) in $CLAUDE_CONFIG_DIR/tenants/<id>.
+  test("purge removes the tenant's CLI config dir and transcripts, and nobody else's", async () => {
+    const tenant = await createTenant(t.ctx, acme);
+    const other = await createTenant(t.ctx, { ...acme, phone: "+18015559998" });
+    const mine = prepareTenantConfigDir(t.ctx.config.CLAUDE_CONFIG_DIR, tenant.id).dir;
+    const theirs = prepareTenantConfigDir(t.ctx.config.CLAUDE_CONFIG_DIR, other.id).dir;
+    mkdirSync(join(mine, "projects", "-workspace"), { recursive: true });
+    writeFileSync(join(mine, "projects", "-workspace", "session.jsonl"), '{"customer":"private"}\n');
+    await archiveTenant(t.ctx, tenant.id);
+    const { removed } = await purgeTenant(t.ctx, tenant.id);
+    expect(existsSync(mine)).toBe(false);
+    expect(removed.some((line) => line.startsWith("agent CLI folder"))).toBe(true);
+    expect(existsSync(theirs)).toBe(true);
+  });
+
+  test("links the agent planted in its CLI dir or workspace are removed, never followed", async () => {
+    const outside = mkdtempSync(join(tmpdir(), "proxystaff-outside-"));
+    try {
+      writeFileSync(join(outside, "precious.txt"), "keep");
+      mkdirSync(join(outside, "dir"));
+      writeFileSync(join(outside, "dir", "inner.txt"), "keep");
+      const tenant = await createTenant(t.ctx, acme);
+      const cli = prepareTenantConfigDir(t.ctx.config.CLAUDE_CONFIG_DIR, tenant.id).dir;
+      symlinkSync(outside, join(cli, "projects"));
+      symlinkSync(join(outside, "precious.txt"), join(cli, "settings.json"));
+      const ws = join(t.ctx.config.TENANTS_DIR, tenant.id);
+      symlinkSync(join(outside, "dir"), join(ws, "inbox", "escape"));
+      await archiveTenant(t.ctx, tenant.id);
+      await purgeTenant(t.ctx, tenant.id);
+      expect([existsSync(cli), existsSync(ws)]).toEqual([false, false]);
+      expect(readFileSync(join(outside, "precious.txt"), "utf8")).toBe("keep");
+      expect(readFileSync(join(outside, "dir", "inner.txt"), "utf8")).toBe("keep");
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
 

@@ -32,6 +32,14 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
       expect((await findTenantByChatId(db, "1001"))?.id).toBe(tenant.id);
     });
 
+    test("a WhatsApp or archived tenant is not_linkable (the UPDATE itself checks)", async () => {
+      t ??= await createTestContext({ driver });
+      const db = t.ctx.db;
+      const wa = await createTenant(t.ctx, { name: "WA", phone: "+18015550071", channel: "whatsapp" });
+      expect(await linkTelegramChat(db, wa.id, "71")).toBe("not_linkable");
+      expect((await requireTenant(db, wa.id)).telegram_chat_id).toBeNull();
+    });
+
     test("a chat linked elsewhere is chat_in_use", async () => {
       const a = await newTenant("+18015550001");
       const b = await newTenant("+18015550002");

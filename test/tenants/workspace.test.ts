@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "../../src/errors.ts";
 import {
@@ -8,11 +8,13 @@ import {
   createTenant,
   extractPreservedNotes,
   initWorkspace,
+  readWorkspaceFile,
   renderClaudeMd,
-  resolveInWorkspace,
   setOnboardingStatus,
   updateTenant,
+  UnsafeWorkspaceFileError,
   workspacePath,
+  writeWorkspaceFile,
   type Tenant,
 } from "../../src/tenants/index.ts";
 import { createTestContext, type TestContext } from "../helpers/index.ts";
@@ -160,26 +162,31 @@ describe("init-tenant", () => {
 });
 
 describe("path safety", () => {
-  test("paths resolve inside the workspace; traversal is refused", () => {
-    expect(resolveInWorkspace(t.ctx.config, tenant.id, "timeline/2026-11-26.md")).toBe(join(dir, "timeline", "2026-11-26.md"));
-    expect(resolveInWorkspace(t.ctx.config, tenant.id, "inbox/../CLAUDE.md")).toBe(join(dir, "CLAUDE.md"));
-    for (const bad of ["../other/CLAUDE.md", "../../etc/passwd", "/etc/passwd", "timeline/../../x", `..${"/"}${tenant.id}-evil/x`, "a\0b"]) {
-      expect(() => resolveInWorkspace(t.ctx.config, tenant.id, bad)).toThrow(ValidationError);
+  test("traversal is refused before anything is touched", () => {
+    for (const bad of ["../other/CLAUDE.md", "../../etc/passwd", "/etc/passwd", "timeline/../../x", "inbox/../CLAUDE.md", `..${"/"}${tenant.id}-evil/x`, "a\0b", ""]) {
+      expect(() => readWorkspaceFile(t.ctx.config, tenant.id, bad, 1024)).toThrow(ValidationError);
+      expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, bad, "x")).toThrow(ValidationError);
     }
   });
 
-  test("a symlink inside the workspace that points out is refused, even dangling", () => {
+  test("a symlinked folder inside the workspace is never followed, pointing out or in, even dangling", () => {
     mkdirSync(join(t.dir, "elsewhere"));
+    writeFileSync(join(t.dir, "elsewhere", "file.txt"), "outside");
     symlinkSync(join(t.dir, "elsewhere"), join(dir, "inbox", "escape"));
-    expect(() => resolveInWorkspace(t.ctx.config, tenant.id, "inbox/escape/file.txt")).toThrow(/leaves the tenant's workspace/);
+    expect(() => readWorkspaceFile(t.ctx.config, tenant.id, "inbox/escape/file.txt", 1024)).toThrow(UnsafeWorkspaceFileError);
+    expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, "inbox/escape/new.txt", "x")).toThrow(UnsafeWorkspaceFileError);
+    expect(readdirSync(join(t.dir, "elsewhere"))).toEqual(["file.txt"]);
+    symlinkSync(join(dir, "execution"), join(dir, "inbox", "inward"));
+    expect(() => readWorkspaceFile(t.ctx.config, tenant.id, "inbox/inward/send_email.py", 1 << 20)).toThrow(UnsafeWorkspaceFileError);
     symlinkSync(join(t.dir, "does-not-exist"), join(dir, "inbox", "dangling"));
-    expect(() => resolveInWorkspace(t.ctx.config, tenant.id, "inbox/dangling")).toThrow(ValidationError);
+    expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, "inbox/dangling/x", "x")).toThrow(UnsafeWorkspaceFileError);
+    expect(existsSync(join(t.dir, "does-not-exist"))).toBe(false);
   });
 
   test("a tenant id that is not a UUID never reaches the filesystem", async () => {
     for (const id of ["..", "../../etc", "abc", "", `${tenant.id}/..`, "/tmp"]) {
       expect(() => workspacePath(t.ctx.config, id)).toThrow(/must be a UUID/);
-      expect(() => resolveInWorkspace(t.ctx.config, id, "CLAUDE.md")).toThrow(ValidationError);
+      expect(() => readWorkspaceFile(t.ctx.config, id, "CLAUDE.md", 1024)).toThrow(ValidationError);
       await expect(initWorkspace(t.ctx, id)).rejects.toThrow(/No tenant/);
     }
   });

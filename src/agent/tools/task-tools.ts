@@ -20,7 +20,9 @@ export const scheduleTaskTool = defineTool({
     "Schedule work for later. When it is due you are run with `prompt` as the message and your answer goes to the " +
     "customer's chat. Give exactly one of: `cron` (recurring, optional `timezone`, default the business's zone), " +
     "`run_at` (one time, ISO-8601 such as 2026-12-01T09:00:00-07:00) or `in_minutes` (one time, minutes from now). " +
-    "Example: {\"prompt\":\"Remind the owner to order milk\",\"cron\":\"0 9 * * 1-5\"} = weekdays at 09:00.",
+    "Example: {\"prompt\":\"Remind the owner to order milk\",\"cron\":\"0 9 * * 1-5\"} = weekdays at 09:00. " +
+    "Limits (defaults; a refusal says the actual ones): a recurring task runs at most once every 5 minutes, and at most 100 of your tasks may be waiting; " +
+    "the business has a daily limit of task runs (runs past it move to the next day).",
   inputSchema: {
     prompt: z
       .string()

@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { getSessionState, listMessagePage, parseMessageCursor, resetSession } from "../../conversation/index.ts";
 import type { MessageRow } from "../../db/index.ts";
-import { requireTenant, setTelegramChat, unlinkTelegramChat } from "../../tenants/index.ts";
+import { createLinkCode, linkCodeStatus, linkCodeUrl, requireTenant, setTelegramChat, unlinkTelegramChat } from "../../tenants/index.ts";
+import { telegramBotUsername } from "../../tenants/commands/bot-username.ts";
 import type { AdminApi } from "./api.ts";
 import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
@@ -141,7 +142,7 @@ export function registerConversationRoutes(api: AdminApi, ctx: AppContext): void
       method: "delete",
       path: "/tenants/{id}/link",
       tags: ["tenants"],
-      summary: "Unlink the tenant's Telegram chat (the customer can then send /start +PHONE again)",
+      summary: "Unlink the tenant's Telegram chat (the customer can then link again: a new link code, or /start +PHONE and their shared contact)",
       request: { params: TenantIdParams },
       responses: { 200: jsonResponse(TenantSchema, "The unlinked tenant"), ...errorResponses(400, 401, 404) },
     }),
@@ -152,4 +153,53 @@ export function registerConversationRoutes(api: AdminApi, ctx: AppContext): void
       return c.json(await requireTenant(ctx.db, id), 200);
     },
   );
+
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/tenants/{id}/link-code",
+      tags: ["tenants"],
+      summary: "Make (or renew) the tenant's one-time Telegram link: https://t.me/<bot>?start=<code>, 7 days, single use",
+      description:
+        "Only for a Telegram tenant with no linked chat (409 not_telegram, already_linked, tenant_archived). The code is stored hashed: this answer is the only time it is shown. A new code replaces the old one. url is null when the bot's username is unknown (no TELEGRAM_BOT_TOKEN or getMe failed): the customer can send \"/start <code>\" to the bot instead.",
+      request: { params: TenantIdParams },
+      responses: { 201: jsonResponse(NewLinkCodeSchema, "The new link code"), ...errorResponses(400, 401, 404, 409) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const made = await createLinkCode(ctx.db, id, ctx.clock.now());
+      const botUsername = await telegramBotUsername(ctx.config);
+      ctx.log.info("telegram link code made by operator", { tenantId: id, expiresAt: made.expires_at });
+      return c.json({ code: made.code, url: botUsername ? linkCodeUrl(botUsername, made.code) : null, expires_at: made.expires_at }, 201);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/tenants/{id}/link-code",
+      tags: ["tenants"],
+      summary: "Whether the tenant has an outstanding (unused, unexpired) link code, and until when; never the code itself",
+      request: { params: TenantIdParams },
+      responses: { 200: jsonResponse(LinkCodeStatusSchema, "The outstanding code's expiry"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await requireTenant(ctx.db, id);
+      const status = await linkCodeStatus(ctx.db, id, ctx.clock.now());
+      return c.json({ outstanding: status !== null, expires_at: status?.expires_at ?? null }, 200);
+    },
+  );
 }
+
+const NewLinkCodeSchema = z
+  .object({
+    code: z.string().openapi({ description: "The one-time code (shown only now)" }),
+    url: z.string().nullable().openapi({ description: "https://t.me/<bot>?start=<code>; null when the bot's username is unknown" }),
+    expires_at: z.string().openapi({ description: "ISO time after which the code is refused (7 days)" }),
+  })
+  .openapi("NewLinkCode");
+
+const LinkCodeStatusSchema = z
+  .object({ outstanding: z.boolean(), expires_at: z.string().nullable() })
+  .openapi("LinkCodeStatus");

@@ -3,8 +3,7 @@ import { UsageError } from "../../cli/command.ts";
 import { parseCommandArgs } from "../../cli/args.ts";
 import { createTenant, workspacePath } from "../index.ts";
 import { parseIntake } from "../intake.ts";
-import { telegramBotUsername } from "./bot-username.ts";
-import { describeTenant, linkInstructions, needsBotName } from "./support.ts";
+import { describeTenant, linkInstructionsWithCode } from "./support.ts";
 import { TENANT_FLAGS_HELP, TENANT_FLAG_OPTIONS, completeTenantFields } from "./tenant-input.ts";
 
 const USAGE = "Usage: proxystaff create-tenant [--name …] [--phone …] [--channel telegram|whatsapp] [--timezone …]";
@@ -32,7 +31,7 @@ proxystaff validate-tenant <id>. setup-customer does all of this in one go.`,
     const tenant = await createTenant(ctx, input);
     io.out(`Created tenant ${tenant.id}: ${describeTenant(tenant)}`);
     io.out(`Workspace: ${workspacePath(ctx.config, tenant.id)}`);
-    io.out(linkInstructions(tenant, ctx.config, needsBotName(tenant) ? await telegramBotUsername(ctx.config) : null));
+    io.out(await linkInstructionsWithCode(ctx, tenant));
     io.out(`Next: store credentials (POST /admin/tenants/${tenant.id}/credentials), then: proxystaff validate-tenant ${tenant.id}`);
     return 0;
   },

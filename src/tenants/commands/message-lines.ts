@@ -8,8 +8,9 @@ export function oneLine(text: string, max = 120): string {
 
 /**
  * "(from Telegram chat 999)" when a tenant's Telegram row is not from the tenant's linked chat:
- * e.g. a stranger's `/start +PHONE` refused as `number_already_linked` is stored under the tenant
- * whose number it named, and must not read as the owner's own message. "" otherwise.
+ * e.g. rows stored under the tenant before an operator relinked it to another chat (older builds
+ * also stored a stranger's refused `/start +PHONE` there), which must not read as the owner's own
+ * messages. "" otherwise.
  */
 export function otherChatNote(m: Pick<MessageRow, "tenant_id" | "channel" | "chat_id">, linkedChatId: string | null | undefined): string {
   if (!m.tenant_id || m.channel !== "telegram" || m.chat_id === linkedChatId) return "";

@@ -3,7 +3,7 @@ import { parseCommandArgs } from "../../cli/args.ts";
 import { getSessionState, listMessages } from "../../conversation/index.ts";
 import { listCredentials } from "../../credentials/index.ts";
 import { listTasks } from "../../scheduler/index.ts";
-import { requireTenant, workspacePath } from "../index.ts";
+import { linkCodeStatus, requireTenant, workspacePath } from "../index.ts";
 import type { Tenant } from "../index.ts";
 import { formatMessage, oneLine, otherChatNote } from "./message-lines.ts";
 import { linkInstructions, printJson, tenantIdArg } from "./support.ts";
@@ -16,7 +16,8 @@ export const readTenantCommand: Command = {
   summary: "Show a tenant: profile, statuses, link, credentials (masked), session, tasks, last messages",
   help: `${USAGE}
 
-Prints the tenant's profile and statuses, its linked chat, its credential keys (values
+Prints the tenant's profile and statuses, its linked chat (or, when none, whether a one-time
+link code is outstanding and until when; the code itself is only shown when made), its credential keys (values
 masked), its agent session and lease, its pending scheduled tasks and its last ${LAST_MESSAGES}
 messages. Reads the database directly, so changes made with SQL show at once.
 
@@ -26,14 +27,15 @@ Options:
     const { values, positionals } = parseCommandArgs(args, { json: { type: "boolean" } });
     const id = tenantIdArg(positionals, USAGE);
     const tenant = await requireTenant(ctx.db, id);
-    const [credentials, session, tasks, messages] = await Promise.all([
+    const [credentials, session, tasks, messages, linkCode] = await Promise.all([
       listCredentials(ctx, id),
       getSessionState(ctx.db, id),
       listTasks(ctx.db, { tenantId: id, status: "PENDING" }),
       listMessages(ctx.db, { tenantId: id, limit: LAST_MESSAGES }),
+      linkCodeStatus(ctx.db, id, ctx.clock.now()),
     ]);
     if (values.json) {
-      printJson(io, { tenant, workspace: workspacePath(ctx.config, id), credentials, session, pending_tasks: tasks, last_messages: messages });
+      printJson(io, { tenant, workspace: workspacePath(ctx.config, id), link_code: linkCode, credentials, session, pending_tasks: tasks, last_messages: messages });
       return 0;
     }
     const leaseHeld = session?.lease_expires_at != null && Date.parse(session.lease_expires_at) > ctx.clock.now();
@@ -48,7 +50,14 @@ Options:
       `  Created:     ${tenant.created_at}   Updated: ${tenant.updated_at}`,
       `  Workspace:   ${workspacePath(ctx.config, id)}`,
     ];
-    if (tenant.channel === "telegram" && !tenant.telegram_chat_id) lines.push(`  ${linkInstructions(tenant, ctx.config)}`);
+    if (tenant.channel === "telegram" && !tenant.telegram_chat_id) {
+      lines.push(`  ${linkInstructions(tenant, ctx.config)}`);
+      lines.push(
+        linkCode
+          ? `  Link code:   one outstanding, valid until ${linkCode.expires_at} (shown only when made; a new one: proxystaff link-code ${tenant.id})`
+          : `  Link code:   none (make a one-time link: proxystaff link-code ${tenant.id})`,
+      );
+    }
     lines.push("Business profile:");
     const profile = Object.entries(tenant.business);
     if (profile.length === 0) lines.push("  (empty)");

@@ -8,8 +8,7 @@ import type { Tenant } from "../index.ts";
 import { intakeCredentials, parseIntake, readIntakeJson } from "../intake.ts";
 import type { Intake } from "../intake.ts";
 import { formatValidationReport, validateTenant } from "../validation.ts";
-import { telegramBotUsername } from "./bot-username.ts";
-import { describeTenant, linkInstructions, needsBotName } from "./support.ts";
+import { describeTenant, linkInstructionsWithCode } from "./support.ts";
 import { TENANT_FLAGS_HELP, TENANT_FLAG_OPTIONS, completeTenantFields } from "./tenant-input.ts";
 
 const USAGE = `Usage: proxystaff setup-customer --name "Business Name" --phone "+18015551234" --channel telegram|whatsapp
@@ -69,7 +68,7 @@ ${TENANT_FLAGS_HELP}
     io.out("");
     io.out(`Tenant id: ${tenant.id}`);
     io.out(`Workspace: ${workspacePath(ctx.config, tenant.id)}`);
-    io.out(linkInstructions(tenant, ctx.config, needsBotName(tenant) ? await telegramBotUsername(ctx.config) : null));
+    io.out(await linkInstructionsWithCode(ctx, tenant));
     io.out("");
     const report = await validateTenant(ctx, tenant.id, { healthChecks: !values["skip-health-checks"], sandbox: { hostPath: io.env.PATH } });
     for (const line of formatValidationReport(report)) io.out(line);

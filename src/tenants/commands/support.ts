@@ -1,8 +1,10 @@
 import type { CommandIO } from "../../cli/command.ts";
 import { UsageError } from "../../cli/command.ts";
 import type { Config } from "../../config.ts";
-import { isTenantId } from "../index.ts";
-import type { Tenant } from "../index.ts";
+import type { AppContext } from "../../context.ts";
+import { createLinkCode, isTenantId, linkCodeUrl } from "../index.ts";
+import type { NewLinkCode, Tenant } from "../index.ts";
+import { telegramBotUsername } from "./bot-username.ts";
 
 /** The tenant id at `positionals[0]`; UsageError when absent or not a UUID. */
 export function tenantIdArg(positionals: string[], usage: string): string {
@@ -22,17 +24,34 @@ export async function ask(io: CommandIO, question: string): Promise<string | nul
 
 /**
  * What the customer must do so their chat reaches their agent. `botUsername` (from telegramBotUsername)
- * names the bot: "to @name (https://t.me/name)"; without it, "to your Telegram bot".
+ * names the bot: "to @name (https://t.me/name)"; without it, "to your Telegram bot". With `linkCode`
+ * (a Telegram tenant with no chat yet), the one-time deep link comes first.
  */
-export function linkInstructions(tenant: Tenant, config: Pick<Config, "TWILIO_WHATSAPP_FROM">, botUsername?: string | null): string {
+export function linkInstructions(tenant: Tenant, config: Pick<Config, "TWILIO_WHATSAPP_FROM">, botUsername?: string | null, linkCode?: NewLinkCode | null): string {
   if (tenant.channel === "telegram") {
+    if (tenant.telegram_chat_id) return `Telegram chat ${tenant.telegram_chat_id} is linked.`;
     const bot = botUsername ? `@${botUsername} (https://t.me/${botUsername})` : "your Telegram bot";
-    return tenant.telegram_chat_id
-      ? `Telegram chat ${tenant.telegram_chat_id} is linked.`
-      : `To link: ask the customer to send "/start ${tenant.phone_number}" to ${bot}.`;
+    const byPhone = `ask the customer to send "/start ${tenant.phone_number}" to ${bot} and tap "Share my phone number" (their Telegram account must use that number).`;
+    if (!linkCode) return `To link: ${byPhone}`;
+    const link = botUsername ? `this link: ${linkCodeUrl(botUsername, linkCode.code)}` : `"/start ${linkCode.code}" to your Telegram bot`;
+    return [
+      `To link: send the customer ${link}`,
+      `  (one-time, valid until ${linkCode.expires_at}; only shown now — a new one replaces it: proxystaff link-code ${tenant.id}).`,
+      `  Or ${byPhone}`,
+    ].join("\n");
   }
   const to = config.TWILIO_WHATSAPP_FROM ? ` to ${config.TWILIO_WHATSAPP_FROM.replace(/^whatsapp:/, "")}` : " to your WhatsApp number";
   return `To link: ask the customer to send any WhatsApp message from ${tenant.phone_number}${to}; it links automatically.`;
+}
+
+/**
+ * The link instructions as setup-customer and create-tenant print them: for a Telegram tenant with
+ * no chat, a fresh one-time link code is made (replacing any earlier one) and the bot is named.
+ */
+export async function linkInstructionsWithCode(ctx: AppContext, tenant: Tenant): Promise<string> {
+  if (!needsBotName(tenant) || tenant.status !== "ACTIVE") return linkInstructions(tenant, ctx.config);
+  const [botUsername, code] = await Promise.all([telegramBotUsername(ctx.config), createLinkCode(ctx.db, tenant.id, ctx.clock.now())]);
+  return linkInstructions(tenant, ctx.config, botUsername, code);
 }
 
 /** True when the link instructions would name the Telegram bot (a Telegram tenant with no chat yet). */

@@ -9,7 +9,7 @@ import { SERVER_SIDE_CREDENTIALS, createAgentTools } from "../../../src/agent/to
 import type { AgentTools } from "../../../src/agent/tools/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";
 import { listTasks } from "../../../src/scheduler/index.ts";
-import { createTenant, setTelegramChat, tenantEnvironment, workspacePath } from "../../../src/tenants/index.ts";
+import { createTenant, setTelegramChat, tenantEnvironment, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
 import { startFakeAnthropic } from "../../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../../fakes/anthropic.ts";
@@ -17,7 +17,8 @@ import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
 import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
 import { startTestServer } from "../../helpers/index.ts";
 import type { TestServer } from "../../helpers/index.ts";
-import { REAL_CLI } from "../setup.ts";
+import { spawnProcessGroup } from "../../../src/agent/process.ts";
+import { liveProcessesInGroup, REAL_CLI } from "../setup.ts";
 
 const hasCli = existsSync(REAL_CLI);
 if (!hasCli) console.warn(`skipping real-CLI MCP tests: ${REAL_CLI} is missing (run npm install)`);
@@ -74,6 +75,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     const request: AgentRunRequest = {
       tenantId: tenant.id,
       workspace: workspacePath(server.ctx.config, tenant.id),
+      uid: await tenantUid(server.ctx.db, tenant.id),
       prompt,
       sessionId: null,
       tenantEnv: env,
@@ -137,6 +139,47 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     for (const file of transcripts) expect(readFileSync(file, "utf8")).not.toContain(SENDGRID_KEY);
   }, 60_000);
 
+  test("neither the prompt nor the MCP token is in any argv of the run, and the tools still reach the model", async () => {
+    let group = 0;
+    const spied = createAgentRunner({ config: server.ctx.config, log: server.ctx.log }, {
+      spawn: (spec) => {
+        const child = spawnProcessGroup(spec);
+        group = child.pid;
+        return child;
+      },
+    });
+    const seen: string[] = [];
+    // Asked while the CLI waits for the model: every process of the run is alive at that moment.
+    anthropic.setHandler((req) => {
+      if (req.side) return undefined;
+      for (const pid of liveProcessesInGroup(group)) seen.push(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+      const names = req.body?.tools?.map((t) => t.name) ?? [];
+      return { type: "text", text: names.includes("mcp__proxystaff__schedule_task") ? "tools listed" : `no MCP tools: ${names.join(",")}` };
+    });
+    const issued = tools.issueToken(tenant.id, crypto.randomUUID());
+    try {
+      const result = await spied.run({
+        tenantId: tenant.id,
+        workspace: workspacePath(server.ctx.config, tenant.id),
+        prompt: "argv-secret-marker: what tools do you have?",
+        sessionId: null,
+        uid: await tenantUid(server.ctx.db, tenant.id),
+        tenantEnv: {},
+        timezone: tenant.timezone,
+        mcp: { url: tools.url(`http://127.0.0.1:${server.server.server.port}`), token: issued.token },
+      });
+      expect(result).toMatchObject({ kind: "ok", text: "tools listed" });
+    } finally {
+      issued.revoke();
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.join("\n")).toContain("--mcp-config");
+    expect(seen.join("\n")).not.toContain("argv-secret-marker");
+    expect(seen.join("\n")).not.toContain(issued.token);
+    const prompts = anthropic.messageRequests().map((r) => JSON.stringify(r.body?.messages ?? []));
+    expect(prompts.some((p) => p.includes("argv-secret-marker"))).toBe(true);
+  }, 60_000);
+
   test("a revoked token leaves the model without the tools' effects", async () => {
     const issued = tools.issueToken(tenant.id, "revoked-run");
     issued.revoke();
@@ -145,6 +188,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     const result = await runner.run({
       tenantId: tenant.id,
       workspace: workspacePath(server.ctx.config, tenant.id),
+      uid: await tenantUid(server.ctx.db, tenant.id),
       prompt: "schedule something",
       sessionId: null,
       tenantEnv: {},

@@ -97,4 +97,32 @@ describe("task tools", () => {
     expect((await getTask(f.ctx.db, mine.id)).status).toBe("CANCELLED");
     expect(timelineOf(f, f.a.id)).toContain(`cancelled task ${mine.id}`);
   });
+
+  // Attack (S8): a prompt-injected agent floods the tenant with model runs through its own schedule.
+  test("schedule_task refuses per-second and per-minute crons, saying the floor; nothing is stored", async () => {
+    for (const cron of ["* * * * * *", "*/1 * * * *", "*/4 * * * *", "0,10,20,30,40,50,51 9 * * *"]) {
+      const result = await f.client.call(tokenA, "schedule_task", { prompt: "Say hi", cron });
+      expect({ cron, isError: result.isError }).toEqual({ cron, isError: true });
+      expect(result.text).toContain("at most once every 5 min");
+    }
+    expect(await listTasks(f.ctx.db, { tenantId: f.a.id })).toHaveLength(0);
+    const ok = await f.client.call(tokenA, "schedule_task", { prompt: "Every 5 minutes is fine", cron: "*/5 * * * *" });
+    expect(ok.isError).toBe(false);
+  });
+
+  test("the 101st pending agent task is refused with how to make room; operator tasks do not count", async () => {
+    for (let i = 0; i < 100; i++) await createTask(f.ctx, f.a.id, { prompt: `agent ${i}`, in_minutes: 10 + i }, "agent");
+    await createTask(f.ctx, f.a.id, { prompt: "operator's", in_minutes: 10 }, "admin");
+    const refused = await f.client.call(tokenA, "schedule_task", { prompt: "one more", in_minutes: 5 });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("the limit is 100");
+    expect(refused.text).toContain("cancel_task");
+    expect(await listTasks(f.ctx.db, { tenantId: f.a.id, status: "PENDING" })).toHaveLength(101);
+    // Cancelling one makes room again; another tenant has its own allowance.
+    const [first] = await listTasks(f.ctx.db, { tenantId: f.a.id });
+    await f.client.call(tokenA, "cancel_task", { task_id: first?.id ?? "?" });
+    expect((await f.client.call(tokenA, "schedule_task", { prompt: "now it fits", in_minutes: 5 })).isError).toBe(false);
+    const tokenB = f.tools.issueToken(f.b.id, "run-b").token;
+    expect((await f.client.call(tokenB, "schedule_task", { prompt: "B's own", in_minutes: 5 })).isError).toBe(false);
+  });
 });

@@ -1,14 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Server } from "bun";
 import { sql } from "drizzle-orm";
+import { DEFAULT_MAX_PROCESSES, detectCgroups } from "../../../src/agent/index.ts";
 import { loadConfig } from "../../../src/config.ts";
-import { resolveInWorkspace } from "../../../src/tenants/index.ts";
+import type { Config } from "../../../src/config.ts";
+import { tenantUid, workspacePath } from "../../../src/tenants/index.ts";
 import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
 import { runServerSideToolChecks } from "../../../src/tenants/server-tool-health.ts";
 import { runToolHealthChecks } from "../../../src/tenants/tool-health.ts";
 import { adminHarness, UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 import type { Json } from "./setup.ts";
+
+/** A path inside a tenant's workspace (tests write there directly). */
+function inWorkspace(tenantId: string, relativePath: string): string {
+  return join(workspacePath(h.t.ctx.config, tenantId), relativePath);
+}
 
 const bwrapWorks =
   toolSandbox(loadConfig({ ADMIN_API_KEY: "x".repeat(16), CREDENTIALS_KEY: Buffer.alloc(32).toString("base64") }, { generateSecrets: false })).mode === "bwrap";
@@ -60,7 +68,7 @@ describe("GET /admin/tenants/:id/validate", () => {
     expect(byName(good.body.checks, "send_email (server-side)")).toMatchObject({ status: "ok", detail: expect.stringContaining("owner@acme.test") });
     expect(byName(good.body.checks, "credentials:send_email.py").status).toBe("ok");
 
-    rmSync(resolveInWorkspace(h.t.ctx.config, tenant.id, "execution/send_email.py"));
+    rmSync(inWorkspace(tenant.id, "execution/send_email.py"));
     const broken = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
     expect(broken.body.ok).toBe(false);
     expect(byName(broken.body.checks, "tool:send_email.py")).toMatchObject({ status: "fail", fix: `proxystaff init-tenant ${tenant.id}` });
@@ -98,7 +106,7 @@ describe("POST /admin/tools/health-check", () => {
     await h.call("POST", `/admin/tenants/${a.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY, LEAKY_SECRET: "hunter2-very-secret" } });
     // An operator-added tool that prints its secret: the output must come back redacted.
     writeFileSync(
-      resolveInWorkspace(h.t.ctx.config, a.id, "execution/leaky.py"),
+      inWorkspace(a.id, "execution/leaky.py"),
       'import os, sys\nif "--health-check" in sys.argv:\n    print("failed: token is " + os.environ.get("LEAKY_SECRET", "?"))\n    sys.exit(1)\n',
     );
 
@@ -152,17 +160,49 @@ describe("POST /admin/tools/health-check", () => {
 });
 
 describe("runToolHealthChecks", () => {
+  // Finding S1: tool checks run code the agent can edit, so they run like agent runs — as the tenant's own uid.
+  const isRoot = process.getuid?.() === 0;
+  test.skipIf(!isRoot)("a tool runs as its tenant's uid: not root, /proc/sys read-only, the other tenant and DATA_DIR unreadable", async () => {
+    const other = await h.tenant({ phone: "+15550001111" });
+    const tenant = await h.tenant({ phone: "+15550002222" });
+    writeFileSync(join(workspacePath(h.t.ctx.config, other.id), "secret.txt"), "other-tenant-secret");
+    const probe = (path: string) => `    try:\n        open(${JSON.stringify(path)}).read(); out.append("READ ${path}")\n    except OSError as e:\n        out.append(f"denied {e.errno}")\n`;
+    writeFileSync(
+      join(workspacePath(h.t.ctx.config, tenant.id), "execution/probe.py"),
+      [
+        "import os, sys",
+        'if "--health-check" in sys.argv:',
+        '    out = [f"uid={os.getuid()}"]',
+        "    try:",
+        '        v = open("/proc/sys/kernel/core_pattern").read(); open("/proc/sys/kernel/core_pattern", "w").write(v); out.append("CORE-PATTERN-WRITTEN")',
+        "    except OSError as e:",
+        '        out.append(f"core denied {e.errno}")',
+        probe(join(workspacePath(h.t.ctx.config, other.id), "secret.txt")) + probe(join(h.t.ctx.config.DATA_DIR, "proxystaff.db")) + '    print(" ".join(out))',
+      ].join("\n"),
+    );
+    const uid = await tenantUid(h.t.ctx.db, tenant.id);
+    expect(uid).toBeGreaterThanOrEqual(200_000);
+    for (const config of [h.t.ctx.config, { ...h.t.ctx.config, AGENT_SANDBOX: "none" } as Config]) {
+      const results = await runToolHealthChecks({ ...h.t.ctx, config }, tenant.id, { sandbox: toolSandbox(config) });
+      const output = results.find((r) => r.tool === "probe.py")?.output ?? "";
+      expect(output).toContain(`uid=${uid}`);
+      expect(output).not.toContain("CORE-PATTERN-WRITTEN");
+      expect(output).not.toContain("READ ");
+      expect(output.match(/denied/g)).toHaveLength(3);
+    }
+  });
+
   test("a health check script never sees SENDGRID_API_KEY (server-side only, like agent runs); other credentials it does", async () => {
     const tenant = await h.tenant();
     await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY, OTHER_TOKEN: "other-token-1234" } });
-    writeFileSync(resolveInWorkspace(h.t.ctx.config, tenant.id, ".env"), "SENDGRID_FROM_EMAIL=owner@acme.test\n");
+    writeFileSync(inWorkspace(tenant.id, ".env"), "SENDGRID_FROM_EMAIL=owner@acme.test\n");
     writeFileSync(
-      resolveInWorkspace(h.t.ctx.config, tenant.id, "execution/dump_env.py"),
+      inWorkspace(tenant.id, "execution/dump_env.py"),
       'import json, os, sys\nif "--health-check" in sys.argv:\n    open("env-seen.json", "w").write(json.dumps(dict(os.environ)))\n    print("ok: dumped")\n',
     );
     const results = await runToolHealthChecks(h.t.ctx, tenant.id);
     expect(results.find((r) => r.tool === "dump_env.py")?.status).toBe("ok");
-    const seen = JSON.parse(readFileSync(resolveInWorkspace(h.t.ctx.config, tenant.id, "env-seen.json"), "utf8")) as Record<string, string>;
+    const seen = JSON.parse(readFileSync(inWorkspace(tenant.id, "env-seen.json"), "utf8")) as Record<string, string>;
     expect(seen.SENDGRID_API_KEY).toBeUndefined();
     expect(Object.values(seen)).not.toContain(GOOD_KEY);
     expect(seen.OTHER_TOKEN).toBe("other-token-1234");
@@ -196,7 +236,7 @@ describe("runToolHealthChecks", () => {
   test("a tool past its time limit is killed and reported", async () => {
     const tenant = await h.tenant();
     writeFileSync(
-      resolveInWorkspace(h.t.ctx.config, tenant.id, "execution/slow.py"),
+      inWorkspace(tenant.id, "execution/slow.py"),
       'import sys, time\nif "--health-check" in sys.argv:\n    time.sleep(30)\n',
     );
     const results = await runToolHealthChecks(h.t.ctx, tenant.id, { timeoutMs: 300 });
@@ -287,25 +327,25 @@ describe("values written by hand with SQL", () => {
   });
 });
 
-describe("a broken workspace (not an AppError)", () => {
+describe("a broken workspace", () => {
   test(".env is a directory: validate reports a failed line; the all-tenant health check still reports the others", async () => {
     const broken = await h.tenant();
     const fine = await h.tenant();
-    const envPath = resolveInWorkspace(h.t.ctx.config, broken.id, ".env");
+    const envPath = inWorkspace(broken.id, ".env");
     rmSync(envPath);
     mkdirSync(envPath);
-    mkdirSync(resolveInWorkspace(h.t.ctx.config, fine.id, "execution/folder.py")); // a directory named like a tool is skipped
+    mkdirSync(inWorkspace(fine.id, "execution/folder.py")); // a directory named like a tool is skipped
 
     const validate = await h.json<Json>("GET", `/admin/tenants/${broken.id}/validate`);
     expect(validate.status).toBe(200);
     expect(validate.body.ok).toBe(false);
-    expect(byName(validate.body.checks, "environment")).toMatchObject({ status: "fail", detail: expect.stringContaining("EISDIR") });
+    expect(byName(validate.body.checks, "environment")).toMatchObject({ status: "fail", detail: expect.stringContaining(".env is a folder, not a regular file") });
     expect(byName(validate.body.checks, "session")?.status).toBe("ok"); // the rest of the checklist is still there
 
     const health = await h.json<Json>("POST", "/admin/tools/health-check");
     expect(health.status).toBe(200);
     const byId = (id: string) => health.body.tenants.find((t: Json) => t.tenant_id === id) as Json;
-    expect(byId(broken.id)).toMatchObject({ ok: false, tools: [], error: expect.stringContaining("EISDIR") });
+    expect(byId(broken.id)).toMatchObject({ ok: false, tools: [], error: expect.stringContaining("unsafe_workspace_file") });
     expect(byId(fine.id).tools.map((t: Json) => t.tool)).toEqual(["env_loader.py", "send_email.py", "send_email (server-side)"]);
     expect(byId(fine.id).ok).toBe(true);
   });
@@ -316,9 +356,9 @@ describe("tool health checks are isolated like agent runs", () => {
   test.if(bwrapWorks)("under bubblewrap a tool sees its workspace but not DATA_DIR or other tenants", async () => {
     const a = await h.tenant();
     const b = await h.tenant();
-    const other = resolveInWorkspace(h.t.ctx.config, b.id, "CLAUDE.md");
+    const other = inWorkspace(b.id, "CLAUDE.md");
     writeFileSync(
-      resolveInWorkspace(h.t.ctx.config, a.id, "execution/peek.py"),
+      inWorkspace(a.id, "execution/peek.py"),
       [
         "import os, sys",
         'if "--health-check" in sys.argv:',
@@ -329,6 +369,39 @@ describe("tool health checks are isolated like agent runs", () => {
     );
     const results = await runToolHealthChecks(h.t.ctx, a.id);
     expect(results.find((r) => r.tool === "peek.py")).toMatchObject({ status: "ok", output: "own CLAUDE.md: True outside: []" });
+  });
+
+  // Attack (S6): a health check runs code the agent can edit; without limits it can fork-bomb, eat memory or fill /tmp.
+  test("a tool health check runs in a run cgroup of its own with the runs' limits (processes; under bubblewrap a sized /tmp)", async () => {
+    const support = detectCgroups();
+    const tenant = await h.tenant();
+    writeFileSync(
+      join(workspacePath(h.t.ctx.config, tenant.id), "execution/limits_probe.py"),
+      [
+        "import os, resource, sys, time",
+        'if "--health-check" in sys.argv:',
+        "    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]",
+        "    st = os.statvfs('/tmp')",
+        "    time.sleep(1.5)",
+        '    print("nproc", nproc, "tmp", st.f_blocks * st.f_frsize)',
+      ].join("\n"),
+    );
+    const groups = new Set<string>();
+    const checking = runToolHealthChecks(h.t.ctx, tenant.id);
+    const pidsBase = support?.bases.find((b) => b.controller !== "memory")?.dir;
+    for (let i = 0; i < 30 && pidsBase; i++) {
+      for (const dir of readdirSync(pidsBase).filter((d) => d.startsWith(`run-${process.pid}-`))) {
+        if (readFileSync(join(pidsBase, dir, "cgroup.procs"), "utf8").trim() !== "") groups.add(dir);
+      }
+      await Bun.sleep(50);
+    }
+    const probe = (await checking).find((r) => r.tool === "limits_probe.py");
+    expect(probe?.status).toBe("ok");
+    const [, nproc, , tmp] = (probe?.output ?? "").split(" ");
+    expect(Number(nproc)).toBe(DEFAULT_MAX_PROCESSES);
+    if (bwrapWorks) expect(Number(tmp)).toBe(h.t.ctx.config.AGENT_TMP_MB * 1024 * 1024);
+    if (support) expect(groups.size).toBeGreaterThan(0);
+    else console.warn("SKIPPED the cgroup part: no usable cgroup here");
   });
 
   test("AGENT_SANDBOX=bwrap without a working bwrap: tools are not run, and say why", async () => {

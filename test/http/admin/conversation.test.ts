@@ -128,3 +128,32 @@ describe("POST/DELETE /admin/tenants/:id/link", () => {
     expect((await h.json("DELETE", `/admin/tenants/${UNKNOWN_ID}/link`)).status).toBe(404);
   });
 });
+
+describe("POST/GET /admin/tenants/:id/link-code", () => {
+  test("makes a one-time code (renewing replaces it); GET shows only whether one is outstanding and until when", async () => {
+    const tenant = await h.tenant();
+    const none = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/link-code`);
+    expect(none.body).toEqual({ outstanding: false, expires_at: null });
+    const first = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link-code`);
+    expect(first.status).toBe(201);
+    expect(first.body.code).toMatch(/^[A-Za-z0-9_-]{32,64}$/);
+    expect(first.body.url === null || first.body.url.endsWith(`?start=${first.body.code}`)).toBe(true);
+    const second = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link-code`);
+    expect(second.body.code).not.toBe(first.body.code);
+    const status = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/link-code`);
+    expect(status.body).toEqual({ outstanding: true, expires_at: second.body.expires_at });
+    expect(JSON.stringify(status.body)).not.toContain(second.body.code);
+    const rows = await h.t.ctx.db.select().from(schema.telegramLinkCodes);
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(second.body.code); // stored hashed
+  });
+
+  test("a linked or WhatsApp tenant gets 409", async () => {
+    const linked = await h.tenant();
+    await h.call("POST", `/admin/tenants/${linked.id}/link`, { telegram_chat_id: "4343" });
+    expect((await h.json<Json>("POST", `/admin/tenants/${linked.id}/link-code`)).body.error.code).toBe("already_linked");
+    const wa = await h.tenant({ channel: "whatsapp" });
+    expect((await h.json<Json>("POST", `/admin/tenants/${wa.id}/link-code`)).body.error.code).toBe("not_telegram");
+    expect((await h.json<Json>("POST", `/admin/tenants/${UNKNOWN_ID}/link-code`)).status).toBe(404);
+  });
+});

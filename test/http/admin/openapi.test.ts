@@ -25,6 +25,8 @@ test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas", asyn
       "POST /tenants/{id}/reset-session",
       "POST /tenants/{id}/link",
       "DELETE /tenants/{id}/link",
+      "POST /tenants/{id}/link-code",
+      "GET /tenants/{id}/link-code",
       "GET /tenants/{id}/validate",
       "POST /tools/health-check",
     ].sort(),

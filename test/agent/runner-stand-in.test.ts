@@ -98,7 +98,8 @@ describe("runner classification with a stand-in CLI", () => {
   });
 
   test("an aborted signal kills the whole group at once (SIGKILL, even when SIGTERM is ignored) and the run ends as aborted", async () => {
-    const pidFile = join(setup.root, "abort.pid");
+    // The run (as the tenant's uid) writes it: in its workspace.
+    const pidFile = join(setup.workspace("tenant-s"), "abort.pid");
     const lease = new AbortController();
     const started = performance.now();
     setTimeout(() => lease.abort(new Error("lease lost: taken over or freed")), 150);
@@ -112,7 +113,7 @@ describe("runner classification with a stand-in CLI", () => {
   });
 
   test("a signal aborted before the run starts nothing", async () => {
-    const pidFile = join(setup.root, "never.pid");
+    const pidFile = join(setup.workspace("tenant-s"), "never.pid");
     const result = await runner.run({ ...withMode("hang", { STAND_IN_PIDFILE: pidFile }), signal: AbortSignal.abort(new Error("lease lost")) });
     expect(result).toMatchObject({ kind: "crash", error: "aborted: lease lost" });
     expect(() => readFileSync(pidFile)).toThrow();

@@ -36,8 +36,8 @@ describe("a server paused past its lease", () => {
     const phone = "+18015550777";
     const tenantId = await a.createTenant({ name: "Lease Co", phone });
     const chat = 800777;
-    await a.telegramText(chat, `/start ${phone}`);
-    await eventually(() => a.telegramReplies(chat).length > 0 || undefined, "the /start answer");
+    await a.telegramLink(chat, phone);
+    await eventually(() => a.telegramReplies(chat).some((t) => t.startsWith("Welcome")) || undefined, "the chat linked");
     const runStarted = (s: StackClient) => s.server.logs().some((l) => l.msg === "agent run started" && l.tenantId === tenantId);
 
     await a.telegramText(chat, "please send the email");

@@ -92,6 +92,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   async function run(request: AgentRunRequest): Promise<AgentResult> {
     const started = performance.now();
     const fail = (error: string): AgentResult => ({ kind: "crash", error, durationMs: 0, exitCode: null });
+    if (request.signal?.aborted) return fail(abortedError(request.signal));
     if (!isAbsolute(request.workspace) || !existsSync(request.workspace) || !statSync(request.workspace).isDirectory()) {
       return fail(`the tenant workspace ${request.workspace} does not exist`);
     }
@@ -150,10 +151,15 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       killTimer = setTimeout(() => child.killGroup("SIGKILL"), killGraceMs);
     }, config.AGENT_TIMEOUT_MS);
 
+    // The caller lost the right to this run (its lease): the whole group goes at once, no grace.
+    const onAbort = () => child.killGroup("SIGKILL");
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+
     const stdoutP = readCapped(child.stdout, outputLimit);
     const stderrP = readCapped(child.stderr, outputLimit);
     const exit = await child.exited;
     clearTimeout(timeoutTimer);
+    request.signal?.removeEventListener("abort", onAbort);
     // Whatever the CLI's tools left running (a background job holding the pipes) goes with it.
     child.killGroup("SIGKILL");
     clearTimeout(killTimer);
@@ -173,6 +179,10 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       limitHit,
       timeoutMs: config.AGENT_TIMEOUT_MS,
     });
+    if (request.signal?.aborted) {
+      log.warn("agent run killed: aborted by the caller", { tenantId: request.tenantId, durationMs: result.durationMs });
+      return { kind: "crash", error: abortedError(request.signal), durationMs: result.durationMs, exitCode: exit.exitCode };
+    }
     const redacted = redactResult(result, secretValuesOf(config, request.tenantEnv));
     const fields = { tenantId: request.tenantId, kind: redacted.kind, sandbox: sandbox.mode, durationMs: redacted.durationMs, exitCode: redacted.exitCode, resumed: request.sessionId !== null };
     if (redacted.kind === "ok") log.info("agent run finished", fields);
@@ -181,6 +191,11 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   }
 
   return { run, command, sandbox, argvFor };
+}
+
+function abortedError(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return `aborted: ${reason instanceof Error ? reason.message : String(reason)}`;
 }
 
 /** The `--mcp-config` JSON (written to the run's file) for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */

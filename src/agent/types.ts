@@ -14,6 +14,8 @@ export interface AgentRunRequest {
   timezone: string;
   /** MCP endpoint and per-run token for the ProxyStaff tools, when the server offers them. */
   mcp?: { url: string; token: string };
+  /** Aborting it kills the run's process group at once (SIGKILL); the run then ends as a crash "aborted: …". */
+  signal?: AbortSignal;
 }
 
 interface ResultBase {

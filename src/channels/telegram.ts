@@ -2,7 +2,9 @@ import { createHmac } from "node:crypto";
 import { Bot, GrammyError, HttpError, webhookCallback } from "grammy";
 import type { ReplyKeyboardMarkup, ReplyKeyboardRemove, UserFromGetMe } from "grammy/types";
 import type { AppContext } from "../context.ts";
+import { isDatabaseBusy } from "../db/index.ts";
 import type { RouteModule } from "../http/app.ts";
+import { databaseBusyResponse } from "../http/errors.ts";
 import type { Service } from "../serve.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import { createTelegramPolling } from "./telegram-polling.ts";
@@ -123,6 +125,10 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
         try {
           return await handleWebhook(c);
         } catch (err) {
+          if (isDatabaseBusy(err)) {
+            log.warn("telegram update not stored: database busy; Telegram will redeliver");
+            return databaseBusyResponse(c);
+          }
           // Not stored: answer 500 so Telegram delivers the update again.
           log.error("telegram update not accepted; Telegram will redeliver", { error: describe(err) });
           return c.json({ error: { code: "inbound_failed", message: "The update could not be stored; retry later." } }, 500);

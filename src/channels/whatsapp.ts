@@ -2,7 +2,9 @@ import type TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
+import { isDatabaseBusy } from "../db/index.ts";
 import type { RouteModule } from "../http/app.ts";
+import { databaseBusyResponse } from "../http/errors.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import type { ChannelParts } from "./telegram.ts";
 import type { Channel, InboundHandler, InboundMessage, MediaRef, SendResult } from "./types.ts";
@@ -90,6 +92,10 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
         try {
           await onInbound(inbound);
         } catch (err) {
+          if (isDatabaseBusy(err)) {
+            log.warn("whatsapp message not stored: database busy; Twilio will redeliver", { externalId: inbound.externalId });
+            return databaseBusyResponse(c);
+          }
           log.error("whatsapp message not accepted", { externalId: inbound.externalId, error: err instanceof Error ? err.message : String(err) });
           return c.json({ error: { code: "inbound_failed", message: "The message could not be stored; retry later." } }, 500);
         }

@@ -23,7 +23,12 @@ export interface ClaimedBatch {
   messages: MessageRow[];
   /** The lease owner id (this process). */
   owner: string;
-  /** False once a heartbeat found the lease gone (reset, freed by an operator). */
+  /**
+   * Aborted the moment the lease is lost (not renewed before it expired, taken over by another process,
+   * freed by an operator): the agent run is killed and its outcome must be dropped.
+   */
+  signal: AbortSignal;
+  /** False once the lease was lost (same as `!signal.aborted`). */
   isLeaseHeld(): boolean;
 }
 
@@ -42,7 +47,15 @@ export interface DispatcherOptions {
   isOwnerDead?: (holder: string) => boolean;
   /** How long stop() waits for runs in flight before leaving them to recovery. Default 15000 ms. */
   stopGraceMs?: number;
+  /**
+   * How often a running tenant's lease is renewed and checked. Default: a third of LEASE_TTL_MS, at most
+   * LEASE_CHECK_MAX_MS (so an operator's reset stops a run within seconds), at least 250 ms.
+   */
+  heartbeatMs?: number;
 }
+
+/** The longest gap between two lease checks of a running tenant. */
+export const LEASE_CHECK_MAX_MS = 5000;
 
 /** The event-driven queue runner: wake() it when work may be waiting. */
 export interface Dispatcher extends Service {
@@ -98,13 +111,14 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
       if (candidates.length === 0) return;
       for (const tenantId of candidates) {
         if (stopped || running.size >= max) return;
-        const lease = await acquireLease(ctx.db, tenantId, owner, ctx.clock.now(), ttlMs);
+        const acquiredAt = ctx.clock.now();
+        const lease = await acquireLease(ctx.db, tenantId, owner, acquiredAt, ttlMs);
         if (!lease) {
           skipped.add(tenantId); // another process runs it; its release wakes it there
           continue;
         }
         log.debug("lease acquired", { tenantId, owner });
-        const run = serveTenant(tenantId).finally(() => {
+        const run = serveTenant(tenantId, acquiredAt + ttlMs).finally(() => {
           running.delete(tenantId);
           wake();
         });
@@ -113,28 +127,51 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
     }
   }
 
-  async function serveTenant(tenantId: string): Promise<void> {
-    let held = true;
+  /**
+   * Serves one tenant under the lease just acquired. The heartbeat renews it; when a renewal finds it gone,
+   * or none succeeded before it expired (a paused process, a database locked for longer than the lease),
+   * the run's signal aborts: its agent is killed and its outcome dropped, since another process may already
+   * be running the same messages.
+   */
+  async function serveTenant(tenantId: string, acquiredUntilMs: number): Promise<void> {
+    const lease = new AbortController();
+    let expiresAtMs = acquiredUntilMs; // what the row says; moved on by each renewal
+    const lose = (reason: string) => {
+      if (lease.signal.aborted) return;
+      log.warn("lease lost; stopping the tenant's run", { tenantId, owner, reason });
+      lease.abort(new Error(`lease lost: ${reason}`));
+    };
+    const renew = async (): Promise<boolean> => {
+      const at = ctx.clock.now();
+      if (at >= expiresAtMs) {
+        lose("not renewed before it expired");
+        return false;
+      }
+      if (!(await renewLease(ctx.db, tenantId, owner, at, ttlMs))) {
+        lose("taken over or freed");
+        return false;
+      }
+      // A renewal that answered after the lease ran out (the process was paused meanwhile) proves nothing.
+      if (ctx.clock.now() >= expiresAtMs) {
+        lose("not renewed before it expired");
+        return false;
+      }
+      expiresAtMs = at + ttlMs;
+      return true;
+    };
+    const heartbeatMs = options.heartbeatMs ?? Math.max(250, Math.min(LEASE_CHECK_MAX_MS, Math.floor(ttlMs / 3)));
     const heartbeat = setInterval(() => {
-      renewLease(ctx.db, tenantId, owner, ctx.clock.now(), ttlMs)
-        .then((ok) => {
-          if (!ok && held) log.warn("lease lost during a run", { tenantId, owner });
-          held = held && ok;
-        })
-        .catch((err: unknown) => log.error("lease renewal failed", { tenantId, error: err }));
-    }, Math.max(250, Math.floor(ttlMs / 3)));
+      renew().catch((err: unknown) => log.error("lease renewal failed", { tenantId, error: err })); // the next beat checks the expiry
+    }, heartbeatMs);
     try {
-      while (!stopped && held) {
+      while (!stopped && !lease.signal.aborted) {
         // Claim only under a lease just renewed (conditional on holding it): a lost lease stops the loop.
-        if (!(await renewLease(ctx.db, tenantId, owner, ctx.clock.now(), ttlMs))) {
-          held = false;
-          log.warn("lease lost between runs; not claiming more", { tenantId, owner });
-          break;
-        }
+        if (!(await renew())) break;
         const messages = await claimQueued(ctx.db, tenantId, owner, scope, ctx.clock.now());
         if (messages.length === 0) break;
         const { sessionId, resetMark } = await readSessionStart(ctx.db, tenantId);
-        await options.runBatch({ tenantId, sessionId, resetMark, messages, owner, isLeaseHeld: () => held });
+        if (lease.signal.aborted) break; // the claimed rows are re-queued once the lease is free
+        await options.runBatch({ tenantId, sessionId, resetMark, messages, owner, signal: lease.signal, isLeaseHeld: () => !lease.signal.aborted });
         if (await shouldYield(tenantId)) {
           log.debug("lease yielded to a tenant served less recently", { tenantId, owner });
           break; // the finally releases the lease; the pump then picks fairly (least recently served first)

@@ -55,7 +55,7 @@ export interface ResetOptions {
    * batch but does not store its session id; only a lease held by a dead process on this host is freed.
    * `always`: free the lease whoever holds it (the operator's escape hatch for a stuck tenant, like
    * the runbook's `UPDATE … lease_expires_at = NULL`). A run still alive then loses its messages to
-   * the next run (its result is dropped) but its agent process runs on until it ends.
+   * the next run: its dispatcher's next lease check (≤ 5 s) kills its agent and drops its result.
    */
   freeLease?: "if-dead" | "always";
   /** Whether a lease holder is certainly gone. Default: isGoneLocalOwner. */

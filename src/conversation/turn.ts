@@ -91,7 +91,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const token = deps.tools?.issueToken(tenant.id, runId);
     let result: RetriedAgentResult;
     try {
-      result = await runAgent(tenant, rows, batch.sessionId, token?.token);
+      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal);
     } finally {
       stopTyping();
       token?.revoke();
@@ -99,6 +99,12 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     ctx.metrics.agentRuns.inc({ result: result.kind });
     ctx.metrics.agentRunSeconds.observe({ result: result.kind }, result.durationMs / 1000);
 
+    // Lost the lease: the agent was killed, and another process may be running these messages already.
+    // Nothing of this run is kept (no reply, no session id, rows left for the lease's next holder).
+    if (batch.signal.aborted) {
+      runLog.warn("run stopped: the lease was lost; its outcome is dropped", { kind: result.kind, durationMs: result.durationMs });
+      return;
+    }
     if ((await stillClaimed(ctx.db, ids, batch.owner)).length === 0) {
       runLog.warn("run result dropped: the messages were taken over (lease freed or reset meanwhile)", { kind: result.kind });
       return;
@@ -130,7 +136,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     await taskHooks(rows, { ok: false, error });
   };
 
-  async function runAgent(tenant: Tenant, rows: MessageRow[], sessionId: string | null, token: string | undefined): Promise<RetriedAgentResult> {
+  async function runAgent(tenant: Tenant, rows: MessageRow[], sessionId: string | null, token: string | undefined, signal: AbortSignal): Promise<RetriedAgentResult> {
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
       await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
@@ -145,6 +151,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         sessionId,
         tenantEnv: env,
         timezone: tenant.timezone,
+        signal,
         ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
       });
     } catch (err) {

@@ -4,7 +4,15 @@ import { dirname } from "node:path";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzleBun } from "drizzle-orm/bun-sqlite";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import { createBusyRetry, retryBusyStatements } from "./busy-retry.ts";
+import type { BusyRetryOptions } from "./busy-retry.ts";
 import * as schema from "./schema.ts";
+
+/**
+ * How long one attempt waits for another writer's lock (PRAGMA busy_timeout). bun:sqlite waits
+ * synchronously, blocking the event loop, so this stays short; longer waits are retried with timers.
+ */
+export const BUSY_TIMEOUT_MS = 50;
 
 /** The query layer's database: the same drizzle API over bun:sqlite or libSQL. */
 export type Db = BaseSQLiteDatabase<"sync" | "async", unknown, typeof schema>;
@@ -27,15 +35,22 @@ export interface OpenDatabaseOptions {
    * Tests pass "libsql" with a `file:` URL to run the query layer on @libsql/client too.
    */
   driver?: DriverKind;
-  /** How long a writer waits for a lock before failing. Default 5000 ms. */
+  /** How long one attempt waits for a lock (blocking, on bun:sqlite). Default BUSY_TIMEOUT_MS (50 ms). */
   busyTimeoutMs?: number;
+  /** How statements that found the database locked are retried (budget, backoff). */
+  busyRetry?: BusyRetryOptions;
 }
 
-/** Opens the database named by DATABASE_URL (WAL, busy timeout and foreign keys for files). */
+/**
+ * Opens the database named by DATABASE_URL (WAL, busy timeout and foreign keys for files). Every
+ * statement retries SQLITE_BUSY with async backoff and fails with DatabaseBusyError past its budget
+ * (see busy-retry.ts).
+ */
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const isFile = url.startsWith("file:");
   const driver = options.driver ?? (isFile ? "bun-sqlite" : "libsql");
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+  const retry = createBusyRetry(options.busyRetry);
   const path = isFile ? filePath(url) : null;
   if (path) createPrivateDatabaseFile(path);
 
@@ -47,6 +62,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     sqlite.exec("PRAGMA synchronous = NORMAL");
     sqlite.exec("PRAGMA foreign_keys = ON");
     const db = drizzleBun(sqlite, { schema }) as unknown as Db;
+    retryBusyStatements(db, retry);
     return { db, kind: "bun-sqlite", path, close: async () => sqlite.close() };
   }
 
@@ -56,6 +72,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     await client.execute("PRAGMA journal_mode = WAL");
   }
   await client.execute("PRAGMA foreign_keys = ON");
+  retryBusyStatements(db, retry);
   return { db, kind: "libsql", path, close: async () => client.close() };
 }
 

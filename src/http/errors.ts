@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { DATABASE_BUSY_RETRY_AFTER_S, isDatabaseBusy } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 
@@ -10,9 +11,22 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
   return c.json({ error: { code, message } }, status);
 }
 
-/** Maps thrown errors to JSON: AppError by its code and status, zod by field, anything else a logged 500. */
+/**
+ * 503 database_busy with Retry-After: another process held the database's write lock past the retry
+ * budget. Nothing was stored; a webhook sender (Telegram, Twilio) delivers again.
+ */
+export function databaseBusyResponse(c: Context): Response {
+  c.header("Retry-After", String(DATABASE_BUSY_RETRY_AFTER_S));
+  return errorResponse(c, 503, "database_busy", "The database is busy; nothing was stored. Retry shortly.");
+}
+
+/** Maps thrown errors to JSON: a busy database to 503, AppError by its code and status, zod by field, anything else a logged 500. */
 export function createErrorHandler(log: Logger) {
   return function onError(err: Error, c: Context): Response {
+    if (isDatabaseBusy(err)) {
+      log.warn("request refused: database busy", { method: c.req.method, path: c.req.path });
+      return databaseBusyResponse(c);
+    }
     if (err instanceof AppError) return errorResponse(c, err.status, err.code, err.message);
     if (err instanceof z.ZodError) return errorResponse(c, 400, "invalid_input", describeZodError(err));
     if (err instanceof SyntaxError) return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");

@@ -97,6 +97,28 @@ describe("runner classification with a stand-in CLI", () => {
     }
   });
 
+  test("an aborted signal kills the whole group at once (SIGKILL, even when SIGTERM is ignored) and the run ends as aborted", async () => {
+    // The run (as the tenant's uid) writes it: in its workspace.
+    const pidFile = join(setup.workspace("tenant-s"), "abort.pid");
+    const lease = new AbortController();
+    const started = performance.now();
+    setTimeout(() => lease.abort(new Error("lease lost: taken over or freed")), 150);
+    const result = await runner.run({ ...withMode("ignore_term", { STAND_IN_PIDFILE: pidFile }), signal: lease.signal });
+    expect(result.kind).toBe("crash");
+    expect(result.kind !== "ok" && result.error).toBe("aborted: lease lost: taken over or freed");
+    expect(performance.now() - started).toBeLessThan(700); // not the 800 ms time limit, no SIGTERM grace
+    const grandchild = Number(readFileSync(pidFile, "utf8").trim());
+    await Bun.sleep(50);
+    expect(isRunning(grandchild)).toBe(false);
+  });
+
+  test("a signal aborted before the run starts nothing", async () => {
+    const pidFile = join(setup.workspace("tenant-s"), "never.pid");
+    const result = await runner.run({ ...withMode("hang", { STAND_IN_PIDFILE: pidFile }), signal: AbortSignal.abort(new Error("lease lost")) });
+    expect(result).toMatchObject({ kind: "crash", error: "aborted: lease lost" });
+    expect(() => readFileSync(pidFile)).toThrow();
+  });
+
   test("AGENT_COMMAND that does not exist fails at construction with a clear message", () => {
     expect(() => resolveAgentCommand("/no/such/claude")).toThrow(/AGENT_COMMAND/);
     expect(() => resolveAgentCommand(undefined, { searchRoots: [setup.root], path: "" })).toThrow(/npm install/);

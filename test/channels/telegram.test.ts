@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { createChannels, deriveWebhookSecret, MediaFetchError, telegramUpdateToInbound } from "../../src/channels/index.ts";
 import type { Channels, InboundHandler, InboundMessage } from "../../src/channels/index.ts";
+import { DatabaseBusyError } from "../../src/db/index.ts";
 import { createApp } from "../../src/http/app.ts";
 import { contactUpdate, documentUpdate, photoUpdate, startFakeTelegram, telegramWebhookRequest, textUpdate, voiceUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
@@ -90,11 +91,21 @@ describe("telegram webhook", () => {
 
   test("a handler failure is answered 500 so Telegram delivers the update again", async () => {
     const { post } = await setup({}, async () => {
-      throw new Error("database is locked");
+      throw new Error("disk I/O error");
     });
     const res = await post(textUpdate({ chatId: 1, text: "hi" }));
     expect(res.status).toBe(500);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("inbound_failed");
+  });
+
+  test("a database busy past the retry budget is answered 503 with Retry-After (Telegram delivers again), not 500", async () => {
+    const { post } = await setup({}, async () => {
+      throw new DatabaseBusyError(4000);
+    });
+    const res = await post(textUpdate({ chatId: 1, text: "hi" }));
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("database_busy");
   });
 
   test("updates that carry no message are acknowledged without calling the handler", async () => {

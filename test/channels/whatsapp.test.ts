@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createChannels, EMPTY_TWIML, MediaFetchError } from "../../src/channels/index.ts";
 import type { Channel, InboundHandler, InboundMessage } from "../../src/channels/index.ts";
+import { DatabaseBusyError } from "../../src/db/index.ts";
 import { createApp } from "../../src/http/app.ts";
 import { signedWhatsAppRequest, startFakeTwilio, whatsappInboundParams } from "../fakes/twilio.ts";
 import type { FakeTwilio } from "../fakes/twilio.ts";
@@ -89,6 +90,15 @@ describe("whatsapp webhook", () => {
       throw new Error("disk full");
     });
     expect((await post(whatsappInboundParams({ from: "+18015551234", body: "hi" }))).status).toBe(500);
+  });
+
+  test("a database busy past the retry budget is answered 503 with Retry-After (Twilio delivers again), not 500", async () => {
+    const { post } = await setup({}, async () => {
+      throw new DatabaseBusyError(4000);
+    });
+    const res = await post(whatsappInboundParams({ from: "+18015551234", body: "hi" }));
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
   test("a signed but malformed form is 400", async () => {

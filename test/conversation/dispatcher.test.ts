@@ -267,6 +267,54 @@ describe(`dispatcher (${driver})`, () => {
     expect((await getSessionState(ctx.db, t.id))?.lease_owner).toBe("otherhost:1:cc");
   });
 
+  /** Waits until the batch's signal aborts (or `limitMs` passes); resolves with the reason's message or null. */
+  const abortOf = (batch: ClaimedBatch, limitMs = 3000) =>
+    new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), limitMs);
+      batch.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve(batch.signal.reason instanceof Error ? batch.signal.reason.message : String(batch.signal.reason));
+      });
+    });
+
+  test("a lease taken over during a run aborts the run's signal at the next heartbeat", async () => {
+    const t = await insertTenant(ctx);
+    await queue(ctx, t.id, "m1");
+    let reason: string | null | undefined;
+    const rec = recorder(ctx, async (b) => {
+      await ctx.db.run(sql.raw(`UPDATE conversation_sessions SET lease_expires_at = NULL WHERE tenant_id = '${t.id}'`));
+      await acquireLease(ctx.db, t.id, "otherhost:1:dd", Date.now(), 600_000);
+      const started = Date.now();
+      reason = await abortOf(b);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(b.isLeaseHeld()).toBe(false);
+    });
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch, heartbeatMs: 50 });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(reason).toBe("lease lost: taken over or freed");
+    expect((await getSessionState(ctx.db, t.id))?.lease_owner).toBe("otherhost:1:dd"); // its release touched nothing
+  });
+
+  test("a lease not renewed before it expired (a paused process) aborts the run even if nobody took it", async () => {
+    let offsetMs = 0;
+    await ctx.cleanup();
+    ctx = await makeTestContext({ driver, clock: { now: () => Date.now() + offsetMs }, env: { LEASE_TTL_MS: "3000" } });
+    const t = await insertTenant(ctx);
+    await queue(ctx, t.id, "m1");
+    let reason: string | null | undefined;
+    const rec = recorder(ctx, async (b) => {
+      offsetMs += 3_500; // as if the process had been stopped (SIGSTOP) past the lease's expiry
+      reason = await abortOf(b);
+    });
+    const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch, heartbeatMs: 50 });
+    dispatchers.push(d);
+    await d.start();
+    await d.idle();
+    expect(reason).toBe("lease lost: not renewed before it expired");
+  });
+
   test("the runbook's lease UPDATE frees a stuck tenant without restart", async () => {
     const t = await insertTenant(ctx);
     await acquireLease(ctx.db, t.id, "otherhost:1:bb", Date.now(), 600_000);

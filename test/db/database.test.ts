@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
-import { migrateDatabase, openDatabase, pingDatabase, schema } from "../../src/db/index.ts";
+import { BUSY_TIMEOUT_MS, migrateDatabase, openDatabase, pingDatabase, schema } from "../../src/db/index.ts";
 import type { Database, Db, DriverKind } from "../../src/db/index.ts";
 import { embeddedMigrations } from "../../src/db/migrations.gen.ts";
 
@@ -69,7 +69,7 @@ for (const driver of DRIVERS) {
       expect(await rows<{ journal_mode: string }>(sql`PRAGMA journal_mode`)).toEqual([{ journal_mode: "wal" }]);
       expect(await rows<{ foreign_keys: number }>(sql`PRAGMA foreign_keys`)).toEqual([{ foreign_keys: 1 }]);
       const [timeout] = await rows<Record<string, number>>(sql`PRAGMA busy_timeout`);
-      expect(Object.values(timeout ?? {})[0]).toBe(5000);
+      expect(Object.values(timeout ?? {})[0]).toBe(BUSY_TIMEOUT_MS);
     });
 
     test("foreign keys are enforced and cascade", async () => {

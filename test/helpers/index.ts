@@ -5,6 +5,7 @@
 //   useTestContext()     – the same for createTestContext() (fresh.ts)
 //   saveInto(dir)       – a channel MediaSink writing into a plain folder (media-sink.ts)
 //   spawnServer()        – `bun src/main.ts serve` as a real child process with temp dirs (server-process.ts)
+//   holdWriteLock()      – another process holding BEGIN IMMEDIATE on a database file (write-lock.ts)
 export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest, useTestContext } from "./fresh.ts";
@@ -17,3 +18,5 @@ export { startTestServer } from "./server.ts";
 export type { StartTestServerOptions, TestServer } from "./server.ts";
 export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";
 export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";
+export { holdWriteLock } from "./write-lock.ts";
+export type { WriteLockHolder } from "./write-lock.ts";

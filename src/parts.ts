@@ -1,5 +1,5 @@
 import { createAgentForServer } from "./agent/index.ts";
-import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./agent/tools/index.ts";
+import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
 import { conversationAdminRoutes, createConversation, createOutbox, createRetention } from "./conversation/index.ts";

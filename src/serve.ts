@@ -1,8 +1,8 @@
 import type { Server } from "bun";
 import type { AppContext } from "./context.ts";
 import { createApp } from "./http/app.ts";
-import { HealthRegistry } from "./http/health.ts";
 import type { RouteModule } from "./http/app.ts";
+import { HealthRegistry } from "./http/health.ts";
 
 /** Something with a lifecycle that `serve` starts after the HTTP server and stops before it. */
 export interface Service {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AgentResult } from "./types.ts";
+import type { AgentResult } from "./runner.ts";
 
 /** The part of `claude -p --output-format json` output the runner relies on (CLI 2.1.x; extra fields ignored). */
 export const cliResultSchema = z.object({

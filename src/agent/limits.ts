@@ -1,5 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import type { Config } from "../config.ts";
+import { join } from "node:path";
+import { statfs as statfsAsync } from "node:fs/promises";
 
 /** Processes (tasks, threads included) one run may have before fork fails. */
 export const DEFAULT_MAX_PROCESSES = 1024;
@@ -106,4 +108,282 @@ export function runShellPrefix(cgroupProcsFiles: readonly string[], limits: RunL
   if (steps.length === 0) return null;
   const shift = cgroupProcsFiles.length > 0 ? ` shift ${cgroupProcsFiles.length};` : "";
   return [RUN_SHELL, "-c", `${steps.join(" && ")} || exit 125;${shift} exec "$@"`, "sh", ...cgroupProcsFiles];
+}
+
+/**
+ * Per-run cgroups: the kernel ignores RLIMIT_NPROC for root (the usual user in a Fly machine or a container),
+ * so a process cap that holds as root needs the `pids` controller. When the host lets this process create
+ * cgroups (root with cgroup v1 `pids`/`memory` hierarchies, or cgroup v2 with those controllers), every run gets
+ * its own group under `proxystaff-agents/` with `pids.max` and, with AGENT_MEMORY_MB, a memory limit for the
+ * whole run. Otherwise the RLIMIT limits (limits.ts) are all there is (and the start-up log says so).
+ */
+export interface CgroupSupport {
+  version: 1 | 2;
+  /** Base directories to create run groups in (v1: one per controller; v2: one). */
+  bases: { controller: "pids" | "memory" | "unified"; dir: string }[];
+}
+
+const BASE_NAME = "proxystaff-agents";
+const V2_ROOT = "/sys/fs/cgroup";
+
+/** Finds cgroup support this process can use, creating the base groups; null when there is none. */
+export function detectCgroups(root = V2_ROOT): CgroupSupport | null {
+  try {
+    if (existsSync(join(root, "cgroup.controllers"))) return detectV2(root);
+    const pids = join(root, "pids");
+    if (!existsSync(join(pids, "cgroup.procs"))) return null;
+    const bases: CgroupSupport["bases"] = [{ controller: "pids", dir: ensureDir(join(pids, BASE_NAME)) }];
+    const memory = join(root, "memory");
+    if (existsSync(join(memory, "cgroup.procs"))) bases.push({ controller: "memory", dir: ensureDir(join(memory, BASE_NAME)) });
+    return { version: 1, bases };
+  } catch {
+    return null; // read-only /sys/fs/cgroup or no permission: runs go without a cgroup
+  }
+}
+
+function detectV2(root: string): CgroupSupport | null {
+  const controllers = readFileSync(join(root, "cgroup.controllers"), "utf8");
+  if (!/\bpids\b/.test(controllers)) return null;
+  const wanted = ["pids", ...(/\bmemory\b/.test(controllers) ? ["memory"] : [])];
+  const base = ensureDir(join(root, BASE_NAME));
+  for (const controller of wanted) {
+    writeFileSync(join(root, "cgroup.subtree_control"), `+${controller}`);
+    writeFileSync(join(base, "cgroup.subtree_control"), `+${controller}`);
+  }
+  return { version: 2, bases: [{ controller: "unified", dir: base }] };
+}
+
+function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** One run's cgroup(s). */
+export interface RunCgroup {
+  /** The group's `cgroup.procs` files: the run's shell writes its pid there before it execs the rest (see runShellPrefix). */
+  procsFiles: string[];
+  /** Which limit the run ran into, read after it ended. */
+  limitHit(): "processes" | "memory" | null;
+  /** Kills whatever is left in the group and removes it (best effort). */
+  dispose(): void;
+}
+
+/** Creates the group for one run, or null when that fails (the run then goes without one). */
+export function createRunCgroup(support: CgroupSupport, runId: string, limits: { maxProcesses: number; memoryMb: number | null }): RunCgroup | null {
+  const dirs: { controller: string; dir: string }[] = [];
+  try {
+    for (const base of support.bases) {
+      if (base.controller === "memory" && limits.memoryMb === null) continue;
+      const dir = join(base.dir, runId);
+      mkdirSync(dir);
+      dirs.push({ controller: base.controller, dir });
+      if (base.controller !== "memory") writeFileSync(join(dir, "pids.max"), String(limits.maxProcesses));
+      if (limits.memoryMb !== null && base.controller !== "pids") {
+        const bytes = String(limits.memoryMb * 1024 * 1024);
+        if (support.version === 2) writeFileSync(join(dir, "memory.max"), bytes);
+        else writeFileSync(join(dir, "memory.limit_in_bytes"), bytes);
+      }
+    }
+  } catch {
+    for (const { dir } of dirs) tryRmdir(dir);
+    return null;
+  }
+  const procsFiles = dirs.map(({ dir }) => join(dir, "cgroup.procs"));
+  return {
+    procsFiles,
+    limitHit() {
+      for (const { controller, dir } of dirs) {
+        if (controller !== "memory" && eventCount(join(dir, "pids.events"), "max") > 0) return "processes";
+        const memoryEvents = support.version === 2 ? join(dir, "memory.events") : join(dir, "memory.oom_control");
+        if (controller !== "pids" && eventCount(memoryEvents, "oom_kill") > 0) return "memory";
+      }
+      return null;
+    },
+    dispose() {
+      for (const file of procsFiles) for (const pid of readPids(file)) killQuietly(pid);
+      for (const { dir } of dirs) removeWhenEmpty(dir);
+    },
+  };
+}
+
+/** Killed tasks leave their group only once reaped: retry the removal for a few seconds, in the background. */
+function removeWhenEmpty(dir: string, attempt = 0): void {
+  if (tryRmdir(dir) || attempt >= 20) return;
+  setTimeout(() => removeWhenEmpty(dir, attempt + 1), 250).unref();
+}
+
+/** A run group's name: `run-<server pid>-<unique>`, so a sweep can tell whose it is. */
+export function runCgroupName(unique: string): string {
+  return `run-${process.pid}-${unique}`;
+}
+
+/**
+ * Clears run groups whose server process is gone (a crash): kills what still runs there, removes the group. Groups of live servers —
+ * this one or another ProxyStaff on the same machine — are left alone: a new group is empty for a moment
+ * before its run moves in.
+ */
+export function removeStaleRunCgroups(support: CgroupSupport): void {
+  for (const base of support.bases) {
+    for (const entry of safeReaddir(base.dir)) {
+      const owner = /^run-(\d+)-/.exec(entry)?.[1];
+      if (!owner || isAlive(Number(owner))) continue;
+      // Its server died: whatever still runs there is an orphaned run, and the restart will run that turn again.
+      const dir = join(base.dir, entry);
+      for (const pid of readPids(join(dir, "cgroup.procs"))) killQuietly(pid);
+      removeWhenEmpty(dir);
+    }
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function eventCount(file: string, key: string): number {
+  try {
+    const line = readFileSync(file, "utf8").split("\n").find((l) => l.startsWith(`${key} `));
+    return line ? Number(line.split(" ")[1]) || 0 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function readPids(file: string): number[] {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function tryRmdir(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (error) {
+    // Gone already counts as removed; still busy (tasks not yet reaped) is retried, and swept at the next start.
+    return (error as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+const MiB = 1024 * 1024;
+/** How long one measurement of a tenant's usage may take before the run is refused (a tree of millions of files). */
+export const DISK_MEASURE_TIMEOUT_MS = 30_000;
+
+/** The fields of statfs(2) the floor needs. */
+export interface VolumeStats {
+  bsize: number;
+  blocks: number;
+  bavail: number;
+}
+
+export interface DiskGuardOptions {
+  /** statfs of a path (default: node:fs/promises statfs); tests inject a nearly full volume. */
+  statfs?: (path: string) => Promise<VolumeStats>;
+  /** Time limit of one usage measurement. Default DISK_MEASURE_TIMEOUT_MS. */
+  measureTimeoutMs?: number;
+}
+
+/** Why a run may not start, or null when it may. */
+export type DiskRefusal = { kind: "disk_quota_exceeded" | "disk_space_low"; error: string } | null;
+
+export type DiskUsage = { kind: "bytes"; bytes: number } | { kind: "timeout" } | { kind: "failed"; error: string };
+
+/**
+ * Measures the disk space `paths` use, like `du -skx` (blocks really used, links not followed, one file system), in
+ * a child process so the event loop never walks a hostile tree; killed past `timeoutMs`. `command` replaces `du`
+ * (tests).
+ */
+export async function measureDiskUsage(paths: readonly string[], options: { timeoutMs?: number; command?: string[] } = {}): Promise<DiskUsage> {
+  const argv = [...(options.command ?? ["du", "-s", "-k", "-x", "-P", "--"]), ...paths];
+  let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    child = Bun.spawn(argv, { env: { PATH: "/usr/bin:/bin", LC_ALL: "C" }, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+  } catch (error) {
+    return { kind: "failed", error: `du could not be started: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      process.kill(-child.pid, "SIGKILL"); // its own process group: nothing it started keeps the pipes open
+    } catch {
+      // Already gone.
+    }
+  }, options.timeoutMs ?? DISK_MEASURE_TIMEOUT_MS);
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]).finally(() =>
+    clearTimeout(timer),
+  );
+  if (timedOut) return { kind: "timeout" };
+  // One "<KiB>\t<path>" line per path; du exits 1 when a file vanished mid-walk, and its totals still stand.
+  const totals = stdout.split("\n").filter(Boolean).map((line) => Number(line.split("\t")[0]));
+  if (totals.length !== paths.length || totals.some((n) => !Number.isFinite(n))) {
+    return { kind: "failed", error: `du gave no total (${stderr.trim().split("\n")[0] ?? `exit ${child.exitCode}`})` };
+  }
+  return { kind: "bytes", bytes: totals.reduce((a, b) => a + b, 0) * 1024 };
+}
+
+/**
+ * The checks before a run: the volume holding TENANTS_DIR above its free-space floor (below BOTH DISK_FREE_MIN_MB
+ * and DISK_FREE_MIN_PERCENT → refused; only new runs — the server's own database writes go on), then the tenant's
+ * usage (`paths`: its workspace and CLI directory) within TENANT_DISK_MB. A measurement that times out refuses the
+ * run (a tree too big to measure is too big); one that cannot run at all (no `du`) lets it go, with a warning.
+ */
+export async function checkDiskBeforeRun(
+  config: Pick<Config, "TENANTS_DIR" | "TENANT_DISK_MB" | "DISK_FREE_MIN_MB" | "DISK_FREE_MIN_PERCENT">,
+  paths: readonly string[],
+  options: DiskGuardOptions & { warn?: (msg: string, fields: Record<string, unknown>) => void } = {},
+): Promise<DiskRefusal> {
+  const statfs = options.statfs ?? statfsAsync;
+  try {
+    const volume = await statfs(config.TENANTS_DIR);
+    const free = volume.bavail * volume.bsize;
+    const floor = Math.min(config.DISK_FREE_MIN_MB * MiB, (volume.blocks * volume.bsize * config.DISK_FREE_MIN_PERCENT) / 100);
+    if (free < floor) {
+      return {
+        kind: "disk_space_low",
+        error: `the volume holding TENANTS_DIR has ${Math.floor(free / MiB)} MiB free, below its floor of ${Math.ceil(floor / MiB)} MiB (DISK_FREE_MIN_MB / DISK_FREE_MIN_PERCENT): new agent runs are refused until space is freed`,
+      };
+    }
+  } catch (error) {
+    options.warn?.("free space of TENANTS_DIR not checked", { error: error instanceof Error ? error.message : String(error) });
+  }
+  const quotaMb = config.TENANT_DISK_MB;
+  if (quotaMb === null) return null;
+  const usage = await measureDiskUsage(paths, { timeoutMs: options.measureTimeoutMs });
+  if (usage.kind === "failed") {
+    options.warn?.("tenant disk usage not measured", { error: usage.error });
+    return null;
+  }
+  if (usage.kind === "timeout") {
+    return { kind: "disk_quota_exceeded", error: `the tenant's files could not be measured within the time limit (far too many files?); its disk quota is ${quotaMb} MiB (TENANT_DISK_MB)` };
+  }
+  if (usage.bytes > quotaMb * MiB) {
+    return {
+      kind: "disk_quota_exceeded",
+      error: `the tenant uses ${Math.ceil(usage.bytes / MiB)} MiB of its ${quotaMb} MiB disk quota (TENANT_DISK_MB, workspace and CLI directory): free space in the workspace or raise the quota`,
+    };
+  }
+  return null;
 }

@@ -1,4 +1,5 @@
 import { zonedFormat } from "../clock.ts";
+
 /** One item of a run: a customer's chat message or a scheduled task that came due. */
 export interface PromptItem {
   kind: "chat" | "task";

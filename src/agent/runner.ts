@@ -2,21 +2,16 @@ import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { classifyOutcome } from "./classify.ts";
-import { resolveAgentCommand, splitShellArgs } from "./command.ts";
+import { resolveAgentCommand, splitShellArgs, AgentCommandNotFoundError } from "./command.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
-import { prepareTenantConfigDir } from "./config-dir.ts";
-import type { TenantConfigDir } from "./config-dir.ts";
-import { checkDiskBeforeRun } from "./disk-guard.ts";
-import type { DiskGuardOptions } from "./disk-guard.ts";
-import { buildAgentEnv, secretValuesOf } from "./environment.ts";
-import { writeMcpConfigFile } from "./mcp-config-file.ts";
-import type { McpConfigFile } from "./mcp-config-file.ts";
-import { readCapped, spawnProcessGroup } from "./process.ts";
+import { prepareTenantConfigDir, buildAgentEnv, secretValuesOf, writeMcpConfigFile } from "./environment.ts";
+import type { TenantConfigDir, McpConfigFile } from "./environment.ts";
+import { checkDiskBeforeRun } from "./limits.ts";
+import type { DiskGuardOptions } from "./limits.ts";
 import { makeEntriesPrivate, makeTraversable, prepareRunOwnership, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
-import { checkSandbox, sandboxWrapper } from "./sandbox.ts";
+import { checkSandbox, sandboxWrapper, sandboxHealth } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
-import type { SpawnFunction } from "./process.ts";
-import type { AgentResult, AgentRunner, AgentRunRequest } from "./types.ts";
+import type { HealthContributor } from "../http/health.ts";
 
 export interface AgentRunnerOptions {
   /** Starts the CLI process (default: Bun.spawn in its own session/process group). */
@@ -210,4 +205,170 @@ function redactResult(result: AgentResult, secrets: string[]): AgentResult {
   let error = result.error;
   for (const secret of secrets) error = error.split(secret).join("[redacted]");
   return { ...result, error };
+}
+
+/** What the runner asks for: one process, its own process group, output captured. */
+export interface SpawnSpec {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Written to stdin and closed; absent = stdin is /dev/null (an open pipe costs the CLI a 3 s wait). */
+  stdin?: string;
+}
+
+/** A started process, as the runner needs it. */
+export interface SpawnedProcess {
+  pid: number;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  /** Resolves when the process has exited. */
+  exited: Promise<{ exitCode: number | null; signal: string | null }>;
+  /** Sends a signal to the whole process group (the CLI and everything its tools started). */
+  killGroup(signal: "SIGTERM" | "SIGKILL"): void;
+}
+
+/** Starts a process; injectable so unit tests can hand in stand-ins. */
+export type SpawnFunction = (spec: SpawnSpec) => SpawnedProcess;
+
+/** The default spawner: Bun.spawn in a new session (setsid), so the group can be killed as a whole. */
+export const spawnProcessGroup: SpawnFunction = (spec) => {
+  const child = Bun.spawn(spec.argv, {
+    cwd: spec.cwd,
+    env: spec.env,
+    stdin: spec.stdin === undefined ? "ignore" : new Blob([spec.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  });
+  const exited = child.exited.then(() => ({
+    exitCode: child.exitCode,
+    signal: child.signalCode === null ? null : String(child.signalCode),
+  }));
+  return {
+    pid: child.pid,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    killGroup(signal) {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // The group is already gone (ESRCH): nothing left to kill.
+      }
+    },
+  };
+};
+
+/** Reads a stream to text, keeping at most `limitBytes` (the rest is drained and dropped). */
+export async function readCapped(stream: ReadableStream<Uint8Array>, limitBytes: number): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  let truncated = false;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (kept >= limitBytes) {
+      truncated = true;
+      continue;
+    }
+    const room = limitBytes - kept;
+    const piece = value.byteLength > room ? value.subarray(0, room) : value;
+    if (piece.byteLength < value.byteLength) truncated = true;
+    chunks.push(piece);
+    kept += piece.byteLength;
+  }
+  return { text: Buffer.concat(chunks).toString("utf8"), truncated };
+}
+
+/** The result of a run that may have been retried without `--resume`. */
+export type RetriedAgentResult = AgentResult & {
+  /** True when the stored session was stale and the run was repeated fresh (store the new session id). */
+  sessionReset: boolean;
+};
+
+/**
+ * Runs the agent; when the stored session is unknown to the CLI (`session_not_found`, e.g. its transcript is
+ * gone), runs once more without `--resume`. The caller stores `result.sessionId` when `kind` is "ok" either way.
+ */
+export async function runWithSessionRetry(runner: AgentRunner, request: AgentRunRequest): Promise<RetriedAgentResult> {
+  const first = await runner.run(request);
+  if (first.kind !== "session_not_found" || request.sessionId === null) return { ...first, sessionReset: false };
+  const fresh = await runner.run({ ...request, sessionId: null });
+  return { ...fresh, durationMs: first.durationMs + fresh.durationMs, sessionReset: true };
+}
+
+/** One agent run: messages in, classified result out (independent of how the CLI process is obtained). */
+export interface AgentRunRequest {
+  tenantId: string;
+  /** Absolute path of the tenant's workspace (the CLI's cwd). */
+  workspace: string;
+  /** The tenant's host uid (tenants.uid, see tenantUid): the run executes as it when the server is root. */
+  uid: number;
+  prompt: string;
+  /** The CLI session to resume, or null for a fresh one. */
+  sessionId: string | null;
+  /** The tenant's own environment (.env merged with vault credentials); the runner adds the minimal base. */
+  tenantEnv: Record<string, string>;
+  /** IANA zone of the tenant (TZ of the process). */
+  timezone: string;
+  /** MCP endpoint and per-run token for the ProxyStaff tools, when the server offers them. */
+  mcp?: { url: string; token: string };
+  /** Aborting it kills the run's process group at once (SIGKILL); the run then ends as a crash "aborted: …". */
+  signal?: AbortSignal;
+}
+
+interface ResultBase {
+  durationMs: number;
+  /** Exit code of the CLI process (null when killed by a signal). */
+  exitCode: number | null;
+}
+
+/** Expected outcomes are values: the dispatcher decides from `kind`. */
+export type AgentResult =
+  | (ResultBase & { kind: "ok"; text: string; sessionId: string })
+  | (ResultBase & { kind: "timeout"; error: string })
+  | (ResultBase & { kind: "crash"; error: string })
+  | (ResultBase & { kind: "bad_output"; error: string })
+  | (ResultBase & { kind: "credit_too_low"; error: string })
+  | (ResultBase & { kind: "session_not_found"; error: string })
+  | (ResultBase & { kind: "limit_exceeded"; error: string })
+  /** Refused before start: the tenant's files are over TENANT_DISK_MB. */
+  | (ResultBase & { kind: "disk_quota_exceeded"; error: string })
+  /** Refused before start: the volume holding TENANTS_DIR is below its free-space floor. */
+  | (ResultBase & { kind: "disk_space_low"; error: string });
+
+export type AgentFailureKind = Exclude<AgentResult["kind"], "ok">;
+
+/** Runs the agent CLI once. */
+export interface AgentRunner {
+  run(request: AgentRunRequest): Promise<AgentResult>;
+}
+
+/** The server's runner and what it contributes to /health. */
+export interface AgentForServer {
+  runner: AgentRunner;
+  health: HealthContributor;
+}
+
+/**
+ * Builds the runner for `serve`. A missing Claude CLI does not stop the server (operators can still set tenants
+ * up through the admin API): it is logged loudly, /health says degraded, and each run fails with that reason.
+ * A required sandbox that does not work (AGENT_SANDBOX=bwrap) still refuses to start.
+ */
+export function createAgentForServer(ctx: AppContext): AgentForServer {
+  try {
+    const runner = createAgentRunner(ctx);
+    ctx.log.info("agent CLI found", { path: runner.command.path, source: runner.command.source, sandbox: runner.sandbox.mode });
+    return { runner, health: () => sandboxHealth(runner.sandbox) };
+  } catch (error) {
+    if (!(error instanceof AgentCommandNotFoundError)) throw error;
+    ctx.log.error("agent CLI not found: messages will be answered with a failure until it is installed", { error: error.message });
+    return {
+      runner: {
+        run: async () => ({ kind: "crash", error: `agent CLI unavailable: ${error.message}`, durationMs: 0, exitCode: null }),
+      },
+      health: () => ({ fields: { agent: "unavailable", agent_error: error.message }, degraded: true }),
+    };
+  }
 }

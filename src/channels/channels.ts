@@ -1,13 +1,13 @@
 import type { AppContext } from "../context.ts";
 import type { RouteModule } from "../http/app.ts";
 import type { Service } from "../serve.ts";
-import { createConsoleChannel } from "./console.ts";
-import type { ConsoleWriter } from "./console.ts";
 import { createTelegramChannel } from "./telegram.ts";
 import type { ChannelParts, TelegramChannelOptions } from "./telegram.ts";
-import type { Channel, ChannelName, InboundHandler, InboundMessage } from "./types.ts";
+import { DEFAULT_MAX_LENGTH } from "./types.ts";
+import type { Channel, ChannelName, InboundHandler, InboundMessage, SendResult } from "./types.ts";
 import { createWhatsAppChannel } from "./whatsapp.ts";
 import type { WhatsAppChannelOptions } from "./whatsapp.ts";
+import type { HealthContributor } from "../http/health.ts";
 
 export interface CreateChannelsOptions {
   /** The pipeline; may also be set later with setInboundHandler (until then webhooks answer 500 and Telegram redelivers). */
@@ -88,5 +88,38 @@ export function createChannels(ctx: AppContext, options: CreateChannelsOptions =
     setInboundHandler(next) {
       handler = next;
     },
+  };
+}
+
+/** Receives each reply the console channel "sends" (the terminal chat prints it). */
+export type ConsoleWriter = (chatId: string, text: string) => void | Promise<void>;
+
+/**
+ * The `console` channel behind `proxystaff chat`: replies go to an injected writer instead of a
+ * platform. Sending never fails unless the writer throws (then it is retried like a network error).
+ */
+export function createConsoleChannel(write: ConsoleWriter): Channel {
+  let sentCount = 0;
+  return {
+    name: "console",
+    maxLength: DEFAULT_MAX_LENGTH.console,
+    async send(message): Promise<SendResult> {
+      try {
+        await write(message.chatId, message.text);
+      } catch (err) {
+        return { ok: false, retryable: true, error: `console write failed: ${err instanceof Error ? err.message : String(err)}` };
+      }
+      sentCount++;
+      return { ok: true, externalId: `console-${Date.now()}-${sentCount}` };
+    },
+  };
+}
+
+/** GET /health fields: each channel's on/off line and, when given, how many replies wait in the outbox. */
+export function channelsHealth(channels: Pick<Channels, "status">, outbox?: { pendingCount(): Promise<number> }): HealthContributor {
+  return async function channelHealth() {
+    const fields: Record<string, unknown> = { channels: channels.status };
+    if (outbox) fields.outbox_pending = await outbox.pendingCount();
+    return { fields };
   };
 }

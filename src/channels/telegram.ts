@@ -1,17 +1,18 @@
 import { createHmac } from "node:crypto";
 import { Bot, GrammyError, HttpError, webhookCallback } from "grammy";
-import type { ReplyKeyboardMarkup, ReplyKeyboardRemove, UserFromGetMe } from "grammy/types";
+import type { ReplyKeyboardMarkup, ReplyKeyboardRemove, UserFromGetMe, Message, Update } from "grammy/types";
 import type { AppContext } from "../context.ts";
 import { isDatabaseBusy } from "../db/index.ts";
+import { databaseBusyResponse } from "../http/app.ts";
 import type { RouteModule } from "../http/app.ts";
-import { databaseBusyResponse } from "../http/errors.ts";
 import type { Service } from "../serve.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import { createTelegramPolling } from "./telegram-polling.ts";
-import { telegramUpdateToInbound } from "./telegram-update.ts";
-import { checkTelegramDelivery } from "./telegram-webhook-guard.ts";
-import type { Channel, InboundHandler, ReplyKeyboard, SendResult } from "./types.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
+import type { Channel, InboundHandler, ReplyKeyboard, SendResult, InboundMessage, MediaRef } from "./types.ts";
+import type { Context } from "hono";
+import { timingSafeEqual } from "hono/utils/buffer";
+import { z } from "zod";
 
 /** A channel plus what it adds to the server: its webhook route and its loops. */
 export interface ChannelParts {
@@ -230,4 +231,125 @@ async function loadBotInfo(bot: Bot, log: AppContext["log"], report: (problem: s
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Turns a Telegram update into the pipeline's InboundMessage, or null for updates that carry no
+ * message (edits, callbacks, …: we only subscribe to "message"). Text is the message text or the
+ * media caption; media without a caption gets an empty text; other content (stickers, locations,
+ * contacts) is described in brackets so the agent still sees that something arrived. A contact card
+ * also comes as `contact` and the sender's user id as `senderUserId` (the linking flow checks both).
+ */
+export function telegramUpdateToInbound(update: Update, receivedAtMs: number): InboundMessage | null {
+  const message = update.message;
+  if (!message) return null;
+  const media = mediaOf(message);
+  const text = message.text ?? message.caption ?? (media.length > 0 ? "" : describeOther(message));
+  const senderName = nameOf(message);
+  const contact = message.contact;
+  return {
+    channel: "telegram",
+    externalId: String(update.update_id),
+    chatId: String(message.chat.id),
+    ...(senderName ? { senderName } : {}),
+    ...(message.from ? { senderUserId: String(message.from.id) } : {}),
+    ...(contact ? { contact: { phoneNumber: contact.phone_number, ...(contact.user_id !== undefined ? { userId: String(contact.user_id) } : {}) } } : {}),
+    text,
+    media,
+    receivedAtMs,
+  };
+}
+
+function mediaOf(message: Message): MediaRef[] {
+  const media: MediaRef[] = [];
+  if (message.photo && message.photo.length > 0) {
+    // Telegram lists the sizes of one photo; the largest is the one worth keeping.
+    const largest = message.photo.reduce((a, b) => (b.width * b.height >= a.width * a.height ? b : a));
+    media.push(withSize({ kind: "photo", fileId: largest.file_id, mimeType: "image/jpeg" }, largest.file_size));
+  }
+  if (message.document) {
+    const d = message.document;
+    media.push(withSize({ kind: "document", fileId: d.file_id, ...optional("mimeType", d.mime_type), ...optional("fileName", d.file_name) }, d.file_size));
+  }
+  if (message.voice) {
+    const v = message.voice;
+    media.push(withSize({ kind: "voice", fileId: v.file_id, mimeType: v.mime_type ?? "audio/ogg" }, v.file_size));
+  }
+  if (message.audio) {
+    const a = message.audio;
+    media.push(withSize({ kind: "audio", fileId: a.file_id, ...optional("mimeType", a.mime_type), ...optional("fileName", a.file_name) }, a.file_size));
+  }
+  if (message.video) {
+    const v = message.video;
+    media.push(withSize({ kind: "video", fileId: v.file_id, ...optional("mimeType", v.mime_type), ...optional("fileName", v.file_name) }, v.file_size));
+  }
+  if (message.video_note) {
+    media.push(withSize({ kind: "video", fileId: message.video_note.file_id, mimeType: "video/mp4" }, message.video_note.file_size));
+  }
+  return media;
+}
+
+function describeOther(message: Message): string {
+  if (message.sticker) return `[sticker${message.sticker.emoji ? ` ${message.sticker.emoji}` : ""}]`;
+  if (message.location) return `[location ${message.location.latitude},${message.location.longitude}]`;
+  if (message.contact) return `[contact ${[message.contact.first_name, message.contact.last_name].filter(Boolean).join(" ")} ${message.contact.phone_number}]`;
+  if (message.poll) return `[poll: ${message.poll.question}]`;
+  return "[a message type the bot cannot read]";
+}
+
+function nameOf(message: Message): string | undefined {
+  const from = message.from;
+  const name = from ? [from.first_name, from.last_name].filter(Boolean).join(" ") : undefined;
+  if (name) return name;
+  return "title" in message.chat ? message.chat.title : undefined;
+}
+
+function withSize(ref: MediaRef, size: number | undefined): MediaRef {
+  return size === undefined ? ref : { ...ref, sizeBytes: size };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+// Only the fields ProxyStaff reads are checked; everything else Telegram sends passes through.
+const chat = z.looseObject({ id: z.union([z.number().int(), z.string().min(1)]), type: z.string() });
+const sized = z.looseObject({ file_id: z.string().min(1), file_size: z.number().optional() });
+const message = z.looseObject({
+  message_id: z.number().int(),
+  date: z.number(),
+  chat,
+  from: z.looseObject({ first_name: z.string().optional(), last_name: z.string().optional() }).optional(),
+  text: z.string().optional(),
+  caption: z.string().optional(),
+  photo: z.array(sized.extend({ width: z.number(), height: z.number() })).optional(),
+  document: sized.optional(),
+  voice: sized.optional(),
+  audio: sized.optional(),
+  video: sized.optional(),
+  video_note: sized.optional(),
+});
+
+/** The shape of an update the pipeline can read (a message, or anything else it ignores). */
+export const telegramUpdateSchema = z.looseObject({ update_id: z.number().int().nonnegative(), message: message.optional() });
+
+/**
+ * Checks a webhook delivery before grammY sees it: the secret first (401, as grammY would), then the body's
+ * shape (400 with what is wrong). grammY trusts the body, and a malformed one would otherwise end in a 500
+ * that makes Telegram redeliver it forever. Returns a response to send, or null to hand the request on.
+ * Hono caches the parsed body, so grammY reads the same JSON again without a second parse.
+ */
+export async function checkTelegramDelivery(c: Context, secretToken: string): Promise<Response | null> {
+  const given = c.req.header("x-telegram-bot-api-secret-token") ?? "";
+  if (!(await timingSafeEqual(secretToken, given))) {
+    return c.json({ error: { code: "unauthorized", message: "Wrong or missing X-Telegram-Bot-Api-Secret-Token." } }, 401);
+  }
+  const body: unknown = await c.req.json().catch(() => undefined);
+  const parsed = telegramUpdateSchema.safeParse(body);
+  if (!parsed.success) {
+    const where = parsed.error.issues[0];
+    const detail = where ? `${where.path.join(".") || "body"}: ${where.message}` : "not a Telegram update";
+    return c.json({ error: { code: "invalid_update", message: `Not a Telegram update (${detail}).` } }, 400);
+  }
+  return null;
 }

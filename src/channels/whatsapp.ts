@@ -1,14 +1,14 @@
-import type TwilioSDK from "twilio";
+import TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
 import { isDatabaseBusy } from "../db/index.ts";
+import { databaseBusyResponse } from "../http/app.ts";
 import type { RouteModule } from "../http/app.ts";
-import { databaseBusyResponse } from "../http/errors.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import type { ChannelParts } from "./telegram.ts";
-import type { Channel, InboundHandler, InboundMessage, MediaRef, SendResult } from "./types.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
+import type { Channel, InboundHandler, InboundMessage, MediaRef, SendResult } from "./types.ts";
 
 /** Where Twilio delivers WhatsApp messages. */
 export const WHATSAPP_WEBHOOK_PATH = "/webhooks/whatsapp";

@@ -1,4 +1,7 @@
 import type { AppContext } from "../context.ts";
+import { parseArgs } from "node:util";
+import { createInterface } from "node:readline";
+import type { Interface } from "node:readline";
 
 /** Where a command writes; tests capture it. */
 export interface CommandIO {
@@ -40,4 +43,66 @@ export type Command = ContextCommand | StandaloneCommand;
 /** Raised for bad command-line input: printed without a stack, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
+
+/** node:util parseArgs with our error type: unknown flags and missing values become UsageError. */
+export function parseCommandArgs<O extends Options>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message.replace(/^TypeError \[\w+\]: /, "") : String(err));
+  }
+}
+
+/**
+ * One line reader over a stream for the whole process, for prompts. A fresh readline interface
+ * per prompt loses input: the first one reads a whole chunk (several pasted or piped lines) and
+ * closing it drops the rest, so the next prompt waits forever. Here every line is kept until a
+ * prompt takes it; null once the input has ended and nothing is left.
+ */
+export function createLineReader(
+  input: NodeJS.ReadableStream = process.stdin,
+  output: NodeJS.WritableStream = process.stderr,
+): (prompt: string) => Promise<string | null> {
+  let rl: Interface | undefined;
+  let ended = false;
+  const lines: string[] = [];
+  const waiting: ((line: string | null) => void)[] = [];
+
+  function open(): Interface {
+    const created = createInterface({ input, output });
+    created.on("line", (line) => {
+      const next = waiting.shift();
+      if (next) next(line);
+      else lines.push(line);
+      if (waiting.length === 0) created.pause(); // between prompts the command may print freely
+    });
+    created.on("close", () => {
+      ended = true;
+      for (const next of waiting.splice(0)) next(null);
+    });
+    // Leave the terminal as it was (readline may have switched it to raw mode).
+    process.once("exit", () => created.close());
+    return created;
+  }
+
+  return (prompt) => {
+    const ready = lines.shift();
+    if (ready !== undefined) {
+      // A terminal already echoed the line typed or pasted ahead; piped input gets its prompt, as before.
+      if (!(output as { isTTY?: boolean }).isTTY) output.write(prompt);
+      return Promise.resolve(ready);
+    }
+    if (ended) return Promise.resolve(null);
+    rl ??= open();
+    const reader = rl;
+    return new Promise((resolve) => {
+      waiting.push(resolve);
+      reader.setPrompt(prompt);
+      reader.prompt();
+      reader.resume();
+    });
+  };
 }

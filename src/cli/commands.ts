@@ -1,9 +1,9 @@
-import { conversationCommands } from "../conversation/commands.ts";
-import { credentialsCommands } from "../credentials/commands.ts";
-import { schedulerCommands } from "../scheduler/commands.ts";
-import { tenantCommands } from "../tenants/commands.ts";
+import { conversationCommands } from "./chat.ts";
+import { credentialsCommands } from "./credentials.ts";
+import { schedulerCommands } from "./tasks.ts";
+import { tenantCommands } from "./tenant-commands.ts";
 import type { Command } from "./command.ts";
-import { doctorCommand } from "./doctor-command.ts";
+import { doctorCommand } from "./doctor.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { serveCommand } from "./serve-command.ts";
 

@@ -1,5 +1,5 @@
 import { migrateDatabase } from "../db/index.ts";
-import { parseCommandArgs } from "./args.ts";
+import { parseCommandArgs } from "./command.ts";
 import type { Command } from "./command.ts";
 
 export const migrateCommand: Command = {

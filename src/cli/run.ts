@@ -4,10 +4,9 @@ import { createLogger, redactSecrets } from "../log.ts";
 import type { AppContext } from "../context.ts";
 import { createContext } from "../runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { UsageError } from "./command.ts";
+import { UsageError, createLineReader } from "./command.ts";
 import type { Command, CommandIO } from "./command.ts";
 import { commands } from "./commands.ts";
-import { createLineReader } from "./stdin-lines.ts";
 
 /** The top-level help: every command with its summary. */
 export function mainHelp(): string {

@@ -3,8 +3,8 @@ import type { HealthPart, HealthRegistry } from "../http/health.ts";
 import { buildServerParts } from "../parts.ts";
 import { serveUntilSignal } from "../serve.ts";
 import type { ServerPart } from "../serve.ts";
-import { agentLoginProblem, findAgentLogin } from "./agent-login.ts";
-import { parseCommandArgs } from "./args.ts";
+import { agentLoginProblem, findAgentLogin } from "../agent/login.ts";
+import { parseCommandArgs } from "./command.ts";
 import type { Command } from "./command.ts";
 
 export const serveCommand: Command = {

@@ -8,10 +8,10 @@ export type { ResetOptions, ResetOutcome, SessionState } from "./session-store.t
 export { appendTimeline, localDateTime } from "./timeline.ts";
 export type { TimelineTenant } from "./timeline.ts";
 export type { AgentToolsAccess, TaskFinishedHook } from "./turn.ts";
-export type { TaskInput } from "./task-queue.ts";
+export type { TaskInput } from "../scheduler/task-queue.ts";
 export { agentHealthDetails, conversationHealth } from "./agent-health.ts";
 export type { AgentFailureRecord, AgentHealthDetails } from "./agent-health.ts";
-export { conversationAdminRoutes } from "./admin-routes.ts";
+export { conversationAdminRoutes } from "../http/admin/conversation-routes.ts";
 export { createOutbox } from "./outbox.ts";
 export { createRetention } from "./retention.ts";
 export type { Retention, RetentionOptions, RetentionReport } from "./retention.ts";

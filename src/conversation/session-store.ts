@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
 import { appState, conversationSessions } from "../db/schema.ts";
-import { isGoneLocalOwner } from "./owner-id.ts";
+import { isGoneLocalOwner } from "./dispatcher.ts";
 
 /** A tenant's agent session and who holds its lease (null fields: none / free). */
 export interface SessionState {

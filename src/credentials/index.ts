@@ -9,7 +9,7 @@ export {
   credentialRecordSchema,
   credentialValueSchema,
   maskValue,
-} from "./validation.ts";
+} from "./store.ts";
 export { setCredentials, listCredentials, deleteCredential, getCredentials, getCredential } from "./store.ts";
 export type { CredentialSummary } from "./store.ts";
 export { rotateCredentialsKey } from "./rotate.ts";

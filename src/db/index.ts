@@ -1,6 +1,6 @@
 export { BUSY_TIMEOUT_MS, openDatabase, pingDatabase } from "./client.ts";
-export { DATABASE_BUSY_RETRY_AFTER_S, DatabaseBusyError, isDatabaseBusy } from "./busy-retry.ts";
-export type { BusyRetryOptions } from "./busy-retry.ts";
+export { DATABASE_BUSY_RETRY_AFTER_S, DatabaseBusyError, isDatabaseBusy } from "./client.ts";
+export type { BusyRetryOptions } from "./client.ts";
 export type { Database, Db, DriverKind, OpenDatabaseOptions } from "./client.ts";
 export { migrateDatabase, migrationStatus } from "./migrate.ts";
 export type { MigrationStatus } from "./migrate.ts";

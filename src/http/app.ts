@@ -1,10 +1,15 @@
 import { Hono } from "hono";
-import type { MiddlewareHandler } from "hono";
+import type { MiddlewareHandler, Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppContext } from "../context.ts";
-import { requireAdminKey } from "./admin-auth.ts";
-import { createErrorHandler, errorResponse } from "./errors.ts";
 import { HealthRegistry, mountHealth } from "./health.ts";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { DATABASE_BUSY_RETRY_AFTER_S, isDatabaseBusy } from "../db/index.ts";
+import { AppError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -61,4 +66,82 @@ function requestLog(ctx: AppContext): MiddlewareHandler {
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
     });
   };
+}
+
+/**
+ * Guards a route with `Authorization: Bearer <key>`. The comparison runs in constant time (both
+ * sides are hashed to the same length first, so not even the key's length leaks). A missing,
+ * malformed or wrong header is answered 401 `{"error":{"code":"unauthorized",…}}`.
+ */
+export function requireAdminKey(adminKey: string): MiddlewareHandler {
+  const expected = digest(adminKey);
+  return async function adminAuth(c, next) {
+    const header = c.req.header("authorization");
+    const presented = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (presented === undefined || !timingSafeEqual(expected, digest(presented))) {
+      c.header("WWW-Authenticate", 'Bearer realm="proxystaff-admin"');
+      return errorResponse(c, 401, "unauthorized", explain(header, presented));
+    }
+    await next();
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+function explain(header: string | undefined, presented: string | undefined): string {
+  if (header === undefined) return "Missing Authorization: Bearer <ADMIN_API_KEY> header.";
+  if (presented === undefined) return "The Authorization header must be exactly `Bearer <ADMIN_API_KEY>`.";
+  return "The admin API key is wrong.";
+}
+
+/** The one error body shape of every route: {"error":{"code","message"}}. */
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
+  return c.json({ error: { code, message } }, status);
+}
+
+/**
+ * 503 database_busy with Retry-After: another process held the database's write lock past the retry
+ * budget. Nothing was stored; a webhook sender (Telegram, Twilio) delivers again.
+ */
+export function databaseBusyResponse(c: Context): Response {
+  c.header("Retry-After", String(DATABASE_BUSY_RETRY_AFTER_S));
+  return errorResponse(c, 503, "database_busy", "The database is busy; nothing was stored. Retry shortly.");
+}
+
+/** Maps thrown errors to JSON: a busy database to 503, AppError by its code and status, zod by field, anything else a logged 500. */
+export function createErrorHandler(log: Logger) {
+  return function onError(err: Error, c: Context): Response {
+    if (isDatabaseBusy(err)) {
+      log.warn("request refused: database busy", { method: c.req.method, path: c.req.path });
+      return databaseBusyResponse(c);
+    }
+    if (err instanceof AppError) return errorResponse(c, err.status, err.code, err.message);
+    if (err instanceof z.ZodError) return errorResponse(c, 400, "invalid_input", describeZodError(err));
+    if (err instanceof SyntaxError) return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
+    if (err instanceof HTTPException) {
+      if (err.res) return err.res;
+      // hono's own validators throw this for a body that is not JSON.
+      if (err.status === 400 && /malformed json/i.test(err.message)) {
+        return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
+      }
+      return errorResponse(c, err.status as ContentfulStatusCode, codeForStatus(err.status), err.message || "Request failed.");
+    }
+    // The stack goes to the log (redacted like every line), never into the answer.
+    log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err, stack: err.stack });
+    return errorResponse(c, 500, "internal_error", "Something went wrong on our side; it has been logged.");
+  };
+}
+
+/** "field.path: message; other: message" */
+export function describeZodError(err: z.ZodError): string {
+  return err.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+}
+
+function codeForStatus(status: number): string {
+  if (status === 401) return "unauthorized";
+  if (status === 404) return "not_found";
+  if (status === 413) return "payload_too_large";
+  return "bad_request";
 }

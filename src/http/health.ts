@@ -3,6 +3,9 @@ import { pingDatabase } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import pkg from "../../package.json" with { type: "json" };
+import type { AppContext } from "../context.ts";
+import { requireAdminKey } from "./app.ts";
+import type { RouteModule } from "./app.ts";
 
 /** One module's contribution to GET /health: extra fields, and whether it makes the service degraded. */
 export interface HealthPart {
@@ -67,4 +70,17 @@ export function mountHealth(app: Hono, db: Db, registry: HealthRegistry, started
     c.header("Cache-Control", "no-store");
     return c.json(body, degraded ? 503 : 200);
   });
+}
+
+/** GET /metrics in Prometheus text format; behind the admin key unless METRICS_PUBLIC=true. */
+export function metricsRoutes(ctx: AppContext): RouteModule {
+  return {
+    mount(app) {
+      if (!ctx.config.METRICS_PUBLIC) app.use("/metrics", requireAdminKey(ctx.config.ADMIN_API_KEY));
+      app.get("/metrics", async (c) => {
+        const body = await ctx.metrics.registry.metrics();
+        return c.body(body, 200, { "content-type": ctx.metrics.registry.contentType });
+      });
+    },
+  };
 }

@@ -80,4 +80,4 @@ function buildMetrics(): Metrics {
   };
 }
 
-export { metricsRoutes } from "./routes.ts";
+export { metricsRoutes } from "../http/health.ts";

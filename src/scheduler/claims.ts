@@ -1,8 +1,8 @@
 import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
-import type { Db } from "../db/index.ts";
 import { schema } from "../db/index.ts";
+import type { Db } from "../db/index.ts";
 import type { Task } from "./tasks.ts";
 
 const tasks = schema.scheduledTasks;

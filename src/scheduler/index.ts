@@ -2,12 +2,12 @@
 // them to the conversation, the operators' admin routes. The CLI commands live in commands.ts.
 export { listTasks, findTask, getTask, createTask, cancelTask } from "./tasks.ts";
 export type { Task, TaskStatus, TaskCreator, TaskScope, ListTasksFilter } from "./tasks.ts";
-export { updateTask } from "./update-task.ts";
-export { newTaskSchema, newTaskShape, taskPatchSchema } from "./task-input.ts";
-export type { NewTaskInput, TaskPatch } from "./task-input.ts";
+export { updateTask } from "./tasks.ts";
+export { newTaskSchema, newTaskShape, taskPatchSchema } from "./tasks.ts";
+export type { NewTaskInput, TaskPatch } from "./tasks.ts";
 export { MAX_PROMPT_BYTES, isKnownTimezone, nextSlotAfter } from "./schedule.ts";
-export { onTasksChanged, signalTasksChanged } from "./wake-signal.ts";
+export { onTasksChanged, signalTasksChanged } from "./loop.ts";
 export { createScheduler } from "./loop.ts";
 export type { Scheduler, SchedulerOptions } from "./loop.ts";
 export type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
-export { taskAdminRoutes } from "./routes.ts";
+export { taskAdminRoutes } from "../http/admin/tasks-routes.ts";

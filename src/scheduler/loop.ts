@@ -5,7 +5,7 @@ import { earliestNextRunAt } from "./claims.ts";
 import { TaskRuns } from "./task-runs.ts";
 import type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
 import type { Task } from "./tasks.ts";
-import { onTasksChanged } from "./wake-signal.ts";
+import type { Db } from "../db/index.ts";
 
 /** Pause before looking again at a task that seemed due but could not be claimed. */
 const MIN_IDLE_RETRY_MS = 1_000;
@@ -142,4 +142,21 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
   };
 
   return { service, wake, onTaskFinished, tick, health };
+}
+
+// Schedulers listening for task changes, per database: createTask/updateTask/cancelTask are called
+// by the admin API and the MCP tools, which hold the context but not the scheduler itself.
+const listeners = new WeakMap<Db, Set<() => void>>();
+
+/** Registers `wake` to be called whenever a task on `db` is added, changed or cancelled; returns the undo. */
+export function onTasksChanged(db: Db, wake: () => void): () => void {
+  let set = listeners.get(db);
+  if (!set) listeners.set(db, (set = new Set()));
+  set.add(wake);
+  return () => set.delete(wake);
+}
+
+/** Tells this process's schedulers on `db` to re-arm their timer (other processes find it within 60 s). */
+export function signalTasksChanged(db: Db): void {
+  for (const wake of listeners.get(db) ?? []) wake();
 }

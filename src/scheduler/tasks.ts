@@ -1,15 +1,13 @@
 import { and, asc, count, eq, inArray, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import type { Db, TaskRow } from "../db/index.ts";
 import { schema } from "../db/index.ts";
+import type { Db, TaskRow } from "../db/index.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
-import { assertMinInterval, assertPrompt, assertTimezone } from "./schedule.ts";
-import { newTaskSchema, parseInput } from "./task-input.ts";
-import type { NewTaskInput } from "./task-input.ts";
+import { assertMinInterval, assertPrompt, assertTimezone, parseRunAt, requireNextSlot } from "./schedule.ts";
 import { requireTenant } from "../tenants/index.ts";
-import { parseRunAt, requireNextSlot } from "./timing.ts";
-import { signalTasksChanged } from "./wake-signal.ts";
+import { signalTasksChanged } from "./loop.ts";
+import { z } from "zod";
 
 const tasks = schema.scheduledTasks;
 
@@ -158,4 +156,106 @@ export async function cancelTask(ctx: AppContext, taskId: string, scope: TaskSco
   ctx.log.info("task cancelled", { tenantId: task.tenant_id, taskId });
   signalTasksChanged(ctx.db);
   return task;
+}
+
+
+/**
+ * Pauses/resumes a task, changes its schedule (`cron` makes it recurring, `run_at` one-shot),
+ * zone or prompt, and re-arms the scheduler. A paused task stays PENDING with no `next_run_at`;
+ * resuming computes the next slot from now (a one-shot whose time passed meanwhile runs at once).
+ * A RUNNING task accepts only `paused` and `prompt`; DONE, FAILED and CANCELLED tasks none (ConflictError).
+ */
+export async function updateTask(ctx: AppContext, taskId: string, patch: TaskPatch, scope: TaskScope = {}): Promise<Task> {
+  const change = parseInput(taskPatchSchema, patch);
+  const existing = await getTask(ctx.db, taskId, scope);
+  if (existing.status !== "PENDING" && existing.status !== "RUNNING") {
+    throw new ConflictError("task_finished", `Task ${taskId} is ${existing.status}; it can no longer be changed.`);
+  }
+  if (change.cron !== undefined && change.run_at !== undefined) {
+    throw new ValidationError("cron, run_at: give only one of cron (recurring) or run_at (one-shot).");
+  }
+  if (change.prompt !== undefined) assertPrompt(change.prompt);
+  const isScheduleChange = change.cron !== undefined || change.run_at !== undefined || change.timezone !== undefined;
+  if (existing.status === "RUNNING" && isScheduleChange) {
+    throw new ConflictError("task_running", `Task ${taskId} is running now; change its schedule after the run finishes.`);
+  }
+
+  const nowMs = ctx.clock.now();
+  const timezone = change.timezone === undefined ? existing.timezone : assertTimezone(change.timezone);
+  const cron = change.cron?.trim() ?? (change.run_at !== undefined ? null : existing.cron);
+  const runAt =
+    change.run_at !== undefined
+      ? isoAt(parseRunAt(change.run_at, timezone, nowMs))
+      : change.cron !== undefined
+        ? null
+        : existing.run_at;
+  const paused = change.paused ?? existing.paused;
+  const isResume = existing.paused && !paused;
+
+  let nextRunAt = existing.next_run_at;
+  if (existing.status === "PENDING") {
+    if (paused) nextRunAt = null;
+    else if (cron && (isScheduleChange || isResume)) nextRunAt = isoAt(requireNextSlot(cron, timezone, nowMs));
+    else if (!cron && (isScheduleChange || isResume)) nextRunAt = runAt;
+  }
+
+  const [task] = await ctx.db
+    .update(tasks)
+    .set({
+      prompt: change.prompt ?? existing.prompt,
+      cron,
+      run_at: runAt,
+      timezone,
+      paused,
+      next_run_at: nextRunAt,
+      attempts: isScheduleChange ? 0 : existing.attempts,
+      updated_at: isoAt(nowMs),
+    })
+    .where(and(eq(tasks.id, taskId), eq(tasks.status, existing.status)))
+    .returning();
+  if (!task) throw new ConflictError("task_changed", `Task ${taskId} changed state meanwhile; read it again and retry.`);
+  ctx.log.info("task updated", { tenantId: task.tenant_id, taskId, paused, cron, next_run_at: task.next_run_at });
+  signalTasksChanged(ctx.db);
+  return task;
+}
+
+/**
+ * What a new task looks like at every boundary (admin API, MCP tool, CLI). Exactly one of
+ * `cron`, `run_at` or `in_minutes` must be given; `createTask` checks that and the semantics
+ * (valid pattern, known zone, future time, prompt size) and names the field when something is wrong.
+ */
+export const newTaskShape = {
+  prompt: z.string().describe("What the agent should do when the task fires (at most 8 KiB)."),
+  cron: z
+    .string()
+    .optional()
+    .describe('Recurring schedule: 5-field cron ("0 9 * * 1-5" = weekdays 09:00) or 6 fields with seconds first.'),
+  timezone: z.string().optional().describe('IANA time zone for cron and run_at without offset; default the tenant\'s.'),
+  run_at: z
+    .string()
+    .optional()
+    .describe('One-shot: ISO-8601 time ("2026-12-01T09:00:00Z", or without offset = local time in timezone).'),
+  in_minutes: z.number().int().positive().max(525_600).optional().describe("One-shot: this many minutes from now."),
+};
+export const newTaskSchema = z.object(newTaskShape);
+export type NewTaskInput = z.infer<typeof newTaskSchema>;
+
+/** A change to an existing task: pause/resume, a new schedule, zone or prompt. */
+export const taskPatchSchema = z.object({
+  paused: z.boolean().optional(),
+  cron: z.string().optional(),
+  run_at: z.string().optional(),
+  timezone: z.string().optional(),
+  prompt: z.string().optional(),
+});
+export type TaskPatch = z.infer<typeof taskPatchSchema>;
+
+/** Parses `input` with `schema`, turning zod's issues into one ValidationError that names each field. */
+export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const message = result.error.issues
+    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+    .join("; ");
+  throw new ValidationError(message);
 }

@@ -20,21 +20,21 @@ export {
   tenantPatchSchema,
   timezoneSchema,
 } from "./types.ts";
-export { normalizePhone } from "./phone.ts";
-export { parseInput } from "./parse.ts";
-export { canonicalTimezone, isValidTimezone } from "./timezone.ts";
-export { assertTenantId, isTenantId } from "./ids.ts";
+export { normalizePhone } from "./types.ts";
+export { parseInput } from "./types.ts";
+export { canonicalTimezone, isValidTimezone } from "./types.ts";
+export { assertTenantId, isTenantId } from "./types.ts";
 export { assertMutable, findTenantByChatId, findTenantByPhone, getTenant, listTenants, requireMutableTenant, requireTenant } from "./store.ts";
 export { createTenant, setOnboardingStatus, updateTenant } from "./service.ts";
-export { archiveTenant, purgeTenant } from "./removal.ts";
-export { assertTransition, canTransition } from "./lifecycle.ts";
-export type { LifecycleActor } from "./lifecycle.ts";
+export { archiveTenant, purgeTenant } from "./service.ts";
+export { assertTransition, canTransition } from "./service.ts";
+export type { LifecycleActor } from "./service.ts";
 export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegram-link.ts";
 export type { LinkOutcome } from "./telegram-link.ts";
-export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link-codes.ts";
-export type { NewLinkCode } from "./telegram-link-codes.ts";
-export { workspacePath } from "./paths.ts";
-export { tenantUid } from "./uid.ts";
+export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link.ts";
+export type { NewLinkCode } from "./telegram-link.ts";
+export { workspacePath } from "./workspace.ts";
+export { tenantUid } from "./store.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export {
   MAX_CLAUDE_MD_BYTES,
@@ -47,8 +47,8 @@ export {
 export type { WorkspaceReport } from "./workspace.ts";
 export { extractPreservedNotes, renderClaudeMd, writeClaudeMd } from "./claude-md.ts";
 export type { PreservedNotes } from "./claude-md.ts";
-export { ensureClaudeMdCurrent } from "./claude-md-freshness.ts";
-export type { ClaudeMdFreshness } from "./claude-md-freshness.ts";
+export { ensureClaudeMdCurrent } from "./claude-md.ts";
+export type { ClaudeMdFreshness } from "./claude-md.ts";
 export { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, WORKSPACE_ENV_FILE } from "./template/index.ts";
 export type { TemplateTool } from "./template/index.ts";
-export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "./environment.ts";
+export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "../credentials/environment.ts";

@@ -1,25 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, eq, count } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import { ConflictError, ValidationError } from "../errors.ts";
 import { writeClaudeMd } from "./claude-md.ts";
-import { isUniqueViolation } from "./db-errors.ts";
-import { parseInput } from "./parse.ts";
-import { assertTransition, type LifecycleActor } from "./lifecycle.ts";
-import { findTenantByPhone, requireMutableTenant, requireTenant, tenantFromRow } from "./store.ts";
-import {
-  businessProfileSchema,
-  newTenantSchema,
-  tenantPatchSchema,
-  type NewTenantInput,
-  type OnboardingStatus,
-  type Tenant,
-  type TenantPatch,
-} from "./types.ts";
-import { createWorkspace } from "./workspace.ts";
-import { nextTenantUid } from "./uid.ts";
+import { parseInput, businessProfileSchema, newTenantSchema, tenantPatchSchema } from "./types.ts";
+import type { NewTenantInput, OnboardingStatus, Tenant, TenantPatch } from "./types.ts";
+import { findTenantByPhone, requireMutableTenant, requireTenant, tenantFromRow, nextTenantUid } from "./store.ts";
+import { createWorkspace, removeWorkspace } from "./workspace.ts";
+import { lstat, rm, unlink } from "node:fs/promises";
+import { tenantConfigDirPath } from "../agent/index.ts";
 
 const { tenants } = schema;
 const MAX_BUSINESS_JSON_BYTES = 64 * 1024;
@@ -185,4 +176,137 @@ function rerender(ctx: AppContext, tenant: Tenant): void {
 function tenantExists(phone: string, existing: Tenant): ConflictError {
   const archived = existing.status === "ARCHIVED" ? " (archived; purge it to reuse the number)" : "";
   return new ConflictError("tenant_exists", `A tenant with phone ${phone} already exists: ${existing.id}${archived}.`);
+}
+
+/** Who asks for a lifecycle change: the operator (CLI, admin API) or the tenant's agent (MCP tool). */
+export type LifecycleActor = "operator" | "agent";
+
+const ORDER: Record<Exclude<OnboardingStatus, "PAUSED">, number> = { DISCOVERY: 0, BUILDING: 1, LIVE: 2 };
+
+/**
+ * Checks a lifecycle move and throws ConflictError `invalid_transition` with the reason when it
+ * is not allowed. Rules: staying put is fine; DISCOVERY → BUILDING → LIVE forward (an operator
+ * may skip BUILDING); PAUSED from any state and from PAUSED back to any; moving backwards
+ * (e.g. LIVE → DISCOVERY) is an operator decision taken through PAUSED. The agent may only
+ * move DISCOVERY → BUILDING (it decides when its interview is done).
+ */
+export function assertTransition(from: OnboardingStatus, to: OnboardingStatus, by: LifecycleActor): void {
+  if (from === to) return;
+  if (by === "agent") {
+    if (from === "DISCOVERY" && to === "BUILDING") return;
+    throw refused(from, to, "the agent may only move a tenant from DISCOVERY to BUILDING; ask the operator");
+  }
+  if (to === "PAUSED" || from === "PAUSED") return;
+  if (ORDER[to] > ORDER[from]) return;
+  throw refused(from, to, `moving back restarts onboarding; set PAUSED first, then ${to}, if that is intended`);
+}
+
+/** True when assertTransition would accept the move. */
+export function canTransition(from: OnboardingStatus, to: OnboardingStatus, by: LifecycleActor): boolean {
+  try {
+    assertTransition(from, to, by);
+    return true;
+  } catch {
+    return false; // the refusal is the answer
+  }
+}
+
+function refused(from: OnboardingStatus, to: OnboardingStatus, why: string): ConflictError {
+  return new ConflictError("invalid_transition", `Cannot change onboarding status from ${from} to ${to}: ${why}.`);
+}
+
+
+/** Sets status ARCHIVED (idempotent). The folder and data stay until purgeTenant. */
+export async function archiveTenant(ctx: AppContext, id: string): Promise<Tenant> {
+  const current = await requireTenant(ctx.db, id);
+  if (current.status === "ARCHIVED") return current;
+  await ctx.db
+    .update(tenants)
+    .set({ status: "ARCHIVED", updated_at: isoAt(ctx.clock.now()) })
+    .where(eq(tenants.id, current.id));
+  ctx.log.info("tenant archived", { tenantId: current.id });
+  return requireTenant(ctx.db, current.id);
+}
+
+/**
+ * Deletes an ARCHIVED tenant for good: its row (messages, tasks, session and credentials go with
+ * it through the foreign keys' ON DELETE CASCADE), its workspace folder and its agent CLI folder
+ * (`$CLAUDE_CONFIG_DIR/tenants/<id>`: session transcripts). Returns a line per
+ * thing removed. A tenant that is not archived → ConflictError `tenant_not_archived`.
+ */
+export async function purgeTenant(ctx: AppContext, id: string): Promise<{ removed: string[] }> {
+  const tenant = await requireTenant(ctx.db, id);
+  if (tenant.status !== "ARCHIVED") {
+    throw new ConflictError("tenant_not_archived", `Tenant ${tenant.id} is not archived; archive it before purging.`);
+  }
+  const counts = await countTenantRows(ctx, tenant.id);
+  const deleted = await ctx.db
+    .delete(tenants)
+    .where(and(eq(tenants.id, tenant.id), eq(tenants.status, "ARCHIVED")))
+    .returning({ id: tenants.id });
+  if (deleted.length === 0) {
+    throw new ConflictError("tenant_not_archived", `Tenant ${tenant.id} changed while purging; nothing was removed.`);
+  }
+  const removed = [`tenant record ${tenant.id} (${tenant.name}, ${tenant.phone_number})`];
+  for (const [what, n] of counts) if (n > 0) removed.push(`${n} ${what}`);
+  if (removeWorkspace(ctx, tenant.id)) removed.push(`workspace folder ${tenant.id}/`);
+  // The CLI's folder holds the tenant's session transcripts: the whole conversation, so it goes too.
+  if (await removeTreeNoFollow(tenantConfigDirPath(ctx.config.CLAUDE_CONFIG_DIR, tenant.id))) {
+    removed.push(`agent CLI folder tenants/${tenant.id}/ (sessions and transcripts)`);
+  }
+  ctx.log.info("tenant purged", { tenantId: tenant.id, removed });
+  return { removed };
+}
+
+async function countTenantRows(ctx: AppContext, tenantId: string): Promise<[string, number][]> {
+  const tables = [
+    ["messages", schema.messages, schema.messages.tenant_id],
+    ["scheduled tasks", schema.scheduledTasks, schema.scheduledTasks.tenant_id],
+    ["credentials", schema.credentials, schema.credentials.tenant_id],
+    ["conversation sessions", schema.conversationSessions, schema.conversationSessions.tenant_id],
+  ] as const;
+  const out: [string, number][] = [];
+  for (const [what, table, column] of tables) {
+    const rows = await ctx.db.select({ n: count() }).from(table).where(eq(column, tenantId));
+    out.push([what, rows[0]?.n ?? 0]);
+  }
+  return out;
+}
+
+/**
+ * Removes `path` and everything below it without following a link: the agent may have filled its folders
+ * with symlinks to anywhere. A symlink (or file) at `path` itself is unlinked; below it, rm removes links as
+ * links (checked by the purge tests). Returns false when nothing was there.
+ */
+async function removeTreeNoFollow(path: string): Promise<boolean> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await lstat(path)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+  if (isDirectory) await rm(path, { recursive: true, force: true });
+  else await unlink(path);
+  return true;
+}
+
+/** True when a database error (either driver, possibly wrapped by drizzle) is a UNIQUE violation. */
+export function isUniqueViolation(err: unknown): boolean {
+  return errorChain(err).some((e) => /UNIQUE constraint failed|SQLITE_CONSTRAINT_UNIQUE/i.test(`${e.message} ${codeOf(e)}`));
+}
+
+function errorChain(err: unknown): Error[] {
+  const chain: Error[] = [];
+  let current: unknown = err;
+  while (current instanceof Error && chain.length < 8) {
+    chain.push(current);
+    current = current.cause;
+  }
+  return chain;
+}
+
+function codeOf(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : "";
 }

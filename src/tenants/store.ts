@@ -1,10 +1,11 @@
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
-import type { Db, TenantRow } from "../db/index.ts";
+import { and, count, desc, eq, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { schema } from "../db/index.ts";
+import type { Db, TenantRow } from "../db/index.ts";
 import { ConflictError } from "../errors.ts";
-import { isTenantId, tenantNotFound } from "./ids.ts";
-import { normalizePhone } from "./phone.ts";
-import { businessProfileSchema, type ListTenantsOptions, type Tenant } from "./types.ts";
+import { isTenantId, tenantNotFound, normalizePhone, businessProfileSchema } from "./types.ts";
+import type { ListTenantsOptions, Tenant } from "./types.ts";
+import { TENANT_UID_BASE } from "../agent/index.ts";
 
 const { tenants } = schema;
 
@@ -105,4 +106,27 @@ export async function listTenants(
     .offset(offset);
   const totals = await db.select({ n: count() }).from(tenants).where(where);
   return { tenants: rows.map(tenantFromRow), total: totals[0]?.n ?? 0 };
+}
+
+
+/**
+ * The next free uid as one SQL expression: used inside the INSERT or UPDATE that stores it, so the pick and the
+ * write are one statement (SQLite and libSQL run writes one at a time: two processes never pick the same uid;
+ * the unique index is the backstop).
+ */
+export const nextTenantUid = sql`(SELECT COALESCE(MAX(${tenants.uid}) + 1, ${TENANT_UID_BASE}) FROM ${tenants})`;
+
+/**
+ * The tenant's host uid for agent runs and tool checks: the stored one, or — for a tenant created by an older
+ * version after the migration's backfill — one allocated now and stored for good. A uid is never shared.
+ */
+export async function tenantUid(db: Db, tenantId: string): Promise<number> {
+  const read = async () => (await db.select({ uid: tenants.uid }).from(tenants).where(eq(tenants.id, tenantId)).limit(1))[0];
+  const row = await read();
+  if (!row) throw tenantNotFound(tenantId);
+  if (row.uid !== null) return row.uid;
+  await db.update(tenants).set({ uid: nextTenantUid }).where(sql`${tenants.id} = ${tenantId} AND ${tenants.uid} IS NULL`);
+  const stored = (await read())?.uid;
+  if (stored === null || stored === undefined) throw tenantNotFound(tenantId);
+  return stored;
 }

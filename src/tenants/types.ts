@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../db/schema.ts";
-import { normalizePhone } from "./phone.ts";
-import { canonicalTimezone } from "./timezone.ts";
+import { ValidationError, NotFoundError } from "../errors.ts";
 
 export { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES };
 export type Channel = (typeof CHANNELS)[number];
@@ -104,4 +103,97 @@ export interface ListTenantsOptions {
   limit?: number;
   /** Rows to skip. Default 0. */
   offset?: number;
+}
+
+/**
+ * Normalises a phone number to E.164 ("+1 (801) 555-1234" → "+18015551234").
+ * Accepts spaces, dashes, dots, slashes and parentheses as separators (a "(0)" trunk prefix is
+ * dropped), an optional "tel:" or "whatsapp:" scheme (Twilio's sender format), a leading "+" or
+ * international "00" prefix, and requires 8–15 digits with a country code starting 1–9.
+ * Throws ValidationError (code `invalid_phone`) saying what is wrong otherwise.
+ */
+export function normalizePhone(raw: string): string {
+  const input = String(raw ?? "").trim();
+  const shown = JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}…` : input);
+  if (input === "") throw invalid(`Phone number is empty; use international format, e.g. +18015551234.`);
+  // "(0)" is the national trunk prefix some people write after the country code: not dialled.
+  const compact = input
+    .replace(/^(tel|whatsapp):/i, "")
+    .replace(/\(0\)/g, "")
+    .replace(/[\s\-.()/\u00a0]/g, "");
+  let digits: string;
+  if (compact.startsWith("+")) digits = compact.slice(1);
+  else if (compact.startsWith("00")) digits = compact.slice(2);
+  else {
+    throw invalid(
+      `Phone number ${shown} has no country code; start it with + and the country code, e.g. +18015551234.`,
+    );
+  }
+  if (!/^\d+$/.test(digits)) {
+    throw invalid(`Phone number ${shown} contains characters other than digits and separators.`);
+  }
+  if (digits.startsWith("0")) throw invalid(`Phone number ${shown}: a country code never starts with 0.`);
+  if (digits.length < 8 || digits.length > 15) {
+    throw invalid(`Phone number ${shown} has ${digits.length} digits; E.164 numbers have 8 to 15.`);
+  }
+  return `+${digits}`;
+}
+
+function invalid(message: string): ValidationError {
+  return new ValidationError(message, "invalid_phone");
+}
+
+/** True when `tz` is an IANA time zone name the runtime knows (e.g. "America/Denver", "UTC"). */
+export function isValidTimezone(tz: string): boolean {
+  return canonicalTimezone(tz) !== null;
+}
+
+/**
+ * The runtime's canonical spelling of an IANA zone ("utc" → "UTC", "america/denver" →
+ * "America/Denver"), or null when it is not one. Raw offsets such as "+05:00" are refused:
+ * they have no daylight-saving rules, so schedules would drift.
+ */
+export function canonicalTimezone(tz: string): string | null {
+  if (typeof tz !== "string") return null;
+  const name = tz.trim();
+  if (name === "" || name.length > 64 || !/^[A-Za-z]/.test(name)) return null;
+  try {
+    return new Intl.DateTimeFormat("en-US", { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return null; // RangeError: unknown time zone — that is the answer, not a failure
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True when `id` looks like a tenant id (a UUID). */
+export function isTenantId(id: unknown): id is string {
+  return typeof id === "string" && UUID.test(id);
+}
+
+/** Throws ValidationError unless `id` is a UUID; the guard in front of every filesystem path. */
+export function assertTenantId(id: unknown): asserts id is string {
+  if (!isTenantId(id)) throw new ValidationError("Tenant id must be a UUID.", "invalid_tenant_id");
+}
+
+/** The error for an id that names no tenant. */
+export function tenantNotFound(id: string): NotFoundError {
+  const shown = isTenantId(id) ? id : JSON.stringify(String(id).slice(0, 60));
+  return new NotFoundError("tenant_not_found", `No tenant with id ${shown}.`);
+}
+
+/**
+ * Parses `value` with `schema`; on failure throws ValidationError (`invalid_input`, 400) whose
+ * message names every bad field path ("business.email: Invalid email address; timezone: …").
+ */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, prefix = ""): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const message = result.error.issues
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+  throw new ValidationError(message);
 }

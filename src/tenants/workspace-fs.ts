@@ -3,7 +3,7 @@ import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, open
 import type { Stats } from "node:fs";
 import type { Config } from "../config.ts";
 import { AppError, ValidationError } from "../errors.ts";
-import { workspacePath } from "./paths.ts";
+import { workspacePath } from "./workspace.ts";
 
 /**
  * Every server access to a file in a tenant's folder goes through here. The folder is hostile ground:

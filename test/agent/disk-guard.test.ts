@@ -5,9 +5,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner, resolveAgentCommand } from "../../src/agent/index.ts";
-import { measureDiskUsage } from "../../src/agent/disk-guard.ts";
-import { spawnProcessGroup } from "../../src/agent/process.ts";
-import type { SpawnFunction } from "../../src/agent/process.ts";
+import { measureDiskUsage } from "../../src/agent/limits.ts";
+import { spawnProcessGroup } from "../../src/agent/runner.ts";
+import type { SpawnFunction } from "../../src/agent/runner.ts";
 import { agentSetup, STAND_IN } from "./setup.ts";
 
 const MiB = 1024 * 1024;

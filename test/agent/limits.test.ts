@@ -1,8 +1,7 @@
 // Per-run limits with the REAL Claude CLI: memory (AGENT_MEMORY_MB) and processes (pids cgroup, since the kernel
 // does not enforce RLIMIT_NPROC for root).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner, resolveAgentCommand } from "../../src/agent/index.ts";
 import { detectLimitMethod, resolveLimits } from "../../src/agent/limits.ts";

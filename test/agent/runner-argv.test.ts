@@ -4,8 +4,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner, resolveAgentCommand } from "../../src/agent/index.ts";
-import { spawnProcessGroup } from "../../src/agent/process.ts";
-import type { SpawnFunction, SpawnSpec } from "../../src/agent/process.ts";
+import { spawnProcessGroup } from "../../src/agent/runner.ts";
+import type { SpawnFunction, SpawnSpec } from "../../src/agent/runner.ts";
 import { checkSandbox } from "../../src/agent/sandbox.ts";
 import { agentSetup, liveProcessesInGroup, STAND_IN } from "./setup.ts";
 

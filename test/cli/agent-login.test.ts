@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { agentLoginProblem, findAgentLogin, isAgentLoginMissing } from "../../src/cli/agent-login.ts";
+import { agentLoginProblem, findAgentLogin, isAgentLoginMissing } from "../../src/agent/login.ts";
 import type { CommandIO } from "../../src/cli/command.ts";
 import { runCli } from "../../src/cli/run.ts";
 import { spawnServer, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { getCredentials } from "../../src/credentials/index.ts";
-import { googleOauthCommand } from "../../src/credentials/commands.ts";
+import { googleOauthCommand } from "../../src/cli/credentials.ts";
 import type { CommandIO } from "../../src/cli/command.ts";
 import { createTenant } from "../../src/tenants/index.ts";
 import { startFakeGoogleOAuth } from "../fakes/google-oauth.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { telegramBotUsername } from "../../src/tenants/commands/bot-username.ts";
+import { telegramBotUsername } from "../../src/ops/tenant-support.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
 import { runbookEnv } from "./runbook-support.ts";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseIntake } from "../../src/tenants/intake.ts";
+import { parseIntake } from "../../src/ops/intake.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
 import { printedTenantId, runbookEnv } from "./runbook-support.ts";
 import type { RunbookEnv } from "./runbook-support.ts";

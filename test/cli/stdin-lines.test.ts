@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { PassThrough } from "node:stream";
-import { createLineReader } from "../../src/cli/stdin-lines.ts";
+import { createLineReader } from "../../src/cli/command.ts";
 
 function streams() {
   const input = new PassThrough();

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClaudeMdCheck } from "../../src/conversation/claude-md-check.ts";
+import { createClaudeMdCheck } from "../../src/conversation/turn.ts";
 import { createTenant, getTenant, renderClaudeMd, workspacePath } from "../../src/tenants/index.ts";
 import { makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";

@@ -3,15 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Clock } from "../../src/clock.ts";
 import { FakeClock } from "../helpers/context.ts";
-
-export { FakeClock };
-import { loadConfig } from "../../src/config.ts";
 import type { AppContext } from "../../src/context.ts";
-import type { DriverKind } from "../../src/db/index.ts";
 import { openDatabase, migrateDatabase } from "../../src/db/index.ts";
+import type { DriverKind } from "../../src/db/index.ts";
 import { tenants } from "../../src/db/schema.ts";
 import { silentLogger } from "../../src/log.ts";
 import { createMetrics } from "../../src/metrics/index.ts";
+
+export { FakeClock };
+import { loadConfig } from "../../src/config.ts";
 
 export interface TestContext extends AppContext {
   dir: string;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { isoAt } from "../../src/clock.ts";
 import type { AppContext } from "../../src/context.ts";
-import { claimNextQuery, nextDueQuery } from "../../src/conversation/outbox-claims.ts";
+import { claimNextQuery, nextDueQuery } from "../../src/conversation/outbox.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
 

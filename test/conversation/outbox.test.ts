@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import type { Channel, ChannelName, OutboundMessage, SendResult } from "../../src/channels/index.ts";
 import { createChannels } from "../../src/channels/index.ts";
+import type { Channel, ChannelName, OutboundMessage, SendResult } from "../../src/channels/index.ts";
 import type { AppContext } from "../../src/context.ts";
-import { createOutbox } from "../../src/conversation/outbox.ts";
-import { splitMessage } from "../../src/conversation/split-message.ts";
+import { createOutbox, splitMessage } from "../../src/conversation/outbox.ts";
 import type { Outbox, OutboxOptions } from "../../src/conversation/outbox.ts";
 import { openDatabase, schema } from "../../src/db/index.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { ChannelName, InboundMessage } from "../../src/channels/types.ts";
-import { decideCommand } from "../../src/conversation/chat-commands.ts";
-import { helpReply } from "../../src/conversation/replies.ts";
+import { decideCommand, helpReply } from "../../src/conversation/chat-commands.ts";
 import { requireTenant } from "../../src/tenants/index.ts";
 import { insertTenant, makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";

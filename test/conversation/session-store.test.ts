@@ -1,14 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import {
-  acquireLease,
-  getSessionState,
-  readSessionStart,
-  resetAgentSession,
-  releaseLease,
-  renewLease,
-  resetSession,
-  saveSessionId,
-} from "../../src/conversation/session-store.ts";
+import { acquireLease, getSessionState, readSessionStart, resetAgentSession, releaseLease, renewLease, resetSession, saveSessionId } from "../../src/conversation/session-store.ts";
 import { sql } from "drizzle-orm";
 import { insertTenant, makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";

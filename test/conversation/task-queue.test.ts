@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { messages } from "../../src/db/schema.ts";
-import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/conversation/task-queue.ts";
+import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
 import { insertTenant, makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";
 

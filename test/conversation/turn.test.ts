@@ -5,11 +5,11 @@ import type { Channel, ChannelName, InboundMessage } from "../../src/channels/ty
 import { createConversation } from "../../src/conversation/index.ts";
 import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
-import { openChatSession } from "../../src/conversation/chat-session.ts";
+import { openChatSession } from "../../src/ops/chat.ts";
 import { getSessionState } from "../../src/conversation/session-store.ts";
 import { agentHealthDetails } from "../../src/conversation/agent-health.ts";
 import { messages } from "../../src/db/schema.ts";
-import { RUN_FAILED_REPLY } from "../../src/conversation/replies.ts";
+import { RUN_FAILED_REPLY } from "../../src/conversation/chat-commands.ts";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { insertTenant, makeTestContext } from "./context.ts";

@@ -2,18 +2,12 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import {
-  deleteCredential,
-  getCredential,
-  getCredentials,
-  keyVersion,
-  listCredentials,
-  rotateCredentialsKey,
-  setCredentials,
-} from "../../src/credentials/index.ts";
+import { deleteCredential, getCredential, getCredentials, keyVersion, listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
 import { NotFoundError, ValidationError } from "../../src/errors.ts";
-import { createTenant, tenantEnvironment, workspacePath, type Tenant } from "../../src/tenants/index.ts";
-import { createTestContext, rejectionOf, TEST_CREDENTIALS_KEY, type TestContext } from "../helpers/index.ts";
+import { createTenant, tenantEnvironment, workspacePath } from "../../src/tenants/index.ts";
+import type { Tenant } from "../../src/tenants/index.ts";
+import { createTestContext, rejectionOf, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
 
 const key = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { DatabaseBusyError, isDatabaseBusy, migrateDatabase, openDatabase, schema } from "../../src/db/index.ts";
 import type { Database, DriverKind } from "../../src/db/index.ts";
-import { createBusyRetry } from "../../src/db/busy-retry.ts";
+import { createBusyRetry } from "../../src/db/client.ts";
 import { holdWriteLock } from "../helpers/index.ts";
 
 const DRIVERS: DriverKind[] = ["bun-sqlite", "libsql"];

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { DatabaseBusyError } from "../../src/db/index.ts";
-import { createErrorHandler } from "../../src/http/errors.ts";
+import { createErrorHandler } from "../../src/http/app.ts";
 import { createLogger } from "../../src/log.ts";
 
 describe("createErrorHandler", () => {

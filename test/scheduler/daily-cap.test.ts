@@ -1,7 +1,7 @@
 // S8 (task flood): at most TASK_MAX_RUNS_PER_DAY task runs per tenant per day of its zone; a task due past the cap
 // is not run but deferred to the next day (a recurring one to its first slot then, a one-shot to midnight).
 import { describe, expect, test } from "bun:test";
-import { countTaskRunsSince, insertTaskMessage } from "../../src/conversation/task-queue.ts";
+import { countTaskRunsSince, insertTaskMessage } from "../../src/scheduler/task-queue.ts";
 import { createScheduler, createTask } from "../../src/scheduler/index.ts";
 import type { SchedulerDeps } from "../../src/scheduler/index.ts";
 import { createTestContext, FakeClock, freshEachTest } from "../helpers/index.ts";

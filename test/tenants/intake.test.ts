@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { intakeCredentials, parseIntake } from "../../src/tenants/intake.ts";
+import { intakeCredentials, parseIntake } from "../../src/ops/intake.ts";
 
 const base = { name: "Acme Plumbing", phone: "+1 (801) 555-0199", channel: "telegram" };
 const credentialsOf = (credentials: unknown) => intakeCredentials(parseIntake({ ...base, credentials }));

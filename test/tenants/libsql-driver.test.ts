@@ -3,14 +3,7 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { getCredentials, listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
-import {
-  archiveTenant,
-  createTenant,
-  listTenants,
-  purgeTenant,
-  updateTenant,
-  workspacePath,
-} from "../../src/tenants/index.ts";
+import { archiveTenant, createTenant, listTenants, purgeTenant, updateTenant, workspacePath } from "../../src/tenants/index.ts";
 import { useTestContext } from "../helpers/index.ts";
 
 const t = useTestContext({ driver: "libsql" });

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, parseEnvFile } from "../../src/tenants/index.ts";
-import { startFakeSendGrid, type FakeSendGrid } from "../fakes/sendgrid.ts";
+import { startFakeSendGrid } from "../fakes/sendgrid.ts";
+import type { FakeSendGrid } from "../fakes/sendgrid.ts";
 import { runProcess } from "../helpers/index.ts";
 
 const python = Bun.which("python3");

@@ -4,18 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../../src/errors.ts";
-import {
-  archiveTenant,
-  createTenant,
-  findTenantByPhone,
-  getTenant,
-  listTenants,
-  purgeTenant,
-  requireTenant,
-  setOnboardingStatus,
-  updateTenant,
-} from "../../src/tenants/index.ts";
-import { prepareTenantConfigDir } from "../../src/agent/config-dir.ts";
+import { archiveTenant, createTenant, findTenantByPhone, getTenant, listTenants, purgeTenant, requireTenant, setOnboardingStatus, updateTenant } from "../../src/tenants/index.ts";
+import { prepareTenantConfigDir } from "../../src/agent/environment.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
 import { rejectionOf, useTestContext } from "../helpers/index.ts";
 

@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config.ts";
 import type { Config } from "../../src/config.ts";
-import { checkAgentSandbox } from "../../src/tenants/sandbox-check.ts";
-import { validateTenant } from "../../src/tenants/validation.ts";
+import { checkAgentSandbox, validateTenant } from "../../src/ops/validation.ts";
 import { createTenant } from "../../src/tenants/index.ts";
 import { useTestContext } from "../helpers/index.ts";
 

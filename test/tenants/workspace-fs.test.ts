@@ -7,7 +7,7 @@ import { saveToInbox } from "../../src/conversation/inbound-media.ts";
 import { AppError } from "../../src/errors.ts";
 import { createTenant, initWorkspace, readWorkspaceEnv, updateTenant, workspacePath, writeClaudeMd } from "../../src/tenants/index.ts";
 import type { Tenant } from "../../src/tenants/index.ts";
-import { checkWorkspace } from "../../src/tenants/validation-checks.ts";
+import { checkWorkspace } from "../../src/ops/validation-checks.ts";
 import { MAX_ENV_FILE_BYTES } from "../../src/tenants/workspace-fs.ts";
 import { createTestContext } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";

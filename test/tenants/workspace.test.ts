@@ -2,22 +2,10 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "../../src/errors.ts";
-import {
-  TEMPLATE_EXECUTION_FILES,
-  TEMPLATE_TOOLS,
-  createTenant,
-  extractPreservedNotes,
-  initWorkspace,
-  readWorkspaceFile,
-  renderClaudeMd,
-  setOnboardingStatus,
-  updateTenant,
-  UnsafeWorkspaceFileError,
-  workspacePath,
-  writeWorkspaceFile,
-  type Tenant,
-} from "../../src/tenants/index.ts";
-import { createTestContext, type TestContext } from "../helpers/index.ts";
+import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, createTenant, extractPreservedNotes, initWorkspace, readWorkspaceFile, renderClaudeMd, setOnboardingStatus, updateTenant, UnsafeWorkspaceFileError, workspacePath, writeWorkspaceFile } from "../../src/tenants/index.ts";
+import type { Tenant } from "../../src/tenants/index.ts";
+import { createTestContext } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
 
 let t: TestContext;
 let tenant: Tenant;

@@ -3,11 +3,10 @@ import type { AppContext } from "../../context.ts";
 import { AppError } from "../../errors.ts";
 import { listTenants, requireTenant } from "../../tenants/index.ts";
 import type { Tenant } from "../../tenants/index.ts";
-import { runServerSideToolChecks } from "../../tenants/server-tool-health.ts";
-import { runToolHealthChecks } from "../../tenants/tool-health.ts";
-import { validateTenant } from "../../tenants/validation.ts";
+import { runServerSideToolChecks, runToolHealthChecks } from "../../ops/tool-health.ts";
+import { validateTenant } from "../../ops/validation.ts";
+import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
-import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
 const CheckSchema = z.object({
   name: z.string(),

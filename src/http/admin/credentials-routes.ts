@@ -1,16 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
-import {
-  CREDENTIAL_KEY_PATTERN,
-  credentialRecordSchema,
-  deleteCredential,
-  listCredentials,
-  setCredentials,
-} from "../../credentials/index.ts";
+import { CREDENTIAL_KEY_PATTERN, credentialRecordSchema, deleteCredential, listCredentials, setCredentials } from "../../credentials/index.ts";
 import { NotFoundError } from "../../errors.ts";
 import { requireMutableTenant, requireTenant } from "../../tenants/index.ts";
+import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
-import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
 const SetCredentialsBody = z
   .object({

@@ -9,7 +9,7 @@ import { registerTenantRoutes } from "./tenants-routes.ts";
 
 export { createAdminApi } from "./api.ts";
 export type { AdminApi } from "./api.ts";
-export { ErrorSchema, TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
+export { ErrorSchema, TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 
 export interface AdminRoutesOptions {
   /**

@@ -1,19 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
-import {
-  archiveTenant,
-  createTenant,
-  listTenants,
-  newTenantSchema,
-  phoneSchema,
-  purgeTenant,
-  requireTenant,
-  tenantPatchSchema,
-  updateTenant,
-} from "../../tenants/index.ts";
+import { archiveTenant, createTenant, listTenants, newTenantSchema, phoneSchema, purgeTenant, requireTenant, tenantPatchSchema, updateTenant } from "../../tenants/index.ts";
+import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
-import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./schemas.ts";
 
 /**
  * POST /tenants: newTenantSchema, strict (an unknown key is refused by name: a typo must not drop

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { checkToolsHealth } from "../../../src/agent/tools/index.ts";
+import { checkToolsHealth } from "../../../src/mcp/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";
 import { updateTenant } from "../../../src/tenants/index.ts";
 import { startFakeSendGrid } from "../../fakes/sendgrid.ts";

@@ -7,9 +7,8 @@ import { DEFAULT_MAX_PROCESSES, detectCgroups } from "../../../src/agent/index.t
 import { loadConfig } from "../../../src/config.ts";
 import type { Config } from "../../../src/config.ts";
 import { tenantUid, workspacePath } from "../../../src/tenants/index.ts";
-import { toolSandbox } from "../../../src/tenants/tool-sandbox.ts";
-import { runServerSideToolChecks } from "../../../src/tenants/server-tool-health.ts";
-import { runToolHealthChecks } from "../../../src/tenants/tool-health.ts";
+import { toolSandbox } from "../../../src/agent/tool-sandbox.ts";
+import { runServerSideToolChecks, runToolHealthChecks } from "../../../src/ops/tool-health.ts";
 import { adminHarness, UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 import type { Json } from "./setup.ts";
 

@@ -1,0 +1,157 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { Context, Hono } from "hono";
+import type { RouteModule } from "../http/app.ts";
+import type { Logger } from "../log.ts";
+import { sendEmailTool } from "./email.ts";
+import { sendMessageTool, setOnboardingStatusTool, updateBusinessProfileTool, cancelTaskTool, listTasksTool, scheduleTaskTool } from "./tools.ts";
+import { registerProxyTool } from "./tool-kit.ts";
+import type { ToolEnv } from "./tool-kit.ts";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Clock } from "../clock.ts";
+
+/** The MCP server's name: the CLI shows its tools as `mcp__proxystaff__<tool>`. */
+export const MCP_SERVER_NAME = "proxystaff";
+/** Where the endpoint is mounted on the root app. */
+export const MCP_PATH = "/mcp";
+
+/** Builds the per-request tool environment for a token's caller, or null when its tenant may not use tools. */
+export type ToolEnvBuilder = (caller: ToolCaller) => Promise<Omit<ToolEnv, "redact"> | null>;
+
+/**
+ * `POST /mcp` (Streamable HTTP, stateless: a fresh MCP server and transport per request, JSON
+ * answers). The bearer token decides the tenant; nothing in the request body can change it.
+ * GET and DELETE answer 405 since there are no sessions or server-initiated streams.
+ */
+export function createMcpRoutes(tokens: ToolTokenStore, buildEnv: ToolEnvBuilder, log: Logger): RouteModule {
+  return {
+    mount(app: Hono) {
+      app.post(MCP_PATH, async function serveMcp(c) {
+        const caller = tokens.resolve(bearerOf(c.req.header("authorization")));
+        if (!caller) {
+          log.warn("mcp request refused", { reason: "bad_token" });
+          return rpcError(c, 401, -32001, "Unauthorized: the MCP token is missing, unknown, revoked or expired.", {
+            "www-authenticate": 'Bearer realm="proxystaff-mcp"',
+          });
+        }
+        const env = await buildEnv(caller);
+        if (!env) {
+          log.warn("mcp request refused", { reason: "tenant_inactive", tenantId: caller.tenantId, runId: caller.runId });
+          return rpcError(c, 403, -32003, "Forbidden: this business is archived or gone; its tools are off.");
+        }
+        const server = createToolServer(env);
+        const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+        await server.connect(transport);
+        try {
+          return await transport.handleRequest(c.req.raw);
+        } finally {
+          // JSON mode: the answer is complete here, so the per-request server can go.
+          await server.close();
+        }
+      });
+      app.on(["GET", "DELETE"], MCP_PATH, (c) =>
+        rpcError(c, 405, -32000, "Method not allowed: this MCP endpoint is stateless; use POST.", { allow: "POST" }),
+      );
+    },
+  };
+}
+
+/** Every ProxyStaff tool, registered on one per-request server. */
+export function createToolServer(env: Omit<ToolEnv, "redact">): McpServer {
+  const server = new McpServer({ name: MCP_SERVER_NAME, version: "1.0.0" }, { capabilities: { tools: {} } });
+  registerProxyTool(server, env, scheduleTaskTool);
+  registerProxyTool(server, env, listTasksTool);
+  registerProxyTool(server, env, cancelTaskTool);
+  registerProxyTool(server, env, sendMessageTool);
+  registerProxyTool(server, env, updateBusinessProfileTool);
+  registerProxyTool(server, env, setOnboardingStatusTool);
+  registerProxyTool(server, env, sendEmailTool);
+  return server;
+}
+
+function bearerOf(header: string | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return match?.[1] ?? null;
+}
+
+function rpcError(c: Context, status: 401 | 403 | 405, code: number, message: string, headers: Record<string, string> = {}) {
+  return c.json({ jsonrpc: "2.0", error: { code, message }, id: null }, status, headers);
+}
+
+/** Who a valid token speaks for: every tool resolves its tenant from this and nothing else. */
+export interface ToolCaller {
+  tenantId: string;
+  runId: string;
+  /** Calls made so far in this run, per tool (shared by every request of the run). */
+  calls: Map<string, number>;
+}
+
+/** A token handed to one agent run; revoke it when the run ends. */
+export interface IssuedToken {
+  /** The bearer value (43 characters of base64url); never logged. */
+  token: string;
+  /** Makes the token invalid at once. Idempotent. */
+  revoke(): void;
+}
+
+interface TokenEntry extends ToolCaller {
+  hash: Buffer;
+  expiresAtMs: number;
+}
+
+/** How many random bytes a token carries. */
+const TOKEN_BYTES = 32;
+
+/**
+ * In-memory store of per-run MCP tokens. Only SHA-256 hashes are kept, so a heap dump does not
+ * hand out live tokens. A token dies when revoked or after `maxAgeMs`, whichever comes first;
+ * a restart drops every token (runs in flight are cut by the restart anyway).
+ */
+export class ToolTokenStore {
+  readonly #entries = new Map<string, TokenEntry>();
+
+  constructor(
+    private readonly clock: Clock,
+    /** Longest a token lives even if never revoked (the run's time limit plus a margin). */
+    private readonly maxAgeMs: number,
+  ) {}
+
+  /** Issues a fresh random token bound to this tenant and run. */
+  issue(tenantId: string, runId: string): IssuedToken {
+    this.#prune();
+    const token = randomBytes(TOKEN_BYTES).toString("base64url");
+    const hash = sha256(token);
+    const key = hash.toString("hex");
+    this.#entries.set(key, { tenantId, runId, calls: new Map(), hash, expiresAtMs: this.clock.now() + this.maxAgeMs });
+    return { token, revoke: () => void this.#entries.delete(key) };
+  }
+
+  /** The caller a token stands for, or null when it is missing, unknown, revoked or expired. */
+  resolve(token: string | null | undefined): ToolCaller | null {
+    if (!token) return null;
+    const hash = sha256(token);
+    const entry = this.#entries.get(hash.toString("hex"));
+    // The map lookup is by hash already; the constant-time compare guards against a future change of key.
+    if (!entry || !timingSafeEqual(entry.hash, hash)) return null;
+    if (entry.expiresAtMs <= this.clock.now()) {
+      this.#entries.delete(hash.toString("hex"));
+      return null;
+    }
+    return { tenantId: entry.tenantId, runId: entry.runId, calls: entry.calls };
+  }
+
+  /** Number of live tokens (for health output and tests). */
+  get size(): number {
+    this.#prune();
+    return this.#entries.size;
+  }
+
+  #prune(): void {
+    const now = this.clock.now();
+    for (const [key, entry] of this.#entries) if (entry.expiresAtMs <= now) this.#entries.delete(key);
+  }
+}
+
+function sha256(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}

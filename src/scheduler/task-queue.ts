@@ -1,0 +1,94 @@
+import { and, count, desc, eq, gte, inArray } from "drizzle-orm";
+import { isoAt } from "../clock.ts";
+import type { AppContext } from "../context.ts";
+import { messages } from "../db/schema.ts";
+import { requireTenant } from "../tenants/index.ts";
+import { insertInbound } from "../conversation/message-store.ts";
+import { appendTimeline, quoteForTimeline } from "../conversation/timeline.ts";
+
+/** A scheduled task handed to the conversation: its id and the prompt to run. */
+export interface TaskInput {
+  taskId: string;
+  prompt: string;
+}
+
+/**
+ * Queues a scheduled task as a kind='task' message of the tenant, in the same queue and under the
+ * same lease as chat (so it never runs beside a chat turn). The reply goes to the tenant's chat:
+ * Telegram's linked chat or the WhatsApp number (empty when none is linked: the task still runs).
+ * Returns the message id; the caller wakes the dispatcher.
+ */
+export async function insertTaskMessage(ctx: AppContext, tenantId: string, task: TaskInput): Promise<string> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const chatId = tenant.channel === "telegram" ? (tenant.telegram_chat_id ?? "") : tenant.phone_number;
+  const id = crypto.randomUUID();
+  await insertInbound(ctx.db, {
+    id,
+    tenant_id: tenant.id,
+    channel: tenant.channel,
+    chat_id: chatId,
+    external_id: null,
+    kind: "task",
+    sender: "scheduler",
+    body: task.prompt,
+    status: "queued",
+    task_id: task.taskId,
+    created_at: isoAt(ctx.clock.now()),
+  });
+  ctx.log.info("task queued", { tenantId: tenant.id, taskId: task.taskId, messageId: id, hasChat: chatId !== "" });
+  await appendTimeline(ctx, tenant, `⏰ scheduled task ${task.taskId.slice(0, 8)} due: ${quoteForTimeline(task.prompt, 200)}`);
+  return id;
+}
+
+/**
+ * True while a message of this task is queued or being run (the scheduler then keeps its claim).
+ * With the task's tenant the lookup stays on that tenant's rows (messages_tenant_status_idx).
+ */
+export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: string, tenantId?: string): Promise<boolean> {
+  const rows = await ctx.db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(and(...taskMessages(taskId, tenantId), inArray(messages.status, ["queued", "processing"])))
+    .limit(1);
+  return rows.length > 0;
+}
+
+/**
+ * How this task's message queued at or after `since` ended, when the dispatcher finished it: done → ok,
+ * failed → its error; null while none has finished. Lets the scheduler count a slot as run when the process
+ * that ran it died before reporting the result, instead of running the slot twice. With the task's tenant the
+ * lookup is a range on that tenant's rows since the slot (messages_tenant_created_idx), not a walk over every message.
+ */
+export async function findTaskRunResult(
+  ctx: Pick<AppContext, "db">,
+  taskId: string,
+  since: string,
+  tenantId?: string,
+): Promise<{ ok: boolean; error?: string } | null> {
+  const [row] = await ctx.db
+    .select({ status: messages.status, error: messages.error })
+    .from(messages)
+    .where(and(...taskMessages(taskId, tenantId), gte(messages.created_at, since)))
+    .orderBy(desc(messages.created_at))
+    .limit(1);
+  if (row?.status === "done") return { ok: true };
+  if (row?.status === "failed") return { ok: false, error: row.error ?? "failed" };
+  return null;
+}
+
+/**
+ * How many scheduled-task runs (kind='task' messages, retries included) the tenant has had queued since `since`:
+ * the scheduler's daily cap. A range on the tenant's rows (messages_tenant_created_idx).
+ */
+export async function countTaskRunsSince(ctx: Pick<AppContext, "db">, tenantId: string, since: string): Promise<number> {
+  const [row] = await ctx.db
+    .select({ n: count() })
+    .from(messages)
+    .where(and(eq(messages.tenant_id, tenantId), gte(messages.created_at, since), eq(messages.direction, "in"), eq(messages.kind, "task")));
+  return row?.n ?? 0;
+}
+
+/** The inbound messages of one task, narrowed to its tenant's rows (and index) when the tenant is known. */
+function taskMessages(taskId: string, tenantId: string | undefined) {
+  return [...(tenantId ? [eq(messages.tenant_id, tenantId)] : []), eq(messages.direction, "in"), eq(messages.task_id, taskId)];
+}

@@ -5,10 +5,10 @@ import type { AppContext } from "./context.ts";
 import { conversationAdminRoutes, createConversation, createOutbox, createRetention } from "./conversation/index.ts";
 import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
-import { metricsRoutes } from "./metrics/index.ts";
+import { metricsRoutes } from "./http/health.ts";
 import { createScheduler, taskAdminRoutes } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
-import type { ServerPart } from "./serve.ts";
+import type { ServerPart } from "./ports.ts";
 
 /**
  * Wires the modules of a running server, top to bottom like the inbound path:

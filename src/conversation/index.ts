@@ -13,6 +13,7 @@ export { agentHealthDetails, conversationHealth } from "./agent-health.ts";
 export type { AgentFailureRecord, AgentHealthDetails } from "./agent-health.ts";
 export { conversationAdminRoutes } from "../http/admin/conversation-routes.ts";
 export { createOutbox } from "./outbox.ts";
+export { queueCounts } from "./queue-store.ts";
 export { createRetention } from "./retention.ts";
 export type { Retention, RetentionOptions, RetentionReport } from "./retention.ts";
 export type { Outbox, OutboundReply, OutboxOptions } from "./outbox.ts";

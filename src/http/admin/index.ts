@@ -1,5 +1,5 @@
 import type { AppContext } from "../../context.ts";
-import type { RouteModule } from "../app.ts";
+import type { RouteModule } from "../../ports.ts";
 import { createAdminApi, mountOpenApiDocument } from "./api.ts";
 import type { AdminApi } from "./api.ts";
 import { registerCheckRoutes } from "./checks-routes.ts";

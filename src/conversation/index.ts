@@ -11,7 +11,6 @@ export type { AgentToolsAccess, TaskFinishedHook } from "./turn.ts";
 export type { TaskInput } from "../scheduler/task-queue.ts";
 export { agentHealthDetails, conversationHealth } from "./agent-health.ts";
 export type { AgentFailureRecord, AgentHealthDetails } from "./agent-health.ts";
-export { conversationAdminRoutes } from "../http/admin/conversation-routes.ts";
 export { createOutbox } from "./outbox.ts";
 export { queueCounts } from "./queue-store.ts";
 export { createRetention } from "./retention.ts";

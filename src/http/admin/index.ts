@@ -8,9 +8,7 @@ import { registerCredentialRoutes } from "./credentials-routes.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerTelegramLinkRoutes, registerTenantRoutes } from "./tenants-routes.ts";
 
-export { createAdminApi } from "./api.ts";
 export type { AdminApi } from "./api.ts";
-export { ErrorSchema, TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 
 export interface AdminRoutesOptions {
   /**

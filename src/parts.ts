@@ -2,13 +2,13 @@ import { createAgentForServer } from "./agent/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
-import { conversationAdminRoutes, createConversation, createOutbox, createRetention } from "./conversation/index.ts";
+import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
 import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
-import { metricsRoutes } from "./metrics/index.ts";
-import { createScheduler, taskAdminRoutes } from "./scheduler/index.ts";
+import { metricsRoutes } from "./http/health.ts";
+import { createScheduler } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
-import type { ServerPart } from "./serve.ts";
+import type { ServerPart } from "./ports.ts";
 
 /**
  * Wires the modules of a running server, top to bottom like the inbound path:
@@ -20,7 +20,7 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check,
   //             the scheduler's task routes and GET /admin/agent-health (the last agent failure in full),
   //             all on one OpenAPI app (GET /admin/openapi.json lists them)
-  parts.push({ routes: adminRoutes(ctx, { register: [taskAdminRoutes(ctx), conversationAdminRoutes(ctx)] }) });
+  parts.push({ routes: adminRoutes(ctx) });
   // [metrics]   GET /metrics (Prometheus text; admin key unless METRICS_PUBLIC=true); modules count into ctx.metrics
   parts.push({ routes: metricsRoutes(ctx) });
   // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws;

@@ -8,6 +8,7 @@ import { migrateDatabase, openDatabase } from "./db/index.ts";
 import type { DriverKind } from "./db/index.ts";
 import { createLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
+import { queueCounts } from "./conversation/index.ts";
 import { createMetrics } from "./metrics/index.ts";
 
 export interface CreateContextOptions {
@@ -35,7 +36,9 @@ export async function createContext(config: Config, options: CreateContextOption
     const applied = await migrateDatabase(database);
     if (applied > 0) log.info("migrations applied", { count: applied });
   }
-  return { config, database, db: database.db, log, clock: options.clock ?? systemClock, metrics: createMetrics() };
+  // Queue depth is read from the table when /metrics is scraped (every process sees the same number).
+  const metrics = createMetrics({ queueDepth: async () => (await queueCounts(database.db)).queued });
+  return { config, database, db: database.db, log, clock: options.clock ?? systemClock, metrics };
 }
 
 /**

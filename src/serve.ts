@@ -1,28 +1,8 @@
 import type { Server } from "bun";
 import type { AppContext } from "./context.ts";
 import { createApp } from "./http/app.ts";
-import type { RouteModule } from "./http/app.ts";
 import { HealthRegistry } from "./http/health.ts";
-
-/** Something with a lifecycle that `serve` starts after the HTTP server and stops before it. */
-export interface Service {
-  name: string;
-  /** Starts the loop; `listening` says where this server answers (the real port, also when PORT=0). */
-  start(listening?: ListeningInfo): Promise<void> | void;
-  /** Stops taking new work and lets in-flight work finish. */
-  stop(): Promise<void> | void;
-}
-
-/** Where the HTTP server listens, for services that hand the server's own URL on (the agent's MCP endpoint). */
-export interface ListeningInfo {
-  port: number;
-}
-
-/** What one module adds to a running server. */
-export interface ServerPart {
-  routes?: RouteModule;
-  services?: Service[];
-}
+import type { ServerPart } from "./ports.ts";
 
 /** Wires every module of a running server together (src/parts.ts is the real one; tests pass their own). */
 export type ServerBuilder = (ctx: AppContext, health: HealthRegistry) => Promise<ServerPart[]>;

@@ -11,7 +11,7 @@ import type { DiskGuardOptions } from "./limits.ts";
 import { makeEntriesPrivate, makeTraversable, prepareRunOwnership, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
 import { checkSandbox, sandboxWrapper, sandboxHealth } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
-import type { HealthContributor } from "../http/health.ts";
+import type { HealthContributor } from "../ports.ts";
 
 export interface AgentRunnerOptions {
   /** Starts the CLI process (default: Bun.spawn in its own session/process group). */

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, existsSync, lstat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import type { HealthPart } from "../http/health.ts";
+import type { HealthPart } from "../ports.ts";
 import type { Logger } from "../log.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { hasLimits, limitArgs, resolveLimits, runShellPrefix, createRunCgroup, detectCgroups, removeStaleRunCgroups, runCgroupName } from "./limits.ts";

@@ -1,13 +1,11 @@
 import type { AppContext } from "../context.ts";
-import type { RouteModule } from "../http/app.ts";
-import type { Service } from "../serve.ts";
+import type { HealthContributor, RouteModule, Service } from "../ports.ts";
 import { createTelegramChannel } from "./telegram.ts";
 import type { ChannelParts, TelegramChannelOptions } from "./telegram.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
 import type { Channel, ChannelName, InboundHandler, InboundMessage, SendResult } from "./types.ts";
 import { createWhatsAppChannel } from "./whatsapp.ts";
 import type { WhatsAppChannelOptions } from "./whatsapp.ts";
-import type { HealthContributor } from "../http/health.ts";
 
 export interface CreateChannelsOptions {
   /** The pipeline; may also be set later with setInboundHandler (until then webhooks answer 500 and Telegram redelivers). */

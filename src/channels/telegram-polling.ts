@@ -3,7 +3,7 @@ import { eq, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
-import type { Service } from "../serve.ts";
+import type { Service } from "../ports.ts";
 
 /** The app_state key holding the next update id to ask Telegram for. */
 export const TELEGRAM_OFFSET_KEY = "telegram.offset";

@@ -1,8 +1,8 @@
 import type { AppContext } from "../context.ts";
-import type { HealthPart, HealthRegistry } from "../http/health.ts";
+import type { HealthPart, ServerPart } from "../ports.ts";
+import type { HealthRegistry } from "../http/health.ts";
 import { buildServerParts } from "../parts.ts";
 import { serveUntilSignal } from "../serve.ts";
-import type { ServerPart } from "../serve.ts";
 import { agentLoginProblem, findAgentLogin } from "../agent/login.ts";
 import { parseCommandArgs } from "./command.ts";
 import type { Command } from "./command.ts";

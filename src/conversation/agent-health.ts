@@ -3,7 +3,7 @@ import { isoAt } from "../clock.ts";
 import type { AgentFailureKind } from "../agent/index.ts";
 import type { Db } from "../db/index.ts";
 import { appState } from "../db/schema.ts";
-import type { HealthPart } from "../http/health.ts";
+import type { HealthPart } from "../ports.ts";
 import { queueCounts } from "./queue-store.ts";
 
 const LAST_FAILURE_KEY = "conversation.last_agent_failure";

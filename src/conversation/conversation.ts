@@ -1,16 +1,13 @@
-import type { Gauge } from "prom-client";
 import type { AgentRunner } from "../agent/index.ts";
 import type { Channel, ChannelName, InboundHandler } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
-import type { HealthContributor } from "../http/health.ts";
-import type { Service } from "../serve.ts";
+import type { HealthContributor, Service } from "../ports.ts";
 import { getTenant } from "../tenants/index.ts";
 import { conversationHealth } from "./agent-health.ts";
 import { createDispatcher, newOwnerId } from "./dispatcher.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { createInboundPipeline } from "./pipeline.ts";
-import { queueCounts } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
 import { countTaskRunsSince, findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../scheduler/task-queue.ts";
 import type { TaskInput } from "../scheduler/task-queue.ts";
@@ -85,13 +82,6 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
   });
   const dispatcher = createDispatcher(ctx, { ownerId, scope, runBatch, sweepIntervalMs: deps.sweepIntervalMs });
   const handleInbound = createInboundPipeline(ctx, { outbox: deps.outbox, channels, wake: dispatcher.wake });
-
-  // Queue depth is read from the table when /metrics is scraped (every process sees the same number).
-  Object.assign(ctx.metrics.queueDepth, {
-    async collect(this: Gauge) {
-      this.set((await queueCounts(ctx.db)).queued);
-    },
-  });
 
   return {
     handleInbound,

@@ -1,6 +1,6 @@
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
-import type { Service } from "../serve.ts";
+import type { Service } from "../ports.ts";
 import { activeLeaseOwners, claimQueued, freeLeaseOf, isLessRecentlyServedTenantWaiting, requeueAbandoned, tenantsWithQueued } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
 import { acquireLease, readSessionStart, releaseLease, renewLease } from "./session-store.ts";

@@ -7,7 +7,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
-import type { Service } from "../serve.ts";
+import type { Service } from "../ports.ts";
 import { isDeadLocalOwner, processOwnerId } from "./dispatcher.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */

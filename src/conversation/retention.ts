@@ -6,7 +6,7 @@ import { and, desc, eq, inArray, isNull, lt, notInArray } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { messages, tenants } from "../db/schema.ts";
-import type { Service } from "../serve.ts";
+import type { Service } from "../ports.ts";
 import { workspacePath } from "../tenants/index.ts";
 
 const DAY_MS = 86_400_000;

@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { drizzle as drizzleBun } from "drizzle-orm/bun-sqlite";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import * as schema from "./schema.ts";
+import type { Context } from "hono";
 import { AppError } from "../errors.ts";
 
 /**
@@ -164,6 +165,16 @@ export function isDatabaseBusy(err: unknown): boolean {
     current = current.cause ?? (current as { error?: unknown }).error;
   }
   return false;
+}
+
+/**
+ * 503 database_busy with Retry-After, in the one error body shape ({"error":{"code","message"}}): another
+ * process held the database's write lock past the retry budget. Nothing was stored; a webhook sender
+ * (Telegram, Twilio) delivers again. Here, beside the busy check, so webhooks and the HTTP app answer alike.
+ */
+export function databaseBusyResponse(c: Context): Response {
+  c.header("Retry-After", String(DATABASE_BUSY_RETRY_AFTER_S));
+  return c.json({ error: { code: "database_busy", message: "The database is busy; nothing was stored. Retry shortly." } }, 503);
 }
 
 export interface BusyRetryOptions {

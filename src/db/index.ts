@@ -1,5 +1,5 @@
 export { BUSY_TIMEOUT_MS, openDatabase, pingDatabase } from "./client.ts";
-export { DATABASE_BUSY_RETRY_AFTER_S, DatabaseBusyError, isDatabaseBusy } from "./client.ts";
+export { DATABASE_BUSY_RETRY_AFTER_S, DatabaseBusyError, databaseBusyResponse, isDatabaseBusy } from "./client.ts";
 export type { BusyRetryOptions } from "./client.ts";
 export type { Database, Db, DriverKind, OpenDatabaseOptions } from "./client.ts";
 export { migrateDatabase, migrationStatus } from "./migrate.ts";

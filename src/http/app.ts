@@ -2,23 +2,18 @@ import { Hono } from "hono";
 import type { MiddlewareHandler, Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppContext } from "../context.ts";
+import { errorResponse, requireAdminKey } from "./admin-key.ts";
 import { HealthRegistry, mountHealth } from "./health.ts";
-import { createHash, timingSafeEqual } from "node:crypto";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
-import { DATABASE_BUSY_RETRY_AFTER_S, isDatabaseBusy } from "../db/index.ts";
+import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
 import { AppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { RouteModule } from "../ports.ts";
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 1024 * 1024;
-
-/** Routes a module adds to the app: webhooks, admin routes, /mcp, /metrics. */
-export interface RouteModule {
-  /** Mounted on the root app, before the 404 handler. */
-  mount(app: Hono, admin: Hono): void;
-}
 
 export interface CreateAppOptions {
   health?: HealthRegistry;
@@ -66,48 +61,6 @@ function requestLog(ctx: AppContext): MiddlewareHandler {
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
     });
   };
-}
-
-/**
- * Guards a route with `Authorization: Bearer <key>`. The comparison runs in constant time (both
- * sides are hashed to the same length first, so not even the key's length leaks). A missing,
- * malformed or wrong header is answered 401 `{"error":{"code":"unauthorized",…}}`.
- */
-export function requireAdminKey(adminKey: string): MiddlewareHandler {
-  const expected = digest(adminKey);
-  return async function adminAuth(c, next) {
-    const header = c.req.header("authorization");
-    const presented = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    if (presented === undefined || !timingSafeEqual(expected, digest(presented))) {
-      c.header("WWW-Authenticate", 'Bearer realm="proxystaff-admin"');
-      return errorResponse(c, 401, "unauthorized", explain(header, presented));
-    }
-    await next();
-  };
-}
-
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
-}
-
-function explain(header: string | undefined, presented: string | undefined): string {
-  if (header === undefined) return "Missing Authorization: Bearer <ADMIN_API_KEY> header.";
-  if (presented === undefined) return "The Authorization header must be exactly `Bearer <ADMIN_API_KEY>`.";
-  return "The admin API key is wrong.";
-}
-
-/** The one error body shape of every route: {"error":{"code","message"}}. */
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
-  return c.json({ error: { code, message } }, status);
-}
-
-/**
- * 503 database_busy with Retry-After: another process held the database's write lock past the retry
- * budget. Nothing was stored; a webhook sender (Telegram, Twilio) delivers again.
- */
-export function databaseBusyResponse(c: Context): Response {
-  c.header("Retry-After", String(DATABASE_BUSY_RETRY_AFTER_S));
-  return errorResponse(c, 503, "database_busy", "The database is busy; nothing was stored. Retry shortly.");
 }
 
 /** Maps thrown errors to JSON: a busy database to 503, AppError by its code and status, zod by field, anything else a logged 500. */

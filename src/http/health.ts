@@ -4,16 +4,8 @@ import type { Db } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import pkg from "../../package.json" with { type: "json" };
 import type { AppContext } from "../context.ts";
-import { requireAdminKey } from "./app.ts";
-import type { RouteModule } from "./app.ts";
-
-/** One module's contribution to GET /health: extra fields, and whether it makes the service degraded. */
-export interface HealthPart {
-  fields: Record<string, unknown>;
-  degraded?: boolean;
-}
-
-export type HealthContributor = () => HealthPart | Promise<HealthPart>;
+import { requireAdminKey } from "./admin-key.ts";
+import type { HealthContributor, HealthPart, RouteModule } from "../ports.ts";
 
 /** Collects the modules' health contributions (queue depth, last agent failure, sandbox state, …). */
 export class HealthRegistry {

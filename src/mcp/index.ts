@@ -1,5 +1,5 @@
 import type { AppContext } from "../context.ts";
-import type { RouteModule } from "../http/app.ts";
+import type { RouteModule } from "../ports.ts";
 import { createToolBackends } from "./tool-kit.ts";
 import type { ToolBackends, AgentToolsDeps, AgentToolsOptions } from "./tool-kit.ts";
 import { EMAIL_CREDENTIALS } from "./email.ts";

@@ -1,7 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Context, Hono } from "hono";
-import type { RouteModule } from "../http/app.ts";
+import type { RouteModule } from "../ports.ts";
 import type { Logger } from "../log.ts";
 import { sendEmailTool } from "./email.ts";
 import { sendMessageTool, setOnboardingStatusTool, updateBusinessProfileTool, cancelTaskTool, listTasksTool, scheduleTaskTool } from "./tools.ts";

@@ -20,9 +20,17 @@ export type InboundOutcome = (typeof INBOUND_OUTCOMES)[number];
 const AGENT_RESULTS = ["ok", "timeout", "crash", "bad_output", "credit_too_low", "session_not_found", "limit_exceeded", "disk_quota_exceeded", "disk_space_low"];
 const CUSTOMER_CHANNELS = ["telegram", "whatsapp"];
 
-/** Creates the metrics; `queueDepth` is filled at scrape time by the collector the conversation module sets. */
-export function createMetrics(): Metrics {
-  const metrics = buildMetrics();
+export interface MetricsOptions {
+  /**
+   * Inbound messages waiting (queued) across all tenants, read at scrape time into proxystaff_queue_depth
+   * (from the table, so every process sees the same number). Default: none (the gauge stays 0).
+   */
+  queueDepth?: () => number | Promise<number>;
+}
+
+/** Creates the metrics of one process; gauges with a collector are filled when /metrics is scraped. */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const metrics = buildMetrics(options);
   // Known label values start at 0, so rate()/increase() see the first event instead of a new series.
   for (const channel of CUSTOMER_CHANNELS) {
     for (const outcome of INBOUND_OUTCOMES) metrics.inbound.inc({ channel, outcome }, 0);
@@ -32,7 +40,8 @@ export function createMetrics(): Metrics {
   return metrics;
 }
 
-function buildMetrics(): Metrics {
+function buildMetrics(options: MetricsOptions): Metrics {
+  const { queueDepth } = options;
   const registry = new Registry();
   const registers = [registry];
   return {
@@ -76,8 +85,11 @@ function buildMetrics(): Metrics {
       name: "proxystaff_queue_depth",
       help: "Inbound messages waiting (queued) across all tenants.",
       registers,
+      ...(queueDepth && {
+        async collect(this: Gauge) {
+          this.set(await queueDepth());
+        },
+      }),
     }),
   };
 }
-
-export { metricsRoutes } from "../http/health.ts";

@@ -9,7 +9,7 @@ import { agentLoginProblem, findAgentLogin } from "../agent/login.ts";
 import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
 import { messages } from "../db/schema.ts";
-import type { RouteModule } from "../http/app.ts";
+import type { RouteModule } from "../ports.ts";
 import { requireTenant } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { createConversation } from "../conversation/conversation.ts";

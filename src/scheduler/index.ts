@@ -1,5 +1,5 @@
 // Scheduled tasks: the task store (validated with croner), the loop that claims due tasks and hands
-// them to the conversation, the operators' admin routes. The CLI commands live in commands.ts.
+// them to the conversation. Its admin routes live in http/admin/tasks-routes.ts.
 export { listTasks, findTask, getTask, createTask, cancelTask } from "./tasks.ts";
 export type { Task, TaskStatus, TaskCreator, TaskScope, ListTasksFilter } from "./tasks.ts";
 export { updateTask } from "./tasks.ts";
@@ -10,4 +10,3 @@ export { onTasksChanged, signalTasksChanged } from "./loop.ts";
 export { createScheduler } from "./loop.ts";
 export type { Scheduler, SchedulerOptions } from "./loop.ts";
 export type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
-export { taskAdminRoutes } from "../http/admin/tasks-routes.ts";

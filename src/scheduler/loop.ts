@@ -1,6 +1,5 @@
 import type { AppContext } from "../context.ts";
-import type { HealthContributor } from "../http/health.ts";
-import type { Service } from "../serve.ts";
+import type { HealthContributor, Service } from "../ports.ts";
 import { earliestNextRunAt } from "./claims.ts";
 import { TaskRuns } from "./task-runs.ts";
 import type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";

@@ -6,7 +6,7 @@
 //   GET  /test/tenants     the tenants rows as this server's own connection reads them
 import { loadConfig } from "../../src/config.ts";
 import { schema } from "../../src/db/index.ts";
-import type { RouteModule } from "../../src/http/app.ts";
+import type { RouteModule } from "../../src/ports.ts";
 import { buildServerParts } from "../../src/parts.ts";
 import { createContext } from "../../src/runtime.ts";
 import { serveUntilSignal } from "../../src/serve.ts";

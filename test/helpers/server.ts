@@ -1,6 +1,6 @@
 import { startServer } from "../../src/serve.ts";
-import type { RunningServer, ServerBuilder, ServerPart } from "../../src/serve.ts";
-import type { RouteModule } from "../../src/http/app.ts";
+import type { RunningServer, ServerBuilder } from "../../src/serve.ts";
+import type { RouteModule, ServerPart } from "../../src/ports.ts";
 import { createTestContext } from "./context.ts";
 import type { TestContext, TestContextOptions } from "./context.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { NotFoundError } from "../../src/errors.ts";
 import { createApp, MAX_BODY_BYTES } from "../../src/http/app.ts";
-import type { RouteModule } from "../../src/http/app.ts";
+import type { RouteModule } from "../../src/ports.ts";
 import { HealthRegistry } from "../../src/http/health.ts";
 import { createTestContext, startTestServer, TEST_ADMIN_KEY, useTestContext } from "../helpers/index.ts";
 

@@ -8,7 +8,7 @@ import { createConversation, createOutbox } from "../../src/conversation/index.t
 import type { Conversation } from "../../src/conversation/index.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { acquireLease } from "../../src/conversation/session-store.ts";
-import { metricsRoutes } from "../../src/metrics/index.ts";
+import { metricsRoutes } from "../../src/http/health.ts";
 import { startTestServer } from "../helpers/index.ts";
 import type { TestServer } from "../helpers/index.ts";
 import { insertTenant } from "../conversation/context.ts";

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { TASK_STATUSES } from "../../db/schema.ts";
-import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./index.ts";
-import type { AdminApi } from "./index.ts";
+import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
+import type { AdminApi } from "./api.ts";
 import { requireTenant } from "../../tenants/index.ts";
-import { newTaskShape, taskPatchSchema, cancelTask, createTask, getTask, listTasks, updateTask } from "../../scheduler/tasks.ts";
+import { newTaskShape, taskPatchSchema, cancelTask, createTask, getTask, listTasks, updateTask } from "../../scheduler/index.ts";
 
 // The body schemas are rebuilt here from task-input.ts's fields: those were made with plain zod
 // (shared with the MCP tool and the CLI) and may predate the OpenAPI extension, so only these
@@ -56,7 +56,7 @@ const TaskParams = TenantIdParams.extend({
 });
 
 /**
- * The operators' task routes, registered on the admin OpenAPI app (pass to adminRoutes' `register`):
+ * The operators' task routes on the admin OpenAPI app:
  *   GET    /admin/tenants/:id/tasks?status=PENDING&limit=200  → {tasks: [...]}, soonest first
  *   POST   /admin/tenants/:id/tasks   {prompt, cron?, timezone?, run_at?, in_minutes?} → 201 task
  *   GET    /admin/tenants/:id/tasks/:taskId → task
@@ -64,90 +64,88 @@ const TaskParams = TenantIdParams.extend({
  *   DELETE /admin/tenants/:id/tasks/:taskId → the cancelled task
  * A task id of another tenant is 404; unknown body fields are refused (400). Every change re-arms the scheduler.
  */
-export function taskAdminRoutes(ctx: AppContext): (api: AdminApi) => void {
-  return function registerTaskRoutes(api) {
-    const path = "/tenants/{id}/tasks";
-    const one = `${path}/{taskId}`;
-    const tags = ["scheduled tasks"];
+export function registerTaskRoutes(api: AdminApi, ctx: AppContext): void {
+  const path = "/tenants/{id}/tasks";
+  const one = `${path}/{taskId}`;
+  const tags = ["scheduled tasks"];
 
-    api.openapi(
-      createRoute({
-        method: "get",
-        path,
-        tags,
-        summary: "List a tenant's scheduled tasks, soonest next run first",
-        request: { params: TenantIdParams, query: ListQuery },
-        responses: { 200: jsonResponse(TaskList, "Tasks"), ...errorResponses(400, 401, 404) },
-      }),
-      async (c) => {
-        const { id } = c.req.valid("param");
-        const { status, limit } = c.req.valid("query");
-        await requireTenant(ctx.db, id);
-        return c.json({ tasks: await listTasks(ctx.db, { tenantId: id, status, limit }) }, 200);
-      },
-    );
+  api.openapi(
+    createRoute({
+      method: "get",
+      path,
+      tags,
+      summary: "List a tenant's scheduled tasks, soonest next run first",
+      request: { params: TenantIdParams, query: ListQuery },
+      responses: { 200: jsonResponse(TaskList, "Tasks"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { status, limit } = c.req.valid("query");
+      await requireTenant(ctx.db, id);
+      return c.json({ tasks: await listTasks(ctx.db, { tenantId: id, status, limit }) }, 200);
+    },
+  );
 
-    api.openapi(
-      createRoute({
-        method: "post",
-        path,
-        tags,
-        summary: "Schedule a task: exactly one of cron (recurring), run_at or in_minutes (one-shot)",
-        request: { params: TenantIdParams, body: jsonBody(NewTaskBody) },
-        responses: { 201: jsonResponse(TaskSchema, "The task, with its first next_run_at"), ...errorResponses(400, 401, 404, 415) },
-      }),
-      async (c) => {
-        const task = await createTask(ctx, c.req.valid("param").id, c.req.valid("json"), "admin");
-        return c.json(task, 201);
-      },
-    );
+  api.openapi(
+    createRoute({
+      method: "post",
+      path,
+      tags,
+      summary: "Schedule a task: exactly one of cron (recurring), run_at or in_minutes (one-shot)",
+      request: { params: TenantIdParams, body: jsonBody(NewTaskBody) },
+      responses: { 201: jsonResponse(TaskSchema, "The task, with its first next_run_at"), ...errorResponses(400, 401, 404, 415) },
+    }),
+    async (c) => {
+      const task = await createTask(ctx, c.req.valid("param").id, c.req.valid("json"), "admin");
+      return c.json(task, 201);
+    },
+  );
 
-    api.openapi(
-      createRoute({
-        method: "get",
-        path: one,
-        tags,
-        summary: "Read one task",
-        request: { params: TaskParams },
-        responses: { 200: jsonResponse(TaskSchema, "The task"), ...errorResponses(400, 401, 404) },
-      }),
-      async (c) => {
-        const { id, taskId } = c.req.valid("param");
-        return c.json(await getTask(ctx.db, taskId, { tenantId: id }), 200);
-      },
-    );
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: one,
+      tags,
+      summary: "Read one task",
+      request: { params: TaskParams },
+      responses: { 200: jsonResponse(TaskSchema, "The task"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id, taskId } = c.req.valid("param");
+      return c.json(await getTask(ctx.db, taskId, { tenantId: id }), 200);
+    },
+  );
 
-    api.openapi(
-      createRoute({
-        method: "patch",
-        path: one,
-        tags,
-        summary: "Pause/resume a task, or change its schedule, time zone or prompt",
-        request: { params: TaskParams, body: jsonBody(TaskPatchBody) },
-        responses: {
-          200: jsonResponse(TaskSchema, "The changed task"),
-          ...errorResponses(400, 401, 404, 409, 415),
-        },
-      }),
-      async (c) => {
-        const { id, taskId } = c.req.valid("param");
-        return c.json(await updateTask(ctx, taskId, c.req.valid("json"), { tenantId: id }), 200);
+  api.openapi(
+    createRoute({
+      method: "patch",
+      path: one,
+      tags,
+      summary: "Pause/resume a task, or change its schedule, time zone or prompt",
+      request: { params: TaskParams, body: jsonBody(TaskPatchBody) },
+      responses: {
+        200: jsonResponse(TaskSchema, "The changed task"),
+        ...errorResponses(400, 401, 404, 409, 415),
       },
-    );
+    }),
+    async (c) => {
+      const { id, taskId } = c.req.valid("param");
+      return c.json(await updateTask(ctx, taskId, c.req.valid("json"), { tenantId: id }), 200);
+    },
+  );
 
-    api.openapi(
-      createRoute({
-        method: "delete",
-        path: one,
-        tags,
-        summary: "Cancel a task (it stays listed as CANCELLED)",
-        request: { params: TaskParams },
-        responses: { 200: jsonResponse(TaskSchema, "The cancelled task"), ...errorResponses(400, 401, 404, 409) },
-      }),
-      async (c) => {
-        const { id, taskId } = c.req.valid("param");
-        return c.json(await cancelTask(ctx, taskId, { tenantId: id }), 200);
-      },
-    );
-  };
+  api.openapi(
+    createRoute({
+      method: "delete",
+      path: one,
+      tags,
+      summary: "Cancel a task (it stays listed as CANCELLED)",
+      request: { params: TaskParams },
+      responses: { 200: jsonResponse(TaskSchema, "The cancelled task"), ...errorResponses(400, 401, 404, 409) },
+    }),
+    async (c) => {
+      const { id, taskId } = c.req.valid("param");
+      return c.json(await cancelTask(ctx, taskId, { tenantId: id }), 200);
+    },
+  );
 }

@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
-import { archiveTenant, createTenant, listTenants, newTenantSchema, phoneSchema, purgeTenant, requireTenant, tenantPatchSchema, updateTenant } from "../../tenants/index.ts";
+import { archiveTenant, createLinkCode, createTenant, linkCodeStatus, linkCodeUrl, listTenants, newTenantSchema, phoneSchema, purgeTenant, requireTenant, setTelegramChat, tenantPatchSchema, unlinkTelegramChat, updateTenant } from "../../tenants/index.ts";
+import { telegramBotUsername } from "../../ops/tenant-support.ts";
 import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
 
@@ -126,3 +127,100 @@ export function registerTenantRoutes(api: AdminApi, ctx: AppContext): void {
     },
   );
 }
+
+const LinkBody = z
+  .object({
+    telegram_chat_id: z
+      .union([z.string(), z.number().int()])
+      .transform((v) => String(v).trim())
+      .pipe(z.string().regex(/^-?\d{1,20}$/, "must be a Telegram chat id (digits, optionally negative)")),
+  })
+  .openapi("LinkTelegramChat");
+
+const NewLinkCodeSchema = z
+  .object({
+    code: z.string().openapi({ description: "The one-time code (shown only now)" }),
+    url: z.string().nullable().openapi({ description: "https://t.me/<bot>?start=<code>; null when the bot's username is unknown" }),
+    expires_at: z.string().openapi({ description: "ISO time after which the code is refused (7 days)" }),
+  })
+  .openapi("NewLinkCode");
+
+const LinkCodeStatusSchema = z
+  .object({ outstanding: z.boolean(), expires_at: z.string().nullable() })
+  .openapi("LinkCodeStatus");
+
+/** The Telegram link: POST/DELETE /tenants/:id/link (operator link and unlink), POST/GET /tenants/:id/link-code. */
+export function registerTelegramLinkRoutes(api: AdminApi, ctx: AppContext): void {
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/tenants/{id}/link",
+      tags: ["tenants"],
+      summary: "Link a Telegram chat to the tenant (operator relink: replaces any linked chat)",
+      request: { params: TenantIdParams, body: jsonBody(LinkBody) },
+      responses: { 200: jsonResponse(TenantSchema, "The linked tenant"), ...errorResponses(400, 401, 404, 409, 415) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { telegram_chat_id } = c.req.valid("json");
+      await setTelegramChat(ctx.db, id, telegram_chat_id);
+      ctx.log.info("telegram chat linked by operator", { tenantId: id, chatId: telegram_chat_id });
+      return c.json(await requireTenant(ctx.db, id), 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "delete",
+      path: "/tenants/{id}/link",
+      tags: ["tenants"],
+      summary: "Unlink the tenant's Telegram chat (the customer can then link again: a new link code, or /start +PHONE and their shared contact)",
+      request: { params: TenantIdParams },
+      responses: { 200: jsonResponse(TenantSchema, "The unlinked tenant"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const wasLinked = await unlinkTelegramChat(ctx.db, id);
+      ctx.log.info("telegram chat unlinked by operator", { tenantId: id, wasLinked });
+      return c.json(await requireTenant(ctx.db, id), 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "post",
+      path: "/tenants/{id}/link-code",
+      tags: ["tenants"],
+      summary: "Make (or renew) the tenant's one-time Telegram link: https://t.me/<bot>?start=<code>, 7 days, single use",
+      description:
+        "Only for a Telegram tenant with no linked chat (409 not_telegram, already_linked, tenant_archived). The code is stored hashed: this answer is the only time it is shown. A new code replaces the old one. url is null when the bot's username is unknown (no TELEGRAM_BOT_TOKEN or getMe failed): the customer can send \"/start <code>\" to the bot instead.",
+      request: { params: TenantIdParams },
+      responses: { 201: jsonResponse(NewLinkCodeSchema, "The new link code"), ...errorResponses(400, 401, 404, 409) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const made = await createLinkCode(ctx.db, id, ctx.clock.now());
+      const botUsername = await telegramBotUsername(ctx.config);
+      ctx.log.info("telegram link code made by operator", { tenantId: id, expiresAt: made.expires_at });
+      return c.json({ code: made.code, url: botUsername ? linkCodeUrl(botUsername, made.code) : null, expires_at: made.expires_at }, 201);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
+      path: "/tenants/{id}/link-code",
+      tags: ["tenants"],
+      summary: "Whether the tenant has an outstanding (unused, unexpired) link code, and until when; never the code itself",
+      request: { params: TenantIdParams },
+      responses: { 200: jsonResponse(LinkCodeStatusSchema, "The outstanding code's expiry"), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await requireTenant(ctx.db, id);
+      const status = await linkCodeStatus(ctx.db, id, ctx.clock.now());
+      return c.json({ outstanding: status !== null, expires_at: status?.expires_at ?? null }, 200);
+    },
+  );
+}
+

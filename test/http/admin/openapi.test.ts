@@ -3,7 +3,7 @@ import { useAdminHarness } from "./setup.ts";
 
 const h = useAdminHarness({}, { per: "file" });
 
-test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas", async () => {
+test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas (every admin route, tasks and agent health too)", async () => {
   const { status, body } = await h.json<Record<string, any>>("GET", "/admin/openapi.json");
   expect(status).toBe(200);
   expect(body.openapi).toBe("3.1.0");
@@ -29,6 +29,12 @@ test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas", asyn
       "GET /tenants/{id}/link-code",
       "GET /tenants/{id}/validate",
       "POST /tools/health-check",
+      "GET /tenants/{id}/tasks",
+      "POST /tenants/{id}/tasks",
+      "GET /tenants/{id}/tasks/{taskId}",
+      "PATCH /tenants/{id}/tasks/{taskId}",
+      "DELETE /tenants/{id}/tasks/{taskId}",
+      "GET /agent-health",
     ].sort(),
   );
   const create = body.paths["/tenants"].post;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { schema } from "../../../src/db/index.ts";
 import { workspacePath } from "../../../src/tenants/index.ts";
 import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 import type { Json } from "./setup.ts";
@@ -156,5 +157,62 @@ describe("GET/PATCH/DELETE /admin/tenants/:id", () => {
     const bad = await h.json<Json>("DELETE", `/admin/tenants/${tenant.id}?purge=yes`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain("purge:");
+  });
+});
+
+describe("POST/DELETE /admin/tenants/:id/link", () => {
+  test("links, relinks (operator), unlinks", async () => {
+    const tenant = await h.tenant();
+    const linked = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link`, { telegram_chat_id: "123456789" });
+    expect(linked.status).toBe(200);
+    expect(linked.body.telegram_chat_id).toBe("123456789");
+    const relinked = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link`, { telegram_chat_id: -100987 });
+    expect(relinked.body.telegram_chat_id).toBe("-100987");
+    const unlinked = await h.json<Json>("DELETE", `/admin/tenants/${tenant.id}/link`);
+    expect(unlinked.status).toBe(200);
+    expect(unlinked.body.telegram_chat_id).toBeNull();
+  });
+
+  test("chat of another tenant → 409; bad chat id → 400; unknown tenant → 404", async () => {
+    const a = await h.tenant();
+    const b = await h.tenant();
+    await h.call("POST", `/admin/tenants/${a.id}/link`, { telegram_chat_id: "555" });
+    const clash = await h.json<Json>("POST", `/admin/tenants/${b.id}/link`, { telegram_chat_id: "555" });
+    expect(clash.status).toBe(409);
+    expect(clash.body.error.message).toContain(a.id);
+    const bad = await h.json<Json>("POST", `/admin/tenants/${b.id}/link`, { telegram_chat_id: "12ab" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain("telegram_chat_id");
+    expect((await h.json("POST", `/admin/tenants/${UNKNOWN_ID}/link`, { telegram_chat_id: "1" })).status).toBe(404);
+    expect((await h.json("DELETE", `/admin/tenants/${UNKNOWN_ID}/link`)).status).toBe(404);
+  });
+});
+
+describe("POST/GET /admin/tenants/:id/link-code", () => {
+  test("makes a one-time code (renewing replaces it); GET shows only whether one is outstanding and until when", async () => {
+    const tenant = await h.tenant();
+    const none = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/link-code`);
+    expect(none.body).toEqual({ outstanding: false, expires_at: null });
+    const first = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link-code`);
+    expect(first.status).toBe(201);
+    expect(first.body.code).toMatch(/^[A-Za-z0-9_-]{32,64}$/);
+    expect(first.body.url === null || first.body.url.endsWith(`?start=${first.body.code}`)).toBe(true);
+    const second = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/link-code`);
+    expect(second.body.code).not.toBe(first.body.code);
+    const status = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/link-code`);
+    expect(status.body).toEqual({ outstanding: true, expires_at: second.body.expires_at });
+    expect(JSON.stringify(status.body)).not.toContain(second.body.code);
+    const rows = await h.t.ctx.db.select().from(schema.telegramLinkCodes);
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(second.body.code); // stored hashed
+  });
+
+  test("a linked or WhatsApp tenant gets 409", async () => {
+    const linked = await h.tenant();
+    await h.call("POST", `/admin/tenants/${linked.id}/link`, { telegram_chat_id: "4343" });
+    expect((await h.json<Json>("POST", `/admin/tenants/${linked.id}/link-code`)).body.error.code).toBe("already_linked");
+    const wa = await h.tenant({ channel: "whatsapp" });
+    expect((await h.json<Json>("POST", `/admin/tenants/${wa.id}/link-code`)).body.error.code).toBe("not_telegram");
+    expect((await h.json<Json>("POST", `/admin/tenants/${UNKNOWN_ID}/link-code`)).status).toBe(404);
   });
 });

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { conversationAdminRoutes, conversationHealth } from "../../src/conversation/index.ts";
-import { recordAgentFailure } from "../../src/conversation/agent-health.ts";
-import { adminRoutes } from "../../src/http/admin/index.ts";
-import { createApp } from "../../src/http/app.ts";
-import { HealthRegistry } from "../../src/http/health.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { conversationHealth } from "../../../src/conversation/index.ts";
+import { recordAgentFailure } from "../../../src/conversation/agent-health.ts";
+import { adminRoutes } from "../../../src/http/admin/index.ts";
+import { createApp } from "../../../src/http/app.ts";
+import { HealthRegistry } from "../../../src/http/health.ts";
+import { insertTenant, makeTestContext } from "../../conversation/context.ts";
+import type { TestContext } from "../../conversation/context.ts";
 
 describe("agent failure details: public /health vs GET /admin/agent-health", () => {
   let ctx: TestContext;
@@ -17,7 +17,7 @@ describe("agent failure details: public /health vs GET /admin/agent-health", () 
   function app() {
     const health = new HealthRegistry();
     health.contribute(() => conversationHealth(ctx.db));
-    return createApp(ctx, { health, modules: [adminRoutes(ctx, { register: [conversationAdminRoutes(ctx)] })] });
+    return createApp(ctx, { health, modules: [adminRoutes(ctx)] });
   }
 
   test("public /health shows only the kind and time; the admin route adds tenant and error text", async () => {

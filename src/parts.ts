@@ -3,10 +3,9 @@ import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
 import { conversationAdminRoutes, createConversation, createOutbox, createRetention } from "./conversation/index.ts";
-import type { TaskFinishedHook } from "./conversation/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
-import { createScheduler, taskAdminRoutes } from "./scheduler/index.ts";
+import { conversationTaskDeps, createScheduler, taskAdminRoutes } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./serve.ts";
 
@@ -36,29 +35,13 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const tools = createAgentTools(ctx, { outbox });
   parts.push({ routes: tools.routes });
   // [conversation] pipeline (channels call it), dispatcher (leases, runs the agent), timeline; replies go to the outbox
-  let onTaskFinished: TaskFinishedHook | undefined; // set by the scheduler below
-  const conversation = createConversation(ctx, {
-    channels,
-    outbox,
-    runner,
-    tools,
-    withholdFromAgent: SERVER_SIDE_CREDENTIALS,
-    onTaskFinished: (taskId, outcome) => onTaskFinished?.(taskId, outcome),
-  });
+  const conversation = createConversation(ctx, { channels, outbox, runner, tools, withholdFromAgent: SERVER_SIDE_CREDENTIALS });
   channels.setInboundHandler(conversation.handleInbound);
   health.contribute(conversation.health);
   parts.push({ services: conversation.services });
-  // [scheduler] one timer over scheduled_tasks; due tasks go through the conversation's queue and lease
-  const scheduler = createScheduler(ctx, {
-    enqueueTask: conversation.enqueueTask,
-    appendTimeline: conversation.appendTimeline,
-    isTaskMessageOpen: conversation.isTaskMessageOpen,
-    findTaskRunResult: conversation.findTaskRunResult,
-    countTaskRunsSince: conversation.countTaskRunsSince,
-  });
-  onTaskFinished = async (taskId, outcome) => {
-    await scheduler.onTaskFinished(taskId, outcome);
-  };
+  // [scheduler] one timer over scheduled_tasks; due tasks go into the conversation's queue (same lease as chat)
+  //             and wake its dispatcher; when their run ends, the scheduler reads the outcome from messages
+  const scheduler = createScheduler(ctx, conversationTaskDeps(ctx, conversation.dispatcher));
   health.contribute(scheduler.health);
   parts.push({ services: [scheduler.service] });
   // [retention] daily: old messages (each tenant's last 200 kept), strangers' rows, old timeline/ and inbox/ files

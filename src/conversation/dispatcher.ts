@@ -59,6 +59,11 @@ export interface Dispatcher extends Service {
   activeTenants(): string[];
   /** Resolves when nothing is running and no pass is pending (tests). */
   idle(): Promise<void>;
+  /**
+   * Calls `listener` with a batch's messages each time runBatch returned (its rows finished, or left to the
+   * lease's next holder); returns the undo. The scheduler reads its task runs' outcomes from `messages` then.
+   */
+  onBatchFinished(listener: (messages: MessageRow[]) => void): () => void;
 }
 
 /**
@@ -79,6 +84,7 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
   let pumping: Promise<void> | null = null;
   let pumpAgain = false;
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  const batchListeners = new Set<(messages: MessageRow[]) => void>();
 
   const wake = () => {
     if (!started || stopped) return;
@@ -166,6 +172,13 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
         const { sessionId, resetMark } = await readSessionStart(ctx.db, tenantId);
         if (lease.signal.aborted) break; // the claimed rows are re-queued once the lease is free
         await options.runBatch({ tenantId, sessionId, resetMark, messages, owner, signal: lease.signal, isLeaseHeld: () => !lease.signal.aborted });
+        for (const listener of batchListeners) {
+          try {
+            listener(messages);
+          } catch (err) {
+            log.error("batch listener failed", { tenantId, error: err });
+          }
+        }
         if (await shouldYield(tenantId)) {
           log.debug("lease yielded to a tenant served less recently", { tenantId, owner });
           break; // the finally releases the lease; the pump then picks fairly (least recently served first)
@@ -232,6 +245,10 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
     activeTenants: () => [...running.keys()],
     async idle() {
       while (pumping || running.size > 0) await Promise.all([pumping, ...running.values()]);
+    },
+    onBatchFinished(listener) {
+      batchListeners.add(listener);
+      return () => batchListeners.delete(listener);
     },
   };
 }

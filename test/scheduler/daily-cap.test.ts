@@ -17,9 +17,9 @@ const f = freshEachTest(
     const enqueued: string[] = [];
     const notes: string[] = [];
     const deps: SchedulerDeps = {
-      async enqueueTask(id, task) {
+      async enqueueTask(tenant, task) {
         enqueued.push(task.taskId);
-        return insertTaskMessage(t.ctx, id, task);
+        return insertTaskMessage(t.ctx, tenant, task);
       },
       appendTimeline: (_id, line) => void notes.push(line),
       countTaskRunsSince: (id, since) => countTaskRunsSince(t.ctx, id, since),

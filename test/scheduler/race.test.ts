@@ -31,7 +31,7 @@ test("concurrent ticks of two schedulers claim each slot once", async () => {
   }
   const claims = new Map<string, string[]>();
   const record = (who: string) => ({
-    async enqueueTask(_tenantId: string, task: { taskId: string }) {
+    async enqueueTask(_tenant: unknown, task: { taskId: string }) {
       claims.set(task.taskId, [...(claims.get(task.taskId) ?? []), who]);
       return crypto.randomUUID();
     },

@@ -6,7 +6,7 @@ import { createConversation } from "../../src/conversation/index.ts";
 import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
-import { openChatSession } from "../../src/ops/chat.ts";
+import { openChatSession } from "../../src/parts.ts";
 import { getSessionState } from "../../src/conversation/session-store.ts";
 import { agentHealthDetails } from "../../src/conversation/agent-health.ts";
 import { messages } from "../../src/db/schema.ts";

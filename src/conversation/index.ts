@@ -10,7 +10,6 @@ export type { TimelineTenant } from "./timeline.ts";
 export type { AgentToolsAccess } from "./turn.ts";
 export { agentHealthDetails, conversationHealth } from "./agent-health.ts";
 export type { AgentFailureRecord, AgentHealthDetails } from "./agent-health.ts";
-export { conversationAdminRoutes } from "../http/admin/conversation-routes.ts";
 export { createOutbox } from "./outbox.ts";
 export { createRetention } from "./retention.ts";
 export type { Retention, RetentionOptions, RetentionReport } from "./retention.ts";

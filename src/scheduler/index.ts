@@ -1,5 +1,5 @@
-// Scheduled tasks: the task store (validated with croner), the loop that claims due tasks and hands
-// them to the conversation, the operators' admin routes. The CLI commands live in commands.ts.
+// Scheduled tasks: the task store (validated with croner) and the loop that claims due tasks and hands
+// them to the conversation (task-queue.ts, where the two meet). Their admin routes live in http/admin/tasks-routes.ts.
 export { listTasks, findTask, getTask, createTask, cancelTask } from "./tasks.ts";
 export type { Task, TaskStatus, TaskCreator, TaskScope, ListTasksFilter } from "./tasks.ts";
 export { updateTask } from "./tasks.ts";
@@ -12,4 +12,3 @@ export type { Scheduler, SchedulerOptions } from "./loop.ts";
 export type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
 export { conversationTaskDeps } from "./task-queue.ts";
 export type { ConversationQueue, TaskInput } from "./task-queue.ts";
-export { taskAdminRoutes } from "../http/admin/tasks-routes.ts";

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { conversationAdminRoutes, conversationHealth } from "../../src/conversation/index.ts";
+import { conversationHealth } from "../../src/conversation/index.ts";
+import { conversationAdminRoutes } from "../../src/http/admin/conversation-routes.ts";
 import { recordAgentFailure } from "../../src/conversation/agent-health.ts";
 import { adminRoutes } from "../../src/http/admin/index.ts";
 import { createApp } from "../../src/http/app.ts";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Hono } from "hono";
 import { createApp } from "../../src/http/app.ts";
 import { adminRoutes } from "../../src/http/admin/index.ts";
-import { taskAdminRoutes } from "../../src/scheduler/index.ts";
+import { taskAdminRoutes } from "../../src/http/admin/tasks-routes.ts";
 import { createTestContext, FakeClock, TEST_ADMIN_KEY } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 import { insertTenant } from "./fixtures.ts";

@@ -15,6 +15,36 @@ for (const driver of DRIVERS) {
     freshCaseEachTest(driver, (fresh) => ({ t, clock, tenantId } = fresh));
 
     describe("claiming and results", () => {
+      test("a run reported ended is applied from its outcome as the messages hold it, on the next pass", async () => {
+        const { deps } = recordingDeps();
+        const outcomes = new Map<string, { ok: boolean; error?: string }>();
+        let report: ((taskIds: string[]) => void) | undefined;
+        const asked: { taskId: string; since: string }[] = [];
+        const s = createScheduler(t.ctx, {
+          ...deps,
+          findTaskRunResult: async (taskId, since) => (asked.push({ taskId, since }), outcomes.get(taskId) ?? null),
+          onTaskRunsEnded: (listener) => ((report = listener), () => (report = undefined)),
+        });
+        const task = await createTask(t.ctx, tenantId, { prompt: "Daily summary", cron: "0 9 * * *" }, "admin");
+        clock.advance(MIN);
+        expect((await s.tick()).claimed).toBe(1);
+        s.service.start(); // subscribes to the reports
+        const listener = report;
+        await s.service.stop(); // unsubscribes; the passes below are driven by hand
+        expect(report).toBeUndefined();
+        expect(listener).toBeDefined();
+        listener?.([task.id]); // ended, but its message not finished (a lost lease): nothing applied
+        await s.tick();
+        expect((await readTask(t.ctx, task.id)).status).toBe("RUNNING");
+        outcomes.set(task.id, { ok: false, error: "timeout: too slow" });
+        listener?.([task.id]);
+        await s.tick();
+        const row = await readTask(t.ctx, task.id);
+        expect(row).toMatchObject({ status: "PENDING", attempts: 1, last_error: "timeout: too slow" });
+        expect(asked.length).toBeGreaterThan(0);
+        expect(asked.every((q) => q.taskId === task.id && q.since === "2026-11-26T09:00:00.000Z")).toBe(true);
+      });
+
       test("a recurring task runs at its slot, then waits for the next one", async () => {
         const { deps, enqueued } = recordingDeps();
         const s = createScheduler(t.ctx, deps);

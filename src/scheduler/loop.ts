@@ -21,7 +21,7 @@ export interface SchedulerOptions {
   degradedLagMs?: number;
 }
 
-/** The scheduler of one process: a service, a wake-up call, the result hook and a health part. */
+/** The scheduler of one process: a service, a wake-up call, applying a run's result and a health part. */
 export interface Scheduler {
   /** Starts (recovery, then the timer) and stops (lets a running pass finish) the loop. */
   service: Service;
@@ -32,7 +32,7 @@ export interface Scheduler {
    * `messages` when the conversation reports a run ended (SchedulerDeps.onTaskRunsEnded); deps without
    * that (tests, stand-ins) report results here.
    */
-  onTaskFinished(taskId: string, result: TaskRunResult): Promise<Task | null>;
+  applyRunResult(taskId: string, result: TaskRunResult): Promise<Task | null>;
   /** One pass: renew claims, recover stale ones, claim and hand over due tasks. Tests call it with a fake clock. */
   tick(): Promise<{ claimed: number; recovered: number; nextRunAt: string | null }>;
   /** GET /health fields: `scheduler: {running, lag_ms, next_run_at, in_flight}`; degraded when far behind. */
@@ -138,7 +138,7 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     },
   };
 
-  async function onTaskFinished(taskId: string, result: TaskRunResult) {
+  async function applyRunResult(taskId: string, result: TaskRunResult) {
     const row = await runs.finish(taskId, result);
     wake();
     return row;
@@ -153,5 +153,5 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     };
   };
 
-  return { service, wake, onTaskFinished, tick, health };
+  return { service, wake, applyRunResult, tick, health };
 }

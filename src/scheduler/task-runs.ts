@@ -24,7 +24,7 @@ export interface SchedulerDeps {
    * conversation engine finished it (done → ok; failed → its error), else null. This is how a run's outcome
    * comes back (after onTaskRunsEnded named the task), and how a process that died after the run finished
    * but before it applied the result is caught up: the slot then counts as run instead of being run twice.
-   * Default: never known (results are then applied through Scheduler.onTaskFinished; a lost one runs again).
+   * Default: never known (results are then applied through Scheduler.applyRunResult; a lost one runs again).
    */
   findTaskRunResult?(taskId: string, since: string, tenantId?: string): Promise<TaskRunResult | null>;
   /**

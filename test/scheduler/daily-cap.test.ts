@@ -36,7 +36,7 @@ describe("daily cap on task runs", () => {
     for (let i = 0; i < CAP; i++) {
       clock.advance(MIN);
       expect((await scheduler.tick()).claimed).toBe(1);
-      await scheduler.onTaskFinished(task.id, { ok: true });
+      await scheduler.applyRunResult(task.id, { ok: true });
     }
     expect(enqueued).toHaveLength(CAP);
     clock.advance(MIN);

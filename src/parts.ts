@@ -1,12 +1,23 @@
-import { createAgentForServer } from "./agent/index.ts";
+import { Hono } from "hono";
+import { createAgentForServer, createAgentRunner } from "./agent/index.ts";
+import type { AgentRunner } from "./agent/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
+import type { AgentTools, TenantChat } from "./mcp/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
+import type { Channel, ChannelName } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
 import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
-import type { TaskFinishedHook } from "./conversation/index.ts";
+import type { Conversation, Outbox } from "./conversation/index.ts";
+import type { QueueScope } from "./conversation/queue-store.ts";
+import type { RouteModule } from "./ports.ts";
+import { chatLoginProblem, operatorConsole, startChatSession } from "./ops/chat.ts";
+import type { ChatSession, ChatSessionOptions } from "./ops/chat.ts";
+import { AppError } from "./errors.ts";
+import { requireTenant } from "./tenants/index.ts";
+import type { Tenant } from "./tenants/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import { metricsRoutes } from "./http/health.ts";
-import { createScheduler } from "./scheduler/index.ts";
+import { conversationTaskDeps, createScheduler } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import type { ServerPart } from "./ports.ts";
 
@@ -28,40 +39,99 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const { runner, health: agentHealth } = createAgentForServer(ctx);
   health.contribute(agentHealth);
   // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)
+  // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp
+  // [conversation] pipeline (channels call it), dispatcher (leases, runs the agent), timeline; replies go to the outbox
   const channels = createChannels(ctx);
-  const outbox = createOutbox(ctx, channels.byName);
+  const { outbox, tools, conversation } = buildEngine(ctx, { channels: channels.byName, runner });
   health.contribute(channelsHealth(channels, outbox));
   parts.push({ routes: channels.routes, services: [outbox, ...channels.services] });
-  // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp
-  const tools = createAgentTools(ctx, { outbox });
   parts.push({ routes: tools.routes });
-  // [conversation] pipeline (channels call it), dispatcher (leases, runs the agent), timeline; replies go to the outbox
-  let onTaskFinished: TaskFinishedHook | undefined; // set by the scheduler below
-  const conversation = createConversation(ctx, {
-    channels,
-    outbox,
-    runner,
-    tools,
-    withholdFromAgent: SERVER_SIDE_CREDENTIALS,
-    onTaskFinished: (taskId, outcome) => onTaskFinished?.(taskId, outcome),
-  });
   channels.setInboundHandler(conversation.handleInbound);
   health.contribute(conversation.health);
   parts.push({ services: conversation.services });
-  // [scheduler] one timer over scheduled_tasks; due tasks go through the conversation's queue and lease
-  const scheduler = createScheduler(ctx, {
-    enqueueTask: conversation.enqueueTask,
-    appendTimeline: conversation.appendTimeline,
-    isTaskMessageOpen: conversation.isTaskMessageOpen,
-    findTaskRunResult: conversation.findTaskRunResult,
-    countTaskRunsSince: conversation.countTaskRunsSince,
-  });
-  onTaskFinished = async (taskId, outcome) => {
-    await scheduler.onTaskFinished(taskId, outcome);
-  };
+  // [scheduler] one timer over scheduled_tasks; due tasks go into the conversation's queue (same lease as chat)
+  //             and wake its dispatcher; when their run ends, the scheduler reads the outcome from messages
+  const scheduler = createScheduler(ctx, conversationTaskDeps(ctx, conversation.dispatcher));
   health.contribute(scheduler.health);
   parts.push({ services: [scheduler.service] });
   // [retention] daily: old messages (each tenant's last 200 kept), strangers' rows, old timeline/ and inbox/ files
   parts.push({ services: [createRetention(ctx).service] });
   return parts;
+}
+
+/** The conversation engine with what it sends through and the tools its agents call. */
+export interface Engine {
+  outbox: Outbox;
+  tools: AgentTools;
+  conversation: Conversation;
+  /** Where serveTools put the tools (EngineOptions.serveTools), if it was given. */
+  toolsServer?: ToolsServer;
+}
+
+/** Tools served on a port of this process' own: the base URL the agent reaches them at. */
+export interface ToolsServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** The channels replies go out through. */
+  channels: ReadonlyMap<ChannelName, Channel>;
+  runner: AgentRunner;
+  /** Where the tools' send_message goes. Default: the tenant's linked chat. */
+  tenantChat?: (tenant: Tenant) => TenantChat | null;
+  /** Serves the tools' routes somewhere of this process' own and says where (default: the server's own port). */
+  serveTools?: (routes: RouteModule) => ToolsServer;
+  /** Which queued messages this process runs (see ConversationDeps.scope). */
+  scope?: QueueScope;
+}
+
+/**
+ * Builds the engine top to bottom: outbox → MCP tools → conversation (pipeline, dispatcher, turn runner).
+ * `serve` and `chat` both build it here; keys only server-side tools use are kept out of the agent's environment.
+ */
+export function buildEngine(ctx: AppContext, options: EngineOptions): Engine {
+  const outbox = createOutbox(ctx, options.channels);
+  const tools = createAgentTools(ctx, { outbox, ...(options.tenantChat ? { tenantChat: options.tenantChat } : {}) });
+  const toolsServer = options.serveTools?.(tools.routes);
+  const conversation = createConversation(ctx, {
+    channels: { byName: options.channels },
+    outbox,
+    runner: options.runner,
+    tools,
+    withholdFromAgent: SERVER_SIDE_CREDENTIALS,
+    ...(toolsServer ? { selfUrl: () => toolsServer.url } : {}),
+    ...(options.scope ? { scope: options.scope } : {}),
+  });
+  return { outbox, tools, conversation, ...(toolsServer ? { toolsServer } : {}) };
+}
+
+/**
+ * `proxystaff chat`: a terminal conversation with one tenant's agent through the same engine as the server
+ * (buildEngine), on channel `console` (chat id = tenant id). The tools listen on a loopback port of this
+ * process (tasks the agent schedules are rows the server's scheduler runs). This process only takes that
+ * tenant's console messages, so a server running beside it keeps its own work; the lease keeps them from overlapping.
+ */
+export async function openChatSession(ctx: AppContext, tenantId: string, options: ChatSessionOptions): Promise<ChatSession> {
+  // Without a login every run fails ("Not logged in") and the operator would only see the customer's apology.
+  const loginProblem = options.runner ? null : chatLoginProblem(ctx);
+  if (loginProblem) throw new AppError("agent_login_missing", loginProblem, 503);
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const engine = buildEngine(ctx, {
+    channels: new Map<ChannelName, Channel>([["console", operatorConsole(options.print)]]),
+    runner: options.runner ?? createAgentRunner(ctx),
+    // The same MCP tools as the server, on a loopback port of this process; send_message prints here.
+    tenantChat: (t) => ({ channel: "console", chatId: t.id }),
+    serveTools: serveOnLoopback,
+    scope: { channels: ["console"], tenantId: tenant.id },
+  });
+  return startChatSession(ctx, tenant, engine, options);
+}
+
+/** Serves routes (the tools' POST /mcp) on 127.0.0.1, a free port; `url` is the base the agent reaches them at. */
+function serveOnLoopback(routes: RouteModule): ToolsServer {
+  const app = new Hono();
+  routes.mount(app, new Hono());
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }

@@ -1,5 +1,27 @@
 import { z } from "zod";
-import type { AgentResult } from "./runner.ts";
+
+/** What every outcome carries. */
+interface ResultBase {
+  durationMs: number;
+  /** Exit code of the CLI process (null when killed by a signal). */
+  exitCode: number | null;
+}
+
+/** Expected outcomes are values: the dispatcher decides from `kind`. */
+export type AgentResult =
+  | (ResultBase & { kind: "ok"; text: string; sessionId: string })
+  | (ResultBase & { kind: "timeout"; error: string })
+  | (ResultBase & { kind: "crash"; error: string })
+  | (ResultBase & { kind: "bad_output"; error: string })
+  | (ResultBase & { kind: "credit_too_low"; error: string })
+  | (ResultBase & { kind: "session_not_found"; error: string })
+  | (ResultBase & { kind: "limit_exceeded"; error: string })
+  /** Refused before start: the tenant's files are over TENANT_DISK_MB. */
+  | (ResultBase & { kind: "disk_quota_exceeded"; error: string })
+  /** Refused before start: the volume holding TENANTS_DIR is below its free-space floor. */
+  | (ResultBase & { kind: "disk_space_low"; error: string });
+
+export type AgentFailureKind = Exclude<AgentResult["kind"], "ok">;
 
 /** The part of `claude -p --output-format json` output the runner relies on (CLI 2.1.x; extra fields ignored). */
 export const cliResultSchema = z.object({

@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { classifyOutcome } from "./classify.ts";
+import type { AgentResult } from "./classify.ts";
 import { resolveAgentCommand, splitShellArgs, AgentCommandNotFoundError } from "./command.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { prepareTenantConfigDir, buildAgentEnv, secretValuesOf, writeMcpConfigFile } from "./environment.ts";
@@ -318,27 +319,7 @@ export interface AgentRunRequest {
   signal?: AbortSignal;
 }
 
-interface ResultBase {
-  durationMs: number;
-  /** Exit code of the CLI process (null when killed by a signal). */
-  exitCode: number | null;
-}
-
-/** Expected outcomes are values: the dispatcher decides from `kind`. */
-export type AgentResult =
-  | (ResultBase & { kind: "ok"; text: string; sessionId: string })
-  | (ResultBase & { kind: "timeout"; error: string })
-  | (ResultBase & { kind: "crash"; error: string })
-  | (ResultBase & { kind: "bad_output"; error: string })
-  | (ResultBase & { kind: "credit_too_low"; error: string })
-  | (ResultBase & { kind: "session_not_found"; error: string })
-  | (ResultBase & { kind: "limit_exceeded"; error: string })
-  /** Refused before start: the tenant's files are over TENANT_DISK_MB. */
-  | (ResultBase & { kind: "disk_quota_exceeded"; error: string })
-  /** Refused before start: the volume holding TENANTS_DIR is below its free-space floor. */
-  | (ResultBase & { kind: "disk_space_low"; error: string });
-
-export type AgentFailureKind = Exclude<AgentResult["kind"], "ok">;
+export type { AgentFailureKind, AgentResult } from "./classify.ts";
 
 /** Runs the agent CLI once. */
 export interface AgentRunner {

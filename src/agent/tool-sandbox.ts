@@ -1,8 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decideRunUser, givePrivateScratch, PROBE_UID, runLimitsFor, sandboxWrapper } from "./index.ts";
-import type { PreparedRun, ResolvedAgentCommand, RunUser } from "./index.ts";
+import { decideRunUser, PROBE_UID } from "./run-user.ts";
+import type { RunUser } from "./run-user.ts";
+import { givePrivateScratch, runLimitsFor, sandboxWrapper } from "./sandbox.ts";
+import type { PreparedRun } from "./sandbox.ts";
+import type { ResolvedAgentCommand } from "./command.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 

@@ -2,7 +2,7 @@ import { UsageError, parseCommandArgs } from "./command.ts";
 import type { Command } from "./command.ts";
 import { platformSecrets } from "../config.ts";
 import { createLogger } from "../log.ts";
-import { openChatSession } from "../ops/chat.ts";
+import { openChatSession } from "../parts.ts";
 
 const chatCommand: Command = {
   name: "chat",

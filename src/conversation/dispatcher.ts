@@ -3,9 +3,7 @@ import type { MessageRow } from "../db/index.ts";
 import type { Service } from "../ports.ts";
 import { activeLeaseOwners, claimQueued, freeLeaseOf, isLessRecentlyServedTenantWaiting, requeueAbandoned, tenantsWithQueued } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
-import { acquireLease, readSessionStart, releaseLease, renewLease } from "./session-store.ts";
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { acquireLease, isDeadLocalOwner, readSessionStart, releaseLease, renewLease } from "./session-store.ts";
 
 /** What the dispatcher hands the turn runner: one tenant's claimed messages, in arrival order. */
 export interface ClaimedBatch {
@@ -59,6 +57,11 @@ export interface Dispatcher extends Service {
   activeTenants(): string[];
   /** Resolves when nothing is running and no pass is pending (tests). */
   idle(): Promise<void>;
+  /**
+   * Calls `listener` with a batch's messages each time runBatch returned (its rows finished, or left to the
+   * lease's next holder); returns the undo. The scheduler reads its task runs' outcomes from `messages` then.
+   */
+  onBatchFinished(listener: (messages: MessageRow[]) => void): () => void;
 }
 
 /**
@@ -79,6 +82,7 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
   let pumping: Promise<void> | null = null;
   let pumpAgain = false;
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  const batchListeners = new Set<(messages: MessageRow[]) => void>();
 
   const wake = () => {
     if (!started || stopped) return;
@@ -166,6 +170,13 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
         const { sessionId, resetMark } = await readSessionStart(ctx.db, tenantId);
         if (lease.signal.aborted) break; // the claimed rows are re-queued once the lease is free
         await options.runBatch({ tenantId, sessionId, resetMark, messages, owner, signal: lease.signal, isLeaseHeld: () => !lease.signal.aborted });
+        for (const listener of batchListeners) {
+          try {
+            listener(messages);
+          } catch (err) {
+            log.error("batch listener failed", { tenantId, error: err });
+          }
+        }
         if (await shouldYield(tenantId)) {
           log.debug("lease yielded to a tenant served less recently", { tenantId, owner });
           break; // the finally releases the lease; the pump then picks fairly (least recently served first)
@@ -233,65 +244,9 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
     async idle() {
       while (pumping || running.size > 0) await Promise.all([pumping, ...running.values()]);
     },
+    onBatchFinished(listener) {
+      batchListeners.add(listener);
+      return () => batchListeners.delete(listener);
+    },
   };
-}
-
-/**
- * This process's lease owner id: "<host>:<pid>:<random>". Random per start, so a restarted process
- * never mistakes an old claim for its own; host and pid let it recognise claims of its own dead
- * previous life on the same machine (and free them at once instead of waiting for the lease TTL).
- */
-export function newOwnerId(pid: number = process.pid, host: string = hostname()): string {
-  return `${host}:${pid}:${randomBytes(6).toString("hex")}`;
-}
-
-let processOwner: string | undefined;
-
-/**
- * One owner id for the whole process (made on first use): the outbox claims replies with it, so
- * several outboxes in one process never judge each other dead, while a restart sees its previous
- * life's claims as dead (same host, that pid gone or reused by itself).
- */
-export function processOwnerId(): string {
-  processOwner ??= newOwnerId();
-  return processOwner;
-}
-
-/**
- * True when `owner` was a process on this host that is certainly gone: its pid is not running, or
- * its pid is ours (pids are unique among live processes, so that was a previous life). Owners on
- * other hosts are never judged dead here: only their lease expiry frees them.
- */
-export function isDeadLocalOwner(
-  owner: string,
-  self: string,
-  isPidAlive: (pid: number) => boolean = pidAlive,
-): boolean {
-  if (owner === self) return false;
-  const [host, pidText] = owner.split(":");
-  const [selfHost, selfPid] = self.split(":");
-  if (host !== selfHost || !pidText || !/^\d+$/.test(pidText)) return false;
-  if (pidText === selfPid) return true;
-  return !isPidAlive(Number(pidText));
-}
-
-/**
- * True when `owner` was a process on this host, other than this one, whose pid is no longer running.
- * Without knowing this process's own owner ids, a claim with our pid is never judged gone here.
- */
-export function isGoneLocalOwner(owner: string, isPidAlive: (pid: number) => boolean = pidAlive): boolean {
-  const [host, pidText] = owner.split(":");
-  if (host !== hostname() || !pidText || !/^\d+$/.test(pidText)) return false;
-  const pid = Number(pidText);
-  return pid !== process.pid && !isPidAlive(pid);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else; only ESRCH means gone.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

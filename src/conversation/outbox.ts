@@ -8,7 +8,7 @@ import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
 import type { Service } from "../ports.ts";
-import { isDeadLocalOwner, processOwnerId } from "./dispatcher.ts";
+import { isDeadLocalOwner, processOwnerId } from "./session-store.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */
 export interface OutboundReply {

@@ -3,7 +3,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import type { Channel, ChannelName, InboundMessage } from "../channels/types.ts";
 import { messages } from "../db/schema.ts";
-import { findTenantByChatId, findTenantByPhone, getTenant } from "../tenants/index.ts";
+import { findTenantByChatId, findTenantByPhone, getTenant, servingRefusal } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import type { InboundOutcome } from "../metrics/index.ts";
 import { decideCommand, parseChatCommand, ARCHIVED_REPLY, PAUSED_REPLY, SLOW_DOWN_REPLY, TOO_MANY_LINK_ATTEMPTS_REPLY, unknownChatReply } from "./chat-commands.ts";
@@ -173,7 +173,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     const rate = await rateCheck({ tenantId: tenant.id });
     if (rate.isOver) return refuseForRate(msg, tenant, id, rate.wasTold);
 
-    const refusal = tenant.status === "ARCHIVED" ? "tenant_archived" : tenant.onboarding_status === "PAUSED" ? "tenant_paused" : null;
+    const refusal = servingRefusal(tenant);
     if (refusal) {
       if (!(await store(msg, { id, tenantId: tenant.id, kind: "chat", status: "rejected", error: refusal }))) return;
       count(msg, refusal === "tenant_paused" ? "paused" : "archived");

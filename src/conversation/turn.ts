@@ -4,7 +4,8 @@ import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
 import { AppError } from "../errors.ts";
-import { getTenant, tenantEnvironment, tenantUid, workspacePath, ensureClaudeMdCurrent, statWorkspaceEntry } from "../tenants/index.ts";
+import { getTenant, servingRefusal, tenantUid, workspacePath, ensureClaudeMdCurrent, statWorkspaceEntry } from "../tenants/index.ts";
+import { tenantEnvironment } from "../credentials/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
@@ -22,9 +23,6 @@ export interface AgentToolsAccess {
   url(baseUrl: string): string;
 }
 
-/** Called when a scheduled task's run finished (ok, or the error the customer-facing run hit). */
-export type TaskFinishedHook = (taskId: string, outcome: { ok: boolean; error?: string }) => void | Promise<void>;
-
 export interface TurnDeps {
   runner: AgentRunner;
   outbox: { enqueue(reply: OutboundReply): Promise<string[]> };
@@ -34,7 +32,6 @@ export interface TurnDeps {
   selfUrl(): string;
   /** Credential keys used only by server-side tools: never put in the agent's environment. */
   withholdFromAgent?: readonly string[];
-  onTaskFinished?: TaskFinishedHook;
 }
 
 /** How often "typing…" is renewed (Telegram shows it for ~5 s). */
@@ -44,17 +41,6 @@ const TYPING_EVERY_MS = 4000;
 export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: ClaimedBatch) => Promise<void> {
   const log = ctx.log.child({ component: "turn" });
   const checkClaudeMd = createClaudeMdCheck(ctx);
-
-  async function taskHooks(rows: MessageRow[], outcome: { ok: boolean; error?: string }): Promise<void> {
-    for (const row of rows) {
-      if (row.kind !== "task" || !row.task_id || !deps.onTaskFinished) continue;
-      try {
-        await deps.onTaskFinished(row.task_id, outcome);
-      } catch (err) {
-        log.error("task hook failed", { taskId: row.task_id, error: err });
-      }
-    }
-  }
 
   /** A crash after the reply was stored but before the rows were marked: mark them now, never run twice. */
   async function settleAnswered(batch: ClaimedBatch): Promise<MessageRow[]> {
@@ -66,7 +52,6 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const outcome = failedBefore ? { status: "failed" as const, error: "agent run failed (recorded before a restart)" } : { status: "done" as const };
     await finishClaimed(ctx.db, answered.map((m) => m.id), batch.owner, outcome, ctx.clock.now());
     log.info("run already answered before a restart; not run again", { tenantId: batch.tenantId, count: answered.length });
-    await taskHooks(answered, failedBefore ? { ok: false, error: outcome.error } : { ok: true });
     return batch.messages.slice(lastAnswered + 1);
   }
 
@@ -75,11 +60,11 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     if (rows.length === 0) return;
     const ids = rows.map((m) => m.id);
     const tenant = await getTenant(ctx.db, batch.tenantId);
-    if (!tenant || tenant.status === "ARCHIVED" || tenant.onboarding_status === "PAUSED") {
-      const error = !tenant ? "tenant_not_found" : tenant.status === "ARCHIVED" ? "tenant_archived" : "tenant_paused";
+    const refusal = servingRefusal(tenant);
+    if (!tenant || refusal) {
+      const error = refusal ?? "tenant_not_found";
       await finishClaimed(ctx.db, ids, batch.owner, { status: "failed", error }, ctx.clock.now());
       log.warn("queued messages not run", { tenantId: batch.tenantId, error, count: ids.length });
-      await taskHooks(rows, { ok: false, error });
       return;
     }
     const target = replyTarget(rows);
@@ -120,7 +105,6 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       await finishClaimed(ctx.db, ids, batch.owner, { status: "done" }, ctx.clock.now());
       runLog.info("agent run ok", { durationMs: result.durationMs, replyChars: text.length, sessionReset: result.sessionReset, isSessionSaved });
       await appendTimeline(ctx, tenant, text === "" ? "→ (the agent finished without a reply)" : target ? `→ reply: ${quoteForTimeline(text)}` : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`);
-      await taskHooks(rows, { ok: true });
       return;
     }
     const error = `${result.kind}: ${result.error}`;
@@ -132,14 +116,13 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     }
     await finishClaimed(ctx.db, ids, batch.owner, { status: "failed", error: error.slice(0, 2000) }, ctx.clock.now());
     await appendTimeline(ctx, tenant, `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}`);
-    await taskHooks(rows, { ok: false, error });
   };
 
   async function runAgent(tenant: Tenant, rows: MessageRow[], sessionId: string | null, token: string | undefined, signal: AbortSignal): Promise<RetriedAgentResult> {
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
       await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
-      const env = await tenantEnvironment(ctx, tenant.id);
+      const env = await tenantEnvironment(ctx, tenant);
       for (const key of deps.withholdFromAgent ?? []) delete env[key];
       return await runWithSessionRetry(deps.runner, {
         tenantId: tenant.id,

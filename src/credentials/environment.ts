@@ -1,7 +1,7 @@
 import type { AppContext } from "../context.ts";
-import { getCredentials } from "./index.ts";
-import { requireTenant } from "../tenants/store.ts";
-import { MAX_ENV_FILE_BYTES, readWorkspaceFile } from "../tenants/workspace-fs.ts";
+import { MAX_ENV_FILE_BYTES, readWorkspaceFile } from "../tenants/index.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { openCredentials } from "./store.ts";
 
 /**
  * Parses a `.env` text: `KEY=value` lines, optional `export ` prefix, `#` comments, single or
@@ -41,8 +41,8 @@ function parseValue(rest: string): string {
  * symlink, a FIFO, a hard link, not a regular file or over MAX_ENV_FILE_BYTES → UnsafeWorkspaceFileError
  * (the run must not start with a partial or foreign environment).
  */
-export function readWorkspaceEnv(ctx: Pick<AppContext, "config">, tenantId: string): Record<string, string> {
-  const text = readWorkspaceFile(ctx.config, tenantId, ".env", MAX_ENV_FILE_BYTES);
+export function readWorkspaceEnv(ctx: Pick<AppContext, "config">, tenant: Pick<Tenant, "id">): Record<string, string> {
+  const text = readWorkspaceFile(ctx.config, tenant.id, ".env", MAX_ENV_FILE_BYTES);
   return text === null ? {} : parseEnvFile(text);
 }
 
@@ -67,10 +67,9 @@ export function tenantSecretValues(env: Record<string, string>): string[] {
  * Never contains platform secrets. A credential that cannot be decrypted → AppError
  * `credential_undecryptable` (the run must not start with a silently missing key).
  */
-export async function tenantEnvironment(ctx: AppContext, tenantId: string): Promise<Record<string, string>> {
-  const tenant = await requireTenant(ctx.db, tenantId);
+export async function tenantEnvironment(ctx: Pick<AppContext, "config" | "db">, tenant: Pick<Tenant, "id">): Promise<Record<string, string>> {
   const platform: Record<(typeof PLATFORM_TOOL_SETTINGS)[number], string> = { SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE };
-  const fromFile = readWorkspaceEnv(ctx, tenant.id);
-  const fromVault = await getCredentials(ctx, tenant.id);
+  const fromFile = readWorkspaceEnv(ctx, tenant);
+  const fromVault = await openCredentials(ctx, tenant);
   return { ...platform, ...fromFile, ...fromVault };
 }

@@ -3,6 +3,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import { requireTenant } from "../tenants/index.ts";
+import type { Tenant } from "../tenants/index.ts";
 import { ValidationError } from "../errors.ts";
 import { Vault } from "./vault.ts";
 import { z } from "zod";
@@ -70,7 +71,11 @@ export async function deleteCredential(ctx: VaultContext, tenantId: string, key:
  * only). A value that cannot be decrypted → AppError `credential_undecryptable` naming tenant and key.
  */
 export async function getCredentials(ctx: VaultContext, tenantId: string): Promise<Record<string, string>> {
-  const tenant = await requireTenant(ctx.db, tenantId);
+  return openCredentials(ctx, await requireTenant(ctx.db, tenantId));
+}
+
+/** getCredentials for a tenant already loaded (no second read of its row). */
+export async function openCredentials(ctx: Pick<AppContext, "config" | "db">, tenant: Pick<Tenant, "id">): Promise<Record<string, string>> {
   const vault = Vault.fromConfig(ctx.config);
   const out: Record<string, string> = {};
   for (const row of await rowsOf(ctx, tenant.id)) out[row.key] = vault.open(tenant.id, row.key, row);

@@ -1,19 +1,12 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { Hono } from "hono";
-import { createAgentRunner } from "../agent/index.ts";
 import type { AgentRunner } from "../agent/index.ts";
-import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "../mcp/index.ts";
 import { createConsoleChannel } from "../channels/index.ts";
-import type { Channel, ChannelName } from "../channels/index.ts";
+import type { Channel } from "../channels/index.ts";
 import { agentLoginProblem, findAgentLogin } from "../agent/login.ts";
 import type { AppContext } from "../context.ts";
-import { AppError } from "../errors.ts";
 import { messages } from "../db/schema.ts";
-import type { RouteModule } from "../ports.ts";
-import { requireTenant } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
-import { createConversation } from "../conversation/conversation.ts";
-import { createOutbox } from "../conversation/outbox.ts";
+import type { Conversation, Outbox } from "../conversation/index.ts";
 import { RUN_FAILED_REPLY } from "../conversation/chat-commands.ts";
 
 /** A terminal conversation with one tenant's agent over the `console` channel. */
@@ -33,33 +26,29 @@ export interface ChatSessionOptions {
   pollMs?: number;
 }
 
+/** Why a chat cannot run the real CLI (no model login), or null. */
+export function chatLoginProblem(ctx: Pick<AppContext, "config">): string | null {
+  return agentLoginProblem(findAgentLogin(ctx.config), ctx.config);
+}
+
+/** The `console` channel of a chat: replies go to the operator's terminal (see forTheOperator). */
+export function operatorConsole(print: (text: string) => void): Channel {
+  return createConsoleChannel((_chatId, text) => print(forTheOperator(text)));
+}
+
+/** What a chat session runs on: the engine built by the wiring (src/parts.ts buildEngine) over the operator's console. */
+export interface ChatEngine {
+  outbox: Outbox;
+  conversation: Conversation;
+  toolsServer?: { stop(): Promise<void> };
+}
+
 /**
- * Opens a chat with the tenant through the same pipeline, dispatcher, runner, MCP tools and outbox
- * as the server, on channel `console` (chat id = tenant id). Keys only server-side tools use are kept
- * out of the agent's environment, as in the server; the tools listen on a loopback port of this
- * process (tasks the agent schedules are rows the server's scheduler runs). This process only takes that tenant's console
- * messages, so a server running beside it keeps its own work; the lease keeps them from overlapping.
+ * Starts the engine's outbox and dispatcher and returns the session: each line goes through the same
+ * pipeline, dispatcher, runner, MCP tools and outbox as the server, on channel `console` (chat id = tenant id).
  */
-export async function openChatSession(ctx: AppContext, tenantId: string, options: ChatSessionOptions): Promise<ChatSession> {
-  // Without a login every run fails ("Not logged in") and the operator would only see the customer's apology.
-  const loginProblem = options.runner ? null : agentLoginProblem(findAgentLogin(ctx.config), ctx.config);
-  if (loginProblem) throw new AppError("agent_login_missing", loginProblem, 503);
-  const tenant = await requireTenant(ctx.db, tenantId);
-  const console = createConsoleChannel((_chatId, text) => options.print(forTheOperator(text)));
-  const byName = new Map<ChannelName, Channel>([["console", console]]);
-  const outbox = createOutbox(ctx, byName);
-  // The same MCP tools as the server, on a loopback port of this process; send_message prints here.
-  const tools = createAgentTools(ctx, { outbox, tenantChat: (t) => ({ channel: "console", chatId: t.id }) });
-  const toolsServer = serveToolsOnLoopback(tools.routes);
-  const conversation = createConversation(ctx, {
-    channels: { byName },
-    outbox,
-    runner: options.runner ?? createAgentRunner(ctx),
-    tools,
-    withholdFromAgent: SERVER_SIDE_CREDENTIALS,
-    selfUrl: () => toolsServer.url,
-    scope: { channels: ["console"], tenantId: tenant.id },
-  });
+export async function startChatSession(ctx: AppContext, tenant: Tenant, engine: ChatEngine, options: ChatSessionOptions): Promise<ChatSession> {
+  const { outbox, conversation } = engine;
   await outbox.start();
   for (const service of conversation.services) await service.start();
   const pollMs = options.pollMs ?? 100;
@@ -98,7 +87,7 @@ export async function openChatSession(ctx: AppContext, tenantId: string, options
     async close() {
       for (const service of [...conversation.services].reverse()) await service.stop();
       await outbox.stop();
-      await toolsServer.stop();
+      await engine.toolsServer?.stop();
     },
   };
 }
@@ -110,12 +99,4 @@ export async function openChatSession(ctx: AppContext, tenantId: string, options
 function forTheOperator(text: string): string {
   if (text !== RUN_FAILED_REPLY) return text;
   return `(The agent run failed: the reason is in the "agent run failed" log line above and in the tenant's timeline. A customer would have been told: "${RUN_FAILED_REPLY}")`;
-}
-
-/** Serves the tools' routes (POST /mcp) on 127.0.0.1, a free port; `url` is the base the agent reaches them at. */
-function serveToolsOnLoopback(routes: RouteModule): { url: string; stop(): Promise<void> } {
-  const app = new Hono();
-  routes.mount(app, new Hono());
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
-  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }

@@ -3,7 +3,8 @@ import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
 import { makeTraversable, prepareRunOwnership } from "../agent/index.ts";
 import type { PreparedRun } from "../agent/index.ts";
-import { tenantEnvironment, tenantSecretValues, tenantUid, workspacePath } from "../tenants/index.ts";
+import { requireTenant, tenantUid, workspacePath } from "../tenants/index.ts";
+import { tenantEnvironment, tenantSecretValues } from "../credentials/index.ts";
 import { toolSandbox } from "../agent/tool-sandbox.ts";
 import type { ToolSandbox, ToolWrap } from "../agent/tool-sandbox.ts";
 import { listWorkspaceDir, MAX_SCRIPT_BYTES, readWorkspaceFile, UnsafeWorkspaceFileError } from "../tenants/workspace-fs.ts";
@@ -68,7 +69,7 @@ export async function runToolHealthChecks(
   options: ToolHealthOptions = {},
 ): Promise<ToolHealth[]> {
   const cwd = workspacePath(ctx.config, tenantId);
-  const tenantEnv = await tenantEnvironment(ctx, tenantId);
+  const tenantEnv = await tenantEnvironment(ctx, await requireTenant(ctx.db, tenantId));
   const env: Record<string, string> = {
     PATH: TOOL_PATH,
     HOME: cwd,

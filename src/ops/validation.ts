@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
-import { TEMPLATE_TOOLS, requireTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
+import { TEMPLATE_TOOLS, requireTenant, workspacePath } from "../tenants/index.ts";
+import { tenantEnvironment } from "../credentials/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { runServerSideToolChecks, runToolHealthChecks } from "./tool-health.ts";
 import type { ToolHealth } from "./tool-health.ts";
@@ -130,7 +131,7 @@ function scriptHealthCheck(ctx: AppContext, tenant: Tenant, health: ToolHealth, 
 /** The tenant's environment, or a failed check when its vault or .env cannot be read (health checks are then skipped). */
 async function readEnvironment(ctx: AppContext, tenant: Tenant): Promise<{ env: Record<string, string>; problem?: ValidationCheck }> {
   try {
-    return { env: await tenantEnvironment(ctx, tenant.id) };
+    return { env: await tenantEnvironment(ctx, tenant) };
   } catch (err) {
     if (!(err instanceof AppError)) {
       // An unexpected I/O error (EACCES…). Reported, not thrown: the rest of the checklist still matters.

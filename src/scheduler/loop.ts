@@ -4,7 +4,7 @@ import { earliestNextRunAt } from "./claims.ts";
 import { TaskRuns } from "./task-runs.ts";
 import type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
 import type { Task } from "./tasks.ts";
-import type { Db } from "../db/index.ts";
+import { onTasksChanged } from "./tasks.ts";
 
 /** Pause before looking again at a task that seemed due but could not be claimed. */
 const MIN_IDLE_RETRY_MS = 1_000;
@@ -20,14 +20,18 @@ export interface SchedulerOptions {
   degradedLagMs?: number;
 }
 
-/** The scheduler of one process: a service, a wake-up call, the result hook and a health part. */
+/** The scheduler of one process: a service, a wake-up call, applying a run's result and a health part. */
 export interface Scheduler {
   /** Starts (recovery, then the timer) and stops (lets a running pass finish) the loop. */
   service: Service;
   /** Re-arms the timer now (a task was added, changed or cancelled). */
   wake(): void;
-  /** Called by the conversation engine when a task's run has ended. */
-  onTaskFinished(taskId: string, result: TaskRunResult): Promise<Task | null>;
+  /**
+   * Applies a run's result now (next slot, DONE, retry or FAILED). The loop itself reads results from
+   * `messages` when the conversation reports a run ended (SchedulerDeps.onTaskRunsEnded); deps without
+   * that (tests, stand-ins) report results here.
+   */
+  applyRunResult(taskId: string, result: TaskRunResult): Promise<Task | null>;
   /** One pass: renew claims, recover stale ones, claim and hand over due tasks. Tests call it with a fake clock. */
   tick(): Promise<{ claimed: number; recovered: number; nextRunAt: string | null }>;
   /** GET /health fields: `scheduler: {running, lag_ms, next_run_at, in_flight}`; degraded when far behind. */
@@ -36,7 +40,8 @@ export interface Scheduler {
 
 /**
  * One in-process timer over the scheduled_tasks table: it sleeps until the earliest next_run_at
- * (at most maxSleepMs), claims due rows with a conditional UPDATE, and hands each to `enqueueTask`.
+ * (at most maxSleepMs), claims due rows with a conditional UPDATE, and hands each to `enqueueTask`;
+ * when the conversation reports a task run ended, the next pass reads its outcome from `messages`.
  * Idle cost is one indexed query per wake, whatever the number of tasks.
  */
 export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: SchedulerOptions = {}): Scheduler {
@@ -52,8 +57,10 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
   let current: Promise<unknown> | undefined;
   let isWakeQueued = false;
   let unsubscribe: (() => void) | undefined;
+  let unsubscribeRuns: (() => void) | undefined;
 
   async function tick() {
+    await runs.collectEnded();
     await runs.renewInFlight();
     const recovered = await runs.recoverStale(claimTtlMs, batchSize);
     const claimed = await runs.claimAndHandOver(batchSize);
@@ -113,6 +120,10 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
       if (isRunning) return;
       isRunning = true;
       unsubscribe = onTasksChanged(ctx.db, wake);
+      unsubscribeRuns = deps.onTaskRunsEnded?.((taskIds) => {
+        runs.noteEnded(taskIds);
+        wake();
+      });
       log.info("scheduler started", { max_sleep_ms: maxSleepMs, claim_ttl_ms: claimTtlMs });
       runPass(); // the first pass recovers stale claims and runs overdue tasks once
     },
@@ -120,12 +131,13 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
       isRunning = false;
       clearTimeout(timer);
       unsubscribe?.();
+      unsubscribeRuns?.();
       await current;
       log.info("scheduler stopped", { in_flight: runs.inFlight.size });
     },
   };
 
-  async function onTaskFinished(taskId: string, result: TaskRunResult) {
+  async function applyRunResult(taskId: string, result: TaskRunResult) {
     const row = await runs.finish(taskId, result);
     wake();
     return row;
@@ -140,22 +152,5 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     };
   };
 
-  return { service, wake, onTaskFinished, tick, health };
-}
-
-// Schedulers listening for task changes, per database: createTask/updateTask/cancelTask are called
-// by the admin API and the MCP tools, which hold the context but not the scheduler itself.
-const listeners = new WeakMap<Db, Set<() => void>>();
-
-/** Registers `wake` to be called whenever a task on `db` is added, changed or cancelled; returns the undo. */
-export function onTasksChanged(db: Db, wake: () => void): () => void {
-  let set = listeners.get(db);
-  if (!set) listeners.set(db, (set = new Set()));
-  set.add(wake);
-  return () => set.delete(wake);
-}
-
-/** Tells this process's schedulers on `db` to re-arm their timer (other processes find it within 60 s). */
-export function signalTasksChanged(db: Db): void {
-  for (const wake of listeners.get(db) ?? []) wake();
+  return { service, wake, applyRunResult, tick, health };
 }

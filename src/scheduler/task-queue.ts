@@ -2,14 +2,53 @@ import { and, count, desc, eq, gte, inArray } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { messages } from "../db/schema.ts";
-import { requireTenant } from "../tenants/index.ts";
-import { insertInbound } from "../conversation/message-store.ts";
-import { appendTimeline, quoteForTimeline } from "../conversation/timeline.ts";
+import type { MessageRow } from "../db/index.ts";
+import { getTenant } from "../tenants/index.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { appendTimeline, insertInbound, quoteForTimeline } from "../conversation/index.ts";
+import type { SchedulerDeps } from "./task-runs.ts";
 
 /** A scheduled task handed to the conversation: its id and the prompt to run. */
 export interface TaskInput {
   taskId: string;
   prompt: string;
+}
+
+/** What the scheduler uses of the conversation engine's dispatcher (Conversation.dispatcher). */
+export interface ConversationQueue {
+  /** Looks for queued work now (a task message was just queued). */
+  wake(): void;
+  /** Calls `listener` with a batch's messages once its run ended (its rows done, failed, or left to the lease's next holder). */
+  onBatchFinished(listener: (messages: MessageRow[]) => void): () => void;
+}
+
+/**
+ * Where the scheduler meets the conversation engine, once: a due task's prompt goes into the conversation's
+ * queue (same queue and lease as chat) and wakes its dispatcher; when a batch holding task messages ended,
+ * the scheduler is told which tasks to look at and reads each run's outcome from `messages`
+ * (findTaskRunResult, as recovery does). Timeline notes go to the tenant's timeline.
+ */
+export function conversationTaskDeps(ctx: AppContext, queue: ConversationQueue): SchedulerDeps {
+  return {
+    async enqueueTask(tenant, task) {
+      const id = await insertTaskMessage(ctx, tenant, task);
+      queue.wake();
+      return id;
+    },
+    async appendTimeline(tenantId, line) {
+      const tenant = await getTenant(ctx.db, tenantId);
+      if (tenant) await appendTimeline(ctx, tenant, line);
+    },
+    isTaskMessageOpen: (taskId, tenantId) => isTaskMessageOpen(ctx, taskId, tenantId),
+    findTaskRunResult: (taskId, since, tenantId) => findTaskRunResult(ctx, taskId, since, tenantId),
+    countTaskRunsSince: (tenantId, since) => countTaskRunsSince(ctx, tenantId, since),
+    onTaskRunsEnded(listener) {
+      return queue.onBatchFinished((rows) => {
+        const taskIds = rows.flatMap((row) => (row.kind === "task" && row.task_id ? [row.task_id] : []));
+        if (taskIds.length > 0) listener(taskIds);
+      });
+    },
+  };
 }
 
 /**
@@ -18,8 +57,11 @@ export interface TaskInput {
  * Telegram's linked chat or the WhatsApp number (empty when none is linked: the task still runs).
  * Returns the message id; the caller wakes the dispatcher.
  */
-export async function insertTaskMessage(ctx: AppContext, tenantId: string, task: TaskInput): Promise<string> {
-  const tenant = await requireTenant(ctx.db, tenantId);
+export async function insertTaskMessage(
+  ctx: AppContext,
+  tenant: Pick<Tenant, "id" | "channel" | "telegram_chat_id" | "phone_number" | "timezone">,
+  task: TaskInput,
+): Promise<string> {
   const chatId = tenant.channel === "telegram" ? (tenant.telegram_chat_id ?? "") : tenant.phone_number;
   const id = crypto.randomUUID();
   await insertInbound(ctx.db, {

@@ -3,7 +3,7 @@ import { claimDueTasks, findStaleClaims, renewClaims, transitionRunning } from "
 import type { TaskTransition } from "./claims.ts";
 import { findTask } from "./tasks.ts";
 import type { Task } from "./tasks.ts";
-import { getTenant } from "../tenants/index.ts";
+import { getTenant, servingRefusal } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { isoAt } from "../clock.ts";
 import { dayAround, nextSlotAfter, slotsBetween, MAX_ATTEMPTS, retryDelayMs } from "./schedule.ts";
@@ -11,21 +11,27 @@ import { dayAround, nextSlotAfter, slotsBetween, MAX_ATTEMPTS, retryDelayMs } fr
 /** What the scheduler needs from the conversation engine. */
 export interface SchedulerDeps {
   /** Queues the task's prompt as a kind='task' message of the tenant (same queue and lease as chat); returns the message id. */
-  enqueueTask(tenantId: string, task: { taskId: string; prompt: string }): Promise<string>;
+  enqueueTask(tenant: Tenant, task: { taskId: string; prompt: string }): Promise<string>;
   /** Appends a line to the tenant's timeline (Conversation.appendTimeline). Default: the line is only logged. */
   appendTimeline?(tenantId: string, line: string): Promise<void> | void;
   /**
    * True while the conversation engine still holds an unfinished message for this task (it will run
-   * it and call onTaskFinished), so a stale claim is renewed instead of run twice. Default: always false.
+   * it, and its outcome is read then), so a stale claim is renewed instead of run twice. Default: always false.
    */
   isTaskMessageOpen?(taskId: string, tenantId?: string): Promise<boolean>;
   /**
    * How the task's message queued at or after `since` (the claimed slot's time) ended, when the
-   * conversation engine finished it (done → ok; failed → its error), else null. A process that died
-   * after the run finished but before it reported the result left such a message: the slot then counts
-   * as run instead of being run twice. Default: never known (such a slot runs again).
+   * conversation engine finished it (done → ok; failed → its error), else null. This is how a run's outcome
+   * comes back (after onTaskRunsEnded named the task), and how a process that died after the run finished
+   * but before it applied the result is caught up: the slot then counts as run instead of being run twice.
+   * Default: never known (results are then applied through Scheduler.applyRunResult; a lost one runs again).
    */
   findTaskRunResult?(taskId: string, since: string, tenantId?: string): Promise<TaskRunResult | null>;
+  /**
+   * Subscribes to the ends of task runs: `listener` gets the ids of tasks whose message's run just ended
+   * (the scheduler then reads their outcomes with findTaskRunResult). Returns the undo. Default: none.
+   */
+  onTaskRunsEnded?(listener: (taskIds: string[]) => void): () => void;
   /**
    * How many task runs the conversation engine queued for the tenant since `since` (retries included):
    * with it, a tenant gets at most config.TASK_MAX_RUNS_PER_DAY runs per day of its zone. Default: no cap.
@@ -44,6 +50,8 @@ export interface TaskRunResult {
 export class TaskRuns {
   /** Tasks this process claimed and handed over whose result has not come back yet: id → the claimed_at it holds. */
   readonly inFlight = new Map<string, string>();
+  /** Tasks whose run was reported ended (onTaskRunsEnded) and whose outcome is still to be read from `messages`. */
+  private readonly ended = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -60,6 +68,37 @@ export class TaskRuns {
       for (const task of claimed) await this.handOver(task, nowMs);
       if (claimed.length < batchSize) return total;
     }
+  }
+
+  /** Notes tasks whose run ended; the next pass reads their outcomes (collectEnded). */
+  noteEnded(taskIds: string[]): void {
+    for (const taskId of taskIds) this.ended.add(taskId);
+  }
+
+  /**
+   * Applies the outcomes of the runs reported ended, read from their messages (findTaskRunResult since the
+   * claimed slot, as recovery does): a task still RUNNING whose message finished moves on. Returns how many.
+   */
+  async collectEnded(): Promise<number> {
+    const taskIds = [...this.ended];
+    this.ended.clear();
+    if (!this.deps.findTaskRunResult) return 0;
+    let applied = 0;
+    for (const taskId of taskIds) {
+      const task = await findTask(this.ctx.db, taskId);
+      if (!task || task.status !== "RUNNING" || !task.slot_at) {
+        this.inFlight.delete(taskId);
+        continue;
+      }
+      const result = await this.deps.findTaskRunResult(task.id, task.slot_at, task.tenant_id);
+      if (!result) continue; // not finished after all (the lease was lost): recovery or a later report takes it
+      this.inFlight.delete(task.id);
+      const nowMs = this.ctx.clock.now();
+      const outcome = result.ok ? afterSuccess(task, nowMs) : afterFailure(task, result.error ?? "the run failed", nowMs);
+      await this.apply(task, outcome, nowMs, result.ok ? "task run finished" : "task run failed");
+      applied++;
+    }
+    return applied;
   }
 
   /** Keeps the claims of runs still in flight fresh; forgets those finished (or claimed again) elsewhere. */
@@ -111,11 +150,12 @@ export class TaskRuns {
   private async handOver(task: Task, nowMs: number): Promise<void> {
     const fields = { tenantId: task.tenant_id, taskId: task.id, slot_at: task.slot_at };
     const tenant = await getTenant(this.ctx.db, task.tenant_id);
-    if (!tenant || tenant.status === "ARCHIVED") {
+    const refusal = servingRefusal(tenant);
+    if (!tenant || (refusal !== null && refusal !== "tenant_paused")) {
       await this.apply(task, afterTenantArchived(task, nowMs), nowMs, "task cancelled: tenant archived");
       return;
     }
-    if (tenant.onboarding_status === "PAUSED") {
+    if (refusal === "tenant_paused") {
       await this.apply(task, afterTenantPaused(task, nowMs), nowMs, "task skipped: tenant paused");
       return;
     }
@@ -131,7 +171,7 @@ export class TaskRuns {
     if (late) await this.note(task.tenant_id, late);
     if (task.claimed_at !== null) this.inFlight.set(task.id, task.claimed_at);
     try {
-      const messageId = await this.deps.enqueueTask(task.tenant_id, { taskId: task.id, prompt: task.prompt });
+      const messageId = await this.deps.enqueueTask(tenant, { taskId: task.id, prompt: task.prompt });
       this.ctx.log.info("task handed to conversation", { ...fields, messageId, lag_ms: lagMs, attempt: task.attempts + 1 });
     } catch (err) {
       this.ctx.log.error("task hand-over failed", { ...fields, error: err });

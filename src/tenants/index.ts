@@ -8,6 +8,7 @@ export type {
   Tenant,
   TenantPatch,
   TenantStatus,
+  ServingRefusal,
 } from "./types.ts";
 export {
   CHANNELS,
@@ -20,7 +21,7 @@ export {
   tenantPatchSchema,
   timezoneSchema,
 } from "./types.ts";
-export { normalizePhone } from "./types.ts";
+export { normalizePhone, servingRefusal } from "./types.ts";
 export { parseInput } from "./types.ts";
 export { canonicalTimezone, isValidTimezone } from "./types.ts";
 export { assertTenantId, isTenantId } from "./types.ts";
@@ -38,6 +39,7 @@ export { tenantUid } from "./store.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export {
   MAX_CLAUDE_MD_BYTES,
+  MAX_ENV_FILE_BYTES,
   UnsafeWorkspaceFileError,
   appendWorkspaceFile,
   readWorkspaceFile,
@@ -51,4 +53,3 @@ export { ensureClaudeMdCurrent } from "./claude-md.ts";
 export type { ClaudeMdFreshness } from "./claude-md.ts";
 export { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, WORKSPACE_ENV_FILE } from "./template/index.ts";
 export type { TemplateTool } from "./template/index.ts";
-export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "../credentials/environment.ts";

@@ -64,6 +64,20 @@ export interface Tenant {
   updated_at: string;
 }
 
+/** Why a tenant's messages and tasks are not run: gone, archived or paused. */
+export type ServingRefusal = "tenant_not_found" | "tenant_archived" | "tenant_paused";
+
+/**
+ * Whether this tenant may be served now (its messages answered by the agent, its tasks run): null when it
+ * may, else the reason. The one rule for the pipeline, the turn runner and the scheduler.
+ */
+export function servingRefusal(tenant: Tenant | null): ServingRefusal | null {
+  if (!tenant) return "tenant_not_found";
+  if (tenant.status === "ARCHIVED") return "tenant_archived";
+  if (tenant.onboarding_status === "PAUSED") return "tenant_paused";
+  return null;
+}
+
 /** Input of createTenant (the admin API body and the intake file share it). */
 export const newTenantSchema = z.object({
   name: z.string().trim().min(1, "must not be empty").max(200),

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
-import { openChatSession } from "../../src/ops/chat.ts";
+import { openChatSession } from "../../src/parts.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
 import { insertTenant, makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";

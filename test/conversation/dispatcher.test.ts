@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { isoAt } from "../../src/clock.ts";
-import { createDispatcher, newOwnerId } from "../../src/conversation/dispatcher.ts";
+import { createDispatcher } from "../../src/conversation/dispatcher.ts";
+import { newOwnerId } from "../../src/conversation/session-store.ts";
 import type { ClaimedBatch, Dispatcher } from "../../src/conversation/dispatcher.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { finishClaimed, tenantsWithQueued } from "../../src/conversation/queue-store.ts";

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, symlinkSync, mkdirSync, mkdtempSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendTimeline, localDateTime, quoteForTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
-import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/dispatcher.ts";
+import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/session-store.ts";
 import { makeTestContext } from "./context.ts";
 import type { TestContext } from "./context.ts";
 

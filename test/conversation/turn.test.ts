@@ -5,7 +5,8 @@ import type { Channel, ChannelName, InboundMessage } from "../../src/channels/ty
 import { createConversation } from "../../src/conversation/index.ts";
 import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
-import { openChatSession } from "../../src/ops/chat.ts";
+import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
+import { openChatSession } from "../../src/parts.ts";
 import { getSessionState } from "../../src/conversation/session-store.ts";
 import { agentHealthDetails } from "../../src/conversation/agent-health.ts";
 import { messages } from "../../src/db/schema.ts";
@@ -32,7 +33,6 @@ describe("turn runner through createConversation", () => {
   let requests: AgentRunRequest[];
   let script: Script;
   let conversation: Conversation;
-  let finished: { taskId: string; ok: boolean; error?: string }[];
   let typing: number;
 
   const channel: Channel = {
@@ -48,7 +48,6 @@ describe("turn runner through createConversation", () => {
       channels: { byName: new Map<ChannelName, Channel>([["telegram", channel]]) },
       outbox: { enqueue: async (r) => (replies.push(r), [crypto.randomUUID()]) },
       runner,
-      onTaskFinished: (taskId, outcome) => void finished.push({ taskId, ...outcome }),
       withholdFromAgent: ["SERVER_ONLY"],
     });
   }
@@ -57,7 +56,6 @@ describe("turn runner through createConversation", () => {
     ctx = await makeTestContext({ clock: { now: () => Date.now() } });
     replies = [];
     requests = [];
-    finished = [];
     typing = 0;
     script = () => ok("Hi there!");
     conversation = build();
@@ -128,19 +126,26 @@ describe("turn runner through createConversation", () => {
     expect(replies.map((r) => r.text)).toEqual(["first", "fresh"]);
   });
 
-  test("tasks: queued as kind=task to the tenant's chat, hook told; a failed task does not message the customer", async () => {
+  test("tasks: queued as kind=task to the tenant's chat, the batch's end reported, the outcome in messages; a failed task does not message the customer", async () => {
     const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
-    const id = await conversation.enqueueTask(t.id, { taskId: "task-1", prompt: "Send the weekly summary" });
+    const since = new Date(ctx.clock.now() - 1000).toISOString();
+    const ended: string[] = [];
+    conversation.dispatcher.onBatchFinished((rows) => ended.push(...rows.flatMap((r) => (r.task_id ? [r.task_id] : []))));
+    const id = await insertTaskMessage(ctx, t, { taskId: "task-1", prompt: "Send the weekly summary" });
+    conversation.dispatcher.wake();
     await conversation.dispatcher.idle();
     expect(requests[0]!.prompt).toContain("Scheduled task");
     expect(replies[0]).toMatchObject({ chatId: "1001", kind: "task", replyTo: id });
-    expect(finished).toEqual([{ taskId: "task-1", ok: true }]);
-    expect(await conversation.isTaskMessageOpen("task-1")).toBe(false);
+    expect(ended).toEqual(["task-1"]);
+    expect(await findTaskRunResult(ctx, "task-1", since)).toEqual({ ok: true });
+    expect(await isTaskMessageOpen(ctx, "task-1")).toBe(false);
     script = () => fail("timeout");
-    await conversation.enqueueTask(t.id, { taskId: "task-2", prompt: "x" });
+    await insertTaskMessage(ctx, t, { taskId: "task-2", prompt: "x" });
+    conversation.dispatcher.wake();
     await conversation.dispatcher.idle();
     expect(replies).toHaveLength(1);
-    expect(finished[1]).toMatchObject({ taskId: "task-2", ok: false });
+    expect(ended).toEqual(["task-1", "task-2"]);
+    expect(await findTaskRunResult(ctx, "task-2", since)).toMatchObject({ ok: false });
   });
 
   test("a run answered before a crash (reply stored, rows still processing) is not run again", async () => {

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { deleteCredential, getCredential, getCredentials, keyVersion, listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
 import { NotFoundError, ValidationError } from "../../src/errors.ts";
-import { createTenant, tenantEnvironment, workspacePath } from "../../src/tenants/index.ts";
+import { createTenant, workspacePath } from "../../src/tenants/index.ts";
+import { tenantEnvironment } from "../../src/credentials/index.ts";
 import type { Tenant } from "../../src/tenants/index.ts";
 import { createTestContext, rejectionOf, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
@@ -159,7 +160,7 @@ describe("tenantEnvironment", () => {
       '# local\nSENDGRID_API_KEY=from-file\nexport LOCAL_ONLY="a \\"quoted\\" value"\nNOT A LINE\n',
     );
     await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.from-vault-12345" });
-    expect(await tenantEnvironment(t.ctx, tenant.id)).toEqual({
+    expect(await tenantEnvironment(t.ctx, tenant)).toEqual({
       SENDGRID_API_BASE: "https://api.sendgrid.com",
       SENDGRID_API_KEY: "SG.from-vault-12345",
       LOCAL_ONLY: 'a "quoted" value',

@@ -25,7 +25,7 @@ for (const driver of DRIVERS) {
       clock.advance(MIN); // 09:00: A claims the slot; B's dispatcher happens to run the turn and reports the result
       expect((await processA.tick()).claimed).toBe(1);
       clock.advance(30_000);
-      expect((await processB.onTaskFinished(task.id, { ok: true }))?.next_run_at).toBe("2026-11-26T10:00:00.000Z");
+      expect((await processB.applyRunResult(task.id, { ok: true }))?.next_run_at).toBe("2026-11-26T10:00:00.000Z");
 
       clock.advance(59 * MIN + 30_000); // 10:00: B claims the next slot and dies before handing it over
       const [claimedByB] = await claimDueTasks(t.ctx.db, clock.now(), 100);

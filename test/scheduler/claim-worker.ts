@@ -16,7 +16,7 @@ scheduler = createScheduler(ctx, {
   async enqueueTask(_tenantId, task) {
     const row = await getTask(ctx.db, task.taskId);
     process.stdout.write(`CLAIM ${task.taskId} ${row.slot_at}\n`);
-    setTimeout(() => void scheduler?.onTaskFinished(task.taskId, { ok: true }), 5);
+    setTimeout(() => void scheduler?.applyRunResult(task.taskId, { ok: true }), 5);
     return crypto.randomUUID();
   },
 }, { maxSleepMs: Number(process.env.MAX_SLEEP_MS ?? "60000"), batchSize: 2 });

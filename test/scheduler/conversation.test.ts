@@ -3,7 +3,7 @@ import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/
 import type { Channel, ChannelName } from "../../src/channels/types.ts";
 import { createConversation } from "../../src/conversation/index.ts";
 import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
-import { createScheduler, createTask } from "../../src/scheduler/index.ts";
+import { conversationTaskDeps, createScheduler, createTask } from "../../src/scheduler/index.ts";
 import type { Scheduler } from "../../src/scheduler/index.ts";
 import { createTestContext } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
@@ -12,7 +12,7 @@ import { schema } from "../../src/db/index.ts";
 
 // The scheduler wired to the real conversation engine (queue, lease, turn runner) with a stand-in
 // agent runner: a due task becomes a kind='task' message, runs, answers in the tenant's chat, and its
-// result comes back through onTaskFinished.
+// result is read from messages once the dispatcher reports the batch ended (conversationTaskDeps, as parts.ts wires it).
 let t: TestContext;
 let conversation: Conversation;
 let scheduler: Scheduler;
@@ -33,19 +33,12 @@ beforeEach(async () => {
       return nextResult();
     },
   };
-  let onTaskFinished: ((taskId: string, outcome: { ok: boolean; error?: string }) => Promise<void>) | undefined;
   conversation = createConversation(t.ctx, {
     channels: { byName: new Map<ChannelName, Channel>([["telegram", channel]]) },
     outbox: { enqueue: async (r) => (replies.push(r), [crypto.randomUUID()]) },
     runner,
-    onTaskFinished: (taskId, outcome) => onTaskFinished?.(taskId, outcome),
   });
-  scheduler = createScheduler(t.ctx, {
-    enqueueTask: conversation.enqueueTask,
-    appendTimeline: conversation.appendTimeline,
-    isTaskMessageOpen: conversation.isTaskMessageOpen,
-  });
-  onTaskFinished = async (taskId, outcome) => void (await scheduler.onTaskFinished(taskId, outcome));
+  scheduler = createScheduler(t.ctx, conversationTaskDeps(t.ctx, conversation.dispatcher));
   await conversation.dispatcher.start();
   scheduler.service.start();
 });

@@ -17,9 +17,9 @@ const f = freshEachTest(
     const enqueued: string[] = [];
     const notes: string[] = [];
     const deps: SchedulerDeps = {
-      async enqueueTask(id, task) {
+      async enqueueTask(tenant, task) {
         enqueued.push(task.taskId);
-        return insertTaskMessage(t.ctx, id, task);
+        return insertTaskMessage(t.ctx, tenant, task);
       },
       appendTimeline: (_id, line) => void notes.push(line),
       countTaskRunsSince: (id, since) => countTaskRunsSince(t.ctx, id, since),
@@ -36,7 +36,7 @@ describe("daily cap on task runs", () => {
     for (let i = 0; i < CAP; i++) {
       clock.advance(MIN);
       expect((await scheduler.tick()).claimed).toBe(1);
-      await scheduler.onTaskFinished(task.id, { ok: true });
+      await scheduler.applyRunResult(task.id, { ok: true });
     }
     expect(enqueued).toHaveLength(CAP);
     clock.advance(MIN);

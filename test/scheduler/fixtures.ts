@@ -96,9 +96,9 @@ export function recordingDeps(options: { failEnqueue?: boolean } = {}) {
   const enqueued: { tenantId: string; taskId: string; prompt: string }[] = [];
   const notes: { tenantId: string; line: string }[] = [];
   const deps: SchedulerDeps = {
-    async enqueueTask(tenantId, task) {
+    async enqueueTask(tenant, task) {
       if (options.failEnqueue) throw new Error("queue unavailable");
-      enqueued.push({ tenantId, ...task });
+      enqueued.push({ tenantId: tenant.id, ...task });
       return crypto.randomUUID();
     },
     appendTimeline(tenantId, line) {

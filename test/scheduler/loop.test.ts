@@ -15,6 +15,36 @@ for (const driver of DRIVERS) {
     freshCaseEachTest(driver, (fresh) => ({ t, clock, tenantId } = fresh));
 
     describe("claiming and results", () => {
+      test("a run reported ended is applied from its outcome as the messages hold it, on the next pass", async () => {
+        const { deps } = recordingDeps();
+        const outcomes = new Map<string, { ok: boolean; error?: string }>();
+        let report: ((taskIds: string[]) => void) | undefined;
+        const asked: { taskId: string; since: string }[] = [];
+        const s = createScheduler(t.ctx, {
+          ...deps,
+          findTaskRunResult: async (taskId, since) => (asked.push({ taskId, since }), outcomes.get(taskId) ?? null),
+          onTaskRunsEnded: (listener) => ((report = listener), () => (report = undefined)),
+        });
+        const task = await createTask(t.ctx, tenantId, { prompt: "Daily summary", cron: "0 9 * * *" }, "admin");
+        clock.advance(MIN);
+        expect((await s.tick()).claimed).toBe(1);
+        s.service.start(); // subscribes to the reports
+        const listener = report;
+        await s.service.stop(); // unsubscribes; the passes below are driven by hand
+        expect(report).toBeUndefined();
+        expect(listener).toBeDefined();
+        listener?.([task.id]); // ended, but its message not finished (a lost lease): nothing applied
+        await s.tick();
+        expect((await readTask(t.ctx, task.id)).status).toBe("RUNNING");
+        outcomes.set(task.id, { ok: false, error: "timeout: too slow" });
+        listener?.([task.id]);
+        await s.tick();
+        const row = await readTask(t.ctx, task.id);
+        expect(row).toMatchObject({ status: "PENDING", attempts: 1, last_error: "timeout: too slow" });
+        expect(asked.length).toBeGreaterThan(0);
+        expect(asked.every((q) => q.taskId === task.id && q.since === "2026-11-26T09:00:00.000Z")).toBe(true);
+      });
+
       test("a recurring task runs at its slot, then waits for the next one", async () => {
         const { deps, enqueued } = recordingDeps();
         const s = createScheduler(t.ctx, deps);
@@ -27,7 +57,7 @@ for (const driver of DRIVERS) {
         expect((await readTask(t.ctx, task.id)).status).toBe("RUNNING");
         expect((await s.tick()).claimed).toBe(0); // a RUNNING task is not claimed again
         clock.advance(30_000);
-        const done = await s.onTaskFinished(task.id, { ok: true });
+        const done = await s.applyRunResult(task.id, { ok: true });
         expect(done?.status).toBe("PENDING");
         expect(done?.next_run_at).toBe("2026-11-27T09:00:00.000Z");
         expect(done?.last_run_at).toBe("2026-11-26T09:00:30.000Z");
@@ -39,9 +69,9 @@ for (const driver of DRIVERS) {
         const once = await createTask(t.ctx, tenantId, { prompt: "Remind me", in_minutes: 1 }, "agent");
         clock.advance(MIN);
         await s.tick();
-        expect((await s.onTaskFinished(once.id, { ok: true }))?.status).toBe("DONE");
+        expect((await s.applyRunResult(once.id, { ok: true }))?.status).toBe("DONE");
         expect((await readTask(t.ctx, once.id)).next_run_at).toBeNull();
-        expect(await s.onTaskFinished(once.id, { ok: true })).toBeNull();
+        expect(await s.applyRunResult(once.id, { ok: true })).toBeNull();
       });
 
       test("missed slots after downtime collapse into one catch-up run, noted as late", async () => {
@@ -52,7 +82,7 @@ for (const driver of DRIVERS) {
         expect((await s.tick()).claimed).toBe(1);
         expect(enqueued).toHaveLength(1);
         expect(notes.some((n) => n.line.includes("running late") && n.line.includes("4 later slot"))).toBe(true);
-        const after = await s.onTaskFinished(task.id, { ok: true });
+        const after = await s.applyRunResult(task.id, { ok: true });
         expect(after?.next_run_at).toBe("2026-11-26T14:00:00.000Z");
         expect((await s.tick()).claimed).toBe(0);
       });
@@ -65,7 +95,7 @@ for (const driver of DRIVERS) {
         await s.tick();
         await s.tick();
         expect(enqueued.map((e) => e.taskId)).toEqual([task.id]);
-        await s.onTaskFinished(task.id, { ok: true });
+        await s.applyRunResult(task.id, { ok: true });
         await s.tick();
         expect(enqueued).toHaveLength(1);
       });
@@ -78,17 +108,17 @@ for (const driver of DRIVERS) {
         const task = await createTask(t.ctx, tenantId, { prompt: "Email supplier", in_minutes: 1 }, "admin");
         clock.advance(MIN);
         await s.tick();
-        let row = await s.onTaskFinished(task.id, { ok: false, error: "timeout" });
+        let row = await s.applyRunResult(task.id, { ok: false, error: "timeout" });
         expect(row).toMatchObject({ status: "PENDING", attempts: 1, last_error: "timeout", next_run_at: "2026-11-26T09:01:00.000Z" });
         clock.advance(59_000);
         expect((await s.tick()).claimed).toBe(0);
         clock.advance(1_000);
         expect((await s.tick()).claimed).toBe(1);
-        row = await s.onTaskFinished(task.id, { ok: false, error: "crash" });
+        row = await s.applyRunResult(task.id, { ok: false, error: "crash" });
         expect(row).toMatchObject({ status: "PENDING", attempts: 2, next_run_at: "2026-11-26T09:06:00.000Z" });
         clock.advance(5 * MIN);
         await s.tick();
-        row = await s.onTaskFinished(task.id, { ok: false, error: "credit_too_low" });
+        row = await s.applyRunResult(task.id, { ok: false, error: "credit_too_low" });
         expect(row).toMatchObject({ status: "FAILED", attempts: 3, last_error: "credit_too_low", next_run_at: null });
         expect(enqueued).toHaveLength(3);
         expect(notes.some((n) => n.line.includes("given up"))).toBe(true);
@@ -100,16 +130,16 @@ for (const driver of DRIVERS) {
         const task = await createTask(t.ctx, tenantId, { prompt: "Every 10 min", cron: "*/10 * * * *" }, "admin");
         clock.advance(MIN); // 09:00
         await s.tick();
-        let row = await s.onTaskFinished(task.id, { ok: false, error: "timeout" });
+        let row = await s.applyRunResult(task.id, { ok: false, error: "timeout" });
         expect(row).toMatchObject({ attempts: 1, next_run_at: "2026-11-26T09:01:00.000Z" });
         clock.advance(MIN);
         await s.tick();
-        row = await s.onTaskFinished(task.id, { ok: false, error: "timeout" });
+        row = await s.applyRunResult(task.id, { ok: false, error: "timeout" });
         // the 5-minute retry would be 09:06, before the next slot at 09:10
         expect(row).toMatchObject({ attempts: 2, next_run_at: "2026-11-26T09:06:00.000Z" });
         clock.advance(5 * MIN);
         await s.tick();
-        row = await s.onTaskFinished(task.id, { ok: false, error: "timeout" });
+        row = await s.applyRunResult(task.id, { ok: false, error: "timeout" });
         expect(row).toMatchObject({ status: "PENDING", attempts: 0, last_error: "timeout", next_run_at: "2026-11-26T09:10:00.000Z" });
       });
 
@@ -142,7 +172,7 @@ for (const driver of DRIVERS) {
         const row = await readTask(t.ctx, task.id);
         expect(row).toMatchObject({ status: "RUNNING", attempts: 1 });
         expect(row.last_error).toContain("process stopped");
-        expect((await restarted.onTaskFinished(task.id, { ok: true }))?.status).toBe("DONE");
+        expect((await restarted.applyRunResult(task.id, { ok: true }))?.status).toBe("DONE");
       });
 
       test("a stale claim whose message the conversation still holds is kept, not run twice", async () => {

@@ -31,7 +31,7 @@ test("concurrent ticks of two schedulers claim each slot once", async () => {
   }
   const claims = new Map<string, string[]>();
   const record = (who: string) => ({
-    async enqueueTask(_tenantId: string, task: { taskId: string }) {
+    async enqueueTask(_tenant: unknown, task: { taskId: string }) {
       claims.set(task.taskId, [...(claims.get(task.taskId) ?? []), who]);
       return crypto.randomUUID();
     },
@@ -49,7 +49,7 @@ test("concurrent ticks of two schedulers claim each slot once", async () => {
   expect(byA + byB).toBe(TASKS);
 
   // Finish every run, move to the next minute: the recurring half is claimed once more, each once.
-  for (const taskId of claims.keys()) await a.onTaskFinished(taskId, { ok: true });
+  for (const taskId of claims.keys()) await a.applyRunResult(taskId, { ok: true });
   claims.clear();
   clock.advance(60_000);
   await Promise.all([b.tick(), a.tick(), b.tick()]);

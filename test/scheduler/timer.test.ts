@@ -28,7 +28,7 @@ test("an every-second task fires in two successive slots through the timer", asy
       const row = await getTask(t.ctx.db, task.taskId);
       slots.push(row.slot_at ?? "");
       // Stand-in for the conversation engine: the run ends right away.
-      hooks.push(Bun.sleep(0).then(() => scheduler?.onTaskFinished(task.taskId, { ok: true })));
+      hooks.push(Bun.sleep(0).then(() => scheduler?.applyRunResult(task.taskId, { ok: true })));
       if (slots.length === 2) resolveTwo();
       return crypto.randomUUID();
     },

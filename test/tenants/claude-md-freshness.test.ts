@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
 import type { Channel, ChannelName } from "../../src/channels/types.ts";
 import { createConversation } from "../../src/conversation/index.ts";
+import { insertTaskMessage } from "../../src/scheduler/task-queue.ts";
 import { createTenant, ensureClaudeMdCurrent, getTenant, MAX_CLAUDE_MD_BYTES, UnsafeWorkspaceFileError, workspacePath } from "../../src/tenants/index.ts";
 import type { Tenant } from "../../src/tenants/index.ts";
 import { createTestContext, rejectionOf } from "../helpers/index.ts";
@@ -117,7 +118,8 @@ describe("the conversation turn brings CLAUDE.md up to date before the agent run
     await conversation.dispatcher.start();
     try {
       await runbookGoLive(tenant.id);
-      await conversation.enqueueTask(tenant.id, { taskId: crypto.randomUUID(), prompt: "first run after the SQL" });
+      await insertTaskMessage(t.ctx, tenant, { taskId: crypto.randomUUID(), prompt: "first run after the SQL" });
+      conversation.dispatcher.wake();
       await conversation.dispatcher.idle();
       expect(seen).toHaveLength(1);
       expect(seen[0]).toContain("## Onboarding stage: LIVE");
@@ -125,7 +127,8 @@ describe("the conversation turn brings CLAUDE.md up to date before the agent run
       expect(seen[0]).toContain(AGENT_NOTE);
 
       const mtime = ageFile(path);
-      await conversation.enqueueTask(tenant.id, { taskId: crypto.randomUUID(), prompt: "second run, nothing changed" });
+      await insertTaskMessage(t.ctx, tenant, { taskId: crypto.randomUUID(), prompt: "second run, nothing changed" });
+      conversation.dispatcher.wake();
       await conversation.dispatcher.idle();
       expect(seen).toHaveLength(2);
       expect(seen[1]).toBe(seen[0]!);

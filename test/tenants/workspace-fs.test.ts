@@ -5,7 +5,8 @@ import { join, relative } from "node:path";
 import { appendTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
 import { saveToInbox } from "../../src/conversation/inbound-media.ts";
 import { AppError } from "../../src/errors.ts";
-import { createTenant, initWorkspace, readWorkspaceEnv, updateTenant, workspacePath, writeClaudeMd } from "../../src/tenants/index.ts";
+import { createTenant, initWorkspace, updateTenant, workspacePath, writeClaudeMd } from "../../src/tenants/index.ts";
+import { readWorkspaceEnv } from "../../src/credentials/index.ts";
 import type { Tenant } from "../../src/tenants/index.ts";
 import { checkWorkspace } from "../../src/ops/validation-checks.ts";
 import { MAX_ENV_FILE_BYTES } from "../../src/tenants/workspace-fs.ts";
@@ -72,7 +73,7 @@ describe("S2: the workspace .env is read without following links, blocking or re
   test("a FIFO .env: refused at once (the event loop is never held), not read when a writer turns up", () => {
     fifoWithLateWriter(join(wsA, ".env"), "STOLEN=1\n");
     const started = performance.now();
-    expect(codeOf(() => readWorkspaceEnv(t.ctx, a.id))).toBe("unsafe_workspace_file");
+    expect(codeOf(() => readWorkspaceEnv(t.ctx, a))).toBe("unsafe_workspace_file");
     expect(performance.now() - started).toBeLessThan(300);
   });
 
@@ -81,26 +82,26 @@ describe("S2: the workspace .env is read without following links, blocking or re
       writeFileSync(join(wsA, "inbox", "notes.txt"), "X=1\n");
       rmSync(join(wsA, ".env"), { force: true });
       symlinkSync(target, join(wsA, ".env"));
-      expect(codeOf(() => readWorkspaceEnv(t.ctx, a.id))).toBe("unsafe_workspace_file");
+      expect(codeOf(() => readWorkspaceEnv(t.ctx, a))).toBe("unsafe_workspace_file");
     }
   });
 
   test("a hard link to another tenant's .env is refused (its secrets never reach this tenant's agent)", () => {
     rmSync(join(wsA, ".env"));
     linkSync(join(wsB, ".env"), join(wsA, ".env"));
-    expect(codeOf(() => readWorkspaceEnv(t.ctx, a.id))).toBe("unsafe_workspace_file");
+    expect(codeOf(() => readWorkspaceEnv(t.ctx, a))).toBe("unsafe_workspace_file");
   });
 
   test(`a .env over ${MAX_ENV_FILE_BYTES} bytes, or a folder, is refused; a normal one is read; none at all is {}`, () => {
     writeFileSync(join(wsA, ".env"), `A=${"x".repeat(MAX_ENV_FILE_BYTES)}\n`);
-    expect(codeOf(() => readWorkspaceEnv(t.ctx, a.id))).toBe("unsafe_workspace_file");
+    expect(codeOf(() => readWorkspaceEnv(t.ctx, a))).toBe("unsafe_workspace_file");
     rmSync(join(wsA, ".env"));
     mkdirSync(join(wsA, ".env"));
-    expect(codeOf(() => readWorkspaceEnv(t.ctx, a.id))).toBe("unsafe_workspace_file");
+    expect(codeOf(() => readWorkspaceEnv(t.ctx, a))).toBe("unsafe_workspace_file");
     rmSync(join(wsA, ".env"), { recursive: true });
-    expect(readWorkspaceEnv(t.ctx, a.id)).toEqual({});
+    expect(readWorkspaceEnv(t.ctx, a)).toEqual({});
     writeFileSync(join(wsA, ".env"), "A=1\n");
-    expect(readWorkspaceEnv(t.ctx, a.id)).toEqual({ A: "1" });
+    expect(readWorkspaceEnv(t.ctx, a)).toEqual({ A: "1" });
   });
 });
 
@@ -194,7 +195,7 @@ describe("S4: writes into the workspace never follow a link out of it", () => {
           clean(err);
         }
         try {
-          readWorkspaceEnv(t.ctx, a.id);
+          readWorkspaceEnv(t.ctx, a);
         } catch (err) {
           clean(err);
         }

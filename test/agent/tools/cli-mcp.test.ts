@@ -9,7 +9,8 @@ import { SERVER_SIDE_CREDENTIALS, createAgentTools } from "../../../src/mcp/inde
 import type { AgentTools } from "../../../src/mcp/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";
 import { listTasks } from "../../../src/scheduler/index.ts";
-import { createTenant, setTelegramChat, tenantEnvironment, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
+import { createTenant, setTelegramChat, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
+import { tenantEnvironment } from "../../../src/credentials/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
 import { startFakeAnthropic } from "../../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../../fakes/anthropic.ts";
@@ -70,7 +71,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
   /** What the conversation engine does per run: a fresh token, the tenant's env minus server-side keys. */
   async function runWithTools(prompt: string): Promise<{ result: Awaited<ReturnType<ProcessAgentRunner["run"]>>; request: AgentRunRequest }> {
     const issued = tools.issueToken(tenant.id, crypto.randomUUID());
-    const env = await tenantEnvironment(server.ctx, tenant.id);
+    const env = await tenantEnvironment(server.ctx, tenant);
     for (const key of SERVER_SIDE_CREDENTIALS) delete env[key];
     const request: AgentRunRequest = {
       tenantId: tenant.id,

@@ -2,8 +2,8 @@ import { afterEach, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { messages } from "../../src/db/schema.ts";
 import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { insertTenant, makeTestContext } from "../conversation/context.ts";
+import type { TestContext } from "../conversation/context.ts";
 
 let ctx: TestContext;
 afterEach(async () => ctx?.cleanup());
@@ -15,7 +15,7 @@ test("a task message's outcome is found from its slot on: open, then done or fai
   const slot = new Date(ctx.clock.now()).toISOString();
 
   expect(await findTaskRunResult(ctx, taskId, slot)).toBeNull();
-  const id = await insertTaskMessage(ctx, tenant.id, { taskId, prompt: "Remind me about the invoices" });
+  const id = await insertTaskMessage(ctx, tenant, { taskId, prompt: "Remind me about the invoices" });
   expect(await isTaskMessageOpen(ctx, taskId)).toBe(true);
   expect(await findTaskRunResult(ctx, taskId, slot)).toBeNull();
 
@@ -36,7 +36,7 @@ test("with the task's tenant, the recovery lookups stay on that tenant's index i
   const tenant = await insertTenant(ctx, { telegram_chat_id: "43" });
   const taskId = crypto.randomUUID();
   const slot = new Date(ctx.clock.now()).toISOString();
-  const id = await insertTaskMessage(ctx, tenant.id, { taskId, prompt: "Weekly report" });
+  const id = await insertTaskMessage(ctx, tenant, { taskId, prompt: "Weekly report" });
   await ctx.db.update(messages).set({ status: "done" }).where(eq(messages.id, id));
   expect(await findTaskRunResult(ctx, taskId, slot, tenant.id)).toEqual({ ok: true });
   expect(await findTaskRunResult(ctx, taskId, slot, crypto.randomUUID())).toBeNull();

@@ -1,4 +1,5 @@
-import { UsageError, parseCommandArgs } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { requireTenant } from "../tenants/index.ts";
 import { DEFAULT_GMAIL_SCOPE, DEFAULT_REDIRECT_URI, buildConsentUrl, exchangeCodeForRefreshToken, extractCode, googleClientFromConfig } from "../credentials/google-oauth.ts";

@@ -1,4 +1,5 @@
-import { parseCommandArgs, UsageError } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { TASK_STATUSES } from "../db/schema.ts";
 import { requireTenant } from "../tenants/index.ts";

@@ -14,3 +14,4 @@ export { setCredentials, listCredentials, deleteCredential, getCredentials, getC
 export type { CredentialSummary } from "./store.ts";
 export { rotateCredentialsKey } from "./rotate.ts";
 export type { RotationReport } from "./rotate.ts";
+export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "./environment.ts";

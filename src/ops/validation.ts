@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { AppError } from "../errors.ts";
-import { TEMPLATE_TOOLS, requireTenant, tenantEnvironment, workspacePath } from "../tenants/index.ts";
+import { TEMPLATE_TOOLS, requireTenant, workspacePath } from "../tenants/index.ts";
+import { tenantEnvironment } from "../credentials/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { runServerSideToolChecks, runToolHealthChecks } from "./tool-health.ts";
 import type { ToolHealth } from "./tool-health.ts";

@@ -33,8 +33,8 @@ export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegra
 export type { LinkOutcome } from "./telegram-link.ts";
 export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link.ts";
 export type { NewLinkCode } from "./telegram-link.ts";
-export { workspacePath } from "./workspace.ts";
-export { tenantUid } from "./store.ts";
+export { tenantConfigDirPath, workspacePath } from "./workspace.ts";
+export { TENANT_UID_BASE, tenantUid } from "./store.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export {
   MAX_CLAUDE_MD_BYTES,
@@ -51,4 +51,3 @@ export { ensureClaudeMdCurrent } from "./claude-md.ts";
 export type { ClaudeMdFreshness } from "./claude-md.ts";
 export { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, WORKSPACE_ENV_FILE } from "./template/index.ts";
 export type { TemplateTool } from "./template/index.ts";
-export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "../credentials/environment.ts";

@@ -8,9 +8,8 @@ import { writeClaudeMd } from "./claude-md.ts";
 import { parseInput, businessProfileSchema, newTenantSchema, tenantPatchSchema } from "./types.ts";
 import type { NewTenantInput, OnboardingStatus, Tenant, TenantPatch } from "./types.ts";
 import { findTenantByPhone, requireMutableTenant, requireTenant, tenantFromRow, nextTenantUid } from "./store.ts";
-import { createWorkspace, removeWorkspace } from "./workspace.ts";
+import { createWorkspace, removeWorkspace, tenantConfigDirPath } from "./workspace.ts";
 import { lstat, rm, unlink } from "node:fs/promises";
-import { tenantConfigDirPath } from "../agent/index.ts";
 
 const { tenants } = schema;
 const MAX_BUSINESS_JSON_BYTES = 64 * 1024;

@@ -11,6 +11,14 @@ import { appendWorkspaceFile, ensureWorkspaceDir, statWorkspaceEntry, writeWorks
 
 type PathConfig = Pick<Config, "TENANTS_DIR">;
 
+/** `<CLAUDE_CONFIG_DIR>/tenants/<tenantId>` (the id checked, so it names one folder); created by prepareTenantConfigDir, removed at purge. */
+export function tenantConfigDirPath(platformConfigDir: string, tenantId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(tenantId)) {
+    throw new Error(`invalid tenant id for an agent directory: ${JSON.stringify(tenantId)}`);
+  }
+  return join(platformConfigDir, "tenants", tenantId);
+}
+
 /**
  * `$TENANTS_DIR/<id>`; throws ValidationError unless `tenantId` is a UUID (so no other id reaches the disk).
  * Files inside it are only ever touched through workspace-fs.ts (the agent may swap any of them).

@@ -9,7 +9,8 @@ import { SERVER_SIDE_CREDENTIALS, createAgentTools } from "../../../src/mcp/inde
 import type { AgentTools } from "../../../src/mcp/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";
 import { listTasks } from "../../../src/scheduler/index.ts";
-import { createTenant, setTelegramChat, tenantEnvironment, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
+import { createTenant, setTelegramChat, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
+import { tenantEnvironment } from "../../../src/credentials/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
 import { startFakeAnthropic } from "../../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../../fakes/anthropic.ts";

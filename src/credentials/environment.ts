@@ -1,5 +1,5 @@
 import type { AppContext } from "../context.ts";
-import { getCredentials } from "./index.ts";
+import { getCredentials } from "./store.ts";
 import { requireTenant } from "../tenants/store.ts";
 import { MAX_ENV_FILE_BYTES, readWorkspaceFile } from "../tenants/workspace-fs.ts";
 

@@ -33,7 +33,7 @@ export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegra
 export type { LinkOutcome } from "./telegram-link.ts";
 export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link.ts";
 export type { NewLinkCode } from "./telegram-link.ts";
-export { tenantConfigDirPath, workspacePath } from "./workspace.ts";
+export { tenantConfigDirPath, workspacePath } from "./workspace-fs.ts";
 export { TENANT_UID_BASE, tenantUid } from "./store.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export {

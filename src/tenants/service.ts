@@ -8,7 +8,8 @@ import { writeClaudeMd } from "./claude-md.ts";
 import { parseInput, businessProfileSchema, newTenantSchema, tenantPatchSchema } from "./types.ts";
 import type { NewTenantInput, OnboardingStatus, Tenant, TenantPatch } from "./types.ts";
 import { findTenantByPhone, requireMutableTenant, requireTenant, tenantFromRow, nextTenantUid } from "./store.ts";
-import { createWorkspace, removeWorkspace, tenantConfigDirPath } from "./workspace.ts";
+import { createWorkspace, removeWorkspace } from "./workspace.ts";
+import { tenantConfigDirPath } from "./workspace-fs.ts";
 import { lstat, rm, unlink } from "node:fs/promises";
 
 const { tenants } = schema;

@@ -2,7 +2,7 @@ import { parseCommandArgs } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { DEFAULT_GMAIL_SCOPE, DEFAULT_REDIRECT_URI } from "../credentials/index.ts";
-import { rotateVaultKey, startGmailConsent, storeGmailRefreshToken } from "../ops/credentials.ts";
+import { rotateVaultKey, startGmailConsent, storeGmailRefreshToken } from "../ops/runbook.ts";
 
 const USAGE = "Usage: proxystaff google-oauth <tenant-id> [CODE] [--code CODE] [--redirect-uri URI] [--scope SCOPES]";
 

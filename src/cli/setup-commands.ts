@@ -7,7 +7,7 @@ import type { Tenant } from "../tenants/index.ts";
 import { parseIntake, readIntakeJson } from "../ops/intake.ts";
 import type { Intake } from "../ops/intake.ts";
 import { formatValidationReport, validateTenant } from "../ops/validation.ts";
-import { applyIntake, createTenantWithLink, initTenant, linkInstructions, linkInstructionsWithCode, newLinkCode, storeIntakeCredentials } from "../ops/tenants.ts";
+import { applyIntake, createTenantWithLink, initTenant, linkInstructions, linkInstructionsWithCode, newLinkCode, storeIntakeCredentials } from "../ops/runbook.ts";
 
 /** node:util parseArgs options for the tenant flags. */
 export const TENANT_FLAG_OPTIONS = {

@@ -3,7 +3,7 @@ import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { TASK_STATUSES } from "../db/schema.ts";
 import type { Task, TaskStatus } from "../scheduler/index.ts";
-import { cancelScheduledTask, listScheduledTasks } from "../ops/tasks.ts";
+import { cancelScheduledTask, listScheduledTasks } from "../ops/runbook.ts";
 
 function isTaskStatus(value: string): value is TaskStatus {
   return (TASK_STATUSES as readonly string[]).includes(value);

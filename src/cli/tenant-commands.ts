@@ -8,7 +8,7 @@ import { ONBOARDING_STATUSES } from "../tenants/index.ts";
 import type { Tenant, OnboardingStatus } from "../tenants/index.ts";
 import type { MessageRow } from "../db/index.ts";
 import { formatValidationReport, validateTenant } from "../ops/validation.ts";
-import { LAST_MESSAGES, isLeaseHeld, linkInstructions, readMessages, readTenant, setTenantStatus, tenantsOf } from "../ops/tenants.ts";
+import { LAST_MESSAGES, isLeaseHeld, linkInstructions, readMessages, readTenant, setTenantStatus, tenantsOf } from "../ops/runbook.ts";
 
 const READ_TENANT_USAGE = "Usage: proxystaff read-tenant <tenant-id> [--json]";
 

@@ -3,7 +3,7 @@ import type { AppContext } from "../../context.ts";
 import { getSessionState, listMessagePage, parseMessageCursor, resetSession } from "../../conversation/index.ts";
 import type { MessageRow } from "../../db/index.ts";
 import { createLinkCode, linkCodeStatus, linkCodeUrl, requireTenant, setTelegramChat, unlinkTelegramChat } from "../../tenants/index.ts";
-import { telegramBotUsername } from "../../ops/tenants.ts";
+import { telegramBotUsername } from "../../ops/runbook.ts";
 import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
 import { agentHealthDetails } from "../../conversation/agent-health.ts";

@@ -4,10 +4,10 @@ import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
 import { getSessionState, listMessagePage, listMessages } from "../conversation/index.ts";
 import type { MessageCursor, SessionState } from "../conversation/index.ts";
-import { listCredentials, setCredentials } from "../credentials/index.ts";
-import type { CredentialSummary } from "../credentials/index.ts";
-import { listTasks } from "../scheduler/index.ts";
-import type { Task } from "../scheduler/index.ts";
+import { buildConsentUrl, exchangeCodeForRefreshToken, extractCode, googleClientFromConfig, listCredentials, rotateCredentialsKey, setCredentials } from "../credentials/index.ts";
+import type { CredentialSummary, GoogleClient, RotationReport } from "../credentials/index.ts";
+import { cancelTask, listTasks } from "../scheduler/index.ts";
+import type { Task, TaskStatus } from "../scheduler/index.ts";
 import {
   createLinkCode,
   createTenant,
@@ -25,8 +25,10 @@ import type { Channel, NewLinkCode, NewTenantInput, OnboardingStatus, Tenant, Wo
 import { intakeCredentials } from "./intake.ts";
 import type { Intake } from "./intake.ts";
 
-// What the runbook's tenant commands do (setup-customer, create-tenant, init-tenant, link-code, read-tenant,
-// read-messages, set-status), as functions that return data; cli/ parses their arguments and prints.
+// What the runbook's commands do, as functions that return data; cli/ parses their arguments and prints.
+// Tenants: setup-customer, create-tenant, init-tenant, link-code, read-tenant, read-messages, set-status
+// (validate-tenant is validation.ts; doctor is doctor.ts). Credentials: google-oauth, rotate-credentials-key.
+// Tasks: list-tasks, cancel-task.
 
 /** What setup-customer did with the tenant of the intake's phone number. */
 export type IntakeOutcome =
@@ -147,6 +149,44 @@ export async function setTenantStatus(ctx: AppContext, tenantId: string, status:
   const before = await requireTenant(ctx.db, tenantId);
   const after = await setOnboardingStatus(ctx, tenantId, status, { by: "operator" });
   return { before, after };
+}
+
+/** google-oauth, step 1: the tenant, the Google client (GOOGLE_CLIENT_ID/SECRET, else an error) and the consent URL the customer opens. */
+export async function startGmailConsent(
+  ctx: AppContext,
+  tenantId: string,
+  options: { redirectUri: string; scope?: string },
+): Promise<{ tenant: Tenant; client: GoogleClient; consentUrl: string }> {
+  const tenant = await requireTenant(ctx.db, tenantId);
+  const client = googleClientFromConfig(ctx.config);
+  const consentUrl = buildConsentUrl(client.clientId, { redirectUri: options.redirectUri, scope: options.scope, state: tenant.id });
+  return { tenant, client, consentUrl };
+}
+
+/**
+ * google-oauth, step 2: exchanges the code (or the whole address Google redirected to) for a refresh
+ * token and stores it in the tenant's vault as GMAIL_REFRESH_TOKEN. The token is never returned.
+ */
+export async function storeGmailRefreshToken(ctx: AppContext, tenant: Tenant, client: GoogleClient, input: string, redirectUri: string): Promise<void> {
+  const { refreshToken } = await exchangeCodeForRefreshToken(client, extractCode(input), { redirectUri });
+  await setCredentials(ctx, tenant.id, { GMAIL_REFRESH_TOKEN: refreshToken });
+  ctx.log.info("gmail refresh token stored", { tenantId: tenant.id });
+}
+
+/** rotate-credentials-key: re-encrypts every credential not sealed with the current CREDENTIALS_KEY; counts and failures (never a value). */
+export async function rotateVaultKey(ctx: AppContext): Promise<RotationReport> {
+  return rotateCredentialsKey(ctx);
+}
+
+/** list-tasks: scheduled tasks, soonest next run first, of every tenant or of one (which must exist). */
+export async function listScheduledTasks(ctx: AppContext, filter: { tenantId?: string; status?: TaskStatus; limit?: number }): Promise<Task[]> {
+  if (filter.tenantId) await requireTenant(ctx.db, filter.tenantId);
+  return listTasks(ctx.db, filter);
+}
+
+/** cancel-task: cancels a PENDING or RUNNING task (with `tenantId`, only that tenant's); a DONE or FAILED one → ConflictError. */
+export async function cancelScheduledTask(ctx: AppContext, taskId: string, scope: { tenantId?: string } = {}): Promise<Task> {
+  return cancelTask(ctx, taskId, scope);
 }
 
 /**

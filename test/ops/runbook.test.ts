@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { getCredentials } from "../../src/credentials/index.ts";
-import { applyIntake, isLeaseHeld, newLinkCode, readMessages, readTenant, setTenantStatus, storeIntakeCredentials, telegramBotUsername } from "../../src/ops/tenants.ts";
+import { applyIntake, cancelScheduledTask, isLeaseHeld, listScheduledTasks, newLinkCode, readMessages, readTenant, rotateVaultKey, setTenantStatus, storeIntakeCredentials, telegramBotUsername } from "../../src/ops/runbook.ts";
+import { createTask } from "../../src/scheduler/index.ts";
 import { parseIntake } from "../../src/ops/intake.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
@@ -50,6 +51,22 @@ describe("read-tenant, read-messages, set-status", () => {
     const made = await newLinkCode(t.ctx, tenant.id);
     expect(made).toMatchObject({ tenant: { id: tenant.id }, botUsername: null, url: null });
     expect(made.code.code.length).toBeGreaterThan(8);
+  });
+});
+
+describe("tasks and credentials", () => {
+  test("listScheduledTasks of one tenant (which must exist); cancelScheduledTask", async () => {
+    const { tenant } = await applyIntake(t.ctx, intake());
+    const task = await createTask(t.ctx, tenant.id, { prompt: "Weekly specials", cron: "0 10 * * 5" }, "admin");
+    expect((await listScheduledTasks(t.ctx, { tenantId: tenant.id })).map((x) => x.id)).toEqual([task.id]);
+    expect((await rejectionOf(listScheduledTasks(t.ctx, { tenantId: crypto.randomUUID() }))).name).toBe("NotFoundError");
+    expect((await cancelScheduledTask(t.ctx, task.id, { tenantId: tenant.id })).status).toBe("CANCELLED");
+  });
+
+  test("rotateVaultKey: nothing to rotate with one key", async () => {
+    const { tenant } = await applyIntake(t.ctx, intake());
+    await storeIntakeCredentials(t.ctx, tenant, intake());
+    expect(await rotateVaultKey(t.ctx)).toMatchObject({ rotated: 0, alreadyCurrent: 1, failed: 0 });
   });
 });
 

@@ -27,6 +27,11 @@ export class ConflictError extends AppError {
   }
 }
 
+/** Raised for bad command-line input: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
 export class ValidationError extends AppError {
   override name = "ValidationError";
   constructor(message: string, code = "invalid_input") {

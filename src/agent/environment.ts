@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, closeSync, constants, fchownSync, openSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { tenantConfigDirPath } from "../tenants/index.ts";
 
 /** Names of the platform's own secrets: never in an agent's environment, whoever tries to set them. */
 export const PLATFORM_SECRET_VARIABLES = [
@@ -114,14 +115,6 @@ export function prepareTenantConfigDir(platformConfigDir: string, tenantId: stri
     chmodSync(target, 0o600);
   }
   return { dir, platformCredentials: source };
-}
-
-/** `<CLAUDE_CONFIG_DIR>/tenants/<tenantId>` (the id checked, so it names one folder); created by prepareTenantConfigDir, removed at purge. */
-export function tenantConfigDirPath(platformConfigDir: string, tenantId: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(tenantId)) {
-    throw new Error(`invalid tenant id for an agent directory: ${JSON.stringify(tenantId)}`);
-  }
-  return join(platformConfigDir, "tenants", tenantId);
 }
 
 function isRegularFile(path: string): boolean {

@@ -29,4 +29,3 @@ export { runSandboxSelfCheck } from "./self-check.ts";
 export { decideRunUser, makeEntriesPrivate, makeTraversable, prepareRunOwnership, PROBE_UID, runAsArgs, TENANT_UID_BASE, unreachableFolders } from "./run-user.ts";
 export type { RunUser } from "./run-user.ts";
 export type { SelfCheckItem, SelfCheckOptions } from "./self-check.ts";
-export { tenantConfigDirPath } from "./environment.ts";

@@ -2,9 +2,9 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync 
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { TENANT_UID_BASE } from "../tenants/index.ts";
 
-/** The first uid handed to a tenant (tenants.uid); far above any system or login account. */
-export const TENANT_UID_BASE = 200_000;
+export { TENANT_UID_BASE };
 
 /** The uid the start-up sandbox probe and the self-check run as: below every tenant's, never allocated. */
 export const PROBE_UID = TENANT_UID_BASE - 1;

@@ -1,4 +1,5 @@
-import { UsageError, parseCommandArgs } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { platformSecrets } from "../config.ts";
 import { createLogger } from "../log.ts";

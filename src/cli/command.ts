@@ -1,4 +1,6 @@
 import type { AppContext } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import { isTenantId } from "../tenants/index.ts";
 import { parseArgs } from "node:util";
 import { createInterface } from "node:readline";
 import type { Interface } from "node:readline";
@@ -40,10 +42,6 @@ export interface StandaloneCommand extends CommandBase {
 /** One `proxystaff <name>` command. */
 export type Command = ContextCommand | StandaloneCommand;
 
-/** Raised for bad command-line input: printed without a stack, exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
 
@@ -105,4 +103,25 @@ export function createLineReader(
       reader.resume();
     });
   };
+}
+
+/** The tenant id at `positionals[0]`; UsageError when absent or not a UUID. */
+export function tenantIdArg(positionals: string[], usage: string): string {
+  const id = positionals[0];
+  if (!id) throw new UsageError(`Missing <tenant-id>. ${usage}`);
+  if (!isTenantId(id)) throw new UsageError(`${JSON.stringify(positionals[0]?.slice(0, 60))} is not a tenant id (a UUID).`);
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
+  return id;
+}
+
+/** Asks for a value on the terminal; null when stdin is not a terminal or the answer is empty. */
+export async function ask(io: CommandIO, question: string): Promise<string | null> {
+  if (!io.isInteractive) return null;
+  const answer = (await io.readLine(`${question}: `))?.trim();
+  return answer ? answer : null;
+}
+
+/** Prints an object as pretty JSON (for --json). */
+export function printJson(io: CommandIO, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2));
 }

@@ -1,8 +1,8 @@
-import { UsageError, parseCommandArgs } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
-import { requireTenant } from "../tenants/index.ts";
-import { DEFAULT_GMAIL_SCOPE, DEFAULT_REDIRECT_URI, buildConsentUrl, exchangeCodeForRefreshToken, extractCode, googleClientFromConfig } from "../credentials/google-oauth.ts";
-import { rotateCredentialsKey, setCredentials } from "../credentials/index.ts";
+import { DEFAULT_GMAIL_SCOPE, DEFAULT_REDIRECT_URI } from "../credentials/index.ts";
+import { rotateVaultKey, startGmailConsent, storeGmailRefreshToken } from "../ops/runbook.ts";
 
 const USAGE = "Usage: proxystaff google-oauth <tenant-id> [CODE] [--code CODE] [--redirect-uri URI] [--scope SCOPES]";
 
@@ -33,13 +33,12 @@ Options:
     const [id, codeArg, extra] = positionals;
     if (!id) throw new UsageError(`Missing <tenant-id>. ${USAGE}`);
     if (extra !== undefined || (codeArg !== undefined && values.code !== undefined)) throw new UsageError("Give the code once.");
-    const tenant = await requireTenant(ctx.db, id);
-    const client = googleClientFromConfig(ctx.config);
     const redirectUri = values["redirect-uri"] ?? DEFAULT_REDIRECT_URI;
+    const { tenant, client, consentUrl } = await startGmailConsent(ctx, id, { redirectUri, scope: values.scope });
     io.out(`Gmail access for ${tenant.name} (${tenant.id}).`);
     io.out("Open this URL in a browser signed in to the customer's Google account and allow access:");
     io.out("");
-    io.out(buildConsentUrl(client.clientId, { redirectUri, scope: values.scope, state: tenant.id }));
+    io.out(consentUrl);
     io.out("");
     let input = values.code ?? codeArg;
     if (input === undefined && io.isInteractive) {
@@ -49,9 +48,7 @@ Options:
       io.out(`Then run: proxystaff google-oauth ${tenant.id} --code <CODE>`);
       return 0;
     }
-    const { refreshToken } = await exchangeCodeForRefreshToken(client, extractCode(input), { redirectUri });
-    await setCredentials(ctx, tenant.id, { GMAIL_REFRESH_TOKEN: refreshToken });
-    ctx.log.info("gmail refresh token stored", { tenantId: tenant.id });
+    await storeGmailRefreshToken(ctx, tenant, client, input, redirectUri);
     io.out(`Stored GMAIL_REFRESH_TOKEN in the vault for tenant ${tenant.id}.`);
     return 0;
   },
@@ -72,7 +69,7 @@ Exit code 1 if any credential could not be decrypted (listed by tenant and key, 
   async run(args, io, ctx) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: "boolean" } });
     if (positionals.length > 0) throw new UsageError(`Unexpected argument: ${positionals[0]}`);
-    const report = await rotateCredentialsKey(ctx);
+    const report = await rotateVaultKey(ctx);
     if (values.json) {
       io.out(JSON.stringify(report, null, 2));
     } else {

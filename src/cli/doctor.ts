@@ -1,10 +1,8 @@
-import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
-import { redactSecrets } from "../log.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { parseCommandArgs } from "./command.ts";
 import type { CommandIO, StandaloneCommand } from "./command.ts";
-import { checkAgentLogin, checkChannels, checkDatabase, checkDirectories, checkSecrets, displayUrl, fail, ok, warn, checkAgentCli, checkPython, checkSandbox } from "../ops/doctor.ts";
+import { displayUrl, runDoctor } from "../ops/doctor.ts";
 import type { DoctorCheck } from "../ops/doctor.ts";
 
 /**
@@ -36,40 +34,12 @@ Options:
 Exit code: 0 when nothing failed (warnings allowed), 1 otherwise.`,
   async run(args, io) {
     const { values } = parseCommandArgs(args, { json: { type: "boolean" }, "skip-sandbox": { type: "boolean" } });
-    let config: Config | null = null;
-    let checks: DoctorCheck[];
-    try {
-      config = loadConfig(io.env, { generateSecrets: false });
-      checks = await runChecks(config, io.env, { isSandboxSkipped: values["skip-sandbox"] === true });
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      checks = [fail("config", `invalid: ${error.problems.join("; ")}`, "fix these environment variables (docs/operations.md lists them all)")];
-    }
-    const secrets = config ? platformSecrets(config) : [];
-    const safe = checks.map((c) => ({ ...c, detail: redactSecrets(c.detail, secrets), ...(c.fix ? { fix: redactSecrets(c.fix, secrets) } : {}) }));
-    if (values.json) io.out(JSON.stringify(safe, null, 2));
-    else printChecks(io, safe, config);
-    return safe.some((c) => c.status === "fail") ? 1 : 0;
+    const { config, checks } = await runDoctor(io.env, { isSandboxSkipped: values["skip-sandbox"] === true });
+    if (values.json) io.out(JSON.stringify(checks, null, 2));
+    else printChecks(io, checks, config);
+    return checks.some((c) => c.status === "fail") ? 1 : 0;
   },
 };
-
-/** Every check, in the order an operator would fix them. */
-export async function runChecks(
-  config: Config,
-  env: Record<string, string | undefined>,
-  options: { isSandboxSkipped?: boolean } = {},
-): Promise<DoctorCheck[]> {
-  const checks: DoctorCheck[] = [ok("config", `loaded (AGENT_SANDBOX=${config.AGENT_SANDBOX}, TELEGRAM_MODE=${config.TELEGRAM_MODE}, LOG_LEVEL=${config.LOG_LEVEL})`)];
-  for (const notice of config.notices) if (notice.level === "warn" && !notice.msg.startsWith("CREDENTIALS_KEY")) checks.push(warn("config", notice.msg));
-  checks.push(...checkSecrets(config, env), ...checkDirectories(config), ...(await checkDatabase(config)), ...checkAgentLogin(config));
-  const cli = await checkAgentCli(config, env.PATH);
-  checks.push(cli.check, await checkPython(env.PATH));
-  if (options.isSandboxSkipped) checks.push(warn("sandbox", "self-check skipped (--skip-sandbox)"));
-  else if (cli.command) checks.push(...(await checkSandbox(config, cli.command)));
-  else checks.push(fail("sandbox", "not checked: no agent CLI to run inside it", "fix the claude CLI line first"));
-  checks.push(...checkChannels(config));
-  return checks;
-}
 
 function printChecks(io: CommandIO, checks: DoctorCheck[], config: Config | null): void {
   io.out(`ProxyStaff ${pkg.version} doctor${config ? ` — DATA_DIR ${config.DATA_DIR}, database ${displayUrl(config.DATABASE_URL)}` : ""}`);

@@ -4,7 +4,8 @@ import { createLogger, redactSecrets } from "../log.ts";
 import type { AppContext } from "../context.ts";
 import { createContext } from "../runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { UsageError, createLineReader } from "./command.ts";
+import { createLineReader } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command, CommandIO } from "./command.ts";
 import { commands } from "./commands.ts";
 

@@ -1,13 +1,13 @@
-import { UsageError, parseCommandArgs } from "./command.ts";
+import { ask, parseCommandArgs, printJson, tenantIdArg } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command, CommandIO } from "./command.ts";
 import type { AppContext } from "../context.ts";
-import { setCredentials } from "../credentials/index.ts";
-import { createTenant, findTenantByPhone, updateTenant, workspacePath, initWorkspace, createLinkCode, linkCodeUrl, requireTenant, CHANNELS } from "../tenants/index.ts";
+import { CHANNELS, workspacePath } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
-import { intakeCredentials, parseIntake, readIntakeJson } from "../ops/intake.ts";
+import { parseIntake, readIntakeJson } from "../ops/intake.ts";
 import type { Intake } from "../ops/intake.ts";
 import { formatValidationReport, validateTenant } from "../ops/validation.ts";
-import { describeTenant, linkInstructionsWithCode, tenantIdArg, telegramBotUsername, linkInstructions, printJson, ask } from "../ops/tenant-support.ts";
+import { applyIntake, createTenantWithLink, initTenant, linkInstructions, linkInstructionsWithCode, newLinkCode, storeIntakeCredentials } from "../ops/runbook.ts";
 
 /** node:util parseArgs options for the tenant flags. */
 export const TENANT_FLAG_OPTIONS = {
@@ -99,18 +99,16 @@ ${TENANT_FLAGS_HELP}
     const intake = parseIntake(raw, file ? `Intake file ${file}` : "Customer input");
     const hasBusiness = "business" in raw;
 
-    const existing = await findTenantByPhone(ctx.db, intake.phone);
-    let tenant: Tenant;
-    if (existing && !values.update) {
-      tenant = existing;
-      io.out(`A tenant with phone ${intake.phone} already exists: ${existing.id} (${describeTenant(existing)}).`);
+    const outcome = await applyIntake(ctx, intake, { update: values.update, hasBusiness });
+    const tenant = outcome.tenant;
+    if (outcome.kind === "exists") {
+      io.out(`A tenant with phone ${intake.phone} already exists: ${tenant.id} (${describeTenant(tenant)}).`);
       io.out("Nothing was changed; re-run with --update to update it from this input.");
-    } else if (existing) {
-      tenant = await updateExisting(ctx, io, existing, intake, hasBusiness);
     } else {
-      const { credentials: _stored, ...input } = intake;
-      tenant = await createTenant(ctx, input);
-      io.out(`Created tenant ${tenant.id}: ${describeTenant(tenant)}`);
+      io.out(`${outcome.kind === "created" ? "Created" : "Updated"} tenant ${tenant.id}: ${describeTenant(tenant)}`);
+      if (outcome.kind === "updated" && outcome.keptChannel) {
+        io.err(`Note: the channel stays ${outcome.keptChannel}; changing a tenant's channel is not supported (create a new tenant).`);
+      }
       await storeCredentials(ctx, io, tenant, intake);
     }
 
@@ -125,28 +123,15 @@ ${TENANT_FLAGS_HELP}
   },
 };
 
-async function updateExisting(ctx: AppContext, io: CommandIO, existing: Tenant, intake: Intake, hasBusiness: boolean): Promise<Tenant> {
-  const tenant = await updateTenant(ctx, existing.id, {
-    name: intake.name,
-    timezone: intake.timezone,
-    ...(hasBusiness && { business: intake.business }),
-  });
-  io.out(`Updated tenant ${tenant.id}: ${describeTenant(tenant)}`);
-  if (intake.channel !== existing.channel) {
-    io.err(`Note: the channel stays ${existing.channel}; changing a tenant's channel is not supported (create a new tenant).`);
-  }
-  await storeCredentials(ctx, io, tenant, intake);
-  return tenant;
+async function storeCredentials(ctx: AppContext, io: CommandIO, tenant: Tenant, intake: Intake): Promise<void> {
+  const { stored, skipped } = await storeIntakeCredentials(ctx, tenant, intake);
+  if (stored.length > 0) io.out(`Credentials stored in the vault: ${stored.join(", ")}`);
+  if (skipped.length > 0) io.out(`Credentials left empty in the input (not stored): ${skipped.join(", ")}`);
 }
 
-async function storeCredentials(ctx: AppContext, io: CommandIO, tenant: Tenant, intake: Intake): Promise<void> {
-  const creds = intakeCredentials(intake);
-  const skipped = Object.keys(intake.credentials).filter((k) => !(k in creds));
-  if (Object.keys(creds).length > 0) {
-    await setCredentials(ctx, tenant.id, creds);
-    io.out(`Credentials stored in the vault: ${Object.keys(creds).join(", ")}`);
-  }
-  if (skipped.length > 0) io.out(`Credentials left empty in the input (not stored): ${skipped.join(", ")}`);
+/** A one-line description: "Acme Plumbing" +18015551234 telegram, DISCOVERY, ACTIVE. */
+export function describeTenant(t: Tenant): string {
+  return `${JSON.stringify(t.name)} ${t.phone_number} ${t.channel}, ${t.onboarding_status}, ${t.status}, ${t.timezone}`;
 }
 
 const CREATE_TENANT_USAGE = "Usage: proxystaff create-tenant [--name …] [--phone …] [--channel telegram|whatsapp] [--timezone …]";
@@ -171,10 +156,10 @@ proxystaff validate-tenant <id>. setup-customer does all of this in one go.`,
     if (positionals.length > 0) throw new UsageError(`Unexpected argument: ${positionals[0]} (use flags)`);
     const raw = await completeTenantFields(io, values);
     const { credentials: _none, ...input } = parseIntake(raw, "Tenant input");
-    const tenant = await createTenant(ctx, input);
+    const { tenant, workspace, linkInstructions: howToLink } = await createTenantWithLink(ctx, input);
     io.out(`Created tenant ${tenant.id}: ${describeTenant(tenant)}`);
-    io.out(`Workspace: ${workspacePath(ctx.config, tenant.id)}`);
-    io.out(await linkInstructionsWithCode(ctx, tenant));
+    io.out(`Workspace: ${workspace}`);
+    io.out(howToLink);
     io.out(`Next: store credentials (POST /admin/tenants/${tenant.id}/credentials), then: proxystaff validate-tenant ${tenant.id}`);
     return 0;
   },
@@ -194,7 +179,7 @@ Use it after an upgrade or when a tenant folder is damaged.`,
   async run(args, io, ctx) {
     const { positionals } = parseCommandArgs(args, {});
     const id = tenantIdArg(positionals, INIT_TENANT_USAGE);
-    const report = await initWorkspace(ctx, id);
+    const report = await initTenant(ctx, id);
     io.out(`Workspace ${report.path}`);
     io.out(`Re-copied: ${report.tools.join(", ") || "(none)"}`);
     if (report.created.length > 0) io.out(`Recreated (was missing): ${report.created.join(", ")}`);
@@ -221,15 +206,13 @@ Options:
   async run(args, io, ctx) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: "boolean" } });
     const id = tenantIdArg(positionals, LINK_CODE_USAGE);
-    const tenant = await requireTenant(ctx.db, id);
-    // createLinkCode refuses a WhatsApp, linked or archived tenant (ConflictError, exit 1).
-    const made = await createLinkCode(ctx.db, tenant.id, ctx.clock.now());
-    const botUsername = await telegramBotUsername(ctx.config);
+    // A WhatsApp, linked or archived tenant is refused (ConflictError, exit 1).
+    const { tenant, code, botUsername, url } = await newLinkCode(ctx, id);
     if (!values.json) {
-      io.out(linkInstructions(tenant, ctx.config, botUsername, made));
+      io.out(linkInstructions(tenant, ctx.config, botUsername, code));
       return 0;
     }
-    printJson(io, { code: made.code, url: botUsername ? linkCodeUrl(botUsername, made.code) : null, expires_at: made.expires_at });
+    printJson(io, { code: code.code, url, expires_at: code.expires_at });
     return 0;
   },
 };

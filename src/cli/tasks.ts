@@ -1,9 +1,9 @@
-import { parseCommandArgs, UsageError } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { TASK_STATUSES } from "../db/schema.ts";
-import { requireTenant } from "../tenants/index.ts";
-import { cancelTask, listTasks } from "../scheduler/tasks.ts";
-import type { Task, TaskStatus } from "../scheduler/tasks.ts";
+import type { Task, TaskStatus } from "../scheduler/index.ts";
+import { cancelScheduledTask, listScheduledTasks } from "../ops/runbook.ts";
 
 function isTaskStatus(value: string): value is TaskStatus {
   return (TASK_STATUSES as readonly string[]).includes(value);
@@ -50,8 +50,7 @@ A paused task is PENDING with "paused" shown and no next run.`,
     const limit = values.limit === undefined ? 200 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError("--limit must be a whole number from 1 to 10000.");
     const tenantId = positionals[0];
-    if (tenantId) await requireTenant(ctx.db, tenantId);
-    const tasks = await listTasks(ctx.db, { tenantId, status, limit });
+    const tasks = await listScheduledTasks(ctx, { tenantId, status, limit });
     if (values.json) {
       io.out(JSON.stringify(tasks, null, 2));
       return 0;
@@ -88,7 +87,7 @@ cancelled task is fine; a DONE or FAILED task cannot be cancelled (exit code 1).
     const { values, positionals } = parseCommandArgs(args, { tenant: { type: "string" } });
     const [taskId, ...rest] = positionals;
     if (!taskId || rest.length > 0) throw new UsageError("Give exactly one task id.");
-    const task = await cancelTask(ctx, taskId, { tenantId: values.tenant });
+    const task = await cancelScheduledTask(ctx, taskId, { tenantId: values.tenant });
     io.out(`Task ${task.id} of tenant ${task.tenant_id} is ${task.status}.`);
     return 0;
   },

@@ -1,20 +1,16 @@
-import { parseCommandArgs, UsageError } from "./command.ts";
+import { parseCommandArgs, printJson, tenantIdArg } from "./command.ts";
+import { UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { createTenantCommand, initTenantCommand, linkCodeCommand, setupCustomerCommand } from "./setup-commands.ts";
-import { getSessionState, listMessages, listMessagePage, parseMessageCursor } from "../conversation/index.ts";
+import { parseMessageCursor } from "../conversation/index.ts";
 import type { MessageCursor } from "../conversation/index.ts";
-import { listCredentials } from "../credentials/index.ts";
-import { listTasks } from "../scheduler/index.ts";
-import { linkCodeStatus, requireTenant, workspacePath, getTenant, ONBOARDING_STATUSES, setOnboardingStatus } from "../tenants/index.ts";
+import { ONBOARDING_STATUSES } from "../tenants/index.ts";
 import type { Tenant, OnboardingStatus } from "../tenants/index.ts";
-import { linkInstructions, printJson, tenantIdArg } from "../ops/tenant-support.ts";
-import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
 import { formatValidationReport, validateTenant } from "../ops/validation.ts";
-
+import { LAST_MESSAGES, isLeaseHeld, linkInstructions, readMessages, readTenant, setTenantStatus, tenantsOf } from "../ops/runbook.ts";
 
 const READ_TENANT_USAGE = "Usage: proxystaff read-tenant <tenant-id> [--json]";
-const LAST_MESSAGES = 5;
 
 export const readTenantCommand: Command = {
   name: "read-tenant",
@@ -31,19 +27,13 @@ Options:
   async run(args, io, ctx) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: "boolean" } });
     const id = tenantIdArg(positionals, READ_TENANT_USAGE);
-    const tenant = await requireTenant(ctx.db, id);
-    const [credentials, session, tasks, messages, linkCode] = await Promise.all([
-      listCredentials(ctx, id),
-      getSessionState(ctx.db, id),
-      listTasks(ctx.db, { tenantId: id, status: "PENDING" }),
-      listMessages(ctx.db, { tenantId: id, limit: LAST_MESSAGES }),
-      linkCodeStatus(ctx.db, id, ctx.clock.now()),
-    ]);
+    const report = await readTenant(ctx, id);
     if (values.json) {
-      printJson(io, { tenant, workspace: workspacePath(ctx.config, id), link_code: linkCode, credentials, session, pending_tasks: tasks, last_messages: messages });
+      printJson(io, report);
       return 0;
     }
-    const leaseHeld = session?.lease_expires_at != null && Date.parse(session.lease_expires_at) > ctx.clock.now();
+    const { tenant, workspace, link_code: linkCode, credentials, session, pending_tasks: tasks, last_messages: messages } = report;
+    const leaseHeld = isLeaseHeld(session, ctx.clock.now());
     const lines = [
       `Tenant ${tenant.id}`,
       `  Name:        ${tenant.name}`,
@@ -53,7 +43,7 @@ Options:
       `  Onboarding:  ${tenant.onboarding_status}`,
       `  Time zone:   ${tenant.timezone}`,
       `  Created:     ${tenant.created_at}   Updated: ${tenant.updated_at}`,
-      `  Workspace:   ${workspacePath(ctx.config, id)}`,
+      `  Workspace:   ${workspace}`,
     ];
     if (tenant.channel === "telegram" && !tenant.telegram_chat_id) {
       lines.push(`  ${linkInstructions(tenant, ctx.config)}`);
@@ -129,8 +119,7 @@ Options:
       before = parseMessageCursor(values.before) ?? undefined;
       if (!before) throw new UsageError("--before must be a cursor printed by read-messages or an ISO-8601 time such as 2026-11-26T08:00:00Z.");
     }
-    if (tenantId) await requireTenant(ctx.db, tenantId);
-    const { messages: rows, nextBefore } = await listMessagePage(ctx.db, { tenantId, limit, before });
+    const { messages: rows, nextBefore } = await readMessages(ctx, { tenantId, limit, before });
     // On stderr, so stdout stays the rows alone (one per line, or the JSON array) for scripts.
     const olderHint = nextBefore ? `Older messages: --before '${nextBefore}'` : null;
     if (values.json) {
@@ -152,16 +141,6 @@ Options:
     return 0;
   },
 };
-
-async function tenantsOf(ctx: AppContext, ids: (string | null)[]): Promise<Map<string, Tenant>> {
-  const tenants = new Map<string, Tenant>();
-  for (const id of new Set(ids)) {
-    if (!id) continue;
-    const tenant = await getTenant(ctx.db, id);
-    if (tenant) tenants.set(id, tenant);
-  }
-  return tenants;
-}
 
 /** Body on one line, cut to `max` characters. */
 export function oneLine(text: string, max = 120): string {
@@ -211,8 +190,7 @@ Same effect as: UPDATE tenants SET onboarding_status = 'LIVE' WHERE id = '…';`
     if (!(ONBOARDING_STATUSES as readonly string[]).includes(status)) {
       throw new UsageError(`Unknown status ${JSON.stringify(statusArg)}; use one of ${ONBOARDING_STATUSES.join(", ")}.`);
     }
-    const before = await requireTenant(ctx.db, id);
-    const after = await setOnboardingStatus(ctx, id, status as OnboardingStatus, { by: "operator" });
+    const { before, after } = await setTenantStatus(ctx, id, status as OnboardingStatus);
     io.out(
       before.onboarding_status === after.onboarding_status
         ? `Tenant ${id} is already ${after.onboarding_status}; nothing changed.`

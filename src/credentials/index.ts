@@ -13,5 +13,7 @@ export {
 export { setCredentials, listCredentials, deleteCredential, getCredentials, getCredential } from "./store.ts";
 export type { CredentialSummary } from "./store.ts";
 export { rotateCredentialsKey } from "./rotate.ts";
+export { DEFAULT_GMAIL_SCOPE, DEFAULT_REDIRECT_URI, buildConsentUrl, exchangeCodeForRefreshToken, extractCode, googleClientFromConfig } from "./google-oauth.ts";
+export type { GoogleClient } from "./google-oauth.ts";
 export type { RotationReport } from "./rotate.ts";
 export { PLATFORM_TOOL_SETTINGS, parseEnvFile, readWorkspaceEnv, tenantEnvironment, tenantSecretValues } from "./environment.ts";

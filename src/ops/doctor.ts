@@ -1,6 +1,8 @@
 import { accessSync, constants, existsSync, statSync, mkdtempSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
+import { redactSecrets } from "../log.ts";
 import { migrationStatus, openDatabase, pingDatabase } from "../db/index.ts";
 import { findAgentLogin } from "../agent/login.ts";
 import { tmpdir } from "node:os";
@@ -19,6 +21,48 @@ export interface DoctorCheck {
 export const ok = (name: string, detail: string): DoctorCheck => ({ name, status: "ok", detail });
 export const warn = (name: string, detail: string, fix?: string): DoctorCheck => ({ name, status: "warn", detail, fix });
 export const fail = (name: string, detail: string, fix?: string): DoctorCheck => ({ name, status: "fail", detail, fix });
+
+/**
+ * `proxystaff doctor`'s checks of the install this environment describes: the configuration (an invalid
+ * one is a failed line, not a throw), then every check in the order an operator would fix them. Changes
+ * nothing: no database is created or migrated, no secret generated, no platform called. Details and
+ * fixes have the platform's secrets redacted; `config` is null when it did not load.
+ */
+export async function runDoctor(
+  env: Record<string, string | undefined>,
+  options: { isSandboxSkipped?: boolean } = {},
+): Promise<{ config: Config | null; checks: DoctorCheck[] }> {
+  let config: Config | null = null;
+  let checks: DoctorCheck[];
+  try {
+    config = loadConfig(env, { generateSecrets: false });
+    checks = await runChecks(config, env, options);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    checks = [fail("config", `invalid: ${error.problems.join("; ")}`, "fix these environment variables (docs/operations.md lists them all)")];
+  }
+  const secrets = config ? platformSecrets(config) : [];
+  const safe = checks.map((c) => ({ ...c, detail: redactSecrets(c.detail, secrets), ...(c.fix ? { fix: redactSecrets(c.fix, secrets) } : {}) }));
+  return { config, checks: safe };
+}
+
+/** Every check, in the order an operator would fix them. */
+async function runChecks(
+  config: Config,
+  env: Record<string, string | undefined>,
+  options: { isSandboxSkipped?: boolean } = {},
+): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [ok("config", `loaded (AGENT_SANDBOX=${config.AGENT_SANDBOX}, TELEGRAM_MODE=${config.TELEGRAM_MODE}, LOG_LEVEL=${config.LOG_LEVEL})`)];
+  for (const notice of config.notices) if (notice.level === "warn" && !notice.msg.startsWith("CREDENTIALS_KEY")) checks.push(warn("config", notice.msg));
+  checks.push(...checkSecrets(config, env), ...checkDirectories(config), ...(await checkDatabase(config)), ...checkAgentLogin(config));
+  const cli = await checkAgentCli(config, env.PATH);
+  checks.push(cli.check, await checkPython(env.PATH));
+  if (options.isSandboxSkipped) checks.push(warn("sandbox", "self-check skipped (--skip-sandbox)"));
+  else if (cli.command) checks.push(...(await checkSandbox(config, cli.command)));
+  else checks.push(fail("sandbox", "not checked: no agent CLI to run inside it", "fix the claude CLI line first"));
+  checks.push(...checkChannels(config));
+  return checks;
+}
 
 /** ADMIN_API_KEY and CREDENTIALS_KEY: set, read from DATA_DIR, or still to be generated. */
 export function checkSecrets(config: Config, env: Record<string, string | undefined>): DoctorCheck[] {

@@ -8,6 +8,7 @@ import { tenantEnvironment, tenantSecretValues } from "../credentials/index.ts";
 import { toolSandbox } from "../agent/tool-sandbox.ts";
 import type { ToolSandbox, ToolWrap } from "../agent/tool-sandbox.ts";
 import { listWorkspaceDir, MAX_SCRIPT_BYTES, readWorkspaceFile, UnsafeWorkspaceFileError } from "../tenants/workspace-fs.ts";
+import { checkToolsHealth, SERVER_SIDE_CREDENTIALS } from "../mcp/index.ts";
 import type { ToolsHealthOptions } from "../mcp/index.ts";
 
 /** One tool's health: a script's `--health-check` result, or a server-side MCP tool's check. */
@@ -77,7 +78,7 @@ export async function runToolHealthChecks(
     PYTHONDONTWRITEBYTECODE: "1",
     PYTHONUNBUFFERED: "1",
     SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE,
-    ...(await withoutServerSideCredentials(tenantEnv)),
+    ...withoutServerSideCredentials(tenantEnv),
   };
   const secrets = [...tenantSecretValues(tenantEnv), ...platformSecrets(ctx.config)];
   const sandbox = options.sandbox ?? toolSandbox(ctx.config, ctx.log);
@@ -111,9 +112,7 @@ async function asTenantUid(
 }
 
 /** The environment minus the credentials that only server-side tools may use (as agent runs withhold them). */
-async function withoutServerSideCredentials(env: Record<string, string>): Promise<Record<string, string>> {
-  // Loaded on use: a static import closes the cycle http/admin → tenants → agent/tools → scheduler → http/admin.
-  const { SERVER_SIDE_CREDENTIALS } = await import("../mcp/index.ts");
+function withoutServerSideCredentials(env: Record<string, string>): Record<string, string> {
   const withheld = new Set(SERVER_SIDE_CREDENTIALS);
   return Object.fromEntries(Object.entries(env).filter(([key]) => !withheld.has(key)));
 }
@@ -187,8 +186,6 @@ export async function runServerSideToolChecks(ctx: AppContext, tenantId: string,
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
-    // Loaded on use: a static import closes the cycle http/admin → tenants → agent/tools → scheduler → http/admin.
-    const { checkToolsHealth } = await import("../mcp/index.ts");
     const results = await checkToolsHealth(ctx, tenantId, options);
     return results.map((r) => ({
       tool: `${r.tool}${SERVER_SIDE_SUFFIX}`,

@@ -4,10 +4,22 @@ import { getSessionState, listMessages } from "../conversation/index.ts";
 import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES, TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, workspacePath } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import type { ToolHealth } from "./tool-health.ts";
-import type { ValidationCheck } from "./validation.ts";
 import { MAX_SCRIPT_BYTES, UnsafeWorkspaceFileError, readWorkspaceFile, statWorkspaceEntry } from "../tenants/workspace-fs.ts";
 
 // The individual lines of validate-tenant's checklist (validation.ts runs them in order).
+
+/** ok: fine; warn: works but needs attention; fail: broken (validate-tenant exits non-zero). */
+export type CheckStatus = "ok" | "warn" | "fail";
+
+/** One line of the checklist. */
+export interface ValidationCheck {
+  /** Short id of the check, e.g. "workspace", "tool:send_email.py". */
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do about a warn/fail. */
+  fix?: string;
+}
 
 /** A server-side MCP tool's health (e.g. "send_email (server-side)") as a checklist line. */
 export function serverSideCheck(t: Tenant, health: ToolHealth): ValidationCheck {

@@ -7,22 +7,12 @@ import type { Tenant } from "../tenants/index.ts";
 import { runServerSideToolChecks, runToolHealthChecks } from "./tool-health.ts";
 import type { ToolHealth } from "./tool-health.ts";
 import { checkLifecycle, checkLink, checkPhone, checkRecord, checkSession, checkTimezone, checkWorkspace, serverSideCheck } from "./validation-checks.ts";
+import type { CheckStatus, ValidationCheck } from "./validation-checks.ts";
+
+export type { CheckStatus, ValidationCheck };
 import { AgentCommandNotFoundError, BWRAP_INSTALL_HINT, SandboxUnavailableError, checkSandbox, resolveAgentCommand } from "../agent/index.ts";
 import type { ResolvedAgentCommand } from "../agent/index.ts";
 import type { Config } from "../config.ts";
-
-/** ok: fine; warn: works but needs attention; fail: broken (validate-tenant exits non-zero). */
-export type CheckStatus = "ok" | "warn" | "fail";
-
-/** One line of the checklist. */
-export interface ValidationCheck {
-  /** Short id of the check, e.g. "workspace", "tool:send_email.py". */
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** What to do about a warn/fail. */
-  fix?: string;
-}
 
 export interface ValidationReport {
   tenant_id: string;

@@ -3,7 +3,7 @@ import type { Tenant, BusinessProfile, OnboardingStatus } from "./types.ts";
 import { MAX_CLAUDE_MD_BYTES, readWorkspaceFile, writeWorkspaceFile, UnsafeWorkspaceFileError } from "./workspace-fs.ts";
 import { TEMPLATE_TOOLS } from "./template/index.ts";
 import { existsSync } from "node:fs";
-import { workspacePath } from "./workspace.ts";
+import { workspacePath } from "./workspace-fs.ts";
 
 /** The sections of CLAUDE.md that survive a re-render, between their markers. */
 export interface PreservedNotes {

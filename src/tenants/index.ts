@@ -34,8 +34,8 @@ export { linkTelegramChat, setTelegramChat, unlinkTelegramChat } from "./telegra
 export type { LinkOutcome } from "./telegram-link.ts";
 export { consumeLinkCode, createLinkCode, dropLinkCode, isLinkCodeShaped, LINK_CODE_TTL_MS, linkCodeStatus, linkCodeUrl } from "./telegram-link.ts";
 export type { NewLinkCode } from "./telegram-link.ts";
-export { workspacePath } from "./workspace.ts";
-export { tenantUid } from "./store.ts";
+export { tenantConfigDirPath, workspacePath } from "./workspace-fs.ts";
+export { TENANT_UID_BASE, tenantUid } from "./store.ts";
 export { createWorkspace, initWorkspace, removeWorkspace } from "./workspace.ts";
 export {
   MAX_CLAUDE_MD_BYTES,

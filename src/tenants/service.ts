@@ -9,8 +9,8 @@ import { parseInput, businessProfileSchema, newTenantSchema, tenantPatchSchema }
 import type { NewTenantInput, OnboardingStatus, Tenant, TenantPatch } from "./types.ts";
 import { findTenantByPhone, requireMutableTenant, requireTenant, tenantFromRow, nextTenantUid } from "./store.ts";
 import { createWorkspace, removeWorkspace } from "./workspace.ts";
+import { tenantConfigDirPath } from "./workspace-fs.ts";
 import { lstat, rm, unlink } from "node:fs/promises";
-import { tenantConfigDirPath } from "../agent/index.ts";
 
 const { tenants } = schema;
 const MAX_BUSINESS_JSON_BYTES = 64 * 1024;

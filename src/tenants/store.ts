@@ -5,7 +5,6 @@ import type { Db, TenantRow } from "../db/index.ts";
 import { ConflictError } from "../errors.ts";
 import { isTenantId, tenantNotFound, normalizePhone, businessProfileSchema } from "./types.ts";
 import type { ListTenantsOptions, Tenant } from "./types.ts";
-import { TENANT_UID_BASE } from "../agent/index.ts";
 
 const { tenants } = schema;
 
@@ -108,6 +107,8 @@ export async function listTenants(
   return { tenants: rows.map(tenantFromRow), total: totals[0]?.n ?? 0 };
 }
 
+/** The first uid handed to a tenant (tenants.uid); far above any system or login account. */
+export const TENANT_UID_BASE = 200_000;
 
 /**
  * The next free uid as one SQL expression: used inside the INSERT or UPDATE that stores it, so the pick and the

@@ -3,7 +3,27 @@ import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, open
 import type { Stats } from "node:fs";
 import type { Config } from "../config.ts";
 import { AppError, ValidationError } from "../errors.ts";
-import { workspacePath } from "./workspace.ts";
+import { join, resolve } from "node:path";
+import { assertTenantId } from "./types.ts";
+
+type PathConfig = Pick<Config, "TENANTS_DIR">;
+
+/** `<CLAUDE_CONFIG_DIR>/tenants/<tenantId>` (the id checked, so it names one folder); created by prepareTenantConfigDir, removed at purge. */
+export function tenantConfigDirPath(platformConfigDir: string, tenantId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(tenantId)) {
+    throw new Error(`invalid tenant id for an agent directory: ${JSON.stringify(tenantId)}`);
+  }
+  return join(platformConfigDir, "tenants", tenantId);
+}
+
+/**
+ * `$TENANTS_DIR/<id>`; throws ValidationError unless `tenantId` is a UUID (so no other id reaches the disk).
+ * Files inside it are only ever touched through workspace-fs.ts (the agent may swap any of them).
+ */
+export function workspacePath(config: PathConfig, tenantId: string): string {
+  assertTenantId(tenantId);
+  return join(resolve(config.TENANTS_DIR), tenantId.toLowerCase());
+}
 
 /**
  * Every server access to a file in a tenant's folder goes through here. The folder is hostile ground:

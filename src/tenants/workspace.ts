@@ -1,24 +1,10 @@
-import { join, resolve } from "node:path";
-import type { Config } from "../config.ts";
-import { assertTenantId } from "./types.ts";
 import type { Tenant } from "./types.ts";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { writeClaudeMd } from "./claude-md.ts";
 import { requireTenant } from "./store.ts";
 import { TEMPLATE_EXECUTION_FILES, WORKSPACE_ENV_FILE } from "./template/index.ts";
-import { appendWorkspaceFile, ensureWorkspaceDir, statWorkspaceEntry, writeWorkspaceFile } from "./workspace-fs.ts";
-
-type PathConfig = Pick<Config, "TENANTS_DIR">;
-
-/**
- * `$TENANTS_DIR/<id>`; throws ValidationError unless `tenantId` is a UUID (so no other id reaches the disk).
- * Files inside it are only ever touched through workspace-fs.ts (the agent may swap any of them).
- */
-export function workspacePath(config: PathConfig, tenantId: string): string {
-  assertTenantId(tenantId);
-  return join(resolve(config.TENANTS_DIR), tenantId.toLowerCase());
-}
+import { appendWorkspaceFile, ensureWorkspaceDir, statWorkspaceEntry, workspacePath, writeWorkspaceFile } from "./workspace-fs.ts";
 
 type WorkspaceContext = Pick<AppContext, "config" | "log">;
 

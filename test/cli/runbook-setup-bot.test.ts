@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { telegramBotUsername } from "../../src/ops/tenant-support.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
 import { runbookEnv } from "./runbook-support.ts";
@@ -51,23 +50,5 @@ describe("setup-customer names the Telegram bot to write to", () => {
     const refused = await rb.run("link-code", [waId]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("not_telegram");
-  });
-});
-
-describe("telegramBotUsername", () => {
-  const config = () => ({ TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.url });
-
-  test("no token: null without a request", async () => {
-    const before = telegram.calls.length;
-    expect(await telegramBotUsername({ TELEGRAM_BOT_TOKEN: undefined, TELEGRAM_API_ROOT: telegram.url })).toBeNull();
-    expect(telegram.calls.length).toBe(before);
-  });
-
-  test("an error answer or no answer within the time limit: null", async () => {
-    telegram.failNext("getMe", "403");
-    expect(await telegramBotUsername(config())).toBeNull();
-    telegram.failNext("getMe", "hang");
-    expect(await telegramBotUsername(config(), { timeoutMs: 100 })).toBeNull();
-    expect(await telegramBotUsername(config())).toBe("fake_proxystaff_bot");
   });
 });

@@ -4,8 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { TENANT_UID_BASE } from "../../src/agent/index.ts";
-import { createTenant, tenantUid } from "../../src/tenants/index.ts";
+import { TENANT_UID_BASE, createTenant, tenantUid } from "../../src/tenants/index.ts";
 import { createTestContext } from "../helpers/index.ts";
 
 const BACKFILL = readFileSync(join(import.meta.dir, "..", "..", "drizzle", "0002_tenant_uid.sql"), "utf8").split("--> statement-breakpoint").at(-1)!;

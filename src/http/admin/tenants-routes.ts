@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
 import { archiveTenant, createLinkCode, createTenant, linkCodeStatus, linkCodeUrl, listTenants, newTenantSchema, phoneSchema, purgeTenant, requireTenant, setTelegramChat, tenantPatchSchema, unlinkTelegramChat, updateTenant } from "../../tenants/index.ts";
-import { telegramBotUsername } from "../../ops/tenant-support.ts";
+import { telegramBotUsername } from "../../ops/runbook.ts";
 import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
 

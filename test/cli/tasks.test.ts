@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTask } from "../../src/scheduler/index.ts";
 import { createTestContext } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant, readTask, runRepoFile } from "./fixtures.ts";
+import { insertTenant, readTask, runRepoFile } from "../scheduler/fixtures.ts";
 
 let t: TestContext;
 let tenantId: string;

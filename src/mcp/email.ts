@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ToolFailure, defineTool, excerpt, createToolBackends } from "./tool-kit.ts";
-import type { ToolEnv } from "./tool-kit.ts";
+import type { SendgridClientOptions, ToolEnv } from "./tool-kit.ts";
 import type { AppContext } from "../context.ts";
 
 /** Vault keys the email tool reads server-side. */
@@ -82,14 +82,6 @@ function explainFailure(status: number | null, reason: string): string {
   return `SendGrid rejected the email (HTTP ${status}): ${reason}. Nothing was sent.`;
 }
 
-/** How to reach SendGrid's v3 API (the base is SENDGRID_API_BASE; tests aim it at a loopback fake). */
-export interface SendgridClientOptions {
-  /** e.g. https://api.sendgrid.com (no trailing slash). */
-  baseUrl: string;
-  fetch?: typeof fetch;
-  /** Time limit of one request. Default 15 000 ms. */
-  timeoutMs?: number;
-}
 
 /** One email as the tool sends it. */
 export interface EmailMessage {

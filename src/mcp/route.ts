@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import { sendEmailTool } from "./email.ts";
 import { sendMessageTool, setOnboardingStatusTool, updateBusinessProfileTool, cancelTaskTool, listTasksTool, scheduleTaskTool } from "./tools.ts";
 import { registerProxyTool } from "./tool-kit.ts";
-import type { ToolEnv } from "./tool-kit.ts";
+import type { ToolCaller, ToolEnv } from "./tool-kit.ts";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../clock.ts";
 
@@ -78,13 +78,6 @@ function rpcError(c: Context, status: 401 | 403 | 405, code: number, message: st
   return c.json({ jsonrpc: "2.0", error: { code, message }, id: null }, status, headers);
 }
 
-/** Who a valid token speaks for: every tool resolves its tenant from this and nothing else. */
-export interface ToolCaller {
-  tenantId: string;
-  runId: string;
-  /** Calls made so far in this run, per tool (shared by every request of the run). */
-  calls: Map<string, number>;
-}
 
 /** A token handed to one agent run; revoke it when the run ends. */
 export interface IssuedToken {

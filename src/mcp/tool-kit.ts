@@ -7,13 +7,28 @@ import { AppError } from "../errors.ts";
 import type { LogFields, Logger } from "../log.ts";
 import { getTenant, setOnboardingStatus, updateTenant } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
-import type { SendgridClientOptions } from "./email.ts";
-import type { ToolCaller } from "./route.ts";
 import type { ChannelName } from "../channels/types.ts";
 import type { TaskRow } from "../db/schema.ts";
 import { appendTimeline } from "../conversation/index.ts";
 import { getCredential } from "../credentials/index.ts";
 import { cancelTask, createTask, listTasks } from "../scheduler/index.ts";
+
+/** Who a valid token speaks for: every tool resolves its tenant from this and nothing else. */
+export interface ToolCaller {
+  tenantId: string;
+  runId: string;
+  /** Calls made so far in this run, per tool (shared by every request of the run). */
+  calls: Map<string, number>;
+}
+
+/** How to reach SendGrid's v3 API (the base is SENDGRID_API_BASE; tests aim it at a loopback fake). */
+export interface SendgridClientOptions {
+  /** e.g. https://api.sendgrid.com (no trailing slash). */
+  baseUrl: string;
+  fetch?: typeof fetch;
+  /** Time limit of one request. Default 15 000 ms. */
+  timeoutMs?: number;
+}
 
 /** Everything one tool call may use; the tenant comes from the token, never from the input. */
 export interface ToolEnv {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { describeZodIssue } from "./errors.ts";
 
 /** Raised when the environment cannot be turned into a config; lists every bad variable. */
 export class ConfigError extends Error {
@@ -149,7 +150,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`),
+      parsed.error.issues.map((issue) => describeZodIssue(issue, issue.path.length ? "" : "environment")),
     );
   }
   const e = parsed.data;

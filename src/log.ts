@@ -44,14 +44,20 @@ export function createLogger(options: LoggerOptions = {}, base: LogFields = {}):
 }
 
 /**
+ * Values shorter than this are never redacted: they are not secrets worth the false positives
+ * ("true", a port number). The one minimum for every redaction (logs, CLI errors, agent results,
+ * tool output).
+ */
+export const MIN_SECRET_LENGTH = 6;
+
+/**
  * Every form a secret can take inside a JSON line: as is, JSON-escaped, and percent-encoded (a
  * secret that travelled in a URL). Longest first, so a form containing another is caught whole.
- * Very short values (under 6 characters) are not secrets worth the false positives.
  */
 function redactionForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();
   for (const secret of secrets) {
-    if (secret.length < 6) continue;
+    if (secret.length < MIN_SECRET_LENGTH) continue;
     forms.add(secret);
     forms.add(JSON.stringify(secret).slice(1, -1));
     forms.add(encodeURIComponent(secret));
@@ -62,9 +68,10 @@ function redactionForms(secrets: readonly string[]): string[] {
 
 /**
  * Replaces every secret (and its JSON-escaped and percent-encoded forms) in `text` by
- * "[redacted]": for text that leaves the process some other way than the logger (CLI errors).
+ * "[redacted]": for text that leaves the process some other way than the logger (CLI errors,
+ * agent results, tool output). The one redaction helper; the logger uses it on every line.
  */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
+export function redact(text: string, secrets: readonly string[]): string {
   return replaceAll(text, redactionForms(secrets));
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createLogger, redactSecrets } from "../src/log.ts";
+import { createLogger, redact } from "../src/log.ts";
 
 function capture(level: "debug" | "info" | "warn" | "error", redact: string[] = []) {
   const lines: string[] = [];
@@ -53,7 +53,7 @@ describe("createLogger", () => {
   });
 });
 
-describe("error fields and redactSecrets", () => {
+describe("error fields and redact", () => {
   test("an error's code and cause chain are kept", () => {
     const { lines, log } = capture("info");
     const root = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
@@ -63,8 +63,8 @@ describe("error fields and redactSecrets", () => {
     });
   });
 
-  test("redactSecrets works on plain text too", () => {
-    expect(redactSecrets("token 123456:ABC-token and ab%2Bcd%2Fef%3D%3Dghij", ["123456:ABC-token", "ab+cd/ef==ghij"])).toBe(
+  test("redact works on plain text too", () => {
+    expect(redact("token 123456:ABC-token and ab%2Bcd%2Fef%3D%3Dghij", ["123456:ABC-token", "ab+cd/ef==ghij"])).toBe(
       "token [redacted] and [redacted]",
     );
   });

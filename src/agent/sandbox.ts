@@ -10,6 +10,7 @@ import { hasLimits, limitArgs, resolveLimits, runShellPrefix, createRunCgroup, d
 import type { RunLimits, CgroupSupport } from "./limits.ts";
 import { decideRunUser, PROBE_UID, runAsArgs, SETPRIV } from "./run-user.ts";
 import type { RunUser } from "./run-user.ts";
+import { errorMessage } from "../errors.ts";
 
 /** How agent runs are isolated, decided once at start from AGENT_SANDBOX and a real bwrap check. */
 export interface SandboxStatus {
@@ -137,7 +138,7 @@ function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: Ru
     const detail = result.stderr.toString().trim().split("\n")[0] ?? "";
     return `bwrap failed (exit ${result.exitCode}${detail ? `: ${detail}` : ""})`;
   } catch (error) {
-    return `bwrap could not be started (${error instanceof Error ? error.message : String(error)})`;
+    return `bwrap could not be started (${errorMessage(error)})`;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
-import { AppError } from "../errors.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import { isDatabaseBusy } from "../db/index.ts";
 import { databaseBusyResponse } from "../http/app.ts";
 import type { RouteModule } from "../http/app.ts";
@@ -96,7 +96,7 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
             log.warn("whatsapp message not stored: database busy; Twilio will redeliver", { externalId: inbound.externalId });
             return databaseBusyResponse(c);
           }
-          log.error("whatsapp message not accepted", { externalId: inbound.externalId, error: err instanceof Error ? err.message : String(err) });
+          log.error("whatsapp message not accepted", { externalId: inbound.externalId, error: errorMessage(err) });
           return c.json({ error: { code: "inbound_failed", message: "The message could not be stored; retry later." } }, 500);
         }
         return c.body(EMPTY_TWIML, 200, { "content-type": "text/xml; charset=utf-8" });
@@ -139,7 +139,7 @@ export function twilioSendFailure(err: unknown): SendResult {
     const error = `twilio ${err.status}${err.code ? ` (code ${err.code})` : ""}: ${err.message}`;
     return { ok: false, retryable: err.status === 429 || err.status >= 500, error };
   }
-  return { ok: false, retryable: true, error: `twilio unreachable: ${err instanceof Error ? err.message : String(err)}` };
+  return { ok: false, retryable: true, error: `twilio unreachable: ${errorMessage(err)}` };
 }
 
 function kindOf(mimeType: string | undefined): MediaRef["kind"] {

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
-import { redactSecrets } from "../log.ts";
+import { redact } from "../log.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { parseCommandArgs } from "./command.ts";
 import type { CommandIO, StandaloneCommand } from "./command.ts";
@@ -46,7 +46,7 @@ Exit code: 0 when nothing failed (warnings allowed), 1 otherwise.`,
       checks = [fail("config", `invalid: ${error.problems.join("; ")}`, "fix these environment variables (docs/operations.md lists them all)")];
     }
     const secrets = config ? platformSecrets(config) : [];
-    const safe = checks.map((c) => ({ ...c, detail: redactSecrets(c.detail, secrets), ...(c.fix ? { fix: redactSecrets(c.fix, secrets) } : {}) }));
+    const safe = checks.map((c) => ({ ...c, detail: redact(c.detail, secrets), ...(c.fix ? { fix: redact(c.fix, secrets) } : {}) }));
     if (values.json) io.out(JSON.stringify(safe, null, 2));
     else printChecks(io, safe, config);
     return safe.some((c) => c.status === "fail") ? 1 : 0;

@@ -21,7 +21,6 @@ export {
   timezoneSchema,
 } from "./types.ts";
 export { normalizePhone } from "./types.ts";
-export { parseInput } from "./types.ts";
 export { canonicalTimezone, isValidTimezone } from "./types.ts";
 export { assertTenantId, isTenantId } from "./types.ts";
 export { assertMutable, findTenantByChatId, findTenantByPhone, getTenant, listTenants, requireMutableTenant, requireTenant } from "./store.ts";

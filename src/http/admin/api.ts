@@ -3,7 +3,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../../../package.json" with { type: "json" };
 import type { AppContext } from "../../context.ts";
-import { createErrorHandler, describeZodError, errorResponse } from "../app.ts";
+import { createErrorHandler, errorResponse } from "../app.ts";
+import { describeZodError } from "../../errors.ts";
 import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
 
 /** The OpenAPI sub-app every admin route group registers on. */

@@ -8,7 +8,7 @@ import { TENANT_UID_BASE } from "../../src/agent/index.ts";
 import { createTenant, tenantUid } from "../../src/tenants/index.ts";
 import { createTestContext } from "../helpers/index.ts";
 
-const BACKFILL = readFileSync(join(import.meta.dir, "..", "..", "drizzle", "0001_tenant_uid.sql"), "utf8").split("--> statement-breakpoint").at(-1)!;
+const BACKFILL = readFileSync(join(import.meta.dir, "..", "..", "drizzle", "0002_tenant_uid.sql"), "utf8").split("--> statement-breakpoint").at(-1)!;
 
 describe.each(["bun-sqlite", "libsql"] as const)("tenant uids (%s)", (driver) => {
   test("each tenant gets its own uid from the range at creation; tenantUid reads it back", async () => {

@@ -1,11 +1,11 @@
 // Tenants: records, lifecycle, Telegram links, workspace folders and the embedded template.
 export type {
   BusinessProfile,
-  Channel,
   ListTenantsOptions,
   NewTenantInput,
   OnboardingStatus,
   Tenant,
+  TenantChannel,
   TenantPatch,
   TenantStatus,
 } from "./types.ts";

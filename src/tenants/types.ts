@@ -3,7 +3,8 @@ import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../db/schema.ts"
 import { ValidationError, NotFoundError } from "../errors.ts";
 
 export { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES };
-export type Channel = (typeof CHANNELS)[number];
+/** The chat platform a tenant's owner uses (`tenants.channel`); not channels/'s `Channel` (a platform's sender). */
+export type TenantChannel = (typeof CHANNELS)[number];
 export type OnboardingStatus = (typeof ONBOARDING_STATUSES)[number];
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
@@ -54,7 +55,7 @@ export interface Tenant {
   id: string;
   name: string;
   phone_number: string;
-  channel: Channel;
+  channel: TenantChannel;
   telegram_chat_id: string | null;
   status: TenantStatus;
   onboarding_status: OnboardingStatus;

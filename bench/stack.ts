@@ -64,7 +64,7 @@ export function baseEnv(dir: string, port: number, sinkUrl: string, sinkToken: s
 
 /** Starts the server and waits for /health 200. */
 export async function startBenchServer(options: BenchServerOptions & { env: Record<string, string> }): Promise<BenchServer> {
-  const port = options.port ?? freePort();
+  const port = options.port ?? (await freePort());
   const env: Record<string, string> = { ...options.env, PORT: String(port) };
   mkdirSync(options.dir, { recursive: true });
   // BENCH_CPU_PROF_DIR=<dir>: the server writes a CPU profile there when it exits (for the findings).

@@ -6,6 +6,9 @@
 //   saveInto(dir)       – a channel MediaSink writing into a plain folder (media-sink.ts)
 //   spawnServer()        – `bun src/main.ts serve` as a real child process with temp dirs (server-process.ts)
 //   holdWriteLock()      – another process holding BEGIN IMMEDIATE on a database file (write-lock.ts)
+//   insertTenant()       – a tenants row inserted directly, for modules that only read tenants (tenants.ts)
+//   eventually()         – wait (bounded) until a check returns a value (wait.ts)
+//   freePort()           – a port free a moment ago on 127.0.0.1 (server-process.ts)
 export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest, useTestContext } from "./fresh.ts";
@@ -20,3 +23,6 @@ export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-proces
 export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";
 export { holdWriteLock } from "./write-lock.ts";
 export type { WriteLockHolder } from "./write-lock.ts";
+export { insertTenant } from "./tenants.ts";
+export type { TenantRow } from "./tenants.ts";
+export { eventually } from "./wait.ts";

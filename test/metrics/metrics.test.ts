@@ -9,9 +9,8 @@ import type { Conversation } from "../../src/conversation/index.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { acquireLease } from "../../src/conversation/session-store.ts";
 import { metricsRoutes } from "../../src/metrics/index.ts";
-import { startTestServer, eventually } from "../helpers/index.ts";
+import { eventually, insertTenant, startTestServer } from "../helpers/index.ts";
 import type { TestServer } from "../helpers/index.ts";
-import { insertTenant } from "../conversation/context.ts";
 
 /** A Telegram stand-in: the first send answers a retryable 502, every later one succeeds. */
 function flakyTelegram(): Channel & { sent: OutboundMessage[] } {

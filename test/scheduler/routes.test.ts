@@ -3,9 +3,8 @@ import type { Hono } from "hono";
 import { createApp } from "../../src/http/app.ts";
 import { adminRoutes } from "../../src/http/admin/index.ts";
 import { taskAdminRoutes } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock, TEST_ADMIN_KEY } from "../helpers/index.ts";
+import { createTestContext, FakeClock, TEST_ADMIN_KEY, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant } from "./fixtures.ts";
 
 let t: TestContext;
 let app: Hono;
@@ -15,8 +14,8 @@ let otherTenantId: string;
 beforeAll(async () => {
   t = await createTestContext({ clock: new FakeClock(Date.parse("2026-11-26T09:00:00.000Z")) });
   app = createApp(t.ctx, { modules: [adminRoutes(t.ctx, { register: [taskAdminRoutes(t.ctx)] })] });
-  tenantId = await insertTenant(t.ctx, { timezone: "Europe/Berlin" });
-  otherTenantId = await insertTenant(t.ctx);
+  tenantId = (await insertTenant(t.ctx, { timezone: "Europe/Berlin" })).id;
+  otherTenantId = (await insertTenant(t.ctx)).id;
 });
 afterAll(() => t.cleanup());
 

@@ -9,7 +9,7 @@
 //   insertTenant()       – a tenants row inserted directly, for modules that only read tenants (tenants.ts)
 //   eventually()         – wait (bounded) until a check returns a value (wait.ts)
 //   freePort()           – a port free a moment ago on 127.0.0.1 (server-process.ts)
-export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
+export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "./context.ts";
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest, useTestContext } from "./fresh.ts";
 export type { FreshOptions } from "./fresh.ts";

@@ -97,7 +97,8 @@ export function checkSandbox(config: Config, command: ResolvedAgentCommand, opti
     throw new SandboxUnavailableError(`AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`);
   }
   const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
-  log?.error("AGENT SANDBOX OFF", { reason: warning });
+  // warn, not error: it is a known, chosen state (auto on a machine without bubblewrap), not a failure; the line stays loud.
+  log?.warn("AGENT SANDBOX OFF", { reason: warning });
   const cgroups = setUpCgroups(log);
   return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
 }

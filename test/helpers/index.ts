@@ -9,6 +9,7 @@
 //   insertTenant()       – a tenants row inserted directly, for modules that only read tenants (tenants.ts)
 //   eventually()         – wait (bounded) until a check returns a value (wait.ts)
 //   freePort()           – a port free a moment ago on 127.0.0.1 (server-process.ts)
+//   noBwrapEnv()         – a spawned server's PATH on which bubblewrap does not work; skipWithoutBwrap() (sandbox.ts)
 export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "./context.ts";
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest, useTestContext } from "./fresh.ts";
@@ -26,3 +27,4 @@ export type { WriteLockHolder } from "./write-lock.ts";
 export { insertTenant } from "./tenants.ts";
 export type { TenantRow } from "./tenants.ts";
 export { eventually } from "./wait.ts";
+export { HAS_BWRAP, NO_BWRAP_REASON, noBwrapEnv, skipWithoutBwrap } from "./sandbox.ts";

@@ -91,6 +91,8 @@ const envSchema = z.object({
   TASK_MAX_RUNS_PER_DAY: positiveInt.default(200),
   RETENTION_DAYS: wholeNumber("must be a whole number of days (0 = keep forever)").default(365),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** json | pretty; unset = pretty on a terminal, JSON otherwise (see log.ts). */
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
 });
 
 type Env = z.infer<typeof envSchema>;

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
-import { createLogger, redact } from "../log.ts";
+import { createLogger, redact, resolveLogFormat } from "../log.ts";
 import type { AppContext } from "../context.ts";
 import { createContext } from "../runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -117,5 +117,6 @@ function commandLog(config: Config) {
     level: config.LOG_LEVEL === "debug" ? "debug" : "warn",
     redact: platformSecrets(config),
     write: (line) => process.stderr.write(`${line}\n`),
+    format: resolveLogFormat(config.LOG_FORMAT, process.stderr),
   });
 }

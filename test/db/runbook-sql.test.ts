@@ -6,7 +6,7 @@ import { noBwrapEnv, SERVE_FIXTURE, spawnServer } from "../helpers/index.ts";
 // These tests start real processes; give them room even when run alone with plain `bun test`.
 setDefaultTimeout(30_000);
 
-/** DESIGN.md "Data" / RUNBOOK.md "Common Queries", character for character. */
+/** The runbook's SQL ("Common Queries"; docs/runbook-commands.md), character for character. */
 const RUNBOOK_SQL = {
   listTenants: "SELECT id, name, phone_number, status, onboarding_status FROM tenants;",
   linkChat: "UPDATE tenants SET telegram_chat_id = 'CHAT_ID' WHERE phone_number = '+1xxx';",

@@ -36,7 +36,7 @@ export interface LoggerOptions {
   format?: LogFormat;
 }
 
-/** Creates a JSON-lines logger that redacts the given secrets from every line it writes. */
+/** Creates a logger (JSON lines, or readable lines on a terminal) that redacts the given secrets from every line it writes. */
 export function createLogger(options: LoggerOptions = {}, base: LogFields = {}): Logger {
   const min = ORDER[options.level ?? "info"];
   const secrets = redactionForms(options.redact ?? []);
@@ -85,7 +85,7 @@ function redactionForms(secrets: readonly string[]): string[] {
 /**
  * Replaces every secret (and its JSON-escaped and percent-encoded forms) in `text` by
  * "[redacted]": for text that leaves the process some other way than the logger (CLI errors,
- * agent results, tool output). The one redaction helper; the logger uses it on every line.
+ * agent results, tool output). The one redaction helper; the logger applies the same forms to every line.
  */
 export function redact(text: string, secrets: readonly string[]): string {
   return replaceAll(text, redactionForms(secrets));

@@ -116,7 +116,7 @@ function percentileRows(what: string, samples: Sample[], base: Sample[], pick: (
 const OVERHEAD_FINDINGS =
   "Fixed on 2026-11-26 (p50 of \"in\" ~9–10 ms → ~6 ms in alternating runs on this machine): `prlimit` is no longer exec'd — the run's `/bin/sh` wrapper (which enters the run's cgroup) sets RLIMIT_NPROC/RLIMIT_AS with `ulimit` (/bin/true through the chain: 3.2 → 2.4 ms p50); the prompt's and the timeline's `Intl.DateTimeFormat` are built once per zone (formatPrompt 0.4 ms → 6 µs); the CLAUDE.md check is skipped while the tenant's row and the file are unchanged; the pipeline's statements are prepared; `repliesTo` uses an index. " +
   "Where \"in\" goes now (server log timestamps per step, 1,000 messages, p50): webhook sent → row stored ≈ 0.7 ms; stored → turn started (dispatcher wake, lease, claim, session read) ≈ 1 ms (p95 2); turn started → agent process running ≈ 4.3 ms (p95 6.9). Of that last step ~2.4 ms is creating processes: `/bin/sh` (cgroup entry, ulimit) → `setpriv --pdeathsig` → the agent, against 1.2 ms for the baseline's direct spawn of the same stand-in; the rest is the run's cgroup (mkdir + pids.max in cgroupfs), the vault read and the tenant's .env, the typing indicator request and the CLAUDE.md stat. " +
-  "p50 < 3 ms is below what a fresh process per message reaches here — the bare spawn is 1.2 ms and the webhook and queue steps ~1.7 ms before any run set-up; the warm CLI processes planned in DESIGN.md (one kept per active tenant) take the spawn off the path. p99 follows the load of this shared 2-core machine.";
+  "p50 < 3 ms is below what a fresh process per message reaches here — the bare spawn is 1.2 ms and the webhook and queue steps ~1.7 ms before any run set-up; the warm CLI processes planned next (one kept per active tenant) take the spawn off the path. p99 follows the load of this shared 2-core machine.";
 
 export const overhead: Benchmark = {
   name: "overhead",
@@ -173,7 +173,7 @@ export const overhead: Benchmark = {
             const value = percentile(real, 50);
             const baseline = percentile(samples.map(e2eMs), 50);
             rows.push(row("overhead", { case: `end to end with the real Claude CLI (fake API), median of ${REAL_CLI_MESSAGES}`, value: `${fmt(value, 0)} ms`, baseline: `${fmt(baseline, 2)} ms (stand-in)`, ratio: `${fmt(value / baseline, 0)}×`, target: "—" }));
-            notes.push("The real-CLI row is the cost of a fresh `claude -p` process per message (Node start-up, CLI initialisation, one streamed request to the loopback fake API): it dwarfs the platform's own overhead, which is why warm CLI processes are the next step (DESIGN.md).");
+            notes.push("The real-CLI row is the cost of a fresh `claude -p` process per message (Node start-up, CLI initialisation, one streamed request to the loopback fake API): it dwarfs the platform's own overhead, which is why warm CLI processes are the next step.");
           } finally {
             await server.stop();
           }

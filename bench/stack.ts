@@ -4,7 +4,7 @@ import type { Subprocess } from "bun";
 import { Database } from "bun:sqlite";
 import { mkdirSync, openSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../test/helpers/index.ts";
+import { freePort, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "../test/helpers/index.ts";
 
 export const BENCH_WEBHOOK_SECRET = "bench-webhook-secret-0123456789";
 export const ADMIN_KEY = TEST_ADMIN_KEY;
@@ -45,12 +45,9 @@ export function baseEnv(dir: string, port: number, sinkUrl: string, sinkToken: s
   return {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: dir,
+    // 127.0.0.1, DATA_DIR and TENANTS_DIR under dir, the test admin and credentials keys: the tests' environment.
+    ...testEnv(dir),
     PORT: String(port),
-    HOST: "127.0.0.1",
-    DATA_DIR: join(dir, "data"),
-    TENANTS_DIR: join(dir, "tenants"),
-    ADMIN_API_KEY: ADMIN_KEY,
-    CREDENTIALS_KEY,
     TELEGRAM_BOT_TOKEN: sinkToken,
     TELEGRAM_API_ROOT: sinkUrl,
     TELEGRAM_MODE: "webhook",
@@ -64,7 +61,7 @@ export function baseEnv(dir: string, port: number, sinkUrl: string, sinkToken: s
 
 /** Starts the server and waits for /health 200. */
 export async function startBenchServer(options: BenchServerOptions & { env: Record<string, string> }): Promise<BenchServer> {
-  const port = options.port ?? freePort();
+  const port = options.port ?? (await freePort());
   const env: Record<string, string> = { ...options.env, PORT: String(port) };
   mkdirSync(options.dir, { recursive: true });
   // BENCH_CPU_PROF_DIR=<dir>: the server writes a CPU profile there when it exits (for the findings).

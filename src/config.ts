@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { describeZodIssue } from "./errors.ts";
 
 /** Raised when the environment cannot be turned into a config; lists every bad variable. */
 export class ConfigError extends Error {
@@ -90,6 +91,8 @@ const envSchema = z.object({
   TASK_MAX_RUNS_PER_DAY: positiveInt.default(200),
   RETENTION_DAYS: wholeNumber("must be a whole number of days (0 = keep forever)").default(365),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** json | pretty; unset = pretty on a terminal, JSON otherwise (see log.ts). */
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -149,7 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`),
+      parsed.error.issues.map((issue) => describeZodIssue(issue, issue.path.length ? "" : "environment")),
     );
   }
   const e = parsed.data;

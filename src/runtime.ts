@@ -26,7 +26,7 @@ export interface CreateContextOptions {
 export async function createContext(config: Config, options: CreateContextOptions = {}): Promise<AppContext> {
   const log =
     options.log ??
-    createLogger({ level: config.LOG_LEVEL, redact: platformSecrets(config), write: options.writeLog });
+    createLogger({ level: config.LOG_LEVEL, redact: platformSecrets(config), write: options.writeLog, format: config.LOG_FORMAT });
   const database = await openDatabase(config.DATABASE_URL, {
     authToken: config.DATABASE_AUTH_TOKEN,
     driver: options.driver,

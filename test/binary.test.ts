@@ -42,7 +42,7 @@ describe("the compiled binary", () => {
       // fails to connect, cleanly.
       const remote = Bun.spawnSync([binary, "migrate"], {
         cwd: dir,
-        env: { PATH: process.env.PATH ?? "", DATABASE_URL: `http://127.0.0.1:${freePort()}`, DATA_DIR: join(dir, "remote-data") },
+        env: { PATH: process.env.PATH ?? "", DATABASE_URL: `http://127.0.0.1:${await freePort()}`, DATA_DIR: join(dir, "remote-data") },
         stdout: "pipe",
         stderr: "pipe",
       });
@@ -51,7 +51,7 @@ describe("the compiled binary", () => {
       expect(remote.stderr.toString()).not.toContain("Cannot find module");
       rmSync(join(dir, "remote-data"), { recursive: true, force: true });
 
-      const port = freePort();
+      const port = await freePort();
       // No DATA_DIR, TENANTS_DIR or keys: the defaults, relative to the folder it runs in. The
       // Claude Code CLI is a separate program (the Docker image installs it); here it is the
       // repository's copy, named by AGENT_COMMAND since the folder has no node_modules.

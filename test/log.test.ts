@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createLogger, redactSecrets } from "../src/log.ts";
+import { createLogger, redact, resolveLogFormat } from "../src/log.ts";
 
 function capture(level: "debug" | "info" | "warn" | "error", redact: string[] = []) {
   const lines: string[] = [];
@@ -53,7 +53,7 @@ describe("createLogger", () => {
   });
 });
 
-describe("error fields and redactSecrets", () => {
+describe("error fields and redact", () => {
   test("an error's code and cause chain are kept", () => {
     const { lines, log } = capture("info");
     const root = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
@@ -63,9 +63,32 @@ describe("error fields and redactSecrets", () => {
     });
   });
 
-  test("redactSecrets works on plain text too", () => {
-    expect(redactSecrets("token 123456:ABC-token and ab%2Bcd%2Fef%3D%3Dghij", ["123456:ABC-token", "ab+cd/ef==ghij"])).toBe(
+  test("redact works on plain text too", () => {
+    expect(redact("token 123456:ABC-token and ab%2Bcd%2Fef%3D%3Dghij", ["123456:ABC-token", "ab+cd/ef==ghij"])).toBe(
       "token [redacted] and [redacted]",
     );
+  });
+});
+
+describe("LOG_FORMAT", () => {
+  test("pretty: one readable line (time, level, message, fields), secrets still redacted", () => {
+    const lines: string[] = [];
+    const log = createLogger({ format: "pretty", redact: ["123456:ABC-token"], write: (l) => lines.push(l) }).child({ tenantId: "t1" });
+    log.warn("send failed", { status: 401, reason: "token 123456:ABC-token refused", error: new Error("boom") });
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  send failed tenantId=t1 status=401 reason="token \[redacted\] refused" error=\{"name":"Error","message":"boom"\}$/);
+  });
+
+  test("unset: pretty on a terminal, JSON otherwise; LOG_FORMAT wins either way", () => {
+    expect(resolveLogFormat(undefined, { isTTY: true })).toBe("pretty");
+    expect(resolveLogFormat(undefined, { isTTY: false })).toBe("json");
+    expect(resolveLogFormat(undefined, {})).toBe("json");
+    expect(resolveLogFormat("json", { isTTY: true })).toBe("json");
+    expect(resolveLogFormat("pretty", { isTTY: false })).toBe("pretty");
+  });
+
+  test("a logger with its own writer stays JSON unless told otherwise", () => {
+    const lines: string[] = [];
+    createLogger({ write: (l) => lines.push(l) }).info("hello");
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "info", msg: "hello" });
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import type { Config } from "../config.ts";
 import { join } from "node:path";
 import { statfs as statfsAsync } from "node:fs/promises";
+import { errorMessage } from "../errors.ts";
 
 /** Processes (tasks, threads included) one run may have before fork fails. */
 export const DEFAULT_MAX_PROCESSES = 1024;
@@ -321,7 +322,7 @@ export async function measureDiskUsage(paths: readonly string[], options: { time
   try {
     child = Bun.spawn(argv, { env: { PATH: "/usr/bin:/bin", LC_ALL: "C" }, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
   } catch (error) {
-    return { kind: "failed", error: `du could not be started: ${error instanceof Error ? error.message : String(error)}` };
+    return { kind: "failed", error: `du could not be started: ${errorMessage(error)}` };
   }
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -367,7 +368,7 @@ export async function checkDiskBeforeRun(
       };
     }
   } catch (error) {
-    options.warn?.("free space of TENANTS_DIR not checked", { error: error instanceof Error ? error.message : String(error) });
+    options.warn?.("free space of TENANTS_DIR not checked", { error: errorMessage(error) });
   }
   const quotaMb = config.TENANT_DISK_MB;
   if (quotaMb === null) return null;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
+import { errorMessage } from "../errors.ts";
 
 /**
  * Where the agent CLI's model login comes from, as far as can be told without running the CLI:
@@ -30,7 +31,7 @@ export function findAgentLogin(config: Pick<Config, "agentAuthEnv" | "CLAUDE_CON
     const parsed = JSON.parse(readFileSync(file, "utf8")) as { claudeAiOauth?: { accessToken?: unknown } } | null;
     return typeof parsed?.claudeAiOauth?.accessToken === "string" ? { kind: "credentials_file", file } : { kind: "credentials_file_unrecognised", file };
   } catch (error) {
-    return { kind: "credentials_file_unreadable", file, reason: error instanceof Error ? error.message : String(error) };
+    return { kind: "credentials_file_unreadable", file, reason: errorMessage(error) };
   }
 }
 

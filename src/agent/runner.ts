@@ -13,6 +13,8 @@ import { makeEntriesPrivate, makeTraversable, prepareRunOwnership, serverFolders
 import { checkSandbox, sandboxWrapper, sandboxHealth } from "./sandbox.ts";
 import type { SandboxStatus } from "./sandbox.ts";
 import type { HealthContributor } from "../ports.ts";
+import { errorMessage } from "../errors.ts";
+import { redact } from "../log.ts";
 
 export interface AgentRunnerOptions {
   /** Starts the CLI process (default: Bun.spawn in its own session/process group). */
@@ -96,7 +98,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     try {
       configDir = prepareTenantConfigDir(config.CLAUDE_CONFIG_DIR, request.tenantId);
     } catch (error) {
-      return fail(`the tenant's CLI directory could not be prepared: ${error instanceof Error ? error.message : String(error)}`);
+      return fail(`the tenant's CLI directory could not be prepared: ${errorMessage(error)}`);
     }
     const refusal = await checkDiskBeforeRun(config, [request.workspace, configDir.dir], { ...options.disk, warn: (msg, fields) => log.warn(msg, { tenantId: request.tenantId, ...fields }) });
     if (refusal) {
@@ -106,7 +108,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     try {
       await prepareRunOwnership(sandbox.runUser, request.uid, [request.workspace, configDir.dir]);
     } catch (error) {
-      return fail(`the tenant's folders could not be given to its uid: ${error instanceof Error ? error.message : String(error)}`);
+      return fail(`the tenant's folders could not be given to its uid: ${errorMessage(error)}`);
     }
     const { env, dropped } = buildAgentEnv({
       config,
@@ -121,7 +123,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     try {
       if (request.mcp) mcpFile = writeMcpConfigFile(configDir.dir, mcpConfigJson(request.mcp));
     } catch (error) {
-      return fail(`the run's MCP config file could not be written: ${error instanceof Error ? error.message : String(error)}`);
+      return fail(`the run's MCP config file could not be written: ${errorMessage(error)}`);
     }
     const cliArgv = [command.path, "-p", ...argvFor(request, mcpFile?.path)];
     const wrapped = wrap({
@@ -191,7 +193,7 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
 
 function abortedError(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
-  return `aborted: ${reason instanceof Error ? reason.message : String(reason)}`;
+  return `aborted: ${errorMessage(reason)}`;
 }
 
 /** The `--mcp-config` JSON (written to the run's file) for the ProxyStaff MCP endpoint (the CLI ignores entries without "type"). */
@@ -203,9 +205,7 @@ export function mcpConfigJson(mcp: { url: string; token: string }): string {
 
 function redactResult(result: AgentResult, secrets: string[]): AgentResult {
   if (result.kind === "ok") return result;
-  let error = result.error;
-  for (const secret of secrets) error = error.split(secret).join("[redacted]");
-  return { ...result, error };
+  return { ...result, error: redact(result.error, secrets) };
 }
 
 /** What the runner asks for: one process, its own process group, output captured. */

@@ -10,6 +10,7 @@ import { hasLimits, limitArgs, resolveLimits, runShellPrefix, createRunCgroup, d
 import type { RunLimits, CgroupSupport } from "./limits.ts";
 import { decideRunUser, PROBE_UID, runAsArgs, SETPRIV } from "./run-user.ts";
 import type { RunUser } from "./run-user.ts";
+import { errorMessage } from "../errors.ts";
 
 /** How agent runs are isolated, decided once at start from AGENT_SANDBOX and a real bwrap check. */
 export interface SandboxStatus {
@@ -96,7 +97,8 @@ export function checkSandbox(config: Config, command: ResolvedAgentCommand, opti
     throw new SandboxUnavailableError(`AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`);
   }
   const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
-  log?.error("AGENT SANDBOX OFF", { reason: warning });
+  // warn, not error: it is a known, chosen state (auto on a machine without bubblewrap), not a failure; the line stays loud.
+  log?.warn("AGENT SANDBOX OFF", { reason: warning });
   const cgroups = setUpCgroups(log);
   return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
 }
@@ -137,7 +139,7 @@ function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: Ru
     const detail = result.stderr.toString().trim().split("\n")[0] ?? "";
     return `bwrap failed (exit ${result.exitCode}${detail ? `: ${detail}` : ""})`;
   } catch (error) {
-    return `bwrap could not be started (${error instanceof Error ? error.message : String(error)})`;
+    return `bwrap could not be started (${errorMessage(error)})`;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { buildAgentEnv } from "./environment.ts";
 import { PROBE_UID, runAsArgs, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
 import { checkSandbox, givePrivateScratch, sandboxWrapper } from "./sandbox.ts";
 import type { PreparedRun, SandboxStatus, WrapInput } from "./sandbox.ts";
+import { errorMessage } from "../errors.ts";
 
 /** One line of the isolation checklist (`proxystaff doctor`). */
 export interface SelfCheckItem {
@@ -39,14 +40,14 @@ export async function runSandboxSelfCheck(ctx: Pick<AppContext, "config">, optio
     command = options.command ?? resolveAgentCommand(config.AGENT_COMMAND, { path: process.env.PATH });
     items.push({ name: "agent CLI found", ok: true, detail: `${command.path} (from ${command.source})` });
   } catch (error) {
-    items.push({ name: "agent CLI found", ok: false, detail: errorText(error) });
+    items.push({ name: "agent CLI found", ok: false, detail: errorMessage(error) });
     return items;
   }
   let sandbox: SandboxStatus;
   try {
     sandbox = options.sandbox ?? checkSandbox(config, command, { hostPath: process.env.PATH });
   } catch (error) {
-    items.push({ name: "sandbox (bubblewrap) works", ok: false, detail: errorText(error) });
+    items.push({ name: "sandbox (bubblewrap) works", ok: false, detail: errorMessage(error) });
     return items;
   }
   items.push({
@@ -131,12 +132,9 @@ async function probeInside(config: Config, command: ResolvedAgentCommand, sandbo
       item("no capabilities inside", /^0+$/.test(seen.caps ?? ""), `effective capabilities ${seen.caps ?? "unknown"} (root without them cannot mknod a disk or change the network)`),
     ];
   } catch (error) {
-    return [{ name: "probe inside the sandbox", ok: false, detail: errorText(error) }];
+    return [{ name: "probe inside the sandbox", ok: false, detail: errorMessage(error) }];
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -6,6 +6,7 @@ import { DEFAULT_MAX_LENGTH } from "./types.ts";
 import type { Channel, ChannelName, InboundHandler, InboundMessage, SendResult } from "./types.ts";
 import { createWhatsAppChannel } from "./whatsapp.ts";
 import type { WhatsAppChannelOptions } from "./whatsapp.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface CreateChannelsOptions {
   /** The pipeline; may also be set later with setInboundHandler (until then webhooks answer 500 and Telegram redelivers). */
@@ -105,7 +106,7 @@ export function createConsoleChannel(write: ConsoleWriter): Channel {
       try {
         await write(message.chatId, message.text);
       } catch (err) {
-        return { ok: false, retryable: true, error: `console write failed: ${err instanceof Error ? err.message : String(err)}` };
+        return { ok: false, retryable: true, error: `console write failed: ${errorMessage(err)}` };
       }
       sentCount++;
       return { ok: true, externalId: `console-${Date.now()}-${sentCount}` };

@@ -4,6 +4,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import type { Service } from "../ports.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The app_state key holding the next update id to ask Telegram for. */
 export const TELEGRAM_OFFSET_KEY = "telegram.offset";
@@ -63,7 +64,7 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
       try {
         offset = await readOffset();
       } catch (err) {
-        log.error("telegram offset could not be read; retrying", { error: describe(err), retryMs });
+        log.error("telegram offset could not be read; retrying", { error: errorMessage(err), retryMs });
         await pause();
       }
     }
@@ -78,7 +79,7 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
         );
       } catch (err) {
         if (!isRunning) break;
-        log.warn("telegram getUpdates failed; retrying", { error: describe(err), retryMs });
+        log.warn("telegram getUpdates failed; retrying", { error: errorMessage(err), retryMs });
         await pause();
         continue;
       }
@@ -86,7 +87,7 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
         try {
           await bot.handleUpdate(update);
         } catch (err) {
-          log.error("telegram update not accepted; it will be fetched again", { updateId: update.update_id, error: describe(err), retryMs });
+          log.error("telegram update not accepted; it will be fetched again", { updateId: update.update_id, error: errorMessage(err), retryMs });
           await pause();
           break;
         }
@@ -96,7 +97,7 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
           await saveOffset(offset);
         } catch (err) {
           // The next stored offset covers this one; until then a restart may fetch it again (the pipeline drops duplicates).
-          log.warn("telegram offset not stored", { offset, error: describe(err) });
+          log.warn("telegram offset not stored", { offset, error: errorMessage(err) });
         }
       }
     }
@@ -112,10 +113,10 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
         // getUpdates is refused while a webhook is set; keep any updates Telegram is holding.
         await bot.api.deleteWebhook({ drop_pending_updates: false });
       } catch (err) {
-        log.warn("telegram deleteWebhook failed; polling may be refused while a webhook is set", { error: describe(err) });
+        log.warn("telegram deleteWebhook failed; polling may be refused while a webhook is set", { error: errorMessage(err) });
       }
       loop = run().catch((err: unknown) => {
-        log.error("telegram polling stopped by an error", { error: describe(err) });
+        log.error("telegram polling stopped by an error", { error: errorMessage(err) });
       });
     },
     async stop() {
@@ -127,6 +128,3 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
   };
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

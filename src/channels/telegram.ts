@@ -11,6 +11,7 @@ import type { Channel, InboundHandler, ReplyKeyboard, SendResult, InboundMessage
 import type { Context } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { z } from "zod";
+import { errorMessage } from "../errors.ts";
 
 /** A channel plus what it adds to the server: its webhook route and its loops. */
 export interface ChannelParts {
@@ -74,7 +75,7 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
         await bot.api.sendChatAction(chatId, "typing");
       } catch (err) {
         // Only a hint for the customer; a failed one changes nothing.
-        log.debug("sendChatAction failed", { chatId, error: describe(err) });
+        log.debug("sendChatAction failed", { chatId, error: errorMessage(err) });
       }
     },
     async fetchMedia(ref, save) {
@@ -86,7 +87,7 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
       try {
         filePath = (await bot.api.getFile(ref.fileId)).file_path;
       } catch (err) {
-        throw new MediaFetchError(`getFile failed for the ${ref.kind}: ${describe(err)}`, "media_fetch_failed", { cause: err });
+        throw new MediaFetchError(`getFile failed for the ${ref.kind}: ${errorMessage(err)}`, "media_fetch_failed", { cause: err });
       }
       if (!filePath) throw new MediaFetchError(`Telegram gave no file path for the ${ref.kind}`);
       const url = `${apiRoot}/file/bot${token}/${filePath.split("/").map(encodeURIComponent).join("/")}`;
@@ -129,7 +130,7 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
             return databaseBusyResponse(c);
           }
           // Not stored: answer 500 so Telegram delivers the update again.
-          log.error("telegram update not accepted; Telegram will redeliver", { error: describe(err) });
+          log.error("telegram update not accepted; Telegram will redeliver", { error: errorMessage(err) });
           return c.json({ error: { code: "inbound_failed", message: "The update could not be stored; retry later." } }, 500);
         }
       });
@@ -149,8 +150,8 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
       setProblem("setWebhook", null);
       log.info("telegram webhook registered", { url: webhookUrl });
     } catch (err) {
-      setProblem("setWebhook", `webhook registration failed: ${describe(err)}`);
-      log.error("telegram webhook registration failed; updates will not arrive until it succeeds (retrying)", { url: webhookUrl, error: describe(err), retryMs });
+      setProblem("setWebhook", `webhook registration failed: ${errorMessage(err)}`);
+      log.error("telegram webhook registration failed; updates will not arrive until it succeeds (retrying)", { url: webhookUrl, error: errorMessage(err), retryMs });
       retryTimer = setTimeout(() => void register(), retryMs);
       retryMs = Math.min(retryMs * 2, MAX_WEBHOOK_RETRY_MS);
     }
@@ -184,7 +185,7 @@ export function telegramSendFailure(err: unknown): SendResult {
     return { ok: false, retryable: err.error_code >= 500, error };
   }
   if (err instanceof HttpError) return { ok: false, retryable: true, error: `telegram unreachable: ${err.message}` };
-  return { ok: false, retryable: true, error: `telegram send failed: ${describe(err)}` };
+  return { ok: false, retryable: true, error: `telegram send failed: ${errorMessage(err)}` };
 }
 
 /**
@@ -222,13 +223,9 @@ async function loadBotInfo(bot: Bot, log: AppContext["log"], report: (problem: s
     report(null);
     log.info("telegram bot ready", { username: me.username });
   } catch (err) {
-    report(`getMe failed: ${describe(err)}`);
-    log.error("telegram getMe failed: check TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT", { error: describe(err) });
+    report(`getMe failed: ${errorMessage(err)}`);
+    log.error("telegram getMe failed: check TELEGRAM_BOT_TOKEN and TELEGRAM_API_ROOT", { error: errorMessage(err) });
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

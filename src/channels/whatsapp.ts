@@ -1,7 +1,7 @@
 import TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
-import { AppError } from "../errors.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
 import type { RouteModule } from "../ports.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
@@ -95,7 +95,7 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
             log.warn("whatsapp message not stored: database busy; Twilio will redeliver", { externalId: inbound.externalId });
             return databaseBusyResponse(c);
           }
-          log.error("whatsapp message not accepted", { externalId: inbound.externalId, error: err instanceof Error ? err.message : String(err) });
+          log.error("whatsapp message not accepted", { externalId: inbound.externalId, error: errorMessage(err) });
           return c.json({ error: { code: "inbound_failed", message: "The message could not be stored; retry later." } }, 500);
         }
         return c.body(EMPTY_TWIML, 200, { "content-type": "text/xml; charset=utf-8" });
@@ -138,7 +138,7 @@ export function twilioSendFailure(err: unknown): SendResult {
     const error = `twilio ${err.status}${err.code ? ` (code ${err.code})` : ""}: ${err.message}`;
     return { ok: false, retryable: err.status === 429 || err.status >= 500, error };
   }
-  return { ok: false, retryable: true, error: `twilio unreachable: ${err instanceof Error ? err.message : String(err)}` };
+  return { ok: false, retryable: true, error: `twilio unreachable: ${errorMessage(err)}` };
 }
 
 function kindOf(mimeType: string | undefined): MediaRef["kind"] {

@@ -35,6 +35,7 @@ SENDGRID_API_KEY stay out of the agent's environment, as in the server.`,
       level: values.verbose ? ctx.config.LOG_LEVEL : "warn",
       redact: platformSecrets(ctx.config),
       write: (line) => io.err(line),
+      format: ctx.config.LOG_FORMAT,
     });
     const session = await openChatSession({ ...ctx, log }, tenantId, { print: (text) => io.out(`\n${text}\n`) });
     try {

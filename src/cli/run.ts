@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
-import { createLogger, redactSecrets } from "../log.ts";
+import { createLogger, redact, resolveLogFormat } from "../log.ts";
 import type { AppContext } from "../context.ts";
 import { createContext } from "../runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -8,6 +8,7 @@ import { createLineReader } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import type { Command, CommandIO } from "./command.ts";
 import { commands } from "./commands.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The top-level help: every command with its summary. */
 export function mainHelp(): string {
@@ -67,7 +68,7 @@ export async function runNamedCommand(name: string, args: string[], io: CommandI
 async function runCommand(command: Command, args: string[], io: CommandIO): Promise<number> {
   let ctx: AppContext | undefined;
   let secrets: string[] = [];
-  const printError = (text: string) => io.err(redactSecrets(text, secrets));
+  const printError = (text: string) => io.err(redact(text, secrets));
   try {
     // Standalone commands load config and database themselves (and report what is wrong with them).
     if (command.needsContext === false) return await command.run(args, io);
@@ -91,7 +92,7 @@ async function runCommand(command: Command, args: string[], io: CommandIO): Prom
       printError(`Error (${err.code}): ${err.message}`);
       return 1;
     }
-    printError(`Error: ${err instanceof Error ? err.message : String(err)}`);
+    printError(`Error: ${errorMessage(err)}`);
     return 1;
   } finally {
     if (command.name !== "serve") await ctx?.database.close().catch(() => {});
@@ -117,5 +118,6 @@ function commandLog(config: Config) {
     level: config.LOG_LEVEL === "debug" ? "debug" : "warn",
     redact: platformSecrets(config),
     write: (line) => process.stderr.write(`${line}\n`),
+    format: resolveLogFormat(config.LOG_FORMAT, process.stderr),
   });
 }

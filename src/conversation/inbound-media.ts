@@ -3,7 +3,7 @@ import type { AppContext } from "../context.ts";
 import type { Channel, ChannelName, MediaRef, MediaSink } from "../channels/types.ts";
 import type { MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
-import { ValidationError } from "../errors.ts";
+import { ValidationError, errorMessage } from "../errors.ts";
 import { writeWorkspaceFile } from "../tenants/index.ts";
 import { appendTimeline } from "./timeline.ts";
 import type { TimelineTenant } from "./timeline.ts";
@@ -52,7 +52,7 @@ async function fetchOne(ctx: Pick<AppContext, "config" | "log">, tenantId: strin
     const saved = await channel.fetchMedia(ref, saveToInbox(ctx, tenantId));
     return { kind: saved.kind, path: saved.path, sizeBytes: saved.sizeBytes, ...(saved.mimeType ? { mimeType: saved.mimeType } : {}) };
   } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorMessage(err);
     ctx.log.warn("media not saved", { tenantId, kind: ref.kind, error });
     return { kind: ref.kind, error, ...fileName };
   }

@@ -9,6 +9,7 @@ import { schema } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
 import type { Service } from "../ports.ts";
 import { isDeadLocalOwner, processOwnerId } from "./session-store.ts";
+import { errorMessage } from "../errors.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */
 export interface OutboundReply {
@@ -260,7 +261,7 @@ async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: num
   try {
     return await Promise.race([
       channel.send({ channel: row.channel, chatId: row.chat_id, text: row.body, ...(row.reply_keyboard ? { keyboard: row.reply_keyboard } : {}) }).catch(
-        (err: unknown): SendResult => ({ ok: false, retryable: true, error: err instanceof Error ? err.message : String(err) }),
+        (err: unknown): SendResult => ({ ok: false, retryable: true, error: errorMessage(err) }),
       ),
       timedOut,
     ]);

@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import type { Channel, ChannelName, InboundMessage } from "../channels/types.ts";
+import type { Channel, ChannelName, InboundHandler, InboundMessage } from "../channels/types.ts";
 import { messages } from "../db/schema.ts";
 import { findTenantByChatId, findTenantByPhone, getTenant, servingRefusal } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
@@ -27,9 +27,6 @@ const WINDOW_MS = 60_000;
 /** Link attempts (`/start …`, shared contacts) an unlinked chat may make per hour. */
 export const LINK_ATTEMPTS_PER_HOUR = 5;
 const LINK_WINDOW_MS = 3_600_000;
-
-/** The inbound pipeline: `handleInbound` resolves once the message is stored (then the webhook may answer 200). */
-export type InboundHandler = (msg: InboundMessage) => Promise<void>;
 
 /**
  * Creates handleInbound, which runs every step before the webhook answers: drop duplicates,

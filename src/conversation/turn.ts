@@ -3,7 +3,7 @@ import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index
 import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
-import { AppError } from "../errors.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import { getTenant, servingRefusal, tenantUid, workspacePath, ensureClaudeMdCurrent, statWorkspaceEntry } from "../tenants/index.ts";
 import { tenantEnvironment } from "../credentials/index.ts";
 import type { Tenant } from "../tenants/index.ts";
@@ -138,7 +138,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       });
     } catch (err) {
       // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.
-      const error = err instanceof AppError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+      const error = err instanceof AppError ? `${err.code}: ${err.message}` : errorMessage(err);
       return { kind: "crash", error: `could not run the agent: ${error}`, durationMs: 0, exitCode: null, sessionReset: false };
     }
   }

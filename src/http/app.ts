@@ -8,7 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
-import { AppError } from "../errors.ts";
+import { AppError, describeZodError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { RouteModule } from "../ports.ts";
 
@@ -85,11 +85,6 @@ export function createErrorHandler(log: Logger) {
     log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err, stack: err.stack });
     return errorResponse(c, 500, "internal_error", "Something went wrong on our side; it has been logged.");
   };
-}
-
-/** "field.path: message; other: message" */
-export function describeZodError(err: z.ZodError): string {
-  return err.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
 }
 
 function codeForStatus(status: number): string {

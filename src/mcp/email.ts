@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ToolFailure, defineTool, excerpt, createToolBackends } from "./tool-kit.ts";
 import type { SendgridClientOptions, ToolEnv } from "./tool-kit.ts";
 import type { AppContext } from "../context.ts";
+import { redact } from "../log.ts";
 
 /** Vault keys the email tool reads server-side. */
 export const EMAIL_CREDENTIALS = {
@@ -121,7 +122,7 @@ export async function sendEmail(options: SendgridClientOptions, apiKey: string, 
   if (response.status >= 200 && response.status < 300) {
     return { ok: true, status: response.status, messageId: response.headers.get("x-message-id") };
   }
-  const detail = scrub(await errorDetail(response), apiKey);
+  const detail = redact(await errorDetail(response), [apiKey]);
   return { ok: false, status: response.status, retryable: response.status === 429 || response.status >= 500, reason: detail };
 }
 
@@ -130,7 +131,7 @@ export async function checkSendgridKey(options: SendgridClientOptions, apiKey: s
   const response = await request(options, apiKey, "/v3/scopes", { method: "GET" });
   if (!("status" in response)) return response.failure;
   if (response.ok) return { ok: true, status: response.status, messageId: null };
-  const detail = scrub(await errorDetail(response), apiKey);
+  const detail = redact(await errorDetail(response), [apiKey]);
   return { ok: false, status: response.status, retryable: response.status === 429 || response.status >= 500, reason: detail };
 }
 
@@ -173,9 +174,6 @@ async function errorDetail(response: Response): Promise<string> {
   return `HTTP ${response.status}`;
 }
 
-function scrub(text: string, secret: string): string {
-  return secret ? text.split(secret).join("[redacted]") : text;
-}
 
 /** One server-side tool's readiness for one tenant. */
 export interface ToolHealth {

@@ -3,7 +3,8 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ZodError } from "zod";
 import type { z } from "zod";
 import type { AppContext } from "../context.ts";
-import { AppError } from "../errors.ts";
+import { AppError, describeZodError, errorMessage } from "../errors.ts";
+import { redact } from "../log.ts";
 import type { LogFields, Logger } from "../log.ts";
 import { getTenant, setOnboardingStatus, updateTenant } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
@@ -93,7 +94,7 @@ export function registerProxyTool<Shape extends z.ZodRawShape>(
   const callback = async (input: z.output<z.ZodObject<Shape>>): Promise<CallToolResult> => {
     const started = performance.now();
     const secrets: string[] = [];
-    const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join("[redacted]"), text);
+    const scrub = (text: string) => redact(text, secrets);
     const callEnv: ToolEnv = { ...env, redact: (s) => void (s.length > 0 && secrets.push(s)) };
     const base = { tool: spec.name, tenantId: env.caller.tenantId, runId: env.caller.runId };
     const duration = () => Math.round(performance.now() - started);
@@ -110,7 +111,7 @@ export function registerProxyTool<Shape extends z.ZodRawShape>(
     } catch (err) {
       const expected = expectedFailureText(err);
       const message = expected !== null ? scrub(expected) : "The tool failed unexpectedly; the error is logged for the operator. Try again later.";
-      const logged = err instanceof Error ? scrub(err.message) : scrub(String(err));
+      const logged = scrub(errorMessage(err));
       env.log[expected !== null ? "info" : "error"]("agent tool call", { ...base, ok: false, duration_ms: duration(), error: logged });
       await recordTimeline(env, `Agent tool ${spec.name} failed: ${expected !== null ? message : "internal error"}`);
       return { content: [{ type: "text", text: message }], isError: true };
@@ -134,9 +135,7 @@ export function registerProxyTool<Shape extends z.ZodRawShape>(
  */
 function expectedFailureText(err: unknown): string | null {
   if (err instanceof ToolFailure || (err instanceof AppError && err.status < 500)) return err.message;
-  if (err instanceof ZodError) {
-    return err.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
-  }
+  if (err instanceof ZodError) return describeZodError(err);
   return null;
 }
 

@@ -2,12 +2,13 @@ import { accessSync, constants, existsSync, statSync, mkdtempSync, rmSync } from
 import { dirname, join } from "node:path";
 import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import type { Config } from "../config.ts";
-import { redactSecrets } from "../log.ts";
+import { redact } from "../log.ts";
 import { migrationStatus, openDatabase, pingDatabase } from "../db/index.ts";
 import { findAgentLogin } from "../agent/login.ts";
 import { tmpdir } from "node:os";
 import { BWRAP_INSTALL_HINT, resolveAgentCommand, runSandboxSelfCheck } from "../agent/index.ts";
 import type { ResolvedAgentCommand, SelfCheckItem } from "../agent/index.ts";
+import { errorMessage } from "../errors.ts";
 
 /** One line of `proxystaff doctor`: ok, warn (works, but look at it) or fail (something will not work). */
 export interface DoctorCheck {
@@ -42,7 +43,7 @@ export async function runDoctor(
     checks = [fail("config", `invalid: ${error.problems.join("; ")}`, "fix these environment variables (docs/operations.md lists them all)")];
   }
   const secrets = config ? platformSecrets(config) : [];
-  const safe = checks.map((c) => ({ ...c, detail: redactSecrets(c.detail, secrets), ...(c.fix ? { fix: redactSecrets(c.fix, secrets) } : {}) }));
+  const safe = checks.map((c) => ({ ...c, detail: redact(c.detail, secrets), ...(c.fix ? { fix: redact(c.fix, secrets) } : {}) }));
   return { config, checks: safe };
 }
 
@@ -123,7 +124,7 @@ export async function checkDatabase(config: Config): Promise<DoctorCheck[]> {
     }
     return checks;
   } catch (error) {
-    return [fail("database", `${where} could not be opened: ${errorText(error)}`, "check DATABASE_URL / DATABASE_AUTH_TOKEN and the file's permissions")];
+    return [fail("database", `${where} could not be opened: ${errorMessage(error)}`, "check DATABASE_URL / DATABASE_AUTH_TOKEN and the file's permissions")];
   } finally {
     await database?.close().catch(() => {}); // only a read check: nothing to lose
   }
@@ -214,10 +215,6 @@ function nearestExisting(path: string): string {
   return current;
 }
 
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 const VERSION_TIMEOUT_MS = 20_000;
 
 /** The agent CLI as the server would find it, and its --version (run outside any sandbox, in a scratch HOME). */
@@ -226,7 +223,7 @@ export async function checkAgentCli(config: Config, path: string | undefined): P
   try {
     command = resolveAgentCommand(config.AGENT_COMMAND, { path });
   } catch (error) {
-    return { check: fail("claude CLI", errorText(error), "install it (`npm install` brings @anthropic-ai/claude-code) or set AGENT_COMMAND"), command: null };
+    return { check: fail("claude CLI", errorMessage(error), "install it (`npm install` brings @anthropic-ai/claude-code) or set AGENT_COMMAND"), command: null };
   }
   const scratch = mkdtempSync(join(tmpdir(), "proxystaff-doctor-cli-"));
   try {
@@ -264,7 +261,7 @@ export async function checkSandbox(config: Config, command: ResolvedAgentCommand
   try {
     items = await runSandboxSelfCheck({ config }, { command });
   } catch (error) {
-    return [fail("sandbox self-check", errorText(error), "see docs/security.md (Verify it on a deployment)")];
+    return [fail("sandbox self-check", errorMessage(error), "see docs/security.md (Verify it on a deployment)")];
   }
   const sandboxItem = items.find((i) => i.name.startsWith("sandbox"));
   const isIsolated = sandboxItem?.ok === true;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { credentialKeySchema, credentialValueSchema } from "../credentials/index.ts";
-import { ValidationError } from "../errors.ts";
+import { ValidationError, describeZodError } from "../errors.ts";
 import { newTenantSchema } from "../tenants/index.ts";
 
 /**
@@ -43,20 +43,10 @@ function intakeCredentialValue() {
 /** A parsed intake file: phone normalised to E.164, timezone canonical. */
 export type Intake = z.output<typeof intakeSchema>;
 
-/** "field.path: message; …" for a zod error, each issue naming where it is. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[");
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
-}
-
 /** Validates an intake object; ValidationError `invalid_intake` naming every bad field path. */
 export function parseIntake(data: unknown, source = "intake"): Intake {
   const parsed = intakeSchema.safeParse(data);
-  if (!parsed.success) throw new ValidationError(`${source} is invalid: ${describeIssues(parsed.error)}`, "invalid_intake");
+  if (!parsed.success) throw new ValidationError(`${source} is invalid: ${describeZodError(parsed.error)}`, "invalid_intake");
   return parsed.data;
 }
 

@@ -21,7 +21,7 @@ import {
   updateTenant,
   workspacePath,
 } from "../tenants/index.ts";
-import type { Channel, NewLinkCode, NewTenantInput, OnboardingStatus, Tenant, WorkspaceReport } from "../tenants/index.ts";
+import type { TenantChannel, NewLinkCode, NewTenantInput, OnboardingStatus, Tenant, WorkspaceReport } from "../tenants/index.ts";
 import { intakeCredentials } from "./intake.ts";
 import type { Intake } from "./intake.ts";
 
@@ -36,7 +36,7 @@ export type IntakeOutcome =
   /** A tenant with that phone exists and `update` was not asked for: nothing changed. */
   | { kind: "exists"; tenant: Tenant }
   /** Updated from the intake; `keptChannel` is set when the intake asked for another channel (not supported). */
-  | { kind: "updated"; tenant: Tenant; keptChannel: Channel | null };
+  | { kind: "updated"; tenant: Tenant; keptChannel: TenantChannel | null };
 
 /**
  * setup-customer's first step: creates the tenant (and its workspace) from the intake, or finds the

@@ -10,6 +10,8 @@ import type { ToolSandbox, ToolWrap } from "../agent/tool-sandbox.ts";
 import { listWorkspaceDir, MAX_SCRIPT_BYTES, readWorkspaceFile, UnsafeWorkspaceFileError } from "../tenants/workspace-fs.ts";
 import { checkToolsHealth, SERVER_SIDE_CREDENTIALS } from "../mcp/index.ts";
 import type { ToolsHealthOptions } from "../mcp/index.ts";
+import { errorMessage } from "../errors.ts";
+import { redact } from "../log.ts";
 
 /** One tool's health: a script's `--health-check` result, or a server-side MCP tool's check. */
 export interface ToolHealth {
@@ -141,7 +143,7 @@ async function runOne(
     });
   } catch (err) {
     run.dispose();
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorMessage(err);
     return { tool, status: "failed", output: `Could not start the tool: ${why}`, exit_code: null, duration_ms: elapsed() };
   }
   let timedOut = false;
@@ -162,14 +164,6 @@ async function runOne(
   if (output.length > MAX_OUTPUT_CHARS) output = `…${output.slice(-MAX_OUTPUT_CHARS)}`;
   const ok = !timedOut && exitCode === 0;
   return { tool, status: ok ? "ok" : "failed", output, exit_code: timedOut ? null : exitCode, duration_ms: elapsed() };
-}
-
-/** Replaces every secret (4+ characters, longest first) in `text` by [redacted]. */
-export function redact(text: string, secrets: readonly string[]): string {
-  const sorted = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
-  let out = text;
-  for (const secret of sorted) out = out.split(secret).join("[redacted]");
-  return out;
 }
 
 /** Suffix naming an MCP tool that runs on the server (it uses credentials the agent never sees). */
@@ -196,7 +190,7 @@ export async function runServerSideToolChecks(ctx: AppContext, tenantId: string,
     }));
   } catch (err) {
     ctx.log.warn("server-side tool health check failed", { tenantId, error: err as Error });
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorMessage(err);
     return [{ tool: `send_email${SERVER_SIDE_SUFFIX}`, status: "failed", output: `The check could not run: ${why}`, exit_code: null, duration_ms: elapsed() }];
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
-import { AppError } from "../errors.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import { TEMPLATE_TOOLS, requireTenant, workspacePath } from "../tenants/index.ts";
 import { tenantEnvironment } from "../credentials/index.ts";
 import type { Tenant } from "../tenants/index.ts";
@@ -100,7 +100,7 @@ async function guarded(name: string, run: () => ValidationCheck | ValidationChec
 
 function errorText(err: unknown): string {
   if (err instanceof AppError) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 /** A tool script's --health-check as a line; a failure explained by missing credentials is only a warning. */
@@ -219,5 +219,5 @@ function decide(config: Config, options: SandboxCheckOptions): ValidationCheck {
 }
 
 function failed(err: unknown): ValidationCheck {
-  return { name: "sandbox", status: "fail", detail: `The sandbox could not be checked: ${err instanceof Error ? err.message : String(err)}` };
+  return { name: "sandbox", status: "fail", detail: `The sandbox could not be checked: ${errorMessage(err)}` };
 }

@@ -7,6 +7,7 @@ import { getTenant, servingRefusal } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { isoAt } from "../clock.ts";
 import { dayAround, nextSlotAfter, slotsBetween, MAX_ATTEMPTS, retryDelayMs } from "./schedule.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What the scheduler needs from the conversation engine. */
 export interface SchedulerDeps {
@@ -175,7 +176,7 @@ export class TaskRuns {
       this.ctx.log.info("task handed to conversation", { ...fields, messageId, lag_ms: lagMs, attempt: task.attempts + 1 });
     } catch (err) {
       this.ctx.log.error("task hand-over failed", { ...fields, error: err });
-      await this.finish(task.id, { ok: false, error: `could not queue the task: ${err instanceof Error ? err.message : String(err)}` });
+      await this.finish(task.id, { ok: false, error: `could not queue the task: ${errorMessage(err)}` });
     }
   }
 
@@ -239,7 +240,7 @@ function nextSlot(task: Task, afterMs: number): NextSlot {
     return { ms: nextSlotAfter(task.cron, task.timezone, afterMs) };
   } catch (err) {
     // Only possible when the row was edited by hand (the API validates); the task cannot go on.
-    return { invalid: err instanceof Error ? err.message : String(err) };
+    return { invalid: errorMessage(err) };
   }
 }
 

@@ -3,7 +3,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import type { Db, TaskRow } from "../db/index.ts";
-import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
+import { ConflictError, NotFoundError, ValidationError, parseInput } from "../errors.ts";
 import { assertMinInterval, assertPrompt, assertTimezone, parseRunAt, requireNextSlot } from "./schedule.ts";
 import { requireTenant } from "../tenants/index.ts";
 import { z } from "zod";
@@ -248,16 +248,6 @@ export const taskPatchSchema = z.object({
   prompt: z.string().optional(),
 });
 export type TaskPatch = z.infer<typeof taskPatchSchema>;
-
-/** Parses `input` with `schema`, turning zod's issues into one ValidationError that names each field. */
-export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const message = result.error.issues
-    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
-    .join("; ");
-  throw new ValidationError(message);
-}
 
 // Schedulers listening for task changes, per database: createTask/updateTask/cancelTask are called
 // by the admin API and the MCP tools, which hold the context but not the scheduler itself.

@@ -1,11 +1,11 @@
 // Tenants: records, lifecycle, Telegram links, workspace folders and the embedded template.
 export type {
   BusinessProfile,
-  Channel,
   ListTenantsOptions,
   NewTenantInput,
   OnboardingStatus,
   Tenant,
+  TenantChannel,
   TenantPatch,
   TenantStatus,
   ServingRefusal,
@@ -22,7 +22,6 @@ export {
   timezoneSchema,
 } from "./types.ts";
 export { normalizePhone, servingRefusal } from "./types.ts";
-export { parseInput } from "./types.ts";
 export { canonicalTimezone, isValidTimezone } from "./types.ts";
 export { assertTenantId, isTenantId } from "./types.ts";
 export { assertMutable, findTenantByChatId, findTenantByPhone, getTenant, listTenants, requireMutableTenant, requireTenant } from "./store.ts";

@@ -3,7 +3,8 @@ import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../db/schema.ts"
 import { ValidationError, NotFoundError } from "../errors.ts";
 
 export { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES };
-export type Channel = (typeof CHANNELS)[number];
+/** The chat platform a tenant's owner uses (`tenants.channel`); not channels/'s `Channel` (a platform's sender). */
+export type TenantChannel = (typeof CHANNELS)[number];
 export type OnboardingStatus = (typeof ONBOARDING_STATUSES)[number];
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
@@ -54,7 +55,7 @@ export interface Tenant {
   id: string;
   name: string;
   phone_number: string;
-  channel: Channel;
+  channel: TenantChannel;
   telegram_chat_id: string | null;
   status: TenantStatus;
   onboarding_status: OnboardingStatus;
@@ -196,18 +197,3 @@ export function tenantNotFound(id: string): NotFoundError {
   return new NotFoundError("tenant_not_found", `No tenant with id ${shown}.`);
 }
 
-/**
- * Parses `value` with `schema`; on failure throws ValidationError (`invalid_input`, 400) whose
- * message names every bad field path ("business.email: Invalid email address; timezone: …").
- */
-export function parseInput<T extends z.ZodType>(schema: T, value: unknown, prefix = ""): z.output<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const message = result.error.issues
-    .map((issue) => {
-      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
-  throw new ValidationError(message);
-}

@@ -3,8 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { liveProcessesInGroup, REAL_CLI } from "./setup.ts";
+import { skipWithoutBwrap } from "../helpers/index.ts";
 
-const hasBwrap = Bun.which("bwrap") !== null;
 const hasSetpriv = existsSync("/usr/bin/setpriv");
 
 async function runAndKillParent(mode: string): Promise<{ before: number; after: number }> {
@@ -32,7 +32,7 @@ async function runAndKillParent(mode: string): Promise<{ before: number; after: 
 }
 
 describe.skipIf(!existsSync(REAL_CLI))("runs die with the server", () => {
-  test.skipIf(!hasBwrap)("sandboxed (bwrap --die-with-parent)", async () => {
+  test.skipIf(skipWithoutBwrap("orphans of a sandboxed run"))("sandboxed (bwrap --die-with-parent)", async () => {
     expect(await runAndKillParent("bwrap")).toEqual({ before: 1, after: 0 });
   }, 15_000);
   test.skipIf(!hasSetpriv)("unsandboxed (setpriv --pdeathsig)", async () => {

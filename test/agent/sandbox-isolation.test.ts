@@ -14,6 +14,7 @@ import type { AgentTestSetup } from "./setup.ts";
 const bwrapPath = Bun.which("bwrap");
 const bwrapWorks = bwrapPath !== null && Bun.spawnSync([bwrapPath, "--ro-bind", "/", "/", "--unshare-pid", "true"]).exitCode === 0;
 const ready = bwrapWorks && existsSync(REAL_CLI);
+if (!ready) console.warn(`skipped (isolation with the real CLI): ${bwrapWorks ? "the real Claude CLI is not installed (npm install)" : "bubblewrap does not work here (not installed, or no user namespaces)"}`);
 if (!ready) {
   console.warn(
     `SKIPPED sandbox isolation tests: ${bwrapPath ? "bwrap does not work here (user namespaces?)" : "bubblewrap is not installed (apt-get install -y bubblewrap)"}${existsSync(REAL_CLI) ? "" : "; the Claude CLI is missing (npm install)"}`,

@@ -3,6 +3,7 @@ import { lstatSync } from "node:fs";
 import { bwrapArgs, checkSandbox, createAgentRunner, resolveAgentCommand, sandboxHealth, SandboxUnavailableError, spawnProcessGroup } from "../../src/agent/index.ts";
 import type { SpawnSpec } from "../../src/agent/index.ts";
 import { agentSetup, STAND_IN } from "./setup.ts";
+import { skipWithoutBwrap } from "../helpers/index.ts";
 
 const mounts = {
   workspace: "/srv/tenants/aaaa",
@@ -65,14 +66,14 @@ describe("checkSandbox", () => {
     expect(() => checkSandbox(required!, command, { bwrapPath: null })).toThrow(SandboxUnavailableError);
     expect(() => checkSandbox(required!, command, { bwrapPath: null })).toThrow(/apt-get install -y bubblewrap/);
   });
-  test.skipIf(Bun.which("bwrap") === null)("bwrap present: on, and /health says so", () => {
+  test.skipIf(skipWithoutBwrap("bwrap present: on"))("bwrap present: on, and /health says so", () => {
     const status = checkSandbox(auto!, command);
     expect(status.mode).toBe("bwrap");
     expect(sandboxHealth(status).fields).toEqual({ sandbox: "bwrap" });
   });
 });
 
-describe.skipIf(Bun.which("bwrap") === null)("a sandboxed run", () => {
+describe.skipIf(skipWithoutBwrap("a sandboxed run"))("a sandboxed run", () => {
   const setup = agentSetup({ AGENT_SANDBOX: "bwrap", AGENT_COMMAND: STAND_IN }, undefined, "/var/tmp");
   afterAll(() => setup.cleanup());
   test("tenant secrets travel in the environment, never on bwrap's command line", async () => {

@@ -8,6 +8,7 @@ import type { AgentTestSetup } from "./setup.ts";
 
 const bwrapPath = Bun.which("bwrap");
 const bwrapWorks = bwrapPath !== null && Bun.spawnSync([bwrapPath, "--ro-bind", "/", "/", "--unshare-pid", "true"]).exitCode === 0;
+if (!bwrapWorks) console.warn("skipped (the sandbox self-check items): bubblewrap does not work here (not installed, or no user namespaces)");
 if (!bwrapWorks) console.warn("SKIPPED sandboxed self-check: bubblewrap is not installed or does not work here");
 
 const setups: AgentTestSetup[] = [];

@@ -11,6 +11,7 @@ import type { FakeTelegram } from "../fakes/telegram.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
 import { saveInto } from "../helpers/media-sink.ts";
+import { eventually } from "../helpers/index.ts";
 
 const SECRET = "s3cret-webhook_token";
 const PUBLIC_URL = "https://staff.example.com";
@@ -38,14 +39,6 @@ async function setup(env: Record<string, string> = {}, onInbound: InboundHandler
   const post = (update: Record<string, unknown>, secret: string | null = SECRET) =>
     app.request(telegramWebhookRequest("http://local/webhooks/telegram", { update_id: nextId++, ...update }, secret ?? undefined));
   return { app, post, channels };
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
 }
 
 describe("telegram webhook", () => {
@@ -127,7 +120,7 @@ describe("telegram webhook", () => {
     for (const s of set.services) await s.start();
     expect(set.status.telegram).toContain("webhook registration failed: ");
     expect(JSON.stringify(set.status)).toContain("webhook registration failed");
-    await waitFor(() => set.status.telegram === "on (webhook)", "registration retried");
+    await eventually(() => set.status.telegram === "on (webhook)", "registration retried");
     expect(fake.calls.filter((c) => c.method === "setWebhook")).toHaveLength(3);
     expect(fake.webhook?.url).toBe(`${PUBLIC_URL}/webhooks/telegram`);
   });
@@ -219,7 +212,7 @@ describe("telegram polling", () => {
     fake.pushUpdate(textUpdate({ chatId: 1, text: "flaky" }));
     const third = fake.pushUpdate(textUpdate({ chatId: 1, text: "three" }));
     for (const s of channels?.services ?? []) await s.start();
-    await waitFor(() => seen.length === 3, "three updates");
+    await eventually(() => seen.length === 3, "three updates");
     expect(seen).toEqual(["one", "flaky", "three"]);
     expect(fake.calls.some((c) => c.method === "deleteWebhook")).toBe(true);
     for (const s of [...(channels?.services ?? [])].reverse()) await s.stop();
@@ -232,7 +225,7 @@ describe("telegram polling", () => {
     fake.pushUpdate(textUpdate({ chatId: 1, text: "five" }));
     channels = createChannels(t.ctx, { onInbound: handler, telegram: { pollTimeoutS: 1, pollRetryMs: 20 } });
     for (const s of channels.services) await s.start();
-    await waitFor(() => seen.length === 5, "two more updates");
+    await eventually(() => seen.length === 5, "two more updates");
     await Bun.sleep(50);
     expect(seen).toEqual(["one", "flaky", "three", "four", "five"]);
     expect(fake.served.filter((id) => id === first.update_id)).toHaveLength(1);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTask } from "../../src/scheduler/index.ts";
-import { createTestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant, readTask, runRepoFile } from "../scheduler/fixtures.ts";
+import { readTask, runRepoFile } from "../scheduler/fixtures.ts";
 
 let t: TestContext;
 let tenantId: string;
@@ -11,8 +11,8 @@ let taskId: string;
 
 beforeAll(async () => {
   t = await createTestContext();
-  tenantId = await insertTenant(t.ctx, { timezone: "Europe/Paris" });
-  otherTenantId = await insertTenant(t.ctx);
+  tenantId = (await insertTenant(t.ctx, { timezone: "Europe/Paris" })).id;
+  otherTenantId = (await insertTenant(t.ctx)).id;
   taskId = (await createTask(t.ctx, tenantId, { prompt: "Post the weekly specials", cron: "0 10 * * 5" }, "admin")).id;
   await createTask(t.ctx, otherTenantId, { prompt: "Other tenant's reminder", in_minutes: 30 }, "agent");
 });

@@ -5,8 +5,9 @@ import type { OutboundReply } from "../../src/conversation/outbox.ts";
 import { createInboundPipeline } from "../../src/conversation/pipeline.ts";
 import { messages, tenants } from "../../src/db/schema.ts";
 import { createLinkCode, LINK_CODE_TTL_MS, linkCodeStatus } from "../../src/tenants/index.ts";
-import { FakeClock, insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 // The attacks of "hostile tenant hardening" S3/S5: a stranger on Telegram must not take over a
 // tenant's chat by knowing its phone number, nor learn which numbers are customers.
@@ -29,14 +30,16 @@ function contactMessage(chatId: string, phoneNumber: string, userId: string | un
 
 for (const driver of ["bun-sqlite", "libsql"] as const)
 describe(`Telegram linking proves ownership (${driver})`, () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   let clock: FakeClock;
   let replies: OutboundReply[];
   let handle: (m: InboundMessage) => Promise<void>;
 
   beforeEach(async () => {
     clock = new FakeClock();
-    ctx = await makeTestContext({ driver, clock, env: { RATE_LIMIT_PER_MINUTE: "100" } });
+    tc = await createTestContext({ driver, clock, env: { RATE_LIMIT_PER_MINUTE: "100" } });
+    ctx = tc.ctx;
     replies = [];
     const channel: Channel = { name: "telegram", maxLength: 4096, send: async () => ({ ok: true, externalId: "x" }) };
     handle = createInboundPipeline(ctx, {
@@ -45,7 +48,7 @@ describe(`Telegram linking proves ownership (${driver})`, () => {
       wake: () => {},
     });
   });
-  afterEach(() => ctx.cleanup());
+  afterEach(() => tc.cleanup());
 
   const chatOf = async (tenantId: string) => (await ctx.db.select().from(tenants).where(eq(tenants.id, tenantId)))[0]!.telegram_chat_id;
   const lastReply = () => replies.at(-1)!;

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
 import { openChatSession } from "../../src/parts.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 /** One tools/call on the run's MCP endpoint, as the CLI would make it. */
 async function callTool(mcp: { url: string; token: string }, name: string, args: Record<string, unknown>): Promise<{ status: number; text: string }> {
@@ -18,11 +19,13 @@ async function callTool(mcp: { url: string; token: string }, name: string, args:
 }
 
 describe("proxystaff chat: the same runner, tools and secrets rule as the server", () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   beforeEach(async () => {
-    ctx = await makeTestContext({ clock: { now: () => Date.now() } });
+    tc = await createTestContext({ clock: { now: () => Date.now() } });
+    ctx = tc.ctx;
   });
-  afterEach(() => ctx.cleanup());
+  afterEach(() => tc.cleanup());
 
   test("server-side keys stay out of the agent's environment; the MCP tools answer on loopback", async () => {
     const t = await insertTenant(ctx);
@@ -54,11 +57,13 @@ describe("proxystaff chat: the same runner, tools and secrets rule as the server
 });
 
 describe("proxystaff chat: the timeline names the operator once", () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   beforeEach(async () => {
-    ctx = await makeTestContext({ clock: { now: () => Date.now() } });
+    tc = await createTestContext({ clock: { now: () => Date.now() } });
+    ctx = tc.ctx;
   });
-  afterEach(() => ctx.cleanup());
+  afterEach(() => tc.cleanup());
 
   test("'← operator (console): …', not 'operator (console) (console)'; the agent reads the operator as sender", async () => {
     const t = await insertTenant(ctx);

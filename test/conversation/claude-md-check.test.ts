@@ -3,8 +3,9 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClaudeMdCheck } from "../../src/conversation/turn.ts";
 import { createTenant, getTenant, renderClaudeMd, workspacePath } from "../../src/tenants/index.ts";
-import { makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, FakeClock } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 let t: TestContext | undefined;
 afterEach(async () => {
@@ -13,11 +14,12 @@ afterEach(async () => {
 });
 
 test("the cached CLAUDE.md check still follows every change of the row or the file, and leaves a matching file alone", async () => {
-  t = await makeTestContext();
-  const created = await createTenant(t, { name: "Acme", phone: "+18015550101", channel: "telegram", timezone: "America/Denver" } as never);
-  const check = createClaudeMdCheck(t);
-  const path = join(workspacePath(t.config, created.id), "CLAUDE.md");
-  const tenant = (await getTenant(t.db, created.id))!;
+  t = await createTestContext({ clock: new FakeClock() });
+  const ctx = t.ctx;
+  const created = await createTenant(ctx, { name: "Acme", phone: "+18015550101", channel: "telegram", timezone: "America/Denver" } as never);
+  const check = createClaudeMdCheck(ctx);
+  const path = join(workspacePath(ctx.config, created.id), "CLAUDE.md");
+  const tenant = (await getTenant(ctx.db, created.id))!;
 
   await check(tenant);
   expect(readFileSync(path, "utf8")).toBe(renderClaudeMd(tenant));

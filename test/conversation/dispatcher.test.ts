@@ -8,13 +8,14 @@ import { insertInbound } from "../../src/conversation/message-store.ts";
 import { finishClaimed, tenantsWithQueued } from "../../src/conversation/queue-store.ts";
 import { acquireLease, getSessionState } from "../../src/conversation/session-store.ts";
 import { messages } from "../../src/db/schema.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 const scope = { channels: ["telegram", "whatsapp", "console"] as const };
 let seq = 0;
 
-async function queue(ctx: TestContext, tenantId: string, body: string): Promise<string> {
+async function queue(ctx: AppContext, tenantId: string, body: string): Promise<string> {
   const id = crypto.randomUUID();
   seq += 1;
   await insertInbound(ctx.db, {
@@ -31,7 +32,7 @@ async function queue(ctx: TestContext, tenantId: string, body: string): Promise<
 }
 
 /** A stand-in turn runner that records batches and concurrency, and marks messages done. */
-function recorder(ctx: TestContext, hold: (b: ClaimedBatch) => Promise<void> = async () => {}) {
+function recorder(ctx: AppContext, hold: (b: ClaimedBatch) => Promise<void> = async () => {}) {
   const batches: { tenantId: string; bodies: string[] }[] = [];
   const live = new Map<string, number>();
   let maxLive = 0;
@@ -51,21 +52,23 @@ function recorder(ctx: TestContext, hold: (b: ClaimedBatch) => Promise<void> = a
   return { runBatch, batches, stats: () => ({ maxLive, maxPerTenant }) };
 }
 
-async function statuses(ctx: TestContext): Promise<string[]> {
+async function statuses(ctx: AppContext): Promise<string[]> {
   const rows = await ctx.db.select({ status: messages.status }).from(messages);
   return rows.map((r) => r.status).sort();
 }
 
 for (const driver of ["bun-sqlite", "libsql"] as const)
 describe(`dispatcher (${driver})`, () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   const dispatchers: Dispatcher[] = [];
   beforeEach(async () => {
-    ctx = await makeTestContext({ driver, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    tc = await createTestContext({ driver, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    ctx = tc.ctx;
   });
   afterEach(async () => {
     for (const d of dispatchers.splice(0)) await d.stop();
-    await ctx.cleanup();
+    await tc.cleanup();
   });
 
   test("runs all queued messages of a tenant once, in order", async () => {
@@ -184,13 +187,14 @@ describe(`dispatcher (${driver})`, () => {
   });
 
   test("two processes on one database never run one tenant twice; every message once", async () => {
-    const other = await makeTestContext({ driver, dir: ctx.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    const otherFixture = await createTestContext({ driver, dir: tc.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    const other = otherFixture.ctx;
     try {
       const tenants = await Promise.all([0, 1, 2].map(() => insertTenant(ctx)));
       const live = new Map<string, number>();
       let overlap = false;
       const seen: string[] = [];
-      const make = (c: TestContext) =>
+      const make = (c: AppContext) =>
         createDispatcher(c, {
           ownerId: newOwnerId(),
           scope,
@@ -225,7 +229,7 @@ describe(`dispatcher (${driver})`, () => {
       expect(overlap).toBe(false);
       expect(seen.sort()).toEqual(sent.sort());
     } finally {
-      await other.cleanup();
+      await otherFixture.cleanup();
     }
   });
 
@@ -299,8 +303,9 @@ describe(`dispatcher (${driver})`, () => {
 
   test("a lease not renewed before it expired (a paused process) aborts the run even if nobody took it", async () => {
     let offsetMs = 0;
-    await ctx.cleanup();
-    ctx = await makeTestContext({ driver, clock: { now: () => Date.now() + offsetMs }, env: { LEASE_TTL_MS: "3000" } });
+    await tc.cleanup();
+    tc = await createTestContext({ driver, clock: { now: () => Date.now() + offsetMs }, env: { LEASE_TTL_MS: "3000" } });
+    ctx = tc.ctx;
     const t = await insertTenant(ctx);
     await queue(ctx, t.id, "m1");
     let reason: string | null | undefined;

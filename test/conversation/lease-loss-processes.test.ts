@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { eventually, freePort, spawnServer, StackClient, stackEnv, startFakes } from "../e2e/stack.ts";
+import { eventually, freePort } from "../helpers/index.ts";
+import { spawnServer, StackClient, stackEnv, startFakes } from "../e2e/stack.ts";
 import type { Fakes } from "../e2e/stack.ts";
 
 const SLOW_AGENT = join(import.meta.dir, "..", "agent", "fixtures", "slow-side-effect-agent.sh");

@@ -7,8 +7,9 @@ import type { Channel, ChannelName, InboundMessage } from "../../src/channels/ty
 import { createConversation } from "../../src/conversation/index.ts";
 import type { Conversation } from "../../src/conversation/index.ts";
 import { messages } from "../../src/db/schema.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 let n = 0;
 const photo = (fileId: string, text = "look"): InboundMessage => {
@@ -17,7 +18,8 @@ const photo = (fileId: string, text = "look"): InboundMessage => {
 };
 
 describe("media: downloaded in the turn, before the agent runs", () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   let conversation: Conversation;
   let requests: AgentRunRequest[];
   let fetchedBeforeStore: boolean[];
@@ -36,7 +38,8 @@ describe("media: downloaded in the turn, before the agent runs", () => {
   };
 
   beforeEach(async () => {
-    ctx = await makeTestContext({ clock: { now: () => Date.now() } });
+    tc = await createTestContext({ clock: { now: () => Date.now() } });
+    ctx = tc.ctx;
     requests = [];
     fetchedBeforeStore = [];
     const runner: AgentRunner = { run: async (req) => (requests.push(req), { kind: "ok", text: "Nice", sessionId: "s", durationMs: 1, exitCode: 0 }) };
@@ -49,7 +52,7 @@ describe("media: downloaded in the turn, before the agent runs", () => {
   });
   afterEach(async () => {
     await conversation.dispatcher.stop();
-    await ctx.cleanup();
+    await tc.cleanup();
   });
 
   test("a saved photo's path reaches the prompt and messages.media; a failed download is told to the agent", async () => {

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { isoAt } from "../../src/clock.ts";
 import { messages } from "../../src/db/schema.ts";
 import { listMessagePage, messageCursor, parseMessageCursor } from "../../src/conversation/message-store.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 const T0 = Date.parse("2026-11-26T09:00:00.000Z");
 
@@ -13,7 +14,7 @@ afterEach(async () => {
   t = undefined;
 });
 
-async function insertRow(ctx: TestContext, tenantId: string, id: string, body: string, ms: number): Promise<void> {
+async function insertRow(ctx: AppContext, tenantId: string, id: string, body: string, ms: number): Promise<void> {
   await ctx.db
     .insert(messages)
     .values({ id, tenant_id: tenantId, direction: "out", channel: "telegram", chat_id: "42", body, status: "sent", created_at: isoAt(ms) });
@@ -21,30 +22,32 @@ async function insertRow(ctx: TestContext, tenantId: string, id: string, body: s
 
 describe.each(["bun-sqlite", "libsql"] as const)("listMessagePage on %s", (driver) => {
   test("a split reply's chunks share created_at: paging by cursor skips none and repeats none", async () => {
-    t = await makeTestContext({ driver });
-    const tenant = await insertTenant(t, { phone_number: "+18015550000" });
-    await insertRow(t, tenant.id, "m-older", "older message", T0);
+    t = await createTestContext({ driver, clock: new FakeClock() });
+    const ctx = t.ctx;
+    const tenant = await insertTenant(ctx, { phone_number: "+18015550000" });
+    await insertRow(ctx, tenant.id, "m-older", "older message", T0);
     // The outbox stores every chunk with one created_at; ids in reverse order prove the tie is storage order.
-    await insertRow(t, tenant.id, "z-chunk", "chunk 1/3", T0 + 1000);
-    await insertRow(t, tenant.id, "y-chunk", "chunk 2/3", T0 + 1000);
-    await insertRow(t, tenant.id, "x-chunk", "chunk 3/3", T0 + 1000);
+    await insertRow(ctx, tenant.id, "z-chunk", "chunk 1/3", T0 + 1000);
+    await insertRow(ctx, tenant.id, "y-chunk", "chunk 2/3", T0 + 1000);
+    await insertRow(ctx, tenant.id, "x-chunk", "chunk 3/3", T0 + 1000);
 
-    const first = await listMessagePage(t.db, { tenantId: tenant.id, limit: 2 });
+    const first = await listMessagePage(ctx.db, { tenantId: tenant.id, limit: 2 });
     expect(first.messages.map((m) => m.body)).toEqual(["chunk 3/3", "chunk 2/3"]);
     expect(first.nextBefore).toBe(`${isoAt(T0 + 1000)}|y-chunk`);
 
-    const second = await listMessagePage(t.db, { tenantId: tenant.id, limit: 2, before: parseMessageCursor(first.nextBefore!)! });
+    const second = await listMessagePage(ctx.db, { tenantId: tenant.id, limit: 2, before: parseMessageCursor(first.nextBefore!)! });
     expect(second.messages.map((m) => m.body)).toEqual(["chunk 1/3", "older message"]);
-    const third = await listMessagePage(t.db, { tenantId: tenant.id, limit: 2, before: parseMessageCursor(second.nextBefore!)! });
+    const third = await listMessagePage(ctx.db, { tenantId: tenant.id, limit: 2, before: parseMessageCursor(second.nextBefore!)! });
     expect(third).toEqual({ messages: [], nextBefore: null });
   });
 
   test("a plain time still pages by time (strictly before it); a short page has no next cursor", async () => {
-    t = await makeTestContext({ driver });
-    const tenant = await insertTenant(t, { phone_number: "+18015550000" });
-    await insertRow(t, tenant.id, "a", "first", T0);
-    await insertRow(t, tenant.id, "b", "second", T0 + 1000);
-    const page = await listMessagePage(t.db, { tenantId: tenant.id, limit: 5, before: parseMessageCursor("2026-11-26T10:00:01+01:00")! });
+    t = await createTestContext({ driver, clock: new FakeClock() });
+    const ctx = t.ctx;
+    const tenant = await insertTenant(ctx, { phone_number: "+18015550000" });
+    await insertRow(ctx, tenant.id, "a", "first", T0);
+    await insertRow(ctx, tenant.id, "b", "second", T0 + 1000);
+    const page = await listMessagePage(ctx.db, { tenantId: tenant.id, limit: 5, before: parseMessageCursor("2026-11-26T10:00:01+01:00")! });
     expect(page.messages.map((m) => m.body)).toEqual(["first"]);
     expect(page.nextBefore).toBeNull();
   });

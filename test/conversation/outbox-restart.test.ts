@@ -8,6 +8,7 @@ import type { Outbox } from "../../src/conversation/outbox.ts";
 import { schema } from "../../src/db/index.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { eventually } from "../helpers/index.ts";
 
 const CLAIM_MS = 60_000; // the outbox's default claim lease: what a restart no longer waits for
 
@@ -31,14 +32,6 @@ async function killedPid(): Promise<number> {
   child.kill("SIGKILL");
   await child.exited;
   return child.pid;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 8_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
 }
 
 let t: TestContext;
@@ -86,7 +79,7 @@ describe("outbox after a kill -9", () => {
     const second = await claimedRow(dead, "200", "also claimed");
     const channel = recordingChannel();
     const outbox = await startOutbox(channel);
-    await waitFor(async () => (await outbox.pendingCount()) === 0, "both replies sent and recorded");
+    await eventually(async () => (await outbox.pendingCount()) === 0, "both replies sent and recorded");
     expect(Date.now()).toBeLessThan(Date.parse((await row(first))!.created_at) + CLAIM_MS); // not a lease expiry
     await Bun.sleep(50);
     expect(channel.sent.map((m) => m.text).sort()).toEqual(["also claimed", "claimed, never sent"]);
@@ -99,7 +92,7 @@ describe("outbox after a kill -9", () => {
     const id = await claimedRow(`${hostname()}:${process.pid}:ffffffffffff`, "300", "from my previous life");
     const channel = recordingChannel();
     await startOutbox(channel);
-    await waitFor(async () => (await row(id))?.status === "sent", "sent");
+    await eventually(async () => (await row(id))?.status === "sent", "sent");
     expect(channel.sent).toHaveLength(1);
   });
 
@@ -108,7 +101,7 @@ describe("outbox after a kill -9", () => {
     const channel = recordingChannel();
     await startOutbox(channel, 50);
     const id = await claimedRow(`${hostname()}:${await killedPid()}:0a1b2c3d4e5f`, "400", "neighbour died");
-    await waitFor(async () => (await row(id))?.status === "sent", "sent after the sweep freed it");
+    await eventually(async () => (await row(id))?.status === "sent", "sent after the sweep freed it");
     expect(channel.sent.map((m) => m.text)).toEqual(["neighbour died"]);
   });
 

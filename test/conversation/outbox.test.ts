@@ -9,6 +9,7 @@ import { openDatabase, schema } from "../../src/db/index.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";
 import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { eventually } from "../helpers/index.ts";
 
 /** A channel whose answers the test scripts; successful sends are recorded in order. */
 function scriptedChannel(name: ChannelName = "telegram", maxLength = 4096, shared?: OutboundMessage[]) {
@@ -43,14 +44,6 @@ function scriptedChannel(name: ChannelName = "telegram", maxLength = 4096, share
   return channel;
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
 const fast: OutboxOptions = { baseBackoffMs: 20, maxBackoffMs: 100, sweepMs: 2000 };
 const rows = (ctx: AppContext) => ctx.db.select().from(schema.messages).orderBy(schema.messages.created_at);
 
@@ -80,7 +73,7 @@ describe("outbox", () => {
     expect(stored).toMatchObject({ id: ids[0], direction: "out", status: "pending", body: "hello", chat_id: "42", reply_to: "in-1" });
     expect(await outbox.pendingCount()).toBe(1);
     release();
-    await waitFor(async () => (await rows(t.ctx))[0]?.status === "sent", "sent");
+    await eventually(async () => (await rows(t.ctx))[0]?.status === "sent", "sent");
     const [sent] = await rows(t.ctx);
     expect(sent).toMatchObject({ status: "sent", external_id: "ext-1", attempts: 1, lease_owner: null });
     expect(await outbox.pendingCount()).toBe(0);
@@ -99,7 +92,7 @@ describe("outbox", () => {
     expect(text.length).toBeGreaterThan(4096);
     const ids = await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "777", text });
     expect(ids).toHaveLength(2);
-    await waitFor(() => fake.sent.length === 2, "two messages");
+    await eventually(() => fake.sent.length === 2, "two messages");
     expect(fake.sent.map((s) => s.text).join(" ")).toBe(text);
     expect(fake.sent.every((s) => s.chat_id === "777" && s.text.length <= 4096)).toBe(true);
   });
@@ -115,7 +108,7 @@ describe("outbox", () => {
     await outbox.start();
     const [id] = await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "5", text: "once" });
     const stored = async () => (await ctx.db.select().from(schema.messages).where(eq(schema.messages.id, id ?? "")))[0];
-    await waitFor(async () => (await stored())?.status === "sent", "delivery recorded");
+    await eventually(async () => (await stored())?.status === "sent", "delivery recorded");
     const row = await stored();
     expect(row).toMatchObject({ status: "sent", attempts: 3 });
     expect(fake.calls.filter((c) => c.method === "sendMessage")).toHaveLength(3);
@@ -129,7 +122,7 @@ describe("outbox", () => {
     const outbox = await setup([channel]);
     await outbox.start();
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "1", text: "retry me" });
-    await waitFor(async () => (await rows(t.ctx))[0]?.status === "sent", "retry recorded");
+    await eventually(async () => (await rows(t.ctx))[0]?.status === "sent", "retry recorded");
     expect(channel.calls()).toBe(2);
     expect((await rows(t.ctx))[0]).toMatchObject({ status: "sent", attempts: 2 });
   });
@@ -144,7 +137,7 @@ describe("outbox", () => {
     cleanups.push(() => outbox.stop());
     await outbox.start();
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "9", text: "blocked" });
-    await waitFor(async () => (await rows(ctx))[0]?.status === "failed", "failed");
+    await eventually(async () => (await rows(ctx))[0]?.status === "failed", "failed");
     const [row] = await rows(ctx);
     expect(row?.error).toContain("403");
     expect(row?.error).toContain("blocked");
@@ -158,7 +151,7 @@ describe("outbox", () => {
     const outbox = await setup([channel], { ...fast, maxAttempts: 3 });
     await outbox.start();
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "1", text: "x" });
-    await waitFor(async () => (await rows(t.ctx))[0]?.status === "failed", "failed");
+    await eventually(async () => (await rows(t.ctx))[0]?.status === "failed", "failed");
     expect((await rows(t.ctx))[0]?.error).toBe("gave up after 3 attempts: telegram unreachable");
     expect(channel.calls()).toBe(3);
   });
@@ -169,9 +162,9 @@ describe("outbox", () => {
     const outbox = await setup([channel], { ...fast, sendTimeoutMs: 50 });
     await outbox.start();
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "1", text: "slow" });
-    await waitFor(async () => (await rows(t.ctx))[0]?.error?.includes("no answer") === true, "timeout recorded");
+    await eventually(async () => (await rows(t.ctx))[0]?.error?.includes("no answer") === true, "timeout recorded");
     release();
-    await waitFor(async () => (await rows(t.ctx))[0]?.status === "sent", "sent after release");
+    await eventually(async () => (await rows(t.ctx))[0]?.status === "sent", "sent after release");
   });
 
   test("rows of one chat go out in order even when the first chunk needs a retry", async () => {
@@ -181,7 +174,7 @@ describe("outbox", () => {
     await outbox.start();
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "c1", text: "part one is here. part two is here. part three!" });
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "c1", text: "a later reply" });
-    await waitFor(() => channel.sent.length === 4, "four chunks");
+    await eventually(() => channel.sent.length === 4, "four chunks");
     expect(channel.sent.map((m) => m.text)).toEqual(["part one is here.", "part two is here.", "part three!", "a later reply"]);
   });
 
@@ -201,7 +194,7 @@ describe("outbox", () => {
     const restarted = createOutbox(t.ctx, new Map([["telegram", channel]]), fast);
     cleanups.push(() => restarted.stop());
     await restarted.start();
-    await waitFor(async () => (await restarted.pendingCount()) === 0, "three sends recorded");
+    await eventually(async () => (await restarted.pendingCount()) === 0, "three sends recorded");
     await Bun.sleep(50);
     expect(channel.sent.map((m) => m.text).sort()).toEqual(["left behind 1", "left behind 2", "was being sent"]);
     expect(await restarted.pendingCount()).toBe(0);
@@ -219,7 +212,7 @@ describe("outbox", () => {
     await outbox.start();
     await Bun.sleep(100);
     expect(channel.calls()).toBe(0);
-    await waitFor(() => channel.sent.length === 1, "sent after the lease expired");
+    await eventually(() => channel.sent.length === 1, "sent after the lease expired");
     expect(Date.now()).toBeGreaterThanOrEqual(leaseUntil);
   });
 
@@ -239,7 +232,7 @@ describe("outbox", () => {
       expected.push(body);
       await (i % 2 === 0 ? a : b).enqueue({ tenantId: null, channel: "telegram", chatId: `chat-${i % 4}`, text: body });
     }
-    await waitFor(async () => (await a.pendingCount()) === 0, "all sent and recorded");
+    await eventually(async () => (await a.pendingCount()) === 0, "all sent and recorded");
     await Bun.sleep(50);
     const all = [...first.sent, ...second.sent].map((m) => m.text);
     expect(all.sort()).toEqual([...expected].sort());
@@ -270,7 +263,7 @@ describe("outbox", () => {
     channel.script.push({ ok: false, retryable: true, error: "telegram 500" });
     await outbox.start();
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "1", text: "one two three four" });
-    await waitFor(async () => (await outbox.pendingCount()) === 0, "both chunks recorded");
+    await eventually(async () => (await outbox.pendingCount()) === 0, "both chunks recorded");
     expect(channel.sent.map((m) => m.text)).toEqual(["one two", "three four"]);
   });
 

@@ -8,8 +8,9 @@ import { createInboundPipeline } from "../../src/conversation/pipeline.ts";
 import { timelineWritten } from "../../src/conversation/timeline.ts";
 import { acquireLease, getSessionState, saveSessionId } from "../../src/conversation/session-store.ts";
 import { messages, tenants } from "../../src/db/schema.ts";
-import { FakeClock, insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 let n = 0;
 function inbound(fields: Partial<InboundMessage>): InboundMessage {
@@ -19,7 +20,8 @@ function inbound(fields: Partial<InboundMessage>): InboundMessage {
 
 for (const driver of ["bun-sqlite", "libsql"] as const)
 describe(`inbound pipeline (${driver})`, () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   let clock: FakeClock;
   let replies: OutboundReply[];
   let wakes: number;
@@ -39,7 +41,8 @@ describe(`inbound pipeline (${driver})`, () => {
 
   beforeEach(async () => {
     clock = new FakeClock();
-    ctx = await makeTestContext({ driver, clock, env: { RATE_LIMIT_PER_MINUTE: "3" } });
+    tc = await createTestContext({ driver, clock, env: { RATE_LIMIT_PER_MINUTE: "3" } });
+    ctx = tc.ctx;
     replies = [];
     wakes = 0;
     handle = createInboundPipeline(ctx, {
@@ -48,7 +51,7 @@ describe(`inbound pipeline (${driver})`, () => {
       wake: () => void (wakes += 1),
     });
   });
-  afterEach(() => ctx.cleanup());
+  afterEach(() => tc.cleanup());
 
   const rows = () => ctx.db.select().from(messages).orderBy(asc(messages.created_at), sql`rowid`);
 

@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { ChannelName, InboundMessage } from "../../src/channels/types.ts";
 import { decideCommand, helpReply } from "../../src/conversation/chat-commands.ts";
 import { requireTenant } from "../../src/tenants/index.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, insertTenant, FakeClock } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 describe("helpReply: depends on the channel and whether the chat is linked", () => {
   test("an unlinked Telegram chat learns /start +PHONE (and no /reset, which needs a linked chat)", () => {
@@ -45,11 +46,13 @@ describe("helpReply: depends on the channel and whether the chat is linked", () 
 });
 
 describe("/help through decideCommand", () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   beforeEach(async () => {
-    ctx = await makeTestContext();
+    tc = await createTestContext({ clock: new FakeClock() });
+    ctx = tc.ctx;
   });
-  afterEach(() => ctx.cleanup());
+  afterEach(() => tc.cleanup());
 
   const message = (channel: ChannelName, chatId: string): InboundMessage => ({
     channel,

@@ -10,8 +10,9 @@ import { createInboundPipeline } from "../../src/conversation/pipeline.ts";
 import { getSessionState } from "../../src/conversation/session-store.ts";
 import { createTurnRunner } from "../../src/conversation/turn.ts";
 import { messages } from "../../src/db/schema.ts";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 const scope = { channels: ["telegram"] as const };
 let n = 0;
@@ -26,8 +27,10 @@ const tg = (text: string): InboundMessage => {
  */
 for (const driver of ["bun-sqlite", "libsql"] as const)
 describe(`/reset while a run is in flight (${driver})`, () => {
-  let a: TestContext;
-  let b: TestContext;
+  let fa: TestContext;
+  let fb: TestContext;
+  let a: AppContext;
+  let b: AppContext;
   const dispatchers: Dispatcher[] = [];
   let replies: OutboundReply[];
   let requests: AgentRunRequest[];
@@ -54,7 +57,7 @@ describe(`/reset while a run is in flight (${driver})`, () => {
     },
   };
 
-  function start(ctx: TestContext): Dispatcher {
+  function start(ctx: AppContext): Dispatcher {
     const runBatch = createTurnRunner(ctx, { runner, outbox, channels, selfUrl: () => "http://127.0.0.1:1" });
     // Both share this test's pid: neither may judge the other dead.
     const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch, sweepIntervalMs: 20, isOwnerDead: () => false });
@@ -63,8 +66,10 @@ describe(`/reset while a run is in flight (${driver})`, () => {
   }
 
   beforeEach(async () => {
-    a = await makeTestContext({ driver, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
-    b = await makeTestContext({ driver, dir: a.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    fa = await createTestContext({ driver, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    fb = await createTestContext({ driver, dir: fa.dir, clock: { now: () => Date.now() }, env: { LEASE_TTL_MS: "3000" } });
+    a = fa.ctx;
+    b = fb.ctx;
     replies = [];
     requests = [];
     live = 0;
@@ -73,8 +78,8 @@ describe(`/reset while a run is in flight (${driver})`, () => {
   afterEach(async () => {
     release?.();
     for (const d of dispatchers.splice(0)) await d.stop();
-    await b.cleanup();
-    await a.cleanup();
+    await fb.cleanup();
+    await fa.cleanup();
   });
 
   test("never two runs at once; the run in flight answers once and does not store its session id", async () => {

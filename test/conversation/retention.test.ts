@@ -10,8 +10,7 @@ import type { AppContext } from "../../src/context.ts";
 import { createRetention } from "../../src/conversation/retention.ts";
 import { messages } from "../../src/db/schema.ts";
 import type { DriverKind, schema } from "../../src/db/index.ts";
-import { createTestContext, FakeClock, freshEachTest } from "../helpers/index.ts";
-import { insertTenant } from "../scheduler/fixtures.ts";
+import { createTestContext, FakeClock, freshEachTest, insertTenant } from "../helpers/index.ts";
 
 const DAY = 86_400_000;
 const NOW = Date.parse("2026-11-26T09:00:00.000Z");
@@ -60,7 +59,7 @@ function setup(env: Record<string, string>, driver?: DriverKind) {
   return async () => {
     const t = await createTestContext({ clock: new FakeClock(NOW), env, driver });
     const outside = mkdtempSync(join(tmpdir(), "proxystaff-outside-"));
-    return { t, outside, a: await insertTenant(t.ctx), b: await insertTenant(t.ctx) };
+    return { t, outside, a: (await insertTenant(t.ctx)).id, b: (await insertTenant(t.ctx)).id };
   };
 }
 

@@ -1,21 +1,24 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { acquireLease, getSessionState, readSessionStart, resetAgentSession, releaseLease, renewLease, resetSession, saveSessionId } from "../../src/conversation/session-store.ts";
 import { sql } from "drizzle-orm";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, insertTenant, FakeClock } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 const T0 = Date.parse("2026-11-26T09:00:00.000Z");
 const TTL = 60_000;
 
 for (const driver of ["bun-sqlite", "libsql"] as const) {
   describe(`session store (${driver})`, () => {
-    let ctx: TestContext;
+    let tc: TestContext;
+    let ctx: AppContext;
     let tenantId: string;
     beforeEach(async () => {
-      ctx = await makeTestContext({ driver });
+      tc = await createTestContext({ driver, clock: new FakeClock() });
+      ctx = tc.ctx;
       tenantId = (await insertTenant(ctx)).id;
     });
-    afterEach(() => ctx.cleanup());
+    afterEach(() => tc.cleanup());
 
     test("no row until the first lease", async () => {
       expect(await getSessionState(ctx.db, tenantId)).toBeNull();

@@ -4,15 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appendTimeline, localDateTime, quoteForTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
 import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/session-store.ts";
-import { makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, FakeClock } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 describe("timeline", () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   beforeEach(async () => {
-    ctx = await makeTestContext();
+    tc = await createTestContext({ clock: new FakeClock() });
+    ctx = tc.ctx;
   });
-  afterEach(() => ctx.cleanup());
+  afterEach(() => tc.cleanup());
 
   test("date and time are the tenant's local ones", () => {
     const at = Date.parse("2026-11-26T03:30:00Z");

@@ -13,8 +13,9 @@ import { messages } from "../../src/db/schema.ts";
 import { RUN_FAILED_REPLY } from "../../src/conversation/chat-commands.ts";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { insertTenant, makeTestContext } from "./context.ts";
-import type { TestContext } from "./context.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
 type Script = (req: AgentRunRequest) => AgentResult | Promise<AgentResult>;
 const ok = (text: string, sessionId = "sess-1"): AgentResult => ({ kind: "ok", text, sessionId, durationMs: 5, exitCode: 0 });
@@ -28,7 +29,8 @@ const tg = (text: string, chatId = "1001"): InboundMessage => {
 };
 
 describe("turn runner through createConversation", () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   let replies: OutboundReply[];
   let requests: AgentRunRequest[];
   let script: Script;
@@ -53,7 +55,8 @@ describe("turn runner through createConversation", () => {
   }
 
   beforeEach(async () => {
-    ctx = await makeTestContext({ clock: { now: () => Date.now() } });
+    tc = await createTestContext({ clock: { now: () => Date.now() } });
+    ctx = tc.ctx;
     replies = [];
     requests = [];
     typing = 0;
@@ -63,7 +66,7 @@ describe("turn runner through createConversation", () => {
   });
   afterEach(async () => {
     await conversation.dispatcher.stop();
-    await ctx.cleanup();
+    await tc.cleanup();
   });
 
   const inboundRows = () =>

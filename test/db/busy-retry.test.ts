@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import { DatabaseBusyError, isDatabaseBusy, migrateDatabase, openDatabase, schema } from "../../src/db/index.ts";
 import type { Database, DriverKind } from "../../src/db/index.ts";
 import { createBusyRetry } from "../../src/db/client.ts";
-import { holdWriteLock } from "../helpers/index.ts";
+import { holdWriteLock, insertTenant } from "../helpers/index.ts";
 
 const DRIVERS: DriverKind[] = ["bun-sqlite", "libsql"];
 
@@ -45,19 +45,18 @@ for (const driver of DRIVERS) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    const insertTenant = (id: string) =>
-      database.db.insert(schema.tenants).values({ id, name: id, phone_number: `+1801555${id.padStart(4, "0")}`, channel: "telegram" });
+    const insertTenantRow = (id: string) => insertTenant({ db: database.db }, { id, name: id, phone_number: `+1801555${id.padStart(4, "0")}` });
 
     test("a write waiting for another connection's lock leaves the event loop free and lands once the lock is gone", async () => {
       const lock = await holdWriteLock(join(dir, "db"), 1200);
-      const { stallMs } = await longestStall(() => Promise.all([insertTenant("1"), insertTenant("2"), insertTenant("3")]));
+      const { stallMs } = await longestStall(() => Promise.all([insertTenantRow("1"), insertTenantRow("2"), insertTenantRow("3")]));
       await lock.released;
       expect(stallMs).toBeLessThan(250); // was the whole lock (5 s busy_timeout, one synchronous wait per write)
       expect((await database.db.select().from(schema.tenants)).map((t) => t.id).sort()).toEqual(["1", "2", "3"]);
     });
 
     test("reads go on while another connection holds the write lock", async () => {
-      await insertTenant("1");
+      await insertTenantRow("1");
       const lock = await holdWriteLock(join(dir, "db"), 5000);
       try {
         const started = performance.now();
@@ -73,7 +72,7 @@ for (const driver of DRIVERS) {
       const lock = await holdWriteLock(join(dir, "db"), 10_000);
       try {
         const started = performance.now();
-        const err = await insertTenant("1").then(() => null, (e: unknown) => e);
+        const err = await insertTenantRow("1").then(() => null, (e: unknown) => e);
         expect(err).toBeInstanceOf(DatabaseBusyError);
         expect((err as DatabaseBusyError).status).toBe(503);
         expect((err as DatabaseBusyError).code).toBe("database_busy");
@@ -83,7 +82,7 @@ for (const driver of DRIVERS) {
         await lock.released;
       }
       expect(await database.db.select().from(schema.tenants)).toEqual([]);
-      await insertTenant("1"); // and the next write goes through at once
+      await insertTenantRow("1"); // and the next write goes through at once
       expect(await database.db.select().from(schema.tenants)).toHaveLength(1);
     });
   });

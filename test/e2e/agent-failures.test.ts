@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CREDIT_TOO_LOW_ERROR, lastPrompt } from "../fakes/anthropic.ts";
-import { eventually, freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
+import { eventually, freePort } from "../helpers/index.ts";
+import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
 
 const TOLD = "Sorry, I hit a problem and could not finish; I've told the team.";

@@ -5,7 +5,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { lastPrompt } from "../fakes/anthropic.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
-import { freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
+import { freePort } from "../helpers/index.ts";
+import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
 
 describe.skipIf(!HAS_REAL_CLI)("proxystaff chat (real process, real CLI)", () => {

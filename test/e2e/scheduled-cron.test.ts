@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lastPrompt, lastToolResult } from "../fakes/anthropic.ts";
 import { agentRunsWith, cancelTaskVia, createCronTask, handOvers, linkedTenant, listTenantTasks, secondsPattern, timelineText } from "./cron-helpers.ts";
-import { eventually, freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
+import { eventually, freePort } from "../helpers/index.ts";
+import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes, ServerProcess } from "./stack.ts";
 
 const TAG = /\[cron-[a-z0-9]+\]/;

@@ -8,23 +8,12 @@ import { lastPrompt, lastToolResult, startFakeAnthropic } from "../fakes/anthrop
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
 import { FAKE_BOT_TOKEN, startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
-import { REPO_ROOT, spawnServer } from "../helpers/index.ts";
+import { REPO_ROOT, spawnServer, eventually } from "../helpers/index.ts";
 import type { ServerProcess } from "../helpers/index.ts";
 
 const REAL_CLI = join(REPO_ROOT, "node_modules", ".bin", "claude");
 const TASK_PROMPT = "Tell the owner the bread is ready";
 const CHAT_ID = 777001;
-
-/** Waits (bounded) until check() returns a value. Not a timing assertion: only an upper bound. */
-async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, what: string, limitMs = 45_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await Bun.sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe.skipIf(!existsSync(REAL_CLI))("scheduled task end to end (real CLI, real server)", () => {
   let anthropic: FakeAnthropic;
@@ -90,9 +79,9 @@ describe.skipIf(!existsSync(REAL_CLI))("scheduled task end to end (real CLI, rea
     expect(linked.status).toBe(200);
 
     telegram.pushUpdate(textUpdate({ chatId: CHAT_ID, text: "Remind me in two seconds that the bread is ready" }));
-    await eventually(() => telegram.sent.find((m) => m.text.includes("Sure, I will remind you")), "the chat turn's reply");
+    await eventually(() => telegram.sent.find((m) => m.text.includes("Sure, I will remind you")), "the chat turn's reply", 45_000);
 
-    const fired = await eventually(() => telegram.sent.find((m) => m.text.includes("The bread is ready")), "the task's reply");
+    const fired = await eventually(() => telegram.sent.find((m) => m.text.includes("The bread is ready")), "the task's reply", 45_000);
     expect(fired.chat_id).toBe(String(CHAT_ID));
     const taskRun = anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes(TASK_PROMPT));
     expect(taskRun).toBeDefined();
@@ -101,7 +90,7 @@ describe.skipIf(!existsSync(REAL_CLI))("scheduled task end to end (real CLI, rea
       const res = await server.adminFetch(`/admin/tenants/${tenant.id}/tasks`);
       const { tasks } = (await res.json()) as { tasks: { status: string; created_by: string; prompt: string }[] };
       return tasks.find((t) => t.prompt === TASK_PROMPT && t.status === "DONE");
-    }, "the task to be DONE");
+    }, "the task to be DONE", 45_000, 100);
     expect(task.created_by).toBe("agent");
     expect(server.logs().some((l) => l.msg === "agent tool call" && l.tool === "schedule_task" && l.ok === true)).toBe(true);
   }, 90_000);

@@ -17,24 +17,6 @@ export const HAS_REAL_CLI = existsSync(REAL_CLI);
 export const WEBHOOK_SECRET = "e2e-telegram-webhook-secret";
 export const WHATSAPP_FROM = "whatsapp:+14155238886";
 
-/** Waits (bounded) until check() returns a value. Not a timing assertion: only an upper bound. */
-export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, what: string, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    await Bun.sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** A port nobody listens on right now (the agent reaches /mcp and the webhooks at PUBLIC_URL, so it must be known). */
-export async function freePort(): Promise<number> {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = probe.port ?? 0;
-  await probe.stop(true);
-  return port;
-}
 
 export interface Fakes {
   anthropic: FakeAnthropic;

@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { lastPrompt, lastToolResult, userTexts } from "../fakes/anthropic.ts";
 import { photoUpdate, textUpdate } from "../fakes/telegram.ts";
-import { eventually, freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
+import { eventually, freePort } from "../helpers/index.ts";
+import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
 
 const LONG_ANSWER = Array.from({ length: 10 }, (_, i) => `Paragraph ${i + 1}. ${"All good with the bakery today. ".repeat(15)}`.trimEnd()).join("\n\n");

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lastPrompt } from "../fakes/anthropic.ts";
-import { eventually, freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
+import { eventually, freePort } from "../helpers/index.ts";
+import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
 
 const TENANTS = ["alpha", "bravo", "charlie"] as const;

@@ -2,7 +2,8 @@
 // the fake Twilio API by the REAL Claude CLI; a bad or missing signature is refused and nothing stored.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lastPrompt } from "../fakes/anthropic.ts";
-import { eventually, freePort, HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes, WHATSAPP_FROM } from "./stack.ts";
+import { eventually, freePort } from "../helpers/index.ts";
+import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes, WHATSAPP_FROM } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
 
 describe.skipIf(!HAS_REAL_CLI)("whatsapp end to end (real server, real CLI)", () => {

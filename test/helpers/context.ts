@@ -46,6 +46,11 @@ export interface TestContextOptions {
   driver?: DriverKind;
   /** Default: the real clock. Pass a FakeClock to move time by hand. */
   clock?: Clock;
+  /**
+   * Use this dir (another context's `dir`: a second "process" on the same database and workspaces)
+   * instead of a new temp dir; cleanup() then leaves it in place. Default: a new temp dir.
+   */
+  dir?: string;
 }
 
 /** An AppContext on a fresh temp dir, plus what a test needs to look at and clean up. */
@@ -55,7 +60,7 @@ export interface TestContext {
   dir: string;
   /** Every JSON log line the context's logger wrote (already redacted), parsed. */
   logs: Record<string, unknown>[];
-  /** Closes the database and removes the temp dir. */
+  /** Closes the database and removes the temp dir (not a `dir` passed in). */
   cleanup(): Promise<void>;
 }
 
@@ -68,10 +73,10 @@ export interface TestContext {
  *   try { … t.ctx.db … } finally { await t.cleanup(); }
  */
 export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
-  const dir = mkdtempSync(join(tmpdir(), "proxystaff-test-"));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "proxystaff-test-"));
   // mkdtemp makes it 0700; agent runs and tool checks go as tenant uids, which must pass through it (as through an
   // operator's /var/lib above DATA_DIR and TENANTS_DIR).
-  chmodSync(dir, 0o711);
+  if (!options.dir) chmodSync(dir, 0o711);
   const config = loadConfig({ ...testEnv(dir), ...options.env }, { generateSecrets: false });
   const logs: Record<string, unknown>[] = [];
   const log = createLogger({
@@ -86,7 +91,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     logs,
     async cleanup() {
       await ctx.database.close().catch(() => {}); // a test may have closed it already
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -6,7 +6,11 @@
 //   saveInto(dir)       – a channel MediaSink writing into a plain folder (media-sink.ts)
 //   spawnServer()        – `bun src/main.ts serve` as a real child process with temp dirs (server-process.ts)
 //   holdWriteLock()      – another process holding BEGIN IMMEDIATE on a database file (write-lock.ts)
-export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "./context.ts";
+//   insertTenant()       – a tenants row inserted directly, for modules that only read tenants (tenants.ts)
+//   eventually()         – wait (bounded) until a check returns a value (wait.ts)
+//   freePort()           – a port free a moment ago on 127.0.0.1 (server-process.ts)
+//   noBwrapEnv()         – a spawned server's PATH on which bubblewrap does not work; skipWithoutBwrap() (sandbox.ts)
+export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "./context.ts";
 export type { TestContext, TestContextOptions } from "./context.ts";
 export { freshEachTest, useTestContext } from "./fresh.ts";
 export type { FreshOptions } from "./fresh.ts";
@@ -20,3 +24,7 @@ export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-proces
 export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";
 export { holdWriteLock } from "./write-lock.ts";
 export type { WriteLockHolder } from "./write-lock.ts";
+export { insertTenant } from "./tenants.ts";
+export type { TenantRow } from "./tenants.ts";
+export { eventually } from "./wait.ts";
+export { HAS_BWRAP, NO_BWRAP_REASON, noBwrapEnv, skipWithoutBwrap } from "./sandbox.ts";

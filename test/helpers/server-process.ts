@@ -186,13 +186,13 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
 }
 
 /**
- * A TCP port that was free a moment ago on 127.0.0.1 (for the rare test that must pass an
- * explicit PORT; spawnServer itself uses PORT=0 and reads the real port from the log).
+ * A TCP port that was free a moment ago on 127.0.0.1 (for a test that must pass an explicit PORT, e.g. because
+ * PUBLIC_URL must be known before start; spawnServer itself uses PORT=0 and reads the real port from the log).
  */
-export function freePort(): number {
+export async function freePort(): Promise<number> {
   const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
   const port = probe.port;
-  void probe.stop(true);
+  await probe.stop(true);
   if (port === undefined) throw new Error("could not find a free port");
   return port;
 }

@@ -9,9 +9,8 @@ import type { Conversation } from "../../src/conversation/index.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { acquireLease } from "../../src/conversation/session-store.ts";
 import { metricsRoutes } from "../../src/http/health.ts";
-import { startTestServer } from "../helpers/index.ts";
+import { eventually, insertTenant, startTestServer } from "../helpers/index.ts";
 import type { TestServer } from "../helpers/index.ts";
-import { insertTenant } from "../conversation/context.ts";
 
 /** A Telegram stand-in: the first send answers a retryable 502, every later one succeeds. */
 function flakyTelegram(): Channel & { sent: OutboundMessage[] } {
@@ -81,14 +80,6 @@ const tg = (text: string, chatId = "1001", externalId = `m-${++n}`): InboundMess
   media: [],
   receivedAtMs: Date.now(),
 });
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 /** The value of one sample line (`name{labels} value`), or undefined when absent. */
 function sample(text: string, series: string): number | undefined {

@@ -2,9 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { isoAt } from "../../src/clock.ts";
 import { claimDueTasks, earliestNextRunAt, findStaleClaims, staleClaimIdsQuery } from "../../src/scheduler/claims.ts";
-import { createTestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant } from "./fixtures.ts";
 
 // The scheduler's idle pass (stale claims, due claims, the earliest slot) must cost what the RUNNING and
 // DUE rows cost, not the whole table — also once the table has statistics (an operator ran ANALYZE or
@@ -23,7 +22,7 @@ afterEach(async () => {
  * moment), then RUNNING tasks claimed at the given times (ms).
  */
 async function seed(ctx: TestContext["ctx"], claimedAtMs: number[]): Promise<string[]> {
-  const tenantId = await insertTenant(ctx);
+  const tenantId = (await insertTenant(ctx)).id;
   await ctx.db.run(
     sql.raw(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${PENDING})
       INSERT INTO scheduled_tasks (id, tenant_id, prompt, cron, timezone, next_run_at, status, created_by, created_at, updated_at)

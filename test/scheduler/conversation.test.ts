@@ -5,7 +5,7 @@ import { createConversation } from "../../src/conversation/index.ts";
 import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
 import { conversationTaskDeps, createScheduler, createTask } from "../../src/scheduler/index.ts";
 import type { Scheduler } from "../../src/scheduler/index.ts";
-import { createTestContext } from "../helpers/index.ts";
+import { createTestContext, eventually, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 import { readTask } from "./fixtures.ts";
 import { schema } from "../../src/db/index.ts";
@@ -48,26 +48,10 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-async function insertTenant(): Promise<string> {
-  const id = crypto.randomUUID();
-  await t.ctx.db.insert(schema.tenants).values({
-    id, name: "Bean Co", phone_number: "+18015550199", channel: "telegram", telegram_chat_id: "4242", onboarding_status: "LIVE",
-  });
-  return id;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(20);
-  }
-}
-
 test("a due one-shot runs through the conversation, answers in the chat and is DONE", async () => {
-  const tenantId = await insertTenant();
+  const { id: tenantId } = await insertTenant(t.ctx, { name: "Bean Co", phone_number: "+18015550199", telegram_chat_id: "4242", onboarding_status: "LIVE" });
   const task = await createTask(t.ctx, tenantId, { prompt: "Order coffee beans", run_at: new Date(Date.now() + 300).toISOString() }, "agent");
-  await waitFor(async () => (await readTask(t.ctx, task.id)).status === "DONE");
+  await eventually(async () => (await readTask(t.ctx, task.id)).status === "DONE", "the task DONE");
   expect(prompts).toHaveLength(1);
   expect(prompts[0]).toContain("Order coffee beans");
   expect(replies).toHaveLength(1);
@@ -75,10 +59,10 @@ test("a due one-shot runs through the conversation, answers in the chat and is D
 });
 
 test("a failed run comes back as a retry with backoff", async () => {
-  const tenantId = await insertTenant();
+  const { id: tenantId } = await insertTenant(t.ctx, { name: "Bean Co", phone_number: "+18015550199", telegram_chat_id: "4242", onboarding_status: "LIVE" });
   nextResult = () => ({ kind: "timeout", error: "the run took too long", durationMs: 1, exitCode: null }) as AgentResult;
   const task = await createTask(t.ctx, tenantId, { prompt: "Check bookings", run_at: new Date(Date.now() + 300).toISOString() }, "admin");
-  await waitFor(async () => (await readTask(t.ctx, task.id)).attempts === 1);
+  await eventually(async () => (await readTask(t.ctx, task.id)).attempts === 1, "one failed attempt");
   const row = await readTask(t.ctx, task.id);
   expect(row.status).toBe("PENDING");
   expect(row.last_error).toBeTruthy();

@@ -4,8 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { countTaskRunsSince, insertTaskMessage } from "../../src/scheduler/task-queue.ts";
 import { createScheduler, createTask } from "../../src/scheduler/index.ts";
 import type { SchedulerDeps } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock, freshEachTest } from "../helpers/index.ts";
-import { insertTenant, MIN, readTask } from "./fixtures.ts";
+import { createTestContext, FakeClock, freshEachTest, insertTenant } from "../helpers/index.ts";
+import { MIN, readTask } from "./fixtures.ts";
 
 const CAP = 3;
 
@@ -13,7 +13,7 @@ const f = freshEachTest(
   async () => {
     const clock = new FakeClock(Date.parse("2026-11-26T08:59:00.000Z"));
     const t = await createTestContext({ clock, env: { TASK_MAX_RUNS_PER_DAY: String(CAP) } });
-    const tenantId = await insertTenant(t.ctx, { timezone: "America/Denver" });
+    const tenantId = (await insertTenant(t.ctx, { timezone: "America/Denver" })).id;
     const enqueued: string[] = [];
     const notes: string[] = [];
     const deps: SchedulerDeps = {
@@ -68,7 +68,7 @@ describe("daily cap on task runs", () => {
     expect(deferred).toHaveLength(5 - CAP);
     for (const row of deferred) expect(row.next_run_at).toBe("2026-11-27T07:00:00.000Z");
     // Another tenant has its own allowance.
-    const other = await insertTenant(t.ctx, { timezone: "UTC" });
+    const other = (await insertTenant(t.ctx, { timezone: "UTC" })).id;
     await createTask(t.ctx, other, { prompt: "Other's", in_minutes: 1 }, "agent");
     clock.advance(MIN);
     await scheduler.tick();

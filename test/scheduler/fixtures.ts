@@ -5,29 +5,8 @@ import type { AppContext } from "../../src/context.ts";
 import { schema } from "../../src/db/index.ts";
 import type { DriverKind, TaskRow } from "../../src/db/index.ts";
 import type { SchedulerDeps } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock, REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant, REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { ProcessResult, TestContext } from "../helpers/index.ts";
-
-let phoneCounter = 0;
-
-/** Inserts a tenant row directly (the scheduler only reads tenants). */
-export async function insertTenant(
-  ctx: AppContext,
-  fields: Partial<Pick<typeof schema.tenants.$inferInsert, "timezone" | "status" | "onboarding_status">> = {},
-): Promise<string> {
-  const id = crypto.randomUUID();
-  phoneCounter++;
-  await ctx.db.insert(schema.tenants).values({
-    id,
-    name: `Tenant ${phoneCounter}`,
-    phone_number: `+1555${String(Date.now() % 100000).padStart(5, "0")}${String(phoneCounter).padStart(3, "0")}`,
-    channel: "telegram",
-    timezone: fields.timezone ?? "UTC",
-    status: fields.status ?? "ACTIVE",
-    onboarding_status: fields.onboarding_status ?? "LIVE",
-  });
-  return id;
-}
 
 export async function setTenant(
   ctx: AppContext,
@@ -67,7 +46,7 @@ export function freshCaseEachTest(driver: DriverKind, use: (fresh: SchedulerCase
   beforeEach(async () => {
     const clock = new FakeClock(Date.parse("2026-11-26T08:59:00.000Z"));
     const t = await createTestContext({ clock, driver, env: { LEASE_TTL_MS: "300000" } });
-    current = { t, clock, tenantId: await insertTenant(t.ctx, { timezone: "UTC" }) };
+    current = { t, clock, tenantId: (await insertTenant(t.ctx, { timezone: "UTC" })).id };
     use(current);
   });
   afterEach(() => current?.t.cleanup());

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { AppContext } from "../../src/context.ts";
 import { createContext } from "../../src/runtime.ts";
 import { createScheduler, createTask, listTasks } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant } from "./fixtures.ts";
 
 // Two schedulers on two connections to one database file (bun:sqlite and native libSQL, as two
 // processes would have): every due slot must be claimed by exactly one of them.
@@ -22,7 +21,7 @@ afterAll(async () => {
 });
 
 test("concurrent ticks of two schedulers claim each slot once", async () => {
-  const tenants = await Promise.all([insertTenant(t.ctx), insertTenant(t.ctx), insertTenant(t.ctx)]);
+  const tenants = await Promise.all([0, 1, 2].map(async () => (await insertTenant(t.ctx)).id));
   const TASKS = 60;
   for (let i = 0; i < TASKS; i++) {
     const tenantId = tenants[i % tenants.length] ?? "";

@@ -2,14 +2,17 @@ import { afterEach, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { messages } from "../../src/db/schema.ts";
 import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
-import { insertTenant, makeTestContext } from "../conversation/context.ts";
-import type { TestContext } from "../conversation/context.ts";
+import { createTestContext, insertTenant, FakeClock } from "../helpers/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import type { AppContext } from "../../src/context.ts";
 
-let ctx: TestContext;
-afterEach(async () => ctx?.cleanup());
+let tc: TestContext;
+let ctx: AppContext;
+afterEach(async () => tc?.cleanup());
 
 test("a task message's outcome is found from its slot on: open, then done or failed", async () => {
-  ctx = await makeTestContext();
+  tc = await createTestContext({ clock: new FakeClock() });
+  ctx = tc.ctx;
   const tenant = await insertTenant(ctx, { telegram_chat_id: "42" });
   const taskId = crypto.randomUUID();
   const slot = new Date(ctx.clock.now()).toISOString();
@@ -32,7 +35,8 @@ test("a task message's outcome is found from its slot on: open, then done or fai
 });
 
 test("with the task's tenant, the recovery lookups stay on that tenant's index instead of scanning every message", async () => {
-  ctx = await makeTestContext();
+  tc = await createTestContext({ clock: new FakeClock() });
+  ctx = tc.ctx;
   const tenant = await insertTenant(ctx, { telegram_chat_id: "43" });
   const taskId = crypto.randomUUID();
   const slot = new Date(ctx.clock.now()).toISOString();

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createScheduler, createTask, getTask } from "../../src/scheduler/index.ts";
 import type { Scheduler } from "../../src/scheduler/index.ts";
-import { createTestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant } from "./fixtures.ts";
 
 // The real timer with the real clock: a seconds-level cron fires in two successive slots.
 let t: TestContext;
@@ -18,7 +17,7 @@ afterAll(async () => {
 });
 
 test("an every-second task fires in two successive slots through the timer", async () => {
-  const tenantId = await insertTenant(t.ctx);
+  const tenantId = (await insertTenant(t.ctx)).id;
   const slots: string[] = [];
   const hooks: Promise<unknown>[] = [];
   let resolveTwo: () => void = () => {};

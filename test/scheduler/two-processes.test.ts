@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createTask } from "../../src/scheduler/index.ts";
-import { createTestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant, runRepoFile } from "./fixtures.ts";
+import { runRepoFile } from "./fixtures.ts";
 
 // Two real processes run the scheduler loop on one database file: every slot runs exactly once.
 let t: TestContext;
@@ -23,7 +23,7 @@ async function worker(runMs: number) {
 }
 
 test("two scheduler processes on one database run each slot once", async () => {
-  const tenantId = await insertTenant(t.ctx);
+  const tenantId = (await insertTenant(t.ctx)).id;
   const everySecond = await Promise.all(
     [0, 1, 2, 3, 4].map((i) => createTask(t.ctx, tenantId, { prompt: `every second ${i}`, cron: "* * * * * *" }, "admin")),
   );

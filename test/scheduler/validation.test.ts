@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AppError } from "../../src/errors.ts";
 import { cancelTask, createTask, getTask, listTasks, updateTask } from "../../src/scheduler/index.ts";
 import type { NewTaskInput } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { insertTenant } from "./fixtures.ts";
 
 let t: TestContext;
 let clock: FakeClock;
@@ -14,8 +13,8 @@ let otherTenantId: string;
 beforeAll(async () => {
   clock = new FakeClock(Date.parse("2026-11-26T09:00:00.000Z"));
   t = await createTestContext({ clock });
-  tenantId = await insertTenant(t.ctx, { timezone: "America/Denver" });
-  otherTenantId = await insertTenant(t.ctx);
+  tenantId = (await insertTenant(t.ctx, { timezone: "America/Denver" })).id;
+  otherTenantId = (await insertTenant(t.ctx)).id;
 });
 afterAll(() => t.cleanup());
 

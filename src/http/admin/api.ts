@@ -4,7 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import pkg from "../../../package.json" with { type: "json" };
 import type { AppContext } from "../../context.ts";
 import { errorResponse } from "../admin-key.ts";
-import { createErrorHandler, describeZodError } from "../app.ts";
+import { createErrorHandler } from "../app.ts";
+import { describeZodError } from "../../errors.ts";
 import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
 
 /** The OpenAPI sub-app every admin route group registers on. */

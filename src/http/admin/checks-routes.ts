@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
-import { AppError } from "../../errors.ts";
+import { AppError, errorMessage } from "../../errors.ts";
 import { listTenants, requireTenant } from "../../tenants/index.ts";
 import type { Tenant } from "../../tenants/index.ts";
 import { runServerSideToolChecks, runToolHealthChecks } from "../../ops/tool-health.ts";
@@ -109,7 +109,7 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
           // One tenant's unreadable vault or workspace (an AppError, or e.g. EISDIR when its .env is a directory)
           // must not hide the others' results.
           ctx.log.warn("tool health checks could not run", { tenantId: t.id, error: err as Error });
-          const error = err instanceof AppError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+          const error = err instanceof AppError ? `${err.code}: ${err.message}` : errorMessage(err);
           return { tenant_id: t.id, name: t.name, ok: false, error, tools: [] };
         }
       });

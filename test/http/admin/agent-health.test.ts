@@ -4,15 +4,18 @@ import { recordAgentFailure } from "../../../src/conversation/agent-health.ts";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
 import { createApp } from "../../../src/http/app.ts";
 import { HealthRegistry } from "../../../src/http/health.ts";
-import { insertTenant, makeTestContext } from "../../conversation/context.ts";
-import type { TestContext } from "../../conversation/context.ts";
+import { createTestContext, FakeClock, insertTenant, TEST_ADMIN_KEY } from "../../helpers/index.ts";
+import type { TestContext } from "../../helpers/index.ts";
+import type { AppContext } from "../../../src/context.ts";
 
 describe("agent failure details: public /health vs GET /admin/agent-health", () => {
-  let ctx: TestContext;
+  let tc: TestContext;
+  let ctx: AppContext;
   beforeEach(async () => {
-    ctx = await makeTestContext();
+    tc = await createTestContext({ clock: new FakeClock() });
+    ctx = tc.ctx;
   });
-  afterEach(() => ctx.cleanup());
+  afterEach(() => tc.cleanup());
 
   function app() {
     const health = new HealthRegistry();
@@ -34,7 +37,7 @@ describe("agent failure details: public /health vs GET /admin/agent-health", () 
     expect(text).not.toContain("Credit balance");
 
     expect((await a.request("/admin/agent-health")).status).toBe(401);
-    const res = await a.request("/admin/agent-health", { headers: { authorization: `Bearer ${"a".repeat(24)}` } });
+    const res = await a.request("/admin/agent-health", { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       last_agent_failure: { kind: "credit_too_low", at, tenant_id: t.id, error: "Credit balance is too low (acct 1234)" },
@@ -42,7 +45,7 @@ describe("agent failure details: public /health vs GET /admin/agent-health", () 
       queue: { queued: 0, processing: 0 },
       degraded: true,
     });
-    const doc = (await (await a.request("/admin/openapi.json", { headers: { authorization: `Bearer ${"a".repeat(24)}` } })).json()) as { paths: Record<string, unknown> };
+    const doc = (await (await a.request("/admin/openapi.json", { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toContain("/agent-health");
   });
 });

@@ -19,6 +19,7 @@ function inWorkspace(tenantId: string, relativePath: string): string {
 
 const bwrapWorks =
   toolSandbox(loadConfig({ ADMIN_API_KEY: "x".repeat(16), CREDENTIALS_KEY: Buffer.alloc(32).toString("base64") }, { generateSecrets: false })).mode === "bwrap";
+if (!bwrapWorks) console.warn("skipped (tool checks under bubblewrap): bubblewrap does not work here (not installed, or no user namespaces)");
 const GOOD_KEY = "SG.good-key-0123456789abcdef";
 
 // A loopback SendGrid: GET /v3/scopes answers 200 for GOOD_KEY, 401 otherwise.

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Hono } from "hono";
 import { createApp } from "../../../src/http/app.ts";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
-import { createTestContext, FakeClock, TEST_ADMIN_KEY } from "../../helpers/index.ts";
+import { createTestContext, FakeClock, TEST_ADMIN_KEY, insertTenant } from "../../helpers/index.ts";
 import type { TestContext } from "../../helpers/index.ts";
-import { insertTenant } from "../../scheduler/fixtures.ts";
 
 let t: TestContext;
 let app: Hono;
@@ -14,8 +13,8 @@ let otherTenantId: string;
 beforeAll(async () => {
   t = await createTestContext({ clock: new FakeClock(Date.parse("2026-11-26T09:00:00.000Z")) });
   app = createApp(t.ctx, { modules: [adminRoutes(t.ctx)] });
-  tenantId = await insertTenant(t.ctx, { timezone: "Europe/Berlin" });
-  otherTenantId = await insertTenant(t.ctx);
+  tenantId = (await insertTenant(t.ctx, { timezone: "Europe/Berlin" })).id;
+  otherTenantId = (await insertTenant(t.ctx)).id;
 });
 afterAll(() => t.cleanup());
 

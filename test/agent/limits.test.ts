@@ -25,11 +25,11 @@ describe.each(["none", "auto"] as const)("limits reach the agent's process (AGEN
       const workspace = setup.workspace("tenant-l");
       const configDir = join(setup.root, "config-l");
       mkdirSync(configDir, { recursive: true });
+      const memoryGroup = memoryLimitFile(status);
       const run = sandboxWrapper(status)({ argv: ["/bin/cat", "/proc/self/limits"], workspace, tenantConfigDir: configDir, platformCredentials: null, command, uid: TEST_UID });
       const child = Bun.spawn(run.argv, { cwd: workspace, env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
       expect({ exit: await child.exited, err }).toEqual({ exit: 0, err: "" });
-      const memoryGroup = memoryLimitFile(status);
       const groupLimit = memoryGroup ? readFileSync(memoryGroup(run), "utf8").trim() : null;
       run.dispose();
       expect(out).toMatch(/^Max processes\s+1024\s+1024\s/m);
@@ -86,12 +86,17 @@ function agentSetupConfig(env: Record<string, string>) {
 }
 
 /** Where a run's memory limit is written in its cgroup (v1 or v2), or null without a memory cgroup. */
+/**
+ * The memory limit file of the run wrapped after this call: the one run group of this process that is new then
+ * (groups of earlier tests may still be on their way out).
+ */
 function memoryLimitFile(status: ReturnType<typeof checkSandbox>): ((run: { limitHit(): unknown }) => string) | null {
   const base = status.cgroups?.bases.find((b) => b.controller !== "pids");
   if (!base || !status.cgroups) return null;
   const file = status.cgroups.version === 2 ? "memory.max" : "memory.limit_in_bytes";
+  const before = new Set(readdirSync(base.dir));
   return () => {
-    const dir = readdirSync(base.dir).find((d) => d.startsWith(`run-${process.pid}-`));
+    const dir = readdirSync(base.dir).find((d) => d.startsWith(`run-${process.pid}-`) && !before.has(d));
     return join(base.dir, dir ?? "missing", file);
   };
 }

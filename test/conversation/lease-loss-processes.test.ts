@@ -52,7 +52,7 @@ describe("a server paused past its lease", () => {
       first.server.proc.kill("SIGCONT");
     }
     // The second run started after the first, so once it answered the first would have finished too.
-    await eventually(() => a.telegramReplies(chat).includes("side effect done") || undefined, "the taken-over run's reply", 30_000);
+    await eventually(() => a.telegramReplies(chat).includes("side effect done") || undefined, "the taken-over run's reply", 40_000);
     await Bun.sleep(2000);
     const sideEffects = join(first.server.tenantsDir, tenantId, "side-effects.log");
     expect(existsSync(sideEffects)).toBe(true);

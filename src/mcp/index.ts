@@ -12,12 +12,8 @@ import type { IssuedToken } from "./route.ts";
  */
 
 export { checkToolsHealth } from "./email.ts";
-export type { ToolHealth, ToolsHealthOptions } from "./email.ts";
-export { MCP_PATH, MCP_SERVER_NAME } from "./route.ts";
-export type { IssuedToken } from "./route.ts";
-export type { ToolCaller } from "./tool-kit.ts";
-export { linkedChatOf } from "./tool-kit.ts";
-export type { AgentToolsDeps, AgentToolsOptions, TenantChat, ToolOutbox } from "./tool-kit.ts";
+export type { ToolsHealthOptions } from "./email.ts";
+export type { TenantChat } from "./tool-kit.ts";
 
 /**
  * Credentials only server-side tools use: keep them out of the agent's environment, so the agent

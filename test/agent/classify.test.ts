@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { classifyOutcome, splitShellArgs } from "../../src/agent/index.ts";
+import { classifyOutcome } from "../../src/agent/classify.ts";
+import { splitShellArgs } from "../../src/agent/command.ts";
 
 const outcome = (over: Partial<Parameters<typeof classifyOutcome>[0]>) => ({
   exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 5, memoryLimited: false, timeoutMs: 1000, ...over,

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { formatPrompt, localTime } from "../../src/agent/index.ts";
+import { formatPrompt } from "../../src/agent/index.ts";
+import { localTime } from "../../src/agent/prompt.ts";
 
 const at = Date.parse("2026-11-26T16:14:00Z");
 

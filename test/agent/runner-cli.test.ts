@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createAgentRunner, runWithSessionRetry, spawnProcessGroup } from "../../src/agent/index.ts";
-import type { ProcessAgentRunner } from "../../src/agent/index.ts";
+import { createAgentRunner, runWithSessionRetry } from "../../src/agent/index.ts";
+import { spawnProcessGroup } from "../../src/agent/runner.ts";
+import type { ProcessAgentRunner } from "../../src/agent/runner.ts";
 import { CREDIT_TOO_LOW_ERROR, lastPrompt, startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
 import { agentSetup, liveProcessesInGroup, PLATFORM_ADMIN_KEY, REAL_CLI } from "./setup.ts";

@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { lstatSync } from "node:fs";
-import { bwrapArgs, checkSandbox, createAgentRunner, resolveAgentCommand, sandboxHealth, SandboxUnavailableError, spawnProcessGroup } from "../../src/agent/index.ts";
-import type { SpawnSpec } from "../../src/agent/index.ts";
+import { checkSandbox, createAgentRunner, resolveAgentCommand, SandboxUnavailableError } from "../../src/agent/index.ts";
+import { bwrapArgs, sandboxHealth } from "../../src/agent/sandbox.ts";
+import { spawnProcessGroup } from "../../src/agent/runner.ts";
+import type { SpawnSpec } from "../../src/agent/runner.ts";
 import { agentSetup, STAND_IN } from "./setup.ts";
 import { skipWithoutBwrap } from "../helpers/index.ts";
 

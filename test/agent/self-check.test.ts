@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bwrapArgs, checkSandbox, resolveAgentCommand, runSandboxSelfCheck } from "../../src/agent/index.ts";
-import type { PreparedRun, WrapInput } from "../../src/agent/index.ts";
+import { checkSandbox, resolveAgentCommand, runSandboxSelfCheck } from "../../src/agent/index.ts";
+import { bwrapArgs } from "../../src/agent/sandbox.ts";
+import type { PreparedRun } from "../../src/agent/index.ts";
+import type { WrapInput } from "../../src/agent/sandbox.ts";
 import { agentSetup, PLATFORM_ADMIN_KEY } from "./setup.ts";
 import type { AgentTestSetup } from "./setup.ts";
 

@@ -5,7 +5,7 @@ import { loadConfig } from "../../src/config.ts";
 import type { Config } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Logger } from "../../src/log.ts";
-import type { AgentRunRequest } from "../../src/agent/index.ts";
+import type { AgentRunRequest } from "../../src/agent/runner.ts";
 
 /** A tenant uid for tests that wrap a run by hand: in the tenant range (from 200000), above what test databases allocate. */
 export const TEST_UID = 290_000;

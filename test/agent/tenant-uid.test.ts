@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner } from "../../src/agent/index.ts";
-import type { ProcessAgentRunner } from "../../src/agent/index.ts";
+import type { ProcessAgentRunner } from "../../src/agent/runner.ts";
 import { startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
 import { agentSetup, PLATFORM_ADMIN_KEY, REAL_CLI } from "./setup.ts";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { channelsHealth, createChannels } from "../../src/channels/index.ts";
-import type { InboundMessage } from "../../src/channels/index.ts";
+import type { InboundMessage } from "../../src/channels/types.ts";
 import { createApp } from "../../src/http/app.ts";
 import { HealthRegistry } from "../../src/http/health.ts";
 import { telegramWebhookRequest, textUpdate } from "../fakes/telegram.ts";

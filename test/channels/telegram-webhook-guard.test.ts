@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { createChannels } from "../../src/channels/index.ts";
-import type { Channels, InboundMessage } from "../../src/channels/index.ts";
+import type { Channels } from "../../src/channels/channels.ts";
+import type { InboundMessage } from "../../src/channels/types.ts";
 import { createApp } from "../../src/http/app.ts";
 import { startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";

@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createChannels, EMPTY_TWIML, MediaFetchError } from "../../src/channels/index.ts";
-import type { Channel, InboundHandler, InboundMessage } from "../../src/channels/index.ts";
-import { DatabaseBusyError } from "../../src/db/index.ts";
+import { createChannels } from "../../src/channels/index.ts";
+import { EMPTY_TWIML } from "../../src/channels/whatsapp.ts";
+import { MediaFetchError } from "../../src/channels/media.ts";
+import type { Channel } from "../../src/channels/index.ts";
+import type { InboundHandler, InboundMessage } from "../../src/channels/types.ts";
+import { DatabaseBusyError } from "../../src/db/client.ts";
 import { createApp } from "../../src/http/app.ts";
 import { signedWhatsAppRequest, startFakeTwilio, whatsappInboundParams } from "../fakes/twilio.ts";
 import type { FakeTwilio } from "../fakes/twilio.ts";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { getCredentials } from "../../src/credentials/index.ts";
+import { getCredentials } from "../../src/credentials/store.ts";
 import { googleOauthCommand } from "../../src/cli/credentials.ts";
 import type { CommandIO } from "../../src/cli/command.ts";
 import { createTenant } from "../../src/tenants/index.ts";

@@ -4,7 +4,8 @@ import type { Channel, ChannelName, InboundMessage } from "../../src/channels/ty
 import type { OutboundReply } from "../../src/conversation/outbox.ts";
 import { createInboundPipeline } from "../../src/conversation/pipeline.ts";
 import { messages, tenants } from "../../src/db/schema.ts";
-import { createLinkCode, LINK_CODE_TTL_MS, linkCodeStatus } from "../../src/tenants/index.ts";
+import { createLinkCode, linkCodeStatus } from "../../src/tenants/index.ts";
+import { LINK_CODE_TTL_MS } from "../../src/tenants/telegram-link.ts";
 import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 import type { AppContext } from "../../src/context.ts";

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
+import type { AgentRunner } from "../../src/agent/index.ts";
+import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
 import { openChatSession } from "../../src/parts.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
 import { createTestContext, insertTenant } from "../helpers/index.ts";

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
 import { eq } from "drizzle-orm";
-import type { Channel, OutboundMessage } from "../../src/channels/index.ts";
+import type { Channel } from "../../src/channels/index.ts";
+import type { OutboundMessage } from "../../src/channels/types.ts";
 import { isoAt } from "../../src/clock.ts";
 import { createOutbox } from "../../src/conversation/outbox.ts";
 import type { Outbox } from "../../src/conversation/outbox.ts";

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createChannels } from "../../src/channels/index.ts";
-import type { Channel, ChannelName, OutboundMessage, SendResult } from "../../src/channels/index.ts";
+import type { Channel, ChannelName, SendResult } from "../../src/channels/index.ts";
+import type { OutboundMessage } from "../../src/channels/types.ts";
 import type { AppContext } from "../../src/context.ts";
 import { createOutbox, splitMessage } from "../../src/conversation/outbox.ts";
 import type { Outbox, OutboxOptions } from "../../src/conversation/outbox.ts";

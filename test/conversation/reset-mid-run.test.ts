@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
+import type { AgentRunner } from "../../src/agent/index.ts";
+import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
-import type { OutboundReply } from "../../src/conversation/index.ts";
+import type { OutboundReply } from "../../src/conversation/outbox.ts";
 import { createDispatcher } from "../../src/conversation/dispatcher.ts";
 import { newOwnerId } from "../../src/conversation/session-store.ts";
 import type { Dispatcher } from "../../src/conversation/dispatcher.ts";

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { asc, eq, sql } from "drizzle-orm";
-import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
+import type { AgentRunner } from "../../src/agent/index.ts";
+import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
 import { createConversation } from "../../src/conversation/index.ts";
-import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
+import type { Conversation } from "../../src/conversation/index.ts";
+import type { OutboundReply } from "../../src/conversation/outbox.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
 import { openChatSession } from "../../src/parts.ts";

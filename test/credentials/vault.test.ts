@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { CredentialUndecryptableError, Vault, keyVersion, maskValue } from "../../src/credentials/index.ts";
+import { CredentialUndecryptableError, Vault, keyVersion } from "../../src/credentials/vault.ts";
+import { maskValue } from "../../src/credentials/store.ts";
 
 const key = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 const TENANT = "0b5c7a8e-1d2f-4e3a-9b4c-5d6e7f8a9b0c";

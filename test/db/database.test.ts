@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
-import { BUSY_TIMEOUT_MS, migrateDatabase, openDatabase, pingDatabase, schema } from "../../src/db/index.ts";
+import { migrateDatabase, openDatabase, pingDatabase, schema } from "../../src/db/index.ts";
+import { BUSY_TIMEOUT_MS } from "../../src/db/client.ts";
 import type { Database, Db, DriverKind } from "../../src/db/index.ts";
 import { embeddedMigrations } from "../../src/db/migrations.gen.ts";
 

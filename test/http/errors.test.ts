@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
-import { DatabaseBusyError } from "../../src/db/index.ts";
+import { DatabaseBusyError } from "../../src/db/client.ts";
 import { createErrorHandler } from "../../src/http/app.ts";
 import { createLogger } from "../../src/log.ts";
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
-import type { AgentResult, AgentRunner } from "../../src/agent/index.ts";
+import type { AgentRunner } from "../../src/agent/index.ts";
+import type { AgentResult } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName, InboundMessage, OutboundMessage, SendResult } from "../../src/channels/types.ts";
 import { isoAt } from "../../src/clock.ts";
 import type { AppContext } from "../../src/context.ts";

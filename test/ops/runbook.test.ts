@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { getCredentials } from "../../src/credentials/index.ts";
+import { getCredentials } from "../../src/credentials/store.ts";
 import { applyIntake, cancelScheduledTask, isLeaseHeld, listScheduledTasks, newLinkCode, readMessages, readTenant, rotateVaultKey, setTenantStatus, storeIntakeCredentials, telegramBotUsername } from "../../src/ops/runbook.ts";
 import { createTask } from "../../src/scheduler/index.ts";
 import { parseIntake } from "../../src/ops/intake.ts";

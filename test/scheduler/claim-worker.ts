@@ -5,7 +5,7 @@ import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createContext } from "../../src/runtime.ts";
 import { createScheduler, getTask } from "../../src/scheduler/index.ts";
-import type { Scheduler } from "../../src/scheduler/index.ts";
+import type { Scheduler } from "../../src/scheduler/loop.ts";
 
 const ctx = await createContext(loadConfig(process.env, { generateSecrets: false }), {
   migrate: false,

@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import type { AgentResult, AgentRunRequest, AgentRunner } from "../../src/agent/index.ts";
+import type { AgentRunner } from "../../src/agent/index.ts";
+import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName } from "../../src/channels/types.ts";
 import { createConversation } from "../../src/conversation/index.ts";
-import type { Conversation, OutboundReply } from "../../src/conversation/index.ts";
+import type { Conversation } from "../../src/conversation/index.ts";
+import type { OutboundReply } from "../../src/conversation/outbox.ts";
 import { conversationTaskDeps, createScheduler, createTask } from "../../src/scheduler/index.ts";
-import type { Scheduler } from "../../src/scheduler/index.ts";
+import type { Scheduler } from "../../src/scheduler/loop.ts";
 import { createTestContext, eventually, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 import { readTask } from "./fixtures.ts";

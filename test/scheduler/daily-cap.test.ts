@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { countTaskRunsSince, insertTaskMessage } from "../../src/scheduler/task-queue.ts";
 import { createScheduler, createTask } from "../../src/scheduler/index.ts";
-import type { SchedulerDeps } from "../../src/scheduler/index.ts";
+import type { SchedulerDeps } from "../../src/scheduler/task-runs.ts";
 import { createTestContext, FakeClock, freshEachTest, insertTenant } from "../helpers/index.ts";
 import { MIN, readTask } from "./fixtures.ts";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { AppContext } from "../../src/context.ts";
 import { schema } from "../../src/db/index.ts";
 import type { DriverKind, TaskRow } from "../../src/db/index.ts";
-import type { SchedulerDeps } from "../../src/scheduler/index.ts";
+import type { SchedulerDeps } from "../../src/scheduler/task-runs.ts";
 import { createTestContext, FakeClock, insertTenant, REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { ProcessResult, TestContext } from "../helpers/index.ts";
 

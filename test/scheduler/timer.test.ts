@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createScheduler, createTask, getTask } from "../../src/scheduler/index.ts";
-import type { Scheduler } from "../../src/scheduler/index.ts";
+import type { Scheduler } from "../../src/scheduler/loop.ts";
 import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AppError } from "../../src/errors.ts";
 import { cancelTask, createTask, getTask, listTasks, updateTask } from "../../src/scheduler/index.ts";
-import type { NewTaskInput } from "../../src/scheduler/index.ts";
+import type { NewTaskInput } from "../../src/scheduler/tasks.ts";
 import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
 

@@ -2,7 +2,8 @@
 // foreign-key behaviour, upserts and RETURNING must work there exactly as on bun:sqlite.
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { getCredentials, listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
+import { listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
+import { getCredentials } from "../../src/credentials/store.ts";
 import { archiveTenant, createTenant, listTenants, purgeTenant, updateTenant, workspacePath } from "../../src/tenants/index.ts";
 import { useTestContext } from "../helpers/index.ts";
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS } from "../../src/tenants/index.ts";
-import { parseEnvFile } from "../../src/credentials/index.ts";
+import { parseEnvFile } from "../../src/credentials/environment.ts";
 import { startFakeSendGrid } from "../fakes/sendgrid.ts";
 import type { FakeSendGrid } from "../fakes/sendgrid.ts";
 import { runProcess } from "../helpers/index.ts";

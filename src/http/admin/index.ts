@@ -8,7 +8,6 @@ import { registerCredentialRoutes } from "./credentials-routes.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerTelegramLinkRoutes, registerTenantRoutes } from "./tenants-routes.ts";
 
-export type { AdminApi } from "./api.ts";
 
 export interface AdminRoutesOptions {
   /**

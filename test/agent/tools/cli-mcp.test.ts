@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner } from "../../../src/agent/index.ts";
-import type { AgentRunRequest, ProcessAgentRunner } from "../../../src/agent/index.ts";
+import type { AgentRunRequest, ProcessAgentRunner } from "../../../src/agent/runner.ts";
 import { SERVER_SIDE_CREDENTIALS, createAgentTools } from "../../../src/mcp/index.ts";
 import type { AgentTools } from "../../../src/mcp/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";

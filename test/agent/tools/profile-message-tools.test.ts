@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { linkedChatOf } from "../../../src/mcp/index.ts";
+import { linkedChatOf } from "../../../src/mcp/tool-kit.ts";
 import { createTenant, getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
 import { useToolsFixture } from "./setup.ts";
 

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { createAgentTools } from "../../../src/mcp/index.ts";
-import type { AgentTools, ToolOutbox } from "../../../src/mcp/index.ts";
+import type { AgentTools } from "../../../src/mcp/index.ts";
+import type { ToolOutbox } from "../../../src/mcp/tool-kit.ts";
 import type { Clock } from "../../../src/clock.ts";
 import { createApp } from "../../../src/http/app.ts";
 import { createTenant, setTelegramChat } from "../../../src/tenants/index.ts";

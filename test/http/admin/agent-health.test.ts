@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { conversationHealth } from "../../../src/conversation/index.ts";
+import { conversationHealth } from "../../../src/conversation/agent-health.ts";
 import { recordAgentFailure } from "../../../src/conversation/agent-health.ts";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
 import { createApp } from "../../../src/http/app.ts";

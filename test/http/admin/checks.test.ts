@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import type { Server } from "bun";
 import { sql } from "drizzle-orm";
-import { DEFAULT_MAX_PROCESSES, detectCgroups } from "../../../src/agent/index.ts";
+import { DEFAULT_MAX_PROCESSES, detectCgroups } from "../../../src/agent/limits.ts";
 import { loadConfig } from "../../../src/config.ts";
 import type { Config } from "../../../src/config.ts";
 import { tenantUid, workspacePath } from "../../../src/tenants/index.ts";

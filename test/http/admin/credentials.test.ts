@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { getCredentials } from "../../../src/credentials/index.ts";
+import { getCredentials } from "../../../src/credentials/store.ts";
 import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 import type { Json } from "./setup.ts";
 

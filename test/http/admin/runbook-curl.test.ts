@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { getCredentials } from "../../../src/credentials/index.ts";
+import { getCredentials } from "../../../src/credentials/store.ts";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
 import { createTenant } from "../../../src/tenants/index.ts";
 import { startTestServer, TEST_ADMIN_KEY } from "../../helpers/index.ts";

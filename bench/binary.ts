@@ -3,17 +3,21 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../test/helpers/index.ts";
-import { fmt, row } from "./harness.ts";
 import type { Benchmark, BenchResult } from "./harness.ts";
+import { fmt, row } from "./harness.ts";
 import { baseEnv, startBenchServer } from "./stack.ts";
 import { writeStandInAgent } from "./stand-in.ts";
-import { startTelegramSink } from "./telegram-sink.ts";
 import { benchDir, median, rssMiB } from "./support.ts";
+import { startTelegramSink } from "./telegram-sink.ts";
 
 const STARTS = 5;
 const BINARY = join(REPO_ROOT, "dist", "proxystaff");
 
-async function starts(dir: string, env: Record<string, string>, command: string[]): Promise<{ times: number[]; rss: number }> {
+async function starts(
+  dir: string,
+  env: Record<string, string>,
+  command: string[],
+): Promise<{ times: number[]; rss: number }> {
   const times: number[] = [];
   let rss = Number.NaN;
   // The first start migrates the fresh database; it is not counted.
@@ -41,20 +45,46 @@ export const binary: Benchmark = {
     const sink = startTelegramSink();
     try {
       const buildStarted = performance.now();
-      const build = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/build.ts")], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+      const build = Bun.spawnSync([process.execPath, join(REPO_ROOT, "scripts/build.ts")], {
+        cwd: REPO_ROOT,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       if (build.exitCode !== 0) throw new Error(`npm run build failed: ${build.stderr.toString()}`);
       const buildS = (performance.now() - buildStarted) / 1000;
       const sizeMiB = statSync(BINARY).size / 2 ** 20;
       const agent = writeStandInAgent(dir, {});
       const env = (sub: string) => baseEnv(join(dir, sub), 0, sink.url, sink.token, { AGENT_COMMAND: agent });
       const compiled = await starts(join(dir, "binary"), env("binary"), [BINARY, "serve"]);
-      const source = await starts(join(dir, "source"), env("source"), [process.execPath, join(REPO_ROOT, "src/main.ts"), "serve"]);
+      const source = await starts(join(dir, "source"), env("source"), [
+        process.execPath,
+        join(REPO_ROOT, "src/main.ts"),
+        "serve",
+      ]);
       const [b, s] = [median(compiled.times), median(source.times)];
       return {
         rows: [
-          row("binary", { case: "size of dist/proxystaff", value: `${fmt(sizeMiB, 1)} MiB`, baseline: `${fmt(statSync(process.execPath).size / 2 ** 20, 1)} MiB (the bun runtime alone)`, ratio: `${fmt(sizeMiB / (statSync(process.execPath).size / 2 ** 20), 2)}×`, target: "—" }),
-          row("binary", { case: "exec → first /health 200 (median)", value: `${fmt(b, 0)} ms`, baseline: `${fmt(s, 0)} ms (bun src/main.ts serve)`, ratio: `${fmt(b / s, 2)}×`, target: "—" }),
-          row("binary", { case: "RSS 1 s after start", value: `${fmt(compiled.rss, 0)} MiB`, baseline: `${fmt(source.rss, 0)} MiB`, ratio: `${fmt(compiled.rss / source.rss, 2)}×`, target: "—" }),
+          row("binary", {
+            case: "size of dist/proxystaff",
+            value: `${fmt(sizeMiB, 1)} MiB`,
+            baseline: `${fmt(statSync(process.execPath).size / 2 ** 20, 1)} MiB (the bun runtime alone)`,
+            ratio: `${fmt(sizeMiB / (statSync(process.execPath).size / 2 ** 20), 2)}×`,
+            target: "—",
+          }),
+          row("binary", {
+            case: "exec → first /health 200 (median)",
+            value: `${fmt(b, 0)} ms`,
+            baseline: `${fmt(s, 0)} ms (bun src/main.ts serve)`,
+            ratio: `${fmt(b / s, 2)}×`,
+            target: "—",
+          }),
+          row("binary", {
+            case: "RSS 1 s after start",
+            value: `${fmt(compiled.rss, 0)} MiB`,
+            baseline: `${fmt(source.rss, 0)} MiB`,
+            ratio: `${fmt(compiled.rss / source.rss, 2)}×`,
+            target: "—",
+          }),
         ],
         notes: [
           `Build took ${fmt(buildS, 1)} s. Start times (ms) — binary: ${compiled.times.map((t) => fmt(t, 0)).join(", ")}; source: ${source.times.map((t) => fmt(t, 0)).join(", ")}.`,

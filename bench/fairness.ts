@@ -1,12 +1,20 @@
 // fairness: 100 tenants each burst 20 messages at once, AGENT_MAX_CONCURRENCY=4, a 50 ms agent.
 // How long does each tenant wait for its first agent run? Compared with the ideal: total agent work / concurrency.
 import { join } from "node:path";
-import { fmt, percentile, row } from "./harness.ts";
 import type { Benchmark, BenchResult } from "./harness.ts";
-import { baseEnv, createLinkedTenants, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil } from "./stack.ts";
+import { fmt, percentile, row } from "./harness.ts";
+import {
+  baseEnv,
+  createLinkedTenants,
+  postUpdate,
+  queryDb,
+  startBenchServer,
+  textUpdateBody,
+  waitUntil,
+} from "./stack.ts";
 import { readStandInEvents, standInRuns, wallNowMs, writeStandInAgent } from "./stand-in.ts";
-import { startTelegramSink } from "./telegram-sink.ts";
 import { benchDir } from "./support.ts";
+import { startTelegramSink } from "./telegram-sink.ts";
 
 const TENANTS = 100;
 const BURST = 20;
@@ -20,14 +28,16 @@ const FAIRNESS_FINDINGS =
 
 export const fairness: Benchmark = {
   name: "fairness",
-  description:
-    `${TENANTS} tenants each send a burst of ${BURST} messages (all tenants at once, each tenant's ${BURST} back to back), \`AGENT_MAX_CONCURRENCY=${CONCURRENCY}\`, a stand-in agent that works ${AGENT_MS} ms per run. For every tenant: the wait from its first message being sent to its first agent run starting (the stand-in records its start). Baseline (the ideal): the total agent work actually done (sum of run durations, as the stand-in recorded them) divided by the concurrency — the time a perfect scheduler needs to run everything, so no tenant has to wait longer than that for its first run. "Nobody starves": every tenant's every message is answered.`,
+  description: `${TENANTS} tenants each send a burst of ${BURST} messages (all tenants at once, each tenant's ${BURST} back to back), \`AGENT_MAX_CONCURRENCY=${CONCURRENCY}\`, a stand-in agent that works ${AGENT_MS} ms per run. For every tenant: the wait from its first message being sent to its first agent run starting (the stand-in records its start). Baseline (the ideal): the total agent work actually done (sum of run durations, as the stand-in recorded them) divided by the concurrency — the time a perfect scheduler needs to run everything, so no tenant has to wait longer than that for its first run. "Nobody starves": every tenant's every message is answered.`,
   async run(): Promise<BenchResult> {
     const dir = benchDir("fairness");
     const sink = startTelegramSink();
     const events = join(dir, "events.log");
     const agent = writeStandInAgent(dir, { eventsFile: events, sleepMs: AGENT_MS });
-    const env = baseEnv(join(dir, "server"), 0, sink.url, sink.token, { AGENT_COMMAND: agent, AGENT_MAX_CONCURRENCY: String(CONCURRENCY) });
+    const env = baseEnv(join(dir, "server"), 0, sink.url, sink.token, {
+      AGENT_COMMAND: agent,
+      AGENT_MAX_CONCURRENCY: String(CONCURRENCY),
+    });
     const server = await startBenchServer({ dir: join(dir, "server"), env });
     try {
       const tenants = await createLinkedTenants(server, TENANTS);
@@ -46,10 +56,18 @@ export const fairness: Benchmark = {
       );
       const allSentMs = wallNowMs();
       const total = TENANTS * BURST;
-      await waitUntil(() => {
-        const [r] = queryDb<{ n: number }>(server.dbPath, "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND status IN ('done', 'failed')");
-        return (r?.n ?? 0) >= total;
-      }, "every burst message to be answered", 120_000, 100);
+      await waitUntil(
+        () => {
+          const [r] = queryDb<{ n: number }>(
+            server.dbPath,
+            "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND status IN ('done', 'failed')",
+          );
+          return (r?.n ?? 0) >= total;
+        },
+        "every burst message to be answered",
+        120_000,
+        100,
+      );
       const makespanMs = wallNowMs() - started;
       const runs = standInRuns(readStandInEvents(events));
       const waits = tenants.map((t) => {
@@ -59,17 +77,56 @@ export const fairness: Benchmark = {
       const workMs = runs.reduce((sum, r) => sum + ((r.endMs ?? r.startMs) - r.startMs), 0);
       const idealMs = workMs / CONCURRENCY;
       const longest = Math.max(...waits);
-      const [counts] = queryDb<{ done: number; failed: number }>(server.dbPath, "SELECT SUM(status = 'done') AS done, SUM(status = 'failed') AS failed FROM messages WHERE direction = 'in'");
+      const [counts] = queryDb<{ done: number; failed: number }>(
+        server.dbPath,
+        "SELECT SUM(status = 'done') AS done, SUM(status = 'failed') AS failed FROM messages WHERE direction = 'in'",
+      );
       const served = new Set(runs.map((r) => r.tenantId)).size;
       const rows = [
-        row("fairness", { case: "longest wait for a first run", value: `${fmt(longest, 0)} ms`, baseline: `${fmt(idealMs, 0)} ms ideal`, ratio: `${fmt(longest / idealMs, 2)}×`, target: "≤ ideal (nobody starves)" }, longest <= idealMs),
-        row("fairness", { case: "median wait for a first run", value: `${fmt(percentile(waits, 50), 0)} ms`, baseline: `${fmt(idealMs, 0)} ms ideal`, ratio: `${fmt(percentile(waits, 50) / idealMs, 2)}×`, target: "—" }),
-        row("fairness", { case: "tenants served / messages answered", value: `${served} / ${(counts?.done ?? 0) + (counts?.failed ?? 0)}`, baseline: `${TENANTS} / ${total}`, ratio: fmt(served / TENANTS, 2), target: "all" }, served === TENANTS && (counts?.done ?? 0) === total),
-        row("fairness", { case: "agent runs (batches) / time to answer all", value: `${runs.length} runs / ${fmt(makespanMs, 0)} ms`, baseline: `${fmt(idealMs, 0)} ms of work per slot`, ratio: `${fmt(makespanMs / idealMs, 2)}×`, target: "—" }),
+        row(
+          "fairness",
+          {
+            case: "longest wait for a first run",
+            value: `${fmt(longest, 0)} ms`,
+            baseline: `${fmt(idealMs, 0)} ms ideal`,
+            ratio: `${fmt(longest / idealMs, 2)}×`,
+            target: "≤ ideal (nobody starves)",
+          },
+          longest <= idealMs,
+        ),
+        row("fairness", {
+          case: "median wait for a first run",
+          value: `${fmt(percentile(waits, 50), 0)} ms`,
+          baseline: `${fmt(idealMs, 0)} ms ideal`,
+          ratio: `${fmt(percentile(waits, 50) / idealMs, 2)}×`,
+          target: "—",
+        }),
+        row(
+          "fairness",
+          {
+            case: "tenants served / messages answered",
+            value: `${served} / ${(counts?.done ?? 0) + (counts?.failed ?? 0)}`,
+            baseline: `${TENANTS} / ${total}`,
+            ratio: fmt(served / TENANTS, 2),
+            target: "all",
+          },
+          served === TENANTS && (counts?.done ?? 0) === total,
+        ),
+        row("fairness", {
+          case: "agent runs (batches) / time to answer all",
+          value: `${runs.length} runs / ${fmt(makespanMs, 0)} ms`,
+          baseline: `${fmt(idealMs, 0)} ms of work per slot`,
+          ratio: `${fmt(makespanMs / idealMs, 2)}×`,
+          target: "—",
+        }),
       ];
-      const notes = [`A run answers every message of its tenant queued when it starts, so ${total} messages took ${runs.length} runs (mean ${fmt(workMs / Math.max(1, runs.length), 1)} ms each, including bash start-up and the ${AGENT_MS} ms sleep).`];
+      const notes = [
+        `A run answers every message of its tenant queued when it starts, so ${total} messages took ${runs.length} runs (mean ${fmt(workMs / Math.max(1, runs.length), 1)} ms each, including bash start-up and the ${AGENT_MS} ms sleep).`,
+      ];
       // How many runs went to a tenant's second or later batch before the last tenant got its first run.
-      const lastFirst = Math.max(...tenants.map((t) => Math.min(...runs.filter((r) => r.tenantId === t.id).map((r) => r.startMs))));
+      const lastFirst = Math.max(
+        ...tenants.map((t) => Math.min(...runs.filter((r) => r.tenantId === t.id).map((r) => r.startMs))),
+      );
       const seen = new Set<string>();
       let repeats = 0;
       for (const r of [...runs].sort((a, b) => a.startMs - b.startMs)) {
@@ -77,17 +134,23 @@ export const fairness: Benchmark = {
         if (seen.has(r.tenantId)) repeats++;
         seen.add(r.tenantId);
       }
-      notes.push(`Before the last tenant's first run started, ${repeats} runs went to tenants that had already been served once.`);
+      notes.push(
+        `Before the last tenant's first run started, ${repeats} runs went to tenants that had already been served once.`,
+      );
       // How busy the agent slots were: run time over slot time, while the webhooks came in and after.
       const busy = (from: number, to: number) =>
-        runs.reduce((sum, r) => sum + Math.max(0, Math.min(to, r.endMs ?? r.startMs) - Math.max(from, r.startMs)), 0) / (CONCURRENCY * Math.max(1, to - from));
+        runs.reduce((sum, r) => sum + Math.max(0, Math.min(to, r.endMs ?? r.startMs) - Math.max(from, r.startMs)), 0) /
+        (CONCURRENCY * Math.max(1, to - from));
       const lastEnd = Math.max(...runs.map((r) => r.endMs ?? r.startMs));
       const gapMs = (CONCURRENCY * (lastEnd - started) - workMs) / Math.max(1, runs.length);
       notes.push(
         `The ${CONCURRENCY} agent slots were busy ${fmt(busy(started, allSentMs) * 100, 0)} % of the time while the ${total} webhooks were being sent (${fmt(allSentMs - started, 0)} ms) and ${fmt(busy(allSentMs, lastEnd) * 100, 0)} % after; on average a slot stood idle ${fmt(gapMs, 0)} ms per run between one run's end and the next one's start (dispatch, the run's set-up and the process spawn).`,
       );
       if (longest > idealMs) notes.push(FAIRNESS_FINDINGS);
-      if ((counts?.failed ?? 0) > 0) notes.push(`${counts?.failed} messages ended \`failed\` (agent run failures; see the report on per-run cgroups).`);
+      if ((counts?.failed ?? 0) > 0)
+        notes.push(
+          `${counts?.failed} messages ended \`failed\` (agent run failures; see the report on per-run cgroups).`,
+        );
       return { rows, notes };
     } finally {
       await server.stop();

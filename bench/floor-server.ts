@@ -5,8 +5,12 @@ import { Database } from "bun:sqlite";
 const path = process.argv[2] ?? "/tmp/floor.db";
 const db = new Database(path, { create: true });
 db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000");
-db.exec("CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE, body TEXT, created_at TEXT)");
-const insert = db.prepare("INSERT INTO updates (external_id, body, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+db.exec(
+  "CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE, body TEXT, created_at TEXT)",
+);
+const insert = db.prepare(
+  "INSERT INTO updates (external_id, body, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+);
 
 const server = Bun.serve({
   port: 0,

@@ -1,5 +1,5 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
 
 /** One row of a benchmark's table. */
 export interface BenchRow {
@@ -33,8 +33,11 @@ export function row(benchmark: string, fields: Omit<BenchRow, "benchmark" | "ver
 
 /** The rows as a Markdown table. */
 export function markdownTable(rows: BenchRow[]): string {
-  const header = "| benchmark | case | ProxyStaff | baseline | ratio | target | verdict |\n|---|---|---|---|---|---|---|";
-  const lines = rows.map((r) => `| ${r.benchmark} | ${r.case} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.verdict} |`);
+  const header =
+    "| benchmark | case | ProxyStaff | baseline | ratio | target | verdict |\n|---|---|---|---|---|---|---|";
+  const lines = rows.map(
+    (r) => `| ${r.benchmark} | ${r.case} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.verdict} |`,
+  );
   return [header, ...lines].join("\n");
 }
 
@@ -47,7 +50,11 @@ export function machineLine(): string {
 /** The short commit hash, marked when tracked files other than BENCHMARKS.md have uncommitted changes. */
 export function commitLine(): string {
   const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stdout: "pipe", stderr: "ignore" });
-  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md"], { stdout: "pipe" }).stdout.toString().trim();
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md"], {
+    stdout: "pipe",
+  })
+    .stdout.toString()
+    .trim();
   return `${r.stdout.toString().trim() || "unknown"}${dirty ? " (with uncommitted changes)" : ""}`;
 }
 
@@ -56,7 +63,9 @@ export function updateBenchmarksFile(path: string, name: string, body: string): 
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
   const block = `${start}\n${body}\n${end}`;
-  const current = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n\nProduced by `npm run bench`; each section says the command, date, machine and commit it came from.\n";
+  const current = existsSync(path)
+    ? readFileSync(path, "utf8")
+    : "# Benchmarks\n\nProduced by `npm run bench`; each section says the command, date, machine and commit it came from.\n";
   const re = new RegExp(`${start}[\\s\\S]*?${end}`);
   writeFileSync(path, re.test(current) ? current.replace(re, block) : `${current.trimEnd()}\n\n${block}\n`);
 }

@@ -6,14 +6,14 @@
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeAnthropic } from "../test/fakes/anthropic.ts";
-import { fmt, percentile, row } from "./harness.ts";
 import type { Benchmark, BenchResult, BenchRow } from "./harness.ts";
-import { createLinkedTenants, postUpdate, startBenchServer, baseEnv, textUpdateBody } from "./stack.ts";
+import { fmt, percentile, row } from "./harness.ts";
 import type { BenchServer, LinkedTenant } from "./stack.ts";
+import { baseEnv, createLinkedTenants, postUpdate, startBenchServer, textUpdateBody } from "./stack.ts";
 import { readStandInEvents, standInRuns, wallNowMs, writeStandInAgent } from "./stand-in.ts";
-import { startTelegramSink } from "./telegram-sink.ts";
-import type { TelegramSink } from "./telegram-sink.ts";
 import { benchDir, hasWorkingBwrap, REAL_CLI } from "./support.ts";
+import type { TelegramSink } from "./telegram-sink.ts";
+import { startTelegramSink } from "./telegram-sink.ts";
 
 const MESSAGES = 1000;
 const TENANTS = 100;
@@ -31,7 +31,13 @@ interface Sample {
 }
 
 /** Sends messages one at a time (round-robin over tenants), each after the previous reply arrived. */
-async function sequential(server: BenchServer, sink: TelegramSink, tenants: LinkedTenant[], count: number, firstUpdateId: number): Promise<{ sentMs: number; replyMs: number }[]> {
+async function sequential(
+  server: BenchServer,
+  sink: TelegramSink,
+  tenants: LinkedTenant[],
+  count: number,
+  firstUpdateId: number,
+): Promise<{ sentMs: number; replyMs: number }[]> {
   const out: { sentMs: number; replyMs: number }[] = [];
   for (let i = 0; i < count; i++) {
     const tenant = tenants[i % tenants.length]!;
@@ -58,12 +64,21 @@ async function sequential(server: BenchServer, sink: TelegramSink, tenants: Link
 function runsIn(server: BenchServer, sharedEvents: string | null) {
   const events = sharedEvents
     ? readStandInEvents(sharedEvents)
-    : readdirSync(server.tenantsDir).flatMap((id) => readStandInEvents(join(server.tenantsDir, id, ".stand-in-events")));
+    : readdirSync(server.tenantsDir).flatMap((id) =>
+        readStandInEvents(join(server.tenantsDir, id, ".stand-in-events")),
+      );
   return standInRuns(events.sort((a, b) => a.atMs - b.atMs)).sort((a, b) => a.startMs - b.startMs);
 }
 
 /** One measured server: messages sent one by one, matched to the stand-in's runs in order. */
-async function measureServer(label: string, dir: string, env: Record<string, string>, sink: TelegramSink, messages: number, sharedEvents: string | null): Promise<Sample[]> {
+async function measureServer(
+  label: string,
+  dir: string,
+  env: Record<string, string>,
+  sink: TelegramSink,
+  messages: number,
+  sharedEvents: string | null,
+): Promise<Sample[]> {
   const server = await startBenchServer({ dir, env });
   try {
     const tenants = await createLinkedTenants(server, TENANTS);
@@ -75,7 +90,8 @@ async function measureServer(label: string, dir: string, env: Record<string, str
       const run = runs.find((r) => r.startMs >= s.sentMs && r.startMs <= s.replyMs && r.endMs !== undefined);
       return run ? [{ ...s, startMs: run.startMs, endMs: run.endMs! }] : [];
     });
-    if (samples.length < sent.length * 0.95) throw new Error(`${label}: only ${samples.length} of ${sent.length} messages had an agent run`);
+    if (samples.length < sent.length * 0.95)
+      throw new Error(`${label}: only ${samples.length} of ${sent.length} messages had an agent run`);
     return samples;
   } finally {
     await server.stop();
@@ -89,7 +105,12 @@ async function directSpawn(agent: string, dir: string, count: number, events: st
   const samples: { sentMs: number; replyMs: number }[] = [];
   for (let i = 0; i < count; i++) {
     const sentMs = wallNowMs();
-    const proc = Bun.spawn([agent, "-p", `hello m:${i}`, "--output-format", "json"], { cwd: workspace, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([agent, "-p", `hello m:${i}`, "--output-format", "json"], {
+      cwd: workspace,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const out = await new Response(proc.stdout).text();
     await proc.exited;
     if (!out.includes('"result"')) throw new Error("stand-in gave no result");
@@ -103,12 +124,28 @@ const inMs = (s: Sample) => s.startMs - s.sentMs;
 const outMs = (s: Sample) => s.replyMs - s.endMs;
 const e2eMs = (s: Sample) => s.replyMs - s.sentMs;
 
-function percentileRows(what: string, samples: Sample[], base: Sample[], pick: (s: Sample) => number, targets: Record<number, number>): BenchRow[] {
+function percentileRows(
+  what: string,
+  samples: Sample[],
+  base: Sample[],
+  pick: (s: Sample) => number,
+  targets: Record<number, number>,
+): BenchRow[] {
   return [50, 95, 99].map((p) => {
     const value = percentile(samples.map(pick), p);
     const baseline = percentile(base.map(pick), p);
     const target = targets[p];
-    return row("overhead", { case: `${what} p${p}`, value: `${fmt(value, 2)} ms`, baseline: `${fmt(baseline, 2)} ms`, ratio: `${fmt(value / baseline, 1)}×`, target: target ? `< ${target} ms` : "—" }, target ? value < target : undefined);
+    return row(
+      "overhead",
+      {
+        case: `${what} p${p}`,
+        value: `${fmt(value, 2)} ms`,
+        baseline: `${fmt(baseline, 2)} ms`,
+        ratio: `${fmt(value / baseline, 1)}×`,
+        target: target ? `< ${target} ms` : "—",
+      },
+      target ? value < target : undefined,
+    );
   });
 }
 
@@ -120,8 +157,7 @@ const OVERHEAD_FINDINGS =
 
 export const overhead: Benchmark = {
   name: "overhead",
-  description:
-    `Per message, the platform's own latency around one agent run: **in** = webhook POST sent by the load generator (an upper bound on its receipt: one loopback HTTP hop earlier) → the agent process running (first statement of the stand-in, \`$EPOCHREALTIME\`, same wall clock), **out** = the agent wrote its answer → the reply arrives at the fake Telegram (wall clock on arrival). ${MESSAGES} messages across ${TENANTS} tenants, sent one at a time (each after the previous reply arrived, so no queueing is counted) after ${WARMUP} warm-up messages. The stand-in agent is a bash script answering valid CLI JSON at once. Baseline: the same stand-in started ${MESSAGES} times with \`Bun.spawn\` straight from the benchmark process (in = spawn call → first statement, out = answer written → stdout read and exit seen).`,
+  description: `Per message, the platform's own latency around one agent run: **in** = webhook POST sent by the load generator (an upper bound on its receipt: one loopback HTTP hop earlier) → the agent process running (first statement of the stand-in, \`$EPOCHREALTIME\`, same wall clock), **out** = the agent wrote its answer → the reply arrives at the fake Telegram (wall clock on arrival). ${MESSAGES} messages across ${TENANTS} tenants, sent one at a time (each after the previous reply arrived, so no queueing is counted) after ${WARMUP} warm-up messages. The stand-in agent is a bash script answering valid CLI JSON at once. Baseline: the same stand-in started ${MESSAGES} times with \`Bun.spawn\` straight from the benchmark process (in = spawn call → first statement, out = answer written → stdout read and exit seen).`,
   async run(): Promise<BenchResult> {
     const dir = benchDir("overhead");
     const sink = startTelegramSink();
@@ -129,11 +165,20 @@ export const overhead: Benchmark = {
     try {
       const events = join(dir, "events.log");
       const agent = writeStandInAgent(dir, { eventsFile: events });
-      const env = (sub: string, extra: Record<string, string> = {}) => baseEnv(join(dir, sub), 0, sink.url, sink.token, { AGENT_COMMAND: agent, ...extra });
+      const env = (sub: string, extra: Record<string, string> = {}) =>
+        baseEnv(join(dir, sub), 0, sink.url, sink.token, { AGENT_COMMAND: agent, ...extra });
       const samples = await measureServer("proxystaff", join(dir, "server"), env("server"), sink, MESSAGES, events);
       const baseEvents = join(dir, "direct-events.log");
-      const base = await directSpawn(writeStandInAgent(join(dir, "direct"), { eventsFile: baseEvents }), dir, MESSAGES, baseEvents);
-      if (failedRuns > 0) notes.push(`${failedRuns} of the runs failed and were answered with the failure reply (see the report on per-run cgroups); they are still counted.`);
+      const base = await directSpawn(
+        writeStandInAgent(join(dir, "direct"), { eventsFile: baseEvents }),
+        dir,
+        MESSAGES,
+        baseEvents,
+      );
+      if (failedRuns > 0)
+        notes.push(
+          `${failedRuns} of the runs failed and were answered with the failure reply (see the report on per-run cgroups); they are still counted.`,
+        );
       const rows = [
         ...percentileRows("in: webhook → agent running", samples, base, inMs, { 50: 3, 99: 15 }),
         ...percentileRows("out: agent answered → reply at Telegram", samples, base, outMs, { 50: 3, 99: 15 }),
@@ -143,17 +188,35 @@ export const overhead: Benchmark = {
 
       if (await hasWorkingBwrap()) {
         const sandboxAgent = writeStandInAgent(join(dir, "sandboxed"), { eventsFile: ".stand-in-events" });
-        const sandboxEnv = baseEnv(join(dir, "bwrap"), 0, sink.url, sink.token, { AGENT_COMMAND: sandboxAgent, AGENT_SANDBOX: "bwrap" });
+        const sandboxEnv = baseEnv(join(dir, "bwrap"), 0, sink.url, sink.token, {
+          AGENT_COMMAND: sandboxAgent,
+          AGENT_SANDBOX: "bwrap",
+        });
         const boxed = await measureServer("bwrap", join(dir, "bwrap"), sandboxEnv, sink, SANDBOX_MESSAGES, null);
         const plain = samples.slice(0, SANDBOX_MESSAGES);
-        for (const [what, pick] of [["in, with bwrap sandbox", inMs], ["out, with bwrap sandbox", outMs]] as const) {
+        for (const [what, pick] of [
+          ["in, with bwrap sandbox", inMs],
+          ["out, with bwrap sandbox", outMs],
+        ] as const) {
           const value = percentile(boxed.map(pick), 50);
           const baseline = percentile(plain.map(pick), 50);
-          rows.push(row("overhead", { case: `${what} p50 (${SANDBOX_MESSAGES} msgs)`, value: `${fmt(value, 2)} ms`, baseline: `${fmt(baseline, 2)} ms (AGENT_SANDBOX=none)`, ratio: `${fmt(value / baseline, 1)}×`, target: "—" }));
+          rows.push(
+            row("overhead", {
+              case: `${what} p50 (${SANDBOX_MESSAGES} msgs)`,
+              value: `${fmt(value, 2)} ms`,
+              baseline: `${fmt(baseline, 2)} ms (AGENT_SANDBOX=none)`,
+              ratio: `${fmt(value / baseline, 1)}×`,
+              target: "—",
+            }),
+          );
         }
-        notes.push(`The bwrap rows run the same stand-in inside the sandbox (\`AGENT_SANDBOX=bwrap\`); their baseline is the unsandboxed run above (first ${SANDBOX_MESSAGES} messages).`);
+        notes.push(
+          `The bwrap rows run the same stand-in inside the sandbox (\`AGENT_SANDBOX=bwrap\`); their baseline is the unsandboxed run above (first ${SANDBOX_MESSAGES} messages).`,
+        );
       } else {
-        notes.push("bubblewrap is not installed or does not work here: no sandbox rows (`apt-get install -y bubblewrap`).");
+        notes.push(
+          "bubblewrap is not installed or does not work here: no sandbox rows (`apt-get install -y bubblewrap`).",
+        );
       }
 
       if (existsSync(REAL_CLI)) {
@@ -172,8 +235,18 @@ export const overhead: Benchmark = {
             const real = await sequentialReal(server, sink, tenants);
             const value = percentile(real, 50);
             const baseline = percentile(samples.map(e2eMs), 50);
-            rows.push(row("overhead", { case: `end to end with the real Claude CLI (fake API), median of ${REAL_CLI_MESSAGES}`, value: `${fmt(value, 0)} ms`, baseline: `${fmt(baseline, 2)} ms (stand-in)`, ratio: `${fmt(value / baseline, 0)}×`, target: "—" }));
-            notes.push("The real-CLI row is the cost of a fresh `claude -p` process per message (Node start-up, CLI initialisation, one streamed request to the loopback fake API): it dwarfs the platform's own overhead, which is why warm CLI processes are the next step.");
+            rows.push(
+              row("overhead", {
+                case: `end to end with the real Claude CLI (fake API), median of ${REAL_CLI_MESSAGES}`,
+                value: `${fmt(value, 0)} ms`,
+                baseline: `${fmt(baseline, 2)} ms (stand-in)`,
+                ratio: `${fmt(value / baseline, 0)}×`,
+                target: "—",
+              }),
+            );
+            notes.push(
+              "The real-CLI row is the cost of a fresh `claude -p` process per message (Node start-up, CLI initialisation, one streamed request to the loopback fake API): it dwarfs the platform's own overhead, which is why warm CLI processes are the next step.",
+            );
           } finally {
             await server.stop();
           }
@@ -210,7 +283,10 @@ async function sequentialReal(server: BenchServer, sink: TelegramSink, tenants: 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -12,7 +12,11 @@ export interface SeedCounts {
 
 /** Runs `proxystaff migrate` for this environment (creates the database file). */
 export function migrate(env: Record<string, string>): void {
-  const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "migrate"], { env, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "src/main.ts"), "migrate"], {
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`migrate failed: ${r.stderr.toString()}`);
 }
 
@@ -36,7 +40,9 @@ export function seedDatabase(dbPath: string, tenantsDir: string, counts: SeedCou
     const tenant = db.prepare(
       "INSERT INTO tenants (id, name, phone_number, channel, telegram_chat_id, status, onboarding_status, timezone, business, created_at, updated_at) VALUES (?, ?, ?, 'telegram', ?, 'ACTIVE', 'LIVE', 'UTC', '{}', ?, ?)",
     );
-    const session = db.prepare("INSERT INTO conversation_sessions (tenant_id, agent_session_id, updated_at) VALUES (?, ?, ?)");
+    const session = db.prepare(
+      "INSERT INTO conversation_sessions (tenant_id, agent_session_id, updated_at) VALUES (?, ?, ?)",
+    );
     for (let i = 0; i < counts.tenants; i++) {
       const { id, chatId } = seededTenant(i);
       const created = iso(now - 90 * 86_400_000);
@@ -55,10 +61,32 @@ export function seedDatabase(dbPath: string, tenantsDir: string, counts: SeedCou
       const at = iso(now - spanMs + Math.floor((m / counts.messages) * spanMs));
       const id = crypto.randomUUID();
       if (m % 2 === 0) {
-        message.run(id, t.id, "in", String(t.chatId), `seed-${m}`, `Can you move my 3pm appointment to Thursday? (${m})`, "done", null, at, at);
+        message.run(
+          id,
+          t.id,
+          "in",
+          String(t.chatId),
+          `seed-${m}`,
+          `Can you move my 3pm appointment to Thursday? (${m})`,
+          "done",
+          null,
+          at,
+          at,
+        );
         lastIn = id;
       } else {
-        message.run(id, t.id, "out", String(t.chatId), `out-${m}`, `Done — Thursday 3pm is booked for you. (${m})`, "sent", lastIn, at, at);
+        message.run(
+          id,
+          t.id,
+          "out",
+          String(t.chatId),
+          `out-${m}`,
+          `Done — Thursday 3pm is booked for you. (${m})`,
+          "sent",
+          lastIn,
+          at,
+          at,
+        );
       }
     }
   })();

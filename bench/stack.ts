@@ -1,9 +1,10 @@
 // A ProxyStaff server as a real process for benchmarks and fault tests: stdout to a file (as under a
 // supervisor), a known port, the Telegram sink as its Bot API, the stand-in as its agent.
-import type { Subprocess } from "bun";
+
 import { Database } from "bun:sqlite";
-import { mkdirSync, openSync, closeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { freePort, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "../test/helpers/index.ts";
 
 export const BENCH_WEBHOOK_SECRET = "bench-webhook-secret-0123456789";
@@ -41,7 +42,13 @@ export interface BenchServer {
 }
 
 /** The environment every bench/fault server gets (before `extra`). */
-export function baseEnv(dir: string, port: number, sinkUrl: string, sinkToken: string, extra: Record<string, string> = {}): Record<string, string> {
+export function baseEnv(
+  dir: string,
+  port: number,
+  sinkUrl: string,
+  sinkToken: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: dir,
@@ -60,12 +67,16 @@ export function baseEnv(dir: string, port: number, sinkUrl: string, sinkToken: s
 }
 
 /** Starts the server and waits for /health 200. */
-export async function startBenchServer(options: BenchServerOptions & { env: Record<string, string> }): Promise<BenchServer> {
+export async function startBenchServer(
+  options: BenchServerOptions & { env: Record<string, string> },
+): Promise<BenchServer> {
   const port = options.port ?? (await freePort());
   const env: Record<string, string> = { ...options.env, PORT: String(port) };
   mkdirSync(options.dir, { recursive: true });
   // BENCH_CPU_PROF_DIR=<dir>: the server writes a CPU profile there when it exits (for the findings).
-  const profile = process.env.BENCH_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const profile = process.env.BENCH_CPU_PROF_DIR
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+    : [];
   const command = options.command ?? [process.execPath, ...profile, join(REPO_ROOT, "src/main.ts"), "serve"];
   const logFd = openSync(join(options.dir, "server.log"), "a");
   const started = performance.now();
@@ -75,7 +86,10 @@ export async function startBenchServer(options: BenchServerOptions & { env: Reco
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   let startMs = Number.NaN;
   for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before /health; see ${join(options.dir, "server.log")}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(
+        `server exited (${proc.exitCode ?? proc.signalCode}) before /health; see ${join(options.dir, "server.log")}`,
+      );
     const res = await fetch(`${url}/health`).catch(() => null);
     if (res) {
       await res.arrayBuffer();
@@ -118,13 +132,22 @@ export interface LinkedTenant {
 }
 
 /** Creates `count` tenants through the admin API and links each to a chat (the runbook's SQL). */
-export async function createLinkedTenants(server: Pick<BenchServer, "url" | "dbPath">, count: number, firstChatId = 7_000_000): Promise<LinkedTenant[]> {
+export async function createLinkedTenants(
+  server: Pick<BenchServer, "url" | "dbPath">,
+  count: number,
+  firstChatId = 7_000_000,
+): Promise<LinkedTenant[]> {
   const tenants: LinkedTenant[] = [];
   for (let i = 0; i < count; i++) {
     const res = await fetch(`${server.url}/admin/tenants`, {
       method: "POST",
       headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: `Bench business ${i}`, phone: `+1801${String(5_000_000 + firstChatId % 1000 * 1000 + i).padStart(7, "0")}`, channel: "telegram", timezone: "UTC" }),
+      body: JSON.stringify({
+        name: `Bench business ${i}`,
+        phone: `+1801${String(5_000_000 + (firstChatId % 1000) * 1000 + i).padStart(7, "0")}`,
+        channel: "telegram",
+        timezone: "UTC",
+      }),
     });
     if (res.status !== 201) throw new Error(`create tenant: ${res.status} ${await res.text()}`);
     tenants.push({ id: ((await res.json()) as { id: string }).id, chatId: firstChatId + i });
@@ -175,7 +198,12 @@ export function queryDb<T>(dbPath: string, sql: string, ...params: (string | num
 }
 
 /** Polls until check() is truthy or the limit passes (then throws with `what`). */
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, limitMs = 60_000, everyMs = 20): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  limitMs = 60_000,
+  everyMs = 20,
+): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

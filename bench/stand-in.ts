@@ -100,7 +100,9 @@ export function readStandInEvents(path: string): StandInEvent[] {
 }
 
 /** Pairs start/end lines of the same process into runs (a run killed before its end line has endMs undefined). */
-export function standInRuns(events: StandInEvent[]): { tenantId: string; pid: number; startMs: number; endMs?: number }[] {
+export function standInRuns(
+  events: StandInEvent[],
+): { tenantId: string; pid: number; startMs: number; endMs?: number }[] {
   const open = new Map<number, { tenantId: string; pid: number; startMs: number; endMs?: number }>();
   const runs: { tenantId: string; pid: number; startMs: number; endMs?: number }[] = [];
   for (const e of events) {

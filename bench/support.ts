@@ -28,7 +28,10 @@ export function removeBenchDirs(): void {
 /** True when bubblewrap is installed and can create its namespaces here. */
 export async function hasWorkingBwrap(): Promise<boolean> {
   try {
-    const proc = Bun.spawn(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "true"], { stdout: "ignore", stderr: "ignore" });
+    const proc = Bun.spawn(
+      ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "true"],
+      { stdout: "ignore", stderr: "ignore" },
+    );
     return (await proc.exited) === 0;
   } catch {
     return false; // not installed

@@ -38,7 +38,10 @@ export function startTelegramSink(token = SINK_BOT_TOKEN): TelegramSink {
   let decide: (chatId: string) => SinkFault = () => "ok";
   const ok = (result: unknown) => Response.json({ ok: true, result });
   const fail = (code: number, description: string, parameters?: Record<string, unknown>) =>
-    Response.json({ ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) }, { status: code });
+    Response.json(
+      { ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) },
+      { status: code },
+    );
   let messageId = 1;
 
   const server: Server<unknown> = Bun.serve({
@@ -51,7 +54,16 @@ export function startTelegramSink(token = SINK_BOT_TOKEN): TelegramSink {
       if (!match || match[1] !== token) return fail(401, "Unauthorized");
       const method = match[2];
       const params = req.method === "POST" ? await readParams(req) : {};
-      if (method === "getMe") return ok({ id: 424242, is_bot: true, first_name: "Sink", username: "sink_bot", can_join_groups: false, can_read_all_group_messages: false, supports_inline_queries: false });
+      if (method === "getMe")
+        return ok({
+          id: 424242,
+          is_bot: true,
+          first_name: "Sink",
+          username: "sink_bot",
+          can_join_groups: false,
+          can_read_all_group_messages: false,
+          supports_inline_queries: false,
+        });
       if (method !== "sendMessage") return ok(true);
       const chatId = String(params.chat_id);
       const fate = decide(chatId);
@@ -71,7 +83,12 @@ export function startTelegramSink(token = SINK_BOT_TOKEN): TelegramSink {
           const message = { chatId, text: String(params.text ?? ""), atMs };
           sent.push(message);
           sink.onSent?.(message);
-          return ok({ message_id: messageId++, date: Math.floor(Date.now() / 1000), chat: { id: Number(chatId), type: "private" }, text: message.text });
+          return ok({
+            message_id: messageId++,
+            date: Math.floor(Date.now() / 1000),
+            chat: { id: Number(chatId), type: "private" },
+            text: message.text,
+          });
         }
       }
     },

@@ -13,7 +13,9 @@ export function runWithBun(name) {
   const bun = existsSync(local) ? local : "bun";
   const result = spawnSync(bun, [join(scripts, `${name}.ts`), ...process.argv.slice(2)], { stdio: "inherit" });
   if (result.error) {
-    process.stderr.write(`Cannot start Bun (${result.error.message}): run \`npm install\` first, or use \`proxystaff ${name}\`.\n`);
+    process.stderr.write(
+      `Cannot start Bun (${result.error.message}): run \`npm install\` first, or use \`proxystaff ${name}\`.\n`,
+    );
     process.exit(1);
   }
   process.exit(result.status ?? 1);

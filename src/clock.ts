@@ -15,7 +15,12 @@ export function isoAt(ms: number): string {
 const zonedFormats = new Map<string, Intl.DateTimeFormat>();
 
 /** A cached Intl.DateTimeFormat for one purpose (its locale and options) in one time zone. */
-export function zonedFormat(purpose: string, locale: string, timeZone: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+export function zonedFormat(
+  purpose: string,
+  locale: string,
+  timeZone: string,
+  options: Intl.DateTimeFormatOptions,
+): Intl.DateTimeFormat {
   const key = `${purpose}\u0000${timeZone}`;
   let format = zonedFormats.get(key);
   if (!format) {

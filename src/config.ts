@@ -23,7 +23,9 @@ const wholeNumber = (message: string) =>
 const port = wholeNumber("must be a whole number from 0 to 65535").pipe(
   z.number().max(65535, "must be a whole number from 0 to 65535"),
 );
-const positiveInt = wholeNumber("must be a positive whole number").pipe(z.number().positive("must be a positive whole number"));
+const positiveInt = wholeNumber("must be a positive whole number").pipe(
+  z.number().positive("must be a positive whole number"),
+);
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
 const optional = <T extends z.ZodType>(schema: T) => schema.optional();
@@ -38,7 +40,10 @@ const credentialsKey = z.string().refine((v) => isAesKey(v), "must be 32 bytes e
 
 const databaseUrl = z
   .string()
-  .refine((v) => /^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/)/.test(v), "must start with file:, libsql://, http(s):// or ws(s)://");
+  .refine(
+    (v) => /^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/)/.test(v),
+    "must start with file:, libsql://, http(s):// or ws(s)://",
+  );
 
 const envSchema = z.object({
   PORT: port.default(3000),
@@ -52,7 +57,12 @@ const envSchema = z.object({
   CREDENTIALS_KEY_PREVIOUS: optional(
     z
       .string()
-      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
       .refine((keys) => keys.every(isAesKey), "every entry must be 32 bytes encoded as base64"),
   ),
   PUBLIC_URL: optional(url),
@@ -64,7 +74,9 @@ const envSchema = z.object({
   TELEGRAM_API_ROOT: url.default("https://api.telegram.org"),
   TWILIO_ACCOUNT_SID: optional(z.string().regex(/^AC[0-9a-fA-F]{32}$/, "must be AC followed by 32 hex digits")),
   TWILIO_AUTH_TOKEN: optional(z.string().min(1)),
-  TWILIO_WHATSAPP_FROM: optional(z.string().regex(/^(whatsapp:)?\+[1-9]\d{6,14}$/, "must be an E.164 number, e.g. whatsapp:+14155238886")),
+  TWILIO_WHATSAPP_FROM: optional(
+    z.string().regex(/^(whatsapp:)?\+[1-9]\d{6,14}$/, "must be an E.164 number, e.g. whatsapp:+14155238886"),
+  ),
   TWILIO_API_BASE: optional(url),
   AGENT_COMMAND: optional(z.string().min(1)),
   AGENT_ARGS: z.string().default("--allowedTools Bash,Read,Write,Edit,Glob,Grep,mcp__proxystaff"),
@@ -80,7 +92,9 @@ const envSchema = z.object({
   AGENT_TMP_MB: positiveInt.default(256),
   TENANT_DISK_MB: mebibytesOrOff.default(1024),
   DISK_FREE_MIN_MB: wholeNumber("must be a whole number of MiB").default(512),
-  DISK_FREE_MIN_PERCENT: wholeNumber("must be a whole number from 0 to 100").pipe(z.number().max(100, "must be a whole number from 0 to 100")).default(5),
+  DISK_FREE_MIN_PERCENT: wholeNumber("must be a whole number from 0 to 100")
+    .pipe(z.number().max(100, "must be a whole number from 0 to 100"))
+    .default(5),
   SENDGRID_API_BASE: url.default("https://api.sendgrid.com"),
   GOOGLE_TOKEN_URL: url.default("https://oauth2.googleapis.com/token"),
   GOOGLE_CLIENT_ID: optional(z.string().min(1)),
@@ -102,7 +116,15 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 /** The process configuration, parsed once at start and frozen. */
 export type Config = Readonly<
-  Omit<Env, "DATABASE_URL" | "ADMIN_API_KEY" | "CREDENTIALS_KEY" | "CREDENTIALS_KEY_PREVIOUS" | "TELEGRAM_MODE" | "CLAUDE_CONFIG_DIR"> & {
+  Omit<
+    Env,
+    | "DATABASE_URL"
+    | "ADMIN_API_KEY"
+    | "CREDENTIALS_KEY"
+    | "CREDENTIALS_KEY_PREVIOUS"
+    | "TELEGRAM_MODE"
+    | "CLAUDE_CONFIG_DIR"
+  > & {
     DATABASE_URL: string;
     ADMIN_API_KEY: string;
     CREDENTIALS_KEY: string;
@@ -162,12 +184,28 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
 
   const adminKey =
     e.ADMIN_API_KEY ??
-    readOrCreateSecret(dataDir, "admin-api-key", () => randomBytes(24).toString("base64url"), generate, notices, "ADMIN_API_KEY");
+    readOrCreateSecret(
+      dataDir,
+      "admin-api-key",
+      () => randomBytes(24).toString("base64url"),
+      generate,
+      notices,
+      "ADMIN_API_KEY",
+    );
   const credentialsKeyValue =
     e.CREDENTIALS_KEY ??
-    readOrCreateSecret(dataDir, "credentials-key", () => randomBytes(32).toString("base64"), generate, notices, "CREDENTIALS_KEY");
+    readOrCreateSecret(
+      dataDir,
+      "credentials-key",
+      () => randomBytes(32).toString("base64"),
+      generate,
+      notices,
+      "CREDENTIALS_KEY",
+    );
   if (adminKey.length < 16) {
-    throw new ConfigError([`ADMIN_API_KEY: the stored key in ${join(dataDir, "admin-api-key")} is shorter than 16 characters; delete the file to generate a new one`]);
+    throw new ConfigError([
+      `ADMIN_API_KEY: the stored key in ${join(dataDir, "admin-api-key")} is shorter than 16 characters; delete the file to generate a new one`,
+    ]);
   }
   if (!e.CREDENTIALS_KEY) {
     notices.push({
@@ -176,7 +214,9 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     });
   }
   if (!isAesKey(credentialsKeyValue)) {
-    throw new ConfigError([`CREDENTIALS_KEY: the stored key in ${join(dataDir, "credentials-key")} is not 32 bytes of base64`]);
+    throw new ConfigError([
+      `CREDENTIALS_KEY: the stored key in ${join(dataDir, "credentials-key")} is not 32 bytes of base64`,
+    ]);
   }
 
   const agentAuthEnv: Record<string, string> = {};
@@ -223,7 +263,9 @@ function readOrCreateSecret(
   } catch (err) {
     // Another process (a CLI command beside the server) created it first: use theirs.
     if (isErrnoCode(err, "EEXIST")) return readFileSync(path, "utf8").trim();
-    throw new ConfigError([`${variable}: not set, and it could not be generated into ${path} (${describeFsError(err)}); set ${variable} or make DATA_DIR writable`]);
+    throw new ConfigError([
+      `${variable}: not set, and it could not be generated into ${path} (${describeFsError(err)}); set ${variable} or make DATA_DIR writable`,
+    ]);
   }
   if (variable === "ADMIN_API_KEY") {
     // Printed once, on the start that created it, so the operator can copy it.

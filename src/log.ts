@@ -9,7 +9,10 @@ export type LogFields = Record<string, unknown>;
 export type LogFormat = "json" | "pretty";
 
 /** LOG_FORMAT when set, else pretty on a terminal and JSON otherwise (a file, a pipe, a log collector). */
-export function resolveLogFormat(requested: LogFormat | undefined, stream: { isTTY?: boolean } = process.stdout): LogFormat {
+export function resolveLogFormat(
+  requested: LogFormat | undefined,
+  stream: { isTTY?: boolean } = process.stdout,
+): LogFormat {
   return requested ?? (stream.isTTY ? "pretty" : "json");
 }
 

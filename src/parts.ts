@@ -1,25 +1,24 @@
 import { Hono } from "hono";
-import { createAgentForServer, createAgentRunner } from "./agent/index.ts";
 import type { AgentRunner } from "./agent/index.ts";
-import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
-import type { AgentTools, TenantChat } from "./mcp/index.ts";
-import { channelsHealth, createChannels } from "./channels/index.ts";
+import { createAgentForServer, createAgentRunner } from "./agent/index.ts";
 import type { Channel, ChannelName } from "./channels/index.ts";
+import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
-import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
 import type { Conversation, Outbox } from "./conversation/index.ts";
+import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
 import type { QueueScope } from "./conversation/queue-store.ts";
-import type { RouteModule } from "./ports.ts";
-import { chatLoginProblem, operatorConsole, startChatSession } from "./ops/chat.ts";
-import type { ChatSession, ChatSessionOptions } from "./ops/chat.ts";
 import { AppError } from "./errors.ts";
-import { requireTenant } from "./tenants/index.ts";
-import type { Tenant } from "./tenants/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
-import { metricsRoutes } from "./http/health.ts";
-import { conversationTaskDeps, createScheduler } from "./scheduler/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
-import type { ServerPart } from "./ports.ts";
+import { metricsRoutes } from "./http/health.ts";
+import type { AgentTools, TenantChat } from "./mcp/index.ts";
+import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
+import type { ChatSession, ChatSessionOptions } from "./ops/chat.ts";
+import { chatLoginProblem, operatorConsole, startChatSession } from "./ops/chat.ts";
+import type { RouteModule, ServerPart } from "./ports.ts";
+import { conversationTaskDeps, createScheduler } from "./scheduler/index.ts";
+import type { Tenant } from "./tenants/index.ts";
+import { requireTenant } from "./tenants/index.ts";
 
 /**
  * Wires the modules of a running server, top to bottom like the inbound path:
@@ -112,7 +111,11 @@ export function buildEngine(ctx: AppContext, options: EngineOptions): Engine {
  * process (tasks the agent schedules are rows the server's scheduler runs). This process only takes that
  * tenant's console messages, so a server running beside it keeps its own work; the lease keeps them from overlapping.
  */
-export async function openChatSession(ctx: AppContext, tenantId: string, options: ChatSessionOptions): Promise<ChatSession> {
+export async function openChatSession(
+  ctx: AppContext,
+  tenantId: string,
+  options: ChatSessionOptions,
+): Promise<ChatSession> {
   // Without a login every run fails ("Not logged in") and the operator would only see the customer's apology.
   const loginProblem = options.runner ? null : chatLoginProblem(ctx);
   if (loginProblem) throw new AppError("agent_login_missing", loginProblem, 503);

@@ -1,14 +1,14 @@
 import { existsSync, statSync } from "node:fs";
-import { systemClock } from "./clock.ts";
 import type { Clock } from "./clock.ts";
-import { loadConfig, platformSecrets } from "./config.ts";
+import { systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import { loadConfig, platformSecrets } from "./config.ts";
 import type { AppContext } from "./context.ts";
-import { migrateDatabase, openDatabase } from "./db/index.ts";
-import type { DriverKind } from "./db/index.ts";
-import { createLogger } from "./log.ts";
-import type { Logger } from "./log.ts";
 import { queueCounts } from "./conversation/index.ts";
+import type { DriverKind } from "./db/index.ts";
+import { migrateDatabase, openDatabase } from "./db/index.ts";
+import type { Logger } from "./log.ts";
+import { createLogger } from "./log.ts";
 import { createMetrics } from "./metrics/index.ts";
 
 export interface CreateContextOptions {
@@ -26,7 +26,12 @@ export interface CreateContextOptions {
 export async function createContext(config: Config, options: CreateContextOptions = {}): Promise<AppContext> {
   const log =
     options.log ??
-    createLogger({ level: config.LOG_LEVEL, redact: platformSecrets(config), write: options.writeLog, format: config.LOG_FORMAT });
+    createLogger({
+      level: config.LOG_LEVEL,
+      redact: platformSecrets(config),
+      write: options.writeLog,
+      format: config.LOG_FORMAT,
+    });
   const database = await openDatabase(config.DATABASE_URL, {
     authToken: config.DATABASE_AUTH_TOKEN,
     driver: options.driver,
@@ -46,16 +51,26 @@ export async function createContext(config: Config, options: CreateContextOption
  * readable by anyone but its owner: they hold every conversation, the generated keys and the CLI login.
  * ProxyStaff creates the folder 0700 (0711 once agent runs switch to tenant uids) and the file 0600; these are made before or by hand.
  */
-export function warnIfReadableByOthers(config: Pick<Config, "DATA_DIR">, databasePath: string | null, log: Logger): void {
+export function warnIfReadableByOthers(
+  config: Pick<Config, "DATA_DIR">,
+  databasePath: string | null,
+  log: Logger,
+): void {
   const modeOf = (path: string) => (existsSync(path) ? statSync(path).mode & 0o777 : null);
   const dirMode = modeOf(config.DATA_DIR);
   // 0711 is how agent runs (other uids) reach their CLI directory inside it; reading or writing it is not allowed.
   if (dirMode !== null && (dirMode & 0o066) !== 0) {
-    log.warn(`DATA_DIR is open to other local users (mode ${dirMode.toString(8)}): run chmod 711 ${config.DATA_DIR}`, { dataDir: config.DATA_DIR, mode: dirMode.toString(8) });
+    log.warn(`DATA_DIR is open to other local users (mode ${dirMode.toString(8)}): run chmod 711 ${config.DATA_DIR}`, {
+      dataDir: config.DATA_DIR,
+      mode: dirMode.toString(8),
+    });
   }
   const fileMode = databasePath ? modeOf(databasePath) : null;
   if (databasePath && fileMode !== null && (fileMode & 0o077) !== 0) {
-    log.warn(`the database file is readable by other users (mode ${fileMode.toString(8)}): run chmod 600 ${databasePath}*`, { path: databasePath, mode: fileMode.toString(8) });
+    log.warn(
+      `the database file is readable by other users (mode ${fileMode.toString(8)}): run chmod 600 ${databasePath}*`,
+      { path: databasePath, mode: fileMode.toString(8) },
+    );
   }
 }
 

@@ -41,10 +41,7 @@ export async function startServer(ctx: AppContext, build: ServerBuilder): Promis
     (stopping ??= (async () => {
       ctx.log.info("shutting down");
       const drained = server.stop(false);
-      const timedOut = await Promise.race([
-        drained.then(() => false),
-        Bun.sleep(SHUTDOWN_GRACE_MS).then(() => true),
-      ]);
+      const timedOut = await Promise.race([drained.then(() => false), Bun.sleep(SHUTDOWN_GRACE_MS).then(() => true)]);
       if (timedOut) {
         ctx.log.warn("in-flight requests cut after grace period", { grace_ms: SHUTDOWN_GRACE_MS });
         await server.stop(true);

@@ -7,7 +7,10 @@ import { dirname, join, relative, resolve } from "node:path";
  * higher one, and the imports of src/ form no cycle (between files, or between folders).
  */
 const LAYERS: { name: string; members: string[] }[] = [
-  { name: "core", members: ["config.ts", "log.ts", "clock.ts", "errors.ts", "ports.ts", "context.ts", "db", "metrics"] },
+  {
+    name: "core",
+    members: ["config.ts", "log.ts", "clock.ts", "errors.ts", "ports.ts", "context.ts", "db", "metrics"],
+  },
   { name: "domain", members: ["tenants", "credentials", "channels", "agent", "conversation", "scheduler", "usage"] },
   { name: "surface", members: ["http", "mcp", "console", "ops"] },
   { name: "wiring", members: ["parts.ts", "serve.ts", "runtime.ts"] },
@@ -32,7 +35,8 @@ function memberOf(file: string): string {
 function layerOf(file: string): number {
   const member = memberOf(file);
   const index = LAYERS.findIndex((layer) => layer.members.includes(member));
-  if (index < 0) throw new Error(`src/${relative(SRC, file)} is in no layer: add "${member}" to LAYERS and docs/architecture.md`);
+  if (index < 0)
+    throw new Error(`src/${relative(SRC, file)} is in no layer: add "${member}" to LAYERS and docs/architecture.md`);
   return index;
 }
 
@@ -40,7 +44,11 @@ function layerOf(file: string): number {
 function importsOf(file: string): { line: number; target: string; spec: string }[] {
   const text = readFileSync(file, "utf8");
   const found: { line: number; target: string; spec: string }[] = [];
-  const patterns = [/^\s*(?:import|export)\b[^;]*?\bfrom\s*["'](\.[^"']+)["']/gm, /^\s*import\s*["'](\.[^"']+)["']/gm, /\bimport\(\s*["'](\.[^"']+)["']\s*\)/g];
+  const patterns = [
+    /^\s*(?:import|export)\b[^;]*?\bfrom\s*["'](\.[^"']+)["']/gm,
+    /^\s*import\s*["'](\.[^"']+)["']/gm,
+    /\bimport\(\s*["'](\.[^"']+)["']\s*\)/g,
+  ];
   for (const pattern of patterns) {
     for (const match of text.matchAll(pattern)) {
       const spec = match[1] ?? "";
@@ -101,7 +109,8 @@ describe("architecture", () => {
       for (const { line, target, spec } of imports) {
         const from = layerOf(file);
         const to = layerOf(target);
-        if (to > from) upward.push(`${name(file)}:${line} imports "${spec}" (${LAYERS[from]?.name} → ${LAYERS[to]?.name})`);
+        if (to > from)
+          upward.push(`${name(file)}:${line} imports "${spec}" (${LAYERS[from]?.name} → ${LAYERS[to]?.name})`);
       }
     }
     expect(upward).toEqual([]);
@@ -127,7 +136,9 @@ describe("architecture", () => {
     }
     const found = cycles(members, (m) => [...(edges.get(m) ?? [])]);
     const explained = found.map((component) =>
-      component.flatMap((from) => component.filter((to) => edges.get(from)?.has(to)).map((to) => why.get(`${from}→${to}`))).join("; "),
+      component
+        .flatMap((from) => component.filter((to) => edges.get(from)?.has(to)).map((to) => why.get(`${from}→${to}`)))
+        .join("; "),
     );
     expect(explained).toEqual([]);
   });

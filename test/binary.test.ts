@@ -1,7 +1,8 @@
 // `npm run build` → dist/proxystaff, then the binary alone in an empty folder: it creates and
 // migrates its database and answers /health (the migrations travel inside it). Runs in CI.
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,11 @@ setDefaultTimeout(120_000);
 
 describe("the compiled binary", () => {
   test("npm run build makes dist/proxystaff; alone in an empty folder it migrates a fresh database and serves /health", async () => {
-    const build = Bun.spawnSync([process.execPath, "scripts/build.ts"], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+    const build = Bun.spawnSync([process.execPath, "scripts/build.ts"], {
+      cwd: REPO_ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect({ code: build.exitCode, stderr: build.stderr.toString() }).toEqual({ code: 0, stderr: expect.any(String) });
     const built = join(REPO_ROOT, "dist/proxystaff");
     expect(statSync(built).mode & 0o111).not.toBe(0);
@@ -25,7 +30,12 @@ describe("the compiled binary", () => {
       copyFileSync(built, binary);
       expect(readdirSync(dir)).toEqual(["proxystaff"]);
       const run = (args: string[]) => {
-        const r = Bun.spawnSync([binary, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "" }, stdout: "pipe", stderr: "pipe" });
+        const r = Bun.spawnSync([binary, ...args], {
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? "" },
+          stdout: "pipe",
+          stderr: "pipe",
+        });
         return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
       };
       expect(run(["--version"])).toEqual({ code: 0, out: `${pkg.version}\n`, err: "" });
@@ -42,7 +52,11 @@ describe("the compiled binary", () => {
       // fails to connect, cleanly.
       const remote = Bun.spawnSync([binary, "migrate"], {
         cwd: dir,
-        env: { PATH: process.env.PATH ?? "", DATABASE_URL: `http://127.0.0.1:${await freePort()}`, DATA_DIR: join(dir, "remote-data") },
+        env: {
+          PATH: process.env.PATH ?? "",
+          DATABASE_URL: `http://127.0.0.1:${await freePort()}`,
+          DATA_DIR: join(dir, "remote-data"),
+        },
         stdout: "pipe",
         stderr: "pipe",
       });
@@ -85,8 +99,12 @@ describe("the compiled binary", () => {
       try {
         const applied = sqlite.query("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number };
         expect(applied.n).toBe(embeddedMigrations.length);
-        const tables = (sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
-        expect(tables).toEqual(expect.arrayContaining(["tenants", "credentials", "messages", "conversation_sessions", "scheduled_tasks"]));
+        const tables = (
+          sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+        ).map((t) => t.name);
+        expect(tables).toEqual(
+          expect.arrayContaining(["tenants", "credentials", "messages", "conversation_sessions", "scheduled_tasks"]),
+        );
       } finally {
         sqlite.close();
       }

@@ -1,5 +1,5 @@
-import { describe, expect, test, setDefaultTimeout } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AGENT_AUTH_VARIABLES, CONFIG_VARIABLES, ConfigError, loadConfig, platformSecrets } from "../src/config.ts";
@@ -60,18 +60,33 @@ describe("loadConfig: defaults", () => {
 
   test("TELEGRAM_MODE: webhook with PUBLIC_URL, polling without, explicit wins", () => {
     const token = "123456:ABC-def_1";
-    expect(loadConfig({ ...base, TELEGRAM_BOT_TOKEN: token }, { generateSecrets: false }).TELEGRAM_MODE).toBe("polling");
-    const hooked = loadConfig({ ...base, TELEGRAM_BOT_TOKEN: token, PUBLIC_URL: "https://x.example/" }, { generateSecrets: false });
+    expect(loadConfig({ ...base, TELEGRAM_BOT_TOKEN: token }, { generateSecrets: false }).TELEGRAM_MODE).toBe(
+      "polling",
+    );
+    const hooked = loadConfig(
+      { ...base, TELEGRAM_BOT_TOKEN: token, PUBLIC_URL: "https://x.example/" },
+      { generateSecrets: false },
+    );
     expect(hooked.TELEGRAM_MODE).toBe("webhook");
     expect(hooked.PUBLIC_URL).toBe("https://x.example");
-    const explicit = loadConfig({ ...base, TELEGRAM_BOT_TOKEN: token, PUBLIC_URL: "https://x.example", TELEGRAM_MODE: "polling" }, { generateSecrets: false });
+    const explicit = loadConfig(
+      { ...base, TELEGRAM_BOT_TOKEN: token, PUBLIC_URL: "https://x.example", TELEGRAM_MODE: "polling" },
+      { generateSecrets: false },
+    );
     expect(explicit.TELEGRAM_MODE).toBe("polling");
   });
 
   test("parsed values: numbers, booleans, key lists, paths", () => {
     const other = Buffer.alloc(32, 9).toString("base64");
     const c = loadConfig(
-      { ...base, PORT: "8080", METRICS_PUBLIC: "1", CREDENTIALS_KEY_PREVIOUS: ` ${other} ,${KEY}`, DATA_DIR: "/tmp/ps-x", AGENT_MEMORY_MB: "512" },
+      {
+        ...base,
+        PORT: "8080",
+        METRICS_PUBLIC: "1",
+        CREDENTIALS_KEY_PREVIOUS: ` ${other} ,${KEY}`,
+        DATA_DIR: "/tmp/ps-x",
+        AGENT_MEMORY_MB: "512",
+      },
       { generateSecrets: false },
     );
     expect(c.PORT).toBe(8080);
@@ -83,7 +98,13 @@ describe("loadConfig: defaults", () => {
 
   test("agentAuthEnv carries only the CLI's login variables; platformSecrets lists every secret", () => {
     const c = loadConfig(
-      { ...base, ANTHROPIC_API_KEY: "sk-ant-1", TWILIO_AUTH_TOKEN: "twilio-secret", TELEGRAM_BOT_TOKEN: "1:abc", UNRELATED: "x" },
+      {
+        ...base,
+        ANTHROPIC_API_KEY: "sk-ant-1",
+        TWILIO_AUTH_TOKEN: "twilio-secret",
+        TELEGRAM_BOT_TOKEN: "1:abc",
+        UNRELATED: "x",
+      },
       { generateSecrets: false },
     );
     expect(c.agentAuthEnv).toEqual({ ANTHROPIC_API_KEY: "sk-ant-1" });
@@ -159,7 +180,9 @@ describe("loadConfig: generated secrets", () => {
       const announced = first.notices.filter((n) => n.msg.includes(first.ADMIN_API_KEY));
       expect(announced).toHaveLength(1);
       expect(announced[0]?.msg).toContain(adminFile);
-      expect(first.notices.some((n) => n.level === "warn" && n.msg.includes("Production must set CREDENTIALS_KEY"))).toBe(true);
+      expect(
+        first.notices.some((n) => n.level === "warn" && n.msg.includes("Production must set CREDENTIALS_KEY")),
+      ).toBe(true);
 
       const second = loadConfig({ DATA_DIR: dir });
       expect(second.ADMIN_API_KEY).toBe(first.ADMIN_API_KEY);
@@ -212,7 +235,8 @@ describe("DATA_DIR and database file modes", () => {
       try {
         expect(modeOf(dataDir)).toBe("700");
         expect(modeOf(join(dataDir, "admin-api-key"))).toBe("600");
-        for (const file of ["proxystaff.db", "proxystaff.db-wal", "proxystaff.db-shm"]) expect(modeOf(join(dataDir, file))).toBe("600");
+        for (const file of ["proxystaff.db", "proxystaff.db-wal", "proxystaff.db-shm"])
+          expect(modeOf(join(dataDir, file))).toBe("600");
         expect(opened.warnings).toEqual([]);
       } finally {
         await opened.close();
@@ -235,7 +259,9 @@ describe("DATA_DIR and database file modes", () => {
         expect(modeOf(dataDir)).toBe("755");
         expect(modeOf(join(dataDir, "proxystaff.db"))).toBe("644");
         expect(opened.warnings).toContain(`DATA_DIR is open to other local users (mode 755): run chmod 711 ${dataDir}`);
-        expect(opened.warnings).toContain(`the database file is readable by other users (mode 644): run chmod 600 ${join(dataDir, "proxystaff.db")}*`);
+        expect(opened.warnings).toContain(
+          `the database file is readable by other users (mode 644): run chmod 600 ${join(dataDir, "proxystaff.db")}*`,
+        );
       } finally {
         await opened.close();
       }
@@ -255,7 +281,11 @@ describe("the process", () => {
         stdout: "pipe",
         stderr: "pipe",
       });
-      const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      const [code, stdout, stderr] = await Promise.all([
+        proc.exited,
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+      ]);
       expect(code).toBe(2);
       expect(stdout).toBe("");
       expect(stderr).toStartWith("Invalid configuration");
@@ -274,7 +304,10 @@ describe("the process", () => {
       const first = await spawnServer({ dir, env });
       const key = readFileSync(join(first.dataDir, "admin-api-key"), "utf8").trim();
       expect(await first.stop()).toBe(0);
-      const shown = first.stdout().split("\n").filter((l) => l.includes(key));
+      const shown = first
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes(key));
       expect(shown).toHaveLength(1);
       expect(shown[0]).toContain("shown only this once");
       expect(first.stdout()).toContain("Production must set CREDENTIALS_KEY");
@@ -282,7 +315,9 @@ describe("the process", () => {
 
       const second = await spawnServer({ dir, env });
       try {
-        expect((await fetch(`${second.url}/admin/none`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(404);
+        expect((await fetch(`${second.url}/admin/none`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(
+          404,
+        );
         expect(await second.stop()).toBe(0);
         expect(second.stdout()).not.toContain(key);
         expect(second.stdout()).not.toContain("Generated");
@@ -299,7 +334,8 @@ describe("docs/operations.md", () => {
   test("its configuration table documents every variable the config reads", () => {
     const doc = readFileSync(join(REPO_ROOT, "docs/operations.md"), "utf8");
     expect(CONFIG_VARIABLES.length).toBeGreaterThan(25);
-    for (const name of CONFIG_VARIABLES) expect({ name, documented: doc.includes(`| \`${name}\` |`) }).toEqual({ name, documented: true });
+    for (const name of CONFIG_VARIABLES)
+      expect({ name, documented: doc.includes(`| \`${name}\` |`) }).toEqual({ name, documented: true });
     for (const name of AGENT_AUTH_VARIABLES) expect(doc).toContain(`\`${name}\``);
   });
 });

@@ -22,7 +22,12 @@ const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
 describe("fly.toml", () => {
   test("volume at /data, data and tenants on it, bubblewrap required", () => {
     expect(fly.mounts.destination).toBe("/data");
-    expect(fly.env).toMatchObject({ DATA_DIR: "/data", TENANTS_DIR: "/data/tenants", AGENT_SANDBOX: "bwrap", PORT: "3000" });
+    expect(fly.env).toMatchObject({
+      DATA_DIR: "/data",
+      TENANTS_DIR: "/data/tenants",
+      AGENT_SANDBOX: "bwrap",
+      PORT: "3000",
+    });
   });
 
   test("one machine always on, HTTP health check on /health, internal port 3000", () => {
@@ -45,14 +50,16 @@ describe("Dockerfile", () => {
 
   test("runtime has Python 3, bubblewrap, CA certificates, the sqlite3 shell and the pinned Claude Code CLI", () => {
     const runtime = dockerfile.slice(dockerfile.indexOf("AS runtime"));
-    const install = /apt-get install -y --no-install-recommends ([^\\\n]+)/.exec(runtime)?.[1]?.trim().split(/\s+/) ?? [];
+    const install =
+      /apt-get install -y --no-install-recommends ([^\\\n]+)/.exec(runtime)?.[1]?.trim().split(/\s+/) ?? [];
     expect(install).toEqual(expect.arrayContaining(["python3", "bubblewrap", "ca-certificates", "sqlite3"]));
     expect(dockerfile).toContain(`ARG CLAUDE_CODE_VERSION=${pkg.dependencies["@anthropic-ai/claude-code"]}`);
     expect(dockerfile).toContain('"@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}"');
   });
 
   test("environment matches fly.toml; serve is the default command", () => {
-    for (const line of ["DATA_DIR=/data", "TENANTS_DIR=/data/tenants", "AGENT_SANDBOX=bwrap", "PORT=3000"]) expect(dockerfile).toContain(line);
+    for (const line of ["DATA_DIR=/data", "TENANTS_DIR=/data/tenants", "AGENT_SANDBOX=bwrap", "PORT=3000"])
+      expect(dockerfile).toContain(line);
     expect(dockerfile).toContain('ENTRYPOINT ["proxystaff"]');
     expect(dockerfile).toContain('CMD ["serve"]');
   });

@@ -59,7 +59,11 @@ describe("error fields and redact", () => {
     const root = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
     log.error("send failed", { error: new Error("telegram send failed", { cause: root }) });
     expect(JSON.parse(lines[0]!)).toMatchObject({
-      error: { name: "Error", message: "telegram send failed", cause: { message: "connect ECONNREFUSED", code: "ECONNREFUSED" } },
+      error: {
+        name: "Error",
+        message: "telegram send failed",
+        cause: { message: "connect ECONNREFUSED", code: "ECONNREFUSED" },
+      },
     });
   });
 
@@ -73,9 +77,13 @@ describe("error fields and redact", () => {
 describe("LOG_FORMAT", () => {
   test("pretty: one readable line (time, level, message, fields), secrets still redacted", () => {
     const lines: string[] = [];
-    const log = createLogger({ format: "pretty", redact: ["123456:ABC-token"], write: (l) => lines.push(l) }).child({ tenantId: "t1" });
+    const log = createLogger({ format: "pretty", redact: ["123456:ABC-token"], write: (l) => lines.push(l) }).child({
+      tenantId: "t1",
+    });
     log.warn("send failed", { status: 401, reason: "token 123456:ABC-token refused", error: new Error("boom") });
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  send failed tenantId=t1 status=401 reason="token \[redacted\] refused" error=\{"name":"Error","message":"boom"\}$/);
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} WARN {2}send failed tenantId=t1 status=401 reason="token \[redacted\] refused" error=\{"name":"Error","message":"boom"\}$/,
+    );
   });
 
   test("unset: pretty on a terminal, JSON otherwise; LOG_FORMAT wins either way", () => {

@@ -57,7 +57,8 @@ export interface ProcessOutcome {
 
 const CREDIT_TOO_LOW = /credit balance is too low/i;
 const SESSION_NOT_FOUND = /No conversation found with session ID/i;
-const PROCESS_LIMIT_HINT = /fork.*Resource temporarily unavailable|Resource temporarily unavailable.*fork|posix_spawn.*EAGAIN/i;
+const PROCESS_LIMIT_HINT =
+  /fork.*Resource temporarily unavailable|Resource temporarily unavailable.*fork|posix_spawn.*EAGAIN/i;
 const MEMORY_LIMIT_HINT = /Cannot allocate memory|out of memory|JavaScript heap|std::bad_alloc/i;
 
 /** Turns a finished CLI process into a classified AgentResult (see docs/agent.md for each kind). */
@@ -65,13 +66,22 @@ export function classifyOutcome(outcome: ProcessOutcome): AgentResult {
   const result = classifyProcess(outcome);
   if (result.kind === "ok" || result.kind === "timeout" || !outcome.limitHit) return result;
   const what = outcome.limitHit === "processes" ? "process limit" : "memory limit";
-  return { kind: "limit_exceeded", durationMs: result.durationMs, exitCode: result.exitCode, error: `the agent hit the ${what} of its run (${result.error})` };
+  return {
+    kind: "limit_exceeded",
+    durationMs: result.durationMs,
+    exitCode: result.exitCode,
+    error: `the agent hit the ${what} of its run (${result.error})`,
+  };
 }
 
 function classifyProcess(outcome: ProcessOutcome): AgentResult {
   const base = { durationMs: outcome.durationMs, exitCode: outcome.exitCode };
   if (outcome.timedOut) {
-    return { ...base, kind: "timeout", error: `the agent did not finish within ${outcome.timeoutMs} ms; its process group was killed` };
+    return {
+      ...base,
+      kind: "timeout",
+      error: `the agent did not finish within ${outcome.timeoutMs} ms; its process group was killed`,
+    };
   }
   const stderr = outcome.stderr.trim();
   if (SESSION_NOT_FOUND.test(stderr)) {
@@ -81,7 +91,8 @@ function classifyProcess(outcome: ProcessOutcome): AgentResult {
   if (stdout === "") {
     if (CREDIT_TOO_LOW.test(stderr)) return { ...base, kind: "credit_too_low", error: "Credit balance is too low" };
     if (hitLimit(outcome, stderr)) return { ...base, kind: "limit_exceeded", error: limitError(outcome, stderr) };
-    if (outcome.exitCode === 0) return { ...base, kind: "bad_output", error: "the agent exited 0 without printing a result" };
+    if (outcome.exitCode === 0)
+      return { ...base, kind: "bad_output", error: "the agent exited 0 without printing a result" };
     return { ...base, kind: "crash", error: crashError(outcome, stderr) };
   }
   const parsed = parseResult(stdout);
@@ -98,17 +109,29 @@ function classifyProcess(outcome: ProcessOutcome): AgentResult {
     if (CREDIT_TOO_LOW.test(text) || CREDIT_TOO_LOW.test(stderr)) {
       return { ...base, kind: "credit_too_low", error: "Credit balance is too low" };
     }
-    const detail = [result.terminal_reason, result.api_error_status ? `API status ${result.api_error_status}` : undefined, clip(text)]
+    const detail = [
+      result.terminal_reason,
+      result.api_error_status ? `API status ${result.api_error_status}` : undefined,
+      clip(text),
+    ]
       .filter(Boolean)
       .join(": ");
-    return { ...base, kind: "crash", error: `the agent reported an error (${result.subtype})${detail ? `: ${detail}` : ""}` };
+    return {
+      ...base,
+      kind: "crash",
+      error: `the agent reported an error (${result.subtype})${detail ? `: ${detail}` : ""}`,
+    };
   }
   return { ...base, kind: "ok", text, sessionId: result.session_id };
 }
 
 function parseResult(stdout: string): { ok: true; value: CliResult } | { ok: false; error: string } {
   // The JSON result is the last line; anything a wrapper printed before it is ignored.
-  const lastLine = stdout.split("\n").filter((l) => l.trim() !== "").at(-1) ?? "";
+  const lastLine =
+    stdout
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .at(-1) ?? "";
   let json: unknown;
   try {
     json = JSON.parse(lastLine);

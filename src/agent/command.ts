@@ -29,12 +29,17 @@ export interface ResolveAgentCommandOptions {
  * tree, next to the running executable (a compiled `proxystaff` binary) and in the working directory;
  * finally `claude` on PATH.
  */
-export function resolveAgentCommand(agentCommand: string | undefined, options: ResolveAgentCommandOptions = {}): ResolvedAgentCommand {
+export function resolveAgentCommand(
+  agentCommand: string | undefined,
+  options: ResolveAgentCommandOptions = {},
+): ResolvedAgentCommand {
   const pathVar = options.path ?? "";
   if (agentCommand) {
     const found = agentCommand.includes("/") ? resolve(agentCommand) : findOnPath(agentCommand, pathVar);
     if (!found || !isExecutableFile(found)) {
-      throw new AgentCommandNotFoundError(`AGENT_COMMAND ${JSON.stringify(agentCommand)} is not an executable file${agentCommand.includes("/") ? "" : " on PATH"}`);
+      throw new AgentCommandNotFoundError(
+        `AGENT_COMMAND ${JSON.stringify(agentCommand)} is not an executable file${agentCommand.includes("/") ? "" : " on PATH"}`,
+      );
     }
     return describe(found, "AGENT_COMMAND");
   }

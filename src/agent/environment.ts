@@ -1,8 +1,22 @@
-import { AGENT_AUTH_VARIABLES, platformSecrets } from "../config.ts";
-import type { Config } from "../config.ts";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, closeSync, constants, fchownSync, openSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import { AGENT_AUTH_VARIABLES, platformSecrets } from "../config.ts";
 import { tenantConfigDirPath } from "../tenants/index.ts";
 
 /** Names of the platform's own secrets: never in an agent's environment, whoever tries to set them. */
@@ -19,7 +33,16 @@ export const PLATFORM_SECRET_VARIABLES = [
 ] as const;
 
 /** Variables the runner sets itself; a tenant's .env or vault cannot override them. */
-const RUNNER_VARIABLES = new Set<string>(["PATH", "HOME", "TZ", "USER", "LOGNAME", "CLAUDE_CONFIG_DIR", "IS_SANDBOX", ...AGENT_AUTH_VARIABLES]);
+const RUNNER_VARIABLES = new Set<string>([
+  "PATH",
+  "HOME",
+  "TZ",
+  "USER",
+  "LOGNAME",
+  "CLAUDE_CONFIG_DIR",
+  "IS_SANDBOX",
+  ...AGENT_AUTH_VARIABLES,
+]);
 
 const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 
@@ -60,7 +83,12 @@ export function buildAgentEnv(input: AgentEnvInput): AgentEnv {
   const secretValues = new Set(platformSecrets(config));
   const dropped: string[] = [];
   for (const [name, value] of Object.entries(input.tenantEnv)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || secretNames.has(name) || RUNNER_VARIABLES.has(name) || secretValues.has(value)) {
+    if (
+      !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ||
+      secretNames.has(name) ||
+      RUNNER_VARIABLES.has(name) ||
+      secretValues.has(value)
+    ) {
       dropped.push(name);
       continue;
     }
@@ -77,8 +105,11 @@ export function buildAgentEnv(input: AgentEnvInput): AgentEnv {
 
 /** Values that must never appear in a run's error text or logs: the tenant's own credentials and the platform's secrets. */
 export function secretValuesOf(config: Config, tenantEnv: Record<string, string>): string[] {
-  return [...platformSecrets(config), ...Object.values(tenantEnv), ...Object.values(config.agentAuthEnv).filter((v) => !v.startsWith("http"))]
-    .filter((v) => v.length >= 6);
+  return [
+    ...platformSecrets(config),
+    ...Object.values(tenantEnv),
+    ...Object.values(config.agentAuthEnv).filter((v) => !v.startsWith("http")),
+  ].filter((v) => v.length >= 6);
 }
 
 /** The file a `claude /login` (Pro/Max plan) leaves in the CLI's config directory. */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import type { Config } from "../config.ts";
-import { join } from "node:path";
 import { statfs as statfsAsync } from "node:fs/promises";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
 import { errorMessage } from "../errors.ts";
 
 /** Processes (tasks, threads included) one run may have before fork fails. */
@@ -36,7 +36,13 @@ export interface RunLimits {
 /** The limits for this process's runs, from AGENT_MEMORY_MB, AGENT_TMP_MB and what the host has (RLIMIT_AS until a memory cgroup is found). */
 export function resolveLimits(config: Config): RunLimits {
   const memoryMb = config.AGENT_MEMORY_MB;
-  return { maxProcesses: DEFAULT_MAX_PROCESSES, memoryMb, addressSpaceMb: memoryMb, tmpMb: config.AGENT_TMP_MB, method: detectLimitMethod() };
+  return {
+    maxProcesses: DEFAULT_MAX_PROCESSES,
+    memoryMb,
+    addressSpaceMb: memoryMb,
+    tmpMb: config.AGENT_TMP_MB,
+    method: detectLimitMethod(),
+  };
 }
 
 let detected: LimitMethod | undefined;
@@ -54,9 +60,15 @@ export function detectLimitMethod(): LimitMethod {
 function probeUlimit(flag: "-u" | "-p"): LimitMethod {
   try {
     const script = `ulimit ${flag} 977 2>/dev/null && ulimit -v 2099200 2>/dev/null && cat /proc/self/limits`;
-    const result = Bun.spawnSync([RUN_SHELL, "-c", script], { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+    const result = Bun.spawnSync([RUN_SHELL, "-c", script], {
+      env: { PATH: "/usr/bin:/bin" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "ignore",
+    });
     const text = result.stdout.toString();
-    const isSet = /^Max processes\s+977\s+977\b/m.test(text) && /^Max address space\s+2149580800\s+2149580800\b/m.test(text);
+    const isSet =
+      /^Max processes\s+977\s+977\b/m.test(text) && /^Max address space\s+2149580800\s+2149580800\b/m.test(text);
     return result.exitCode === 0 && isSet ? { kind: "ulimit", processesFlag: flag } : null;
   } catch {
     return null;
@@ -135,7 +147,8 @@ export function detectCgroups(root = V2_ROOT): CgroupSupport | null {
     if (!existsSync(join(pids, "cgroup.procs"))) return null;
     const bases: CgroupSupport["bases"] = [{ controller: "pids", dir: ensureDir(join(pids, BASE_NAME)) }];
     const memory = join(root, "memory");
-    if (existsSync(join(memory, "cgroup.procs"))) bases.push({ controller: "memory", dir: ensureDir(join(memory, BASE_NAME)) });
+    if (existsSync(join(memory, "cgroup.procs")))
+      bases.push({ controller: "memory", dir: ensureDir(join(memory, BASE_NAME)) });
     return { version: 1, bases };
   } catch {
     return null; // read-only /sys/fs/cgroup or no permission: runs go without a cgroup
@@ -170,7 +183,11 @@ export interface RunCgroup {
 }
 
 /** Creates the group for one run, or null when that fails (the run then goes without one). */
-export function createRunCgroup(support: CgroupSupport, runId: string, limits: { maxProcesses: number; memoryMb: number | null }): RunCgroup | null {
+export function createRunCgroup(
+  support: CgroupSupport,
+  runId: string,
+  limits: { maxProcesses: number; memoryMb: number | null },
+): RunCgroup | null {
   const dirs: { controller: string; dir: string }[] = [];
   try {
     for (const base of support.bases) {
@@ -255,7 +272,9 @@ function isAlive(pid: number): boolean {
 
 function eventCount(file: string, key: string): number {
   try {
-    const line = readFileSync(file, "utf8").split("\n").find((l) => l.startsWith(`${key} `));
+    const line = readFileSync(file, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith(`${key} `));
     return line ? Number(line.split(" ")[1]) || 0 : 0;
   } catch {
     return 0;
@@ -316,11 +335,20 @@ export type DiskUsage = { kind: "bytes"; bytes: number } | { kind: "timeout" } |
  * a child process so the event loop never walks a hostile tree; killed past `timeoutMs`. `command` replaces `du`
  * (tests).
  */
-export async function measureDiskUsage(paths: readonly string[], options: { timeoutMs?: number; command?: string[] } = {}): Promise<DiskUsage> {
+export async function measureDiskUsage(
+  paths: readonly string[],
+  options: { timeoutMs?: number; command?: string[] } = {},
+): Promise<DiskUsage> {
   const argv = [...(options.command ?? ["du", "-s", "-k", "-x", "-P", "--"]), ...paths];
   let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
   try {
-    child = Bun.spawn(argv, { env: { PATH: "/usr/bin:/bin", LC_ALL: "C" }, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    child = Bun.spawn(argv, {
+      env: { PATH: "/usr/bin:/bin", LC_ALL: "C" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: true,
+    });
   } catch (error) {
     return { kind: "failed", error: `du could not be started: ${errorMessage(error)}` };
   }
@@ -333,12 +361,17 @@ export async function measureDiskUsage(paths: readonly string[], options: { time
       // Already gone.
     }
   }, options.timeoutMs ?? DISK_MEASURE_TIMEOUT_MS);
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]).finally(() =>
-    clearTimeout(timer),
-  );
+  const [stdout, stderr] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]).finally(() => clearTimeout(timer));
   if (timedOut) return { kind: "timeout" };
   // One "<KiB>\t<path>" line per path; du exits 1 when a file vanished mid-walk, and its totals still stand.
-  const totals = stdout.split("\n").filter(Boolean).map((line) => Number(line.split("\t")[0]));
+  const totals = stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => Number(line.split("\t")[0]));
   if (totals.length !== paths.length || totals.some((n) => !Number.isFinite(n))) {
     return { kind: "failed", error: `du gave no total (${stderr.trim().split("\n")[0] ?? `exit ${child.exitCode}`})` };
   }
@@ -360,7 +393,10 @@ export async function checkDiskBeforeRun(
   try {
     const volume = await statfs(config.TENANTS_DIR);
     const free = volume.bavail * volume.bsize;
-    const floor = Math.min(config.DISK_FREE_MIN_MB * MiB, (volume.blocks * volume.bsize * config.DISK_FREE_MIN_PERCENT) / 100);
+    const floor = Math.min(
+      config.DISK_FREE_MIN_MB * MiB,
+      (volume.blocks * volume.bsize * config.DISK_FREE_MIN_PERCENT) / 100,
+    );
     if (free < floor) {
       return {
         kind: "disk_space_low",
@@ -378,7 +414,10 @@ export async function checkDiskBeforeRun(
     return null;
   }
   if (usage.kind === "timeout") {
-    return { kind: "disk_quota_exceeded", error: `the tenant's files could not be measured within the time limit (far too many files?); its disk quota is ${quotaMb} MiB (TENANT_DISK_MB)` };
+    return {
+      kind: "disk_quota_exceeded",
+      error: `the tenant's files could not be measured within the time limit (far too many files?); its disk quota is ${quotaMb} MiB (TENANT_DISK_MB)`,
+    };
   }
   if (usage.bytes > quotaMb * MiB) {
     return {

@@ -29,7 +29,9 @@ export function findAgentLogin(config: Pick<Config, "agentAuthEnv" | "CLAUDE_CON
   if (!existsSync(file)) return { kind: "missing", file };
   try {
     const parsed = JSON.parse(readFileSync(file, "utf8")) as { claudeAiOauth?: { accessToken?: unknown } } | null;
-    return typeof parsed?.claudeAiOauth?.accessToken === "string" ? { kind: "credentials_file", file } : { kind: "credentials_file_unrecognised", file };
+    return typeof parsed?.claudeAiOauth?.accessToken === "string"
+      ? { kind: "credentials_file", file }
+      : { kind: "credentials_file_unrecognised", file };
   } catch (error) {
     return { kind: "credentials_file_unreadable", file, reason: errorMessage(error) };
   }

@@ -27,7 +27,10 @@ export function decideRunUser(log?: Logger): RunUser {
   if (uid === 0 && SETPRIV && CHOWN) {
     // The chown before each run would follow a hard link a tenant made to a root file outside its folder; the
     // kernel refuses such links when protected_hardlinks is on (inside bwrap they fail anyway: EXDEV).
-    if (readSysctl("fs/protected_hardlinks") === "0") log?.warn("fs.protected_hardlinks is off: without the sandbox a tenant could hard-link a file it does not own into its workspace; set sysctl fs.protected_hardlinks=1");
+    if (readSysctl("fs/protected_hardlinks") === "0")
+      log?.warn(
+        "fs.protected_hardlinks is off: without the sandbox a tenant could hard-link a file it does not own into its workspace; set sysctl fs.protected_hardlinks=1",
+      );
     return { kind: "tenant-uid" };
   }
   const warning =
@@ -61,9 +64,15 @@ export async function prepareRunOwnership(user: RunUser, uid: number, dirs: read
     const stat = lstatSync(dir);
     if (!stat.isDirectory()) throw new Error(`${dir} is not a directory (a symlink is refused)`);
   }
-  const child = Bun.spawn([CHOWN, "-R", "-P", "--", `${uid}:${uid}`, ...dirs], { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+  const child = Bun.spawn([CHOWN, "-R", "-P", "--", `${uid}:${uid}`, ...dirs], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { PATH: "/usr/bin:/bin" },
+  });
   const [stderr, exitCode] = await Promise.all([new Response(child.stderr).text(), child.exited]);
-  if (exitCode !== 0) throw new Error(`chown of the run's folders failed (exit ${exitCode}): ${stderr.trim().split("\n")[0] ?? ""}`);
+  if (exitCode !== 0)
+    throw new Error(`chown of the run's folders failed (exit ${exitCode}): ${stderr.trim().split("\n")[0] ?? ""}`);
   for (const dir of dirs) chmodSync(dir, 0o700);
 }
 
@@ -92,7 +101,11 @@ export function makeEntriesPrivate(user: RunUser, dir: string, keep: readonly st
     const stat = lstatSync(path);
     if (stat.isSymbolicLink() || (stat.mode & 0o077) === 0) continue;
     chmodSync(path, stat.mode & 0o7700);
-    log?.warn("made private: tenant uids pass through its folder", { path, mode: (stat.mode & 0o7777).toString(8), now: (stat.mode & 0o7700).toString(8) });
+    log?.warn("made private: tenant uids pass through its folder", {
+      path,
+      mode: (stat.mode & 0o7777).toString(8),
+      now: (stat.mode & 0o7700).toString(8),
+    });
   }
 }
 
@@ -104,7 +117,12 @@ export function unreachableFolders(user: RunUser, dirs: readonly string[]): stri
   const runAs = runAsArgs(user, PROBE_UID);
   if (runAs.length === 0) return [];
   return dirs.filter((dir) => {
-    const probe = Bun.spawnSync([...runAs, "/bin/sh", "-c", 'cd "$1"', "sh", dir], { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const probe = Bun.spawnSync([...runAs, "/bin/sh", "-c", 'cd "$1"', "sh", dir], {
+      env: { PATH: "/usr/bin:/bin" },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     return probe.exitCode !== 0;
   });
 }
@@ -114,7 +132,9 @@ export function unreachableFolders(user: RunUser, dirs: readonly string[]): stri
  * CLAUDE_CONFIG_DIR and its tenants/, and DATA_DIR with the folders below it on the way when either is inside it
  * (CLAUDE_CONFIG_DIR is by default).
  */
-export function serverFoldersOnTheWay(config: Pick<Config, "DATA_DIR" | "TENANTS_DIR" | "CLAUDE_CONFIG_DIR">): string[] {
+export function serverFoldersOnTheWay(
+  config: Pick<Config, "DATA_DIR" | "TENANTS_DIR" | "CLAUDE_CONFIG_DIR">,
+): string[] {
   const data = resolve(config.DATA_DIR);
   const claude = resolve(config.CLAUDE_CONFIG_DIR);
   const isBelowData = (path: string) => {
@@ -124,7 +144,7 @@ export function serverFoldersOnTheWay(config: Pick<Config, "DATA_DIR" | "TENANTS
   const folders = new Set<string>();
   for (const target of [join(claude, "tenants"), resolve(config.TENANTS_DIR)]) {
     const chain = [target];
-    for (let dir = target; isBelowData(dir); ) chain.unshift((dir = dirname(dir)));
+    for (let dir = target; isBelowData(dir); dir = dirname(dir)) chain.unshift(dirname(dir));
     for (const dir of chain) folders.add(dir);
   }
   folders.add(claude);
@@ -140,5 +160,6 @@ function readSysctl(name: string): string | null {
 }
 
 function assertRunUid(uid: number): void {
-  if (!Number.isSafeInteger(uid) || uid < PROBE_UID || uid > 0xfffffffe) throw new Error(`refusing to run as uid ${uid}: tenant uids start at ${TENANT_UID_BASE}`);
+  if (!Number.isSafeInteger(uid) || uid < PROBE_UID || uid > 0xfffffffe)
+    throw new Error(`refusing to run as uid ${uid}: tenant uids start at ${TENANT_UID_BASE}`);
 }

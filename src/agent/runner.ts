@@ -1,20 +1,26 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
-import { classifyOutcome } from "./classify.ts";
-import type { AgentResult } from "./classify.ts";
-import { resolveAgentCommand, splitShellArgs, AgentCommandNotFoundError } from "./command.ts";
-import type { ResolvedAgentCommand } from "./command.ts";
-import { prepareTenantConfigDir, buildAgentEnv, secretValuesOf, writeMcpConfigFile } from "./environment.ts";
-import type { TenantConfigDir, McpConfigFile } from "./environment.ts";
-import { checkDiskBeforeRun } from "./limits.ts";
-import type { DiskGuardOptions } from "./limits.ts";
-import { makeEntriesPrivate, makeTraversable, prepareRunOwnership, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
-import { checkSandbox, sandboxWrapper, sandboxHealth } from "./sandbox.ts";
-import type { SandboxStatus } from "./sandbox.ts";
-import type { HealthContributor } from "../ports.ts";
 import { errorMessage } from "../errors.ts";
 import { redact } from "../log.ts";
+import type { HealthContributor } from "../ports.ts";
+import type { AgentResult } from "./classify.ts";
+import { classifyOutcome } from "./classify.ts";
+import type { ResolvedAgentCommand } from "./command.ts";
+import { AgentCommandNotFoundError, resolveAgentCommand, splitShellArgs } from "./command.ts";
+import type { McpConfigFile, TenantConfigDir } from "./environment.ts";
+import { buildAgentEnv, prepareTenantConfigDir, secretValuesOf, writeMcpConfigFile } from "./environment.ts";
+import type { DiskGuardOptions } from "./limits.ts";
+import { checkDiskBeforeRun } from "./limits.ts";
+import {
+  makeEntriesPrivate,
+  makeTraversable,
+  prepareRunOwnership,
+  serverFoldersOnTheWay,
+  unreachableFolders,
+} from "./run-user.ts";
+import type { SandboxStatus } from "./sandbox.ts";
+import { checkSandbox, sandboxHealth, sandboxWrapper } from "./sandbox.ts";
 
 export interface AgentRunnerOptions {
   /** Starts the CLI process (default: Bun.spawn in its own session/process group). */
@@ -48,7 +54,10 @@ export interface ProcessAgentRunner extends AgentRunner {
  * readable by every local user: neither the prompt nor the MCP token goes there), with a minimal environment,
  * killed as a process group past AGENT_TIMEOUT_MS, its outcome classified (never thrown).
  */
-export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, options: AgentRunnerOptions = {}): ProcessAgentRunner {
+export function createAgentRunner(
+  ctx: Pick<AppContext, "config" | "log">,
+  options: AgentRunnerOptions = {},
+): ProcessAgentRunner {
   const { config } = ctx;
   const log = ctx.log.child({ module: "agent" });
   const hostEnv = options.hostEnv ?? process.env;
@@ -67,7 +76,10 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
   }
   const blocked = unreachableFolders(sandbox.runUser, onTheWay);
   if (blocked.length > 0) {
-    log.error("tenant uids cannot reach their folders: every agent run will fail until the folders above are passable (chmod o+x)", { folders: blocked });
+    log.error(
+      "tenant uids cannot reach their folders: every agent run will fail until the folders above are passable (chmod o+x)",
+      { folders: blocked },
+    );
   }
 
   function spawnOrNull(spec: Parameters<SpawnFunction>[0]) {
@@ -91,7 +103,11 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     const started = performance.now();
     const fail = (error: string): AgentResult => ({ kind: "crash", error, durationMs: 0, exitCode: null });
     if (request.signal?.aborted) return fail(abortedError(request.signal));
-    if (!isAbsolute(request.workspace) || !existsSync(request.workspace) || !statSync(request.workspace).isDirectory()) {
+    if (
+      !isAbsolute(request.workspace) ||
+      !existsSync(request.workspace) ||
+      !statSync(request.workspace).isDirectory()
+    ) {
       return fail(`the tenant workspace ${request.workspace} does not exist`);
     }
     let configDir: TenantConfigDir;
@@ -100,10 +116,18 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
     } catch (error) {
       return fail(`the tenant's CLI directory could not be prepared: ${errorMessage(error)}`);
     }
-    const refusal = await checkDiskBeforeRun(config, [request.workspace, configDir.dir], { ...options.disk, warn: (msg, fields) => log.warn(msg, { tenantId: request.tenantId, ...fields }) });
+    const refusal = await checkDiskBeforeRun(config, [request.workspace, configDir.dir], {
+      ...options.disk,
+      warn: (msg, fields) => log.warn(msg, { tenantId: request.tenantId, ...fields }),
+    });
     if (refusal) {
       log.warn("agent run refused", { tenantId: request.tenantId, kind: refusal.kind, error: refusal.error });
-      return { kind: refusal.kind, error: refusal.error, durationMs: Math.round(performance.now() - started), exitCode: null };
+      return {
+        kind: refusal.kind,
+        error: refusal.error,
+        durationMs: Math.round(performance.now() - started),
+        exitCode: null,
+      };
     }
     try {
       await prepareRunOwnership(sandbox.runUser, request.uid, [request.workspace, configDir.dir]);
@@ -117,7 +141,8 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       timezone: request.timezone,
       tenantEnv: request.tenantEnv,
     });
-    if (dropped.length > 0) log.warn("tenant variables not passed to the agent", { tenantId: request.tenantId, names: dropped });
+    if (dropped.length > 0)
+      log.warn("tenant variables not passed to the agent", { tenantId: request.tenantId, names: dropped });
 
     let mcpFile: McpConfigFile | null = null;
     try {
@@ -178,11 +203,26 @@ export function createAgentRunner(ctx: Pick<AppContext, "config" | "log">, optio
       timeoutMs: config.AGENT_TIMEOUT_MS,
     });
     if (request.signal?.aborted) {
-      log.warn("agent run killed: aborted by the caller", { tenantId: request.tenantId, durationMs: result.durationMs });
-      return { kind: "crash", error: abortedError(request.signal), durationMs: result.durationMs, exitCode: exit.exitCode };
+      log.warn("agent run killed: aborted by the caller", {
+        tenantId: request.tenantId,
+        durationMs: result.durationMs,
+      });
+      return {
+        kind: "crash",
+        error: abortedError(request.signal),
+        durationMs: result.durationMs,
+        exitCode: exit.exitCode,
+      };
     }
     const redacted = redactResult(result, secretValuesOf(config, request.tenantEnv));
-    const fields = { tenantId: request.tenantId, kind: redacted.kind, sandbox: sandbox.mode, durationMs: redacted.durationMs, exitCode: redacted.exitCode, resumed: request.sessionId !== null };
+    const fields = {
+      tenantId: request.tenantId,
+      kind: redacted.kind,
+      sandbox: sandbox.mode,
+      durationMs: redacted.durationMs,
+      exitCode: redacted.exitCode,
+      resumed: request.sessionId !== null,
+    };
     if (redacted.kind === "ok") log.info("agent run finished", fields);
     else log.warn("agent run failed", { ...fields, error: redacted.error });
     return redacted;
@@ -261,7 +301,10 @@ export const spawnProcessGroup: SpawnFunction = (spec) => {
 };
 
 /** Reads a stream to text, keeping at most `limitBytes` (the rest is drained and dropped). */
-export async function readCapped(stream: ReadableStream<Uint8Array>, limitBytes: number): Promise<{ text: string; truncated: boolean }> {
+export async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  limitBytes: number,
+): Promise<{ text: string; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
   let kept = 0;
   let truncated = false;
@@ -340,14 +383,25 @@ export interface AgentForServer {
 export function createAgentForServer(ctx: AppContext): AgentForServer {
   try {
     const runner = createAgentRunner(ctx);
-    ctx.log.info("agent CLI found", { path: runner.command.path, source: runner.command.source, sandbox: runner.sandbox.mode });
+    ctx.log.info("agent CLI found", {
+      path: runner.command.path,
+      source: runner.command.source,
+      sandbox: runner.sandbox.mode,
+    });
     return { runner, health: () => sandboxHealth(runner.sandbox) };
   } catch (error) {
     if (!(error instanceof AgentCommandNotFoundError)) throw error;
-    ctx.log.error("agent CLI not found: messages will be answered with a failure until it is installed", { error: error.message });
+    ctx.log.error("agent CLI not found: messages will be answered with a failure until it is installed", {
+      error: error.message,
+    });
     return {
       runner: {
-        run: async () => ({ kind: "crash", error: `agent CLI unavailable: ${error.message}`, durationMs: 0, exitCode: null }),
+        run: async () => ({
+          kind: "crash",
+          error: `agent CLI unavailable: ${error.message}`,
+          durationMs: 0,
+          exitCode: null,
+        }),
       },
       health: () => ({ fields: { agent: "unavailable", agent_error: error.message }, degraded: true }),
     };

@@ -1,16 +1,25 @@
 import { randomUUID } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, existsSync, lstatSync, readlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import type { HealthPart } from "../ports.ts";
-import type { Logger } from "../log.ts";
-import type { ResolvedAgentCommand } from "./command.ts";
-import { hasLimits, limitArgs, resolveLimits, runShellPrefix, createRunCgroup, detectCgroups, removeStaleRunCgroups, runCgroupName } from "./limits.ts";
-import type { RunLimits, CgroupSupport } from "./limits.ts";
-import { decideRunUser, PROBE_UID, runAsArgs, SETPRIV } from "./run-user.ts";
-import type { RunUser } from "./run-user.ts";
 import { errorMessage } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { HealthPart } from "../ports.ts";
+import type { ResolvedAgentCommand } from "./command.ts";
+import type { CgroupSupport, RunLimits } from "./limits.ts";
+import {
+  createRunCgroup,
+  detectCgroups,
+  hasLimits,
+  limitArgs,
+  removeStaleRunCgroups,
+  resolveLimits,
+  runCgroupName,
+  runShellPrefix,
+} from "./limits.ts";
+import type { RunUser } from "./run-user.ts";
+import { decideRunUser, PROBE_UID, runAsArgs, SETPRIV } from "./run-user.ts";
 
 /** How agent runs are isolated, decided once at start from AGENT_SANDBOX and a real bwrap check. */
 export interface SandboxStatus {
@@ -75,32 +84,72 @@ export const BWRAP_INSTALL_HINT =
  * `auto`: bwrap when that works, else off with a loud warning. `bwrap`: throws SandboxUnavailableError (the
  * server refuses to start) when it fails. `none`: off, with a plain warning that tenants are not isolated.
  */
-export function checkSandbox(config: Config, command: ResolvedAgentCommand, options: CheckSandboxOptions = {}): SandboxStatus {
+export function checkSandbox(
+  config: Config,
+  command: ResolvedAgentCommand,
+  options: CheckSandboxOptions = {},
+): SandboxStatus {
   const { log } = options;
   const requested = config.AGENT_SANDBOX;
   const limits = resolveLimits(config);
   const runUser = options.runUser ?? decideRunUser(log);
   if (requested === "none") {
-    const warning = "AGENT_SANDBOX=none: agent runs are NOT isolated — every tenant's agent can read other tenants' files, the database and DATA_DIR";
+    const warning =
+      "AGENT_SANDBOX=none: agent runs are NOT isolated — every tenant's agent can read other tenants' files, the database and DATA_DIR";
     log?.warn("agent sandbox off", { reason: warning });
     const cgroups = setUpCgroups(log);
-    return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
+    return {
+      requested,
+      mode: "off",
+      bwrapPath: null,
+      warning,
+      limits: withMemoryCgroup(limits, cgroups),
+      cgroups,
+      runUser,
+    };
   }
-  const bwrapPath = options.bwrapPath !== undefined ? options.bwrapPath : Bun.which("bwrap", { PATH: `${options.hostPath ?? ""}:/usr/bin:/bin` });
+  const bwrapPath =
+    options.bwrapPath !== undefined
+      ? options.bwrapPath
+      : Bun.which("bwrap", { PATH: `${options.hostPath ?? ""}:/usr/bin:/bin` });
   const failure = bwrapPath ? probeBwrap(bwrapPath, command, limits, runUser) : "bwrap is not installed";
   if (failure === null && bwrapPath) {
-    log?.info("agent sandbox on", { sandbox: "bwrap", bwrap: bwrapPath, maxProcesses: limits.maxProcesses, memoryMb: limits.memoryMb, tmpMb: limits.tmpMb });
+    log?.info("agent sandbox on", {
+      sandbox: "bwrap",
+      bwrap: bwrapPath,
+      maxProcesses: limits.maxProcesses,
+      memoryMb: limits.memoryMb,
+      tmpMb: limits.tmpMb,
+    });
     const cgroups = setUpCgroups(log);
-    return { requested, mode: "bwrap", bwrapPath, warning: null, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
+    return {
+      requested,
+      mode: "bwrap",
+      bwrapPath,
+      warning: null,
+      limits: withMemoryCgroup(limits, cgroups),
+      cgroups,
+      runUser,
+    };
   }
   if (requested === "bwrap") {
-    throw new SandboxUnavailableError(`AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`);
+    throw new SandboxUnavailableError(
+      `AGENT_SANDBOX=bwrap but the sandbox does not work here: ${failure}. ${BWRAP_INSTALL_HINT}`,
+    );
   }
   const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
   // warn, not error: it is a known, chosen state (auto on a machine without bubblewrap), not a failure; the line stays loud.
   log?.warn("AGENT SANDBOX OFF", { reason: warning });
   const cgroups = setUpCgroups(log);
-  return { requested, mode: "off", bwrapPath: null, warning, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
+  return {
+    requested,
+    mode: "off",
+    bwrapPath: null,
+    warning,
+    limits: withMemoryCgroup(limits, cgroups),
+    cgroups,
+    runUser,
+  };
 }
 
 /**
@@ -122,7 +171,12 @@ function hasMemoryCgroup(cgroups: CgroupSupport | null): boolean {
 }
 
 /** Runs bwrap with a run's mounts (temporary workspace and CLI directory) and uid on `true`; null when it works. */
-function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: RunLimits, runUser: RunUser): string | null {
+function probeBwrap(
+  bwrapPath: string,
+  command: ResolvedAgentCommand,
+  limits: RunLimits,
+  runUser: RunUser,
+): string | null {
   const scratch = mkdtempSync(join(tmpdir(), "proxystaff-sandbox-check-"));
   try {
     const workspace = join(scratch, "workspace");
@@ -131,10 +185,29 @@ function probeBwrap(bwrapPath: string, command: ResolvedAgentCommand, limits: Ru
     mkdirSync(configDir);
     const runAs = runAsArgs(runUser, PROBE_UID);
     if (runAs.length > 0) givePrivateScratch(scratch, [workspace, configDir], PROBE_UID);
-    const mounts = { workspace, tenantConfigDir: configDir, platformCredentials: null, cliFiles: command.ownFiles, tmpMb: limits.tmpMb };
-    const sandboxed = [...runAs, bwrapPath, ...bwrapArgs(mounts), ...userNamespaceArgs(runAs), "--", ...limitArgs(limits), "true"];
+    const mounts = {
+      workspace,
+      tenantConfigDir: configDir,
+      platformCredentials: null,
+      cliFiles: command.ownFiles,
+      tmpMb: limits.tmpMb,
+    };
+    const sandboxed = [
+      ...runAs,
+      bwrapPath,
+      ...bwrapArgs(mounts),
+      ...userNamespaceArgs(runAs),
+      "--",
+      ...limitArgs(limits),
+      "true",
+    ];
     const argv = [...(runShellPrefix([], limits) ?? []), ...sandboxed];
-    const result = Bun.spawnSync(argv, { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const result = Bun.spawnSync(argv, {
+      env: { PATH: "/usr/bin:/bin" },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    });
     if (result.exitCode === 0) return null;
     const detail = result.stderr.toString().trim().split("\n")[0] ?? "";
     return `bwrap failed (exit ${result.exitCode}${detail ? `: ${detail}` : ""})`;
@@ -168,7 +241,9 @@ function setUpCgroups(log: Logger | undefined): CgroupSupport | null {
     removeStaleRunCgroups(support);
     log?.info("agent runs get their own cgroup", { cgroup: `v${support.version}` });
   } else {
-    log?.warn("no cgroup for agent runs: the process cap is RLIMIT_NPROC only, which the kernel does not enforce for root");
+    log?.warn(
+      "no cgroup for agent runs: the process cap is RLIMIT_NPROC only, which the kernel does not enforce for root",
+    );
   }
   return support;
 }
@@ -208,7 +283,10 @@ export function sandboxWrapper(status: SandboxStatus): (run: WrapInput) => Prepa
         : [...(runAs.length > 0 ? runAs : SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : []), ...inner];
     return {
       argv: [...(runShellPrefix(cgroup?.procsFiles ?? [], status.limits) ?? []), ...sandboxed],
-      memoryLimited: status.limits.memoryMb !== null && ((hasLimits(status.limits) && status.limits.addressSpaceMb !== null) || (cgroup !== null && hasMemoryCgroup(status.cgroups))),
+      memoryLimited:
+        status.limits.memoryMb !== null &&
+        ((hasLimits(status.limits) && status.limits.addressSpaceMb !== null) ||
+          (cgroup !== null && hasMemoryCgroup(status.cgroups))),
       limitHit: () => cgroup?.limitHit() ?? null,
       dispose: () => cgroup?.dispose(),
     };

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Config } from "../config.ts";
 import type { AppContext } from "../context.ts";
-import { resolveAgentCommand } from "./command.ts";
+import { errorMessage } from "../errors.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
+import { resolveAgentCommand } from "./command.ts";
 import { buildAgentEnv } from "./environment.ts";
 import { PROBE_UID, runAsArgs, serverFoldersOnTheWay, unreachableFolders } from "./run-user.ts";
-import { checkSandbox, givePrivateScratch, sandboxWrapper } from "./sandbox.ts";
 import type { PreparedRun, SandboxStatus, WrapInput } from "./sandbox.ts";
-import { errorMessage } from "../errors.ts";
+import { checkSandbox, givePrivateScratch, sandboxWrapper } from "./sandbox.ts";
 
 /** One line of the isolation checklist (`proxystaff doctor`). */
 export interface SelfCheckItem {
@@ -32,7 +32,10 @@ export interface SelfCheckOptions {
  * platform's secrets, and checks its own workspace is writable, the rest (and /proc/sys) read-only, its uid is
  * not 0, python3 runs, and the CLI starts. Every item says what it saw; nothing here needs the network or the model API.
  */
-export async function runSandboxSelfCheck(ctx: Pick<AppContext, "config">, options: SelfCheckOptions = {}): Promise<SelfCheckItem[]> {
+export async function runSandboxSelfCheck(
+  ctx: Pick<AppContext, "config">,
+  options: SelfCheckOptions = {},
+): Promise<SelfCheckItem[]> {
   const { config } = ctx;
   const items: SelfCheckItem[] = [];
   let command: ResolvedAgentCommand;
@@ -59,14 +62,18 @@ export async function runSandboxSelfCheck(ctx: Pick<AppContext, "config">, optio
     name: "process and memory caps",
     ok: sandbox.cgroups !== null || process.getuid?.() !== 0,
     detail: `max ${sandbox.limits.maxProcesses} processes per run${sandbox.limits.memoryMb ? `, ${sandbox.limits.memoryMb} MiB` : ", no memory cap (AGENT_MEMORY_MB=off)"}; ${
-      sandbox.cgroups ? `enforced by cgroup v${sandbox.cgroups.version}` : "RLIMIT only (not enforced for root without a cgroup)"
+      sandbox.cgroups
+        ? `enforced by cgroup v${sandbox.cgroups.version}`
+        : "RLIMIT only (not enforced for root without a cgroup)"
     }`,
   });
   items.push(...(await probeInside(config, command, sandbox, options.wrap ?? sandboxWrapper(sandbox))));
   if (sandbox.runUser.kind === "tenant-uid") {
     // The server makes its own folders 0711 at start; the operator's folders above them must let a tenant's uid by.
     const own = serverFoldersOnTheWay(config);
-    const above = [...new Set(own.map((dir) => dirname(dir)).filter((dir) => !own.includes(dir)))].filter((dir) => existsSync(dir));
+    const above = [...new Set(own.map((dir) => dirname(dir)).filter((dir) => !own.includes(dir)))].filter((dir) =>
+      existsSync(dir),
+    );
     const blocked = unreachableFolders(sandbox.runUser, above);
     items.push({
       name: "tenant uids reach their folders",
@@ -80,7 +87,12 @@ export async function runSandboxSelfCheck(ctx: Pick<AppContext, "config">, optio
   return items;
 }
 
-async function probeInside(config: Config, command: ResolvedAgentCommand, sandbox: SandboxStatus, wrap: (run: WrapInput) => PreparedRun): Promise<SelfCheckItem[]> {
+async function probeInside(
+  config: Config,
+  command: ResolvedAgentCommand,
+  sandbox: SandboxStatus,
+  wrap: (run: WrapInput) => PreparedRun,
+): Promise<SelfCheckItem[]> {
   const scratch = mkdtempSync(join(tmpdir(), "proxystaff-doctor-"));
   const workspace = join(scratch, "workspace");
   const configDir = join(scratch, "config");
@@ -88,7 +100,9 @@ async function probeInside(config: Config, command: ResolvedAgentCommand, sandbo
   mkdirSync(configDir);
   // The probe runs as a uid of its own, like a tenant's run (never a real tenant's, so it touches none of theirs).
   if (runAsArgs(sandbox.runUser, PROBE_UID).length > 0) givePrivateScratch(scratch, [workspace, configDir], PROBE_UID);
-  const databaseFile = config.DATABASE_URL.startsWith("file:") ? config.DATABASE_URL.slice("file:".length) : join(config.DATA_DIR, "proxystaff.db");
+  const databaseFile = config.DATABASE_URL.startsWith("file:")
+    ? config.DATABASE_URL.slice("file:".length)
+    : join(config.DATA_DIR, "proxystaff.db");
   const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const script = [
     `if ls -A ${q(config.TENANTS_DIR)} 2>/dev/null | grep -q .; then echo tenants=visible; else echo tenants=hidden; fi`,
@@ -107,29 +121,89 @@ async function probeInside(config: Config, command: ResolvedAgentCommand, sandbo
     `if [ -w /proc/sys/kernel/core_pattern ]; then echo procsys=writable; else echo procsys=readonly; fi`,
   ].join("\n");
   try {
-    const { env } = buildAgentEnv({ config, hostEnv: process.env, tenantConfigDir: configDir, timezone: "UTC", tenantEnv: {} });
-    const prepared = wrap({ argv: ["/bin/sh", "-c", script], workspace, tenantConfigDir: configDir, platformCredentials: null, command, uid: PROBE_UID });
+    const { env } = buildAgentEnv({
+      config,
+      hostEnv: process.env,
+      tenantConfigDir: configDir,
+      timezone: "UTC",
+      tenantEnv: {},
+    });
+    const prepared = wrap({
+      argv: ["/bin/sh", "-c", script],
+      workspace,
+      tenantConfigDir: configDir,
+      platformCredentials: null,
+      command,
+      uid: PROBE_UID,
+    });
     const child = Bun.spawn(prepared.argv, { cwd: workspace, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     const out = await new Response(child.stdout).text();
     await child.exited;
     clearTimeout(timer);
     prepared.dispose();
-    const seen = Object.fromEntries(out.split("\n").filter((l) => l.includes("=")).map((l) => l.split("=", 2) as [string, string]));
-    const persisted = existsSync(join(workspace, "doctor-probe.txt")) && readFileSync(join(workspace, "doctor-probe.txt"), "utf8").trim() === "ok";
+    const seen = Object.fromEntries(
+      out
+        .split("\n")
+        .filter((l) => l.includes("="))
+        .map((l) => l.split("=", 2) as [string, string]),
+    );
+    const persisted =
+      existsSync(join(workspace, "doctor-probe.txt")) &&
+      readFileSync(join(workspace, "doctor-probe.txt"), "utf8").trim() === "ok";
     const item = (name: string, ok: boolean, detail: string): SelfCheckItem => ({ name, ok, detail });
     return [
-      item("other tenants' folders hidden", seen.tenants === "hidden", `TENANTS_DIR ${config.TENANTS_DIR} is ${seen.tenants ?? "unknown"} to a run`),
-      item("database and keys hidden", seen.data === "hidden", `DATA_DIR ${config.DATA_DIR} files are ${seen.data ?? "unknown"} to a run`),
-      item("server process hidden", seen.serverproc === "hidden", `/proc/${process.pid} (this server) is ${seen.serverproc ?? "unknown"} to a run`),
-      item("platform secrets absent", seen.secrets === "hidden", `ADMIN_API_KEY, CREDENTIALS_KEY, bot and Twilio tokens: ${seen.secrets ?? "unknown"}`),
-      item("own workspace writable", seen.workspace === "writable" && persisted, persisted ? "a file written inside is on the host" : "a file written inside did not reach the host"),
-      item("system files read-only", seen.system === "readonly", `/usr and /etc are ${seen.system ?? "unknown"} to a run`),
-      item("python3 runs (execution/ tools)", seen.python === "ok", seen.python === "ok" ? "python3 from /usr runs inside" : `python3: ${seen.python ?? "unknown"}`),
+      item(
+        "other tenants' folders hidden",
+        seen.tenants === "hidden",
+        `TENANTS_DIR ${config.TENANTS_DIR} is ${seen.tenants ?? "unknown"} to a run`,
+      ),
+      item(
+        "database and keys hidden",
+        seen.data === "hidden",
+        `DATA_DIR ${config.DATA_DIR} files are ${seen.data ?? "unknown"} to a run`,
+      ),
+      item(
+        "server process hidden",
+        seen.serverproc === "hidden",
+        `/proc/${process.pid} (this server) is ${seen.serverproc ?? "unknown"} to a run`,
+      ),
+      item(
+        "platform secrets absent",
+        seen.secrets === "hidden",
+        `ADMIN_API_KEY, CREDENTIALS_KEY, bot and Twilio tokens: ${seen.secrets ?? "unknown"}`,
+      ),
+      item(
+        "own workspace writable",
+        seen.workspace === "writable" && persisted,
+        persisted ? "a file written inside is on the host" : "a file written inside did not reach the host",
+      ),
+      item(
+        "system files read-only",
+        seen.system === "readonly",
+        `/usr and /etc are ${seen.system ?? "unknown"} to a run`,
+      ),
+      item(
+        "python3 runs (execution/ tools)",
+        seen.python === "ok",
+        seen.python === "ok" ? "python3 from /usr runs inside" : `python3: ${seen.python ?? "unknown"}`,
+      ),
       item("agent CLI starts inside", seen.cli === "ok", `${command.path} --version: ${seen.cli ?? "unknown"}`),
-      item("runs as an unprivileged uid", seen.uid !== undefined && seen.uid !== "" && seen.uid !== "0", `uid ${seen.uid ?? "unknown"} inside${seen.uid === "0" ? " (root: the server could not switch uid — see the start-up warning)" : ""}`),
-      item("/proc/sys read-only", seen.procsys === "readonly", `/proc/sys/kernel/core_pattern is ${seen.procsys ?? "unknown"} from a run (writable = a run can make the host kernel execute its files as root)`),
-      item("no capabilities inside", /^0+$/.test(seen.caps ?? ""), `effective capabilities ${seen.caps ?? "unknown"} (root without them cannot mknod a disk or change the network)`),
+      item(
+        "runs as an unprivileged uid",
+        seen.uid !== undefined && seen.uid !== "" && seen.uid !== "0",
+        `uid ${seen.uid ?? "unknown"} inside${seen.uid === "0" ? " (root: the server could not switch uid — see the start-up warning)" : ""}`,
+      ),
+      item(
+        "/proc/sys read-only",
+        seen.procsys === "readonly",
+        `/proc/sys/kernel/core_pattern is ${seen.procsys ?? "unknown"} from a run (writable = a run can make the host kernel execute its files as root)`,
+      ),
+      item(
+        "no capabilities inside",
+        /^0+$/.test(seen.caps ?? ""),
+        `effective capabilities ${seen.caps ?? "unknown"} (root without them cannot mknod a disk or change the network)`,
+      ),
     ];
   } catch (error) {
     return [{ name: "probe inside the sandbox", ok: false, detail: errorMessage(error) }];
@@ -137,4 +211,3 @@ async function probeInside(config: Config, command: ResolvedAgentCommand, sandbo
     rmSync(scratch, { recursive: true, force: true });
   }
 }
-

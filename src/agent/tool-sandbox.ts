@@ -1,13 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decideRunUser, PROBE_UID } from "./run-user.ts";
-import type { RunUser } from "./run-user.ts";
-import { givePrivateScratch, runLimitsFor, sandboxWrapper } from "./sandbox.ts";
-import type { PreparedRun } from "./sandbox.ts";
-import type { ResolvedAgentCommand } from "./command.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { ResolvedAgentCommand } from "./command.ts";
+import type { RunUser } from "./run-user.ts";
+import { decideRunUser, PROBE_UID } from "./run-user.ts";
+import type { PreparedRun } from "./sandbox.ts";
+import { givePrivateScratch, runLimitsFor, sandboxWrapper } from "./sandbox.ts";
 
 /**
  * Wraps a tool's command line: `argv` run in `workspace` as the tenant's `uid` (when the server can switch), with the
@@ -40,7 +40,8 @@ export function toolSandbox(config: Config, log?: Logger, runUser: RunUser = dec
   const known = decided.get(config);
   if (known) return known;
   const sandbox = decide(config, runUser);
-  if (sandbox.mode !== "bwrap") log?.warn("tool health checks not isolated", { mode: sandbox.mode, reason: sandbox.reason });
+  if (sandbox.mode !== "bwrap")
+    log?.warn("tool health checks not isolated", { mode: sandbox.mode, reason: sandbox.reason });
   decided.set(config, sandbox);
   return sandbox;
 }
@@ -48,15 +49,27 @@ export function toolSandbox(config: Config, log?: Logger, runUser: RunUser = dec
 function decide(config: Config, runUser: RunUser): ToolSandbox {
   const { limits, cgroups } = runLimitsFor(config);
   const wrapperFor = (mode: "bwrap" | "off", bwrapPath: string | null): ToolWrap => {
-    const wrapRun = sandboxWrapper({ requested: config.AGENT_SANDBOX, mode, bwrapPath, warning: null, limits, cgroups, runUser });
-    return (argv, workspace, uid) => wrapRun({ argv, workspace, tenantConfigDir: workspace, platformCredentials: null, command: TOOL_FILES, uid });
+    const wrapRun = sandboxWrapper({
+      requested: config.AGENT_SANDBOX,
+      mode,
+      bwrapPath,
+      warning: null,
+      limits,
+      cgroups,
+      runUser,
+    });
+    return (argv, workspace, uid) =>
+      wrapRun({ argv, workspace, tenantConfigDir: workspace, platformCredentials: null, command: TOOL_FILES, uid });
   };
-  if (config.AGENT_SANDBOX === "none") return { mode: "off", reason: "AGENT_SANDBOX=none", runUser, wrap: wrapperFor("off", null) };
+  if (config.AGENT_SANDBOX === "none")
+    return { mode: "off", reason: "AGENT_SANDBOX=none", runUser, wrap: wrapperFor("off", null) };
   const bwrap = Bun.which("bwrap", { PATH: "/usr/local/bin:/usr/bin:/bin" });
   const failure = bwrap ? probe(wrapperFor("bwrap", bwrap), runUser) : "bwrap is not installed";
   if (bwrap && failure === null) return { mode: "bwrap", runUser, wrap: wrapperFor("bwrap", bwrap) };
   const reason = failure ?? "bwrap is not installed";
-  return config.AGENT_SANDBOX === "bwrap" ? { mode: "refused", reason: `AGENT_SANDBOX=bwrap but ${reason}` } : { mode: "off", reason, runUser, wrap: wrapperFor("off", null) };
+  return config.AGENT_SANDBOX === "bwrap"
+    ? { mode: "refused", reason: `AGENT_SANDBOX=bwrap but ${reason}` }
+    : { mode: "off", reason, runUser, wrap: wrapperFor("off", null) };
 }
 
 function probe(wrap: ToolWrap, runUser: RunUser): string | null {
@@ -66,9 +79,16 @@ function probe(wrap: ToolWrap, runUser: RunUser): string | null {
     mkdirSync(workspace);
     if (runUser.kind === "tenant-uid") givePrivateScratch(scratch, [workspace], PROBE_UID);
     const run = wrap(["true"], workspace, PROBE_UID);
-    const result = Bun.spawnSync(run.argv, { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const result = Bun.spawnSync(run.argv, {
+      env: { PATH: "/usr/bin:/bin" },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    });
     run.dispose();
-    return result.exitCode === 0 ? null : `bwrap failed (exit ${result.exitCode}): ${result.stderr.toString().trim().split("\n")[0] ?? ""}`;
+    return result.exitCode === 0
+      ? null
+      : `bwrap failed (exit ${result.exitCode}): ${result.stderr.toString().trim().split("\n")[0] ?? ""}`;
   } catch (err) {
     return `bwrap could not be started (${(err as Error).message})`;
   } finally {

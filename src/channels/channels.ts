@@ -1,12 +1,12 @@
 import type { AppContext } from "../context.ts";
-import type { HealthContributor, RouteModule, Service } from "../ports.ts";
-import { createTelegramChannel } from "./telegram.ts";
-import type { ChannelParts, TelegramChannelOptions } from "./telegram.ts";
-import { DEFAULT_MAX_LENGTH } from "./types.ts";
-import type { Channel, ChannelName, InboundHandler, InboundMessage, SendResult } from "./types.ts";
-import { createWhatsAppChannel } from "./whatsapp.ts";
-import type { WhatsAppChannelOptions } from "./whatsapp.ts";
 import { errorMessage } from "../errors.ts";
+import type { HealthContributor, RouteModule, Service } from "../ports.ts";
+import type { ChannelParts, TelegramChannelOptions } from "./telegram.ts";
+import { createTelegramChannel } from "./telegram.ts";
+import type { Channel, ChannelName, InboundHandler, InboundMessage, SendResult } from "./types.ts";
+import { DEFAULT_MAX_LENGTH } from "./types.ts";
+import type { WhatsAppChannelOptions } from "./whatsapp.ts";
+import { createWhatsAppChannel } from "./whatsapp.ts";
 
 export interface CreateChannelsOptions {
   /** The pipeline; may also be set later with setInboundHandler (until then webhooks answer 500 and Telegram redelivers). */
@@ -47,8 +47,11 @@ export function createChannels(ctx: AppContext, options: CreateChannelsOptions =
   else if (config.TELEGRAM_MODE === "off") status.telegram = "off: TELEGRAM_MODE=off";
   else parts.push(createTelegramChannel(ctx, onInbound, options.telegram));
 
-  const missingTwilio = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const).filter((name) => !config[name]);
-  if (missingTwilio.length > 0) status.whatsapp = `off: ${missingTwilio.join(", ")} ${missingTwilio.length === 1 ? "is" : "are"} not set`;
+  const missingTwilio = (["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM"] as const).filter(
+    (name) => !config[name],
+  );
+  if (missingTwilio.length > 0)
+    status.whatsapp = `off: ${missingTwilio.join(", ")} ${missingTwilio.length === 1 ? "is" : "are"} not set`;
   else parts.push(createWhatsAppChannel(ctx, onInbound, options.whatsapp));
 
   const byName = new Map<ChannelName, Channel>();
@@ -115,7 +118,10 @@ export function createConsoleChannel(write: ConsoleWriter): Channel {
 }
 
 /** GET /health fields: each channel's on/off line and, when given, how many replies wait in the outbox. */
-export function channelsHealth(channels: Pick<Channels, "status">, outbox?: { pendingCount(): Promise<number> }): HealthContributor {
+export function channelsHealth(
+  channels: Pick<Channels, "status">,
+  outbox?: { pendingCount(): Promise<number> },
+): HealthContributor {
   return async function channelHealth() {
     const fields: Record<string, unknown> = { channels: channels.status };
     if (outbox) fields.outbox_pending = await outbox.pendingCount();

@@ -1,6 +1,4 @@
 /** Channels: Telegram (grammY), WhatsApp (Twilio) and the terminal console, behind one Channel interface. */
-export { createChannels } from "./channels.ts";
-export { createConsoleChannel } from "./channels.ts";
-export { channelsHealth } from "./channels.ts";
-export { DEFAULT_MAX_LENGTH } from "./types.ts";
+export { channelsHealth, createChannels, createConsoleChannel } from "./channels.ts";
 export type { Channel, ChannelName, ReplyKeyboard, SendResult } from "./types.ts";
+export { DEFAULT_MAX_LENGTH } from "./types.ts";

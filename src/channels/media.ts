@@ -37,21 +37,36 @@ export interface DownloadOptions {
  * (declared or streamed) and giving up when the headers or the whole download take too long (MediaFetchError
  * `media_timeout`): the file server is the sender's to choose, and a download holds the tenant's lease and an agent slot.
  */
-export async function downloadMedia(url: string, ref: MediaRef, save: MediaSink, options: DownloadOptions = {}): Promise<SavedMedia> {
+export async function downloadMedia(
+  url: string,
+  ref: MediaRef,
+  save: MediaSink,
+  options: DownloadOptions = {},
+): Promise<SavedMedia> {
   const maxBytes = options.maxBytes ?? MAX_MEDIA_BYTES;
   if (ref.sizeBytes !== undefined && ref.sizeBytes > maxBytes) throw tooLarge(ref.sizeBytes, maxBytes);
   const headersTimeoutMs = options.headersTimeoutMs ?? MEDIA_HEADERS_TIMEOUT_MS;
   const totalTimeoutMs = options.totalTimeoutMs ?? MEDIA_TOTAL_TIMEOUT_MS;
   const deadline = new Deadline();
-  const total = setTimeout(() => deadline.expire(`the ${ref.kind} could not be downloaded (not done within ${seconds(totalTimeoutMs)})`), totalTimeoutMs);
-  const headers = setTimeout(() => deadline.expire(`the ${ref.kind} could not be downloaded (no answer within ${seconds(headersTimeoutMs)})`), headersTimeoutMs);
+  const total = setTimeout(
+    () => deadline.expire(`the ${ref.kind} could not be downloaded (not done within ${seconds(totalTimeoutMs)})`),
+    totalTimeoutMs,
+  );
+  const headers = setTimeout(
+    () => deadline.expire(`the ${ref.kind} could not be downloaded (no answer within ${seconds(headersTimeoutMs)})`),
+    headersTimeoutMs,
+  );
   try {
     let response: Response;
     try {
-      response = await deadline.race((options.fetch ?? fetch)(url, { ...options.init, redirect: "follow", signal: deadline.signal }));
+      response = await deadline.race(
+        (options.fetch ?? fetch)(url, { ...options.init, redirect: "follow", signal: deadline.signal }),
+      );
     } catch (err) {
       if (err instanceof MediaFetchError) throw err;
-      throw new MediaFetchError(`the ${ref.kind} could not be downloaded (network error)`, "media_fetch_failed", { cause: err });
+      throw new MediaFetchError(`the ${ref.kind} could not be downloaded (network error)`, "media_fetch_failed", {
+        cause: err,
+      });
     } finally {
       clearTimeout(headers);
     }
@@ -113,7 +128,12 @@ function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-async function readLimited(response: Response, maxBytes: number, deadline: Deadline, kind: MediaRef["kind"]): Promise<Uint8Array> {
+async function readLimited(
+  response: Response,
+  maxBytes: number,
+  deadline: Deadline,
+  kind: MediaRef["kind"],
+): Promise<Uint8Array> {
   const reader = response.body?.getReader();
   if (!reader) return new Uint8Array();
   const parts: Uint8Array[] = [];
@@ -125,7 +145,9 @@ async function readLimited(response: Response, maxBytes: number, deadline: Deadl
         chunk = await deadline.race(reader.read());
       } catch (err) {
         if (err instanceof MediaFetchError) throw err;
-        throw new MediaFetchError(`the ${kind} could not be downloaded (the connection broke)`, "media_fetch_failed", { cause: err });
+        throw new MediaFetchError(`the ${kind} could not be downloaded (the connection broke)`, "media_fetch_failed", {
+          cause: err,
+        });
       }
       if (chunk.done) break;
       total += chunk.value.byteLength;
@@ -176,7 +198,12 @@ const KIND_EXTENSIONS: Record<MediaRef["kind"], string> = {
 };
 
 /** `20261126-083000-photo-invoice-3fa9c2.jpg`: time, kind, a cleaned original name, random suffix, extension. */
-export function safeMediaName(ref: MediaRef, mimeType: string | undefined, nameHint?: string, now = new Date()): string {
+export function safeMediaName(
+  ref: MediaRef,
+  mimeType: string | undefined,
+  nameHint?: string,
+  now = new Date(),
+): string {
   const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
   const original = ref.fileName ?? "";
   const base = original
@@ -184,7 +211,11 @@ export function safeMediaName(ref: MediaRef, mimeType: string | undefined, nameH
     .replace(/[^A-Za-z0-9_-]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 40);
-  const extension = cleanExtension(extname(original)) ?? cleanExtension(extname(nameHint ?? "")) ?? (mimeType ? EXTENSIONS[mimeType] : undefined) ?? KIND_EXTENSIONS[ref.kind];
+  const extension =
+    cleanExtension(extname(original)) ??
+    cleanExtension(extname(nameHint ?? "")) ??
+    (mimeType ? EXTENSIONS[mimeType] : undefined) ??
+    KIND_EXTENSIONS[ref.kind];
   return [stamp, ref.kind, base, randomBytes(3).toString("hex")].filter(Boolean).join("-") + extension;
 }
 

@@ -1,17 +1,17 @@
-import type { Bot } from "grammy";
 import { eq, sql } from "drizzle-orm";
+import type { Bot } from "grammy";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
-import type { Service } from "../ports.ts";
 import { errorMessage } from "../errors.ts";
+import type { Service } from "../ports.ts";
 
 /** The app_state key holding the next update id to ask Telegram for. */
 export const TELEGRAM_OFFSET_KEY = "telegram.offset";
 const MAX_RETRY_MS = 30_000;
 
 export interface TelegramPollingOptions {
-  allowedUpdates: ("message")[];
+  allowedUpdates: "message"[];
   /** Long-poll wait per getUpdates call. Default 25 s. */
   timeoutS?: number;
   /** First delay after a failure; doubles up to 30 s. Default 1 000 ms. */
@@ -43,7 +43,10 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
     await ctx.db
       .insert(schema.appState)
       .values({ key: TELEGRAM_OFFSET_KEY, value: String(offset), updated_at: now })
-      .onConflictDoUpdate({ target: schema.appState.key, set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at` } });
+      .onConflictDoUpdate({
+        target: schema.appState.key,
+        set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at` },
+      });
   }
 
   async function pause(): Promise<void> {
@@ -71,7 +74,7 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
     if (!isRunning) return;
     log.info("telegram polling started", { offset });
     while (isRunning) {
-      let updates;
+      let updates: Awaited<ReturnType<typeof bot.api.getUpdates>>;
       try {
         updates = await bot.api.getUpdates(
           { offset, timeout: timeoutS, allowed_updates: options.allowedUpdates },
@@ -87,7 +90,11 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
         try {
           await bot.handleUpdate(update);
         } catch (err) {
-          log.error("telegram update not accepted; it will be fetched again", { updateId: update.update_id, error: errorMessage(err), retryMs });
+          log.error("telegram update not accepted; it will be fetched again", {
+            updateId: update.update_id,
+            error: errorMessage(err),
+            retryMs,
+          });
           await pause();
           break;
         }
@@ -113,7 +120,9 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
         // getUpdates is refused while a webhook is set; keep any updates Telegram is holding.
         await bot.api.deleteWebhook({ drop_pending_updates: false });
       } catch (err) {
-        log.warn("telegram deleteWebhook failed; polling may be refused while a webhook is set", { error: errorMessage(err) });
+        log.warn("telegram deleteWebhook failed; polling may be refused while a webhook is set", {
+          error: errorMessage(err),
+        });
       }
       loop = run().catch((err: unknown) => {
         log.error("telegram polling stopped by an error", { error: errorMessage(err) });
@@ -127,4 +136,3 @@ export function createTelegramPolling(ctx: AppContext, bot: Bot, options: Telegr
     },
   };
 }
-

@@ -1,17 +1,17 @@
 import { createHmac } from "node:crypto";
 import { Bot, GrammyError, HttpError, webhookCallback } from "grammy";
-import type { ReplyKeyboardMarkup, ReplyKeyboardRemove, UserFromGetMe, Message, Update } from "grammy/types";
-import type { AppContext } from "../context.ts";
-import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
-import type { RouteModule, Service } from "../ports.ts";
-import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
-import { createTelegramPolling } from "./telegram-polling.ts";
-import { DEFAULT_MAX_LENGTH } from "./types.ts";
-import type { Channel, InboundHandler, ReplyKeyboard, SendResult, InboundMessage, MediaRef } from "./types.ts";
+import type { Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update, UserFromGetMe } from "grammy/types";
 import type { Context } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { z } from "zod";
+import type { AppContext } from "../context.ts";
+import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
+import type { RouteModule, Service } from "../ports.ts";
+import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
+import { createTelegramPolling } from "./telegram-polling.ts";
+import type { Channel, InboundHandler, InboundMessage, MediaRef, ReplyKeyboard, SendResult } from "./types.ts";
+import { DEFAULT_MAX_LENGTH } from "./types.ts";
 
 /** A channel plus what it adds to the server: its webhook route and its loops. */
 export interface ChannelParts {
@@ -44,7 +44,11 @@ export const TELEGRAM_WEBHOOK_PATH = "/webhooks/telegram";
  * Each update is handed to `onInbound`; the webhook is answered 200 only after it resolved, 500 if it threw.
  * Needs TELEGRAM_BOT_TOKEN (createChannels checks).
  */
-export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler, options: TelegramChannelOptions = {}): ChannelParts {
+export function createTelegramChannel(
+  ctx: AppContext,
+  onInbound: InboundHandler,
+  options: TelegramChannelOptions = {},
+): ChannelParts {
   const { config } = ctx;
   const token = config.TELEGRAM_BOT_TOKEN;
   if (!token) throw new Error("createTelegramChannel needs TELEGRAM_BOT_TOKEN");
@@ -64,7 +68,11 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
     async send(message): Promise<SendResult> {
       try {
         const markup = message.keyboard ? replyMarkup(message.keyboard) : undefined;
-        const sent = await bot.api.sendMessage(message.chatId, message.text, markup ? { reply_markup: markup } : undefined);
+        const sent = await bot.api.sendMessage(
+          message.chatId,
+          message.text,
+          markup ? { reply_markup: markup } : undefined,
+        );
         return { ok: true, externalId: String(sent.message_id) };
       } catch (err) {
         return telegramSendFailure(err);
@@ -81,13 +89,18 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
     async fetchMedia(ref, save) {
       if (!ref.fileId) throw new MediaFetchError(`the ${ref.kind} has no Telegram file id`);
       if (ref.sizeBytes !== undefined && ref.sizeBytes > maxMediaBytes) {
-        throw new MediaFetchError(`the file is too large (${ref.sizeBytes} bytes; the limit is ${maxMediaBytes})`, "media_too_large");
+        throw new MediaFetchError(
+          `the file is too large (${ref.sizeBytes} bytes; the limit is ${maxMediaBytes})`,
+          "media_too_large",
+        );
       }
       let filePath: string | undefined;
       try {
         filePath = (await bot.api.getFile(ref.fileId)).file_path;
       } catch (err) {
-        throw new MediaFetchError(`getFile failed for the ${ref.kind}: ${errorMessage(err)}`, "media_fetch_failed", { cause: err });
+        throw new MediaFetchError(`getFile failed for the ${ref.kind}: ${errorMessage(err)}`, "media_fetch_failed", {
+          cause: err,
+        });
       }
       if (!filePath) throw new MediaFetchError(`Telegram gave no file path for the ${ref.kind}`);
       const url = `${apiRoot}/file/bot${token}/${filePath.split("/").map(encodeURIComponent).join("/")}`;
@@ -97,7 +110,8 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
 
   let mode = config.TELEGRAM_MODE === "polling" ? "on (polling)" : "on (webhook)";
   const problems = new Map<"getMe" | "setWebhook", string>();
-  const setProblem = (key: "getMe" | "setWebhook", problem: string | null) => void (problem ? problems.set(key, problem) : problems.delete(key));
+  const setProblem = (key: "getMe" | "setWebhook", problem: string | null) =>
+    void (problem ? problems.set(key, problem) : problems.delete(key));
   const parts: ChannelParts = {
     channel,
     services: [],
@@ -106,9 +120,19 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
     },
   };
   // getMe runs in the background: a slow Telegram must not hold up the server's start.
-  parts.services.push({ name: "telegram-bot-info", start: () => void loadBotInfo(bot, log, (p) => setProblem("getMe", p)), stop: () => {} });
+  parts.services.push({
+    name: "telegram-bot-info",
+    start: () => void loadBotInfo(bot, log, (p) => setProblem("getMe", p)),
+    stop: () => {},
+  });
   if (config.TELEGRAM_MODE === "polling") {
-    parts.services.push(createTelegramPolling(ctx, bot, { allowedUpdates: [...TELEGRAM_ALLOWED_UPDATES], timeoutS: options.pollTimeoutS, retryMs: options.pollRetryMs }));
+    parts.services.push(
+      createTelegramPolling(ctx, bot, {
+        allowedUpdates: [...TELEGRAM_ALLOWED_UPDATES],
+        timeoutS: options.pollTimeoutS,
+        retryMs: options.pollRetryMs,
+      }),
+    );
     return parts;
   }
 
@@ -131,13 +155,18 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
           }
           // Not stored: answer 500 so Telegram delivers the update again.
           log.error("telegram update not accepted; Telegram will redeliver", { error: errorMessage(err) });
-          return c.json({ error: { code: "inbound_failed", message: "The update could not be stored; retry later." } }, 500);
+          return c.json(
+            { error: { code: "inbound_failed", message: "The update could not be stored; retry later." } },
+            500,
+          );
         }
       });
     },
   };
   if (!config.PUBLIC_URL) {
-    log.warn("TELEGRAM_MODE=webhook without PUBLIC_URL: the webhook is not registered; set PUBLIC_URL or register it yourself with TELEGRAM_WEBHOOK_SECRET");
+    log.warn(
+      "TELEGRAM_MODE=webhook without PUBLIC_URL: the webhook is not registered; set PUBLIC_URL or register it yourself with TELEGRAM_WEBHOOK_SECRET",
+    );
     mode = "on (webhook, not registered: PUBLIC_URL is not set)";
     return parts;
   }
@@ -146,12 +175,19 @@ export function createTelegramChannel(ctx: AppContext, onInbound: InboundHandler
   let retryMs = options.webhookRetryMs ?? 5_000;
   const register = async (): Promise<void> => {
     try {
-      await bot.api.setWebhook(webhookUrl, { secret_token: secretToken, allowed_updates: [...TELEGRAM_ALLOWED_UPDATES] });
+      await bot.api.setWebhook(webhookUrl, {
+        secret_token: secretToken,
+        allowed_updates: [...TELEGRAM_ALLOWED_UPDATES],
+      });
       setProblem("setWebhook", null);
       log.info("telegram webhook registered", { url: webhookUrl });
     } catch (err) {
       setProblem("setWebhook", `webhook registration failed: ${errorMessage(err)}`);
-      log.error("telegram webhook registration failed; updates will not arrive until it succeeds (retrying)", { url: webhookUrl, error: errorMessage(err), retryMs });
+      log.error("telegram webhook registration failed; updates will not arrive until it succeeds (retrying)", {
+        url: webhookUrl,
+        error: errorMessage(err),
+        retryMs,
+      });
       retryTimer = setTimeout(() => void register(), retryMs);
       retryMs = Math.min(retryMs * 2, MAX_WEBHOOK_RETRY_MS);
     }
@@ -174,14 +210,19 @@ export const SHARE_PHONE_BUTTON = "📱 Share my phone number";
 /** Telegram's markup for a reply keyboard: the one-time "share my phone number" button, or removing it. */
 export function replyMarkup(keyboard: ReplyKeyboard): ReplyKeyboardMarkup | ReplyKeyboardRemove {
   if (keyboard === "remove") return { remove_keyboard: true };
-  return { keyboard: [[{ text: SHARE_PHONE_BUTTON, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true };
+  return {
+    keyboard: [[{ text: SHARE_PHONE_BUTTON, request_contact: true }]],
+    one_time_keyboard: true,
+    resize_keyboard: true,
+  };
 }
 
 /** Maps a grammY failure: 429 waits retry_after, 5xx and network errors retry, other 4xx are final. */
 export function telegramSendFailure(err: unknown): SendResult {
   if (err instanceof GrammyError) {
     const error = `telegram ${err.error_code}: ${err.description}`;
-    if (err.error_code === 429) return { ok: false, retryable: true, retryAfterMs: (err.parameters.retry_after ?? 1) * 1000, error };
+    if (err.error_code === 429)
+      return { ok: false, retryable: true, retryAfterMs: (err.parameters.retry_after ?? 1) * 1000, error };
     return { ok: false, retryable: err.error_code >= 500, error };
   }
   if (err instanceof HttpError) return { ok: false, retryable: true, error: `telegram unreachable: ${err.message}` };
@@ -248,7 +289,14 @@ export function telegramUpdateToInbound(update: Update, receivedAtMs: number): I
     chatId: String(message.chat.id),
     ...(senderName ? { senderName } : {}),
     ...(message.from ? { senderUserId: String(message.from.id) } : {}),
-    ...(contact ? { contact: { phoneNumber: contact.phone_number, ...(contact.user_id !== undefined ? { userId: String(contact.user_id) } : {}) } } : {}),
+    ...(contact
+      ? {
+          contact: {
+            phoneNumber: contact.phone_number,
+            ...(contact.user_id !== undefined ? { userId: String(contact.user_id) } : {}),
+          },
+        }
+      : {}),
     text,
     media,
     receivedAtMs,
@@ -264,7 +312,17 @@ function mediaOf(message: Message): MediaRef[] {
   }
   if (message.document) {
     const d = message.document;
-    media.push(withSize({ kind: "document", fileId: d.file_id, ...optional("mimeType", d.mime_type), ...optional("fileName", d.file_name) }, d.file_size));
+    media.push(
+      withSize(
+        {
+          kind: "document",
+          fileId: d.file_id,
+          ...optional("mimeType", d.mime_type),
+          ...optional("fileName", d.file_name),
+        },
+        d.file_size,
+      ),
+    );
   }
   if (message.voice) {
     const v = message.voice;
@@ -272,14 +330,39 @@ function mediaOf(message: Message): MediaRef[] {
   }
   if (message.audio) {
     const a = message.audio;
-    media.push(withSize({ kind: "audio", fileId: a.file_id, ...optional("mimeType", a.mime_type), ...optional("fileName", a.file_name) }, a.file_size));
+    media.push(
+      withSize(
+        {
+          kind: "audio",
+          fileId: a.file_id,
+          ...optional("mimeType", a.mime_type),
+          ...optional("fileName", a.file_name),
+        },
+        a.file_size,
+      ),
+    );
   }
   if (message.video) {
     const v = message.video;
-    media.push(withSize({ kind: "video", fileId: v.file_id, ...optional("mimeType", v.mime_type), ...optional("fileName", v.file_name) }, v.file_size));
+    media.push(
+      withSize(
+        {
+          kind: "video",
+          fileId: v.file_id,
+          ...optional("mimeType", v.mime_type),
+          ...optional("fileName", v.file_name),
+        },
+        v.file_size,
+      ),
+    );
   }
   if (message.video_note) {
-    media.push(withSize({ kind: "video", fileId: message.video_note.file_id, mimeType: "video/mp4" }, message.video_note.file_size));
+    media.push(
+      withSize(
+        { kind: "video", fileId: message.video_note.file_id, mimeType: "video/mp4" },
+        message.video_note.file_size,
+      ),
+    );
   }
   return media;
 }
@@ -287,7 +370,8 @@ function mediaOf(message: Message): MediaRef[] {
 function describeOther(message: Message): string {
   if (message.sticker) return `[sticker${message.sticker.emoji ? ` ${message.sticker.emoji}` : ""}]`;
   if (message.location) return `[location ${message.location.latitude},${message.location.longitude}]`;
-  if (message.contact) return `[contact ${[message.contact.first_name, message.contact.last_name].filter(Boolean).join(" ")} ${message.contact.phone_number}]`;
+  if (message.contact)
+    return `[contact ${[message.contact.first_name, message.contact.last_name].filter(Boolean).join(" ")} ${message.contact.phone_number}]`;
   if (message.poll) return `[poll: ${message.poll.question}]`;
   return "[a message type the bot cannot read]";
 }
@@ -326,7 +410,10 @@ const message = z.looseObject({
 });
 
 /** The shape of an update the pipeline can read (a message, or anything else it ignores). */
-export const telegramUpdateSchema = z.looseObject({ update_id: z.number().int().nonnegative(), message: message.optional() });
+export const telegramUpdateSchema = z.looseObject({
+  update_id: z.number().int().nonnegative(),
+  message: message.optional(),
+});
 
 /**
  * Checks a webhook delivery before grammY sees it: the secret first (401, as grammY would), then the body's
@@ -337,7 +424,10 @@ export const telegramUpdateSchema = z.looseObject({ update_id: z.number().int().
 export async function checkTelegramDelivery(c: Context, secretToken: string): Promise<Response | null> {
   const given = c.req.header("x-telegram-bot-api-secret-token") ?? "";
   if (!(await timingSafeEqual(secretToken, given))) {
-    return c.json({ error: { code: "unauthorized", message: "Wrong or missing X-Telegram-Bot-Api-Secret-Token." } }, 401);
+    return c.json(
+      { error: { code: "unauthorized", message: "Wrong or missing X-Telegram-Bot-Api-Secret-Token." } },
+      401,
+    );
   }
   const body: unknown = await c.req.json().catch(() => undefined);
   const parsed = telegramUpdateSchema.safeParse(body);

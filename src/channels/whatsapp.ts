@@ -1,13 +1,13 @@
-import TwilioSDK from "twilio";
+import type TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
-import { AppError, errorMessage } from "../errors.ts";
 import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import type { RouteModule } from "../ports.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import type { ChannelParts } from "./telegram.ts";
-import { DEFAULT_MAX_LENGTH } from "./types.ts";
 import type { Channel, InboundHandler, InboundMessage, MediaRef, SendResult } from "./types.ts";
+import { DEFAULT_MAX_LENGTH } from "./types.ts";
 
 /** Where Twilio delivers WhatsApp messages. */
 export const WHATSAPP_WEBHOOK_PATH = "/webhooks/whatsapp";
@@ -41,12 +41,17 @@ const inboundSchema = z.object({
  * TWILIO_WHATSAPP_FROM, media fetched with the account's credentials. Needs TWILIO_ACCOUNT_SID,
  * TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM (createChannels checks).
  */
-export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler, options: WhatsAppChannelOptions = {}): ChannelParts {
+export function createWhatsAppChannel(
+  ctx: AppContext,
+  onInbound: InboundHandler,
+  options: WhatsAppChannelOptions = {},
+): ChannelParts {
   const { config } = ctx;
   const accountSid = config.TWILIO_ACCOUNT_SID;
   const authToken = config.TWILIO_AUTH_TOKEN;
   const fromNumber = config.TWILIO_WHATSAPP_FROM;
-  if (!accountSid || !authToken || !fromNumber) throw new Error("createWhatsAppChannel needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM");
+  if (!accountSid || !authToken || !fromNumber)
+    throw new Error("createWhatsAppChannel needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM");
   const log = ctx.log.child({ channel: "whatsapp" });
   const from = fromNumber.startsWith("whatsapp:") ? fromNumber : `whatsapp:${fromNumber}`;
   const apiBase = config.TWILIO_API_BASE ?? TWILIO_DEFAULT_API;
@@ -70,8 +75,12 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
     },
     async fetchMedia(ref, save) {
       if (!ref.url) throw new MediaFetchError(`the ${ref.kind} has no media URL`);
-      if (!isTwilioUrl(ref.url, apiBase)) throw new MediaFetchError(`the ${ref.kind} URL is not a Twilio media URL; not sending credentials to it`);
-      return downloadMedia(ref.url, ref, save, { maxBytes: maxMediaBytes, init: { headers: { authorization: basicAuth } } });
+      if (!isTwilioUrl(ref.url, apiBase))
+        throw new MediaFetchError(`the ${ref.kind} URL is not a Twilio media URL; not sending credentials to it`);
+      return downloadMedia(ref.url, ref, save, {
+        maxBytes: maxMediaBytes,
+        init: { headers: { authorization: basicAuth } },
+      });
     },
   };
 
@@ -79,9 +88,16 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
   const routes: RouteModule = {
     mount(app) {
       app.post(WHATSAPP_WEBHOOK_PATH, async (c) => {
-        if (!webhookUrl) throw new AppError("not_configured", "PUBLIC_URL is not set, so Twilio signatures cannot be checked; inbound WhatsApp is refused.", 503);
+        if (!webhookUrl)
+          throw new AppError(
+            "not_configured",
+            "PUBLIC_URL is not set, so Twilio signatures cannot be checked; inbound WhatsApp is refused.",
+            503,
+          );
         const form = await c.req.parseBody();
-        const params = Object.fromEntries(Object.entries(form).filter((e): e is [string, string] => typeof e[1] === "string"));
+        const params = Object.fromEntries(
+          Object.entries(form).filter((e): e is [string, string] => typeof e[1] === "string"),
+        );
         const signature = c.req.header("X-Twilio-Signature");
         if (!signature || !twilio.validateRequest(authToken, signature, webhookUrl, params)) {
           log.warn("whatsapp webhook with a bad or missing signature refused", { hasSignature: Boolean(signature) });
@@ -92,18 +108,25 @@ export function createWhatsAppChannel(ctx: AppContext, onInbound: InboundHandler
           await onInbound(inbound);
         } catch (err) {
           if (isDatabaseBusy(err)) {
-            log.warn("whatsapp message not stored: database busy; Twilio will redeliver", { externalId: inbound.externalId });
+            log.warn("whatsapp message not stored: database busy; Twilio will redeliver", {
+              externalId: inbound.externalId,
+            });
             return databaseBusyResponse(c);
           }
           log.error("whatsapp message not accepted", { externalId: inbound.externalId, error: errorMessage(err) });
-          return c.json({ error: { code: "inbound_failed", message: "The message could not be stored; retry later." } }, 500);
+          return c.json(
+            { error: { code: "inbound_failed", message: "The message could not be stored; retry later." } },
+            500,
+          );
         }
         return c.body(EMPTY_TWIML, 200, { "content-type": "text/xml; charset=utf-8" });
       });
     },
   };
   if (!webhookUrl) {
-    log.warn("WhatsApp can send but not receive: PUBLIC_URL is not set, so inbound Twilio signatures cannot be checked");
+    log.warn(
+      "WhatsApp can send but not receive: PUBLIC_URL is not set, so inbound Twilio signatures cannot be checked",
+    );
     return { channel, routes, services: [], status: "on (sending only: PUBLIC_URL is not set, inbound refused)" };
   }
   return { channel, routes, services: [], status: "on" };

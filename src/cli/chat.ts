@@ -1,9 +1,9 @@
-import { parseCommandArgs } from "./command.ts";
-import { UsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
 import { platformSecrets } from "../config.ts";
+import { UsageError } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { openChatSession } from "../parts.ts";
+import type { Command } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
 
 const chatCommand: Command = {
   name: "chat",
@@ -29,7 +29,8 @@ SENDGRID_API_KEY stay out of the agent's environment, as in the server.`,
       verbose: { type: "boolean", short: "v" },
     });
     const tenantId = positionals[0];
-    if (!tenantId || positionals.length > 1) throw new UsageError("Give exactly one tenant id: proxystaff chat <tenant-id>");
+    if (!tenantId || positionals.length > 1)
+      throw new UsageError("Give exactly one tenant id: proxystaff chat <tenant-id>");
     // Chat output goes to stdout; log lines to stderr, warnings only unless --verbose.
     const log = createLogger({
       level: values.verbose ? ctx.config.LOG_LEVEL : "warn",

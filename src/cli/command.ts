@@ -1,9 +1,9 @@
+import type { Interface } from "node:readline";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
 import type { AppContext } from "../context.ts";
 import { UsageError } from "../errors.ts";
 import { isTenantId } from "../tenants/index.ts";
-import { parseArgs } from "node:util";
-import { createInterface } from "node:readline";
-import type { Interface } from "node:readline";
 
 /** Where a command writes; tests capture it. */
 export interface CommandIO {
@@ -41,7 +41,6 @@ export interface StandaloneCommand extends CommandBase {
 
 /** One `proxystaff <name>` command. */
 export type Command = ContextCommand | StandaloneCommand;
-
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
 
@@ -109,7 +108,8 @@ export function createLineReader(
 export function tenantIdArg(positionals: string[], usage: string): string {
   const id = positionals[0];
   if (!id) throw new UsageError(`Missing <tenant-id>. ${usage}`);
-  if (!isTenantId(id)) throw new UsageError(`${JSON.stringify(positionals[0]?.slice(0, 60))} is not a tenant id (a UUID).`);
+  if (!isTenantId(id))
+    throw new UsageError(`${JSON.stringify(positionals[0]?.slice(0, 60))} is not a tenant id (a UUID).`);
   if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
   return id;
 }

@@ -1,11 +1,11 @@
 import { conversationCommands } from "./chat.ts";
-import { credentialsCommands } from "./credentials.ts";
-import { schedulerCommands } from "./tasks.ts";
-import { tenantCommands } from "./tenant-commands.ts";
 import type { Command } from "./command.ts";
+import { credentialsCommands } from "./credentials.ts";
 import { doctorCommand } from "./doctor.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { serveCommand } from "./serve-command.ts";
+import { schedulerCommands } from "./tasks.ts";
+import { tenantCommands } from "./tenant-commands.ts";
 
 /** Every `proxystaff <command>`; each module lists its own commands in its commands.ts. */
 export const commands: Command[] = [

@@ -1,8 +1,8 @@
-import { parseCommandArgs } from "./command.ts";
-import { UsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
 import { DEFAULT_GMAIL_SCOPE, DEFAULT_REDIRECT_URI } from "../credentials/index.ts";
+import { UsageError } from "../errors.ts";
 import { rotateVaultKey, startGmailConsent, storeGmailRefreshToken } from "../ops/runbook.ts";
+import type { Command } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
 
 const USAGE = "Usage: proxystaff google-oauth <tenant-id> [CODE] [--code CODE] [--redirect-uri URI] [--scope SCOPES]";
 
@@ -32,7 +32,8 @@ Options:
     });
     const [id, codeArg, extra] = positionals;
     if (!id) throw new UsageError(`Missing <tenant-id>. ${USAGE}`);
-    if (extra !== undefined || (codeArg !== undefined && values.code !== undefined)) throw new UsageError("Give the code once.");
+    if (extra !== undefined || (codeArg !== undefined && values.code !== undefined))
+      throw new UsageError("Give the code once.");
     const redirectUri = values["redirect-uri"] ?? DEFAULT_REDIRECT_URI;
     const { tenant, client, consentUrl } = await startGmailConsent(ctx, id, { redirectUri, scope: values.scope });
     io.out(`Gmail access for ${tenant.name} (${tenant.id}).`);

@@ -1,9 +1,9 @@
-import type { Config } from "../config.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { parseCommandArgs } from "./command.ts";
-import type { CommandIO, StandaloneCommand } from "./command.ts";
-import { displayUrl, runDoctor } from "../ops/doctor.ts";
+import type { Config } from "../config.ts";
 import type { DoctorCheck } from "../ops/doctor.ts";
+import { displayUrl, runDoctor } from "../ops/doctor.ts";
+import type { CommandIO, StandaloneCommand } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
 
 /**
  * `proxystaff doctor`: checks an install against its own configuration (the same environment the
@@ -42,7 +42,9 @@ Exit code: 0 when nothing failed (warnings allowed), 1 otherwise.`,
 };
 
 function printChecks(io: CommandIO, checks: DoctorCheck[], config: Config | null): void {
-  io.out(`ProxyStaff ${pkg.version} doctor${config ? ` — DATA_DIR ${config.DATA_DIR}, database ${displayUrl(config.DATABASE_URL)}` : ""}`);
+  io.out(
+    `ProxyStaff ${pkg.version} doctor${config ? ` — DATA_DIR ${config.DATA_DIR}, database ${displayUrl(config.DATABASE_URL)}` : ""}`,
+  );
   io.out("");
   const width = Math.min(36, Math.max(...checks.map((c) => c.name.length)));
   for (const check of checks) {
@@ -51,5 +53,7 @@ function printChecks(io: CommandIO, checks: DoctorCheck[], config: Config | null
   }
   const count = (status: DoctorCheck["status"]) => checks.filter((c) => c.status === status).length;
   io.out("");
-  io.out(`${count("ok")} ok, ${count("warn")} warning(s), ${count("fail")} failed${count("fail") > 0 ? " — fix the failed checks above" : ""}`);
+  io.out(
+    `${count("ok")} ok, ${count("warn")} warning(s), ${count("fail")} failed${count("fail") > 0 ? " — fix the failed checks above" : ""}`,
+  );
 }

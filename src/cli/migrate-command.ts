@@ -1,6 +1,6 @@
 import { migrateDatabase } from "../db/index.ts";
-import { parseCommandArgs } from "./command.ts";
 import type { Command } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
 
 export const migrateCommand: Command = {
   name: "migrate",

@@ -1,14 +1,13 @@
-import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
-import type { Config } from "../config.ts";
-import { createLogger, redact, resolveLogFormat } from "../log.ts";
-import type { AppContext } from "../context.ts";
-import { createContext } from "../runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { createLineReader } from "./command.ts";
-import { UsageError } from "../errors.ts";
+import type { Config } from "../config.ts";
+import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
+import type { AppContext } from "../context.ts";
+import { errorMessage, UsageError } from "../errors.ts";
+import { createLogger, redact, resolveLogFormat } from "../log.ts";
+import { createContext } from "../runtime.ts";
 import type { Command, CommandIO } from "./command.ts";
+import { createLineReader } from "./command.ts";
 import { commands } from "./commands.ts";
-import { errorMessage } from "../errors.ts";
 
 /** The top-level help: every command with its summary. */
 export function mainHelp(): string {

@@ -1,11 +1,11 @@
+import { agentLoginProblem, findAgentLogin } from "../agent/login.ts";
 import type { AppContext } from "../context.ts";
-import type { HealthPart, ServerPart } from "../ports.ts";
 import type { HealthRegistry } from "../http/health.ts";
 import { buildServerParts } from "../parts.ts";
+import type { HealthPart, ServerPart } from "../ports.ts";
 import { serveUntilSignal } from "../serve.ts";
-import { agentLoginProblem, findAgentLogin } from "../agent/login.ts";
-import { parseCommandArgs } from "./command.ts";
 import type { Command } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
 
 export const serveCommand: Command = {
   name: "serve",

@@ -1,13 +1,21 @@
-import { ask, parseCommandArgs, printJson, tenantIdArg } from "./command.ts";
-import { UsageError } from "../errors.ts";
-import type { Command, CommandIO } from "./command.ts";
 import type { AppContext } from "../context.ts";
-import { CHANNELS, workspacePath } from "../tenants/index.ts";
-import type { Tenant } from "../tenants/index.ts";
-import { parseIntake, readIntakeJson } from "../ops/intake.ts";
+import { UsageError } from "../errors.ts";
 import type { Intake } from "../ops/intake.ts";
+import { parseIntake, readIntakeJson } from "../ops/intake.ts";
+import {
+  applyIntake,
+  createTenantWithLink,
+  initTenant,
+  linkInstructions,
+  linkInstructionsWithCode,
+  newLinkCode,
+  storeIntakeCredentials,
+} from "../ops/runbook.ts";
 import { formatValidationReport, validateTenant } from "../ops/validation.ts";
-import { applyIntake, createTenantWithLink, initTenant, linkInstructions, linkInstructionsWithCode, newLinkCode, storeIntakeCredentials } from "../ops/runbook.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { CHANNELS, workspacePath } from "../tenants/index.ts";
+import type { Command, CommandIO } from "./command.ts";
+import { ask, parseCommandArgs, printJson, tenantIdArg } from "./command.ts";
 
 /** node:util parseArgs options for the tenant flags. */
 export const TENANT_FLAG_OPTIONS = {
@@ -107,7 +115,9 @@ ${TENANT_FLAGS_HELP}
     } else {
       io.out(`${outcome.kind === "created" ? "Created" : "Updated"} tenant ${tenant.id}: ${describeTenant(tenant)}`);
       if (outcome.kind === "updated" && outcome.keptChannel) {
-        io.err(`Note: the channel stays ${outcome.keptChannel}; changing a tenant's channel is not supported (create a new tenant).`);
+        io.err(
+          `Note: the channel stays ${outcome.keptChannel}; changing a tenant's channel is not supported (create a new tenant).`,
+        );
       }
       await storeCredentials(ctx, io, tenant, intake);
     }
@@ -117,7 +127,10 @@ ${TENANT_FLAGS_HELP}
     io.out(`Workspace: ${workspacePath(ctx.config, tenant.id)}`);
     io.out(await linkInstructionsWithCode(ctx, tenant));
     io.out("");
-    const report = await validateTenant(ctx, tenant.id, { healthChecks: !values["skip-health-checks"], sandbox: { hostPath: io.env.PATH } });
+    const report = await validateTenant(ctx, tenant.id, {
+      healthChecks: !values["skip-health-checks"],
+      sandbox: { hostPath: io.env.PATH },
+    });
     for (const line of formatValidationReport(report)) io.out(line);
     return report.ok ? 0 : 1;
   },
@@ -134,7 +147,8 @@ export function describeTenant(t: Tenant): string {
   return `${JSON.stringify(t.name)} ${t.phone_number} ${t.channel}, ${t.onboarding_status}, ${t.status}, ${t.timezone}`;
 }
 
-const CREATE_TENANT_USAGE = "Usage: proxystaff create-tenant [--name …] [--phone …] [--channel telegram|whatsapp] [--timezone …]";
+const CREATE_TENANT_USAGE =
+  "Usage: proxystaff create-tenant [--name …] [--phone …] [--channel telegram|whatsapp] [--timezone …]";
 
 export const createTenantCommand: Command = {
   name: "create-tenant",
@@ -160,7 +174,9 @@ proxystaff validate-tenant <id>. setup-customer does all of this in one go.`,
     io.out(`Created tenant ${tenant.id}: ${describeTenant(tenant)}`);
     io.out(`Workspace: ${workspace}`);
     io.out(howToLink);
-    io.out(`Next: store credentials (POST /admin/tenants/${tenant.id}/credentials), then: proxystaff validate-tenant ${tenant.id}`);
+    io.out(
+      `Next: store credentials (POST /admin/tenants/${tenant.id}/credentials), then: proxystaff validate-tenant ${tenant.id}`,
+    );
     return 0;
   },
 };

@@ -1,9 +1,9 @@
-import { parseCommandArgs } from "./command.ts";
-import { UsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
 import { TASK_STATUSES } from "../db/schema.ts";
-import type { Task, TaskStatus } from "../scheduler/index.ts";
+import { UsageError } from "../errors.ts";
 import { cancelScheduledTask, listScheduledTasks } from "../ops/runbook.ts";
+import type { Task, TaskStatus } from "../scheduler/index.ts";
+import type { Command } from "./command.ts";
+import { parseCommandArgs } from "./command.ts";
 
 function isTaskStatus(value: string): value is TaskStatus {
   return (TASK_STATUSES as readonly string[]).includes(value);
@@ -21,7 +21,11 @@ function oneLine(text: string, max: number): string {
 /** Fixed-width text table: one header row, then rows. */
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -48,7 +52,8 @@ A paused task is PENDING with "paused" shown and no next run.`,
       throw new UsageError(`--status must be one of ${TASK_STATUSES.join(", ")}.`);
     }
     const limit = values.limit === undefined ? 200 : Number(values.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError("--limit must be a whole number from 1 to 10000.");
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      throw new UsageError("--limit must be a whole number from 1 to 10000.");
     const tenantId = positionals[0];
     const tasks = await listScheduledTasks(ctx, { tenantId, status, limit });
     if (values.json) {
@@ -69,7 +74,8 @@ A paused task is PENDING with "paused" shown and no next run.`,
       t.created_by,
       oneLine(t.prompt, 40),
     ]);
-    for (const line of table(["ID", "TENANT", "STATUS", "SCHEDULE", "NEXT RUN (UTC)", "TRIES", "BY", "PROMPT"], rows)) io.out(line);
+    for (const line of table(["ID", "TENANT", "STATUS", "SCHEDULE", "NEXT RUN (UTC)", "TRIES", "BY", "PROMPT"], rows))
+      io.out(line);
     io.out(`${tasks.length} task(s).`);
     return 0;
   },

@@ -1,14 +1,22 @@
-import { parseCommandArgs, printJson, tenantIdArg } from "./command.ts";
-import { UsageError } from "../errors.ts";
-import type { Command } from "./command.ts";
-import { createTenantCommand, initTenantCommand, linkCodeCommand, setupCustomerCommand } from "./setup-commands.ts";
-import { parseMessageCursor } from "../conversation/index.ts";
 import type { MessageCursor } from "../conversation/index.ts";
-import { ONBOARDING_STATUSES } from "../tenants/index.ts";
-import type { Tenant, OnboardingStatus } from "../tenants/index.ts";
+import { parseMessageCursor } from "../conversation/index.ts";
 import type { MessageRow } from "../db/index.ts";
+import { UsageError } from "../errors.ts";
+import {
+  isLeaseHeld,
+  LAST_MESSAGES,
+  linkInstructions,
+  readMessages,
+  readTenant,
+  setTenantStatus,
+  tenantsOf,
+} from "../ops/runbook.ts";
 import { formatValidationReport, validateTenant } from "../ops/validation.ts";
-import { LAST_MESSAGES, isLeaseHeld, linkInstructions, readMessages, readTenant, setTenantStatus, tenantsOf } from "../ops/runbook.ts";
+import type { OnboardingStatus, Tenant } from "../tenants/index.ts";
+import { ONBOARDING_STATUSES } from "../tenants/index.ts";
+import type { Command } from "./command.ts";
+import { parseCommandArgs, printJson, tenantIdArg } from "./command.ts";
+import { createTenantCommand, initTenantCommand, linkCodeCommand, setupCustomerCommand } from "./setup-commands.ts";
 
 const READ_TENANT_USAGE = "Usage: proxystaff read-tenant <tenant-id> [--json]";
 
@@ -32,7 +40,15 @@ Options:
       printJson(io, report);
       return 0;
     }
-    const { tenant, workspace, link_code: linkCode, credentials, session, pending_tasks: tasks, last_messages: messages } = report;
+    const {
+      tenant,
+      workspace,
+      link_code: linkCode,
+      credentials,
+      session,
+      pending_tasks: tasks,
+      last_messages: messages,
+    } = report;
     const leaseHeld = isLeaseHeld(session, ctx.clock.now());
     const lines = [
       `Tenant ${tenant.id}`,
@@ -56,7 +72,8 @@ Options:
     lines.push("Business profile:");
     const profile = Object.entries(tenant.business);
     if (profile.length === 0) lines.push("  (empty)");
-    for (const [key, value] of profile) lines.push(`  ${key}: ${oneLine(Array.isArray(value) ? value.join("; ") : String(value), 200)}`);
+    for (const [key, value] of profile)
+      lines.push(`  ${key}: ${oneLine(Array.isArray(value) ? value.join("; ") : String(value), 200)}`);
     lines.push(`Credentials (${credentials.length}):`);
     if (credentials.length === 0) lines.push("  (none)");
     const keyWidth = Math.max(0, ...credentials.map((c) => c.key.length));
@@ -72,7 +89,9 @@ Options:
     if (tasks.length === 0) lines.push("  (none)");
     for (const t of tasks) {
       const when = t.cron ? `cron "${t.cron}" (${t.timezone})` : `once at ${t.run_at}`;
-      lines.push(`  ${t.id}  next ${t.next_run_at ?? "-"}  ${when}${t.paused ? " [paused]" : ""}  ${oneLine(t.prompt, 80)}`);
+      lines.push(
+        `  ${t.id}  next ${t.next_run_at ?? "-"}  ${when}${t.paused ? " [paused]" : ""}  ${oneLine(t.prompt, 80)}`,
+      );
     }
     lines.push(`Last ${LAST_MESSAGES} messages (newest first):`);
     if (messages.length === 0) lines.push("  (none)");
@@ -89,7 +108,8 @@ function channelNote(tenant: Tenant): string {
   return ` (messages from ${tenant.phone_number} reach this tenant; no linking step)`;
 }
 
-const READ_MESSAGES_USAGE = "Usage: proxystaff read-messages [tenant-id] [--limit N] [--before CURSOR|ISO-TIME] [--json]";
+const READ_MESSAGES_USAGE =
+  "Usage: proxystaff read-messages [tenant-id] [--limit N] [--before CURSOR|ISO-TIME] [--json]";
 
 export const readMessagesCommand: Command = {
   name: "read-messages",
@@ -113,11 +133,15 @@ Options:
     });
     const tenantId = positionals.length > 0 ? tenantIdArg(positionals, READ_MESSAGES_USAGE) : undefined;
     const limit = values.limit === undefined ? 20 : Number(values.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError("--limit must be a whole number from 1 to 1000.");
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new UsageError("--limit must be a whole number from 1 to 1000.");
     let before: MessageCursor | undefined;
     if (values.before !== undefined) {
       before = parseMessageCursor(values.before) ?? undefined;
-      if (!before) throw new UsageError("--before must be a cursor printed by read-messages or an ISO-8601 time such as 2026-11-26T08:00:00Z.");
+      if (!before)
+        throw new UsageError(
+          "--before must be a cursor printed by read-messages or an ISO-8601 time such as 2026-11-26T08:00:00Z.",
+        );
     }
     const { messages: rows, nextBefore } = await readMessages(ctx, { tenantId, limit, before });
     // On stderr, so stdout stays the rows alone (one per line, or the JSON array) for scripts.
@@ -131,10 +155,17 @@ Options:
       io.out(tenantId ? `No messages for tenant ${tenantId}.` : "No messages yet.");
       return 0;
     }
-    const tenants = await tenantsOf(ctx, rows.map((r) => r.tenant_id));
+    const tenants = await tenantsOf(
+      ctx,
+      rows.map((r) => r.tenant_id),
+    );
     for (const row of rows) {
       const tenant = row.tenant_id ? tenants.get(row.tenant_id) : undefined;
-      const name = row.tenant_id ? (tenant ? `${tenant.name} (${row.tenant_id.slice(0, 8)})` : row.tenant_id) : `(unlinked chat ${row.chat_id})`;
+      const name = row.tenant_id
+        ? tenant
+          ? `${tenant.name} (${row.tenant_id.slice(0, 8)})`
+          : row.tenant_id
+        : `(unlinked chat ${row.chat_id})`;
       io.out(formatMessage(row, tenantId ? undefined : name, otherChatNote(row, tenant?.telegram_chat_id)));
     }
     if (olderHint) io.err(olderHint);
@@ -154,7 +185,10 @@ export function oneLine(text: string, max = 120): string {
  * also stored a stranger's refused `/start +PHONE` there), which must not read as the owner's own
  * messages. "" otherwise.
  */
-export function otherChatNote(m: Pick<MessageRow, "tenant_id" | "channel" | "chat_id">, linkedChatId: string | null | undefined): string {
+export function otherChatNote(
+  m: Pick<MessageRow, "tenant_id" | "channel" | "chat_id">,
+  linkedChatId: string | null | undefined,
+): string {
   if (!m.tenant_id || m.channel !== "telegram" || m.chat_id === linkedChatId) return "";
   return `(from Telegram chat ${m.chat_id}, not the linked chat)  `;
 }
@@ -188,7 +222,9 @@ Same effect as: UPDATE tenants SET onboarding_status = 'LIVE' WHERE id = '…';`
     const status = statusArg?.toUpperCase();
     if (!status) throw new UsageError(`Missing the new status. ${SET_STATUS_USAGE}`);
     if (!(ONBOARDING_STATUSES as readonly string[]).includes(status)) {
-      throw new UsageError(`Unknown status ${JSON.stringify(statusArg)}; use one of ${ONBOARDING_STATUSES.join(", ")}.`);
+      throw new UsageError(
+        `Unknown status ${JSON.stringify(statusArg)}; use one of ${ONBOARDING_STATUSES.join(", ")}.`,
+      );
     }
     const { before, after } = await setTenantStatus(ctx, id, status as OnboardingStatus);
     io.out(
@@ -225,7 +261,10 @@ Options:
       json: { type: "boolean" },
     });
     const id = tenantIdArg(positionals, VALIDATE_TENANT_USAGE);
-    const report = await validateTenant(ctx, id, { healthChecks: !values["skip-health-checks"], sandbox: { hostPath: io.env.PATH } });
+    const report = await validateTenant(ctx, id, {
+      healthChecks: !values["skip-health-checks"],
+      sandbox: { hostPath: io.env.PATH },
+    });
     if (values.json) printJson(io, report);
     else for (const line of formatValidationReport(report)) io.out(line);
     return report.ok ? 0 : 1;

@@ -1,6 +1,6 @@
 import { inArray } from "drizzle-orm";
-import { isoAt } from "../clock.ts";
 import type { AgentFailureKind } from "../agent/index.ts";
+import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
 import { appState } from "../db/schema.ts";
 import type { HealthPart } from "../ports.ts";

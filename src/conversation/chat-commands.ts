@@ -1,7 +1,15 @@
+import type { ChannelName, InboundMessage, ReplyKeyboard, SharedContact } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
-import type { InboundMessage, ReplyKeyboard, SharedContact, ChannelName } from "../channels/types.ts";
-import { consumeLinkCode, dropLinkCode, findTenantByPhone, getTenant, isLinkCodeShaped, linkTelegramChat, normalizePhone } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
+import {
+  consumeLinkCode,
+  dropLinkCode,
+  findTenantByPhone,
+  getTenant,
+  isLinkCodeShaped,
+  linkTelegramChat,
+  normalizePhone,
+} from "../tenants/index.ts";
 import { resetAgentSession } from "./session-store.ts";
 import { appendTimeline } from "./timeline.ts";
 
@@ -9,7 +17,11 @@ import { appendTimeline } from "./timeline.ts";
  * A chat command the pipeline answers itself (never sent to the agent). `contact` is a contact card
  * shared in a Telegram chat that is not linked yet: the second step of linking by phone number.
  */
-export type ChatCommand = { name: "start"; argument: string } | { name: "reset" } | { name: "help" } | { name: "contact"; contact: SharedContact };
+export type ChatCommand =
+  | { name: "start"; argument: string }
+  | { name: "reset" }
+  | { name: "help" }
+  | { name: "contact"; contact: SharedContact };
 
 /** Parses "/start +1801…", "/reset", "/help" (also "/start@MyBot …" as Telegram sends in groups); null otherwise. */
 export function parseChatCommand(text: string): ChatCommand | null {
@@ -33,7 +45,7 @@ export interface CommandOutcome {
    * Side effect that must only happen once the command row is stored (not for a duplicate). It may
    * return a different outcome: a link code turned out valid, or a racing link won.
    */
-  apply?: () => Promise<CommandChange | void>;
+  apply?: () => Promise<CommandChange | undefined>;
 }
 
 /** What `apply` may change about the outcome (the row is updated to match). */
@@ -51,9 +63,14 @@ export async function decideCommand(
 ): Promise<CommandOutcome> {
   switch (command.name) {
     case "help":
-      return { tenantId: tenant?.id ?? null, status: "done", reply: helpReply({ channel: msg.channel, businessName: tenant?.name ?? null }) };
+      return {
+        tenantId: tenant?.id ?? null,
+        status: "done",
+        reply: helpReply({ channel: msg.channel, businessName: tenant?.name ?? null }),
+      };
     case "reset":
-      if (!tenant) return { tenantId: null, status: "rejected", error: "unknown_chat", reply: unknownChatReply(msg.channel) };
+      if (!tenant)
+        return { tenantId: null, status: "rejected", error: "unknown_chat", reply: unknownChatReply(msg.channel) };
       return {
         tenantId: tenant.id,
         status: "done",
@@ -61,7 +78,11 @@ export async function decideCommand(
         apply: async () => {
           // A run in flight keeps its lease and finishes its batch, but does not store its session id.
           const outcome = await resetAgentSession(ctx.db, tenant.id, ctx.clock.now());
-          ctx.log.info("session reset by the customer", { tenantId: tenant.id, channel: msg.channel, isRunInFlight: outcome.leaseOwner !== null && !outcome.leaseFreed });
+          ctx.log.info("session reset by the customer", {
+            tenantId: tenant.id,
+            channel: msg.channel,
+            isRunInFlight: outcome.leaseOwner !== null && !outcome.leaseFreed,
+          });
           await appendTimeline(ctx, tenant, "↺ session reset by /reset (the next message starts a fresh conversation)");
         },
       };
@@ -82,14 +103,20 @@ function refused(error: string, keyboard?: ReplyKeyboard): CommandOutcome {
  * only asks for the sender's own contact, with the same answer for every number, so a stranger
  * learns nothing about which numbers are customers; a linked chat is told so.
  */
-async function decideStart(ctx: AppContext, argument: string, msg: InboundMessage, current: Tenant | null): Promise<CommandOutcome> {
+async function decideStart(
+  ctx: AppContext,
+  argument: string,
+  msg: InboundMessage,
+  current: Tenant | null,
+): Promise<CommandOutcome> {
   if (msg.channel !== "telegram" || current) {
     // WhatsApp links by the sender's number; the console is already bound to its tenant.
     return current
       ? { tenantId: current.id, status: "done", reply: alreadyLinkedHereReply(current.name) }
       : { tenantId: null, status: "rejected", error: "unknown_chat", reply: unknownChatReply(msg.channel) };
   }
-  if (argument === "") return { tenantId: null, status: "rejected", error: "start_without_argument", reply: START_USAGE_REPLY };
+  if (argument === "")
+    return { tenantId: null, status: "rejected", error: "start_without_argument", reply: START_USAGE_REPLY };
   if (isLinkCodeShaped(argument)) {
     return {
       ...refused("link_code_refused"),
@@ -104,7 +131,12 @@ async function decideStart(ctx: AppContext, argument: string, msg: InboundMessag
   try {
     normalizePhone(argument);
   } catch (err) {
-    return { tenantId: null, status: "rejected", error: "invalid_phone", reply: invalidPhoneReply(err instanceof Error ? err.message : "That is not a phone number.") };
+    return {
+      tenantId: null,
+      status: "rejected",
+      error: "invalid_phone",
+      reply: invalidPhoneReply(err instanceof Error ? err.message : "That is not a phone number."),
+    };
   }
   return { tenantId: null, status: "done", reply: SHARE_CONTACT_REPLY, keyboard: "request_contact" };
 }
@@ -115,7 +147,8 @@ async function decideStart(ctx: AppContext, argument: string, msg: InboundMessag
  * someone else's id or none) and its number is a Telegram tenant's with no linked chat.
  */
 async function decideContact(ctx: AppContext, contact: SharedContact, msg: InboundMessage): Promise<CommandOutcome> {
-  if (contact.userId === undefined || msg.senderUserId === undefined || contact.userId !== msg.senderUserId) return refused("contact_not_own", "remove");
+  if (contact.userId === undefined || msg.senderUserId === undefined || contact.userId !== msg.senderUserId)
+    return refused("contact_not_own", "remove");
   let phone: string;
   try {
     phone = normalizeContactPhone(contact.phoneNumber);
@@ -127,7 +160,10 @@ async function decideContact(ctx: AppContext, contact: SharedContact, msg: Inbou
   if (target.channel !== "telegram") return refused("not_telegram", "remove");
   if (target.status !== "ACTIVE") return refused("tenant_archived", "remove");
   if (target.telegram_chat_id !== null) return refused("number_already_linked", "remove");
-  return { ...refused("link_pending", "remove"), apply: () => linkChat(ctx, target, msg, "the customer's shared contact") };
+  return {
+    ...refused("link_pending", "remove"),
+    apply: () => linkChat(ctx, target, msg, "the customer's shared contact"),
+  };
 }
 
 /** Telegram sends a contact's number with or without the leading "+". */
@@ -140,14 +176,14 @@ function normalizeContactPhone(raw: string): string {
 async function linkChat(ctx: AppContext, target: Tenant, msg: InboundMessage, how: string): Promise<CommandChange> {
   const outcome = await linkTelegramChat(ctx.db, target.id, msg.chatId);
   ctx.log.info("telegram chat link", { tenantId: target.id, chatId: msg.chatId, how, outcome });
-  if (outcome !== "linked") return { tenantId: null, status: "rejected", error: outcome, reply: LINK_REFUSED_REPLY, keyboard: "remove" };
+  if (outcome !== "linked")
+    return { tenantId: null, status: "rejected", error: outcome, reply: LINK_REFUSED_REPLY, keyboard: "remove" };
   await dropLinkCode(ctx.db, target.id);
   await appendTimeline(ctx, target, `🔗 Telegram chat ${msg.chatId} linked by ${how}`);
   return { tenantId: target.id, status: "done", reply: welcomeReply(target.name), keyboard: "remove" };
 }
 
 /** What the bot says to customers outside of agent replies. Short, plain, honest. */
-
 
 export const EXAMPLE_PHONE = "+18015551234";
 
@@ -190,7 +226,8 @@ export function invalidPhoneReply(problem: string): string {
   return `${problem} ${START_USAGE_REPLY}`;
 }
 
-export const RESET_REPLY = "Done: I've started a fresh conversation and forgotten our earlier chat. What can I do for you?";
+export const RESET_REPLY =
+  "Done: I've started a fresh conversation and forgotten our earlier chat. What can I do for you?";
 
 /** Where a /help was asked: the channel, and the business its chat is linked to (null = not linked). */
 export interface HelpContext {
@@ -231,7 +268,9 @@ export function helpReply({ channel, businessName }: HelpContext): string {
   return lines.join("\n");
 }
 
-export const SLOW_DOWN_REPLY = "You're sending messages faster than I can read them. Please slow down; I'll pick up again within a minute. Messages sent meanwhile were not read.";
-export const PAUSED_REPLY = "Your assistant is paused at the moment, so this message was not read. Your operator can switch it back on.";
+export const SLOW_DOWN_REPLY =
+  "You're sending messages faster than I can read them. Please slow down; I'll pick up again within a minute. Messages sent meanwhile were not read.";
+export const PAUSED_REPLY =
+  "Your assistant is paused at the moment, so this message was not read. Your operator can switch it back on.";
 export const ARCHIVED_REPLY = "This account is closed, so this message was not read. Please contact your operator.";
 export const RUN_FAILED_REPLY = "Sorry, I hit a problem and could not finish; I've told the team.";

@@ -3,15 +3,15 @@ import type { Channel, ChannelName, InboundHandler } from "../channels/types.ts"
 import type { AppContext } from "../context.ts";
 import type { HealthContributor, Service } from "../ports.ts";
 import { conversationHealth } from "./agent-health.ts";
-import { createDispatcher } from "./dispatcher.ts";
-import { newOwnerId } from "./session-store.ts";
 import type { Dispatcher } from "./dispatcher.ts";
+import { createDispatcher } from "./dispatcher.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { createInboundPipeline } from "./pipeline.ts";
 import type { QueueScope } from "./queue-store.ts";
+import { newOwnerId } from "./session-store.ts";
 import { timelineWritten } from "./timeline.ts";
-import { createTurnRunner } from "./turn.ts";
 import type { AgentToolsAccess } from "./turn.ts";
+import { createTurnRunner } from "./turn.ts";
 
 export interface ConversationDeps {
   /** The channels this process can send through (createChannels' result or just a map). */

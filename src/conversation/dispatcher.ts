@@ -1,8 +1,15 @@
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
 import type { Service } from "../ports.ts";
-import { activeLeaseOwners, claimQueued, freeLeaseOf, isLessRecentlyServedTenantWaiting, requeueAbandoned, tenantsWithQueued } from "./queue-store.ts";
 import type { QueueScope } from "./queue-store.ts";
+import {
+  activeLeaseOwners,
+  claimQueued,
+  freeLeaseOf,
+  isLessRecentlyServedTenantWaiting,
+  requeueAbandoned,
+  tenantsWithQueued,
+} from "./queue-store.ts";
 import { acquireLease, isDeadLocalOwner, readSessionStart, releaseLease, renewLease } from "./session-store.ts";
 
 /** What the dispatcher hands the turn runner: one tenant's claimed messages, in arrival order. */
@@ -169,7 +176,15 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
         if (messages.length === 0) break;
         const { sessionId, resetMark } = await readSessionStart(ctx.db, tenantId);
         if (lease.signal.aborted) break; // the claimed rows are re-queued once the lease is free
-        await options.runBatch({ tenantId, sessionId, resetMark, messages, owner, signal: lease.signal, isLeaseHeld: () => !lease.signal.aborted });
+        await options.runBatch({
+          tenantId,
+          sessionId,
+          resetMark,
+          messages,
+          owner,
+          signal: lease.signal,
+          isLeaseHeld: () => !lease.signal.aborted,
+        });
         for (const listener of batchListeners) {
           try {
             listener(messages);
@@ -212,7 +227,8 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
       log.warn("freed the lease of a dead process", { tenantId, owner: holder });
     }
     const requeued = await requeueAbandoned(ctx.db, now, dead);
-    if (requeued.count > 0) log.warn("re-queued messages of runs cut short", { count: requeued.count, tenants: requeued.tenantIds.length });
+    if (requeued.count > 0)
+      log.warn("re-queued messages of runs cut short", { count: requeued.count, tenants: requeued.tenantIds.length });
     for (const tenantId of requeued.tenantIds) recovered.add(tenantId);
     if (recovered.size > 0) ctx.metrics.leaseRecoveries.inc(recovered.size);
   }
@@ -237,7 +253,8 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
       const inFlight = Promise.all([pumping, ...running.values()]);
       const grace = options.stopGraceMs ?? 15_000;
       const finished = await Promise.race([inFlight.then(() => true), Bun.sleep(grace).then(() => false)]);
-      if (!finished) log.warn("runs still in flight at stop; they are re-run after restart", { tenants: [...running.keys()] });
+      if (!finished)
+        log.warn("runs still in flight at stop; they are re-run after restart", { tenants: [...running.keys()] });
     },
     wake,
     activeTenants: () => [...running.keys()],

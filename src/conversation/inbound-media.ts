@@ -1,12 +1,12 @@
 import { eq } from "drizzle-orm";
-import type { AppContext } from "../context.ts";
 import type { Channel, ChannelName, MediaRef, MediaSink } from "../channels/types.ts";
+import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
-import { ValidationError, errorMessage } from "../errors.ts";
+import { errorMessage, ValidationError } from "../errors.ts";
 import { writeWorkspaceFile } from "../tenants/index.ts";
-import { appendTimeline } from "./timeline.ts";
 import type { TimelineTenant } from "./timeline.ts";
+import { appendTimeline } from "./timeline.ts";
 
 /**
  * One entry of messages.media (JSON): a file still to download (stored by the pipeline, so the
@@ -33,7 +33,8 @@ export function isPendingMedia(media: StoredMedia): media is Extract<StoredMedia
  */
 export function saveToInbox(ctx: Pick<AppContext, "config">, tenantId: string): MediaSink {
   return function saveInInbox(name, bytes) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new ValidationError(`Media file name ${JSON.stringify(name.slice(0, 100))} is not a plain file name.`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+      throw new ValidationError(`Media file name ${JSON.stringify(name.slice(0, 100))} is not a plain file name.`);
     const path = `inbox/${name}`;
     writeWorkspaceFile(ctx.config, tenantId, path, bytes, 0o640);
     return path;
@@ -45,12 +46,22 @@ export function saveToInbox(ctx: Pick<AppContext, "config">, tenantId: string): 
  * (too large, network, a channel without downloads) is recorded with its error, so the agent is
  * told it was sent.
  */
-async function fetchOne(ctx: Pick<AppContext, "config" | "log">, tenantId: string, channel: Channel | undefined, ref: MediaRef): Promise<StoredMedia> {
+async function fetchOne(
+  ctx: Pick<AppContext, "config" | "log">,
+  tenantId: string,
+  channel: Channel | undefined,
+  ref: MediaRef,
+): Promise<StoredMedia> {
   const fileName = ref.fileName ? { fileName: ref.fileName } : {};
   if (!channel?.fetchMedia) return { kind: ref.kind, error: "this channel cannot download files", ...fileName };
   try {
     const saved = await channel.fetchMedia(ref, saveToInbox(ctx, tenantId));
-    return { kind: saved.kind, path: saved.path, sizeBytes: saved.sizeBytes, ...(saved.mimeType ? { mimeType: saved.mimeType } : {}) };
+    return {
+      kind: saved.kind,
+      path: saved.path,
+      sizeBytes: saved.sizeBytes,
+      ...(saved.mimeType ? { mimeType: saved.mimeType } : {}),
+    };
   } catch (err) {
     const error = errorMessage(err);
     ctx.log.warn("media not saved", { tenantId, kind: ref.kind, error });
@@ -78,11 +89,19 @@ export async function downloadPendingMedia(
       continue;
     }
     const done: StoredMedia[] = [];
-    for (const entry of media) done.push(isPendingMedia(entry) ? await fetchOne(ctx, tenantId, channels.get(row.channel), entry.ref) : entry);
+    for (const entry of media)
+      done.push(isPendingMedia(entry) ? await fetchOne(ctx, tenantId, channels.get(row.channel), entry.ref) : entry);
     const json = JSON.stringify(done);
     await ctx.db.update(messages).set({ media: json }).where(eq(messages.id, row.id));
-    ctx.log.info("media downloaded", { tenantId, messageId: row.id, saved: done.filter((m) => "path" in m).length, failed: done.filter((m) => "error" in m).length });
-    const lines = done.map((m) => ("path" in m ? `${m.kind} saved: ${m.path}` : "error" in m ? `${m.kind} not downloaded: ${m.error}` : m.kind));
+    ctx.log.info("media downloaded", {
+      tenantId,
+      messageId: row.id,
+      saved: done.filter((m) => "path" in m).length,
+      failed: done.filter((m) => "error" in m).length,
+    });
+    const lines = done.map((m) =>
+      "path" in m ? `${m.kind} saved: ${m.path}` : "error" in m ? `${m.kind} not downloaded: ${m.error}` : m.kind,
+    );
     await appendTimeline(ctx, tenant, `📎 ${lines.join("; ")}`);
     ready.push({ ...row, media: json });
   }

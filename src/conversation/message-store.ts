@@ -1,5 +1,5 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Db, MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
 
@@ -71,7 +71,10 @@ export async function listMessages(db: Db, options: ListMessagesOptions): Promis
 }
 
 /** One page of listMessages plus the cursor of the next (older) page: null when this page was the last. */
-export async function listMessagePage(db: Db, options: ListMessagesOptions): Promise<{ messages: MessageRow[]; nextBefore: string | null }> {
+export async function listMessagePage(
+  db: Db,
+  options: ListMessagesOptions,
+): Promise<{ messages: MessageRow[]; nextBefore: string | null }> {
   const rows = await listMessages(db, options);
   const last = rows.length === options.limit ? rows[rows.length - 1] : undefined;
   return { messages: rows, nextBefore: last ? messageCursor(last) : null };

@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { and, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
-import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
+import { and, eq, sql } from "drizzle-orm";
 import type { Channel, ChannelName, ReplyKeyboard, SendResult } from "../channels/index.ts";
+import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import { schema } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
+import { schema } from "../db/index.ts";
+import { errorMessage } from "../errors.ts";
 import type { Service } from "../ports.ts";
 import { isDeadLocalOwner, processOwnerId } from "./session-store.ts";
-import { errorMessage } from "../errors.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */
 export interface OutboundReply {
@@ -74,7 +74,11 @@ const MIN_TIMER_MS = 10;
 const DB_ERROR_RETRY_MS = 1_000;
 
 /** Creates the outbox over the given channels (rows for a channel that is off stay `pending`). */
-export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName, Channel>, options: OutboxOptions = {}): Outbox {
+export function createOutbox(
+  ctx: AppContext,
+  channels: ReadonlyMap<ChannelName, Channel>,
+  options: OutboxOptions = {},
+): Outbox {
   const { db, clock } = ctx;
   const leaseMs = options.leaseMs ?? 60_000;
   const sendTimeoutMs = options.sendTimeoutMs ?? 45_000;
@@ -114,7 +118,15 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
       await withRetries(() =>
         db
           .update(messages)
-          .set({ status: "sent", external_id: result.externalId, processed_at: isoAt(clock.now()), error: null, lease_owner: null, lease_expires_at: null, next_attempt_at: null })
+          .set({
+            status: "sent",
+            external_id: result.externalId,
+            processed_at: isoAt(clock.now()),
+            error: null,
+            lease_owner: null,
+            lease_expires_at: null,
+            next_attempt_at: null,
+          })
           .where(eq(messages.id, row.id)),
       );
       log.info("reply sent", { ...fields, externalId: result.externalId });
@@ -132,7 +144,12 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
     const delayMs = result.retryAfterMs ?? Math.min(maxBackoffMs, baseBackoffMs * 2 ** (row.attempts - 1));
     await db
       .update(messages)
-      .set({ error: result.error, next_attempt_at: isoAt(clock.now() + delayMs), lease_owner: null, lease_expires_at: null })
+      .set({
+        error: result.error,
+        next_attempt_at: isoAt(clock.now() + delayMs),
+        lease_owner: null,
+        lease_expires_at: null,
+      })
       .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
     ctx.metrics.outboxRetries.inc({ channel: row.channel });
     log.info("reply send will be retried", { ...fields, delayMs, error: result.error });
@@ -183,7 +200,9 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
 
   function sweep(): void {
     releaseDeadClaims()
-      .catch((err: unknown) => log.error("freeing dead claims failed", { error: err instanceof Error ? err : String(err) }))
+      .catch((err: unknown) =>
+        log.error("freeing dead claims failed", { error: err instanceof Error ? err : String(err) }),
+      )
       .finally(wake);
   }
 
@@ -206,7 +225,9 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
   }
 
   async function pendingCount(): Promise<number> {
-    const [row] = await db.all<{ n: number }>(sql`SELECT COUNT(*) AS n FROM messages WHERE direction = 'out' AND status = 'pending'`);
+    const [row] = await db.all<{ n: number }>(
+      sql`SELECT COUNT(*) AS n FROM messages WHERE direction = 'out' AND status = 'pending'`,
+    );
     return Number(row?.n ?? 0);
   }
 
@@ -216,7 +237,8 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
       const maxLength = channels.get(reply.channel)?.maxLength ?? DEFAULT_MAX_LENGTH[reply.channel];
       const chunks = splitMessage(reply.text, maxLength);
       if (chunks.length === 0) return [];
-      if (!channels.has(reply.channel)) log.warn("reply stored for a channel that is off; it stays pending", { channel: reply.channel });
+      if (!channels.has(reply.channel))
+        log.warn("reply stored for a channel that is off; it stays pending", { channel: reply.channel });
       const now = isoAt(clock.now());
       const rows = chunks.map((body, i) => ({
         id: randomUUID(),
@@ -256,13 +278,21 @@ export function createOutbox(ctx: AppContext, channels: ReadonlyMap<ChannelName,
 async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: number): Promise<SendResult> {
   let timeout: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<SendResult>((resolve) => {
-    timeout = setTimeout(() => resolve({ ok: false, retryable: true, error: `no answer from ${channel.name} within ${timeoutMs} ms` }), timeoutMs);
+    timeout = setTimeout(
+      () => resolve({ ok: false, retryable: true, error: `no answer from ${channel.name} within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([
-      channel.send({ channel: row.channel, chatId: row.chat_id, text: row.body, ...(row.reply_keyboard ? { keyboard: row.reply_keyboard } : {}) }).catch(
-        (err: unknown): SendResult => ({ ok: false, retryable: true, error: errorMessage(err) }),
-      ),
+      channel
+        .send({
+          channel: row.channel,
+          chatId: row.chat_id,
+          text: row.body,
+          ...(row.reply_keyboard ? { keyboard: row.reply_keyboard } : {}),
+        })
+        .catch((err: unknown): SendResult => ({ ok: false, retryable: true, error: errorMessage(err) })),
       timedOut,
     ]);
   } finally {
@@ -282,7 +312,6 @@ async function withRetries<T>(write: () => Promise<T>): Promise<T> {
   }
   return write();
 }
-
 
 /**
  * Frees pending replies still claimed by senders that `isOwnerDead` says are gone (a process on
@@ -320,7 +349,10 @@ export async function freeDeadClaims(
  * SQLite then may prefer walking messages_rate_idx whole to skip the GROUP BY's sort.
  */
 function chatHeadRowids(liveChannels: readonly string[]): SQL {
-  const names = sql.join(liveChannels.map((name) => sql`${name}`), sql`, `);
+  const names = sql.join(
+    liveChannels.map((name) => sql`${name}`),
+    sql`, `,
+  );
   return sql`SELECT min(h.rowid) FROM messages h INDEXED BY messages_outbox_idx
     WHERE h.direction = 'out' AND h.status = 'pending' AND +h.channel IN (${names})
     GROUP BY h.channel, h.chat_id`;
@@ -364,7 +396,8 @@ export function nextDueQuery(liveChannels: readonly string[]): SQL {
  * Whitespace at the cut is dropped; an empty or blank text gives no chunks.
  */
 export function splitMessage(text: string, maxLength: number): string[] {
-  if (!Number.isInteger(maxLength) || maxLength < 1) throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
+  if (!Number.isInteger(maxLength) || maxLength < 1)
+    throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
   const chunks: string[] = [];
   let rest = text.trim();
   while (rest.length > maxLength) {
@@ -394,7 +427,8 @@ function findCut(text: string, maxLength: number): number {
   if (line >= lineFloor && line > 0) return line;
 
   const sentence = lastSentenceEnd(window);
-  if (sentence >= Math.floor(maxLength * MIN_FILL_FOR_SENTENCES) && sentence > 0 && sentence <= maxLength) return sentence;
+  if (sentence >= Math.floor(maxLength * MIN_FILL_FOR_SENTENCES) && sentence > 0 && sentence <= maxLength)
+    return sentence;
 
   const space = lastWhitespace(window);
   if (space > 0) return space;

@@ -1,17 +1,25 @@
 import { eq, sql } from "drizzle-orm";
+import type { Channel, ChannelName, InboundHandler, InboundMessage } from "../channels/types.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import type { Channel, ChannelName, InboundHandler, InboundMessage } from "../channels/types.ts";
+import type { Db, MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
-import { findTenantByChatId, findTenantByPhone, getTenant, servingRefusal } from "../tenants/index.ts";
-import type { Tenant } from "../tenants/index.ts";
 import type { InboundOutcome } from "../metrics/index.ts";
-import { decideCommand, parseChatCommand, ARCHIVED_REPLY, PAUSED_REPLY, SLOW_DOWN_REPLY, TOO_MANY_LINK_ATTEMPTS_REPLY, unknownChatReply } from "./chat-commands.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { findTenantByChatId, findTenantByPhone, getTenant, servingRefusal } from "../tenants/index.ts";
 import type { ChatCommand } from "./chat-commands.ts";
+import {
+  ARCHIVED_REPLY,
+  decideCommand,
+  PAUSED_REPLY,
+  parseChatCommand,
+  SLOW_DOWN_REPLY,
+  TOO_MANY_LINK_ATTEMPTS_REPLY,
+  unknownChatReply,
+} from "./chat-commands.ts";
 import { pendingMedia } from "./inbound-media.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { appendTimeline, quoteForTimeline } from "./timeline.ts";
-import type { Db, MessageRow } from "../db/index.ts";
 
 /** What the pipeline needs from the rest of the engine. */
 export interface PipelineDeps {
@@ -38,12 +46,20 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
   const log = ctx.log.child({ component: "pipeline" });
 
   /** proxystaff_inbound_messages_total: queued, duplicate, command, unknown_chat, rate_limited, paused, archived. */
-  const count = (msg: InboundMessage, outcome: InboundOutcome) => ctx.metrics.inbound.inc({ channel: msg.channel, outcome });
+  const count = (msg: InboundMessage, outcome: InboundOutcome) =>
+    ctx.metrics.inbound.inc({ channel: msg.channel, outcome });
 
   /** Stores the row (false: a duplicate, nothing else may happen) and sends a reply to it if given. */
   async function store(
     msg: InboundMessage,
-    row: { id: string; tenantId: string | null; kind: "chat" | "command"; status: "queued" | "done" | "rejected"; error?: string; media?: string },
+    row: {
+      id: string;
+      tenantId: string | null;
+      kind: "chat" | "command";
+      status: "queued" | "done" | "rejected";
+      error?: string;
+      media?: string;
+    },
   ): Promise<boolean> {
     const inserted = await insertChannelMessage(ctx.db, {
       id: row.id,
@@ -68,9 +84,24 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
   }
 
   /** Hands a reply to the outbox. The message is already stored: a failure here is logged, not thrown (a redelivery would be dropped as a duplicate anyway). */
-  async function reply(msg: InboundMessage, tenantId: string | null, replyTo: string, text: string, kind: "command" | "system", keyboard?: OutboundReply["keyboard"]): Promise<void> {
+  async function reply(
+    msg: InboundMessage,
+    tenantId: string | null,
+    replyTo: string,
+    text: string,
+    kind: "command" | "system",
+    keyboard?: OutboundReply["keyboard"],
+  ): Promise<void> {
     try {
-      await deps.outbox.enqueue({ tenantId, channel: msg.channel, chatId: msg.chatId, text, replyTo, kind, ...(keyboard ? { keyboard } : {}) });
+      await deps.outbox.enqueue({
+        tenantId,
+        channel: msg.channel,
+        chatId: msg.chatId,
+        text,
+        replyTo,
+        kind,
+        ...(keyboard ? { keyboard } : {}),
+      });
     } catch (err) {
       log.error("reply not stored", { tenantId, channel: msg.channel, chatId: msg.chatId, replyTo, error: err });
     }
@@ -83,13 +114,31 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     return { isOver: counted >= ctx.config.RATE_LIMIT_PER_MINUTE, wasTold: rateLimited > 0 };
   }
 
-  async function refuseForRate(msg: InboundMessage, tenant: Tenant | null, id: string, wasTold: boolean): Promise<void> {
-    if (!(await store(msg, { id, tenantId: tenant?.id ?? null, kind: "chat", status: "rejected", error: "rate_limited" }))) return;
+  async function refuseForRate(
+    msg: InboundMessage,
+    tenant: Tenant | null,
+    id: string,
+    wasTold: boolean,
+  ): Promise<void> {
+    if (
+      !(await store(msg, { id, tenantId: tenant?.id ?? null, kind: "chat", status: "rejected", error: "rate_limited" }))
+    )
+      return;
     count(msg, "rate_limited");
-    log.warn("rate limit: message refused", { tenantId: tenant?.id, channel: msg.channel, chatId: msg.chatId, isReplySent: !wasTold });
+    log.warn("rate limit: message refused", {
+      tenantId: tenant?.id,
+      channel: msg.channel,
+      chatId: msg.chatId,
+      isReplySent: !wasTold,
+    });
     if (!wasTold) {
       await reply(msg, tenant?.id ?? null, id, SLOW_DOWN_REPLY, "system");
-      if (tenant) void appendTimeline(ctx, tenant, `⊘ over the rate limit (${ctx.config.RATE_LIMIT_PER_MINUTE}/min): messages refused for a minute`);
+      if (tenant)
+        void appendTimeline(
+          ctx,
+          tenant,
+          `⊘ over the rate limit (${ctx.config.RATE_LIMIT_PER_MINUTE}/min): messages refused for a minute`,
+        );
     }
   }
 
@@ -112,32 +161,66 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
   }
 
   /** An unlinked chat's link attempts are counted over an hour; past the limit each gets the same short refusal. */
-  async function isOverLinkAttempts(msg: InboundMessage, tenant: Tenant | null, command: ChatCommand): Promise<boolean> {
+  async function isOverLinkAttempts(
+    msg: InboundMessage,
+    tenant: Tenant | null,
+    command: ChatCommand,
+  ): Promise<boolean> {
     if (tenant || msg.channel !== "telegram" || (command.name !== "start" && command.name !== "contact")) return false;
-    const attempts = await countRecentLinkAttempts(ctx.db, msg.channel, msg.chatId, isoAt(ctx.clock.now() - LINK_WINDOW_MS));
+    const attempts = await countRecentLinkAttempts(
+      ctx.db,
+      msg.channel,
+      msg.chatId,
+      isoAt(ctx.clock.now() - LINK_WINDOW_MS),
+    );
     return attempts >= LINK_ATTEMPTS_PER_HOUR;
   }
 
-  async function handleCommand(msg: InboundMessage, tenant: Tenant | null, id: string, command: ChatCommand): Promise<void> {
+  async function handleCommand(
+    msg: InboundMessage,
+    tenant: Tenant | null,
+    id: string,
+    command: ChatCommand,
+  ): Promise<void> {
     const rate = await rateCheck({ channel: msg.channel, chatId: msg.chatId });
     if (rate.isOver) return refuseForRate(msg, tenant, id, rate.wasTold);
     if (await isOverLinkAttempts(msg, tenant, command)) {
-      if (!(await store(msg, { id, tenantId: null, kind: "command", status: "rejected", error: "link_rate_limited" }))) return;
+      if (!(await store(msg, { id, tenantId: null, kind: "command", status: "rejected", error: "link_rate_limited" })))
+        return;
       count(msg, "rate_limited");
-      log.warn("link attempts over the limit: refused", { channel: msg.channel, chatId: msg.chatId, limitPerHour: LINK_ATTEMPTS_PER_HOUR });
+      log.warn("link attempts over the limit: refused", {
+        channel: msg.channel,
+        chatId: msg.chatId,
+        limitPerHour: LINK_ATTEMPTS_PER_HOUR,
+      });
       await reply(msg, null, id, TOO_MANY_LINK_ATTEMPTS_REPLY, "system");
       return;
     }
     const decided = await decideCommand(ctx, command, msg, tenant);
-    const row = { id, tenantId: decided.tenantId, kind: "command" as const, status: decided.status, error: decided.error };
+    const row = {
+      id,
+      tenantId: decided.tenantId,
+      kind: "command" as const,
+      status: decided.status,
+      error: decided.error,
+    };
     if (!(await store(msg, row))) return;
     count(msg, "command");
     const changed = (await decided.apply?.()) ?? undefined;
     const final = changed ?? decided;
     if (changed) {
-      await ctx.db.update(messages).set({ tenant_id: changed.tenantId, status: changed.status, error: changed.error ?? null }).where(eq(messages.id, id));
+      await ctx.db
+        .update(messages)
+        .set({ tenant_id: changed.tenantId, status: changed.status, error: changed.error ?? null })
+        .where(eq(messages.id, id));
     }
-    log.info("command handled", { command: command.name, tenantId: final.tenantId, channel: msg.channel, status: final.status, error: final.error });
+    log.info("command handled", {
+      command: command.name,
+      tenantId: final.tenantId,
+      channel: msg.channel,
+      status: final.status,
+      error: final.error,
+    });
     await reply(msg, final.tenantId, id, final.reply, "command", final.keyboard);
   }
 
@@ -174,20 +257,34 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     if (refusal) {
       if (!(await store(msg, { id, tenantId: tenant.id, kind: "chat", status: "rejected", error: refusal }))) return;
       count(msg, refusal === "tenant_paused" ? "paused" : "archived");
-      void appendTimeline(ctx, tenant, `⊘ ${refusal === "tenant_paused" ? "paused" : "archived"}, not read: ${quoteForTimeline(msg.text)}`);
+      void appendTimeline(
+        ctx,
+        tenant,
+        `⊘ ${refusal === "tenant_paused" ? "paused" : "archived"}, not read: ${quoteForTimeline(msg.text)}`,
+      );
       await reply(msg, tenant.id, id, refusal === "tenant_paused" ? PAUSED_REPLY : ARCHIVED_REPLY, "system");
       return;
     }
 
     // Media is only referenced here (the webhook answers in milliseconds); the turn downloads it before the run.
     const media = pendingMedia(msg.media);
-    const row = { id, tenantId: tenant.id, kind: "chat" as const, status: "queued" as const, media: media.length > 0 ? JSON.stringify(media) : undefined };
+    const row = {
+      id,
+      tenantId: tenant.id,
+      kind: "chat" as const,
+      status: "queued" as const,
+      media: media.length > 0 ? JSON.stringify(media) : undefined,
+    };
     if (!(await store(msg, row))) return;
     count(msg, "queued");
     log.info("message queued", { tenantId: tenant.id, messageId: id, channel: msg.channel, media: media.length });
     deps.wake();
     const attached = media.map((m) => ` [${m.kind}]`).join("");
-    void appendTimeline(ctx, tenant, `← ${msg.senderName ?? msg.senderPhone ?? "customer"} (${msg.channel}): ${quoteForTimeline(msg.text)}${attached}`);
+    void appendTimeline(
+      ctx,
+      tenant,
+      `← ${msg.senderName ?? msg.senderPhone ?? "customer"} (${msg.channel}): ${quoteForTimeline(msg.text)}${attached}`,
+    );
   };
 }
 
@@ -247,7 +344,9 @@ function prepareStatements(db: Db) {
         rateLimited: sql<number>`coalesce(sum(CASE WHEN ${messages.error} = 'rate_limited' THEN 1 ELSE 0 END), 0)`,
       })
       .from(messages)
-      .where(sql`${messages.direction} = 'in' AND ${messages.kind} IN ('chat', 'command') AND ${messages.created_at} > ${p("since")} AND ${subject}`)
+      .where(
+        sql`${messages.direction} = 'in' AND ${messages.kind} IN ('chat', 'command') AND ${messages.created_at} > ${p("since")} AND ${subject}`,
+      )
       .prepare();
   // A link attempt is a /start (with a phone or a code) or a shared contact card from the chat.
   const countLinkAttempts = db
@@ -292,7 +391,11 @@ export async function insertChannelMessage(db: Db, row: ChannelMessageRow): Prom
  * `sinceIso`: those that counted against the limit (anything not refused for the limit itself),
  * and those refused for the limit. Read from the table, so every process agrees.
  */
-export async function countRecentInbound(db: Db, subject: RateSubject, sinceIso: string): Promise<{ counted: number; rateLimited: number }> {
+export async function countRecentInbound(
+  db: Db,
+  subject: RateSubject,
+  sinceIso: string,
+): Promise<{ counted: number; rateLimited: number }> {
   const { countForTenant, countForChat } = statements(db);
   const rows =
     "tenantId" in subject
@@ -303,7 +406,12 @@ export async function countRecentInbound(db: Db, subject: RateSubject, sinceIso:
 }
 
 /** How many link attempts (`/start …` and shared contacts, stored as command rows) the chat made since `sinceIso`. */
-export async function countRecentLinkAttempts(db: Db, channel: MessageRow["channel"], chatId: string, sinceIso: string): Promise<number> {
+export async function countRecentLinkAttempts(
+  db: Db,
+  channel: MessageRow["channel"],
+  chatId: string,
+  sinceIso: string,
+): Promise<number> {
   const rows = await statements(db).countLinkAttempts.all({ channel, chatId, since: sinceIso });
   return Number(rows[0]?.n ?? 0);
 }

@@ -1,5 +1,5 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db, MessageRow } from "../db/index.ts";
 import { conversationSessions, messages } from "../db/schema.ts";
@@ -91,19 +91,38 @@ export async function isLessRecentlyServedTenantWaiting(
  * arrival order — only while `owner` holds the tenant's unexpired lease (checked in the same
  * statement); otherwise nothing is claimed.
  */
-export async function claimQueued(db: Db, tenantId: string, owner: string, scope: QueueScope, nowMs: number): Promise<MessageRow[]> {
+export async function claimQueued(
+  db: Db,
+  tenantId: string,
+  owner: string,
+  scope: QueueScope,
+  nowMs: number,
+): Promise<MessageRow[]> {
   const leaseHeld = sql`EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${tenantId}
     AND s.lease_owner = ${owner} AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${isoAt(nowMs)})`;
   const claimed = await db
     .update(messages)
     .set({ status: "processing", lease_owner: owner, attempts: sql`${messages.attempts} + 1` })
-    .where(and(eq(messages.tenant_id, tenantId), eq(messages.direction, "in"), eq(messages.status, "queued"), ...scopeCondition(scope), leaseHeld))
+    .where(
+      and(
+        eq(messages.tenant_id, tenantId),
+        eq(messages.direction, "in"),
+        eq(messages.status, "queued"),
+        ...scopeCondition(scope),
+        leaseHeld,
+      ),
+    )
     .returning({ id: messages.id });
   if (claimed.length === 0) return [];
   return db
     .select()
     .from(messages)
-    .where(inArray(messages.id, claimed.map((c) => c.id)))
+    .where(
+      inArray(
+        messages.id,
+        claimed.map((c) => c.id),
+      ),
+    )
     .orderBy(asc(messages.created_at), sql`rowid`);
 }
 
@@ -173,7 +192,11 @@ export async function repliesTo(
   const oldestMs = Math.min(...inbound.map((m) => Date.parse(m.created_at)));
   const sinceIso = Number.isFinite(oldestMs) ? isoAt(oldestMs - REPLY_CLOCK_SKEW_MS) : "";
   const rows = await db.all<{ reply_to: string | null; kind: MessageRow["kind"] }>(
-    repliesToQuery(tenantId, inbound.map((m) => m.id), sinceIso),
+    repliesToQuery(
+      tenantId,
+      inbound.map((m) => m.id),
+      sinceIso,
+    ),
   );
   return rows.flatMap((r) => (r.reply_to ? [{ replyTo: r.reply_to, kind: r.kind }] : []));
 }
@@ -206,7 +229,9 @@ export async function activeLeaseOwners(db: Db, nowMs: number): Promise<{ tenant
   const rows = await db
     .select({ tenantId: conversationSessions.tenant_id, owner: conversationSessions.lease_owner })
     .from(conversationSessions)
-    .where(sql`${conversationSessions.lease_owner} IS NOT NULL AND ${conversationSessions.lease_expires_at} > ${isoAt(nowMs)}`);
+    .where(
+      sql`${conversationSessions.lease_owner} IS NOT NULL AND ${conversationSessions.lease_expires_at} > ${isoAt(nowMs)}`,
+    );
   return rows.flatMap((r) => (r.owner ? [{ tenantId: r.tenantId, owner: r.owner }] : []));
 }
 

@@ -85,7 +85,11 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
     if (!oldestKept) return 0;
     const before = oldestKept.created_at < cutoff ? oldestKept.created_at : cutoff;
     return deleteInBatches(
-      and(eq(messages.tenant_id, tenantId), lt(messages.created_at, before), notInArray(messages.status, [...LIVE_STATUSES])),
+      and(
+        eq(messages.tenant_id, tenantId),
+        lt(messages.created_at, before),
+        notInArray(messages.status, [...LIVE_STATUSES]),
+      ),
     );
   }
 
@@ -93,7 +97,11 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
     const nowMs = ctx.clock.now();
     const report: RetentionReport = { messages: 0, strangerMessages: 0, files: 0 };
     report.strangerMessages = await deleteInBatches(
-      and(isNull(messages.tenant_id), lt(messages.created_at, isoAt(nowMs - strangerDays * DAY_MS)), notInArray(messages.status, [...LIVE_STATUSES])),
+      and(
+        isNull(messages.tenant_id),
+        lt(messages.created_at, isoAt(nowMs - strangerDays * DAY_MS)),
+        notInArray(messages.status, [...LIVE_STATUSES]),
+      ),
     );
     const days = ctx.config.RETENTION_DAYS;
     if (days > 0) {
@@ -156,7 +164,8 @@ async function pruneOldFiles(ctx: AppContext, tenantId: string, folder: string, 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // Missing (another instance's tenant, a new workspace) is normal; a symlink or file in its place is the agent's doing.
-    if (code !== "ENOENT") ctx.log.warn("retention skipped a folder that is not a plain directory", { tenantId, folder, code });
+    if (code !== "ENOENT")
+      ctx.log.warn("retention skipped a folder that is not a plain directory", { tenantId, folder, code });
     return 0;
   }
   let removed = 0;
@@ -171,7 +180,12 @@ async function pruneOldFiles(ctx: AppContext, tenantId: string, folder: string, 
         await unlink(entry);
         removed++;
       } catch (err) {
-        ctx.log.warn("retention could not remove a file", { tenantId, folder, file: name, code: (err as NodeJS.ErrnoException).code });
+        ctx.log.warn("retention could not remove a file", {
+          tenantId,
+          folder,
+          file: name,
+          code: (err as NodeJS.ErrnoException).code,
+        });
       }
     }
   } finally {

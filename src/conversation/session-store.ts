@@ -1,9 +1,9 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { and, eq, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
 import { appState, conversationSessions } from "../db/schema.ts";
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 
 /** A tenant's agent session and who holds its lease (null fields: none / free). */
 export interface SessionState {
@@ -80,7 +80,12 @@ export interface ResetOutcome {
  * tenant's reset mark, so a run in flight never stores its session id afterwards (saveSessionId
  * compares the mark), then clears agent_session_id. The lease is freed per `options.freeLease`.
  */
-export async function resetAgentSession(db: Db, tenantId: string, nowMs: number = Date.now(), options: ResetOptions = {}): Promise<ResetOutcome> {
+export async function resetAgentSession(
+  db: Db,
+  tenantId: string,
+  nowMs: number = Date.now(),
+  options: ResetOptions = {},
+): Promise<ResetOutcome> {
   const mark = `${isoAt(nowMs)} ${crypto.randomUUID()}`;
   await db
     .insert(appState)
@@ -94,7 +99,8 @@ export async function resetAgentSession(db: Db, tenantId: string, nowMs: number 
   const row = rows[0];
   if (!row) return { reset: false, leaseFreed: false, leaseOwner: null, leaseExpiresAt: null };
   const isHeld = row.owner !== null && row.expires !== null && row.expires > isoAt(nowMs);
-  if (!isHeld && options.freeLease !== "always") return { reset: true, leaseFreed: false, leaseOwner: null, leaseExpiresAt: null };
+  if (!isHeld && options.freeLease !== "always")
+    return { reset: true, leaseFreed: false, leaseOwner: null, leaseExpiresAt: null };
   const owner = row.owner;
   if (owner === null) return { reset: true, leaseFreed: false, leaseOwner: null, leaseExpiresAt: null };
   const isDead = options.isOwnerDead ?? isGoneLocalOwner;
@@ -105,7 +111,12 @@ export async function resetAgentSession(db: Db, tenantId: string, nowMs: number 
       .set({ lease_owner: null, lease_expires_at: null, updated_at: isoAt(nowMs) })
       .where(and(eq(conversationSessions.tenant_id, tenantId), eq(conversationSessions.lease_owner, owner)));
   }
-  return { reset: true, leaseFreed: shouldFree && isHeld, leaseOwner: isHeld ? owner : null, leaseExpiresAt: isHeld ? row.expires : null };
+  return {
+    reset: true,
+    leaseFreed: shouldFree && isHeld,
+    leaseOwner: isHeld ? owner : null,
+    leaseExpiresAt: isHeld ? row.expires : null,
+  };
 }
 
 /**
@@ -145,7 +156,13 @@ export async function acquireLease(
 }
 
 /** Extends the lease if `owner` still holds it; false means it was lost (reset, freed by an operator, expired and taken). */
-export async function renewLease(db: Db, tenantId: string, owner: string, nowMs: number, ttlMs: number): Promise<boolean> {
+export async function renewLease(
+  db: Db,
+  tenantId: string,
+  owner: string,
+  nowMs: number,
+  ttlMs: number,
+): Promise<boolean> {
   const rows = await db
     .update(conversationSessions)
     .set({ lease_expires_at: isoAt(nowMs + ttlMs), updated_at: isoAt(nowMs) })

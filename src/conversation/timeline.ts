@@ -81,7 +81,13 @@ async function writeLine(
   try {
     // Synchronous on purpose: a few non-blocking syscalls on a small file take µs, less than the
     // thread-pool round trips of async ones (the line is written after the webhook's answer is on its way).
-    appendWorkspaceFile(ctx.config, tenant.id, `timeline/${date}.md`, (isNew) => (isNew ? `# ${date} (${tenant.timezone})\n\n${text}` : text), 0o640);
+    appendWorkspaceFile(
+      ctx.config,
+      tenant.id,
+      `timeline/${date}.md`,
+      (isNew) => (isNew ? `# ${date} (${tenant.timezone})\n\n${text}` : text),
+      0o640,
+    );
   } catch (err) {
     ctx.log.warn("timeline line not written", { tenantId: tenant.id, error: err });
   }

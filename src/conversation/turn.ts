@@ -1,18 +1,25 @@
-import { runWithSessionRetry, formatPrompt } from "../agent/index.ts";
 import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index.ts";
+import { formatPrompt, runWithSessionRetry } from "../agent/index.ts";
 import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
+import { tenantEnvironment } from "../credentials/index.ts";
 import type { MessageRow } from "../db/index.ts";
 import { AppError, errorMessage } from "../errors.ts";
-import { getTenant, servingRefusal, tenantUid, workspacePath, ensureClaudeMdCurrent, statWorkspaceEntry } from "../tenants/index.ts";
-import { tenantEnvironment } from "../credentials/index.ts";
 import type { Tenant } from "../tenants/index.ts";
+import {
+  ensureClaudeMdCurrent,
+  getTenant,
+  servingRefusal,
+  statWorkspaceEntry,
+  tenantUid,
+  workspacePath,
+} from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
+import { RUN_FAILED_REPLY } from "./chat-commands.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
 import { downloadPendingMedia, isPendingMedia, parseStoredMedia } from "./inbound-media.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { finishClaimed, repliesTo, stillClaimed } from "./queue-store.ts";
-import { RUN_FAILED_REPLY } from "./chat-commands.ts";
 import { saveSessionId } from "./session-store.ts";
 import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 
@@ -49,9 +56,20 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const lastAnswered = Math.max(...replies.map((r) => batch.messages.findIndex((m) => m.id === r.replyTo)));
     const answered = batch.messages.slice(0, lastAnswered + 1);
     const failedBefore = replies.some((r) => r.kind === "system");
-    const outcome = failedBefore ? { status: "failed" as const, error: "agent run failed (recorded before a restart)" } : { status: "done" as const };
-    await finishClaimed(ctx.db, answered.map((m) => m.id), batch.owner, outcome, ctx.clock.now());
-    log.info("run already answered before a restart; not run again", { tenantId: batch.tenantId, count: answered.length });
+    const outcome = failedBefore
+      ? { status: "failed" as const, error: "agent run failed (recorded before a restart)" }
+      : { status: "done" as const };
+    await finishClaimed(
+      ctx.db,
+      answered.map((m) => m.id),
+      batch.owner,
+      outcome,
+      ctx.clock.now(),
+    );
+    log.info("run already answered before a restart; not run again", {
+      tenantId: batch.tenantId,
+      count: answered.length,
+    });
     return batch.messages.slice(lastAnswered + 1);
   }
 
@@ -86,39 +104,102 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     // Lost the lease: the agent was killed, and another process may be running these messages already.
     // Nothing of this run is kept (no reply, no session id, rows left for the lease's next holder).
     if (batch.signal.aborted) {
-      runLog.warn("run stopped: the lease was lost; its outcome is dropped", { kind: result.kind, durationMs: result.durationMs });
+      runLog.warn("run stopped: the lease was lost; its outcome is dropped", {
+        kind: result.kind,
+        durationMs: result.durationMs,
+      });
       return;
     }
     if ((await stillClaimed(ctx.db, ids, batch.owner)).length === 0) {
-      runLog.warn("run result dropped: the messages were taken over (lease freed or reset meanwhile)", { kind: result.kind });
+      runLog.warn("run result dropped: the messages were taken over (lease freed or reset meanwhile)", {
+        kind: result.kind,
+      });
       return;
     }
     const lastId = ids[ids.length - 1]!;
     const isTasksOnly = rows.every((m) => m.kind === "task");
     if (result.kind === "ok") {
-      const isSessionSaved = await saveSessionId(ctx.db, tenant.id, batch.owner, result.sessionId, ctx.clock.now(), batch.resetMark);
+      const isSessionSaved = await saveSessionId(
+        ctx.db,
+        tenant.id,
+        batch.owner,
+        result.sessionId,
+        ctx.clock.now(),
+        batch.resetMark,
+      );
       await recordAgentSuccess(ctx.db, ctx.clock.now());
       const text = result.text.trim();
       if (text !== "" && target) {
-        await deps.outbox.enqueue({ tenantId: tenant.id, channel: target.channel, chatId: target.chatId, text, replyTo: lastId, kind: isTasksOnly ? "task" : "chat" });
+        await deps.outbox.enqueue({
+          tenantId: tenant.id,
+          channel: target.channel,
+          chatId: target.chatId,
+          text,
+          replyTo: lastId,
+          kind: isTasksOnly ? "task" : "chat",
+        });
       }
       await finishClaimed(ctx.db, ids, batch.owner, { status: "done" }, ctx.clock.now());
-      runLog.info("agent run ok", { durationMs: result.durationMs, replyChars: text.length, sessionReset: result.sessionReset, isSessionSaved });
-      await appendTimeline(ctx, tenant, text === "" ? "→ (the agent finished without a reply)" : target ? `→ reply: ${quoteForTimeline(text)}` : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`);
+      runLog.info("agent run ok", {
+        durationMs: result.durationMs,
+        replyChars: text.length,
+        sessionReset: result.sessionReset,
+        isSessionSaved,
+      });
+      await appendTimeline(
+        ctx,
+        tenant,
+        text === ""
+          ? "→ (the agent finished without a reply)"
+          : target
+            ? `→ reply: ${quoteForTimeline(text)}`
+            : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`,
+      );
       return;
     }
     const error = `${result.kind}: ${result.error}`;
-    runLog.error("agent run failed", { kind: result.kind, error: result.error, durationMs: result.durationMs, exitCode: result.exitCode });
-    await recordAgentFailure(ctx.db, { kind: result.kind, at: new Date(ctx.clock.now()).toISOString(), tenant_id: tenant.id, error: result.error.slice(0, 500) }, ctx.clock.now());
+    runLog.error("agent run failed", {
+      kind: result.kind,
+      error: result.error,
+      durationMs: result.durationMs,
+      exitCode: result.exitCode,
+    });
+    await recordAgentFailure(
+      ctx.db,
+      {
+        kind: result.kind,
+        at: new Date(ctx.clock.now()).toISOString(),
+        tenant_id: tenant.id,
+        error: result.error.slice(0, 500),
+      },
+      ctx.clock.now(),
+    );
     // A failed scheduled task is retried by the scheduler; only a customer waiting for an answer is told.
     if (!isTasksOnly && target) {
-      await deps.outbox.enqueue({ tenantId: tenant.id, channel: target.channel, chatId: target.chatId, text: RUN_FAILED_REPLY, replyTo: lastId, kind: "system" });
+      await deps.outbox.enqueue({
+        tenantId: tenant.id,
+        channel: target.channel,
+        chatId: target.chatId,
+        text: RUN_FAILED_REPLY,
+        replyTo: lastId,
+        kind: "system",
+      });
     }
     await finishClaimed(ctx.db, ids, batch.owner, { status: "failed", error: error.slice(0, 2000) }, ctx.clock.now());
-    await appendTimeline(ctx, tenant, `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}`);
+    await appendTimeline(
+      ctx,
+      tenant,
+      `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}`,
+    );
   };
 
-  async function runAgent(tenant: Tenant, rows: MessageRow[], sessionId: string | null, token: string | undefined, signal: AbortSignal): Promise<RetriedAgentResult> {
+  async function runAgent(
+    tenant: Tenant,
+    rows: MessageRow[],
+    sessionId: string | null,
+    token: string | undefined,
+    signal: AbortSignal,
+  ): Promise<RetriedAgentResult> {
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
       await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
@@ -129,7 +210,10 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         workspace: workspacePath(ctx.config, tenant.id),
         uid: await tenantUid(ctx.db, tenant.id),
         // Media the pipeline only referenced is downloaded now, before the run (the webhook did not wait for it).
-        prompt: formatPrompt((await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem), tenant.timezone),
+        prompt: formatPrompt(
+          (await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem),
+          tenant.timezone,
+        ),
         sessionId,
         tenantEnv: env,
         timezone: tenant.timezone,
@@ -139,7 +223,13 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     } catch (err) {
       // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.
       const error = err instanceof AppError ? `${err.code}: ${err.message}` : errorMessage(err);
-      return { kind: "crash", error: `could not run the agent: ${error}`, durationMs: 0, exitCode: null, sessionReset: false };
+      return {
+        kind: "crash",
+        error: `could not run the agent: ${error}`,
+        durationMs: 0,
+        exitCode: null,
+        sessionReset: false,
+      };
     }
   }
 }
@@ -157,8 +247,13 @@ function replyTarget(rows: MessageRow[]): { channel: ChannelName; chatId: string
 export function toPromptItem(row: MessageRow): PromptItem {
   const media = parseStoredMedia(row.media);
   const missing = media.flatMap((m) =>
-    "error" in m ? [`[The customer sent a ${m.kind}${m.fileName ? ` (${m.fileName})` : ""} that could not be downloaded: ${m.error}]`]
-    : isPendingMedia(m) ? [`[The customer sent a ${m.kind} that could not be downloaded: not fetched]`] : [],
+    "error" in m
+      ? [
+          `[The customer sent a ${m.kind}${m.fileName ? ` (${m.fileName})` : ""} that could not be downloaded: ${m.error}]`,
+        ]
+      : isPendingMedia(m)
+        ? [`[The customer sent a ${m.kind} that could not be downloaded: not fetched]`]
+        : [],
   );
   return {
     kind: row.kind === "task" ? "task" : "chat",
@@ -191,7 +286,7 @@ export function createClaudeMdCheck(ctx: Pick<AppContext, "config" | "log">): Cl
   const matched = new Map<string, string>(); // tenant id → key of the last (row, file) pair found matching
 
   function keyOf(tenant: Tenant): string | null {
-    let info;
+    let info: ReturnType<typeof statWorkspaceEntry>;
     try {
       info = statWorkspaceEntry(ctx.config, tenant.id, "CLAUDE.md");
     } catch {

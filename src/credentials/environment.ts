@@ -1,6 +1,6 @@
 import type { AppContext } from "../context.ts";
-import { MAX_ENV_FILE_BYTES, readWorkspaceFile } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
+import { MAX_ENV_FILE_BYTES, readWorkspaceFile } from "../tenants/index.ts";
 import { openCredentials } from "./store.ts";
 
 /**
@@ -67,8 +67,13 @@ export function tenantSecretValues(env: Record<string, string>): string[] {
  * Never contains platform secrets. A credential that cannot be decrypted → AppError
  * `credential_undecryptable` (the run must not start with a silently missing key).
  */
-export async function tenantEnvironment(ctx: Pick<AppContext, "config" | "db">, tenant: Pick<Tenant, "id">): Promise<Record<string, string>> {
-  const platform: Record<(typeof PLATFORM_TOOL_SETTINGS)[number], string> = { SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE };
+export async function tenantEnvironment(
+  ctx: Pick<AppContext, "config" | "db">,
+  tenant: Pick<Tenant, "id">,
+): Promise<Record<string, string>> {
+  const platform: Record<(typeof PLATFORM_TOOL_SETTINGS)[number], string> = {
+    SENDGRID_API_BASE: ctx.config.SENDGRID_API_BASE,
+  };
   const fromFile = readWorkspaceEnv(ctx, tenant);
   const fromVault = await openCredentials(ctx, tenant);
   return { ...platform, ...fromFile, ...fromVault };

@@ -20,7 +20,9 @@ export interface GoogleClient {
 }
 
 /** The configured client, or an AppError `google_oauth_not_configured` naming what is missing. */
-export function googleClientFromConfig(config: Pick<Config, "GOOGLE_CLIENT_ID" | "GOOGLE_CLIENT_SECRET" | "GOOGLE_TOKEN_URL">): GoogleClient {
+export function googleClientFromConfig(
+  config: Pick<Config, "GOOGLE_CLIENT_ID" | "GOOGLE_CLIENT_SECRET" | "GOOGLE_TOKEN_URL">,
+): GoogleClient {
   const missing = (["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"] as const).filter((k) => !config[k]);
   if (missing.length > 0 || !config.GOOGLE_CLIENT_ID || !config.GOOGLE_CLIENT_SECRET) {
     throw new AppError(
@@ -28,11 +30,18 @@ export function googleClientFromConfig(config: Pick<Config, "GOOGLE_CLIENT_ID" |
       `Set ${missing.join(" and ")} (an OAuth client of type "Desktop app" from the Google Cloud console) to run the Gmail OAuth flow.`,
     );
   }
-  return { clientId: config.GOOGLE_CLIENT_ID, clientSecret: config.GOOGLE_CLIENT_SECRET, tokenUrl: config.GOOGLE_TOKEN_URL };
+  return {
+    clientId: config.GOOGLE_CLIENT_ID,
+    clientSecret: config.GOOGLE_CLIENT_SECRET,
+    tokenUrl: config.GOOGLE_TOKEN_URL,
+  };
 }
 
 /** The consent URL: offline access with a forced consent prompt, so Google returns a refresh token. */
-export function buildConsentUrl(clientId: string, options: { redirectUri?: string; scope?: string; state?: string } = {}): string {
+export function buildConsentUrl(
+  clientId: string,
+  options: { redirectUri?: string; scope?: string; state?: string } = {},
+): string {
   const url = new URL(GOOGLE_AUTH_URL);
   url.searchParams.set("client_id", clientId);
   url.searchParams.set("redirect_uri", options.redirectUri ?? DEFAULT_REDIRECT_URI);
@@ -52,10 +61,15 @@ export function extractCode(input: string): string {
     const error = url.searchParams.get("error");
     if (error) throw new AppError("google_oauth_denied", `Google did not grant access: ${error}.`);
     const code = url.searchParams.get("code");
-    if (!code) throw new AppError("google_oauth_no_code", "That address has no ?code= parameter; copy the address Google redirected to.");
+    if (!code)
+      throw new AppError(
+        "google_oauth_no_code",
+        "That address has no ?code= parameter; copy the address Google redirected to.",
+      );
     return code;
   }
-  if (!/^[\w./~+-]{4,2048}$/.test(text)) throw new AppError("google_oauth_no_code", "That does not look like an authorization code.");
+  if (!/^[\w./~+-]{4,2048}$/.test(text))
+    throw new AppError("google_oauth_no_code", "That does not look like an authorization code.");
   return text;
 }
 
@@ -95,17 +109,32 @@ export async function exchangeCodeForRefreshToken(
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (err) {
-    throw new AppError("google_oauth_unreachable", `Could not reach ${client.tokenUrl}: ${(err as Error).message}`, 502, { cause: err });
+    throw new AppError(
+      "google_oauth_unreachable",
+      `Could not reach ${client.tokenUrl}: ${(err as Error).message}`,
+      502,
+      { cause: err },
+    );
   }
   const json: unknown = await res.json().catch(() => null);
   if (!res.ok) {
     const parsed = tokenError.safeParse(json);
-    const why = parsed.success ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ""}` : `HTTP ${res.status}`;
-    const hint = parsed.success && parsed.data.error === "invalid_grant" ? " The code is wrong, expired or already used: open the consent URL again." : "";
+    const why = parsed.success
+      ? `${parsed.data.error}${parsed.data.error_description ? ` (${parsed.data.error_description})` : ""}`
+      : `HTTP ${res.status}`;
+    const hint =
+      parsed.success && parsed.data.error === "invalid_grant"
+        ? " The code is wrong, expired or already used: open the consent URL again."
+        : "";
     throw new AppError("google_oauth_failed", `Google refused the code: ${why}.${hint}`, 502);
   }
   const parsed = tokenResponse.safeParse(json);
-  if (!parsed.success) throw new AppError("google_oauth_failed", "Google's token endpoint answered with something that is not a token response.", 502);
+  if (!parsed.success)
+    throw new AppError(
+      "google_oauth_failed",
+      "Google's token endpoint answered with something that is not a token response.",
+      502,
+    );
   if (!parsed.data.refresh_token) {
     throw new AppError(
       "google_oauth_no_refresh_token",

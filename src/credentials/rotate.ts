@@ -23,7 +23,9 @@ export interface RotationReport {
  * key its version names (CREDENTIALS_KEY_PREVIOUS). Each row is replaced with one conditional
  * UPDATE that only applies if the row was not changed meanwhile. Safe to run again.
  */
-export async function rotateCredentialsKey(ctx: Pick<AppContext, "config" | "db" | "log" | "clock">): Promise<RotationReport> {
+export async function rotateCredentialsKey(
+  ctx: Pick<AppContext, "config" | "db" | "log" | "clock">,
+): Promise<RotationReport> {
   const vault = Vault.fromConfig(ctx.config);
   const report: RotationReport = { rotated: 0, alreadyCurrent: 0, failed: 0, failures: [] };
   const rows = await ctx.db.select().from(credentials);
@@ -56,6 +58,11 @@ export async function rotateCredentialsKey(ctx: Pick<AppContext, "config" | "db"
     if (updated.length) report.rotated++;
     else report.alreadyCurrent++; // replaced meanwhile by a write, which sealed it with the current key
   }
-  ctx.log.info("credentials key rotation", { rotated: report.rotated, alreadyCurrent: report.alreadyCurrent, failed: report.failed, keyVersion: vault.currentVersion });
+  ctx.log.info("credentials key rotation", {
+    rotated: report.rotated,
+    alreadyCurrent: report.alreadyCurrent,
+    failed: report.failed,
+    keyVersion: vault.currentVersion,
+  });
   return report;
 }

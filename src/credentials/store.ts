@@ -1,12 +1,12 @@
 import { and, asc, eq } from "drizzle-orm";
+import { z } from "zod";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
-import { requireTenant } from "../tenants/index.ts";
-import type { Tenant } from "../tenants/index.ts";
 import { ValidationError } from "../errors.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { requireTenant } from "../tenants/index.ts";
 import { Vault } from "./vault.ts";
-import { z } from "zod";
 
 const { credentials } = schema;
 
@@ -25,7 +25,11 @@ type VaultContext = Pick<AppContext, "config" | "db" | "log" | "clock">;
  * is replaced). Every key and value is checked before anything is written (ValidationError
  * `invalid_credential` naming the key). Returns the names of all keys the tenant now has.
  */
-export async function setCredentials(ctx: VaultContext, tenantId: string, record: Record<string, unknown>): Promise<string[]> {
+export async function setCredentials(
+  ctx: VaultContext,
+  tenantId: string,
+  record: Record<string, unknown>,
+): Promise<string[]> {
   const tenant = await requireTenant(ctx.db, tenantId);
   const entries = Object.entries(record).map(([key, value]) => [key, checkCredential(key, value)] as const);
   const vault = Vault.fromConfig(ctx.config);
@@ -55,7 +59,10 @@ export async function listCredentials(ctx: VaultContext, tenantId: string): Prom
 /** Removes one credential; true when it existed. An invalid key name → ValidationError. */
 export async function deleteCredential(ctx: VaultContext, tenantId: string, key: string): Promise<boolean> {
   if (!CREDENTIAL_KEY_PATTERN.test(key)) {
-    throw new ValidationError(`Credential key ${JSON.stringify(key.slice(0, 80))} is invalid: it must match ^[A-Z][A-Z0-9_]{0,63}$.`, "invalid_credential");
+    throw new ValidationError(
+      `Credential key ${JSON.stringify(key.slice(0, 80))} is invalid: it must match ^[A-Z][A-Z0-9_]{0,63}$.`,
+      "invalid_credential",
+    );
   }
   const tenant = await requireTenant(ctx.db, tenantId);
   const removed = await ctx.db
@@ -75,7 +82,10 @@ export async function getCredentials(ctx: VaultContext, tenantId: string): Promi
 }
 
 /** getCredentials for a tenant already loaded (no second read of its row). */
-export async function openCredentials(ctx: Pick<AppContext, "config" | "db">, tenant: Pick<Tenant, "id">): Promise<Record<string, string>> {
+export async function openCredentials(
+  ctx: Pick<AppContext, "config" | "db">,
+  tenant: Pick<Tenant, "id">,
+): Promise<Record<string, string>> {
   const vault = Vault.fromConfig(ctx.config);
   const out: Record<string, string> = {};
   for (const row of await rowsOf(ctx, tenant.id)) out[row.key] = vault.open(tenant.id, row.key, row);
@@ -114,9 +124,7 @@ export const MAX_CREDENTIAL_VALUE_BYTES = 64 * 1024;
 const KEY_RULE = "must match ^[A-Z][A-Z0-9_]{0,63}$ (e.g. SENDGRID_API_KEY)";
 
 /** A credential key name (zod), for route parameters and bodies. */
-export const credentialKeySchema = z
-  .string()
-  .regex(CREDENTIAL_KEY_PATTERN, KEY_RULE);
+export const credentialKeySchema = z.string().regex(CREDENTIAL_KEY_PATTERN, KEY_RULE);
 
 /** A credential value (zod): a non-empty string of at most 64 KiB. */
 export const credentialValueSchema = z
@@ -148,9 +156,13 @@ export function checkCredential(key: string, value: unknown): string {
       "invalid_credential",
     );
   }
-  if (typeof value !== "string") throw new ValidationError(`Credential ${key}: the value must be a string.`, "invalid_credential");
+  if (typeof value !== "string")
+    throw new ValidationError(`Credential ${key}: the value must be a string.`, "invalid_credential");
   if (value.length === 0) {
-    throw new ValidationError(`Credential ${key}: the value is empty; delete the credential instead.`, "invalid_credential");
+    throw new ValidationError(
+      `Credential ${key}: the value is empty; delete the credential instead.`,
+      "invalid_credential",
+    );
   }
   if (Buffer.byteLength(value, "utf8") > MAX_CREDENTIAL_VALUE_BYTES) {
     throw new ValidationError(`Credential ${key}: the value is larger than 64 KiB.`, "invalid_credential");

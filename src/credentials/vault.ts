@@ -88,7 +88,9 @@ export class Vault {
       const decipher = createDecipheriv(ALGORITHM, secret, iv, { authTagLength: TAG_BYTES });
       decipher.setAAD(aad(tenantId, key));
       decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, "base64")), decipher.final()]).toString("utf8");
+      return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, "base64")), decipher.final()]).toString(
+        "utf8",
+      );
     } catch (err) {
       throw new CredentialUndecryptableError(
         tenantId,

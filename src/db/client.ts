@@ -4,9 +4,9 @@ import { dirname } from "node:path";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzleBun } from "drizzle-orm/bun-sqlite";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
-import * as schema from "./schema.ts";
 import type { Context } from "hono";
 import { AppError } from "../errors.ts";
+import * as schema from "./schema.ts";
 
 /**
  * How long one attempt waits for another writer's lock (PRAGMA busy_timeout). bun:sqlite waits
@@ -106,7 +106,8 @@ function createPrivateDatabaseFile(path: string): void {
     writeFileSync(path, "", { mode: 0o600, flag: "wx" });
   } catch (err) {
     // Already there (this or another process made it): SQLite opens it as it is; the start-up warns if it is readable by others.
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`cannot create the database file ${path}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST")
+      throw new Error(`cannot create the database file ${path}`, { cause: err });
   }
 }
 
@@ -145,7 +146,10 @@ export const DATABASE_BUSY_RETRY_AFTER_S = 2;
  */
 export class DatabaseBusyError extends AppError {
   override name = "DatabaseBusyError";
-  constructor(readonly waitedMs: number, options?: ErrorOptions) {
+  constructor(
+    readonly waitedMs: number,
+    options?: ErrorOptions,
+  ) {
     super("database_busy", "The database is busy (another process holds its write lock); retry shortly.", 503, options);
   }
 }
@@ -174,7 +178,10 @@ export function isDatabaseBusy(err: unknown): boolean {
  */
 export function databaseBusyResponse(c: Context): Response {
   c.header("Retry-After", String(DATABASE_BUSY_RETRY_AFTER_S));
-  return c.json({ error: { code: "database_busy", message: "The database is busy; nothing was stored. Retry shortly." } }, 503);
+  return c.json(
+    { error: { code: "database_busy", message: "The database is busy; nothing was stored. Retry shortly." } },
+    503,
+  );
 }
 
 export interface BusyRetryOptions {

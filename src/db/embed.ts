@@ -8,7 +8,9 @@ interface Journal {
 /** Renders the TypeScript module that embeds every migration of the drizzle/ folder. */
 export function renderMigrationsModule(drizzleDir: string): string {
   const journal = JSON.parse(readFileSync(join(drizzleDir, "meta/_journal.json"), "utf8")) as Journal;
-  const imports = journal.entries.map((e, i) => `import m${i} from "../../drizzle/${e.tag}.sql" with { type: "text" };`);
+  const imports = journal.entries.map(
+    (e, i) => `import m${i} from "../../drizzle/${e.tag}.sql" with { type: "text" };`,
+  );
   const rows = journal.entries.map(
     (e, i) => `  { tag: ${JSON.stringify(e.tag)}, when: ${e.when}, breakpoints: ${e.breakpoints}, sql: m${i} },`,
   );

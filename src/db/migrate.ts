@@ -18,7 +18,9 @@ export function migrationMeta(): MigrationMeta[] {
 export async function migrateDatabase(database: Database): Promise<number> {
   const migrations = migrationMeta();
   const { db } = database;
-  await db.run(sql`CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)`);
+  await db.run(
+    sql`CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
+  );
   return database.kind === "bun-sqlite" ? migrateLocal(db, migrations) : migrateLibsql(db, migrations);
 }
 
@@ -40,7 +42,9 @@ export async function migrationStatus(database: Database): Promise<MigrationStat
     sql`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'`,
   );
   if (!Number(table?.n)) return { total: migrations.length, pending: migrations.length, isAhead: false };
-  const [last] = await db.all<{ created_at: number }>(sql`SELECT max(created_at) AS created_at FROM "__drizzle_migrations"`);
+  const [last] = await db.all<{ created_at: number }>(
+    sql`SELECT max(created_at) AS created_at FROM "__drizzle_migrations"`,
+  );
   const newest = Math.max(0, ...migrations.map((m) => m.folderMillis));
   return {
     total: migrations.length,
@@ -68,7 +72,9 @@ async function migrateLocal(db: Db, migrations: MigrationMeta[]): Promise<number
     const pending = await pendingMigrations(db, migrations);
     for (const m of pending) {
       for (const statement of m.sql) if (statement.trim()) await db.run(sql.raw(statement));
-      await db.run(sql`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (${m.hash}, ${m.folderMillis})`);
+      await db.run(
+        sql`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (${m.hash}, ${m.folderMillis})`,
+      );
     }
     await db.run(sql`COMMIT`);
     return pending.length;

@@ -68,7 +68,9 @@ export const messages = sqliteTable(
     chat_id: text("chat_id").notNull(),
     external_id: text("external_id"),
     /** What the message is: a chat turn, a scheduled task's prompt, or a command answer. */
-    kind: text("kind", { enum: ["chat", "task", "command", "system"] }).notNull().default("chat"),
+    kind: text("kind", { enum: ["chat", "task", "command", "system"] })
+      .notNull()
+      .default("chat"),
     sender: text("sender"),
     body: text("body").notNull().default(""),
     media: text("media"),
@@ -88,9 +90,7 @@ export const messages = sqliteTable(
     processed_at: text("processed_at"),
   },
   (t) => [
-    uniqueIndex("messages_channel_external_id_unique")
-      .on(t.channel, t.external_id)
-      .where(sql`direction = 'in'`),
+    uniqueIndex("messages_channel_external_id_unique").on(t.channel, t.external_id).where(sql`direction = 'in'`),
     index("messages_tenant_status_idx").on(t.tenant_id, t.status, t.created_at),
     index("messages_tenant_created_idx").on(t.tenant_id, t.created_at),
     index("messages_outbox_idx").on(t.direction, t.status, t.next_attempt_at),

@@ -1,16 +1,16 @@
+import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
-import type { MiddlewareHandler, Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { AppContext } from "../context.ts";
-import { errorResponse, requireAdminKey } from "./admin-key.ts";
-import { HealthRegistry, mountHealth } from "./health.ts";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import type { AppContext } from "../context.ts";
 import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
 import { AppError, describeZodError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { RouteModule } from "../ports.ts";
+import { errorResponse, requireAdminKey } from "./admin-key.ts";
+import { HealthRegistry, mountHealth } from "./health.ts";
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -79,7 +79,12 @@ export function createErrorHandler(log: Logger) {
       if (err.status === 400 && /malformed json/i.test(err.message)) {
         return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
       }
-      return errorResponse(c, err.status as ContentfulStatusCode, codeForStatus(err.status), err.message || "Request failed.");
+      return errorResponse(
+        c,
+        err.status as ContentfulStatusCode,
+        codeForStatus(err.status),
+        err.message || "Request failed.",
+      );
     }
     // The stack goes to the log (redacted like every line), never into the answer.
     log.error("unhandled error", { method: c.req.method, path: c.req.path, error: err, stack: err.stack });

@@ -1,11 +1,11 @@
 import type { Hono } from "hono";
-import { pingDatabase } from "../db/index.ts";
-import type { Db } from "../db/index.ts";
-import type { Logger } from "../log.ts";
 import pkg from "../../package.json" with { type: "json" };
 import type { AppContext } from "../context.ts";
-import { requireAdminKey } from "./admin-key.ts";
+import type { Db } from "../db/index.ts";
+import { pingDatabase } from "../db/index.ts";
+import type { Logger } from "../log.ts";
 import type { HealthContributor, HealthPart, RouteModule } from "../ports.ts";
+import { requireAdminKey } from "./admin-key.ts";
 
 /** Collects the modules' health contributions (queue depth, last agent failure, sandbox state, …). */
 export class HealthRegistry {

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ToolFailure, defineTool, excerpt, createToolBackends } from "./tool-kit.ts";
-import type { SendgridClientOptions, ToolEnv } from "./tool-kit.ts";
 import type { AppContext } from "../context.ts";
 import { redact } from "../log.ts";
+import type { SendgridClientOptions, ToolEnv } from "./tool-kit.ts";
+import { createToolBackends, defineTool, excerpt, ToolFailure } from "./tool-kit.ts";
 
 /** Vault keys the email tool reads server-side. */
 export const EMAIL_CREDENTIALS = {
@@ -12,7 +12,10 @@ export const EMAIL_CREDENTIALS = {
 } as const;
 
 const email = z.email("must be an email address");
-const recipients = z.union([email, z.array(email).min(1, "give at least one recipient").max(20, "at most 20 recipients")]);
+const recipients = z.union([
+  email,
+  z.array(email).min(1, "give at least one recipient").max(20, "at most 20 recipients"),
+]);
 
 export const sendEmailTool = defineTool({
   name: "send_email",
@@ -20,8 +23,8 @@ export const sendEmailTool = defineTool({
   maxCallsPerRun: 25,
   description:
     "Send an email on the business's behalf through its SendGrid account (the key stays on the server; you never " +
-    "need it). From: the business's sender address. Give `text`, `html` or both. Example: {\"to\":\"supplier@example.com\"," +
-    "\"subject\":\"Order for Friday\",\"text\":\"Hello, …\"}.",
+    'need it). From: the business\'s sender address. Give `text`, `html` or both. Example: {"to":"supplier@example.com",' +
+    '"subject":"Order for Friday","text":"Hello, …"}.',
   inputSchema: {
     to: recipients.describe("Recipient address, or a list of up to 20."),
     cc: z.array(email).max(20).optional().describe("Copy recipients."),
@@ -31,7 +34,8 @@ export const sendEmailTool = defineTool({
     html: z.string().min(1).max(200_000).optional().describe("HTML body."),
   },
   async run(input, env) {
-    if (input.text === undefined && input.html === undefined) throw new ToolFailure("Give the email a body: text, html or both.");
+    if (input.text === undefined && input.html === undefined)
+      throw new ToolFailure("Give the email a body: text, html or both.");
     const apiKey = await env.backends.getCredential(env.caller.tenantId, EMAIL_CREDENTIALS.apiKey);
     if (!apiKey) {
       throw new ToolFailure(
@@ -83,7 +87,6 @@ function explainFailure(status: number | null, reason: string): string {
   return `SendGrid rejected the email (HTTP ${status}): ${reason}. Nothing was sent.`;
 }
 
-
 /** One email as the tool sends it. */
 export interface EmailMessage {
   from: { email: string; name?: string };
@@ -103,14 +106,21 @@ export type SendgridOutcome =
 const DEFAULT_TIMEOUT_MS = 15_000;
 
 /** POST /v3/mail/send with the tenant's key. The key goes in the header only and never into the outcome. */
-export async function sendEmail(options: SendgridClientOptions, apiKey: string, message: EmailMessage): Promise<SendgridOutcome> {
+export async function sendEmail(
+  options: SendgridClientOptions,
+  apiKey: string,
+  message: EmailMessage,
+): Promise<SendgridOutcome> {
   const content = [
     ...(message.text !== undefined ? [{ type: "text/plain", value: message.text }] : []),
     ...(message.html !== undefined ? [{ type: "text/html", value: message.html }] : []),
   ];
   const body = {
     personalizations: [
-      { to: message.to.map((email) => ({ email })), ...(message.cc?.length ? { cc: message.cc.map((email) => ({ email })) } : {}) },
+      {
+        to: message.to.map((email) => ({ email })),
+        ...(message.cc?.length ? { cc: message.cc.map((email) => ({ email })) } : {}),
+      },
     ],
     from: message.from,
     ...(message.replyTo ? { reply_to: { email: message.replyTo } } : {}),
@@ -123,7 +133,12 @@ export async function sendEmail(options: SendgridClientOptions, apiKey: string, 
     return { ok: true, status: response.status, messageId: response.headers.get("x-message-id") };
   }
   const detail = redact(await errorDetail(response), [apiKey]);
-  return { ok: false, status: response.status, retryable: response.status === 429 || response.status >= 500, reason: detail };
+  return {
+    ok: false,
+    status: response.status,
+    retryable: response.status === 429 || response.status >= 500,
+    reason: detail,
+  };
 }
 
 /** GET /v3/scopes: is the key accepted and is SendGrid reachable? (health check; sends nothing). */
@@ -132,7 +147,12 @@ export async function checkSendgridKey(options: SendgridClientOptions, apiKey: s
   if (!("status" in response)) return response.failure;
   if (response.ok) return { ok: true, status: response.status, messageId: null };
   const detail = redact(await errorDetail(response), [apiKey]);
-  return { ok: false, status: response.status, retryable: response.status === 429 || response.status >= 500, reason: detail };
+  return {
+    ok: false,
+    status: response.status,
+    retryable: response.status === 429 || response.status >= 500,
+    reason: detail,
+  };
 }
 
 async function request(
@@ -150,7 +170,9 @@ async function request(
     });
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
-    const reason = timedOut ? "SendGrid did not answer in time" : `SendGrid could not be reached (${err instanceof Error ? err.name : "error"})`;
+    const reason = timedOut
+      ? "SendGrid did not answer in time"
+      : `SendGrid could not be reached (${err instanceof Error ? err.name : "error"})`;
     return { failure: { ok: false, status: null, retryable: true, reason } };
   }
 }
@@ -164,7 +186,11 @@ async function errorDetail(response: Response): Promise<string> {
     if (Array.isArray(errors) && errors.length > 0) {
       return errors
         .slice(0, 5)
-        .map((e) => [typeof e.field === "string" ? `${e.field}: ` : "", typeof e.message === "string" ? e.message : "error"].join(""))
+        .map((e) =>
+          [typeof e.field === "string" ? `${e.field}: ` : "", typeof e.message === "string" ? e.message : "error"].join(
+            "",
+          ),
+        )
         .join("; ")
         .slice(0, 500);
     }
@@ -173,7 +199,6 @@ async function errorDetail(response: Response): Promise<string> {
   }
   return `HTTP ${response.status}`;
 }
-
 
 /** One server-side tool's readiness for one tenant. */
 export interface ToolHealth {
@@ -195,14 +220,25 @@ export interface ToolsHealthOptions {
  * SENDGRID_API_KEY is set, a sender address exists and SendGrid accepts the key (GET /v3/scopes,
  * which sends nothing). The other tools need no credential and are not listed.
  */
-export async function checkToolsHealth(ctx: AppContext, tenantId: string, options: ToolsHealthOptions = {}): Promise<ToolHealth[]> {
+export async function checkToolsHealth(
+  ctx: AppContext,
+  tenantId: string,
+  options: ToolsHealthOptions = {},
+): Promise<ToolHealth[]> {
   const backends = createToolBackends(ctx);
   const apiKey = await backends.getCredential(tenantId, EMAIL_CREDENTIALS.apiKey);
   if (!apiKey) {
-    return [{ tool: "send_email", status: "not_configured", detail: `${EMAIL_CREDENTIALS.apiKey} is not set for this tenant.` }];
+    return [
+      {
+        tool: "send_email",
+        status: "not_configured",
+        detail: `${EMAIL_CREDENTIALS.apiKey} is not set for this tenant.`,
+      },
+    ];
   }
   const tenant = await backends.findTenant(tenantId);
-  const fromEmail = (await backends.getCredential(tenantId, EMAIL_CREDENTIALS.fromEmail)) ?? tenant?.business.email ?? null;
+  const fromEmail =
+    (await backends.getCredential(tenantId, EMAIL_CREDENTIALS.fromEmail)) ?? tenant?.business.email ?? null;
   const outcome = await checkSendgridKey(
     { baseUrl: ctx.config.SENDGRID_API_BASE, fetch: options.fetch, timeoutMs: options.timeoutMs ?? 10_000 },
     apiKey,

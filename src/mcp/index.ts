@@ -1,18 +1,18 @@
 import type { AppContext } from "../context.ts";
 import type { RouteModule } from "../ports.ts";
-import { createToolBackends } from "./tool-kit.ts";
-import type { ToolBackends, AgentToolsDeps, AgentToolsOptions } from "./tool-kit.ts";
 import { EMAIL_CREDENTIALS } from "./email.ts";
-import { MCP_PATH, createMcpRoutes, ToolTokenStore } from "./route.ts";
 import type { IssuedToken } from "./route.ts";
+import { createMcpRoutes, MCP_PATH, ToolTokenStore } from "./route.ts";
+import type { AgentToolsDeps, AgentToolsOptions, ToolBackends } from "./tool-kit.ts";
+import { createToolBackends } from "./tool-kit.ts";
 
 /**
  * The agent's tools: a tenant-scoped MCP server at POST /mcp (see docs/agent-tools.md).
  * Each run gets a token from `issueToken`; every tool resolves its tenant from that token only.
  */
 
-export { checkToolsHealth } from "./email.ts";
 export type { ToolsHealthOptions } from "./email.ts";
+export { checkToolsHealth } from "./email.ts";
 export type { TenantChat } from "./tool-kit.ts";
 
 /**
@@ -36,7 +36,10 @@ export interface AgentTools {
 
 /** Builds the tools, their token store and their route (wired in src/parts.ts). */
 export function createAgentTools(ctx: AppContext, deps: AgentToolsDeps, options: AgentToolsOptions = {}): AgentTools {
-  const tokens = new ToolTokenStore(ctx.clock, ctx.config.AGENT_TIMEOUT_MS + (options.tokenMarginMs ?? DEFAULT_TOKEN_MARGIN_MS));
+  const tokens = new ToolTokenStore(
+    ctx.clock,
+    ctx.config.AGENT_TIMEOUT_MS + (options.tokenMarginMs ?? DEFAULT_TOKEN_MARGIN_MS),
+  );
   const backends: ToolBackends = createToolBackends(ctx);
   const log = ctx.log.child({ module: "agent-tools" });
   const sendgrid = { baseUrl: ctx.config.SENDGRID_API_BASE, fetch: options.fetch, timeoutMs: options.emailTimeoutMs };

@@ -1,14 +1,21 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Context, Hono } from "hono";
-import type { RouteModule } from "../ports.ts";
-import type { Logger } from "../log.ts";
-import { sendEmailTool } from "./email.ts";
-import { sendMessageTool, setOnboardingStatusTool, updateBusinessProfileTool, cancelTaskTool, listTasksTool, scheduleTaskTool } from "./tools.ts";
-import { registerProxyTool } from "./tool-kit.ts";
-import type { ToolCaller, ToolEnv } from "./tool-kit.ts";
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { RouteModule } from "../ports.ts";
+import { sendEmailTool } from "./email.ts";
+import type { ToolCaller, ToolEnv } from "./tool-kit.ts";
+import { registerProxyTool } from "./tool-kit.ts";
+import {
+  cancelTaskTool,
+  listTasksTool,
+  scheduleTaskTool,
+  sendMessageTool,
+  setOnboardingStatusTool,
+  updateBusinessProfileTool,
+} from "./tools.ts";
 
 /** The MCP server's name: the CLI shows its tools as `mcp__proxystaff__<tool>`. */
 export const MCP_SERVER_NAME = "proxystaff";
@@ -36,11 +43,18 @@ export function createMcpRoutes(tokens: ToolTokenStore, buildEnv: ToolEnvBuilder
         }
         const env = await buildEnv(caller);
         if (!env) {
-          log.warn("mcp request refused", { reason: "tenant_inactive", tenantId: caller.tenantId, runId: caller.runId });
+          log.warn("mcp request refused", {
+            reason: "tenant_inactive",
+            tenantId: caller.tenantId,
+            runId: caller.runId,
+          });
           return rpcError(c, 403, -32003, "Forbidden: this business is archived or gone; its tools are off.");
         }
         const server = createToolServer(env);
-        const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+        const transport = new WebStandardStreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          enableJsonResponse: true,
+        });
         await server.connect(transport);
         try {
           return await transport.handleRequest(c.req.raw);
@@ -74,10 +88,15 @@ function bearerOf(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
-function rpcError(c: Context, status: 401 | 403 | 405, code: number, message: string, headers: Record<string, string> = {}) {
+function rpcError(
+  c: Context,
+  status: 401 | 403 | 405,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+) {
   return c.json({ jsonrpc: "2.0", error: { code, message }, id: null }, status, headers);
 }
-
 
 /** A token handed to one agent run; revoke it when the run ends. */
 export interface IssuedToken {

@@ -1,18 +1,18 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { ZodError } from "zod";
 import type { z } from "zod";
-import type { AppContext } from "../context.ts";
-import { AppError, describeZodError, errorMessage } from "../errors.ts";
-import { redact } from "../log.ts";
-import type { LogFields, Logger } from "../log.ts";
-import { getTenant, setOnboardingStatus, updateTenant } from "../tenants/index.ts";
-import type { Tenant } from "../tenants/index.ts";
+import { ZodError } from "zod";
 import type { ChannelName } from "../channels/types.ts";
-import type { TaskRow } from "../db/schema.ts";
+import type { AppContext } from "../context.ts";
 import { appendTimeline } from "../conversation/index.ts";
 import { getCredential } from "../credentials/index.ts";
+import type { TaskRow } from "../db/schema.ts";
+import { AppError, describeZodError, errorMessage } from "../errors.ts";
+import type { LogFields, Logger } from "../log.ts";
+import { redact } from "../log.ts";
 import { cancelTask, createTask, listTasks } from "../scheduler/index.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { getTenant, setOnboardingStatus, updateTenant } from "../tenants/index.ts";
 
 /** Who a valid token speaks for: every tool resolves its tenant from this and nothing else. */
 export interface ToolCaller {
@@ -101,7 +101,9 @@ export function registerProxyTool<Shape extends z.ZodRawShape>(
     try {
       const used = env.caller.calls.get(spec.name) ?? 0;
       if (spec.maxCallsPerRun !== undefined && used >= spec.maxCallsPerRun) {
-        throw new ToolFailure(`${spec.name} may be called at most ${spec.maxCallsPerRun} times in one run; this one was not done. Tell the owner what is left.`);
+        throw new ToolFailure(
+          `${spec.name} may be called at most ${spec.maxCallsPerRun} times in one run; this one was not done. Tell the owner what is left.`,
+        );
       }
       env.caller.calls.set(spec.name, used + 1);
       const result = await spec.run(input, callEnv);
@@ -110,9 +112,17 @@ export function registerProxyTool<Shape extends z.ZodRawShape>(
       return { content: [{ type: "text", text: scrub(result.text) }] };
     } catch (err) {
       const expected = expectedFailureText(err);
-      const message = expected !== null ? scrub(expected) : "The tool failed unexpectedly; the error is logged for the operator. Try again later.";
+      const message =
+        expected !== null
+          ? scrub(expected)
+          : "The tool failed unexpectedly; the error is logged for the operator. Try again later.";
       const logged = scrub(errorMessage(err));
-      env.log[expected !== null ? "info" : "error"]("agent tool call", { ...base, ok: false, duration_ms: duration(), error: logged });
+      env.log[expected !== null ? "info" : "error"]("agent tool call", {
+        ...base,
+        ok: false,
+        duration_ms: duration(),
+        error: logged,
+      });
       await recordTimeline(env, `Agent tool ${spec.name} failed: ${expected !== null ? message : "internal error"}`);
       return { content: [{ type: "text", text: message }], isError: true };
     }
@@ -162,7 +172,13 @@ export interface TenantChat {
 
 /** The part of the outbox the tools use (structural, so the real outbox fits as is). */
 export interface ToolOutbox {
-  enqueue(message: { tenantId: string; channel: ChannelName; chatId: string; text: string; kind: "chat" | "system" }): Promise<unknown>;
+  enqueue(message: {
+    tenantId: string;
+    channel: ChannelName;
+    chatId: string;
+    text: string;
+    kind: "chat" | "system";
+  }): Promise<unknown>;
 }
 
 /** What the tools are handed by the server wiring. */
@@ -231,7 +247,8 @@ export function createToolBackends(ctx: AppContext): ToolBackends {
   return {
     findTenant: (tenantId) => getTenant(ctx.db, tenantId),
     createTask: (tenantId, input) => createTask(ctx, tenantId, input, "agent"),
-    listTasks: (tenantId, status) => listTasks(ctx.db, { tenantId, ...(status ? { status } : {}), limit: LIST_READ_LIMIT }),
+    listTasks: (tenantId, status) =>
+      listTasks(ctx.db, { tenantId, ...(status ? { status } : {}), limit: LIST_READ_LIMIT }),
     cancelTask: (tenantId, taskId) => cancelTask(ctx, taskId, { tenantId }),
     updateBusiness: (tenantId, fields) => updateTenant(ctx, tenantId, { business: fields }),
     setOnboardingStatus: (tenantId, status) => setOnboardingStatus(ctx, tenantId, status, { by: "agent" }),

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { ToolFailure, defineTool, excerpt, linkedChatOf } from "./tool-kit.ts";
-import { ONBOARDING_STATUSES, TASK_STATUSES } from "../db/schema.ts";
-import type { TaskRow } from "../db/schema.ts";
 import { isoAt } from "../clock.ts";
+import type { TaskRow } from "../db/schema.ts";
+import { ONBOARDING_STATUSES, TASK_STATUSES } from "../db/schema.ts";
 import { NotFoundError } from "../errors.ts";
+import { defineTool, excerpt, linkedChatOf, ToolFailure } from "./tool-kit.ts";
 
 /** Longest text one send_message call takes (the outbox splits it to the channel's limit). */
 const MAX_MESSAGE_CHARS = 4000;
@@ -14,7 +14,7 @@ export const sendMessageTool = defineTool({
   maxCallsPerRun: 20,
   description:
     "Send a message to the business owner's chat right now, while you keep working (e.g. \"On it — this takes a " +
-    "minute\"). Your final answer is sent anyway; do not repeat it here.",
+    'minute"). Your final answer is sent anyway; do not repeat it here.',
   inputSchema: {
     text: z
       .string()
@@ -26,9 +26,17 @@ export const sendMessageTool = defineTool({
   async run(input, env) {
     const chat = (env.deps.tenantChat ?? linkedChatOf)(env.tenant);
     if (!chat) {
-      throw new ToolFailure("This business has no linked chat yet, so nothing can be sent now. Put it in your answer instead.");
+      throw new ToolFailure(
+        "This business has no linked chat yet, so nothing can be sent now. Put it in your answer instead.",
+      );
     }
-    await env.deps.outbox.enqueue({ tenantId: env.caller.tenantId, channel: chat.channel, chatId: chat.chatId, text: input.text, kind: "chat" });
+    await env.deps.outbox.enqueue({
+      tenantId: env.caller.tenantId,
+      channel: chat.channel,
+      chatId: chat.chatId,
+      text: input.text,
+      kind: "chat",
+    });
     return {
       text: "Queued for delivery to the customer's chat.",
       timeline: `sent a message: "${excerpt(input.text)}"`,
@@ -53,7 +61,7 @@ export const updateBusinessProfileTool = defineTool({
     "Save what you learned about the business. The fields are merged into the profile (other fields stay); a null " +
     "value removes a field. Your standing instructions (CLAUDE.md) are re-written from it. Common fields: industry, " +
     "location, hours, services, email (the address emails are sent from), phone, website, owner_name, notes. " +
-    "Example: {\"fields\":{\"industry\":\"bakery\",\"hours\":\"Tue-Sat 7-15\"}}.",
+    'Example: {"fields":{"industry":"bakery","hours":"Tue-Sat 7-15"}}.',
   inputSchema: {
     fields: z
       .record(fieldName, fieldValue)
@@ -88,13 +96,20 @@ export const setOnboardingStatusTool = defineTool({
   async run(input, env) {
     const current = env.tenant.onboarding_status;
     if (input.status === current) {
-      return { text: `The status is already ${current}; nothing changed.`, timeline: `onboarding status already ${current}` };
+      return {
+        text: `The status is already ${current}; nothing changed.`,
+        timeline: `onboarding status already ${current}`,
+      };
     }
     if (input.status === "LIVE" || input.status === "PAUSED") {
-      throw new ToolFailure(`Only the operator can set ${input.status}. Tell the owner what is ready; the operator switches the business ${input.status === "LIVE" ? "live" : "to paused"}.`);
+      throw new ToolFailure(
+        `Only the operator can set ${input.status}. Tell the owner what is ready; the operator switches the business ${input.status === "LIVE" ? "live" : "to paused"}.`,
+      );
     }
     if (!(current === "DISCOVERY" && input.status === "BUILDING")) {
-      throw new ToolFailure(`The agent may only move DISCOVERY → BUILDING; the status is ${current}, so ask the operator.`);
+      throw new ToolFailure(
+        `The agent may only move DISCOVERY → BUILDING; the status is ${current}, so ask the operator.`,
+      );
     }
     await env.backends.setOnboardingStatus(env.caller.tenantId, "BUILDING");
     return { text: "Onboarding status is now BUILDING.", timeline: "moved onboarding DISCOVERY → BUILDING" };
@@ -116,7 +131,7 @@ export const scheduleTaskTool = defineTool({
     "Schedule work for later. When it is due you are run with `prompt` as the message and your answer goes to the " +
     "customer's chat. Give exactly one of: `cron` (recurring, optional `timezone`, default the business's zone), " +
     "`run_at` (one time, ISO-8601 such as 2026-12-01T09:00:00-07:00) or `in_minutes` (one time, minutes from now). " +
-    "Example: {\"prompt\":\"Remind the owner to order milk\",\"cron\":\"0 9 * * 1-5\"} = weekdays at 09:00. " +
+    'Example: {"prompt":"Remind the owner to order milk","cron":"0 9 * * 1-5"} = weekdays at 09:00. ' +
     "Limits (defaults; a refusal says the actual ones): a recurring task runs at most once every 5 minutes, and at most 100 of your tasks may be waiting; " +
     "the business has a daily limit of task runs (runs past it move to the next day).",
   inputSchema: {
@@ -126,8 +141,18 @@ export const scheduleTaskTool = defineTool({
       .min(1, "prompt must say what to do when the task runs")
       .max(MAX_PROMPT_CHARS, `prompt must be at most ${MAX_PROMPT_CHARS} characters`)
       .describe("What to do when the task runs, written as an instruction to yourself."),
-    cron: z.string().trim().min(1).optional().describe("Cron pattern (5 fields, or 6 with seconds), e.g. '0 9 * * 1-5'."),
-    timezone: z.string().trim().min(1).optional().describe("IANA time zone such as 'America/Denver'; default the business's."),
+    cron: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe("Cron pattern (5 fields, or 6 with seconds), e.g. '0 9 * * 1-5'."),
+    timezone: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe("IANA time zone such as 'America/Denver'; default the business's."),
     run_at: z.string().trim().min(1).optional().describe("One-time run: ISO-8601 date and time, with an offset."),
     in_minutes: z
       .number()
@@ -146,7 +171,8 @@ export const scheduleTaskTool = defineTool({
           : `Give exactly one of cron, run_at or in_minutes (got ${given.join(" and ")}).`,
       );
     }
-    const runAt = input.in_minutes !== undefined ? isoAt(env.ctx.clock.now() + input.in_minutes * 60_000) : input.run_at;
+    const runAt =
+      input.in_minutes !== undefined ? isoAt(env.ctx.clock.now() + input.in_minutes * 60_000) : input.run_at;
     const task = await env.backends.createTask(env.caller.tenantId, {
       prompt: input.prompt,
       ...(input.cron !== undefined ? { cron: input.cron } : {}),
@@ -171,7 +197,10 @@ export const listTasksTool = defineTool({
     "pass status to see others, or ALL.",
   readOnly: true,
   inputSchema: {
-    status: z.enum([...TASK_STATUSES, "ALL"]).optional().describe("PENDING, RUNNING, DONE, FAILED, CANCELLED or ALL."),
+    status: z
+      .enum([...TASK_STATUSES, "ALL"])
+      .optional()
+      .describe("PENDING, RUNNING, DONE, FAILED, CANCELLED or ALL."),
   },
   async run(input, env) {
     const status = input.status;
@@ -183,7 +212,8 @@ export const listTasksTool = defineTool({
     const shown = wanted.slice(0, LIST_LIMIT).map(presentTask);
     const more = wanted.length > LIST_LIMIT ? ` (first ${LIST_LIMIT} of ${wanted.length})` : "";
     return {
-      text: shown.length === 0 ? "No tasks match." : `${shown.length} task(s)${more}:\n${JSON.stringify(shown, null, 2)}`,
+      text:
+        shown.length === 0 ? "No tasks match." : `${shown.length} task(s)${more}:\n${JSON.stringify(shown, null, 2)}`,
       timeline: `listed ${shown.length} task(s)`,
       fields: { count: wanted.length },
     };
@@ -203,7 +233,8 @@ export const cancelTaskTool = defineTool({
       task = await env.backends.cancelTask(env.caller.tenantId, input.task_id);
     } catch (err) {
       // Another tenant's id reads exactly like an unknown one: nothing about it is revealed.
-      if (err instanceof NotFoundError) throw new ToolFailure(`No such task: ${input.task_id}. Use list_tasks to see this business's tasks.`);
+      if (err instanceof NotFoundError)
+        throw new ToolFailure(`No such task: ${input.task_id}. Use list_tasks to see this business's tasks.`);
       throw err;
     }
     return {
@@ -215,7 +246,9 @@ export const cancelTaskTool = defineTool({
 });
 
 function describeSchedule(task: TaskRow): string {
-  return task.cron ? `recurring "${task.cron}" in ${task.timezone}` : `once at ${task.run_at ?? task.next_run_at ?? "?"}`;
+  return task.cron
+    ? `recurring "${task.cron}" in ${task.timezone}`
+    : `once at ${task.run_at ?? task.next_run_at ?? "?"}`;
 }
 
 function presentTask(task: TaskRow) {

@@ -13,11 +13,29 @@ export interface Metrics {
 }
 
 /** The `outcome` label of proxystaff_inbound_messages_total: what the pipeline did with a message. */
-export const INBOUND_OUTCOMES = ["queued", "duplicate", "command", "unknown_chat", "rate_limited", "paused", "archived"] as const;
+export const INBOUND_OUTCOMES = [
+  "queued",
+  "duplicate",
+  "command",
+  "unknown_chat",
+  "rate_limited",
+  "paused",
+  "archived",
+] as const;
 export type InboundOutcome = (typeof INBOUND_OUTCOMES)[number];
 
 /** Agent result classes (AgentResult["kind"]) and customer channels: their series exist at 0 from the start. */
-const AGENT_RESULTS = ["ok", "timeout", "crash", "bad_output", "credit_too_low", "session_not_found", "limit_exceeded", "disk_quota_exceeded", "disk_space_low"];
+const AGENT_RESULTS = [
+  "ok",
+  "timeout",
+  "crash",
+  "bad_output",
+  "credit_too_low",
+  "session_not_found",
+  "limit_exceeded",
+  "disk_quota_exceeded",
+  "disk_space_low",
+];
 const CUSTOMER_CHANNELS = ["telegram", "whatsapp"];
 
 export interface MetricsOptions {

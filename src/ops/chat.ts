@@ -1,13 +1,13 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { AgentRunner } from "../agent/index.ts";
-import { createConsoleChannel } from "../channels/index.ts";
-import type { Channel } from "../channels/index.ts";
 import { agentLoginProblem, findAgentLogin } from "../agent/login.ts";
+import type { Channel } from "../channels/index.ts";
+import { createConsoleChannel } from "../channels/index.ts";
 import type { AppContext } from "../context.ts";
+import { RUN_FAILED_REPLY } from "../conversation/chat-commands.ts";
+import type { Conversation, Outbox } from "../conversation/index.ts";
 import { messages } from "../db/schema.ts";
 import type { Tenant } from "../tenants/index.ts";
-import type { Conversation, Outbox } from "../conversation/index.ts";
-import { RUN_FAILED_REPLY } from "../conversation/chat-commands.ts";
 
 /** A terminal conversation with one tenant's agent over the `console` channel. */
 export interface ChatSession {
@@ -47,7 +47,12 @@ export interface ChatEngine {
  * Starts the engine's outbox and dispatcher and returns the session: each line goes through the same
  * pipeline, dispatcher, runner, MCP tools and outbox as the server, on channel `console` (chat id = tenant id).
  */
-export async function startChatSession(ctx: AppContext, tenant: Tenant, engine: ChatEngine, options: ChatSessionOptions): Promise<ChatSession> {
+export async function startChatSession(
+  ctx: AppContext,
+  tenant: Tenant,
+  engine: ChatEngine,
+  options: ChatSessionOptions,
+): Promise<ChatSession> {
   const { outbox, conversation } = engine;
   await outbox.start();
   for (const service of conversation.services) await service.start();
@@ -63,7 +68,14 @@ export async function startChatSession(ctx: AppContext, tenant: Tenant, engine: 
     const pending = await ctx.db
       .select({ n: sql<number>`count(*)` })
       .from(messages)
-      .where(and(eq(messages.direction, "out"), eq(messages.channel, "console"), eq(messages.chat_id, tenant.id), inArray(messages.status, ["pending"])));
+      .where(
+        and(
+          eq(messages.direction, "out"),
+          eq(messages.channel, "console"),
+          eq(messages.chat_id, tenant.id),
+          inArray(messages.status, ["pending"]),
+        ),
+      );
     return Number(pending[0]?.n ?? 0) === 0;
   }
 

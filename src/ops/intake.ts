@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { credentialKeySchema, credentialValueSchema } from "../credentials/index.ts";
-import { ValidationError, describeZodError } from "../errors.ts";
+import { describeZodError, ValidationError } from "../errors.ts";
 import { newTenantSchema } from "../tenants/index.ts";
 
 /**
@@ -17,7 +17,8 @@ export const intakeSchema = newTenantSchema
         // zod's own record-key error only says "Invalid key in record": name the rule instead.
         for (const key of Object.keys(record)) {
           const checked = credentialKeySchema.safeParse(key);
-          if (!checked.success) ctx.addIssue({ code: "custom", path: [key], message: `key ${checked.error.issues[0]?.message}` });
+          if (!checked.success)
+            ctx.addIssue({ code: "custom", path: [key], message: `key ${checked.error.issues[0]?.message}` });
         }
       })
       .default({}),
@@ -46,7 +47,8 @@ export type Intake = z.output<typeof intakeSchema>;
 /** Validates an intake object; ValidationError `invalid_intake` naming every bad field path. */
 export function parseIntake(data: unknown, source = "intake"): Intake {
   const parsed = intakeSchema.safeParse(data);
-  if (!parsed.success) throw new ValidationError(`${source} is invalid: ${describeZodError(parsed.error)}`, "invalid_intake");
+  if (!parsed.success)
+    throw new ValidationError(`${source} is invalid: ${describeZodError(parsed.error)}`, "invalid_intake");
   return parsed.data;
 }
 

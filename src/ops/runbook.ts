@@ -1,13 +1,29 @@
 import { z } from "zod";
 import type { Config } from "../config.ts";
 import type { AppContext } from "../context.ts";
-import type { MessageRow } from "../db/index.ts";
-import { getSessionState, listMessagePage, listMessages } from "../conversation/index.ts";
 import type { MessageCursor, SessionState } from "../conversation/index.ts";
-import { buildConsentUrl, exchangeCodeForRefreshToken, extractCode, googleClientFromConfig, listCredentials, rotateCredentialsKey, setCredentials } from "../credentials/index.ts";
+import { getSessionState, listMessagePage, listMessages } from "../conversation/index.ts";
 import type { CredentialSummary, GoogleClient, RotationReport } from "../credentials/index.ts";
-import { cancelTask, listTasks } from "../scheduler/index.ts";
+import {
+  buildConsentUrl,
+  exchangeCodeForRefreshToken,
+  extractCode,
+  googleClientFromConfig,
+  listCredentials,
+  rotateCredentialsKey,
+  setCredentials,
+} from "../credentials/index.ts";
+import type { MessageRow } from "../db/index.ts";
 import type { Task, TaskStatus } from "../scheduler/index.ts";
+import { cancelTask, listTasks } from "../scheduler/index.ts";
+import type {
+  NewLinkCode,
+  NewTenantInput,
+  OnboardingStatus,
+  Tenant,
+  TenantChannel,
+  WorkspaceReport,
+} from "../tenants/index.ts";
 import {
   createLinkCode,
   createTenant,
@@ -21,9 +37,8 @@ import {
   updateTenant,
   workspacePath,
 } from "../tenants/index.ts";
-import type { TenantChannel, NewLinkCode, NewTenantInput, OnboardingStatus, Tenant, WorkspaceReport } from "../tenants/index.ts";
-import { intakeCredentials } from "./intake.ts";
 import type { Intake } from "./intake.ts";
+import { intakeCredentials } from "./intake.ts";
 
 // What the runbook's commands do, as functions that return data; cli/ parses their arguments and prints.
 // Tenants: setup-customer, create-tenant, init-tenant, link-code, read-tenant, read-messages, set-status
@@ -44,7 +59,11 @@ export type IntakeOutcome =
  * (when `hasBusiness`) business profile. The channel is never changed. Credentials are stored by
  * storeIntakeCredentials, the next step.
  */
-export async function applyIntake(ctx: AppContext, intake: Intake, options: { update?: boolean; hasBusiness?: boolean } = {}): Promise<IntakeOutcome> {
+export async function applyIntake(
+  ctx: AppContext,
+  intake: Intake,
+  options: { update?: boolean; hasBusiness?: boolean } = {},
+): Promise<IntakeOutcome> {
   const existing = await findTenantByPhone(ctx.db, intake.phone);
   if (existing && !options.update) return { kind: "exists", tenant: existing };
   if (existing) {
@@ -60,7 +79,11 @@ export async function applyIntake(ctx: AppContext, intake: Intake, options: { up
 }
 
 /** Stores the intake's non-empty credentials in the tenant's vault; returns the keys stored and those left empty. */
-export async function storeIntakeCredentials(ctx: AppContext, tenant: Tenant, intake: Pick<Intake, "credentials">): Promise<{ stored: string[]; skipped: string[] }> {
+export async function storeIntakeCredentials(
+  ctx: AppContext,
+  tenant: Tenant,
+  intake: Pick<Intake, "credentials">,
+): Promise<{ stored: string[]; skipped: string[] }> {
   const creds = intakeCredentials(intake);
   const skipped = Object.keys(intake.credentials).filter((k) => !(k in creds));
   if (Object.keys(creds).length > 0) await setCredentials(ctx, tenant.id, creds);
@@ -68,9 +91,16 @@ export async function storeIntakeCredentials(ctx: AppContext, tenant: Tenant, in
 }
 
 /** create-tenant: the tenant and its workspace, and the link instructions (with a fresh link code for Telegram). */
-export async function createTenantWithLink(ctx: AppContext, input: NewTenantInput): Promise<{ tenant: Tenant; workspace: string; linkInstructions: string }> {
+export async function createTenantWithLink(
+  ctx: AppContext,
+  input: NewTenantInput,
+): Promise<{ tenant: Tenant; workspace: string; linkInstructions: string }> {
   const tenant = await createTenant(ctx, input);
-  return { tenant, workspace: workspacePath(ctx.config, tenant.id), linkInstructions: await linkInstructionsWithCode(ctx, tenant) };
+  return {
+    tenant,
+    workspace: workspacePath(ctx.config, tenant.id),
+    linkInstructions: await linkInstructionsWithCode(ctx, tenant),
+  };
 }
 
 /** init-tenant: re-copies the template's tools into the tenant's workspace (recreating what is missing); keeps everything else. */
@@ -82,7 +112,10 @@ export async function initTenant(ctx: AppContext, tenantId: string): Promise<Wor
  * link-code: a new one-time Telegram link code for the tenant (replacing any earlier one), with the bot's
  * name when Telegram tells it (`url` null otherwise). A WhatsApp, linked or archived tenant → ConflictError.
  */
-export async function newLinkCode(ctx: AppContext, tenantId: string): Promise<{ tenant: Tenant; code: NewLinkCode; botUsername: string | null; url: string | null }> {
+export async function newLinkCode(
+  ctx: AppContext,
+  tenantId: string,
+): Promise<{ tenant: Tenant; code: NewLinkCode; botUsername: string | null; url: string | null }> {
   const tenant = await requireTenant(ctx.db, tenantId);
   const code = await createLinkCode(ctx.db, tenant.id, ctx.clock.now());
   const botUsername = await telegramBotUsername(ctx.config);
@@ -113,7 +146,15 @@ export async function readTenant(ctx: AppContext, tenantId: string): Promise<Ten
     listMessages(ctx.db, { tenantId, limit: LAST_MESSAGES }),
     linkCodeStatus(ctx.db, tenantId, ctx.clock.now()),
   ]);
-  return { tenant, workspace: workspacePath(ctx.config, tenantId), link_code: linkCode, credentials, session, pending_tasks: tasks, last_messages: messages };
+  return {
+    tenant,
+    workspace: workspacePath(ctx.config, tenantId),
+    link_code: linkCode,
+    credentials,
+    session,
+    pending_tasks: tasks,
+    last_messages: messages,
+  };
 }
 
 /** True while the session's lease is held at `now` (an agent run is in progress). */
@@ -145,7 +186,11 @@ export async function tenantsOf(ctx: AppContext, ids: (string | null)[]): Promis
 }
 
 /** set-status: moves the tenant to `status` as the operator (re-rendering CLAUDE.md); returns it before and after. */
-export async function setTenantStatus(ctx: AppContext, tenantId: string, status: OnboardingStatus): Promise<{ before: Tenant; after: Tenant }> {
+export async function setTenantStatus(
+  ctx: AppContext,
+  tenantId: string,
+  status: OnboardingStatus,
+): Promise<{ before: Tenant; after: Tenant }> {
   const before = await requireTenant(ctx.db, tenantId);
   const after = await setOnboardingStatus(ctx, tenantId, status, { by: "operator" });
   return { before, after };
@@ -159,7 +204,11 @@ export async function startGmailConsent(
 ): Promise<{ tenant: Tenant; client: GoogleClient; consentUrl: string }> {
   const tenant = await requireTenant(ctx.db, tenantId);
   const client = googleClientFromConfig(ctx.config);
-  const consentUrl = buildConsentUrl(client.clientId, { redirectUri: options.redirectUri, scope: options.scope, state: tenant.id });
+  const consentUrl = buildConsentUrl(client.clientId, {
+    redirectUri: options.redirectUri,
+    scope: options.scope,
+    state: tenant.id,
+  });
   return { tenant, client, consentUrl };
 }
 
@@ -167,7 +216,13 @@ export async function startGmailConsent(
  * google-oauth, step 2: exchanges the code (or the whole address Google redirected to) for a refresh
  * token and stores it in the tenant's vault as GMAIL_REFRESH_TOKEN. The token is never returned.
  */
-export async function storeGmailRefreshToken(ctx: AppContext, tenant: Tenant, client: GoogleClient, input: string, redirectUri: string): Promise<void> {
+export async function storeGmailRefreshToken(
+  ctx: AppContext,
+  tenant: Tenant,
+  client: GoogleClient,
+  input: string,
+  redirectUri: string,
+): Promise<void> {
   const { refreshToken } = await exchangeCodeForRefreshToken(client, extractCode(input), { redirectUri });
   await setCredentials(ctx, tenant.id, { GMAIL_REFRESH_TOKEN: refreshToken });
   ctx.log.info("gmail refresh token stored", { tenantId: tenant.id });
@@ -179,13 +234,20 @@ export async function rotateVaultKey(ctx: AppContext): Promise<RotationReport> {
 }
 
 /** list-tasks: scheduled tasks, soonest next run first, of every tenant or of one (which must exist). */
-export async function listScheduledTasks(ctx: AppContext, filter: { tenantId?: string; status?: TaskStatus; limit?: number }): Promise<Task[]> {
+export async function listScheduledTasks(
+  ctx: AppContext,
+  filter: { tenantId?: string; status?: TaskStatus; limit?: number },
+): Promise<Task[]> {
   if (filter.tenantId) await requireTenant(ctx.db, filter.tenantId);
   return listTasks(ctx.db, filter);
 }
 
 /** cancel-task: cancels a PENDING or RUNNING task (with `tenantId`, only that tenant's); a DONE or FAILED one → ConflictError. */
-export async function cancelScheduledTask(ctx: AppContext, taskId: string, scope: { tenantId?: string } = {}): Promise<Task> {
+export async function cancelScheduledTask(
+  ctx: AppContext,
+  taskId: string,
+  scope: { tenantId?: string } = {},
+): Promise<Task> {
   return cancelTask(ctx, taskId, scope);
 }
 
@@ -194,20 +256,29 @@ export async function cancelScheduledTask(ctx: AppContext, taskId: string, scope
  * names the bot: "to @name (https://t.me/name)"; without it, "to your Telegram bot". With `linkCode`
  * (a Telegram tenant with no chat yet), the one-time deep link comes first.
  */
-export function linkInstructions(tenant: Tenant, config: Pick<Config, "TWILIO_WHATSAPP_FROM">, botUsername?: string | null, linkCode?: NewLinkCode | null): string {
+export function linkInstructions(
+  tenant: Tenant,
+  config: Pick<Config, "TWILIO_WHATSAPP_FROM">,
+  botUsername?: string | null,
+  linkCode?: NewLinkCode | null,
+): string {
   if (tenant.channel === "telegram") {
     if (tenant.telegram_chat_id) return `Telegram chat ${tenant.telegram_chat_id} is linked.`;
     const bot = botUsername ? `@${botUsername} (https://t.me/${botUsername})` : "your Telegram bot";
     const byPhone = `ask the customer to send "/start ${tenant.phone_number}" to ${bot} and tap "Share my phone number" (their Telegram account must use that number).`;
     if (!linkCode) return `To link: ${byPhone}`;
-    const link = botUsername ? `this link: ${linkCodeUrl(botUsername, linkCode.code)}` : `"/start ${linkCode.code}" to your Telegram bot`;
+    const link = botUsername
+      ? `this link: ${linkCodeUrl(botUsername, linkCode.code)}`
+      : `"/start ${linkCode.code}" to your Telegram bot`;
     return [
       `To link: send the customer ${link}`,
       `  (one-time, valid until ${linkCode.expires_at}; only shown now — a new one replaces it: proxystaff link-code ${tenant.id}).`,
       `  Or ${byPhone}`,
     ].join("\n");
   }
-  const to = config.TWILIO_WHATSAPP_FROM ? ` to ${config.TWILIO_WHATSAPP_FROM.replace(/^whatsapp:/, "")}` : " to your WhatsApp number";
+  const to = config.TWILIO_WHATSAPP_FROM
+    ? ` to ${config.TWILIO_WHATSAPP_FROM.replace(/^whatsapp:/, "")}`
+    : " to your WhatsApp number";
   return `To link: ask the customer to send any WhatsApp message from ${tenant.phone_number}${to}; it links automatically.`;
 }
 
@@ -217,7 +288,10 @@ export function linkInstructions(tenant: Tenant, config: Pick<Config, "TWILIO_WH
  */
 export async function linkInstructionsWithCode(ctx: AppContext, tenant: Tenant): Promise<string> {
   if (!needsBotName(tenant) || tenant.status !== "ACTIVE") return linkInstructions(tenant, ctx.config);
-  const [botUsername, code] = await Promise.all([telegramBotUsername(ctx.config), createLinkCode(ctx.db, tenant.id, ctx.clock.now())]);
+  const [botUsername, code] = await Promise.all([
+    telegramBotUsername(ctx.config),
+    createLinkCode(ctx.db, tenant.id, ctx.clock.now()),
+  ]);
   return linkInstructions(tenant, ctx.config, botUsername, code);
 }
 
@@ -244,7 +318,9 @@ export async function telegramBotUsername(
   if (!config.TELEGRAM_BOT_TOKEN) return null;
   const url = `${config.TELEGRAM_API_ROOT.replace(/\/+$/, "")}/bot${config.TELEGRAM_BOT_TOKEN}/getMe`;
   try {
-    const response = await (options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(options.timeoutMs ?? GET_ME_TIMEOUT_MS) });
+    const response = await (options.fetch ?? fetch)(url, {
+      signal: AbortSignal.timeout(options.timeoutMs ?? GET_ME_TIMEOUT_MS),
+    });
     const parsed = getMeAnswer.safeParse(await response.json());
     return parsed.success ? parsed.data.result.username : null;
   } catch {

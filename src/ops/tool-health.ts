@@ -1,17 +1,22 @@
 import { join } from "node:path";
+import type { PreparedRun } from "../agent/index.ts";
+import { makeTraversable, prepareRunOwnership } from "../agent/index.ts";
+import type { ToolSandbox, ToolWrap } from "../agent/tool-sandbox.ts";
+import { toolSandbox } from "../agent/tool-sandbox.ts";
 import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
-import { makeTraversable, prepareRunOwnership } from "../agent/index.ts";
-import type { PreparedRun } from "../agent/index.ts";
-import { requireTenant, tenantUid, workspacePath } from "../tenants/index.ts";
 import { tenantEnvironment, tenantSecretValues } from "../credentials/index.ts";
-import { toolSandbox } from "../agent/tool-sandbox.ts";
-import type { ToolSandbox, ToolWrap } from "../agent/tool-sandbox.ts";
-import { listWorkspaceDir, MAX_SCRIPT_BYTES, readWorkspaceFile, UnsafeWorkspaceFileError } from "../tenants/workspace-fs.ts";
-import { checkToolsHealth, SERVER_SIDE_CREDENTIALS } from "../mcp/index.ts";
-import type { ToolsHealthOptions } from "../mcp/index.ts";
 import { errorMessage } from "../errors.ts";
 import { redact } from "../log.ts";
+import type { ToolsHealthOptions } from "../mcp/index.ts";
+import { checkToolsHealth, SERVER_SIDE_CREDENTIALS } from "../mcp/index.ts";
+import { requireTenant, tenantUid, workspacePath } from "../tenants/index.ts";
+import {
+  listWorkspaceDir,
+  MAX_SCRIPT_BYTES,
+  readWorkspaceFile,
+  UnsafeWorkspaceFileError,
+} from "../tenants/workspace-fs.ts";
 
 /** One tool's health: a script's `--health-check` result, or a server-side MCP tool's check. */
 export interface ToolHealth {
@@ -46,7 +51,9 @@ const TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
  */
 export function discoverTools(ctx: Pick<AppContext, "config">, tenantId: string): string[] {
   const names = listWorkspaceDir(ctx.config, tenantId, "execution") ?? [];
-  return names.filter((name) => name.endsWith(".py") && readScript(ctx, tenantId, name)?.includes("--health-check") === true).sort();
+  return names
+    .filter((name) => name.endsWith(".py") && readScript(ctx, tenantId, name)?.includes("--health-check") === true)
+    .sort();
 }
 
 function readScript(ctx: Pick<AppContext, "config">, tenantId: string, name: string): string | null {
@@ -90,7 +97,13 @@ export async function runToolHealthChecks(
   for (const tool of tools) {
     const result =
       sandbox.mode === "refused" || runAs === null
-        ? { tool, status: "failed" as const, output: `Not run: ${sandbox.mode === "refused" ? sandbox.reason : "no sandbox"}.`, exit_code: null, duration_ms: 0 }
+        ? {
+            tool,
+            status: "failed" as const,
+            output: `Not run: ${sandbox.mode === "refused" ? sandbox.reason : "no sandbox"}.`,
+            exit_code: null,
+            duration_ms: 0,
+          }
         : await runOne(tool, cwd, env, options, runAs);
     result.output = redact(result.output, secrets);
     ctx.log.info("tool health check", { tenantId, tool, status: result.status, duration_ms: result.duration_ms });
@@ -144,7 +157,13 @@ async function runOne(
   } catch (err) {
     run.dispose();
     const why = errorMessage(err);
-    return { tool, status: "failed", output: `Could not start the tool: ${why}`, exit_code: null, duration_ms: elapsed() };
+    return {
+      tool,
+      status: "failed",
+      output: `Could not start the tool: ${why}`,
+      exit_code: null,
+      duration_ms: elapsed(),
+    };
   }
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -159,7 +178,8 @@ async function runOne(
   const limitHit = run.limitHit();
   run.dispose();
   let output = [stdout.trim(), stderr.trim()].filter(Boolean).join("\n");
-  if (limitHit) output = `Hit the ${limitHit === "memory" ? "memory" : "process"} limit of agent runs.${output ? `\n${output}` : ""}`;
+  if (limitHit)
+    output = `Hit the ${limitHit === "memory" ? "memory" : "process"} limit of agent runs.${output ? `\n${output}` : ""}`;
   if (timedOut) output = `Timed out after ${timeoutMs} ms.${output ? `\n${output}` : ""}`;
   if (output.length > MAX_OUTPUT_CHARS) output = `…${output.slice(-MAX_OUTPUT_CHARS)}`;
   const ok = !timedOut && exitCode === 0;
@@ -176,7 +196,11 @@ const SERVER_SIDE_SUFFIX = " (server-side)";
  * (the tenant may simply not use email), failed when configured but refused or unreachable.
  * Never throws: a check that cannot run (e.g. an undecryptable vault) is a failed line with the reason.
  */
-export async function runServerSideToolChecks(ctx: AppContext, tenantId: string, options: ToolsHealthOptions = {}): Promise<ToolHealth[]> {
+export async function runServerSideToolChecks(
+  ctx: AppContext,
+  tenantId: string,
+  options: ToolsHealthOptions = {},
+): Promise<ToolHealth[]> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
@@ -191,6 +215,14 @@ export async function runServerSideToolChecks(ctx: AppContext, tenantId: string,
   } catch (err) {
     ctx.log.warn("server-side tool health check failed", { tenantId, error: err as Error });
     const why = errorMessage(err);
-    return [{ tool: `send_email${SERVER_SIDE_SUFFIX}`, status: "failed", output: `The check could not run: ${why}`, exit_code: null, duration_ms: elapsed() }];
+    return [
+      {
+        tool: `send_email${SERVER_SIDE_SUFFIX}`,
+        status: "failed",
+        output: `The check could not run: ${why}`,
+        exit_code: null,
+        duration_ms: elapsed(),
+      },
+    ];
   }
 }

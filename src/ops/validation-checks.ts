@@ -1,10 +1,24 @@
 import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { getSessionState, listMessages } from "../conversation/index.ts";
-import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES, TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, isValidTimezone, normalizePhone, workspacePath } from "../tenants/index.ts";
 import type { Tenant } from "../tenants/index.ts";
+import {
+  CHANNELS,
+  isValidTimezone,
+  normalizePhone,
+  ONBOARDING_STATUSES,
+  TEMPLATE_EXECUTION_FILES,
+  TEMPLATE_TOOLS,
+  TENANT_STATUSES,
+  workspacePath,
+} from "../tenants/index.ts";
+import {
+  MAX_SCRIPT_BYTES,
+  readWorkspaceFile,
+  statWorkspaceEntry,
+  UnsafeWorkspaceFileError,
+} from "../tenants/workspace-fs.ts";
 import type { ToolHealth } from "./tool-health.ts";
-import { MAX_SCRIPT_BYTES, UnsafeWorkspaceFileError, readWorkspaceFile, statWorkspaceEntry } from "../tenants/workspace-fs.ts";
 
 // The individual lines of validate-tenant's checklist (validation.ts runs them in order).
 
@@ -42,7 +56,8 @@ export function serverSideCheck(t: Tenant, health: ToolHealth): ValidationCheck 
 
 export function checkRecord(t: Tenant): ValidationCheck {
   const status: string = t.status;
-  if (status === "ACTIVE") return { name: "record", status: "ok", detail: `Tenant exists and is ACTIVE (${t.channel}).` };
+  if (status === "ACTIVE")
+    return { name: "record", status: "ok", detail: `Tenant exists and is ACTIVE (${t.channel}).` };
   if (status === "ARCHIVED") {
     return {
       name: "record",
@@ -56,7 +71,8 @@ export function checkRecord(t: Tenant): ValidationCheck {
 
 export function checkLifecycle(t: Tenant): ValidationCheck {
   const stage: string = t.onboarding_status;
-  if (!(ONBOARDING_STATUSES as readonly string[]).includes(stage)) return unknownValue(t, "lifecycle", "onboarding_status", stage, ONBOARDING_STATUSES);
+  if (!(ONBOARDING_STATUSES as readonly string[]).includes(stage))
+    return unknownValue(t, "lifecycle", "onboarding_status", stage, ONBOARDING_STATUSES);
   if (stage !== "PAUSED") return { name: "lifecycle", status: "ok", detail: `Onboarding status ${stage}.` };
   return {
     name: "lifecycle",
@@ -87,7 +103,8 @@ export function checkPhone(t: Tenant): ValidationCheck {
   } catch {
     normalized = undefined; // reported below as a failure
   }
-  if (normalized === t.phone_number) return { name: "phone", status: "ok", detail: `${t.phone_number} is valid E.164.` };
+  if (normalized === t.phone_number)
+    return { name: "phone", status: "ok", detail: `${t.phone_number} is valid E.164.` };
   return {
     name: "phone",
     status: "fail",
@@ -111,15 +128,26 @@ export function checkTimezone(t: Tenant): ValidationCheck {
 export function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
   const dir = workspacePath(ctx.config, t.id);
   const reinit = `proxystaff init-tenant ${t.id}`;
-  if (!existsSync(dir)) return [{ name: "workspace", status: "fail", detail: `Folder ${dir} is missing.`, fix: reinit }];
+  if (!existsSync(dir))
+    return [{ name: "workspace", status: "fail", detail: `Folder ${dir} is missing.`, fix: reinit }];
   const checks: ValidationCheck[] = [{ name: "workspace", status: "ok", detail: `Folder ${dir} exists.` }];
   const claudeMd = statWorkspaceEntry(ctx.config, t.id, "CLAUDE.md");
   checks.push(
     claudeMd?.isFile() && claudeMd.nlink === 1
       ? { name: "CLAUDE.md", status: "ok", detail: "CLAUDE.md present." }
       : claudeMd
-        ? { name: "CLAUDE.md", status: "fail", detail: "CLAUDE.md is not a plain regular file (a symlink, FIFO, folder or hard link): runs are refused.", fix: `Remove ${dir}/CLAUDE.md, then ${reinit}.` }
-        : { name: "CLAUDE.md", status: "fail", detail: "CLAUDE.md is missing: the agent has no instructions.", fix: reinit },
+        ? {
+            name: "CLAUDE.md",
+            status: "fail",
+            detail: "CLAUDE.md is not a plain regular file (a symlink, FIFO, folder or hard link): runs are refused.",
+            fix: `Remove ${dir}/CLAUDE.md, then ${reinit}.`,
+          }
+        : {
+            name: "CLAUDE.md",
+            status: "fail",
+            detail: "CLAUDE.md is missing: the agent has no instructions.",
+            fix: reinit,
+          },
   );
   for (const tool of TEMPLATE_TOOLS) {
     const name = `tool:${tool.script}`;
@@ -134,7 +162,12 @@ export function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
     if (text === null) {
       checks.push({ name, status: "fail", detail: `execution/${tool.script} is missing.`, fix: reinit });
     } else if (text !== TEMPLATE_EXECUTION_FILES[tool.script]) {
-      checks.push({ name, status: "warn", detail: `execution/${tool.script} differs from the template.`, fix: `${reinit} (restores the template's scripts)` });
+      checks.push({
+        name,
+        status: "warn",
+        detail: `execution/${tool.script} differs from the template.`,
+        fix: `${reinit} (restores the template's scripts)`,
+      });
     } else {
       checks.push({ name, status: "ok", detail: `execution/${tool.script} present.` });
     }
@@ -164,7 +197,11 @@ export async function checkLink(ctx: AppContext, t: Tenant): Promise<ValidationC
     const recent = await listMessages(ctx.db, { tenantId: t.id, limit: WHATSAPP_RECENT_MESSAGES });
     const heard = recent.find((m) => m.direction === "in" && m.channel === "whatsapp" && m.kind === "chat");
     if (heard) {
-      return { name: "link", status: "ok", detail: `WhatsApp via ${from}; ${t.phone_number} has written in (last at ${heard.created_at}).` };
+      return {
+        name: "link",
+        status: "ok",
+        detail: `WhatsApp via ${from}; ${t.phone_number} has written in (last at ${heard.created_at}).`,
+      };
     }
     return {
       name: "link",
@@ -175,7 +212,11 @@ export async function checkLink(ctx: AppContext, t: Tenant): Promise<ValidationC
   }
   if (t.telegram_chat_id) {
     const bot = ctx.config.TELEGRAM_BOT_TOKEN ? "" : " (but TELEGRAM_BOT_TOKEN is not set on this server)";
-    return { name: "link", status: ctx.config.TELEGRAM_BOT_TOKEN ? "ok" : "warn", detail: `Telegram chat ${t.telegram_chat_id} linked${bot}.` };
+    return {
+      name: "link",
+      status: ctx.config.TELEGRAM_BOT_TOKEN ? "ok" : "warn",
+      detail: `Telegram chat ${t.telegram_chat_id} linked${bot}.`,
+    };
   }
   return {
     name: "link",
@@ -187,8 +228,11 @@ export async function checkLink(ctx: AppContext, t: Tenant): Promise<ValidationC
 
 export async function checkSession(ctx: AppContext, t: Tenant): Promise<ValidationCheck> {
   const session = await getSessionState(ctx.db, t.id);
-  if (!session) return { name: "session", status: "ok", detail: "No agent session yet (starts with the first message)." };
-  const resumes = session.agent_session_id ? `resumes agent session ${session.agent_session_id}` : "no agent session stored";
+  if (!session)
+    return { name: "session", status: "ok", detail: "No agent session yet (starts with the first message)." };
+  const resumes = session.agent_session_id
+    ? `resumes agent session ${session.agent_session_id}`
+    : "no agent session stored";
   const expires = session.lease_expires_at ? Date.parse(session.lease_expires_at) : Number.NaN;
   if (!Number.isFinite(expires) || expires <= ctx.clock.now()) {
     return { name: "session", status: "ok", detail: `Lease free; ${resumes}.` };

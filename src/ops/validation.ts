@@ -1,17 +1,33 @@
 import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
-import { AppError, errorMessage } from "../errors.ts";
-import { TEMPLATE_TOOLS, requireTenant, workspacePath } from "../tenants/index.ts";
 import { tenantEnvironment } from "../credentials/index.ts";
+import { AppError, errorMessage } from "../errors.ts";
 import type { Tenant } from "../tenants/index.ts";
-import { runServerSideToolChecks, runToolHealthChecks } from "./tool-health.ts";
+import { requireTenant, TEMPLATE_TOOLS, workspacePath } from "../tenants/index.ts";
 import type { ToolHealth } from "./tool-health.ts";
-import { checkLifecycle, checkLink, checkPhone, checkRecord, checkSession, checkTimezone, checkWorkspace, serverSideCheck } from "./validation-checks.ts";
+import { runServerSideToolChecks, runToolHealthChecks } from "./tool-health.ts";
 import type { CheckStatus, ValidationCheck } from "./validation-checks.ts";
+import {
+  checkLifecycle,
+  checkLink,
+  checkPhone,
+  checkRecord,
+  checkSession,
+  checkTimezone,
+  checkWorkspace,
+  serverSideCheck,
+} from "./validation-checks.ts";
 
 export type { CheckStatus, ValidationCheck };
-import { AgentCommandNotFoundError, BWRAP_INSTALL_HINT, SandboxUnavailableError, checkSandbox, resolveAgentCommand } from "../agent/index.ts";
+
 import type { ResolvedAgentCommand } from "../agent/index.ts";
+import {
+  AgentCommandNotFoundError,
+  BWRAP_INSTALL_HINT,
+  checkSandbox,
+  resolveAgentCommand,
+  SandboxUnavailableError,
+} from "../agent/index.ts";
 import type { Config } from "../config.ts";
 
 export interface ValidationReport {
@@ -38,7 +54,11 @@ export interface ValidateOptions {
  * runs are isolated (sandbox), the credentials
  * each tool needs, the tools' health checks, and the session lease. NotFoundError for an unknown id.
  */
-export async function validateTenant(ctx: AppContext, tenantId: string, options: ValidateOptions = {}): Promise<ValidationReport> {
+export async function validateTenant(
+  ctx: AppContext,
+  tenantId: string,
+  options: ValidateOptions = {},
+): Promise<ValidationReport> {
   const tenant = await requireTenant(ctx.db, tenantId);
   const runHealth = options.healthChecks ?? true;
   const checks: ValidationCheck[] = [
@@ -89,12 +109,22 @@ export async function validateTenant(ctx: AppContext, tenantId: string, options:
  * Runs one check; anything it throws (say EISDIR because a file of the workspace is a directory)
  * becomes a failed line with the error's message, so one broken piece never hides the rest.
  */
-async function guarded(name: string, run: () => ValidationCheck | ValidationCheck[] | Promise<ValidationCheck | ValidationCheck[]>): Promise<ValidationCheck[]> {
+async function guarded(
+  name: string,
+  run: () => ValidationCheck | ValidationCheck[] | Promise<ValidationCheck | ValidationCheck[]>,
+): Promise<ValidationCheck[]> {
   try {
     const result = await run();
     return Array.isArray(result) ? result : [result];
   } catch (err) {
-    return [{ name, status: "fail", detail: `The check could not run: ${errorText(err)}`, fix: "Look at the tenant's folder: a file may be missing, unreadable or a directory." }];
+    return [
+      {
+        name,
+        status: "fail",
+        detail: `The check could not run: ${errorText(err)}`,
+        fix: "Look at the tenant's folder: a file may be missing, unreadable or a directory.",
+      },
+    ];
   }
 }
 
@@ -104,10 +134,16 @@ function errorText(err: unknown): string {
 }
 
 /** A tool script's --health-check as a line; a failure explained by missing credentials is only a warning. */
-function scriptHealthCheck(ctx: AppContext, tenant: Tenant, health: ToolHealth, missingByTool: Map<string, string[]>): ValidationCheck {
+function scriptHealthCheck(
+  ctx: AppContext,
+  tenant: Tenant,
+  health: ToolHealth,
+  missingByTool: Map<string, string[]>,
+): ValidationCheck {
   const lacksCredentials = (missingByTool.get(health.tool) ?? []).length > 0;
   const firstLine = health.output.split("\n").find(Boolean) ?? "";
-  if (health.status === "ok") return { name: `health:${health.tool}`, status: "ok", detail: firstLine || "Health check passed." };
+  if (health.status === "ok")
+    return { name: `health:${health.tool}`, status: "ok", detail: firstLine || "Health check passed." };
   return {
     name: `health:${health.tool}`,
     status: lacksCredentials ? "warn" : "fail",
@@ -119,7 +155,10 @@ function scriptHealthCheck(ctx: AppContext, tenant: Tenant, health: ToolHealth, 
 }
 
 /** The tenant's environment, or a failed check when its vault or .env cannot be read (health checks are then skipped). */
-async function readEnvironment(ctx: AppContext, tenant: Tenant): Promise<{ env: Record<string, string>; problem?: ValidationCheck }> {
+async function readEnvironment(
+  ctx: AppContext,
+  tenant: Tenant,
+): Promise<{ env: Record<string, string>; problem?: ValidationCheck }> {
   try {
     return { env: await tenantEnvironment(ctx, tenant) };
   } catch (err) {
@@ -185,7 +224,8 @@ const decided = new WeakMap<Config, ValidationCheck>();
  * refuses to start), or no agent CLI at all. Never throws. Decided once per config with default options.
  */
 export function checkAgentSandbox(config: Config, options: SandboxCheckOptions = {}): ValidationCheck {
-  const isDefault = options.hostPath === undefined && options.bwrapPath === undefined && options.searchRoots === undefined;
+  const isDefault =
+    options.hostPath === undefined && options.bwrapPath === undefined && options.searchRoots === undefined;
   const known = isDefault ? decided.get(config) : undefined;
   if (known) return known;
   const check = decide(config, options);
@@ -201,20 +241,34 @@ function decide(config: Config, options: SandboxCheckOptions): ValidationCheck {
     command = resolveAgentCommand(config.AGENT_COMMAND, { path: hostPath, searchRoots: options.searchRoots });
   } catch (err) {
     if (!(err instanceof AgentCommandNotFoundError)) return failed(err);
-    return { name: "sandbox", status: "fail", detail: `No agent can run here (so the sandbox was not checked): ${err.message}.`, fix: "Install the agent CLI as the message says, then validate again." };
+    return {
+      name: "sandbox",
+      status: "fail",
+      detail: `No agent can run here (so the sandbox was not checked): ${err.message}.`,
+      fix: "Install the agent CLI as the message says, then validate again.",
+    };
   }
   try {
     const status = checkSandbox(config, command, { hostPath, bwrapPath: options.bwrapPath });
-    if (status.mode === "bwrap") return { name: "sandbox", status: "ok", detail: `Agent runs are isolated by bubblewrap (${status.bwrapPath}).` };
+    if (status.mode === "bwrap")
+      return { name: "sandbox", status: "ok", detail: `Agent runs are isolated by bubblewrap (${status.bwrapPath}).` };
     return {
       name: "sandbox",
       status: "warn",
       detail: status.warning ?? "Agent runs are NOT isolated.",
-      fix: config.AGENT_SANDBOX === "none" ? "Production sets AGENT_SANDBOX=bwrap (with bubblewrap installed)." : `${BWRAP_INSTALL_HINT} Then set AGENT_SANDBOX=bwrap.`,
+      fix:
+        config.AGENT_SANDBOX === "none"
+          ? "Production sets AGENT_SANDBOX=bwrap (with bubblewrap installed)."
+          : `${BWRAP_INSTALL_HINT} Then set AGENT_SANDBOX=bwrap.`,
     };
   } catch (err) {
     if (!(err instanceof SandboxUnavailableError)) return failed(err);
-    return { name: "sandbox", status: "fail", detail: `${err.message.replace(` ${BWRAP_INSTALL_HINT}`, "")} The server refuses to start like this.`, fix: BWRAP_INSTALL_HINT };
+    return {
+      name: "sandbox",
+      status: "fail",
+      detail: `${err.message.replace(` ${BWRAP_INSTALL_HINT}`, "")} The server refuses to start like this.`,
+      fix: BWRAP_INSTALL_HINT,
+    };
   }
 }
 

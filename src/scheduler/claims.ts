@@ -1,8 +1,8 @@
-import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
-import { schema } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
+import { schema } from "../db/index.ts";
 import type { Task } from "./tasks.ts";
 
 const tasks = schema.scheduledTasks;
@@ -76,7 +76,15 @@ export async function findStaleClaims(db: Db, nowMs: number, ttlMs: number, limi
   return db
     .select()
     .from(tasks)
-    .where(and(inArray(tasks.id, stale.map((r) => r.id)), eq(tasks.status, "RUNNING")))
+    .where(
+      and(
+        inArray(
+          tasks.id,
+          stale.map((r) => r.id),
+        ),
+        eq(tasks.status, "RUNNING"),
+      ),
+    )
     .orderBy(asc(tasks.claimed_at));
 }
 

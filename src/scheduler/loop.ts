@@ -1,8 +1,8 @@
 import type { AppContext } from "../context.ts";
 import type { HealthContributor, Service } from "../ports.ts";
 import { earliestNextRunAt } from "./claims.ts";
-import { TaskRuns } from "./task-runs.ts";
 import type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
+import { TaskRuns } from "./task-runs.ts";
 import type { Task } from "./tasks.ts";
 import { onTasksChanged } from "./tasks.ts";
 
@@ -147,7 +147,9 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     const nextRunAt = await earliestNextRunAt(ctx.db);
     const lagMs = nextRunAt ? Math.max(0, ctx.clock.now() - Date.parse(nextRunAt)) : 0;
     return {
-      fields: { scheduler: { running: isRunning, lag_ms: lagMs, next_run_at: nextRunAt, in_flight: runs.inFlight.size } },
+      fields: {
+        scheduler: { running: isRunning, lag_ms: lagMs, next_run_at: nextRunAt, in_flight: runs.inFlight.size },
+      },
       degraded: isRunning && lagMs > degradedLagMs,
     };
   };

@@ -14,7 +14,9 @@ export function isKnownTimezone(zone: string): boolean {
 export function assertTimezone(zone: string): string {
   const canonical = canonicalTimezone(zone);
   if (!canonical) {
-    throw new ValidationError(`timezone: unknown IANA time zone "${zone}" (e.g. "America/Denver", "Europe/Berlin", "UTC").`);
+    throw new ValidationError(
+      `timezone: unknown IANA time zone "${zone}" (e.g. "America/Denver", "Europe/Berlin", "UTC").`,
+    );
   }
   return canonical;
 }
@@ -131,7 +133,9 @@ export function parseRunAt(value: string, timezone: string, nowMs: number): numb
   }
   if (!Number.isFinite(atMs)) throw new ValidationError(`run_at: "${value}" is not a valid date and time.`);
   if (atMs < nowMs) {
-    throw new ValidationError(`run_at: ${new Date(atMs).toISOString()} is in the past (now is ${new Date(nowMs).toISOString()}).`);
+    throw new ValidationError(
+      `run_at: ${new Date(atMs).toISOString()} is in the past (now is ${new Date(nowMs).toISOString()}).`,
+    );
   }
   return atMs;
 }

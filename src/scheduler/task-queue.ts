@@ -1,11 +1,11 @@
 import { and, count, desc, eq, gte, inArray } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import { messages } from "../db/schema.ts";
-import type { MessageRow } from "../db/index.ts";
-import { getTenant } from "../tenants/index.ts";
-import type { Tenant } from "../tenants/index.ts";
 import { appendTimeline, insertInbound, quoteForTimeline } from "../conversation/index.ts";
+import type { MessageRow } from "../db/index.ts";
+import { messages } from "../db/schema.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { getTenant } from "../tenants/index.ts";
 import type { SchedulerDeps } from "./task-runs.ts";
 
 /** A scheduled task handed to the conversation: its id and the prompt to run. */
@@ -78,7 +78,11 @@ export async function insertTaskMessage(
     created_at: isoAt(ctx.clock.now()),
   });
   ctx.log.info("task queued", { tenantId: tenant.id, taskId: task.taskId, messageId: id, hasChat: chatId !== "" });
-  await appendTimeline(ctx, tenant, `⏰ scheduled task ${task.taskId.slice(0, 8)} due: ${quoteForTimeline(task.prompt, 200)}`);
+  await appendTimeline(
+    ctx,
+    tenant,
+    `⏰ scheduled task ${task.taskId.slice(0, 8)} due: ${quoteForTimeline(task.prompt, 200)}`,
+  );
   return id;
 }
 
@@ -86,7 +90,11 @@ export async function insertTaskMessage(
  * True while a message of this task is queued or being run (the scheduler then keeps its claim).
  * With the task's tenant the lookup stays on that tenant's rows (messages_tenant_status_idx).
  */
-export async function isTaskMessageOpen(ctx: Pick<AppContext, "db">, taskId: string, tenantId?: string): Promise<boolean> {
+export async function isTaskMessageOpen(
+  ctx: Pick<AppContext, "db">,
+  taskId: string,
+  tenantId?: string,
+): Promise<boolean> {
   const rows = await ctx.db
     .select({ id: messages.id })
     .from(messages)
@@ -122,15 +130,30 @@ export async function findTaskRunResult(
  * How many scheduled-task runs (kind='task' messages, retries included) the tenant has had queued since `since`:
  * the scheduler's daily cap. A range on the tenant's rows (messages_tenant_created_idx).
  */
-export async function countTaskRunsSince(ctx: Pick<AppContext, "db">, tenantId: string, since: string): Promise<number> {
+export async function countTaskRunsSince(
+  ctx: Pick<AppContext, "db">,
+  tenantId: string,
+  since: string,
+): Promise<number> {
   const [row] = await ctx.db
     .select({ n: count() })
     .from(messages)
-    .where(and(eq(messages.tenant_id, tenantId), gte(messages.created_at, since), eq(messages.direction, "in"), eq(messages.kind, "task")));
+    .where(
+      and(
+        eq(messages.tenant_id, tenantId),
+        gte(messages.created_at, since),
+        eq(messages.direction, "in"),
+        eq(messages.kind, "task"),
+      ),
+    );
   return row?.n ?? 0;
 }
 
 /** The inbound messages of one task, narrowed to its tenant's rows (and index) when the tenant is known. */
 function taskMessages(taskId: string, tenantId: string | undefined) {
-  return [...(tenantId ? [eq(messages.tenant_id, tenantId)] : []), eq(messages.direction, "in"), eq(messages.task_id, taskId)];
+  return [
+    ...(tenantId ? [eq(messages.tenant_id, tenantId)] : []),
+    eq(messages.direction, "in"),
+    eq(messages.task_id, taskId),
+  ];
 }

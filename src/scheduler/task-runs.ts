@@ -1,13 +1,13 @@
-import type { AppContext } from "../context.ts";
-import { claimDueTasks, findStaleClaims, renewClaims, transitionRunning } from "./claims.ts";
-import type { TaskTransition } from "./claims.ts";
-import { findTask } from "./tasks.ts";
-import type { Task } from "./tasks.ts";
-import { getTenant, servingRefusal } from "../tenants/index.ts";
-import type { Tenant } from "../tenants/index.ts";
 import { isoAt } from "../clock.ts";
-import { dayAround, nextSlotAfter, slotsBetween, MAX_ATTEMPTS, retryDelayMs } from "./schedule.ts";
+import type { AppContext } from "../context.ts";
 import { errorMessage } from "../errors.ts";
+import type { Tenant } from "../tenants/index.ts";
+import { getTenant, servingRefusal } from "../tenants/index.ts";
+import type { TaskTransition } from "./claims.ts";
+import { claimDueTasks, findStaleClaims, renewClaims, transitionRunning } from "./claims.ts";
+import { dayAround, MAX_ATTEMPTS, nextSlotAfter, retryDelayMs, slotsBetween } from "./schedule.ts";
+import type { Task } from "./tasks.ts";
+import { findTask } from "./tasks.ts";
 
 /** What the scheduler needs from the conversation engine. */
 export interface SchedulerDeps {
@@ -87,7 +87,7 @@ export class TaskRuns {
     let applied = 0;
     for (const taskId of taskIds) {
       const task = await findTask(this.ctx.db, taskId);
-      if (!task || task.status !== "RUNNING" || !task.slot_at) {
+      if (task?.status !== "RUNNING" || !task.slot_at) {
         this.inFlight.delete(taskId);
         continue;
       }
@@ -95,7 +95,9 @@ export class TaskRuns {
       if (!result) continue; // not finished after all (the lease was lost): recovery or a later report takes it
       this.inFlight.delete(task.id);
       const nowMs = this.ctx.clock.now();
-      const outcome = result.ok ? afterSuccess(task, nowMs) : afterFailure(task, result.error ?? "the run failed", nowMs);
+      const outcome = result.ok
+        ? afterSuccess(task, nowMs)
+        : afterFailure(task, result.error ?? "the run failed", nowMs);
       await this.apply(task, outcome, nowMs, result.ok ? "task run finished" : "task run failed");
       applied++;
     }
@@ -106,7 +108,8 @@ export class TaskRuns {
   async renewInFlight(): Promise<void> {
     const held = [...this.inFlight].map(([taskId, claimedAt]) => ({ taskId, claimedAt }));
     this.inFlight.clear();
-    for (const claim of await renewClaims(this.ctx.db, held, this.ctx.clock.now())) this.inFlight.set(claim.taskId, claim.claimedAt);
+    for (const claim of await renewClaims(this.ctx.db, held, this.ctx.clock.now()))
+      this.inFlight.set(claim.taskId, claim.claimedAt);
   }
 
   /** RUNNING tasks whose claim went stale (their process stopped) are made due now and run once more. */
@@ -116,21 +119,39 @@ export class TaskRuns {
     for (const task of await findStaleClaims(this.ctx.db, nowMs, ttlMs, batchSize)) {
       if (task.claimed_at !== null && this.inFlight.get(task.id) === task.claimed_at) continue;
       if (await this.deps.isTaskMessageOpen?.(task.id, task.tenant_id)) {
-        if (task.claimed_at !== null) await renewClaims(this.ctx.db, [{ taskId: task.id, claimedAt: task.claimed_at }], nowMs);
+        if (task.claimed_at !== null)
+          await renewClaims(this.ctx.db, [{ taskId: task.id, claimedAt: task.claimed_at }], nowMs);
         continue;
       }
       const finished = task.slot_at ? await this.deps.findTaskRunResult?.(task.id, task.slot_at, task.tenant_id) : null;
       if (finished) {
-        const outcome = finished.ok ? afterSuccess(task, nowMs) : afterFailure(task, finished.error ?? "the run failed", nowMs);
-        await this.apply(task, outcome, nowMs, "task result recovered: the run had finished before its process stopped", task.claimed_at);
+        const outcome = finished.ok
+          ? afterSuccess(task, nowMs)
+          : afterFailure(task, finished.error ?? "the run failed", nowMs);
+        await this.apply(
+          task,
+          outcome,
+          nowMs,
+          "task result recovered: the run had finished before its process stopped",
+          task.claimed_at,
+        );
         continue;
       }
-      const outcome = afterFailure(task, "the run was lost: the process stopped before it finished", nowMs, { retryNow: true });
+      const outcome = afterFailure(task, "the run was lost: the process stopped before it finished", nowMs, {
+        retryNow: true,
+      });
       const row = await transitionRunning(this.ctx.db, task.id, outcome.change, nowMs, task.claimed_at);
       if (!row) continue;
       recovered++;
-      this.ctx.log.warn("stale task claim recovered", { tenantId: task.tenant_id, taskId: task.id, claimed_at: task.claimed_at });
-      await this.note(task.tenant_id, outcome.note ?? `Scheduled task ${task.id.slice(0, 8)} was interrupted by a restart; running it again.`);
+      this.ctx.log.warn("stale task claim recovered", {
+        tenantId: task.tenant_id,
+        taskId: task.id,
+        claimed_at: task.claimed_at,
+      });
+      await this.note(
+        task.tenant_id,
+        outcome.note ?? `Scheduled task ${task.id.slice(0, 8)} was interrupted by a restart; running it again.`,
+      );
     }
     return recovered;
   }
@@ -139,7 +160,7 @@ export class TaskRuns {
   async finish(taskId: string, result: TaskRunResult): Promise<Task | null> {
     this.inFlight.delete(taskId);
     const task = await findTask(this.ctx.db, taskId);
-    if (!task || task.status !== "RUNNING") {
+    if (task?.status !== "RUNNING") {
       this.ctx.log.info("task result ignored: task is no longer running", { taskId, status: task?.status ?? null });
       return null;
     }
@@ -173,7 +194,12 @@ export class TaskRuns {
     if (task.claimed_at !== null) this.inFlight.set(task.id, task.claimed_at);
     try {
       const messageId = await this.deps.enqueueTask(tenant, { taskId: task.id, prompt: task.prompt });
-      this.ctx.log.info("task handed to conversation", { ...fields, messageId, lag_ms: lagMs, attempt: task.attempts + 1 });
+      this.ctx.log.info("task handed to conversation", {
+        ...fields,
+        messageId,
+        lag_ms: lagMs,
+        attempt: task.attempts + 1,
+      });
     } catch (err) {
       this.ctx.log.error("task hand-over failed", { ...fields, error: err });
       await this.finish(task.id, { ok: false, error: `could not queue the task: ${errorMessage(err)}` });
@@ -188,7 +214,13 @@ export class TaskRuns {
     return used >= this.ctx.config.TASK_MAX_RUNS_PER_DAY ? day.nextStartMs : null;
   }
 
-  private async apply(task: Task, outcome: Outcome, nowMs: number, msg: string, claimedAt?: string | null): Promise<Task | null> {
+  private async apply(
+    task: Task,
+    outcome: Outcome,
+    nowMs: number,
+    msg: string,
+    claimedAt?: string | null,
+  ): Promise<Task | null> {
     const row = await transitionRunning(this.ctx.db, task.id, outcome.change, nowMs, claimedAt);
     if (!row) return null;
     const level = row.status === "FAILED" ? "warn" : "info";
@@ -270,7 +302,10 @@ export function afterFailure(task: Task, error: string, nowMs: number, options: 
   if ("invalid" in next) return { change: { ...base, status: "FAILED", attempts, next_run_at: null } };
   if (attempts >= MAX_ATTEMPTS) {
     if (next.ms === null) {
-      return { change: { ...base, status: "FAILED", attempts, next_run_at: null }, note: `${label(task)} failed ${attempts} times and was given up: ${error}` };
+      return {
+        change: { ...base, status: "FAILED", attempts, next_run_at: null },
+        note: `${label(task)} failed ${attempts} times and was given up: ${error}`,
+      };
     }
     return {
       change: { ...base, status: "PENDING", attempts: 0, next_run_at: task.paused ? null : isoAt(next.ms) },
@@ -291,7 +326,9 @@ export function afterTenantPaused(task: Task, nowMs: number): Outcome {
   const isFirstSkip = task.last_error !== SKIPPED_TENANT_PAUSED;
   return {
     change: { status: "PENDING", next_run_at: isoAt(nextMs), last_error: SKIPPED_TENANT_PAUSED, claimed_at: null },
-    note: isFirstSkip ? `${label(task)} skipped: the tenant is paused; it stays scheduled (next check ${isoAt(nextMs)}).` : undefined,
+    note: isFirstSkip
+      ? `${label(task)} skipped: the tenant is paused; it stays scheduled (next check ${isoAt(nextMs)}).`
+      : undefined,
   };
 }
 
@@ -315,7 +352,13 @@ export function afterDailyCap(task: Task, nextDayMs: number, cap: number): Outco
 /** The tenant is ARCHIVED (or gone): the task is cancelled for good. */
 export function afterTenantArchived(task: Task, nowMs: number): Outcome {
   return {
-    change: { status: "CANCELLED", next_run_at: null, last_error: "cancelled: tenant is archived", claimed_at: null, last_run_at: isoAt(nowMs) },
+    change: {
+      status: "CANCELLED",
+      next_run_at: null,
+      last_error: "cancelled: tenant is archived",
+      claimed_at: null,
+      last_run_at: isoAt(nowMs),
+    },
     note: `${label(task)} cancelled: the tenant is archived.`,
   };
 }

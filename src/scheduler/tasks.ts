@@ -1,12 +1,12 @@
 import { and, asc, count, eq, inArray, sql } from "drizzle-orm";
+import { z } from "zod";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import { schema } from "../db/index.ts";
 import type { Db, TaskRow } from "../db/index.ts";
-import { ConflictError, NotFoundError, ValidationError, parseInput } from "../errors.ts";
-import { assertMinInterval, assertPrompt, assertTimezone, parseRunAt, requireNextSlot } from "./schedule.ts";
+import { schema } from "../db/index.ts";
+import { ConflictError, NotFoundError, parseInput, ValidationError } from "../errors.ts";
 import { requireTenant } from "../tenants/index.ts";
-import { z } from "zod";
+import { assertMinInterval, assertPrompt, assertTimezone, parseRunAt, requireNextSlot } from "./schedule.ts";
 
 const tasks = schema.scheduledTasks;
 
@@ -87,7 +87,8 @@ export async function createTask(
     // The agent is untrusted (a prompt injection can ask for a per-second task); operators are not.
     if (createdBy === "agent") assertMinInterval(data.cron, timezone, nowMs, ctx.config.TASK_MIN_INTERVAL_S);
   } else {
-    nextMs = data.run_at !== undefined ? parseRunAt(data.run_at, timezone, nowMs) : nowMs + (data.in_minutes ?? 0) * 60_000;
+    nextMs =
+      data.run_at !== undefined ? parseRunAt(data.run_at, timezone, nowMs) : nowMs + (data.in_minutes ?? 0) * 60_000;
     runAt = isoAt(nextMs);
   }
   if (createdBy === "agent") await assertPendingRoom(ctx, tenantId);
@@ -108,7 +109,13 @@ export async function createTask(
     })
     .returning();
   if (!task) throw new Error("insert returned no row");
-  ctx.log.info("task created", { tenantId, taskId: task.id, createdBy, cron: task.cron, next_run_at: task.next_run_at });
+  ctx.log.info("task created", {
+    tenantId,
+    taskId: task.id,
+    createdBy,
+    cron: task.cron,
+    next_run_at: task.next_run_at,
+  });
   signalTasksChanged(ctx.db);
   return task;
 }
@@ -124,7 +131,9 @@ async function assertPendingRoom(ctx: AppContext, tenantId: string): Promise<voi
   const [row] = await ctx.db
     .select({ n: count() })
     .from(tasks)
-    .where(and(eq(tasks.tenant_id, tenantId), inArray(tasks.status, ["PENDING", "RUNNING"]), eq(tasks.created_by, "agent")));
+    .where(
+      and(eq(tasks.tenant_id, tenantId), inArray(tasks.status, ["PENDING", "RUNNING"]), eq(tasks.created_by, "agent")),
+    );
   const pending = row?.n ?? 0;
   if (pending >= max) {
     throw new ConflictError(
@@ -145,18 +154,22 @@ export async function cancelTask(ctx: AppContext, taskId: string, scope: TaskSco
   const [task] = await ctx.db
     .update(tasks)
     .set({ status: "CANCELLED", next_run_at: null, updated_at: isoAt(ctx.clock.now()) })
-    .where(and(eq(tasks.id, taskId), eq(tasks.tenant_id, existing.tenant_id), inArray(tasks.status, ["PENDING", "RUNNING"])))
+    .where(
+      and(eq(tasks.id, taskId), eq(tasks.tenant_id, existing.tenant_id), inArray(tasks.status, ["PENDING", "RUNNING"])),
+    )
     .returning();
   if (!task) {
     const now = await getTask(ctx.db, taskId, scope);
     if (now.status === "CANCELLED") return now;
-    throw new ConflictError("task_finished", `Task ${taskId} is already ${now.status}; only PENDING or RUNNING tasks can be cancelled.`);
+    throw new ConflictError(
+      "task_finished",
+      `Task ${taskId} is already ${now.status}; only PENDING or RUNNING tasks can be cancelled.`,
+    );
   }
   ctx.log.info("task cancelled", { tenantId: task.tenant_id, taskId });
   signalTasksChanged(ctx.db);
   return task;
 }
-
 
 /**
  * Pauses/resumes a task, changes its schedule (`cron` makes it recurring, `run_at` one-shot),
@@ -164,7 +177,12 @@ export async function cancelTask(ctx: AppContext, taskId: string, scope: TaskSco
  * resuming computes the next slot from now (a one-shot whose time passed meanwhile runs at once).
  * A RUNNING task accepts only `paused` and `prompt`; DONE, FAILED and CANCELLED tasks none (ConflictError).
  */
-export async function updateTask(ctx: AppContext, taskId: string, patch: TaskPatch, scope: TaskScope = {}): Promise<Task> {
+export async function updateTask(
+  ctx: AppContext,
+  taskId: string,
+  patch: TaskPatch,
+  scope: TaskScope = {},
+): Promise<Task> {
   const change = parseInput(taskPatchSchema, patch);
   const existing = await getTask(ctx.db, taskId, scope);
   if (existing.status !== "PENDING" && existing.status !== "RUNNING") {
@@ -176,7 +194,10 @@ export async function updateTask(ctx: AppContext, taskId: string, patch: TaskPat
   if (change.prompt !== undefined) assertPrompt(change.prompt);
   const isScheduleChange = change.cron !== undefined || change.run_at !== undefined || change.timezone !== undefined;
   if (existing.status === "RUNNING" && isScheduleChange) {
-    throw new ConflictError("task_running", `Task ${taskId} is running now; change its schedule after the run finishes.`);
+    throw new ConflictError(
+      "task_running",
+      `Task ${taskId} is running now; change its schedule after the run finishes.`,
+    );
   }
 
   const nowMs = ctx.clock.now();
@@ -212,7 +233,8 @@ export async function updateTask(ctx: AppContext, taskId: string, patch: TaskPat
     })
     .where(and(eq(tasks.id, taskId), eq(tasks.status, existing.status)))
     .returning();
-  if (!task) throw new ConflictError("task_changed", `Task ${taskId} changed state meanwhile; read it again and retry.`);
+  if (!task)
+    throw new ConflictError("task_changed", `Task ${taskId} changed state meanwhile; read it again and retry.`);
   ctx.log.info("task updated", { tenantId: task.tenant_id, taskId, paused, cron, next_run_at: task.next_run_at });
   signalTasksChanged(ctx.db);
   return task;
@@ -229,7 +251,7 @@ export const newTaskShape = {
     .string()
     .optional()
     .describe('Recurring schedule: 5-field cron ("0 9 * * 1-5" = weekdays 09:00) or 6 fields with seconds first.'),
-  timezone: z.string().optional().describe('IANA time zone for cron and run_at without offset; default the tenant\'s.'),
+  timezone: z.string().optional().describe("IANA time zone for cron and run_at without offset; default the tenant's."),
   run_at: z
     .string()
     .optional()
@@ -255,8 +277,8 @@ const listeners = new WeakMap<Db, Set<() => void>>();
 
 /** Registers `wake` to be called whenever a task on `db` is added, changed or cancelled; returns the undo. */
 export function onTasksChanged(db: Db, wake: () => void): () => void {
-  let set = listeners.get(db);
-  if (!set) listeners.set(db, (set = new Set()));
+  const set = listeners.get(db) ?? new Set<() => void>();
+  listeners.set(db, set);
   set.add(wake);
   return () => set.delete(wake);
 }

@@ -1,9 +1,14 @@
-import type { AppContext } from "../context.ts";
-import type { Tenant, BusinessProfile, OnboardingStatus } from "./types.ts";
-import { MAX_CLAUDE_MD_BYTES, readWorkspaceFile, writeWorkspaceFile, UnsafeWorkspaceFileError } from "./workspace-fs.ts";
-import { TEMPLATE_TOOLS } from "./template/index.ts";
 import { existsSync } from "node:fs";
-import { workspacePath } from "./workspace-fs.ts";
+import type { AppContext } from "../context.ts";
+import { TEMPLATE_TOOLS } from "./template/index.ts";
+import type { BusinessProfile, OnboardingStatus, Tenant } from "./types.ts";
+import {
+  MAX_CLAUDE_MD_BYTES,
+  readWorkspaceFile,
+  UnsafeWorkspaceFileError,
+  workspacePath,
+  writeWorkspaceFile,
+} from "./workspace-fs.ts";
 
 /** The sections of CLAUDE.md that survive a re-render, between their markers. */
 export interface PreservedNotes {
@@ -95,12 +100,21 @@ export function renderClaudeMd(tenant: Tenant, notes: PreservedNotes = {}): stri
  */
 export function writeClaudeMd(ctx: Pick<AppContext, "config" | "log">, tenant: Tenant): void {
   const existing = readWorkspaceFile(ctx.config, tenant.id, "CLAUDE.md", MAX_CLAUDE_MD_BYTES);
-  writeWorkspaceFile(ctx.config, tenant.id, "CLAUDE.md", renderClaudeMd(tenant, existing === null ? {} : extractPreservedNotes(existing)), 0o644);
+  writeWorkspaceFile(
+    ctx.config,
+    tenant.id,
+    "CLAUDE.md",
+    renderClaudeMd(tenant, existing === null ? {} : extractPreservedNotes(existing)),
+    0o644,
+  );
   ctx.log.debug("CLAUDE.md rendered", { tenantId: tenant.id, stage: tenant.onboarding_status });
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").replace(/<!--|-->/g, "").trim();
+  return text
+    .replace(/\s+/g, " ")
+    .replace(/<!--|-->/g, "")
+    .trim();
 }
 
 const STAGES: Record<OnboardingStatus, string[]> = {
@@ -141,7 +155,9 @@ const STAGES: Record<OnboardingStatus, string[]> = {
 /** The "where you are in onboarding" section for a lifecycle stage. */
 export function lifecycleSection(stage: OnboardingStatus): string {
   // A value written by hand with SQL (e.g. 'live') has no instructions: say so rather than crash the render.
-  const lines = STAGES[stage] ?? ["Unknown stage (the operator must correct it): act as in BUILDING — ask before anything that leaves the business."];
+  const lines = STAGES[stage] ?? [
+    "Unknown stage (the operator must correct it): act as in BUILDING — ask before anything that leaves the business.",
+  ];
   return [`## Onboarding stage: ${stage}`, ...lines].join("\n");
 }
 
@@ -163,7 +179,10 @@ const LABELS: Record<string, string> = {
 export function businessSection(business: BusinessProfile): string {
   const entries = Object.entries(business).filter(([, v]) => v !== undefined && v !== null && v !== "");
   const known = Object.keys(LABELS).filter((k) => entries.some(([key]) => key === k));
-  const others = entries.map(([k]) => k).filter((k) => !(k in LABELS)).sort();
+  const others = entries
+    .map(([k]) => k)
+    .filter((k) => !(k in LABELS))
+    .sort();
   const lines = [...known, ...others].map((key) => {
     const label = LABELS[key] ?? key.replace(/_/g, " ");
     return `- ${label}: ${formatValue(business[key])}`;
@@ -177,7 +196,10 @@ function formatValue(value: unknown): string {
     : typeof value === "string"
       ? value
       : JSON.stringify(value);
-  return text.replace(/<!--|-->/g, "").replace(/\n+/g, "\n  ").trim();
+  return text
+    .replace(/<!--|-->/g, "")
+    .replace(/\n+/g, "\n  ")
+    .trim();
 }
 
 /** The tools section: the platform's MCP tools and the workspace's scripts. */
@@ -217,22 +239,32 @@ export type ClaudeMdFreshness = "unchanged" | "written" | "failed";
  * thrown: the run must fail and tell the operator. Any other failure is logged and the run goes on
  * with the file as it is.
  */
-export async function ensureClaudeMdCurrent(ctx: Pick<AppContext, "config" | "log">, tenant: Tenant): Promise<ClaudeMdFreshness> {
+export async function ensureClaudeMdCurrent(
+  ctx: Pick<AppContext, "config" | "log">,
+  tenant: Tenant,
+): Promise<ClaudeMdFreshness> {
   const fields = { tenantId: tenant.id, stage: tenant.onboarding_status };
   try {
-    if (!existsSync(workspacePath(ctx.config, tenant.id))) throw new Error("the workspace folder is missing (init-tenant recreates it)");
+    if (!existsSync(workspacePath(ctx.config, tenant.id)))
+      throw new Error("the workspace folder is missing (init-tenant recreates it)");
     const existing = readWorkspaceFile(ctx.config, tenant.id, "CLAUDE.md", MAX_CLAUDE_MD_BYTES);
     const rendered = renderClaudeMd(tenant, existing === null ? {} : extractPreservedNotes(existing));
     if (existing === rendered) return "unchanged";
     writeWorkspaceFile(ctx.config, tenant.id, "CLAUDE.md", rendered, 0o644);
-    ctx.log.info("CLAUDE.md re-rendered: it did not match the tenant's record", { ...fields, wasMissing: existing === null });
+    ctx.log.info("CLAUDE.md re-rendered: it did not match the tenant's record", {
+      ...fields,
+      wasMissing: existing === null,
+    });
     return "written";
   } catch (err) {
     if (err instanceof UnsafeWorkspaceFileError) {
       ctx.log.warn("CLAUDE.md is unsafe: the run is refused", { ...fields, problem: err.problem });
       throw err;
     }
-    ctx.log.warn("CLAUDE.md could not be brought up to date; the run uses the file as it is", { ...fields, error: err });
+    ctx.log.warn("CLAUDE.md could not be brought up to date; the run uses the file as it is", {
+      ...fields,
+      error: err,
+    });
     return "failed";
   }
 }

@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { and, eq, count } from "drizzle-orm";
+import { lstat, rm, unlink } from "node:fs/promises";
+import { and, count, eq } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
-import { ConflictError, ValidationError, parseInput } from "../errors.ts";
+import { ConflictError, parseInput, ValidationError } from "../errors.ts";
 import { writeClaudeMd } from "./claude-md.ts";
-import { businessProfileSchema, newTenantSchema, tenantPatchSchema } from "./types.ts";
+import { findTenantByPhone, nextTenantUid, requireMutableTenant, requireTenant, tenantFromRow } from "./store.ts";
 import type { NewTenantInput, OnboardingStatus, Tenant, TenantPatch } from "./types.ts";
-import { findTenantByPhone, requireMutableTenant, requireTenant, tenantFromRow, nextTenantUid } from "./store.ts";
+import { businessProfileSchema, newTenantSchema, tenantPatchSchema } from "./types.ts";
 import { createWorkspace, removeWorkspace } from "./workspace.ts";
 import { tenantConfigDirPath } from "./workspace-fs.ts";
-import { lstat, rm, unlink } from "node:fs/promises";
 
 const { tenants } = schema;
 const MAX_BUSINESS_JSON_BYTES = 64 * 1024;
@@ -117,7 +117,12 @@ export async function setOnboardingStatus(
     if (written[0]) {
       const updated = tenantFromRow(written[0]);
       rerender(ctx, updated);
-      ctx.log.info("onboarding status changed", { tenantId: current.id, from: current.onboarding_status, to: status, by: options.by });
+      ctx.log.info("onboarding status changed", {
+        tenantId: current.id,
+        from: current.onboarding_status,
+        to: status,
+        by: options.by,
+      });
       return updated;
     }
     if (attempt >= MAX_UPDATE_ATTEMPTS) throw busy(current.id);
@@ -215,7 +220,6 @@ function refused(from: OnboardingStatus, to: OnboardingStatus, why: string): Con
   return new ConflictError("invalid_transition", `Cannot change onboarding status from ${from} to ${to}: ${why}.`);
 }
 
-
 /** Sets status ARCHIVED (idempotent). The folder and data stay until purgeTenant. */
 export async function archiveTenant(ctx: AppContext, id: string): Promise<Tenant> {
   const current = await requireTenant(ctx.db, id);
@@ -293,7 +297,9 @@ async function removeTreeNoFollow(path: string): Promise<boolean> {
 
 /** True when a database error (either driver, possibly wrapped by drizzle) is a UNIQUE violation. */
 export function isUniqueViolation(err: unknown): boolean {
-  return errorChain(err).some((e) => /UNIQUE constraint failed|SQLITE_CONSTRAINT_UNIQUE/i.test(`${e.message} ${codeOf(e)}`));
+  return errorChain(err).some((e) =>
+    /UNIQUE constraint failed|SQLITE_CONSTRAINT_UNIQUE/i.test(`${e.message} ${codeOf(e)}`),
+  );
 }
 
 function errorChain(err: unknown): Error[] {

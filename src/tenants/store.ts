@@ -1,10 +1,10 @@
-import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { SQL } from "drizzle-orm";
-import { schema } from "../db/index.ts";
+import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db, TenantRow } from "../db/index.ts";
+import { schema } from "../db/index.ts";
 import { ConflictError } from "../errors.ts";
-import { isTenantId, tenantNotFound, normalizePhone, businessProfileSchema } from "./types.ts";
 import type { ListTenantsOptions, Tenant } from "./types.ts";
+import { businessProfileSchema, isTenantId, normalizePhone, tenantNotFound } from "./types.ts";
 
 const { tenants } = schema;
 
@@ -81,7 +81,11 @@ export async function findTenantByPhone(db: Db, phone: string): Promise<Tenant |
 
 /** The tenant linked to this Telegram chat, or null. */
 export async function findTenantByChatId(db: Db, chatId: string): Promise<Tenant | null> {
-  const rows = await db.select().from(tenants).where(eq(tenants.telegram_chat_id, String(chatId))).limit(1);
+  const rows = await db
+    .select()
+    .from(tenants)
+    .where(eq(tenants.telegram_chat_id, String(chatId)))
+    .limit(1);
   return rows[0] ? tenantFromRow(rows[0]) : null;
 }
 
@@ -122,11 +126,15 @@ export const nextTenantUid = sql`(SELECT COALESCE(MAX(${tenants.uid}) + 1, ${TEN
  * version after the migration's backfill — one allocated now and stored for good. A uid is never shared.
  */
 export async function tenantUid(db: Db, tenantId: string): Promise<number> {
-  const read = async () => (await db.select({ uid: tenants.uid }).from(tenants).where(eq(tenants.id, tenantId)).limit(1))[0];
+  const read = async () =>
+    (await db.select({ uid: tenants.uid }).from(tenants).where(eq(tenants.id, tenantId)).limit(1))[0];
   const row = await read();
   if (!row) throw tenantNotFound(tenantId);
   if (row.uid !== null) return row.uid;
-  await db.update(tenants).set({ uid: nextTenantUid }).where(sql`${tenants.id} = ${tenantId} AND ${tenants.uid} IS NULL`);
+  await db
+    .update(tenants)
+    .set({ uid: nextTenantUid })
+    .where(sql`${tenants.id} = ${tenantId} AND ${tenants.uid} IS NULL`);
   const stored = (await read())?.uid;
   if (stored === null || stored === undefined) throw tenantNotFound(tenantId);
   return stored;

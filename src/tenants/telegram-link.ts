@@ -1,12 +1,12 @@
-import { and, eq, isNull, gt } from "drizzle-orm";
+import { createHash, randomBytes } from "node:crypto";
+import { and, eq, gt, isNull } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
-import { schema } from "../db/index.ts";
 import type { Db } from "../db/index.ts";
+import { schema } from "../db/index.ts";
 import { ConflictError, ValidationError } from "../errors.ts";
 import { isUniqueViolation } from "./service.ts";
-import { tenantNotFound } from "./types.ts";
 import { findTenantByChatId, requireMutableTenant, requireTenant } from "./store.ts";
-import { createHash, randomBytes } from "node:crypto";
+import { tenantNotFound } from "./types.ts";
 
 const { tenants } = schema;
 
@@ -33,7 +33,14 @@ export async function linkTelegramChat(db: Db, tenantId: string, chatId: string)
     const updated = await db
       .update(tenants)
       .set({ telegram_chat_id: chat, updated_at: isoAt(Date.now()) })
-      .where(and(eq(tenants.id, tenant.id), isNull(tenants.telegram_chat_id), eq(tenants.channel, "telegram"), eq(tenants.status, "ACTIVE")))
+      .where(
+        and(
+          eq(tenants.id, tenant.id),
+          isNull(tenants.telegram_chat_id),
+          eq(tenants.channel, "telegram"),
+          eq(tenants.status, "ACTIVE"),
+        ),
+      )
       .returning({ id: tenants.id });
     if (updated.length === 1) return "linked";
   } catch (err) {
@@ -87,7 +94,9 @@ export async function setTelegramChat(db: Db, tenantId: string, chatId: string):
 }
 
 function chatInUse(chat: string, otherId: string | undefined): ConflictError {
-  const where = otherId ? `tenant ${otherId}; unlink it there first (DELETE /admin/tenants/${otherId}/link)` : "another tenant; unlink it there first";
+  const where = otherId
+    ? `tenant ${otherId}; unlink it there first (DELETE /admin/tenants/${otherId}/link)`
+    : "another tenant; unlink it there first";
   return new ConflictError("chat_in_use", `Telegram chat ${chat} is already linked to ${where}.`);
 }
 
@@ -129,7 +138,10 @@ function hashCode(code: string): string {
 export async function createLinkCode(db: Db, tenantId: string, nowMs: number): Promise<NewLinkCode> {
   const tenant = await requireMutableTenant(db, tenantId);
   if (tenant.channel !== "telegram") {
-    throw new ConflictError("not_telegram", `Tenant ${tenant.id} uses ${tenant.channel}: a link code is only for Telegram tenants.`);
+    throw new ConflictError(
+      "not_telegram",
+      `Tenant ${tenant.id} uses ${tenant.channel}: a link code is only for Telegram tenants.`,
+    );
   }
   if (tenant.telegram_chat_id !== null) {
     throw new ConflictError(
@@ -143,7 +155,10 @@ export async function createLinkCode(db: Db, tenantId: string, nowMs: number): P
   await db
     .insert(telegramLinkCodes)
     .values(row)
-    .onConflictDoUpdate({ target: telegramLinkCodes.tenant_id, set: { code_hash: row.code_hash, expires_at, created_at: row.created_at } });
+    .onConflictDoUpdate({
+      target: telegramLinkCodes.tenant_id,
+      set: { code_hash: row.code_hash, expires_at, created_at: row.created_at },
+    });
   return { code, expires_at };
 }
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../db/schema.ts";
-import { ValidationError, NotFoundError } from "../errors.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
 
 export { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES };
 /** The chat platform a tenant's owner uses (`tenants.channel`); not channels/'s `Channel` (a platform's sender). */
@@ -196,4 +196,3 @@ export function tenantNotFound(id: string): NotFoundError {
   const shown = isTenantId(id) ? id : JSON.stringify(String(id).slice(0, 60));
   return new NotFoundError("tenant_not_found", `No tenant with id ${shown}.`);
 }
-

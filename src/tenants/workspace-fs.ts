@@ -1,9 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import type { Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { join, resolve } from "node:path";
 import type { Config } from "../config.ts";
 import { AppError, ValidationError } from "../errors.ts";
-import { join, resolve } from "node:path";
 import { assertTenantId } from "./types.ts";
 
 type PathConfig = Pick<Config, "TENANTS_DIR">;
@@ -53,7 +66,11 @@ export class UnsafeWorkspaceFileError extends AppError {
     readonly relativePath: string,
     readonly problem: string,
   ) {
-    super("unsafe_workspace_file", `The tenant's ${relativePath} ${problem}; the server will not use it (make it a regular file or remove it).`, 409);
+    super(
+      "unsafe_workspace_file",
+      `The tenant's ${relativePath} ${problem}; the server will not use it (make it a regular file or remove it).`,
+      409,
+    );
   }
 }
 
@@ -73,7 +90,12 @@ function at(dirFd: number, name: string): string {
  * is missing. A symlink (file or folder), a FIFO, a device, a hard link or a file over `maxBytes` →
  * UnsafeWorkspaceFileError.
  */
-export function readWorkspaceFile(config: WorkspaceConfig, tenantId: string, relativePath: string, maxBytes: number): string | null {
+export function readWorkspaceFile(
+  config: WorkspaceConfig,
+  tenantId: string,
+  relativePath: string,
+  maxBytes: number,
+): string | null {
   return inParent(config, tenantId, relativePath, false, (dirFd, name) => {
     const fd = openFile(tenantId, relativePath, at(dirFd, name), OPEN_READ);
     if (fd === null) return null;
@@ -89,7 +111,13 @@ export function readWorkspaceFile(config: WorkspaceConfig, tenantId: string, rel
 
 /** lstat of an entry of the workspace (the entry itself is not followed, nor any folder on its way); null when missing. */
 export function statWorkspaceEntry(config: WorkspaceConfig, tenantId: string, relativePath: string): Stats | null {
-  return inParent(config, tenantId, relativePath, false, (dirFd, name) => lstatSync(at(dirFd, name), { throwIfNoEntry: false }) ?? null);
+  return inParent(
+    config,
+    tenantId,
+    relativePath,
+    false,
+    (dirFd, name) => lstatSync(at(dirFd, name), { throwIfNoEntry: false }) ?? null,
+  );
 }
 
 /** The names in a folder of the workspace; null when it is missing; a symlink or non-folder → UnsafeWorkspaceFileError. */
@@ -106,7 +134,12 @@ export function listWorkspaceDir(config: WorkspaceConfig, tenantId: string, rela
 }
 
 /** Creates a folder of the workspace (and the folders on its way) unless it is there; true when it was created. */
-export function ensureWorkspaceDir(config: WorkspaceConfig, tenantId: string, relativePath: string, mode = 0o750): boolean {
+export function ensureWorkspaceDir(
+  config: WorkspaceConfig,
+  tenantId: string,
+  relativePath: string,
+  mode = 0o750,
+): boolean {
   return inParent(config, tenantId, relativePath, true, (dirFd, name) => {
     const existed = lstatSync(at(dirFd, name), { throwIfNoEntry: false }) !== undefined;
     const fd = openDir(tenantId, relativePath, dirFd, name, true, mode);
@@ -151,7 +184,13 @@ export function appendWorkspaceFile(
  * entry (whatever it was: a symlink or FIFO there is replaced, never written through), so a reader
  * never sees half a file. The folders on its way are created when missing. Mode default 0644.
  */
-export function writeWorkspaceFile(config: WorkspaceConfig, tenantId: string, relativePath: string, content: string | Uint8Array, mode = 0o644): void {
+export function writeWorkspaceFile(
+  config: WorkspaceConfig,
+  tenantId: string,
+  relativePath: string,
+  content: string | Uint8Array,
+  mode = 0o644,
+): void {
   inParent(config, tenantId, relativePath, true, (dirFd, name) => {
     const temporary = `.${name}.tmp-${randomBytes(6).toString("hex")}`;
     const fd = openFile(tenantId, relativePath, at(dirFd, temporary), OPEN_NEW, mode, true);
@@ -180,9 +219,27 @@ export function writeWorkspaceFile(config: WorkspaceConfig, tenantId: string, re
  * following a symlink, then calls `use` with the last folder's fd and the entry's name. A missing
  * workspace or folder (without `create`) → null.
  */
-function inParent<T>(config: WorkspaceConfig, tenantId: string, relativePath: string, create: false, use: (dirFd: number, name: string) => T): T | null;
-function inParent<T>(config: WorkspaceConfig, tenantId: string, relativePath: string, create: true, use: (dirFd: number, name: string) => T): T;
-function inParent<T>(config: WorkspaceConfig, tenantId: string, relativePath: string, create: boolean, use: (dirFd: number, name: string) => T): T | null {
+function inParent<T>(
+  config: WorkspaceConfig,
+  tenantId: string,
+  relativePath: string,
+  create: false,
+  use: (dirFd: number, name: string) => T,
+): T | null;
+function inParent<T>(
+  config: WorkspaceConfig,
+  tenantId: string,
+  relativePath: string,
+  create: true,
+  use: (dirFd: number, name: string) => T,
+): T;
+function inParent<T>(
+  config: WorkspaceConfig,
+  tenantId: string,
+  relativePath: string,
+  create: boolean,
+  use: (dirFd: number, name: string) => T,
+): T | null {
   const parts = splitRelative(relativePath);
   const name = parts.pop()!;
   const opened: number[] = [];
@@ -191,12 +248,14 @@ function inParent<T>(config: WorkspaceConfig, tenantId: string, relativePath: st
     // TENANTS_DIR is the platform's (no agent can swap it), so a missing workspace is simply created.
     if (create) mkdirSync(root, { recursive: true, mode: 0o750 });
     const base = openOrNull(root, OPEN_DIR);
-    if (base === null && create) throw new AppError("workspace_missing", `The tenant's workspace folder ${root} could not be opened.`, 409);
+    if (base === null && create)
+      throw new AppError("workspace_missing", `The tenant's workspace folder ${root} could not be opened.`, 409);
     if (base === null) return null;
     opened.push(base);
     for (let i = 0; i < parts.length; i++) {
       const fd = openDir(tenantId, parts.slice(0, i + 1).join("/"), opened[opened.length - 1]!, parts[i]!, create);
-      if (fd === null && create) throw new UnsafeWorkspaceFileError(tenantId, `${parts.slice(0, i + 1).join("/")}/`, "could not be created");
+      if (fd === null && create)
+        throw new UnsafeWorkspaceFileError(tenantId, `${parts.slice(0, i + 1).join("/")}/`, "could not be created");
       if (fd === null) return null;
       opened.push(fd);
     }
@@ -207,7 +266,14 @@ function inParent<T>(config: WorkspaceConfig, tenantId: string, relativePath: st
 }
 
 /** Opens the folder `name` in `dirFd` without following a symlink; created (mode) when missing and `create`. */
-function openDir(tenantId: string, shown: string, dirFd: number, name: string, create: boolean, mode = 0o750): number | null {
+function openDir(
+  tenantId: string,
+  shown: string,
+  dirFd: number,
+  name: string,
+  create: boolean,
+  mode = 0o750,
+): number | null {
   const path = at(dirFd, name);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -223,7 +289,8 @@ function openDir(tenantId: string, shown: string, dirFd: number, name: string, c
         continue;
       }
       if (code === "ENOENT") return null;
-      if (code === "ELOOP" || code === "ENOTDIR") throw new UnsafeWorkspaceFileError(tenantId, `${shown}/`, `is ${describe(path)}, not a folder`);
+      if (code === "ELOOP" || code === "ENOTDIR")
+        throw new UnsafeWorkspaceFileError(tenantId, `${shown}/`, `is ${describe(path)}, not a folder`);
       throw err;
     }
   }
@@ -231,7 +298,14 @@ function openDir(tenantId: string, shown: string, dirFd: number, name: string, c
 }
 
 /** Opens a file entry; null when missing (or, with `exclusive`, when it already exists). */
-function openFile(tenantId: string, shown: string, path: string, flags: number, mode = 0o600, exclusive = false): number | null {
+function openFile(
+  tenantId: string,
+  shown: string,
+  path: string,
+  flags: number,
+  mode = 0o600,
+  exclusive = false,
+): number | null {
   try {
     return openSync(path, flags, mode);
   } catch (err) {
@@ -239,7 +313,8 @@ function openFile(tenantId: string, shown: string, path: string, flags: number, 
     if (code === "ENOENT" && !exclusive) return null;
     if (code === "EEXIST" && exclusive) return null;
     // ENXIO: a FIFO nobody reads, opened for writing without blocking.
-    if (code === "ELOOP" || code === "ENXIO" || code === "EISDIR") throw new UnsafeWorkspaceFileError(tenantId, shown, `is ${describe(path)}`);
+    if (code === "ELOOP" || code === "ENXIO" || code === "EISDIR")
+      throw new UnsafeWorkspaceFileError(tenantId, shown, `is ${describe(path)}`);
     throw err;
   }
 }
@@ -291,13 +366,20 @@ function writeAll(fd: number, content: string | Uint8Array): void {
 function splitRelative(relativePath: string): string[] {
   const parts = relativePath.split("/").filter((p) => p !== "" && p !== ".");
   if (relativePath.startsWith("/") || relativePath.includes("\0") || parts.length === 0 || parts.includes("..")) {
-    throw new ValidationError(`Path ${JSON.stringify(relativePath.slice(0, 200))} leaves the tenant's workspace.`, "path_outside_workspace");
+    throw new ValidationError(
+      `Path ${JSON.stringify(relativePath.slice(0, 200))} leaves the tenant's workspace.`,
+      "path_outside_workspace",
+    );
   }
   return parts;
 }
 
 function tooLarge(tenantId: string, shown: string, size: number, maxBytes: number): UnsafeWorkspaceFileError {
-  return new UnsafeWorkspaceFileError(tenantId, shown, `is too large (${size > maxBytes ? `over ${maxBytes}` : size} bytes; the limit is ${maxBytes})`);
+  return new UnsafeWorkspaceFileError(
+    tenantId,
+    shown,
+    `is too large (${size > maxBytes ? `over ${maxBytes}` : size} bytes; the limit is ${maxBytes})`,
+  );
 }
 
 /** What is at `path`, in words (for the error), without following it. */
@@ -319,5 +401,7 @@ function kindOf(info: Stats): string {
 }
 
 function errnoCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
+    ? err.code
+    : undefined;
 }

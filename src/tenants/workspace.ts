@@ -1,10 +1,16 @@
-import type { Tenant } from "./types.ts";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import type { AppContext } from "../context.ts";
 import { writeClaudeMd } from "./claude-md.ts";
 import { requireTenant } from "./store.ts";
 import { TEMPLATE_EXECUTION_FILES, WORKSPACE_ENV_FILE } from "./template/index.ts";
-import { appendWorkspaceFile, ensureWorkspaceDir, statWorkspaceEntry, workspacePath, writeWorkspaceFile } from "./workspace-fs.ts";
+import type { Tenant } from "./types.ts";
+import {
+  appendWorkspaceFile,
+  ensureWorkspaceDir,
+  statWorkspaceEntry,
+  workspacePath,
+  writeWorkspaceFile,
+} from "./workspace-fs.ts";
 
 type WorkspaceContext = Pick<AppContext, "config" | "log">;
 
@@ -38,7 +44,10 @@ export async function createWorkspace(ctx: WorkspaceContext, tenant: Tenant): Pr
  * leaving any extra files the operator put there) and touches nothing else — CLAUDE.md, the
  * timeline, the inbox and .env are kept; only pieces that are missing altogether are recreated.
  */
-export async function initWorkspace(ctx: Pick<AppContext, "config" | "log" | "db">, tenantId: string): Promise<WorkspaceReport> {
+export async function initWorkspace(
+  ctx: Pick<AppContext, "config" | "log" | "db">,
+  tenantId: string,
+): Promise<WorkspaceReport> {
   const tenant = await requireTenant(ctx.db, tenantId);
   const { path, created, tools } = prepareWorkspace(ctx, tenant.id);
   if (!statWorkspaceEntry(ctx.config, tenant.id, "CLAUDE.md")) {
@@ -74,7 +83,8 @@ function ensureSkeleton(ctx: WorkspaceContext, tenantId: string, created: string
     if (ensureWorkspaceDir(ctx.config, tenantId, folder)) created.push(`${folder}/`);
   }
   // Written only when there is none (an existing .env is kept as it is); a FIFO or link there → UnsafeWorkspaceFileError.
-  if (appendWorkspaceFile(ctx.config, tenantId, ".env", (isNew) => (isNew ? WORKSPACE_ENV_FILE : ""), 0o600)) created.push(".env");
+  if (appendWorkspaceFile(ctx.config, tenantId, ".env", (isNew) => (isNew ? WORKSPACE_ENV_FILE : ""), 0o600))
+    created.push(".env");
 }
 
 function copyExecution(ctx: WorkspaceContext, tenantId: string): string[] {

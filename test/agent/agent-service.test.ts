@@ -11,7 +11,9 @@ test("serve starts without the Claude CLI: /health degraded, admin API works, th
     expect(body.agent).toBe("unavailable");
     expect(String(body.agent_error)).toContain("/nonexistent/claude");
     expect((await server.adminFetch("/admin/tenants")).status).toBe(200);
-    expect(server.logs().some((l) => l.level === "error" && String(l.msg).startsWith("agent CLI not found"))).toBe(true);
+    expect(server.logs().some((l) => l.level === "error" && String(l.msg).startsWith("agent CLI not found"))).toBe(
+      true,
+    );
   } finally {
     await server.cleanup();
   }

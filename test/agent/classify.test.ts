@@ -3,7 +3,15 @@ import { classifyOutcome } from "../../src/agent/classify.ts";
 import { splitShellArgs } from "../../src/agent/command.ts";
 
 const outcome = (over: Partial<Parameters<typeof classifyOutcome>[0]>) => ({
-  exitCode: 0, signal: null, stdout: "", stderr: "", timedOut: false, durationMs: 5, memoryLimited: false, timeoutMs: 1000, ...over,
+  exitCode: 0,
+  signal: null,
+  stdout: "",
+  stderr: "",
+  timedOut: false,
+  durationMs: 5,
+  memoryLimited: false,
+  timeoutMs: 1000,
+  ...over,
 });
 const ok = JSON.stringify({ type: "result", subtype: "success", is_error: false, result: "hi", session_id: "s-1" });
 
@@ -12,7 +20,15 @@ describe("classifyOutcome (shapes observed from CLI 2.1.332)", () => {
     expect(classifyOutcome(outcome({ stdout: `${ok}\n` }))).toMatchObject({ kind: "ok", text: "hi", sessionId: "s-1" });
   });
   test("credit too low: exit 1, is_error, subtype success (sic)", () => {
-    const stdout = JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "Credit balance is too low", session_id: "s", api_error_status: 400, terminal_reason: "api_error" });
+    const stdout = JSON.stringify({
+      type: "result",
+      subtype: "success",
+      is_error: true,
+      result: "Credit balance is too low",
+      session_id: "s",
+      api_error_status: 400,
+      terminal_reason: "api_error",
+    });
     expect(classifyOutcome(outcome({ exitCode: 1, stdout })).kind).toBe("credit_too_low");
   });
   test("stale session: exit 1, empty stdout, message on stderr", () => {
@@ -20,18 +36,33 @@ describe("classifyOutcome (shapes observed from CLI 2.1.332)", () => {
     expect(result).toMatchObject({ kind: "session_not_found", error: "No conversation found with session ID: abc" });
   });
   test("API unreachable after retries: is_error → crash with the reason", () => {
-    const stdout = JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "API Error: Connection error.", session_id: "s", terminal_reason: "api_error" });
+    const stdout = JSON.stringify({
+      type: "result",
+      subtype: "success",
+      is_error: true,
+      result: "API Error: Connection error.",
+      session_id: "s",
+      terminal_reason: "api_error",
+    });
     const result = classifyOutcome(outcome({ exitCode: 1, stdout }));
     expect(result.kind).toBe("crash");
     if (result.kind === "crash") expect(result.error).toContain("Connection error");
   });
   test("timeout wins over whatever was printed", () => {
-    expect(classifyOutcome(outcome({ timedOut: true, signal: "SIGTERM", exitCode: null, stdout: ok })).kind).toBe("timeout");
+    expect(classifyOutcome(outcome({ timedOut: true, signal: "SIGTERM", exitCode: null, stdout: ok })).kind).toBe(
+      "timeout",
+    );
   });
   test("killed under a memory cap or a recorded cgroup limit → limit_exceeded; otherwise → crash", () => {
-    expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL", memoryLimited: true })).kind).toBe("limit_exceeded");
-    expect(classifyOutcome(outcome({ exitCode: 1, stderr: "bash: fork: Resource temporarily unavailable" })).kind).toBe("limit_exceeded");
-    expect(classifyOutcome(outcome({ exitCode: 1, stdout: "not json", limitHit: "processes" })).kind).toBe("limit_exceeded");
+    expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL", memoryLimited: true })).kind).toBe(
+      "limit_exceeded",
+    );
+    expect(classifyOutcome(outcome({ exitCode: 1, stderr: "bash: fork: Resource temporarily unavailable" })).kind).toBe(
+      "limit_exceeded",
+    );
+    expect(classifyOutcome(outcome({ exitCode: 1, stdout: "not json", limitHit: "processes" })).kind).toBe(
+      "limit_exceeded",
+    );
     expect(classifyOutcome(outcome({ stdout: ok, limitHit: "processes" })).kind).toBe("ok");
     expect(classifyOutcome(outcome({ exitCode: null, signal: "SIGKILL" })).kind).toBe("crash");
   });

@@ -1,49 +1,70 @@
 // Per-run limits with the REAL Claude CLI: memory (AGENT_MEMORY_MB) and processes (pids cgroup, since the kernel
 // does not enforce RLIMIT_NPROC for root).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner, resolveAgentCommand } from "../../src/agent/index.ts";
 import { detectLimitMethod, resolveLimits } from "../../src/agent/limits.ts";
 import { checkSandbox, sandboxWrapper } from "../../src/agent/sandbox.ts";
-import { startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
+import { startFakeAnthropic } from "../fakes/anthropic.ts";
 import { agentSetup, REAL_CLI, TEST_UID } from "./setup.ts";
 
 const hasCli = existsSync(REAL_CLI);
 const canSetLimits = detectLimitMethod() !== null;
 const hasBwrap = Bun.which("bwrap") !== null;
 if (!hasBwrap) console.warn("SKIPPED /tmp size test: bwrap is not installed (without the sandbox /tmp is the host's)");
-if (!hasCli || !canSetLimits) console.warn(`SKIPPED memory-limit test: ${hasCli ? "neither /bin/sh's ulimit nor prlimit (util-linux) can set the limits" : "the Claude CLI is missing"}`);
+if (!hasCli || !canSetLimits)
+  console.warn(
+    `SKIPPED memory-limit test: ${hasCli ? "neither /bin/sh's ulimit nor prlimit (util-linux) can set the limits" : "the Claude CLI is missing"}`,
+  );
 
 describe.each(["none", "auto"] as const)("limits reach the agent's process (AGENT_SANDBOX=%s)", (mode) => {
-  test.skipIf(!canSetLimits)("RLIMIT_NPROC is set; the memory cap is the run's cgroup, RLIMIT_AS only without one", async () => {
-    const setup = agentSetup({ AGENT_SANDBOX: mode, AGENT_MEMORY_MB: "3000" });
-    try {
-      const command = resolveAgentCommand(undefined);
-      const status = checkSandbox(setup.config, command);
-      const workspace = setup.workspace("tenant-l");
-      const configDir = join(setup.root, "config-l");
-      mkdirSync(configDir, { recursive: true });
-      const memoryGroup = memoryLimitFile(status);
-      const run = sandboxWrapper(status)({ argv: ["/bin/cat", "/proc/self/limits"], workspace, tenantConfigDir: configDir, platformCredentials: null, command, uid: TEST_UID });
-      const child = Bun.spawn(run.argv, { cwd: workspace, env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-      const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
-      expect({ exit: await child.exited, err }).toEqual({ exit: 0, err: "" });
-      const groupLimit = memoryGroup ? readFileSync(memoryGroup(run), "utf8").trim() : null;
-      run.dispose();
-      expect(out).toMatch(/^Max processes\s+1024\s+1024\s/m);
-      if (groupLimit !== null) {
-        expect(groupLimit).toBe(String(3000 * 1024 * 1024));
-        expect(out).toMatch(/^Max address space\s+unlimited\s+unlimited\s/m);
-      } else {
-        expect(out).toMatch(new RegExp(`^Max address space\\s+${3000 * 1024 * 1024}\\s+${3000 * 1024 * 1024}\\s`, "m"));
+  test.skipIf(!canSetLimits)(
+    "RLIMIT_NPROC is set; the memory cap is the run's cgroup, RLIMIT_AS only without one",
+    async () => {
+      const setup = agentSetup({ AGENT_SANDBOX: mode, AGENT_MEMORY_MB: "3000" });
+      try {
+        const command = resolveAgentCommand(undefined);
+        const status = checkSandbox(setup.config, command);
+        const workspace = setup.workspace("tenant-l");
+        const configDir = join(setup.root, "config-l");
+        mkdirSync(configDir, { recursive: true });
+        const memoryGroup = memoryLimitFile(status);
+        const run = sandboxWrapper(status)({
+          argv: ["/bin/cat", "/proc/self/limits"],
+          workspace,
+          tenantConfigDir: configDir,
+          platformCredentials: null,
+          command,
+          uid: TEST_UID,
+        });
+        const child = Bun.spawn(run.argv, {
+          cwd: workspace,
+          env: { PATH: "/usr/bin:/bin" },
+          stdin: "ignore",
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
+        expect({ exit: await child.exited, err }).toEqual({ exit: 0, err: "" });
+        const groupLimit = memoryGroup ? readFileSync(memoryGroup(run), "utf8").trim() : null;
+        run.dispose();
+        expect(out).toMatch(/^Max processes\s+1024\s+1024\s/m);
+        if (groupLimit !== null) {
+          expect(groupLimit).toBe(String(3000 * 1024 * 1024));
+          expect(out).toMatch(/^Max address space\s+unlimited\s+unlimited\s/m);
+        } else {
+          expect(out).toMatch(
+            new RegExp(`^Max address space\\s+${3000 * 1024 * 1024}\\s+${3000 * 1024 * 1024}\\s`, "m"),
+          );
+        }
+        expect(run.memoryLimited).toBe(true);
+      } finally {
+        setup.cleanup();
       }
-      expect(run.memoryLimited).toBe(true);
-    } finally {
-      setup.cleanup();
-    }
-  });
+    },
+  );
 });
 
 describe("limits by default", () => {
@@ -54,28 +75,45 @@ describe("limits by default", () => {
     expect(resolveLimits(agentSetupConfig({ AGENT_MEMORY_MB: "off" })).memoryMb).toBeNull();
   });
 
-  test.skipIf(!hasBwrap)("a run that writes 300 MiB to /tmp runs out of space (a 256 MiB tmpfs by default)", async () => {
-    const setup = agentSetup({ AGENT_SANDBOX: "bwrap" });
-    try {
-      const command = resolveAgentCommand(undefined);
-      const status = checkSandbox(setup.config, command);
-      const workspace = setup.workspace("tenant-t");
-      const configDir = join(setup.root, "config-t");
-      mkdirSync(configDir, { recursive: true });
-      const script = "head -c 314572800 /dev/zero > /tmp/big; echo rc=$?; wc -c < /tmp/big";
-      const run = sandboxWrapper(status)({ argv: ["/bin/sh", "-c", script], workspace, tenantConfigDir: configDir, platformCredentials: null, command, uid: TEST_UID });
-      const child = Bun.spawn(run.argv, { cwd: workspace, env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-      const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
-      await child.exited;
-      run.dispose();
-      expect(err).toContain("No space left on device");
-      const [rc, size] = out.trim().split("\n");
-      expect(rc).not.toBe("rc=0");
-      expect(Number(size)).toBeLessThanOrEqual(256 * 1024 * 1024);
-    } finally {
-      setup.cleanup();
-    }
-  }, 30_000);
+  test.skipIf(!hasBwrap)(
+    "a run that writes 300 MiB to /tmp runs out of space (a 256 MiB tmpfs by default)",
+    async () => {
+      const setup = agentSetup({ AGENT_SANDBOX: "bwrap" });
+      try {
+        const command = resolveAgentCommand(undefined);
+        const status = checkSandbox(setup.config, command);
+        const workspace = setup.workspace("tenant-t");
+        const configDir = join(setup.root, "config-t");
+        mkdirSync(configDir, { recursive: true });
+        const script = "head -c 314572800 /dev/zero > /tmp/big; echo rc=$?; wc -c < /tmp/big";
+        const run = sandboxWrapper(status)({
+          argv: ["/bin/sh", "-c", script],
+          workspace,
+          tenantConfigDir: configDir,
+          platformCredentials: null,
+          command,
+          uid: TEST_UID,
+        });
+        const child = Bun.spawn(run.argv, {
+          cwd: workspace,
+          env: { PATH: "/usr/bin:/bin" },
+          stdin: "ignore",
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const [out, err] = [await new Response(child.stdout).text(), await new Response(child.stderr).text()];
+        await child.exited;
+        run.dispose();
+        expect(err).toContain("No space left on device");
+        const [rc, size] = out.trim().split("\n");
+        expect(rc).not.toBe("rc=0");
+        expect(Number(size)).toBeLessThanOrEqual(256 * 1024 * 1024);
+      } finally {
+        setup.cleanup();
+      }
+    },
+    30_000,
+  );
 });
 
 /** The config a test setup would load (only the limits are looked at). */
@@ -132,17 +170,28 @@ describe("per-run limits", () => {
         console.warn("SKIPPED process-cap test: no usable cgroup here and RLIMIT_NPROC does not bind root");
         return;
       }
-      const runner = createAgentRunner({ config: setup.config, log: setup.log }, { sandbox: { ...status, limits: { ...status.limits, maxProcesses: 96 } } });
-      fake.enqueue({ type: "tool_use", name: "Bash", input: { command: "for i in $(seq 150); do sleep 30 & done 2>&1 | tail -1; echo started" } });
+      const runner = createAgentRunner(
+        { config: setup.config, log: setup.log },
+        { sandbox: { ...status, limits: { ...status.limits, maxProcesses: 96 } } },
+      );
+      fake.enqueue({
+        type: "tool_use",
+        name: "Bash",
+        input: { command: "for i in $(seq 150); do sleep 30 & done 2>&1 | tail -1; echo started" },
+      });
       const result = await runner.run(setup.request("tenant-p", "fork a lot"));
       // Either the CLI survives and reports the failed forks, or it dies of them: both are contained.
-      if (result.kind === "ok") expect(result.text).toMatch(/Resource temporarily unavailable|retry: No child processes/);
+      if (result.kind === "ok")
+        expect(result.text).toMatch(/Resource temporarily unavailable|retry: No child processes/);
       // As the tenant's uid, RLIMIT_NPROC binds (it did not for root) and the kernel checks it before the pids cgroup,
       // so the cgroup may not record the hit: the CLI then aborts on a failed fork (a crash), contained all the same.
       else expect(["limit_exceeded", "crash"]).toContain(result.kind);
       // The run's cgroup goes away once its killed tasks are reaped (retried in the background).
       // This process's groups only: other servers (and test runs) on the machine have their own.
-      const leftovers = () => (status.cgroups?.bases ?? []).flatMap((b) => readdirSync(b.dir).filter((d) => d.startsWith(`run-${process.pid}-`)));
+      const leftovers = () =>
+        (status.cgroups?.bases ?? []).flatMap((b) =>
+          readdirSync(b.dir).filter((d) => d.startsWith(`run-${process.pid}-`)),
+        );
       for (let i = 0; i < 40 && leftovers().length > 0; i++) await Bun.sleep(100);
       expect(leftovers()).toEqual([]);
     } finally {

@@ -2,13 +2,16 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { liveProcessesInGroup, REAL_CLI } from "./setup.ts";
 import { skipWithoutBwrap } from "../helpers/index.ts";
+import { liveProcessesInGroup, REAL_CLI } from "./setup.ts";
 
 const hasSetpriv = existsSync("/usr/bin/setpriv");
 
 async function runAndKillParent(mode: string): Promise<{ before: number; after: number }> {
-  const parent = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures", "hanging-run.ts"), mode], { stdout: "pipe", stderr: "ignore" });
+  const parent = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures", "hanging-run.ts"), mode], {
+    stdout: "pipe",
+    stderr: "ignore",
+  });
   const reader = parent.stdout.getReader();
   let text = "";
   while (!/PGID \d+ ROOT \S+\n/.test(text)) {
@@ -32,10 +35,18 @@ async function runAndKillParent(mode: string): Promise<{ before: number; after: 
 }
 
 describe.skipIf(!existsSync(REAL_CLI))("runs die with the server", () => {
-  test.skipIf(skipWithoutBwrap("orphans of a sandboxed run"))("sandboxed (bwrap --die-with-parent)", async () => {
-    expect(await runAndKillParent("bwrap")).toEqual({ before: 1, after: 0 });
-  }, 15_000);
-  test.skipIf(!hasSetpriv)("unsandboxed (setpriv --pdeathsig)", async () => {
-    expect(await runAndKillParent("none")).toEqual({ before: 1, after: 0 });
-  }, 15_000);
+  test.skipIf(skipWithoutBwrap("orphans of a sandboxed run"))(
+    "sandboxed (bwrap --die-with-parent)",
+    async () => {
+      expect(await runAndKillParent("bwrap")).toEqual({ before: 1, after: 0 });
+    },
+    15_000,
+  );
+  test.skipIf(!hasSetpriv)(
+    "unsandboxed (setpriv --pdeathsig)",
+    async () => {
+      expect(await runAndKillParent("none")).toEqual({ before: 1, after: 0 });
+    },
+    15_000,
+  );
 });

@@ -7,7 +7,15 @@ const at = Date.parse("2026-11-26T16:14:00Z");
 describe("formatPrompt", () => {
   test("one chat message: sender, local time in the tenant's zone, media paths", () => {
     const prompt = formatPrompt(
-      [{ kind: "chat", sender: "Ada\nLovelace", text: "Here is the receipt", receivedAtMs: at, media: [{ path: "inbox/2026-11-26-receipt.jpg", kind: "photo" }] }],
+      [
+        {
+          kind: "chat",
+          sender: "Ada\nLovelace",
+          text: "Here is the receipt",
+          receivedAtMs: at,
+          media: [{ path: "inbox/2026-11-26-receipt.jpg", kind: "photo" }],
+        },
+      ],
       "America/Denver",
     );
     expect(prompt).toBe(
@@ -38,6 +46,8 @@ describe("formatPrompt", () => {
 
   test("an unknown zone falls back to UTC instead of throwing", () => {
     expect(localTime(at, "Not/AZone")).toContain("16:14");
-    expect(formatPrompt([{ kind: "chat", text: "", receivedAtMs: at, media: [] }], "Not/AZone")).toContain("(empty message)");
+    expect(formatPrompt([{ kind: "chat", text: "", receivedAtMs: at, media: [] }], "Not/AZone")).toContain(
+      "(empty message)",
+    );
   });
 });

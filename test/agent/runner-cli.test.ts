@@ -3,12 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner, runWithSessionRetry } from "../../src/agent/index.ts";
-import { spawnProcessGroup } from "../../src/agent/runner.ts";
 import type { ProcessAgentRunner } from "../../src/agent/runner.ts";
-import { CREDIT_TOO_LOW_ERROR, lastPrompt, startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
+import { spawnProcessGroup } from "../../src/agent/runner.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
-import { agentSetup, liveProcessesInGroup, PLATFORM_ADMIN_KEY, REAL_CLI } from "./setup.ts";
+import { CREDIT_TOO_LOW_ERROR, lastPrompt, startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
 import type { AgentTestSetup } from "./setup.ts";
+import { agentSetup, liveProcessesInGroup, PLATFORM_ADMIN_KEY, REAL_CLI } from "./setup.ts";
 
 const hasCli = existsSync(REAL_CLI);
 if (!hasCli) console.warn(`skipping real-CLI runner tests: ${REAL_CLI} is missing (run npm install)`);
@@ -59,9 +59,15 @@ describe.skipIf(!hasCli)("agent runner with the real Claude CLI", () => {
     fake.enqueue({
       type: "tool_use",
       name: "Bash",
-      input: { command: 'echo "sendgrid=$(printenv SENDGRID_API_KEY) admin=$(printenv ADMIN_API_KEY) tz=$TZ pwd=$(pwd)"' },
+      input: {
+        command: 'echo "sendgrid=$(printenv SENDGRID_API_KEY) admin=$(printenv ADMIN_API_KEY) tz=$TZ pwd=$(pwd)"',
+      },
     });
-    const tenantEnv = { SENDGRID_API_KEY: "SG.tenant-a-value", ADMIN_API_KEY: "tenant-tries-this", SNEAKY: PLATFORM_ADMIN_KEY };
+    const tenantEnv = {
+      SENDGRID_API_KEY: "SG.tenant-a-value",
+      ADMIN_API_KEY: "tenant-tries-this",
+      SNEAKY: PLATFORM_ADMIN_KEY,
+    };
     const request = setup.request("tenant-a", "check env", { tenantEnv });
     const result = await runner.run(request);
     expect(result.kind).toBe("ok");

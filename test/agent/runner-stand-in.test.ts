@@ -20,7 +20,11 @@ afterAll(() => setup.cleanup());
 describe("runner classification with a stand-in CLI", () => {
   test("ok: text and session id", async () => {
     const result = await runner.run(withMode("ok"));
-    expect(result).toMatchObject({ kind: "ok", text: "echo: hello", sessionId: "00000000-0000-4000-8000-000000000001" });
+    expect(result).toMatchObject({
+      kind: "ok",
+      text: "echo: hello",
+      sessionId: "00000000-0000-4000-8000-000000000001",
+    });
   });
 
   test("crash: non-zero exit without JSON", async () => {
@@ -56,7 +60,9 @@ describe("runner classification with a stand-in CLI", () => {
     expect(argv.slice(0, 5)).toEqual(["-p", "--output-format", "json", "--resume", request.sessionId]);
     expect(argv.slice(5, 9)).toEqual(["--allowedTools", "Bash,Read", "--model", "opus x"]);
     expect(argv[9]).toBe("--mcp-config");
-    expect(argv[10]).toMatch(new RegExp(`^${join(setup.config.CLAUDE_CONFIG_DIR, "tenants", "tenant-s")}/mcp-[0-9a-f-]+\\.json$`));
+    expect(argv[10]).toMatch(
+      new RegExp(`^${join(setup.config.CLAUDE_CONFIG_DIR, "tenants", "tenant-s")}/mcp-[0-9a-f-]+\\.json$`),
+    );
     expect(argv).toHaveLength(11);
     const echoed = await runner.run({ ...withMode("stdin"), prompt: "-starts with a dash" });
     expect(echoed).toMatchObject({ kind: "ok", text: "-starts with a dash" });
@@ -64,14 +70,27 @@ describe("runner classification with a stand-in CLI", () => {
 
   test("environment: allow-list, tenant variables, never the platform's secrets", async () => {
     const result = await runner.run(
-      withMode("env", { SENDGRID_API_KEY: "SG.x", TELEGRAM_BOT_TOKEN: "t", HOME: "/elsewhere", COPY: PLATFORM_ADMIN_KEY }),
+      withMode("env", {
+        SENDGRID_API_KEY: "SG.x",
+        TELEGRAM_BOT_TOKEN: "t",
+        HOME: "/elsewhere",
+        COPY: PLATFORM_ADMIN_KEY,
+      }),
     );
     if (result.kind !== "ok") throw new Error(JSON.stringify(result));
-    const env = Object.fromEntries(result.text.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    const env = Object.fromEntries(
+      result.text.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
     const tenantDir = join(setup.config.CLAUDE_CONFIG_DIR, "tenants", "tenant-s");
-    expect(env).toMatchObject({ SENDGRID_API_KEY: "SG.x", TZ: "America/Denver", HOME: tenantDir, CLAUDE_CONFIG_DIR: tenantDir });
+    expect(env).toMatchObject({
+      SENDGRID_API_KEY: "SG.x",
+      TZ: "America/Denver",
+      HOME: tenantDir,
+      CLAUDE_CONFIG_DIR: tenantDir,
+    });
     expect(env.ANTHROPIC_API_KEY).toBe("sk-ant-fake-platform-key");
-    for (const name of ["TELEGRAM_BOT_TOKEN", "ADMIN_API_KEY", "CREDENTIALS_KEY", "COPY"]) expect(env[name]).toBeUndefined();
+    for (const name of ["TELEGRAM_BOT_TOKEN", "ADMIN_API_KEY", "CREDENTIALS_KEY", "COPY"])
+      expect(env[name]).toBeUndefined();
     expect(result.text).not.toContain(PLATFORM_ADMIN_KEY);
     expect(result.text).not.toContain("telegram-platform-token");
   });
@@ -103,7 +122,10 @@ describe("runner classification with a stand-in CLI", () => {
     const lease = new AbortController();
     const started = performance.now();
     setTimeout(() => lease.abort(new Error("lease lost: taken over or freed")), 150);
-    const result = await runner.run({ ...withMode("ignore_term", { STAND_IN_PIDFILE: pidFile }), signal: lease.signal });
+    const result = await runner.run({
+      ...withMode("ignore_term", { STAND_IN_PIDFILE: pidFile }),
+      signal: lease.signal,
+    });
     expect(result.kind).toBe("crash");
     expect(result.kind !== "ok" && result.error).toBe("aborted: lease lost: taken over or freed");
     expect(performance.now() - started).toBeLessThan(700); // not the 800 ms time limit, no SIGTERM grace
@@ -114,7 +136,10 @@ describe("runner classification with a stand-in CLI", () => {
 
   test("a signal aborted before the run starts nothing", async () => {
     const pidFile = join(setup.workspace("tenant-s"), "never.pid");
-    const result = await runner.run({ ...withMode("hang", { STAND_IN_PIDFILE: pidFile }), signal: AbortSignal.abort(new Error("lease lost")) });
+    const result = await runner.run({
+      ...withMode("hang", { STAND_IN_PIDFILE: pidFile }),
+      signal: AbortSignal.abort(new Error("lease lost")),
+    });
     expect(result).toMatchObject({ kind: "crash", error: "aborted: lease lost" });
     expect(() => readFileSync(pidFile)).toThrow();
   });

@@ -6,15 +6,19 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { createAgentRunner } from "../../src/agent/index.ts";
 import type { ProcessAgentRunner } from "../../src/agent/runner.ts";
-import { startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
 import type { FakeAnthropic, FakeReply } from "../fakes/anthropic.ts";
-import { agentSetup, PLATFORM_ADMIN_KEY, PLATFORM_CREDENTIALS_KEY, REAL_CLI } from "./setup.ts";
+import { startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
 import type { AgentTestSetup } from "./setup.ts";
+import { agentSetup, PLATFORM_ADMIN_KEY, PLATFORM_CREDENTIALS_KEY, REAL_CLI } from "./setup.ts";
 
 const bwrapPath = Bun.which("bwrap");
-const bwrapWorks = bwrapPath !== null && Bun.spawnSync([bwrapPath, "--ro-bind", "/", "/", "--unshare-pid", "true"]).exitCode === 0;
+const bwrapWorks =
+  bwrapPath !== null && Bun.spawnSync([bwrapPath, "--ro-bind", "/", "/", "--unshare-pid", "true"]).exitCode === 0;
 const ready = bwrapWorks && existsSync(REAL_CLI);
-if (!ready) console.warn(`skipped (isolation with the real CLI): ${bwrapWorks ? "the real Claude CLI is not installed (npm install)" : "bubblewrap does not work here (not installed, or no user namespaces)"}`);
+if (!ready)
+  console.warn(
+    `skipped (isolation with the real CLI): ${bwrapWorks ? "the real Claude CLI is not installed (npm install)" : "bubblewrap does not work here (not installed, or no user namespaces)"}`,
+  );
 if (!ready) {
   console.warn(
     `SKIPPED sandbox isolation tests: ${bwrapPath ? "bwrap does not work here (user namespaces?)" : "bubblewrap is not installed (apt-get install -y bubblewrap)"}${existsSync(REAL_CLI) ? "" : "; the Claude CLI is missing (npm install)"}`,
@@ -109,7 +113,9 @@ describe.skipIf(!ready)("agent sandbox (bubblewrap) with the real Claude CLI", (
       },
     };
     fake.enqueue(chain, { type: "text", text: "Second run answer" });
-    const request = setup.request("tenant-a", "first run: try everything", { tenantEnv: { SENDGRID_API_KEY: A_SECRET } });
+    const request = setup.request("tenant-a", "first run: try everything", {
+      tenantEnv: { SENDGRID_API_KEY: A_SECRET },
+    });
     const first = await runner.run(request);
     expect(first).toMatchObject({ kind: "ok", text: "All done." });
     if (first.kind !== "ok") throw new Error("unreachable");

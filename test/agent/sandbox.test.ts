@@ -1,11 +1,16 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { lstatSync } from "node:fs";
-import { checkSandbox, createAgentRunner, resolveAgentCommand, SandboxUnavailableError } from "../../src/agent/index.ts";
-import { bwrapArgs, sandboxHealth } from "../../src/agent/sandbox.ts";
-import { spawnProcessGroup } from "../../src/agent/runner.ts";
+import {
+  checkSandbox,
+  createAgentRunner,
+  resolveAgentCommand,
+  SandboxUnavailableError,
+} from "../../src/agent/index.ts";
 import type { SpawnSpec } from "../../src/agent/runner.ts";
-import { agentSetup, STAND_IN } from "./setup.ts";
+import { spawnProcessGroup } from "../../src/agent/runner.ts";
+import { bwrapArgs, sandboxHealth } from "../../src/agent/sandbox.ts";
 import { skipWithoutBwrap } from "../helpers/index.ts";
+import { agentSetup, STAND_IN } from "./setup.ts";
 
 const mounts = {
   workspace: "/srv/tenants/aaaa",
@@ -35,7 +40,8 @@ describe("bwrapArgs", () => {
     expect(joined).toContain(`--chdir ${mounts.workspace}`);
   });
   test("own PID/IPC namespaces, new session, dies with the parent; network shared; no env on the command line", () => {
-    for (const flag of ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--proc", "--dev"]) expect(args).toContain(flag);
+    for (const flag of ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--proc", "--dev"])
+      expect(args).toContain(flag);
     expect(joined).toContain("--cap-drop ALL");
     expect(args).not.toContain("--unshare-net");
     expect(args).not.toContain("--unshare-all");
@@ -54,7 +60,10 @@ describe("checkSandbox", () => {
     const status = checkSandbox(none!, command);
     expect(status).toMatchObject({ requested: "none", mode: "off" });
     expect(status.warning).toContain("NOT isolated");
-    expect(sandboxHealth(status)).toEqual({ fields: { sandbox: "off", sandbox_warning: status.warning }, degraded: false });
+    expect(sandboxHealth(status)).toEqual({
+      fields: { sandbox: "off", sandbox_warning: status.warning },
+      degraded: false,
+    });
   });
   test("auto without bubblewrap: off, loud, with install instructions", () => {
     const status = checkSandbox(auto!, command, { bwrapPath: null });
@@ -80,8 +89,13 @@ describe.skipIf(skipWithoutBwrap("a sandboxed run"))("a sandboxed run", () => {
   afterAll(() => setup.cleanup());
   test("tenant secrets travel in the environment, never on bwrap's command line", async () => {
     const specs: SpawnSpec[] = [];
-    const runner = createAgentRunner({ config: setup.config, log: setup.log }, { spawn: (spec) => (specs.push(spec), spawnProcessGroup(spec)) });
-    const result = await runner.run(setup.request("tenant-x", "hi", { tenantEnv: { STAND_IN_MODE: "env", SENDGRID_API_KEY: "SG.secret-in-env" } }));
+    const runner = createAgentRunner(
+      { config: setup.config, log: setup.log },
+      { spawn: (spec) => (specs.push(spec), spawnProcessGroup(spec)) },
+    );
+    const result = await runner.run(
+      setup.request("tenant-x", "hi", { tenantEnv: { STAND_IN_MODE: "env", SENDGRID_API_KEY: "SG.secret-in-env" } }),
+    );
     expect(result.kind).toBe("ok");
     if (result.kind === "ok") expect(result.text).toContain("SENDGRID_API_KEY=SG.secret-in-env");
     expect(specs[0]?.argv).toContain("--unshare-pid");

@@ -1,11 +1,11 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../src/config.ts";
-import type { Config } from "../../src/config.ts";
-import { createLogger } from "../../src/log.ts";
-import type { Logger } from "../../src/log.ts";
 import type { AgentRunRequest } from "../../src/agent/runner.ts";
+import type { Config } from "../../src/config.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { Logger } from "../../src/log.ts";
+import { createLogger } from "../../src/log.ts";
 
 /** A tenant uid for tests that wrap a run by hand: in the tenant range (from 200000), above what test databases allocate. */
 export const TEST_UID = 290_000;
@@ -27,7 +27,11 @@ export interface AgentTestSetup {
 }
 
 /** Temp DATA_DIR/TENANTS_DIR and a config whose agent talks to `apiUrl` (the fake Anthropic API). */
-export function agentSetup(env: Record<string, string> = {}, apiUrl = "http://127.0.0.1:9", baseDir = tmpdir()): AgentTestSetup {
+export function agentSetup(
+  env: Record<string, string> = {},
+  apiUrl = "http://127.0.0.1:9",
+  baseDir = tmpdir(),
+): AgentTestSetup {
   const root = mkdtempSync(join(baseDir, "ps-agent-"));
   // mkdtemp makes it 0700: a run as a tenant's uid must pass through to its workspace (the product makes its own
   // DATA_DIR and TENANTS_DIR 0711; the folder above them is the operator's, here the test's).

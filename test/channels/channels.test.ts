@@ -4,8 +4,8 @@ import type { InboundMessage } from "../../src/channels/types.ts";
 import { createApp } from "../../src/http/app.ts";
 import { HealthRegistry } from "../../src/http/health.ts";
 import { telegramWebhookRequest, textUpdate } from "../fakes/telegram.ts";
-import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { createTestContext } from "../helpers/context.ts";
 
 let t: TestContext;
 afterEach(async () => {
@@ -21,7 +21,9 @@ describe("createChannels", () => {
       telegram: "off: TELEGRAM_BOT_TOKEN is not set",
       whatsapp: "off: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM are not set",
     });
-    expect(t.logs.some((l) => l.level === "info" && l.msg === "channel telegram is off: TELEGRAM_BOT_TOKEN is not set")).toBe(true);
+    expect(
+      t.logs.some((l) => l.level === "info" && l.msg === "channel telegram is off: TELEGRAM_BOT_TOKEN is not set"),
+    ).toBe(true);
     expect(t.logs.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
       expect.stringContaining("no chat channel is on: customers cannot reach their agents"),
     ]);
@@ -45,19 +47,32 @@ describe("createChannels", () => {
     const channels = createChannels(t.ctx, { console: (chatId, text) => void lines.push(`${chatId}: ${text}`) });
     const consoleChannel = channels.byName.get("console");
     expect(channels.status.console).toBe("on");
-    expect(await consoleChannel?.send({ channel: "console", chatId: "operator", text: "hi there" })).toMatchObject({ ok: true });
+    expect(await consoleChannel?.send({ channel: "console", chatId: "operator", text: "hi there" })).toMatchObject({
+      ok: true,
+    });
     expect(lines).toEqual(["operator: hi there"]);
   });
 
   test("the inbound handler can be set after the routes are built; before that webhooks answer 500", async () => {
-    t = await createTestContext({ env: { TELEGRAM_BOT_TOKEN: "1:abc", TELEGRAM_MODE: "webhook", TELEGRAM_WEBHOOK_SECRET: "sekrit", TELEGRAM_API_ROOT: "http://127.0.0.1:9" } });
+    t = await createTestContext({
+      env: {
+        TELEGRAM_BOT_TOKEN: "1:abc",
+        TELEGRAM_MODE: "webhook",
+        TELEGRAM_WEBHOOK_SECRET: "sekrit",
+        TELEGRAM_API_ROOT: "http://127.0.0.1:9",
+      },
+    });
     const channels = createChannels(t.ctx);
     const app = createApp(t.ctx, { modules: [channels.routes] });
     const update = { update_id: 7, ...textUpdate({ chatId: 3, text: "hello" }) };
-    expect((await app.request(telegramWebhookRequest("http://x/webhooks/telegram", update, "sekrit"))).status).toBe(500);
+    expect((await app.request(telegramWebhookRequest("http://x/webhooks/telegram", update, "sekrit"))).status).toBe(
+      500,
+    );
     const got: InboundMessage[] = [];
     channels.setInboundHandler(async (m) => void got.push(m));
-    expect((await app.request(telegramWebhookRequest("http://x/webhooks/telegram", update, "sekrit"))).status).toBe(200);
+    expect((await app.request(telegramWebhookRequest("http://x/webhooks/telegram", update, "sekrit"))).status).toBe(
+      200,
+    );
     expect(got.map((m) => m.externalId)).toEqual(["7"]);
   });
 

@@ -61,7 +61,9 @@ const TIMEOUTS = { headersTimeoutMs: 300, totalTimeoutMs: 800 };
 
 describe("downloadMedia bounds", () => {
   test("a server that sends headers and then nothing: ends at the total timeout with a clear error, nothing saved", async () => {
-    const url = rawServer((s) => void s.write("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc"));
+    const url = rawServer(
+      (s) => void s.write("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc"),
+    );
     const dir = tempDir();
     const started = Date.now();
     const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "photo" }, saveInto(dir), TIMEOUTS)));
@@ -87,7 +89,10 @@ describe("downloadMedia bounds", () => {
       const timer = setInterval(() => s.write("1\r\nx\r\n"), 50);
       cleanups.push(() => clearInterval(timer));
     });
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(tempDir()), TIMEOUTS)));
+    const err = await within(
+      3000,
+      rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(tempDir()), TIMEOUTS)),
+    );
     expect(err).toMatchObject({ code: "media_timeout" });
   });
 
@@ -99,7 +104,10 @@ describe("downloadMedia bounds", () => {
       for (let i = 0; i < 4; i++) s.write(`${(chunk.length).toString(16)}\r\n${chunk}\r\n`);
     });
     const dir = tempDir();
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(dir), { ...TIMEOUTS, maxBytes: 100 * 1024 })));
+    const err = await within(
+      3000,
+      rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(dir), { ...TIMEOUTS, maxBytes: 100 * 1024 })),
+    );
     expect(err).toBeInstanceOf(MediaFetchError);
     expect(["media_too_large", "media_fetch_failed"]).toContain((err as MediaFetchError).code);
     expect(readdirSync(dir)).toEqual([]);
@@ -112,19 +120,28 @@ describe("downloadMedia bounds", () => {
       for (let i = 0; i < 4; i++) s.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
     });
     const dir = tempDir();
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(dir), { ...TIMEOUTS, maxBytes: 100 * 1024 })));
+    const err = await within(
+      3000,
+      rejectionOf(downloadMedia(url, { kind: "document" }, saveInto(dir), { ...TIMEOUTS, maxBytes: 100 * 1024 })),
+    );
     expect(err).toMatchObject({ code: "media_too_large" });
     expect(readdirSync(dir)).toEqual([]);
   });
 
   test("a declared Content-Length over the limit is refused before the body is read", async () => {
     const url = rawServer((s) => void s.write("HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n"));
-    const err = await within(3000, rejectionOf(downloadMedia(url, { kind: "video" }, saveInto(tempDir()), { ...TIMEOUTS, maxBytes: 1024 })));
+    const err = await within(
+      3000,
+      rejectionOf(downloadMedia(url, { kind: "video" }, saveInto(tempDir()), { ...TIMEOUTS, maxBytes: 1024 })),
+    );
     expect(err).toMatchObject({ code: "media_too_large" });
   });
 
   test("a normal file within the limits is saved", async () => {
-    const url = rawServer((s) => void s.end("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"));
+    const url = rawServer(
+      (s) =>
+        void s.end("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"),
+    );
     const saved = await within(3000, downloadMedia(url, { kind: "photo" }, saveInto(tempDir()), TIMEOUTS));
     expect(saved).toMatchObject({ kind: "photo", mimeType: "image/png", sizeBytes: 5 });
   });

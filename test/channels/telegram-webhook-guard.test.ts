@@ -1,12 +1,12 @@
 import { afterEach, expect, test } from "bun:test";
-import { createChannels } from "../../src/channels/index.ts";
 import type { Channels } from "../../src/channels/channels.ts";
+import { createChannels } from "../../src/channels/index.ts";
 import type { InboundMessage } from "../../src/channels/types.ts";
 import { createApp } from "../../src/http/app.ts";
-import { startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
-import { createTestContext } from "../helpers/context.ts";
+import { startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { createTestContext } from "../helpers/context.ts";
 
 const SECRET = "s3cret-webhook_token";
 let t: TestContext;
@@ -21,7 +21,14 @@ afterEach(async () => {
 
 test("a malformed update with the right secret is refused with 400 (never 500, so Telegram does not redeliver it forever)", async () => {
   fake = startFakeTelegram();
-  t = await createTestContext({ env: { TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.url, TELEGRAM_WEBHOOK_SECRET: SECRET, PUBLIC_URL: "https://staff.example.com" } });
+  t = await createTestContext({
+    env: {
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.url,
+      TELEGRAM_WEBHOOK_SECRET: SECRET,
+      PUBLIC_URL: "https://staff.example.com",
+    },
+  });
   const received: InboundMessage[] = [];
   channels = createChannels(t.ctx, { onInbound: async (m) => void received.push(m), telegram: { webhookRetryMs: 20 } });
   const app = createApp(t.ctx, { modules: [channels.routes] });
@@ -51,7 +58,14 @@ test("a malformed update with the right secret is refused with 400 (never 500, s
   expect(received).toHaveLength(0);
 
   // A well-formed update still goes through, with fields ProxyStaff does not read passed along.
-  const ok = await post(JSON.stringify({ update_id: 9, ...textUpdate({ chatId: 5, text: "hello" }), edited_channel_post: undefined, extra: { a: 1 } }));
+  const ok = await post(
+    JSON.stringify({
+      update_id: 9,
+      ...textUpdate({ chatId: 5, text: "hello" }),
+      edited_channel_post: undefined,
+      extra: { a: 1 },
+    }),
+  );
   expect(ok.status).toBe(200);
   expect(received.map((m) => m.text)).toEqual(["hello"]);
 });

@@ -2,19 +2,27 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { createChannels } from "../../src/channels/index.ts";
-import { deriveWebhookSecret, telegramUpdateToInbound } from "../../src/channels/telegram.ts";
-import { MediaFetchError } from "../../src/channels/media.ts";
 import type { Channels } from "../../src/channels/channels.ts";
+import { createChannels } from "../../src/channels/index.ts";
+import { MediaFetchError } from "../../src/channels/media.ts";
+import { deriveWebhookSecret, telegramUpdateToInbound } from "../../src/channels/telegram.ts";
 import type { InboundHandler, InboundMessage } from "../../src/channels/types.ts";
 import { DatabaseBusyError } from "../../src/db/client.ts";
 import { createApp } from "../../src/http/app.ts";
-import { contactUpdate, documentUpdate, photoUpdate, startFakeTelegram, telegramWebhookRequest, textUpdate, voiceUpdate } from "../fakes/telegram.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
-import { createTestContext } from "../helpers/context.ts";
+import {
+  contactUpdate,
+  documentUpdate,
+  photoUpdate,
+  startFakeTelegram,
+  telegramWebhookRequest,
+  textUpdate,
+  voiceUpdate,
+} from "../fakes/telegram.ts";
 import type { TestContext } from "../helpers/context.ts";
-import { saveInto } from "../helpers/media-sink.ts";
+import { createTestContext } from "../helpers/context.ts";
 import { eventually } from "../helpers/index.ts";
+import { saveInto } from "../helpers/media-sink.ts";
 
 const SECRET = "s3cret-webhook_token";
 const PUBLIC_URL = "https://staff.example.com";
@@ -34,13 +42,23 @@ afterEach(async () => {
 
 async function setup(env: Record<string, string> = {}, onInbound: InboundHandler = async (m) => void received.push(m)) {
   fake = startFakeTelegram();
-  t = await createTestContext({ env: { TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.url, TELEGRAM_WEBHOOK_SECRET: SECRET, PUBLIC_URL, ...env } });
+  t = await createTestContext({
+    env: {
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.url,
+      TELEGRAM_WEBHOOK_SECRET: SECRET,
+      PUBLIC_URL,
+      ...env,
+    },
+  });
   channels = createChannels(t.ctx, { onInbound, telegram: { pollTimeoutS: 1, pollRetryMs: 20, webhookRetryMs: 20 } });
   const app = createApp(t.ctx, { modules: [channels.routes] });
   let nextId = 1000;
   /** secret null = no header at all. */
   const post = (update: Record<string, unknown>, secret: string | null = SECRET) =>
-    app.request(telegramWebhookRequest("http://local/webhooks/telegram", { update_id: nextId++, ...update }, secret ?? undefined));
+    app.request(
+      telegramWebhookRequest("http://local/webhooks/telegram", { update_id: nextId++, ...update }, secret ?? undefined),
+    );
   return { app, post, channels };
 }
 
@@ -54,10 +72,20 @@ describe("telegram webhook", () => {
 
   test("a text update becomes an InboundMessage and is answered 200 after the handler resolved", async () => {
     const { post } = await setup();
-    const res = await post({ update_id: 4242, ...textUpdate({ chatId: 99, text: "/start +15551234567", firstName: "Ada", lastName: "Lovelace" }) });
+    const res = await post({
+      update_id: 4242,
+      ...textUpdate({ chatId: 99, text: "/start +15551234567", firstName: "Ada", lastName: "Lovelace" }),
+    });
     expect(res.status).toBe(200);
     expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ channel: "telegram", externalId: "4242", chatId: "99", senderName: "Ada Lovelace", text: "/start +15551234567", media: [] });
+    expect(received[0]).toMatchObject({
+      channel: "telegram",
+      externalId: "4242",
+      chatId: "99",
+      senderName: "Ada Lovelace",
+      text: "/start +15551234567",
+      media: [],
+    });
     expect(typeof received[0]?.receivedAtMs).toBe("number");
   });
 
@@ -77,11 +105,21 @@ describe("telegram webhook", () => {
   test("photo (largest size), document and voice become media refs", async () => {
     const { post } = await setup();
     await post(photoUpdate({ chatId: 5, fileId: "PHOTO-L", caption: "our menu", fileSize: 777 }));
-    await post(documentUpdate({ chatId: 5, fileId: "DOC1", fileName: "prices.pdf", mimeType: "application/pdf", fileSize: 1234 }));
+    await post(
+      documentUpdate({
+        chatId: 5,
+        fileId: "DOC1",
+        fileName: "prices.pdf",
+        mimeType: "application/pdf",
+        fileSize: 1234,
+      }),
+    );
     await post(voiceUpdate({ chatId: 5, fileId: "VOICE1", fileSize: 55 }));
     expect(received.map((m) => m.text)).toEqual(["our menu", "", ""]);
     expect(received[0]?.media).toEqual([{ kind: "photo", fileId: "PHOTO-L", mimeType: "image/jpeg", sizeBytes: 777 }]);
-    expect(received[1]?.media).toEqual([{ kind: "document", fileId: "DOC1", mimeType: "application/pdf", fileName: "prices.pdf", sizeBytes: 1234 }]);
+    expect(received[1]?.media).toEqual([
+      { kind: "document", fileId: "DOC1", mimeType: "application/pdf", fileName: "prices.pdf", sizeBytes: 1234 },
+    ]);
     expect(received[2]?.media).toEqual([{ kind: "voice", fileId: "VOICE1", mimeType: "audio/ogg", sizeBytes: 55 }]);
   });
 
@@ -106,14 +144,20 @@ describe("telegram webhook", () => {
 
   test("updates that carry no message are acknowledged without calling the handler", async () => {
     const { post } = await setup();
-    expect((await post({ edited_message: { message_id: 1, date: 0, chat: { id: 1, type: "private" }, text: "x" } })).status).toBe(200);
+    expect(
+      (await post({ edited_message: { message_id: 1, date: 0, chat: { id: 1, type: "private" }, text: "x" } })).status,
+    ).toBe(200);
     expect(received).toHaveLength(0);
   });
 
   test("with PUBLIC_URL the webhook is registered at start with the secret and the update types", async () => {
     const { channels: set } = await setup();
     for (const s of set.services) await s.start();
-    expect(fake.webhook).toMatchObject({ url: `${PUBLIC_URL}/webhooks/telegram`, secret_token: SECRET, allowed_updates: ["message"] });
+    expect(fake.webhook).toMatchObject({
+      url: `${PUBLIC_URL}/webhooks/telegram`,
+      secret_token: SECRET,
+      allowed_updates: ["message"],
+    });
     expect(set.status.telegram).toBe("on (webhook)");
   });
 
@@ -136,7 +180,13 @@ describe("telegram webhook", () => {
     const derived = deriveWebhookSecret(fake.token);
     expect(fake.webhook?.secret_token).toBe(derived);
     const app = createApp(t.ctx, { modules: [channels.routes] });
-    const res = await app.request(telegramWebhookRequest("http://local/webhooks/telegram", { update_id: 1, ...textUpdate({ chatId: 1, text: "x" }) }, derived));
+    const res = await app.request(
+      telegramWebhookRequest(
+        "http://local/webhooks/telegram",
+        { update_id: 1, ...textUpdate({ chatId: 1, text: "x" }) },
+        derived,
+      ),
+    );
     expect(res.status).toBe(200);
   });
 });
@@ -152,24 +202,41 @@ describe("telegram sending", () => {
     expect(fake.sent[0]).toMatchObject({ chat_id: "12", text: "hello" });
 
     await telegram.send({ channel: "telegram", chatId: "12", text: "share?", keyboard: "request_contact" });
-    expect(fake.sent[1]?.params.reply_markup).toEqual({ keyboard: [[{ text: "📱 Share my phone number", request_contact: true }]], one_time_keyboard: true, resize_keyboard: true });
+    expect(fake.sent[1]?.params.reply_markup).toEqual({
+      keyboard: [[{ text: "📱 Share my phone number", request_contact: true }]],
+      one_time_keyboard: true,
+      resize_keyboard: true,
+    });
     await telegram.send({ channel: "telegram", chatId: "12", text: "linked", keyboard: "remove" });
     expect(fake.sent[2]?.params.reply_markup).toEqual({ remove_keyboard: true });
     expect(fake.sent[0]?.params.reply_markup).toBeUndefined();
 
     await telegram.showTyping?.("12");
-    expect(fake.calls.find((c) => c.method === "sendChatAction")?.params).toMatchObject({ chat_id: "12", action: "typing" });
+    expect(fake.calls.find((c) => c.method === "sendChatAction")?.params).toMatchObject({
+      chat_id: "12",
+      action: "typing",
+    });
 
     fake.failNext("sendMessage", "429", 1, { retryAfterS: 7 });
-    expect(await telegram.send({ channel: "telegram", chatId: "12", text: "x" })).toMatchObject({ ok: false, retryable: true, retryAfterMs: 7000 });
+    expect(await telegram.send({ channel: "telegram", chatId: "12", text: "x" })).toMatchObject({
+      ok: false,
+      retryable: true,
+      retryAfterMs: 7000,
+    });
     fake.failNext("sendMessage", "500");
-    expect(await telegram.send({ channel: "telegram", chatId: "12", text: "x" })).toMatchObject({ ok: false, retryable: true });
+    expect(await telegram.send({ channel: "telegram", chatId: "12", text: "x" })).toMatchObject({
+      ok: false,
+      retryable: true,
+    });
     fake.failNext("sendMessage", "403");
     const blocked = await telegram.send({ channel: "telegram", chatId: "12", text: "x" });
     expect(blocked).toMatchObject({ ok: false, retryable: false });
     expect(!blocked.ok && blocked.error).toContain("Forbidden: bot was blocked by the user");
     fake.failNext("sendMessage", "400");
-    expect(await telegram.send({ channel: "telegram", chatId: "nope", text: "x" })).toMatchObject({ ok: false, retryable: false });
+    expect(await telegram.send({ channel: "telegram", chatId: "nope", text: "x" })).toMatchObject({
+      ok: false,
+      retryable: false,
+    });
   });
 
   test("an unreachable API is retryable and the error does not leak the token", async () => {
@@ -184,17 +251,25 @@ describe("telegram sending", () => {
     const telegram = set.byName.get("telegram");
     const file = fake.addFile("JPEGDATA", "photos/file_7.jpg");
     const inbox = join(t.dir, "tenants", "x", "inbox");
-    const saved = await telegram?.fetchMedia?.({ kind: "photo", fileId: file.file_id, mimeType: "image/jpeg" }, saveInto(inbox));
+    const saved = await telegram?.fetchMedia?.(
+      { kind: "photo", fileId: file.file_id, mimeType: "image/jpeg" },
+      saveInto(inbox),
+    );
     expect(saved?.path.startsWith("inbox/")).toBe(true);
     expect(saved?.path).toMatch(/^inbox\/\d{8}-\d{6}-photo-[0-9a-f]{6}\.jpg$/);
     expect(saved?.sizeBytes).toBe(8);
     expect(readFileSync(join(inbox, "..", saved?.path ?? ""), "utf8")).toBe("JPEGDATA");
 
     const doc = fake.addFile("%PDF", "documents/x.pdf");
-    const named = await telegram?.fetchMedia?.({ kind: "document", fileId: doc.file_id, fileName: "../../etc/passwd.pdf" }, saveInto(inbox));
+    const named = await telegram?.fetchMedia?.(
+      { kind: "document", fileId: doc.file_id, fileName: "../../etc/passwd.pdf" },
+      saveInto(inbox),
+    );
     expect(named?.path).toMatch(/^inbox\/\d{8}-\d{6}-document-etc-passwd-[0-9a-f]{6}\.pdf$/);
 
-    await expect(telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, saveInto(inbox))).rejects.toBeInstanceOf(MediaFetchError);
+    await expect(
+      telegram?.fetchMedia?.({ kind: "video", fileId: "F", sizeBytes: 21 * 1024 * 1024 }, saveInto(inbox)),
+    ).rejects.toBeInstanceOf(MediaFetchError);
   });
 });
 
@@ -219,7 +294,9 @@ describe("telegram polling", () => {
     expect(seen).toEqual(["one", "flaky", "three"]);
     expect(fake.calls.some((c) => c.method === "deleteWebhook")).toBe(true);
     for (const s of [...(channels?.services ?? [])].reverse()) await s.stop();
-    const stored = await t.ctx.db.all<{ value: string }>(sql`SELECT value FROM app_state WHERE key = 'telegram.offset'`);
+    const stored = await t.ctx.db.all<{ value: string }>(
+      sql`SELECT value FROM app_state WHERE key = 'telegram.offset'`,
+    );
     expect(stored[0]?.value).toBe(String(third.update_id + 1));
 
     const servedBeforeRestart = fake.served.length;
@@ -239,7 +316,13 @@ describe("telegram polling", () => {
 
 describe("telegramUpdateToInbound", () => {
   test("stickers and locations are described; group chats use the sender's name", () => {
-    const sticker = telegramUpdateToInbound({ update_id: 1, message: { message_id: 1, date: 0, chat: { id: -5, type: "group", title: "Shop" }, sticker: { emoji: "👍" } } } as never, 0);
+    const sticker = telegramUpdateToInbound(
+      {
+        update_id: 1,
+        message: { message_id: 1, date: 0, chat: { id: -5, type: "group", title: "Shop" }, sticker: { emoji: "👍" } },
+      } as never,
+      0,
+    );
     expect(sticker).toMatchObject({ text: "[sticker 👍]", chatId: "-5", senderName: "Shop" });
     expect(telegramUpdateToInbound({ update_id: 2 } as never, 0)).toBeNull();
   });

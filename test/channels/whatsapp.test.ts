@@ -1,17 +1,17 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createChannels } from "../../src/channels/index.ts";
-import { EMPTY_TWIML } from "../../src/channels/whatsapp.ts";
-import { MediaFetchError } from "../../src/channels/media.ts";
 import type { Channel } from "../../src/channels/index.ts";
+import { createChannels } from "../../src/channels/index.ts";
+import { MediaFetchError } from "../../src/channels/media.ts";
 import type { InboundHandler, InboundMessage } from "../../src/channels/types.ts";
+import { EMPTY_TWIML } from "../../src/channels/whatsapp.ts";
 import { DatabaseBusyError } from "../../src/db/client.ts";
 import { createApp } from "../../src/http/app.ts";
-import { signedWhatsAppRequest, startFakeTwilio, whatsappInboundParams } from "../fakes/twilio.ts";
 import type { FakeTwilio } from "../fakes/twilio.ts";
-import { createTestContext } from "../helpers/context.ts";
+import { signedWhatsAppRequest, startFakeTwilio, whatsappInboundParams } from "../fakes/twilio.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { createTestContext } from "../helpers/context.ts";
 import { saveInto } from "../helpers/media-sink.ts";
 
 const PUBLIC_URL = "https://staff.example.com";
@@ -41,8 +41,16 @@ async function setup(env: Record<string, string> = {}, onInbound: InboundHandler
   });
   const channels = createChannels(t.ctx, { onInbound });
   const app = createApp(t.ctx, { modules: [channels.routes] });
-  const post = (params: Record<string, string>, options: { signature?: string | null; authToken?: string; signedUrl?: string } = {}) =>
-    app.request(signedWhatsAppRequest("http://local/webhooks/whatsapp", options.signedUrl ?? SIGNED_URL, params, { authToken: fake.authToken, ...options }));
+  const post = (
+    params: Record<string, string>,
+    options: { signature?: string | null; authToken?: string; signedUrl?: string } = {},
+  ) =>
+    app.request(
+      signedWhatsAppRequest("http://local/webhooks/whatsapp", options.signedUrl ?? SIGNED_URL, params, {
+        authToken: fake.authToken,
+        ...options,
+      }),
+    );
   const whatsapp = channels.byName.get("whatsapp") as Channel;
   return { app, post, channels, whatsapp };
 }
@@ -50,13 +58,27 @@ async function setup(env: Record<string, string> = {}, onInbound: InboundHandler
 describe("whatsapp webhook", () => {
   test("a signed message becomes an InboundMessage and Twilio gets empty TwiML", async () => {
     const { post } = await setup();
-    const params = whatsappInboundParams({ from: "+18015551234", body: "Hello shop", messageSid: "SM0001", profileName: "Bob" });
+    const params = whatsappInboundParams({
+      from: "+18015551234",
+      body: "Hello shop",
+      messageSid: "SM0001",
+      profileName: "Bob",
+    });
     const res = await post(params);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toStartWith("text/xml");
     expect(await res.text()).toBe(EMPTY_TWIML);
     expect(received).toEqual([
-      { channel: "whatsapp", externalId: "SM0001", chatId: "+18015551234", senderPhone: "+18015551234", senderName: "Bob", text: "Hello shop", media: [], receivedAtMs: expect.any(Number) },
+      {
+        channel: "whatsapp",
+        externalId: "SM0001",
+        chatId: "+18015551234",
+        senderPhone: "+18015551234",
+        senderName: "Bob",
+        text: "Hello shop",
+        media: [],
+        receivedAtMs: expect.any(Number),
+      },
     ]);
   });
 
@@ -71,8 +93,16 @@ describe("whatsapp webhook", () => {
     });
     expect((await post(params)).status).toBe(200);
     expect(received[0]?.media).toEqual([
-      { kind: "photo", url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", mimeType: "image/jpeg" },
-      { kind: "voice", url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", mimeType: "audio/ogg" },
+      {
+        kind: "photo",
+        url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+        mimeType: "image/jpeg",
+      },
+      {
+        kind: "voice",
+        url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2",
+        mimeType: "audio/ogg",
+      },
     ]);
   });
 
@@ -125,19 +155,32 @@ describe("whatsapp sending", () => {
     expect(whatsapp.maxLength).toBe(1600);
     const ok = await whatsapp.send({ channel: "whatsapp", chatId: "+18015551234", text: "Your order is ready" });
     expect(ok).toEqual({ ok: true, externalId: fake.sent[0]?.sid ?? "" });
-    expect(fake.sent[0]).toMatchObject({ from: "whatsapp:+14155238886", to: "whatsapp:+18015551234", body: "Your order is ready" });
+    expect(fake.sent[0]).toMatchObject({
+      from: "whatsapp:+14155238886",
+      to: "whatsapp:+18015551234",
+      body: "Your order is ready",
+    });
     expect(fake.sent[0]?.sid).toMatch(/^SM[0-9a-f]{32}$/);
 
     fake.failNext("429");
-    expect(await whatsapp.send({ channel: "whatsapp", chatId: "+18015551234", text: "x" })).toMatchObject({ ok: false, retryable: true });
+    expect(await whatsapp.send({ channel: "whatsapp", chatId: "+18015551234", text: "x" })).toMatchObject({
+      ok: false,
+      retryable: true,
+    });
     fake.failNext("500");
-    expect(await whatsapp.send({ channel: "whatsapp", chatId: "+18015551234", text: "x" })).toMatchObject({ ok: false, retryable: true });
+    expect(await whatsapp.send({ channel: "whatsapp", chatId: "+18015551234", text: "x" })).toMatchObject({
+      ok: false,
+      retryable: true,
+    });
     fake.failNext("63016");
     const outside = await whatsapp.send({ channel: "whatsapp", chatId: "+18015551234", text: "x" });
     expect(outside).toMatchObject({ ok: false, retryable: false });
     expect(!outside.ok && outside.error).toContain("63016");
     fake.failNext("21211");
-    expect(await whatsapp.send({ channel: "whatsapp", chatId: "+1", text: "x" })).toMatchObject({ ok: false, retryable: false });
+    expect(await whatsapp.send({ channel: "whatsapp", chatId: "+1", text: "x" })).toMatchObject({
+      ok: false,
+      retryable: false,
+    });
     expect(fake.sent).toHaveLength(1);
   });
 
@@ -153,6 +196,8 @@ describe("whatsapp sending", () => {
     const big = fake.addMedia(new Uint8Array(64), "application/pdf");
     const small = createChannels(t.ctx, { whatsapp: { maxMediaBytes: 16 } }).byName.get("whatsapp");
     await expect(small?.fetchMedia?.({ kind: "document", url: big }, saveInto(inbox))).rejects.toThrow("too large");
-    await expect(whatsapp.fetchMedia?.({ kind: "photo", url: "https://attacker.example.com/x.jpg" }, saveInto(inbox))).rejects.toBeInstanceOf(MediaFetchError);
+    await expect(
+      whatsapp.fetchMedia?.({ kind: "photo", url: "https://attacker.example.com/x.jpg" }, saveInto(inbox)),
+    ).rejects.toBeInstanceOf(MediaFetchError);
   });
 });

@@ -21,7 +21,10 @@ function loginConfig(auth: Record<string, string>, configDir = join(dir, "claude
 describe("findAgentLogin", () => {
   test("env first (API key wins over a token), then the login file; missing names the file", () => {
     expect(findAgentLogin(loginConfig({ ANTHROPIC_API_KEY: "k" }))).toEqual({ kind: "api_key", isBothSet: false });
-    expect(findAgentLogin(loginConfig({ ANTHROPIC_API_KEY: "k", CLAUDE_CODE_OAUTH_TOKEN: "t" }))).toEqual({ kind: "api_key", isBothSet: true });
+    expect(findAgentLogin(loginConfig({ ANTHROPIC_API_KEY: "k", CLAUDE_CODE_OAUTH_TOKEN: "t" }))).toEqual({
+      kind: "api_key",
+      isBothSet: true,
+    });
     expect(findAgentLogin(loginConfig({ CLAUDE_CODE_OAUTH_TOKEN: "t" }))).toEqual({ kind: "oauth_token" });
     const missing = findAgentLogin(loginConfig({ ANTHROPIC_BASE_URL: "http://127.0.0.1:1" }));
     expect(missing.kind).toBe("missing");
@@ -54,7 +57,9 @@ describe("serve without a model login", () => {
   test("starts, logs one clear warning, and /health says agent_login: missing (not degraded); a login file put in place shows at once", async () => {
     const server = await spawnServer({});
     try {
-      const warning = await server.waitForLog((l) => l.level === "warn" && typeof l.msg === "string" && l.msg.startsWith("no model login"));
+      const warning = await server.waitForLog(
+        (l) => l.level === "warn" && typeof l.msg === "string" && l.msg.startsWith("no model login"),
+      );
       expect(warning.msg).toContain("set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in");
       expect(warning.msg).toContain(join(server.dataDir, "claude", ".credentials.json"));
       expect(warning.msg).toContain("agent runs will fail");
@@ -64,7 +69,10 @@ describe("serve without a model login", () => {
       expect(res.status).toBe(200); // not degraded: the operator must still reach the machine to log in
       expect(body.status).toBe("ok");
       mkdirSync(join(server.dataDir, "claude"), { recursive: true });
-      writeFileSync(join(server.dataDir, "claude", ".credentials.json"), JSON.stringify({ claudeAiOauth: { accessToken: "sk-ant-oat01-y" } }));
+      writeFileSync(
+        join(server.dataDir, "claude", ".credentials.json"),
+        JSON.stringify({ claudeAiOauth: { accessToken: "sk-ant-oat01-y" } }),
+      );
       const after = (await (await fetch(`${server.url}/health`)).json()) as Record<string, unknown>;
       expect(after.agent_login).toBe("credentials_file");
     } finally {
@@ -88,7 +96,15 @@ describe("proxystaff chat without a model login", () => {
   function captureIO(env: Record<string, string>): CommandIO & { stdout: string[]; stderr: string[] } {
     const stdout: string[] = [];
     const stderr: string[] = [];
-    return { stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l), env, isInteractive: false, readLine: async () => null };
+    return {
+      stdout,
+      stderr,
+      out: (l) => stdout.push(l),
+      err: (l) => stderr.push(l),
+      env,
+      isInteractive: false,
+      readLine: async () => null,
+    };
   }
 
   test("refuses to start: the message, exit 1, nothing stored", async () => {
@@ -99,11 +115,18 @@ describe("proxystaff chat without a model login", () => {
       CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
     };
     const created = captureIO(env);
-    expect(await runCli(["create-tenant", "--name", "Login Bakery", "--phone", "+18015550999", "--channel", "telegram"], created)).toBe(0);
+    expect(
+      await runCli(
+        ["create-tenant", "--name", "Login Bakery", "--phone", "+18015550999", "--channel", "telegram"],
+        created,
+      ),
+    ).toBe(0);
     const tenantId = /[0-9a-f-]{36}/.exec(created.stdout.join("\n"))![0];
     const chat = captureIO(env);
     expect(await runCli(["chat", tenantId, "-m", "hello"], chat)).toBe(1);
-    expect(chat.stderr.join("\n")).toContain("no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in");
+    expect(chat.stderr.join("\n")).toContain(
+      "no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in",
+    );
     expect(chat.stdout.join("\n")).not.toContain("you> hello");
     const read = captureIO(env);
     expect(await runCli(["read-messages", tenantId], read)).toBe(0);

@@ -1,10 +1,10 @@
 // `proxystaff …` as a user runs it: `bun src/main.ts …` in a subprocess, in an empty folder.
-import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { commands } from "../../src/cli/commands.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { commands } from "../../src/cli/commands.ts";
 import { REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 
 // These tests start real processes; give them room even when run alone with plain `bun test`.
@@ -20,7 +20,10 @@ afterEach(() => {
 
 /** Runs `proxystaff <args>` from source with a minimal environment in the temp folder. */
 function cli(args: string[], env: Record<string, string> = {}) {
-  return runProcess([process.execPath, join(REPO_ROOT, "src/main.ts"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir, ...env } });
+  return runProcess([process.execPath, join(REPO_ROOT, "src/main.ts"), ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "", HOME: dir, ...env },
+  });
 }
 
 describe("proxystaff", () => {
@@ -60,7 +63,11 @@ describe("proxystaff", () => {
     const results: [(typeof commands)[number], Awaited<ReturnType<typeof cli>>][] = [];
     for (let i = 0; i < commands.length; i += 4) {
       const batch = commands.slice(i, i + 4); // a few at a time: each is a whole bun process
-      results.push(...(await Promise.all(batch.map(async (c) => [c, await cli([c.name, "--help"])] as [typeof c, Awaited<ReturnType<typeof cli>>]))));
+      results.push(
+        ...(await Promise.all(
+          batch.map(async (c) => [c, await cli([c.name, "--help"])] as [typeof c, Awaited<ReturnType<typeof cli>>]),
+        )),
+      );
     }
     for (const [c, r] of results) {
       expect({ command: c.name, code: r.code }).toEqual({ command: c.name, code: 0 });
@@ -71,7 +78,10 @@ describe("proxystaff", () => {
   });
 
   test("a bad option: the error and the command's help on stderr, exit 2", async () => {
-    const r = await cli(["migrate", "--bogus"], { ADMIN_API_KEY: TEST_ADMIN_KEY, CREDENTIALS_KEY: TEST_CREDENTIALS_KEY });
+    const r = await cli(["migrate", "--bogus"], {
+      ADMIN_API_KEY: TEST_ADMIN_KEY,
+      CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--bogus");
     expect(r.stderr).toContain("Usage: proxystaff migrate");

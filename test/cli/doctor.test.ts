@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runbookEnv } from "./runbook-support.ts";
 import type { RunbookEnv } from "./runbook-support.ts";
+import { runbookEnv } from "./runbook-support.ts";
 
 interface Check {
   name: string;
@@ -45,12 +45,16 @@ describe("proxystaff doctor", () => {
     expect(r.stdout).toMatch(/^(ok|warn) +sandbox \(bubblewrap\) works /m); // warn where bwrap cannot run (AGENT_SANDBOX=auto)
     expect(r.stdout).not.toMatch(/^fail /m);
     expect(r.stdout).toMatch(/\d+ ok, \d+ warning\(s\), 0 failed$/m);
-    for (const secret of [API_KEY, BOT_TOKEN, e.env.ADMIN_API_KEY!, e.env.CREDENTIALS_KEY!]) expect(r.stdout).not.toContain(secret);
+    for (const secret of [API_KEY, BOT_TOKEN, e.env.ADMIN_API_KEY!, e.env.CREDENTIALS_KEY!])
+      expect(r.stdout).not.toContain(secret);
 
     const json = await doctorJson(e, ["--skip-sandbox"]);
     expect(json.code).toBe(0);
     expect(json.checks.every((c) => ["ok", "warn"].includes(c.status) && c.detail.length > 0)).toBe(true);
-    expect(find(json.checks, "sandbox")).toMatchObject({ status: "warn", detail: "self-check skipped (--skip-sandbox)" });
+    expect(find(json.checks, "sandbox")).toMatchObject({
+      status: "warn",
+      detail: "self-check skipped (--skip-sandbox)",
+    });
   });
 
   test("a broken install: each problem is a failed line with a fix, exit 1, and nothing is created", async () => {
@@ -100,7 +104,10 @@ describe("proxystaff doctor", () => {
     const db = new Database(e.dbPath);
     db.run(`INSERT INTO "__drizzle_migrations" (hash, created_at) VALUES ('future', 9999999999999)`);
     db.close();
-    writeFileSync(join(claudeDir, ".credentials.json"), JSON.stringify({ claudeAiOauth: { accessToken: "sk-ant-oat01-x", refreshToken: "r" } }));
+    writeFileSync(
+      join(claudeDir, ".credentials.json"),
+      JSON.stringify({ claudeAiOauth: { accessToken: "sk-ant-oat01-x", refreshToken: "r" } }),
+    );
     const ahead = await doctorJson(e, ["--skip-sandbox"]);
     expect(ahead.code).toBe(1);
     expect(find(ahead.checks, "migrations")).toMatchObject({ status: "fail" });

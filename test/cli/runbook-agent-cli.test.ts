@@ -12,6 +12,8 @@ test("a missing Claude Code CLI: the hint covers a source checkout, the binary /
   expect(error).toBeInstanceOf(AgentCommandNotFoundError);
   const message = (error as Error).message;
   expect(message).toContain("From a source checkout: run `npm install`");
-  expect(message).toContain("With the proxystaff binary or the Docker image: install it (`npm i -g @anthropic-ai/claude-code@2.1.332`");
+  expect(message).toContain(
+    "With the proxystaff binary or the Docker image: install it (`npm i -g @anthropic-ai/claude-code@2.1.332`",
+  );
   expect(message).toContain("set AGENT_COMMAND");
 });

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { getCredentials } from "../../src/credentials/store.ts";
-import { googleOauthCommand } from "../../src/cli/credentials.ts";
 import type { CommandIO } from "../../src/cli/command.ts";
+import { googleOauthCommand } from "../../src/cli/credentials.ts";
+import { getCredentials } from "../../src/credentials/store.ts";
 import { createTenant } from "../../src/tenants/index.ts";
-import { startFakeGoogleOAuth } from "../fakes/google-oauth.ts";
 import type { FakeGoogleOAuth } from "../fakes/google-oauth.ts";
+import { startFakeGoogleOAuth } from "../fakes/google-oauth.ts";
 import { TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
-import { runbookEnv } from "./runbook-support.ts";
 import type { RunbookEnv } from "./runbook-support.ts";
+import { runbookEnv } from "./runbook-support.ts";
 
 const CLIENT_ID = "fake-client-id.apps.googleusercontent.com";
 const CLIENT_SECRET = "fake-client-secret-123";
@@ -16,8 +16,15 @@ let google: FakeGoogleOAuth;
 let rb: RunbookEnv;
 let id: string;
 beforeAll(async () => {
-  google = startFakeGoogleOAuth({ validCodes: ["good-code", "prompted-code-0123"], refreshToken: "1//refresh-token-for-acme" });
-  rb = runbookEnv({ GOOGLE_TOKEN_URL: google.tokenUrl, GOOGLE_CLIENT_ID: CLIENT_ID, GOOGLE_CLIENT_SECRET: CLIENT_SECRET });
+  google = startFakeGoogleOAuth({
+    validCodes: ["good-code", "prompted-code-0123"],
+    refreshToken: "1//refresh-token-for-acme",
+  });
+  rb = runbookEnv({
+    GOOGLE_TOKEN_URL: google.tokenUrl,
+    GOOGLE_CLIENT_ID: CLIENT_ID,
+    GOOGLE_CLIENT_SECRET: CLIENT_SECRET,
+  });
   const ctx = await rb.context();
   id = (await createTenant(ctx, { name: "Acme", phone: "+18015550111", channel: "telegram" })).id;
   await ctx.database.close();
@@ -71,7 +78,9 @@ describe("google-oauth", () => {
   });
 
   test("not configured → exit 1 naming the variables; unknown tenant → exit 1; no id → exit 2", async () => {
-    const res = await rb.run("google-oauth", [id, "--code", "x"], { env: { GOOGLE_CLIENT_ID: "", GOOGLE_CLIENT_SECRET: "" } });
+    const res = await rb.run("google-oauth", [id, "--code", "x"], {
+      env: { GOOGLE_CLIENT_ID: "", GOOGLE_CLIENT_SECRET: "" },
+    });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET");
     expect((await rb.run("google-oauth", ["00000000-0000-4000-8000-000000000000", "--code", "x"])).code).toBe(1);
@@ -102,15 +111,21 @@ describe("rotate-credentials-key", () => {
   const NEW_KEY = Buffer.alloc(32, 9).toString("base64");
 
   test("re-encrypts with the new key, then reports them current; without the old key → exit 1", async () => {
-    const rotated = await rb.run("rotate-credentials-key", [], { env: { CREDENTIALS_KEY: NEW_KEY, CREDENTIALS_KEY_PREVIOUS: TEST_CREDENTIALS_KEY } });
+    const rotated = await rb.run("rotate-credentials-key", [], {
+      env: { CREDENTIALS_KEY: NEW_KEY, CREDENTIALS_KEY_PREVIOUS: TEST_CREDENTIALS_KEY },
+    });
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toContain("Rotated: 1, already current: 0, failed: 0.");
     const again = await rb.run("rotate-credentials-key", ["--json"], { env: { CREDENTIALS_KEY: NEW_KEY } });
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ rotated: 0, alreadyCurrent: 1, failed: 0 });
-    expect((await storedCredentials({ CREDENTIALS_KEY: NEW_KEY })).GMAIL_REFRESH_TOKEN).toBe("1//refresh-token-for-acme");
+    expect((await storedCredentials({ CREDENTIALS_KEY: NEW_KEY })).GMAIL_REFRESH_TOKEN).toBe(
+      "1//refresh-token-for-acme",
+    );
 
-    const lost = await rb.run("rotate-credentials-key", [], { env: { CREDENTIALS_KEY: Buffer.alloc(32, 1).toString("base64") } });
+    const lost = await rb.run("rotate-credentials-key", [], {
+      env: { CREDENTIALS_KEY: Buffer.alloc(32, 1).toString("base64") },
+    });
     expect(lost.code).toBe(1);
     expect(lost.stdout).toContain("failed: 1");
     expect(lost.stderr).toContain(`tenant ${id} key GMAIL_REFRESH_TOKEN`);

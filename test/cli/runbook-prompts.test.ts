@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import type { CommandIO } from "../../src/cli/command.ts";
-import { findTenantByPhone } from "../../src/tenants/index.ts";
 import { tenantCommands } from "../../src/cli/tenant-commands.ts";
+import { findTenantByPhone } from "../../src/tenants/index.ts";
 import { useTestContext } from "../helpers/index.ts";
 
 const t = useTestContext();

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseIntake } from "../../src/ops/intake.ts";
 import { REPO_ROOT } from "../helpers/index.ts";
-import { printedTenantId, runbookEnv } from "./runbook-support.ts";
 import type { RunbookEnv } from "./runbook-support.ts";
+import { printedTenantId, runbookEnv } from "./runbook-support.ts";
 
 let rb: RunbookEnv;
 beforeAll(() => {
@@ -17,7 +17,14 @@ const TEMPLATE = join(REPO_ROOT, "docs/customer-intake-template.json");
 
 describe("setup-customer (Quick Setup)", () => {
   test("creates the tenant, prints its id and how to link, then validates; re-run says it exists", async () => {
-    const first = await rb.run("setup-customer", ["--name", "Business Name", "--phone", "+18015551234", "--channel", "telegram"]);
+    const first = await rb.run("setup-customer", [
+      "--name",
+      "Business Name",
+      "--phone",
+      "+18015551234",
+      "--channel",
+      "telegram",
+    ]);
     expect(first.stderr).not.toContain("Error"); // (a warning that tools run unisolated may appear where bwrap is missing)
     expect(first.code).toBe(0);
     const id = printedTenantId(first.stdout);
@@ -25,7 +32,14 @@ describe("setup-customer (Quick Setup)", () => {
     expect(first.stdout).toContain(`Validation of Business Name (${id})`);
     expect(first.stdout).toMatch(/Result: 0 failed/);
 
-    const again = await rb.run("setup-customer", ["--name", "Renamed", "--phone", "+1 801 555 1234", "--channel", "telegram"]);
+    const again = await rb.run("setup-customer", [
+      "--name",
+      "Renamed",
+      "--phone",
+      "+1 801 555 1234",
+      "--channel",
+      "telegram",
+    ]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`already exists: ${id}`);
     expect(again.stdout).toContain("Nothing was changed");
@@ -34,7 +48,16 @@ describe("setup-customer (Quick Setup)", () => {
     expect(db.query("SELECT name FROM tenants WHERE id = ?").get(id)).toEqual({ name: "Business Name" });
     db.close();
 
-    const updated = await rb.run("setup-customer", ["--name", "Renamed", "--phone", "+18015551234", "--channel", "telegram", "--update", "--skip-health-checks"]);
+    const updated = await rb.run("setup-customer", [
+      "--name",
+      "Renamed",
+      "--phone",
+      "+18015551234",
+      "--channel",
+      "telegram",
+      "--update",
+      "--skip-health-checks",
+    ]);
     expect(updated.code).toBe(0);
     expect(updated.stdout).toContain(`Updated tenant ${id}`);
     const db2 = new Database(rb.dbPath, { readonly: true });
@@ -82,7 +105,10 @@ describe("setup-customer --from-file (Full Setup)", () => {
     expect(setup.stdout).not.toContain("SG.intake-secret-value-123456");
 
     const db = new Database(rb.dbPath, { readonly: true });
-    const row = db.query("SELECT phone_number, timezone, business FROM tenants WHERE id = ?").get(id) as Record<string, string>;
+    const row = db.query("SELECT phone_number, timezone, business FROM tenants WHERE id = ?").get(id) as Record<
+      string,
+      string
+    >;
     expect(row.phone_number).toBe("+13855550199");
     expect(row.timezone).toBe("America/Denver");
     expect(JSON.parse(String(row.business)).industry).toBe("Dentistry");
@@ -97,10 +123,21 @@ describe("setup-customer --from-file (Full Setup)", () => {
 
   test("an invalid file → exit 1 naming the field paths; a missing file → exit 1", async () => {
     const file = join(rb.dir, "bad.json");
-    writeFileSync(file, JSON.stringify({ name: "X", phone: "12", channel: "sms", business: { hours: 5 }, credentials: { bad_key: "v" }, extra: 1 }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: "X",
+        phone: "12",
+        channel: "sms",
+        business: { hours: 5 },
+        credentials: { bad_key: "v" },
+        extra: 1,
+      }),
+    );
     const bad = await rb.run("setup-customer", ["--from-file", file]);
     expect(bad.code).toBe(1);
-    for (const path of ["phone:", "channel:", "business.hours:", "credentials", "extra"]) expect(bad.stderr).toContain(path);
+    for (const path of ["phone:", "channel:", "business.hours:", "credentials", "extra"])
+      expect(bad.stderr).toContain(path);
     const missing = await rb.run("setup-customer", ["--from-file", join(rb.dir, "nope.json")]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("no such file");

@@ -5,8 +5,8 @@ import { loadConfig } from "../../src/config.ts";
 import type { AppContext } from "../../src/context.ts";
 import { silentLogger } from "../../src/log.ts";
 import { createContext } from "../../src/runtime.ts";
-import { REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { ProcessResult } from "../helpers/index.ts";
+import { REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 
 /** What a script run printed and returned. */
 export type ScriptResult = ProcessResult;
@@ -46,7 +46,11 @@ export function runbookEnv(extraEnv: Record<string, string> = {}): RunbookEnv {
     dbPath: join(dataDir, "proxystaff.db"),
     env,
     run: (name, args, options = {}) =>
-      runProcess([process.execPath, `scripts/${name}.ts`, ...args], { cwd: REPO_ROOT, env: { ...env, ...options.env }, stdin: options.stdin }),
+      runProcess([process.execPath, `scripts/${name}.ts`, ...args], {
+        cwd: REPO_ROOT,
+        env: { ...env, ...options.env },
+        stdin: options.stdin,
+      }),
     async context(overrides = {}) {
       return createContext(loadConfig({ ...env, ...overrides }, { generateSecrets: false }), { log: silentLogger });
     },

@@ -1,15 +1,22 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { printedTenantId, runbookEnv } from "./runbook-support.ts";
 import type { RunbookEnv } from "./runbook-support.ts";
+import { printedTenantId, runbookEnv } from "./runbook-support.ts";
 
 let rb: RunbookEnv;
 let id: string;
 beforeAll(async () => {
   rb = runbookEnv();
-  const created = await rb.run("create-tenant", ["--name", "Acme Plumbing", "--phone", "+18015550101", "--channel", "telegram"]);
+  const created = await rb.run("create-tenant", [
+    "--name",
+    "Acme Plumbing",
+    "--phone",
+    "+18015550101",
+    "--channel",
+    "telegram",
+  ]);
   if (created.code !== 0) throw new Error(created.stderr);
   id = printedTenantId(created.stdout);
 });
@@ -28,7 +35,14 @@ function sql(statement: string): unknown[] {
 describe("create-tenant (Manual Setup step 1)", () => {
   test("prints the id and creates the workspace; duplicate phone → exit 1 naming the tenant; missing flags → exit 2", async () => {
     expect(existsSync(join(rb.tenantsDir, id, "CLAUDE.md"))).toBe(true);
-    const dup = await rb.run("create-tenant", ["--name", "Again", "--phone", "+1 801 555 0101", "--channel", "whatsapp"]);
+    const dup = await rb.run("create-tenant", [
+      "--name",
+      "Again",
+      "--phone",
+      "+1 801 555 0101",
+      "--channel",
+      "whatsapp",
+    ]);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain(id);
     const missing = await rb.run("create-tenant", []);
@@ -69,7 +83,9 @@ describe("validate-tenant", () => {
     const ok = await rb.run("validate-tenant", [id]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/warn\s+link\s+No Telegram chat linked yet/);
-    expect(ok.stdout).toContain(`fix: Send the customer a one-time link (proxystaff link-code ${id}), or they send "/start +18015550101" to your Telegram bot`);
+    expect(ok.stdout).toContain(
+      `fix: Send the customer a one-time link (proxystaff link-code ${id}), or they send "/start +18015550101" to your Telegram bot`,
+    );
     expect(ok.stdout).toMatch(/ok\s+health:env_loader.py/);
     rmSync(join(rb.tenantsDir, id, "execution", "env_loader.py"));
     const broken = await rb.run("validate-tenant", [id, "--skip-health-checks"]);
@@ -87,7 +103,14 @@ describe("validate-tenant with a broken workspace", () => {
   test(".env is a directory: the checklist is printed with a failed environment line, exit 1", async () => {
     const own = runbookEnv(); // its own database: the SQL tests below list every tenant
     try {
-      const created = await own.run("create-tenant", ["--name", "Broken Env", "--phone", "+18015550177", "--channel", "telegram"]);
+      const created = await own.run("create-tenant", [
+        "--name",
+        "Broken Env",
+        "--phone",
+        "+18015550177",
+        "--channel",
+        "telegram",
+      ]);
       const other = printedTenantId(created.stdout);
       const envPath = join(own.tenantsDir, other, ".env");
       rmSync(envPath);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTask } from "../../src/scheduler/index.ts";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 import { readTask, runRepoFile } from "../scheduler/fixtures.ts";
 
 let t: TestContext;

@@ -3,17 +3,25 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentRunner } from "../../src/agent/index.ts";
 import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
-import { openChatSession } from "../../src/parts.ts";
-import { setCredentials } from "../../src/credentials/index.ts";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
 import type { AppContext } from "../../src/context.ts";
+import { setCredentials } from "../../src/credentials/index.ts";
+import { openChatSession } from "../../src/parts.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 
 /** One tools/call on the run's MCP endpoint, as the CLI would make it. */
-async function callTool(mcp: { url: string; token: string }, name: string, args: Record<string, unknown>): Promise<{ status: number; text: string }> {
+async function callTool(
+  mcp: { url: string; token: string },
+  name: string,
+  args: Record<string, unknown>,
+): Promise<{ status: number; text: string }> {
   const res = await fetch(mcp.url, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${mcp.token}` },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      authorization: `Bearer ${mcp.token}`,
+    },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }),
   });
   return { status: res.status, text: await res.text() };
@@ -82,7 +90,9 @@ describe("proxystaff chat: the timeline names the operator once", () => {
       await session.close();
     }
     const dir = join(ctx.config.TENANTS_DIR, t.id, "timeline");
-    const timeline = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("");
+    const timeline = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), "utf8"))
+      .join("");
     expect(timeline).toContain("← operator (console): check the stock");
     expect(timeline).not.toContain("(console) (console)");
     expect(requests[0]!.prompt).toContain("[Message from operator,");
@@ -91,7 +101,9 @@ describe("proxystaff chat: the timeline names the operator once", () => {
   test("a failed run: the operator is told what happened, not the customer's apology", async () => {
     const t = await insertTenant(ctx);
     const printed: string[] = [];
-    const runner: AgentRunner = { run: async (): Promise<AgentResult> => ({ kind: "crash", error: "Not logged in", durationMs: 1, exitCode: 1 }) };
+    const runner: AgentRunner = {
+      run: async (): Promise<AgentResult> => ({ kind: "crash", error: "Not logged in", durationMs: 1, exitCode: 1 }),
+    };
     const session = await openChatSession(ctx, t.id, { print: (text) => printed.push(text), runner, pollMs: 10 });
     try {
       await session.send("hello");
@@ -99,6 +111,6 @@ describe("proxystaff chat: the timeline names the operator once", () => {
       await session.close();
     }
     expect(printed).toHaveLength(1);
-    expect(printed[0]).toStartWith("(The agent run failed: the reason is in the \"agent run failed\" log line above");
+    expect(printed[0]).toStartWith('(The agent run failed: the reason is in the "agent run failed" log line above');
   });
 });

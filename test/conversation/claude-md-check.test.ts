@@ -2,11 +2,10 @@ import { afterEach, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createClaudeMdCheck } from "../../src/conversation/turn.ts";
-import { createTenant, getTenant, workspacePath } from "../../src/tenants/index.ts";
 import { renderClaudeMd } from "../../src/tenants/claude-md.ts";
-import { createTestContext, FakeClock } from "../helpers/index.ts";
+import { createTenant, getTenant, workspacePath } from "../../src/tenants/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import type { AppContext } from "../../src/context.ts";
+import { createTestContext, FakeClock } from "../helpers/index.ts";
 
 let t: TestContext | undefined;
 afterEach(async () => {
@@ -17,7 +16,12 @@ afterEach(async () => {
 test("the cached CLAUDE.md check still follows every change of the row or the file, and leaves a matching file alone", async () => {
   t = await createTestContext({ clock: new FakeClock() });
   const ctx = t.ctx;
-  const created = await createTenant(ctx, { name: "Acme", phone: "+18015550101", channel: "telegram", timezone: "America/Denver" } as never);
+  const created = await createTenant(ctx, {
+    name: "Acme",
+    phone: "+18015550101",
+    channel: "telegram",
+    timezone: "America/Denver",
+  } as never);
   const check = createClaudeMdCheck(ctx);
   const path = join(workspacePath(ctx.config, created.id), "CLAUDE.md");
   const tenant = (await getTenant(ctx.db, created.id))!;

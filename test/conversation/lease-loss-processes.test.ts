@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { eventually, freePort } from "../helpers/index.ts";
-import { spawnServer, StackClient, stackEnv, startFakes } from "../e2e/stack.ts";
 import type { Fakes } from "../e2e/stack.ts";
+import { StackClient, spawnServer, stackEnv, startFakes } from "../e2e/stack.ts";
+import { eventually, freePort } from "../helpers/index.ts";
 
 const SLOW_AGENT = join(import.meta.dir, "..", "agent", "fixtures", "slow-side-effect-agent.sh");
 
@@ -38,11 +38,19 @@ describe("a server paused past its lease", () => {
     const tenantId = await a.createTenant({ name: "Lease Co", phone });
     const chat = 800777;
     await a.telegramLink(chat, phone);
-    await eventually(() => a.telegramReplies(chat).some((t) => t.startsWith("Welcome")) || undefined, "the chat linked");
-    const runStarted = (s: StackClient) => s.server.logs().some((l) => l.msg === "agent run started" && l.tenantId === tenantId);
+    await eventually(
+      () => a.telegramReplies(chat).some((t) => t.startsWith("Welcome")) || undefined,
+      "the chat linked",
+    );
+    const runStarted = (s: StackClient) =>
+      s.server.logs().some((l) => l.msg === "agent run started" && l.tenantId === tenantId);
 
     await a.telegramText(chat, "please send the email");
-    const first = await eventually(() => (runStarted(a) ? a : runStarted(b) ? b : undefined), "the first run started", 15_000);
+    const first = await eventually(
+      () => (runStarted(a) ? a : runStarted(b) ? b : undefined),
+      "the first run started",
+      15_000,
+    );
     const second = first === a ? b : a;
     first.server.proc.kill("SIGSTOP");
     try {
@@ -52,15 +60,23 @@ describe("a server paused past its lease", () => {
       first.server.proc.kill("SIGCONT");
     }
     // The second run started after the first, so once it answered the first would have finished too.
-    await eventually(() => a.telegramReplies(chat).includes("side effect done") || undefined, "the taken-over run's reply", 40_000);
+    await eventually(
+      () => a.telegramReplies(chat).includes("side effect done") || undefined,
+      "the taken-over run's reply",
+      40_000,
+    );
     await Bun.sleep(2000);
     const sideEffects = join(first.server.tenantsDir, tenantId, "side-effects.log");
     expect(existsSync(sideEffects)).toBe(true);
     expect(readFileSync(sideEffects, "utf8").trim().split("\n")).toHaveLength(1);
     expect(a.telegramReplies(chat).filter((t) => t === "side effect done")).toHaveLength(1);
-    expect(a.telegramReplies(chat).filter((t) => t !== "side effect done" && /went wrong|try again/i.test(t))).toEqual([]);
+    expect(a.telegramReplies(chat).filter((t) => t !== "side effect done" && /went wrong|try again/i.test(t))).toEqual(
+      [],
+    );
     const logs = first.server.logs();
     expect(logs.some((l) => l.msg === "lease lost; stopping the tenant's run" && l.tenantId === tenantId)).toBe(true);
-    expect(logs.some((l) => l.msg === "run stopped: the lease was lost; its outcome is dropped" && l.tenantId === tenantId)).toBe(true);
+    expect(
+      logs.some((l) => l.msg === "run stopped: the lease was lost; its outcome is dropped" && l.tenantId === tenantId),
+    ).toBe(true);
   }, 90_000);
 });

@@ -5,17 +5,25 @@ import { eq } from "drizzle-orm";
 import type { AgentRunner } from "../../src/agent/index.ts";
 import type { AgentRunRequest } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
-import { createConversation } from "../../src/conversation/index.ts";
-import type { Conversation } from "../../src/conversation/index.ts";
-import { messages } from "../../src/db/schema.ts";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
 import type { AppContext } from "../../src/context.ts";
+import type { Conversation } from "../../src/conversation/index.ts";
+import { createConversation } from "../../src/conversation/index.ts";
+import { messages } from "../../src/db/schema.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 
 let n = 0;
 const photo = (fileId: string, text = "look"): InboundMessage => {
   n += 1;
-  return { channel: "telegram", externalId: `m-${n}`, chatId: "1001", text, senderName: "Owner", media: [{ kind: "photo", fileId }], receivedAtMs: Date.now() };
+  return {
+    channel: "telegram",
+    externalId: `m-${n}`,
+    chatId: "1001",
+    text,
+    senderName: "Owner",
+    media: [{ kind: "photo", fileId }],
+    receivedAtMs: Date.now(),
+  };
 };
 
 describe("media: downloaded in the turn, before the agent runs", () => {
@@ -43,7 +51,11 @@ describe("media: downloaded in the turn, before the agent runs", () => {
     ctx = tc.ctx;
     requests = [];
     fetchedBeforeStore = [];
-    const runner: AgentRunner = { run: async (req) => (requests.push(req), { kind: "ok", text: "Nice", sessionId: "s", durationMs: 1, exitCode: 0 }) };
+    const runner: AgentRunner = {
+      run: async (req) => (
+        requests.push(req), { kind: "ok", text: "Nice", sessionId: "s", durationMs: 1, exitCode: 0 }
+      ),
+    };
     conversation = createConversation(ctx, {
       channels: { byName: new Map<ChannelName, Channel>([["telegram", channel]]) },
       outbox: { enqueue: async () => [crypto.randomUUID()] },
@@ -65,13 +77,22 @@ describe("media: downloaded in the turn, before the agent runs", () => {
 
     expect(fetchedBeforeStore).toEqual([false, false]); // every download after the message was stored
     expect(requests[0]!.prompt).toContain("inbox/photo-abc.jpg");
-    expect(requests[1]!.prompt).toContain("[The customer sent a photo that could not be downloaded: file is larger than 20 MB]");
+    expect(requests[1]!.prompt).toContain(
+      "[The customer sent a photo that could not be downloaded: file is larger than 20 MB]",
+    );
     expect(readdirSync(join(ctx.config.TENANTS_DIR, t.id, "inbox"))).toEqual(["photo-abc.jpg"]);
-    const rows = await ctx.db.select({ media: messages.media, status: messages.status }).from(messages).where(eq(messages.direction, "in"));
+    const rows = await ctx.db
+      .select({ media: messages.media, status: messages.status })
+      .from(messages)
+      .where(eq(messages.direction, "in"));
     expect(rows.map((r) => r.status)).toEqual(["done", "done"]);
-    expect(JSON.parse(rows[0]!.media!)).toEqual([{ kind: "photo", path: "inbox/photo-abc.jpg", mimeType: "image/jpeg", sizeBytes: 4 }]);
+    expect(JSON.parse(rows[0]!.media!)).toEqual([
+      { kind: "photo", path: "inbox/photo-abc.jpg", mimeType: "image/jpeg", sizeBytes: 4 },
+    ]);
     expect(JSON.parse(rows[1]!.media!)).toEqual([{ kind: "photo", error: "file is larger than 20 MB" }]);
-    const timeline = readdirSync(join(ctx.config.TENANTS_DIR, t.id, "timeline")).map((f) => readFileSync(join(ctx.config.TENANTS_DIR, t.id, "timeline", f), "utf8")).join("");
+    const timeline = readdirSync(join(ctx.config.TENANTS_DIR, t.id, "timeline"))
+      .map((f) => readFileSync(join(ctx.config.TENANTS_DIR, t.id, "timeline", f), "utf8"))
+      .join("");
     expect(timeline).toContain("📎 photo saved: inbox/photo-abc.jpg");
     expect(timeline).toContain("📎 photo not downloaded: file is larger than 20 MB");
   });

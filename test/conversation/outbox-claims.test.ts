@@ -3,8 +3,8 @@ import { sql } from "drizzle-orm";
 import { isoAt } from "../../src/clock.ts";
 import type { AppContext } from "../../src/context.ts";
 import { claimNextQuery, nextDueQuery } from "../../src/conversation/outbox.ts";
-import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { createTestContext } from "../helpers/context.ts";
 
 // The outbox's claim must cost what the pending replies cost (one outbox-index entry and one row
 // each), never a walk through a chat's stored history: a per-row NOT EXISTS over messages_rate_idx
@@ -58,7 +58,9 @@ async function claimIds(ctx: AppContext, nowMs: number, live: string[] = ["teleg
 }
 
 async function markSent(ctx: AppContext, id: string): Promise<void> {
-  await ctx.db.run(sql`UPDATE messages SET status = 'sent', lease_owner = NULL, lease_expires_at = NULL WHERE id = ${id}`);
+  await ctx.db.run(
+    sql`UPDATE messages SET status = 'sent', lease_owner = NULL, lease_expires_at = NULL WHERE id = ${id}`,
+  );
 }
 
 describe.each(["bun-sqlite", "libsql"] as const)("outbox claim queries on %s", (driver) => {

@@ -4,11 +4,11 @@ import { eq } from "drizzle-orm";
 import type { Channel } from "../../src/channels/index.ts";
 import type { OutboundMessage } from "../../src/channels/types.ts";
 import { isoAt } from "../../src/clock.ts";
-import { createOutbox } from "../../src/conversation/outbox.ts";
 import type { Outbox } from "../../src/conversation/outbox.ts";
+import { createOutbox } from "../../src/conversation/outbox.ts";
 import { schema } from "../../src/db/index.ts";
-import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { createTestContext } from "../helpers/context.ts";
 import { eventually } from "../helpers/index.ts";
 
 const CLAIM_MS = 60_000; // the outbox's default claim lease: what a restart no longer waits for
@@ -84,8 +84,11 @@ describe("outbox after a kill -9", () => {
     expect(Date.now()).toBeLessThan(Date.parse((await row(first))!.created_at) + CLAIM_MS); // not a lease expiry
     await Bun.sleep(50);
     expect(channel.sent.map((m) => m.text).sort()).toEqual(["also claimed", "claimed, never sent"]);
-    for (const id of [first, second]) expect(await row(id)).toMatchObject({ status: "sent", attempts: 2, lease_owner: null });
-    expect(t.logs.some((l) => l.msg === "freed reply claims of a dead process; sending them now" && l.count === 2)).toBe(true);
+    for (const id of [first, second])
+      expect(await row(id)).toMatchObject({ status: "sent", attempts: 2, lease_owner: null });
+    expect(
+      t.logs.some((l) => l.msg === "freed reply claims of a dead process; sending them now" && l.count === 2),
+    ).toBe(true);
   });
 
   test("an earlier life of this very pid (container restart: same pid, new random part) counts as dead", async () => {

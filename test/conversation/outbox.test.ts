@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { createChannels } from "../../src/channels/index.ts";
 import type { Channel, ChannelName, SendResult } from "../../src/channels/index.ts";
+import { createChannels } from "../../src/channels/index.ts";
 import type { OutboundMessage } from "../../src/channels/types.ts";
 import type { AppContext } from "../../src/context.ts";
-import { createOutbox, splitMessage } from "../../src/conversation/outbox.ts";
 import type { Outbox, OutboxOptions } from "../../src/conversation/outbox.ts";
+import { createOutbox, splitMessage } from "../../src/conversation/outbox.ts";
 import { openDatabase, schema } from "../../src/db/index.ts";
 import { startFakeTelegram } from "../fakes/telegram.ts";
-import { createTestContext } from "../helpers/context.ts";
 import type { TestContext } from "../helpers/context.ts";
+import { createTestContext } from "../helpers/context.ts";
 import { eventually } from "../helpers/index.ts";
 
 /** A channel whose answers the test scripts; successful sends are recorded in order. */
@@ -68,10 +68,24 @@ describe("outbox", () => {
     const release = channel.hold();
     const outbox = await setup([channel]);
     await outbox.start();
-    const ids = await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "42", text: "hello", replyTo: "in-1", kind: "chat" });
+    const ids = await outbox.enqueue({
+      tenantId: null,
+      channel: "telegram",
+      chatId: "42",
+      text: "hello",
+      replyTo: "in-1",
+      kind: "chat",
+    });
     expect(ids).toHaveLength(1);
     const [stored] = await rows(t.ctx);
-    expect(stored).toMatchObject({ id: ids[0], direction: "out", status: "pending", body: "hello", chat_id: "42", reply_to: "in-1" });
+    expect(stored).toMatchObject({
+      id: ids[0],
+      direction: "out",
+      status: "pending",
+      body: "hello",
+      chat_id: "42",
+      reply_to: "in-1",
+    });
     expect(await outbox.pendingCount()).toBe(1);
     release();
     await eventually(async () => (await rows(t.ctx))[0]?.status === "sent", "sent");
@@ -108,7 +122,13 @@ describe("outbox", () => {
     cleanups.push(() => outbox.stop());
     await outbox.start();
     const [id] = await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "5", text: "once" });
-    const stored = async () => (await ctx.db.select().from(schema.messages).where(eq(schema.messages.id, id ?? "")))[0];
+    const stored = async () =>
+      (
+        await ctx.db
+          .select()
+          .from(schema.messages)
+          .where(eq(schema.messages.id, id ?? ""))
+      )[0];
     await eventually(async () => (await stored())?.status === "sent", "delivery recorded");
     const row = await stored();
     expect(row).toMatchObject({ status: "sent", attempts: 3 });
@@ -173,10 +193,20 @@ describe("outbox", () => {
     channel.script.push({ ok: false, retryable: true, error: "telegram 502" });
     const outbox = await setup([channel]);
     await outbox.start();
-    await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "c1", text: "part one is here. part two is here. part three!" });
+    await outbox.enqueue({
+      tenantId: null,
+      channel: "telegram",
+      chatId: "c1",
+      text: "part one is here. part two is here. part three!",
+    });
     await outbox.enqueue({ tenantId: null, channel: "telegram", chatId: "c1", text: "a later reply" });
     await eventually(() => channel.sent.length === 4, "four chunks");
-    expect(channel.sent.map((m) => m.text)).toEqual(["part one is here.", "part two is here.", "part three!", "a later reply"]);
+    expect(channel.sent.map((m) => m.text)).toEqual([
+      "part one is here.",
+      "part two is here.",
+      "part three!",
+      "a later reply",
+    ]);
   });
 
   test("after a crash, pending rows (and rows whose sender died mid-lease) are sent once by a new outbox", async () => {
@@ -185,7 +215,12 @@ describe("outbox", () => {
     // Never started: as if the process died right after storing the replies.
     await crashed.enqueue({ tenantId: null, channel: "telegram", chatId: "a", text: "left behind 1" });
     await crashed.enqueue({ tenantId: null, channel: "telegram", chatId: "b", text: "left behind 2" });
-    const [leased] = await crashed.enqueue({ tenantId: null, channel: "telegram", chatId: "c", text: "was being sent" });
+    const [leased] = await crashed.enqueue({
+      tenantId: null,
+      channel: "telegram",
+      chatId: "c",
+      text: "was being sent",
+    });
     await t.ctx.db
       .update(schema.messages)
       .set({ lease_owner: "dead-process", lease_expires_at: new Date(Date.now() - 1000).toISOString(), attempts: 1 })
@@ -224,7 +259,10 @@ describe("outbox", () => {
     const a = await setup([first], { ...fast, concurrency: 3 });
     const other = await openDatabase(t.ctx.config.DATABASE_URL);
     cleanups.push(() => other.close());
-    const b = createOutbox({ ...t.ctx, database: other, db: other.db }, new Map([["telegram", second]]), { ...fast, concurrency: 3 });
+    const b = createOutbox({ ...t.ctx, database: other, db: other.db }, new Map([["telegram", second]]), {
+      ...fast,
+      concurrency: 3,
+    });
     cleanups.push(() => b.stop());
     await Promise.all([a.start(), b.start()]);
     const expected: string[] = [];
@@ -249,7 +287,12 @@ describe("outbox", () => {
     const channel = scriptedChannel("telegram");
     const outbox = await setup([channel]);
     await outbox.start();
-    const ids = await outbox.enqueue({ tenantId: null, channel: "whatsapp", chatId: "+15550001111", text: "w".repeat(2000) });
+    const ids = await outbox.enqueue({
+      tenantId: null,
+      channel: "whatsapp",
+      chatId: "+15550001111",
+      text: "w".repeat(2000),
+    });
     expect(ids).toHaveLength(2); // split at WhatsApp's 1600 even while the channel is off
     await Bun.sleep(50);
     expect(await outbox.pendingCount()).toBe(2);
@@ -277,7 +320,12 @@ describe("outbox", () => {
 
 /** A second context on the test database with Telegram pointed at a fake. */
 async function telegramContext(apiRoot: string, token: string): Promise<AppContext> {
-  const config = Object.freeze({ ...t.ctx.config, TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: apiRoot, TELEGRAM_MODE: "webhook" as const });
+  const config = Object.freeze({
+    ...t.ctx.config,
+    TELEGRAM_BOT_TOKEN: token,
+    TELEGRAM_API_ROOT: apiRoot,
+    TELEGRAM_MODE: "webhook" as const,
+  });
   return { ...t.ctx, config };
 }
 
@@ -338,7 +386,9 @@ describe("splitMessage", () => {
   });
 
   test("WhatsApp limit 1600", () => {
-    const text = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} is about the shop's opening hours.`).join(" ");
+    const text = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} is about the shop's opening hours.`).join(
+      " ",
+    );
     const chunks = splitMessage(text, 1600);
     expect(chunks.length).toBe(Math.ceil(text.length / 1600));
     for (const c of chunks) {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { isoAt } from "../../src/clock.ts";
-import { messages } from "../../src/db/schema.ts";
-import { REPLY_CLOCK_SKEW_MS, repliesTo, repliesToQuery } from "../../src/conversation/queue-store.ts";
-import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
 import type { AppContext } from "../../src/context.ts";
+import { REPLY_CLOCK_SKEW_MS, repliesTo, repliesToQuery } from "../../src/conversation/queue-store.ts";
+import { messages } from "../../src/db/schema.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 
 // repliesTo runs at the start of every agent run: it must cost what the tenant's recent rows cost,
 // not a walk over every outbound row (reply_to has no index), also once the table has statistics.
@@ -19,9 +19,21 @@ afterEach(async () => {
   t = undefined;
 });
 
-async function insertMessage(ctx: AppContext, fields: Partial<typeof messages.$inferInsert> & { tenant_id: string }): Promise<string> {
+async function insertMessage(
+  ctx: AppContext,
+  fields: Partial<typeof messages.$inferInsert> & { tenant_id: string },
+): Promise<string> {
   const id = fields.id ?? crypto.randomUUID();
-  await ctx.db.insert(messages).values({ direction: "in", channel: "telegram", chat_id: "42", body: "hi", status: "processing", created_at: isoAt(NOW_MS), ...fields, id });
+  await ctx.db.insert(messages).values({
+    direction: "in",
+    channel: "telegram",
+    chat_id: "42",
+    body: "hi",
+    status: "processing",
+    created_at: isoAt(NOW_MS),
+    ...fields,
+    id,
+  });
   return id;
 }
 
@@ -31,7 +43,8 @@ describe.each(["bun-sqlite", "libsql"] as const)("repliesTo on %s", (driver) => 
     const ctx = t.ctx;
     const tenant = await insertTenant(ctx, { phone_number: "+18015550000" });
     const others = [];
-    for (let i = 1; i <= TENANTS; i++) others.push(await insertTenant(ctx, { phone_number: `+1801555${String(i).padStart(4, "0")}` }));
+    for (let i = 1; i <= TENANTS; i++)
+      others.push(await insertTenant(ctx, { phone_number: `+1801555${String(i).padStart(4, "0")}` }));
     const other = others[0]!;
     // Replies of every tenant (this one's too), all older than the batch.
     const ids = JSON.stringify([tenant, ...others].map((x) => x.id));
@@ -48,20 +61,45 @@ describe.each(["bun-sqlite", "libsql"] as const)("repliesTo on %s", (driver) => 
     const second = await insertMessage(ctx, { tenant_id: tenant.id, created_at: isoAt(NOW_MS + 1000) });
     const third = await insertMessage(ctx, { tenant_id: tenant.id, created_at: isoAt(NOW_MS + 2000) });
     // A reply stored by a process whose clock runs a little behind, and one to the second message.
-    await insertMessage(ctx, { tenant_id: tenant.id, direction: "out", status: "sent", kind: "chat", reply_to: first, created_at: isoAt(NOW_MS - 60_000) });
-    await insertMessage(ctx, { tenant_id: tenant.id, direction: "out", status: "pending", kind: "system", reply_to: second, created_at: isoAt(NOW_MS + 5000) });
+    await insertMessage(ctx, {
+      tenant_id: tenant.id,
+      direction: "out",
+      status: "sent",
+      kind: "chat",
+      reply_to: first,
+      created_at: isoAt(NOW_MS - 60_000),
+    });
+    await insertMessage(ctx, {
+      tenant_id: tenant.id,
+      direction: "out",
+      status: "pending",
+      kind: "system",
+      reply_to: second,
+      created_at: isoAt(NOW_MS + 5000),
+    });
     // Far older than any clock skew: not this batch's reply (and never looked at).
-    await insertMessage(ctx, { tenant_id: tenant.id, direction: "out", status: "sent", reply_to: third, created_at: isoAt(NOW_MS - REPLY_CLOCK_SKEW_MS - 60_000) });
+    await insertMessage(ctx, {
+      tenant_id: tenant.id,
+      direction: "out",
+      status: "sent",
+      reply_to: third,
+      created_at: isoAt(NOW_MS - REPLY_CLOCK_SKEW_MS - 60_000),
+    });
 
     const batch = [first, second, third].map((id, i) => ({ id, created_at: isoAt(NOW_MS + i * 1000) }));
     const found = await repliesTo(ctx.db, tenant.id, batch);
     expect(found.sort((a, b) => a.replyTo.localeCompare(b.replyTo))).toEqual(
-      [{ replyTo: first, kind: "chat" as const }, { replyTo: second, kind: "system" as const }].sort((a, b) => a.replyTo.localeCompare(b.replyTo)),
+      [
+        { replyTo: first, kind: "chat" as const },
+        { replyTo: second, kind: "system" as const },
+      ].sort((a, b) => a.replyTo.localeCompare(b.replyTo)),
     );
     expect(await repliesTo(ctx.db, other.id, batch)).toEqual([]);
     expect(await repliesTo(ctx.db, tenant.id, [])).toEqual([]);
 
-    const plan = await ctx.db.all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${repliesToQuery(tenant.id, [first, second], isoAt(NOW_MS))}`);
+    const plan = await ctx.db.all<{ detail: string }>(
+      sql`EXPLAIN QUERY PLAN ${repliesToQuery(tenant.id, [first, second], isoAt(NOW_MS))}`,
+    );
     const detail = plan.map((r) => r.detail).join(" | ");
     expect(detail).toMatch(/USING INDEX messages_tenant_(created|status)_idx \(tenant_id=/);
     expect(detail).not.toMatch(/SCAN messages(?! USING)/);

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { ChannelName, InboundMessage } from "../../src/channels/types.ts";
+import type { AppContext } from "../../src/context.ts";
 import { decideCommand, helpReply } from "../../src/conversation/chat-commands.ts";
 import { requireTenant } from "../../src/tenants/index.ts";
-import { createTestContext, insertTenant, FakeClock } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import type { AppContext } from "../../src/context.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 
 describe("helpReply: depends on the channel and whether the chat is linked", () => {
   test("an unlinked Telegram chat learns /start +PHONE (and no /reset, which needs a linked chat)", () => {
@@ -64,12 +64,23 @@ describe("/help through decideCommand", () => {
   });
 
   test("answers for the chat's own state: linked Telegram and WhatsApp without /start, unlinked Telegram with it", async () => {
-    const telegramTenant = await requireTenant(ctx.db, (await insertTenant(ctx, { telegram_chat_id: "1001", name: "Telegram Bakery" })).id);
-    const whatsappTenant = await requireTenant(ctx.db, (await insertTenant(ctx, { channel: "whatsapp", name: "WhatsApp Florist" })).id);
+    const telegramTenant = await requireTenant(
+      ctx.db,
+      (await insertTenant(ctx, { telegram_chat_id: "1001", name: "Telegram Bakery" })).id,
+    );
+    const whatsappTenant = await requireTenant(
+      ctx.db,
+      (await insertTenant(ctx, { channel: "whatsapp", name: "WhatsApp Florist" })).id,
+    );
     const linked = await decideCommand(ctx, { name: "help" }, message("telegram", "1001"), telegramTenant);
     expect(linked).toMatchObject({ tenantId: telegramTenant.id, status: "done" });
     expect(linked.reply).not.toContain("/start");
-    const whatsapp = await decideCommand(ctx, { name: "help" }, message("whatsapp", whatsappTenant.phone_number), whatsappTenant);
+    const whatsapp = await decideCommand(
+      ctx,
+      { name: "help" },
+      message("whatsapp", whatsappTenant.phone_number),
+      whatsappTenant,
+    );
     expect(whatsapp.reply).toContain("WhatsApp Florist");
     expect(whatsapp.reply).not.toContain("/start");
     const unlinked = await decideCommand(ctx, { name: "help" }, message("telegram", "2002"), null);

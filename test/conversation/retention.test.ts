@@ -2,14 +2,23 @@
 // never), strangers' rejected rows after 30 days, and old files of timeline/ and inbox/ — without following a link
 // the agent planted in its workspace.
 import { describe, expect, test } from "bun:test";
-import { existsSync, lutimesSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lutimesSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq, isNull } from "drizzle-orm";
 import type { AppContext } from "../../src/context.ts";
 import { createRetention } from "../../src/conversation/retention.ts";
-import { messages } from "../../src/db/schema.ts";
 import type { DriverKind, schema } from "../../src/db/index.ts";
+import { messages } from "../../src/db/schema.ts";
 import { createTestContext, FakeClock, freshEachTest, insertTenant } from "../helpers/index.ts";
 
 const DAY = 86_400_000;
@@ -17,7 +26,13 @@ const NOW = Date.parse("2026-11-26T09:00:00.000Z");
 
 type NewMessage = typeof schema.messages.$inferInsert;
 
-async function seedMessages(ctx: AppContext, tenantId: string | null, count: number, ageMs: number, extra: Partial<NewMessage> = {}): Promise<void> {
+async function seedMessages(
+  ctx: AppContext,
+  tenantId: string | null,
+  count: number,
+  ageMs: number,
+  extra: Partial<NewMessage> = {},
+): Promise<void> {
   const rows: NewMessage[] = [];
   for (let i = 0; i < count; i++) {
     rows.push({
@@ -36,7 +51,10 @@ async function seedMessages(ctx: AppContext, tenantId: string | null, count: num
 }
 
 async function countOf(ctx: AppContext, tenantId: string | null): Promise<number> {
-  const rows = await ctx.db.select({ id: messages.id }).from(messages).where(tenantId === null ? isNull(messages.tenant_id) : eq(messages.tenant_id, tenantId));
+  const rows = await ctx.db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(tenantId === null ? isNull(messages.tenant_id) : eq(messages.tenant_id, tenantId));
   return rows.length;
 }
 
@@ -108,7 +126,12 @@ describe("retention (RETENTION_DAYS=365)", () => {
 
     const report = await createRetention(t.ctx).runOnce();
 
-    expect([existsSync(oldDay), existsSync(today), existsSync(oldPhoto), existsSync(newPhoto)]).toEqual([false, true, false, true]);
+    expect([existsSync(oldDay), existsSync(today), existsSync(oldPhoto), existsSync(newPhoto)]).toEqual([
+      false,
+      true,
+      false,
+      true,
+    ]);
     expect(existsSync(target)).toBe(true);
     expect(existsSync(link)).toBe(true); // a link is not a regular file: left alone
     expect(existsSync(nested)).toBe(true); // nothing below the folder's own files

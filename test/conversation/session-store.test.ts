@@ -1,9 +1,18 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { acquireLease, getSessionState, readSessionStart, resetAgentSession, releaseLease, renewLease, resetSession, saveSessionId } from "../../src/conversation/session-store.ts";
 import { sql } from "drizzle-orm";
-import { createTestContext, insertTenant, FakeClock } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
 import type { AppContext } from "../../src/context.ts";
+import {
+  acquireLease,
+  getSessionState,
+  readSessionStart,
+  releaseLease,
+  renewLease,
+  resetAgentSession,
+  resetSession,
+  saveSessionId,
+} from "../../src/conversation/session-store.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 
 const T0 = Date.parse("2026-11-26T09:00:00.000Z");
 const TTL = 60_000;
@@ -50,7 +59,9 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
 
     test("the runbook's UPDATE frees a stuck lease", async () => {
       await acquireLease(ctx.db, tenantId, "p1", T0, TTL);
-      await ctx.db.run(sql.raw(`UPDATE conversation_sessions SET lease_expires_at = NULL WHERE tenant_id = '${tenantId}'`));
+      await ctx.db.run(
+        sql.raw(`UPDATE conversation_sessions SET lease_expires_at = NULL WHERE tenant_id = '${tenantId}'`),
+      );
       expect(await acquireLease(ctx.db, tenantId, "p2", T0, TTL)).toBeDefined();
     });
 
@@ -70,7 +81,9 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
       const outcome = await resetAgentSession(ctx.db, tenantId, T0 + 10, { isOwnerDead: () => false });
       expect(outcome).toMatchObject({ reset: true, leaseFreed: false, leaseOwner: "p1" });
       expect(await renewLease(ctx.db, tenantId, "p1", T0 + 20, TTL)).toBe(true);
-      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-from-before-reset", T0 + 30, start.resetMark)).toBe(false);
+      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-from-before-reset", T0 + 30, start.resetMark)).toBe(
+        false,
+      );
       expect((await getSessionState(ctx.db, tenantId))?.agent_session_id).toBeNull();
       const next = await readSessionStart(ctx.db, tenantId);
       expect(next.resetMark).not.toBeNull();
@@ -84,7 +97,11 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
       expect(outcome).toMatchObject({ reset: true, leaseFreed: true, leaseOwner: "gone:1:aa" });
       expect((await getSessionState(ctx.db, tenantId))?.lease_owner).toBeNull();
       await acquireLease(ctx.db, tenantId, "p2", T0, TTL);
-      expect(await resetAgentSession(ctx.db, tenantId, T0 + TTL + 1)).toMatchObject({ reset: true, leaseFreed: false, leaseOwner: null });
+      expect(await resetAgentSession(ctx.db, tenantId, T0 + TTL + 1)).toMatchObject({
+        reset: true,
+        leaseFreed: false,
+        leaseOwner: null,
+      });
     });
   });
 }

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync, symlinkSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { appendTimeline, localDateTime, quoteForTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
-import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/session-store.ts";
-import { createTestContext, FakeClock } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
 import type { AppContext } from "../../src/context.ts";
+import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/session-store.ts";
+import { appendTimeline, localDateTime, quoteForTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, FakeClock } from "../helpers/index.ts";
 
 describe("timeline", () => {
   let tc: TestContext;

@@ -1,33 +1,47 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { asc, eq, sql } from "drizzle-orm";
 import type { AgentRunner } from "../../src/agent/index.ts";
 import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName, InboundMessage } from "../../src/channels/types.ts";
-import { createConversation } from "../../src/conversation/index.ts";
-import type { Conversation } from "../../src/conversation/index.ts";
-import type { OutboundReply } from "../../src/conversation/outbox.ts";
-import { insertInbound } from "../../src/conversation/message-store.ts";
-import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
-import { openChatSession } from "../../src/parts.ts";
-import { getSessionState } from "../../src/conversation/session-store.ts";
-import { agentHealthDetails } from "../../src/conversation/agent-health.ts";
-import { messages } from "../../src/db/schema.ts";
-import { RUN_FAILED_REPLY } from "../../src/conversation/chat-commands.ts";
-import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
-import type { TestContext } from "../helpers/index.ts";
 import type { AppContext } from "../../src/context.ts";
+import { agentHealthDetails } from "../../src/conversation/agent-health.ts";
+import { RUN_FAILED_REPLY } from "../../src/conversation/chat-commands.ts";
+import type { Conversation } from "../../src/conversation/index.ts";
+import { createConversation } from "../../src/conversation/index.ts";
+import { insertInbound } from "../../src/conversation/message-store.ts";
+import type { OutboundReply } from "../../src/conversation/outbox.ts";
+import { getSessionState } from "../../src/conversation/session-store.ts";
+import { messages } from "../../src/db/schema.ts";
+import { openChatSession } from "../../src/parts.ts";
+import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 
 type Script = (req: AgentRunRequest) => AgentResult | Promise<AgentResult>;
-const ok = (text: string, sessionId = "sess-1"): AgentResult => ({ kind: "ok", text, sessionId, durationMs: 5, exitCode: 0 });
+const ok = (text: string, sessionId = "sess-1"): AgentResult => ({
+  kind: "ok",
+  text,
+  sessionId,
+  durationMs: 5,
+  exitCode: 0,
+});
 const fail = (kind: Exclude<AgentResult["kind"], "ok">, error = `${kind} happened`): AgentResult =>
   ({ kind, error, durationMs: 5, exitCode: 1 }) as AgentResult;
 
 let n = 0;
 const tg = (text: string, chatId = "1001"): InboundMessage => {
   n += 1;
-  return { channel: "telegram", externalId: `t-${n}`, chatId, text, senderName: "Owner", media: [], receivedAtMs: Date.now() };
+  return {
+    channel: "telegram",
+    externalId: `t-${n}`,
+    chatId,
+    text,
+    senderName: "Owner",
+    media: [],
+    receivedAtMs: Date.now(),
+  };
 };
 
 describe("turn runner through createConversation", () => {
@@ -80,7 +94,9 @@ describe("turn runner through createConversation", () => {
     await conversation.dispatcher.idle();
     const [row] = await inboundRows();
     expect(row).toMatchObject({ status: "done", error: null });
-    expect(replies).toEqual([{ tenantId: t.id, channel: "telegram", chatId: "1001", text: "Hi there!", replyTo: row!.id, kind: "chat" }]);
+    expect(replies).toEqual([
+      { tenantId: t.id, channel: "telegram", chatId: "1001", text: "Hi there!", replyTo: row!.id, kind: "chat" },
+    ]);
     expect(requests[0]).toMatchObject({ tenantId: t.id, sessionId: null, timezone: "America/Denver" });
     expect(requests[0]!.prompt).toContain("Hello");
     expect(requests[0]!.prompt).toContain("Owner");
@@ -107,7 +123,11 @@ describe("turn runner through createConversation", () => {
       expect(replies[0]!.text).toContain("could not finish; I've told the team");
       const health = await conversation.health();
       expect(health.fields.last_agent_failure).toEqual({ kind, at: expect.any(String) }); // public: no tenant, no error text
-      expect((await agentHealthDetails(ctx.db)).last_agent_failure).toMatchObject({ kind, tenant_id: t.id, error: `${kind} happened` });
+      expect((await agentHealthDetails(ctx.db)).last_agent_failure).toMatchObject({
+        kind,
+        tenant_id: t.id,
+        error: `${kind} happened`,
+      });
       expect(health.degraded).toBe(kind === "credit_too_low");
       if (kind === "credit_too_low") {
         script = () => ok("back");
@@ -135,7 +155,9 @@ describe("turn runner through createConversation", () => {
     const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
     const since = new Date(ctx.clock.now() - 1000).toISOString();
     const ended: string[] = [];
-    conversation.dispatcher.onBatchFinished((rows) => ended.push(...rows.flatMap((r) => (r.task_id ? [r.task_id] : []))));
+    conversation.dispatcher.onBatchFinished((rows) =>
+      ended.push(...rows.flatMap((r) => (r.task_id ? [r.task_id] : []))),
+    );
     const id = await insertTaskMessage(ctx, t, { taskId: "task-1", prompt: "Send the weekly summary" });
     conversation.dispatcher.wake();
     await conversation.dispatcher.idle();
@@ -157,8 +179,26 @@ describe("turn runner through createConversation", () => {
     await conversation.dispatcher.stop();
     const t = await insertTenant(ctx, { telegram_chat_id: "1001" });
     const inId = crypto.randomUUID();
-    await insertInbound(ctx.db, { id: inId, tenant_id: t.id, channel: "telegram", chat_id: "1001", external_id: "e1", body: "q", status: "processing", lease_owner: "deadhost:1:x" });
-    await ctx.db.insert(messages).values({ id: crypto.randomUUID(), tenant_id: t.id, direction: "out", channel: "telegram", chat_id: "1001", body: "answer", status: "pending", reply_to: inId });
+    await insertInbound(ctx.db, {
+      id: inId,
+      tenant_id: t.id,
+      channel: "telegram",
+      chat_id: "1001",
+      external_id: "e1",
+      body: "q",
+      status: "processing",
+      lease_owner: "deadhost:1:x",
+    });
+    await ctx.db.insert(messages).values({
+      id: crypto.randomUUID(),
+      tenant_id: t.id,
+      direction: "out",
+      channel: "telegram",
+      chat_id: "1001",
+      body: "answer",
+      status: "pending",
+      reply_to: inId,
+    });
     conversation = build();
     await conversation.dispatcher.start();
     await conversation.dispatcher.idle();
@@ -182,7 +222,9 @@ describe("turn runner through createConversation", () => {
     await conversation.dispatcher.stop();
     const t = await insertTenant(ctx);
     const printed: string[] = [];
-    const runner: AgentRunner = { run: async (req) => (requests.push(req), ok(`echo: ${req.prompt.split("\n").at(-1)}`)) };
+    const runner: AgentRunner = {
+      run: async (req) => (requests.push(req), ok(`echo: ${req.prompt.split("\n").at(-1)}`)),
+    };
     const session = await openChatSession(ctx, t.id, { print: (text) => printed.push(text), runner, pollMs: 10 });
     try {
       await session.send("ping");
@@ -209,7 +251,12 @@ describe("turn runner through createConversation", () => {
     function fifoWithLateWriter(path: string): void {
       mkdirSync(dirname(path), { recursive: true });
       Bun.spawnSync(["mkfifo", path]);
-      held.push(Bun.spawn(["timeout", "10", "sh", "-c", `sleep 1.5; printf 'STOLEN=1\\n' > "$1"`, "sh", path], { stdout: "ignore", stderr: "ignore" }));
+      held.push(
+        Bun.spawn(["timeout", "10", "sh", "-c", `sleep 1.5; printf 'STOLEN=1\\n' > "$1"`, "sh", path], {
+          stdout: "ignore",
+          stderr: "ignore",
+        }),
+      );
     }
 
     for (const file of [".env", "CLAUDE.md"]) {

@@ -2,15 +2,21 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { deleteCredential, getCredential, listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
+import {
+  deleteCredential,
+  getCredential,
+  listCredentials,
+  rotateCredentialsKey,
+  setCredentials,
+  tenantEnvironment,
+} from "../../src/credentials/index.ts";
 import { getCredentials } from "../../src/credentials/store.ts";
 import { keyVersion } from "../../src/credentials/vault.ts";
 import { NotFoundError, ValidationError } from "../../src/errors.ts";
-import { createTenant, workspacePath } from "../../src/tenants/index.ts";
-import { tenantEnvironment } from "../../src/credentials/index.ts";
 import type { Tenant } from "../../src/tenants/index.ts";
-import { createTestContext, rejectionOf, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import { createTenant, workspacePath } from "../../src/tenants/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, rejectionOf, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 
 const key = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 
@@ -37,15 +43,18 @@ async function reopen(env: Record<string, string>): Promise<TestContext> {
 
 describe("credentials store", () => {
   test("set merges, list masks, get decrypts, delete removes", async () => {
-    expect(await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.first-value-0001", SENDGRID_FROM_EMAIL: "hi@acme.test" })).toEqual([
-      "SENDGRID_API_KEY",
-      "SENDGRID_FROM_EMAIL",
-    ]);
-    expect(await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.second-value-0002", GMAIL_REFRESH_TOKEN: "1//refresh-abcdef" })).toEqual([
-      "GMAIL_REFRESH_TOKEN",
-      "SENDGRID_API_KEY",
-      "SENDGRID_FROM_EMAIL",
-    ]);
+    expect(
+      await setCredentials(t.ctx, tenant.id, {
+        SENDGRID_API_KEY: "SG.first-value-0001",
+        SENDGRID_FROM_EMAIL: "hi@acme.test",
+      }),
+    ).toEqual(["SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"]);
+    expect(
+      await setCredentials(t.ctx, tenant.id, {
+        SENDGRID_API_KEY: "SG.second-value-0002",
+        GMAIL_REFRESH_TOKEN: "1//refresh-abcdef",
+      }),
+    ).toEqual(["GMAIL_REFRESH_TOKEN", "SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"]);
     const listed = await listCredentials(t.ctx, tenant.id);
     expect(listed.map((c) => [c.key, c.masked])).toEqual([
       ["GMAIL_REFRESH_TOKEN", "••••cdef"],
@@ -63,7 +72,10 @@ describe("credentials store", () => {
     expect(await deleteCredential(t.ctx, tenant.id, "GMAIL_REFRESH_TOKEN")).toBe(true);
     expect(await deleteCredential(t.ctx, tenant.id, "GMAIL_REFRESH_TOKEN")).toBe(false);
     await expect(deleteCredential(t.ctx, tenant.id, "../x")).rejects.toThrow(ValidationError);
-    expect((await listCredentials(t.ctx, tenant.id)).map((c) => c.key)).toEqual(["SENDGRID_API_KEY", "SENDGRID_FROM_EMAIL"]);
+    expect((await listCredentials(t.ctx, tenant.id)).map((c) => c.key)).toEqual([
+      "SENDGRID_API_KEY",
+      "SENDGRID_FROM_EMAIL",
+    ]);
   });
 
   test("bad keys and values are refused, naming the key, and nothing is written", async () => {
@@ -111,7 +123,9 @@ describe("credentials store", () => {
       }
     }
     // And the stored row is really there, sealed.
-    const rows = await t.ctx.db.all<{ key: string; ciphertext: string; key_version: string }>(sql`SELECT key, ciphertext, key_version FROM credentials`);
+    const rows = await t.ctx.db.all<{ key: string; ciphertext: string; key_version: string }>(
+      sql`SELECT key, ciphertext, key_version FROM credentials`,
+    );
     expect(rows).toHaveLength(3);
     expect(rows.every((r) => r.key_version === keyVersion(TEST_CREDENTIALS_KEY))).toBe(true);
     const logText = JSON.stringify(t.logs);
@@ -122,15 +136,26 @@ describe("credentials store", () => {
 describe("key rotation", () => {
   test("previous keys decrypt; rotation re-encrypts and reports counts; then the old key can go", async () => {
     await setCredentials(t.ctx, tenant.id, { A_KEY: "value-a-123456", B_KEY: "value-b-123456" });
-    const rotated = await reopen({ CREDENTIALS_KEY: key(9), CREDENTIALS_KEY_PREVIOUS: `${key(8)},${TEST_CREDENTIALS_KEY}` });
+    const rotated = await reopen({
+      CREDENTIALS_KEY: key(9),
+      CREDENTIALS_KEY_PREVIOUS: `${key(8)},${TEST_CREDENTIALS_KEY}`,
+    });
     await setCredentials(rotated.ctx, tenant.id, { C_KEY: "value-c-123456" }); // already sealed with the new key
-    expect(await getCredentials(rotated.ctx, tenant.id)).toEqual({ A_KEY: "value-a-123456", B_KEY: "value-b-123456", C_KEY: "value-c-123456" });
+    expect(await getCredentials(rotated.ctx, tenant.id)).toEqual({
+      A_KEY: "value-a-123456",
+      B_KEY: "value-b-123456",
+      C_KEY: "value-c-123456",
+    });
 
     expect(await rotateCredentialsKey(rotated.ctx)).toEqual({ rotated: 2, alreadyCurrent: 1, failed: 0, failures: [] });
     expect(await rotateCredentialsKey(rotated.ctx)).toMatchObject({ rotated: 0, alreadyCurrent: 3, failed: 0 });
 
     const onlyNew = await reopen({ CREDENTIALS_KEY: key(9) });
-    expect(await getCredentials(onlyNew.ctx, tenant.id)).toEqual({ A_KEY: "value-a-123456", B_KEY: "value-b-123456", C_KEY: "value-c-123456" });
+    expect(await getCredentials(onlyNew.ctx, tenant.id)).toEqual({
+      A_KEY: "value-a-123456",
+      B_KEY: "value-b-123456",
+      C_KEY: "value-c-123456",
+    });
   });
 
   test("rows under an unknown key are counted as failed and left as they are", async () => {

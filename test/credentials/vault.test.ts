@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { CredentialUndecryptableError, Vault, keyVersion } from "../../src/credentials/vault.ts";
 import { maskValue } from "../../src/credentials/store.ts";
+import { CredentialUndecryptableError, keyVersion, Vault } from "../../src/credentials/vault.ts";
 
 const key = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 const TENANT = "0b5c7a8e-1d2f-4e3a-9b4c-5d6e7f8a9b0c";
@@ -37,8 +37,12 @@ describe("Vault", () => {
     const sealed = vault.seal(TENANT, "K", "value");
     const bytes = Buffer.from(sealed.ciphertext, "base64");
     bytes[0] = bytes[0]! ^ 1;
-    expect(() => vault.open(TENANT, "K", { ...sealed, ciphertext: bytes.toString("base64") })).toThrow(/authentication failed/);
-    expect(() => vault.open(TENANT, "K", { ...sealed, tag: Buffer.alloc(16).toString("base64") })).toThrow(CredentialUndecryptableError);
+    expect(() => vault.open(TENANT, "K", { ...sealed, ciphertext: bytes.toString("base64") })).toThrow(
+      /authentication failed/,
+    );
+    expect(() => vault.open(TENANT, "K", { ...sealed, tag: Buffer.alloc(16).toString("base64") })).toThrow(
+      CredentialUndecryptableError,
+    );
     expect(() => vault.open(TENANT, "K", { ...sealed, iv: "AAAA" })).toThrow(CredentialUndecryptableError);
   });
 

@@ -5,10 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { isDatabaseBusy, migrateDatabase, openDatabase, schema } from "../../src/db/index.ts";
-import { DatabaseBusyError } from "../../src/db/client.ts";
+import { createBusyRetry, DatabaseBusyError } from "../../src/db/client.ts";
 import type { Database, DriverKind } from "../../src/db/index.ts";
-import { createBusyRetry } from "../../src/db/client.ts";
+import { isDatabaseBusy, migrateDatabase, openDatabase, schema } from "../../src/db/index.ts";
 import { holdWriteLock, insertTenant } from "../helpers/index.ts";
 
 const DRIVERS: DriverKind[] = ["bun-sqlite", "libsql"];
@@ -46,11 +45,14 @@ for (const driver of DRIVERS) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    const insertTenantRow = (id: string) => insertTenant({ db: database.db }, { id, name: id, phone_number: `+1801555${id.padStart(4, "0")}` });
+    const insertTenantRow = (id: string) =>
+      insertTenant({ db: database.db }, { id, name: id, phone_number: `+1801555${id.padStart(4, "0")}` });
 
     test("a write waiting for another connection's lock leaves the event loop free and lands once the lock is gone", async () => {
       const lock = await holdWriteLock(join(dir, "db"), 1200);
-      const { stallMs } = await longestStall(() => Promise.all([insertTenantRow("1"), insertTenantRow("2"), insertTenantRow("3")]));
+      const { stallMs } = await longestStall(() =>
+        Promise.all([insertTenantRow("1"), insertTenantRow("2"), insertTenantRow("3")]),
+      );
       await lock.released;
       expect(stallMs).toBeLessThan(250); // was the whole lock (5 s busy_timeout, one synchronous wait per write)
       expect((await database.db.select().from(schema.tenants)).map((t) => t.id).sort()).toEqual(["1", "2", "3"]);
@@ -73,7 +75,10 @@ for (const driver of DRIVERS) {
       const lock = await holdWriteLock(join(dir, "db"), 10_000);
       try {
         const started = performance.now();
-        const err = await insertTenantRow("1").then(() => null, (e: unknown) => e);
+        const err = await insertTenantRow("1").then(
+          () => null,
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(DatabaseBusyError);
         expect((err as DatabaseBusyError).status).toBe(503);
         expect((err as DatabaseBusyError).code).toBe("database_busy");

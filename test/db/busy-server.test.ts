@@ -1,13 +1,14 @@
 // S7: another process holding the database's write lock (the runbook's sqlite3 shell in BEGIN IMMEDIATE)
 // for 10 s must not freeze a real server: /health keeps answering fast, webhooks arriving meanwhile are
 // answered 200 after a retry or 503 + Retry-After (never 500) and, redelivered like Telegram does, all stored.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { STAND_IN } from "../agent/setup.ts";
+import type { Fakes, ServerProcess } from "../e2e/stack.ts";
+import { spawnServer, stackEnv, startFakes, WEBHOOK_SECRET } from "../e2e/stack.ts";
 import { postTelegramWebhook, textUpdate } from "../fakes/telegram.ts";
 import { freePort, holdWriteLock } from "../helpers/index.ts";
-import { STAND_IN } from "../agent/setup.ts";
-import { spawnServer, stackEnv, startFakes, WEBHOOK_SECRET } from "../e2e/stack.ts";
-import type { Fakes, ServerProcess } from "../e2e/stack.ts";
 
 const LOCK_MS = 10_000;
 const WEBHOOKS = 12;
@@ -62,7 +63,9 @@ describe("a write lock held by another process", () => {
 
     healthMs.sort((a, b) => a - b);
     const p99 = healthMs[Math.min(healthMs.length - 1, Math.floor(healthMs.length * 0.99))]!;
-    console.log(`/health during the lock: ${healthMs.length} samples, p50 ${healthMs[Math.floor(healthMs.length / 2)]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${healthMs.at(-1)!.toFixed(1)} ms; webhook answers ${JSON.stringify(statuses)}`);
+    console.log(
+      `/health during the lock: ${healthMs.length} samples, p50 ${healthMs[Math.floor(healthMs.length / 2)]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${healthMs.at(-1)!.toFixed(1)} ms; webhook answers ${JSON.stringify(statuses)}`,
+    );
     expect(healthMs.length).toBeGreaterThan(100);
     expect(p99).toBeLessThan(100);
     expect(healthStatuses).toEqual(new Set([200]));
@@ -71,8 +74,12 @@ describe("a write lock held by another process", () => {
 
     const db = new Database(server.dbPath, { readonly: true });
     try {
-      const rows = db.query("SELECT body FROM messages WHERE direction = 'in' AND body LIKE 'during the lock %'").all() as { body: string }[];
-      expect(rows.map((r) => r.body).sort()).toEqual(Array.from({ length: WEBHOOKS }, (_, i) => `during the lock ${i}`).sort());
+      const rows = db
+        .query("SELECT body FROM messages WHERE direction = 'in' AND body LIKE 'during the lock %'")
+        .all() as { body: string }[];
+      expect(rows.map((r) => r.body).sort()).toEqual(
+        Array.from({ length: WEBHOOKS }, (_, i) => `during the lock ${i}`).sort(),
+      );
     } finally {
       db.close();
     }

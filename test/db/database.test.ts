@@ -4,18 +4,57 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
-import { migrateDatabase, openDatabase, pingDatabase, schema } from "../../src/db/index.ts";
 import { BUSY_TIMEOUT_MS } from "../../src/db/client.ts";
 import type { Database, Db, DriverKind } from "../../src/db/index.ts";
+import { migrateDatabase, openDatabase, pingDatabase, schema } from "../../src/db/index.ts";
 import { embeddedMigrations } from "../../src/db/migrations.gen.ts";
 
 /** DESIGN "Data": every table and the columns the contract names (extra columns are allowed). */
 const CONTRACT_COLUMNS: Record<string, string[]> = {
-  tenants: ["id", "name", "phone_number", "channel", "telegram_chat_id", "status", "onboarding_status", "timezone", "business", "created_at", "updated_at"],
+  tenants: [
+    "id",
+    "name",
+    "phone_number",
+    "channel",
+    "telegram_chat_id",
+    "status",
+    "onboarding_status",
+    "timezone",
+    "business",
+    "created_at",
+    "updated_at",
+  ],
   credentials: ["tenant_id", "key", "ciphertext", "iv", "tag", "key_version"],
-  messages: ["id", "tenant_id", "direction", "channel", "chat_id", "external_id", "body", "media", "status", "attempts", "error", "created_at", "processed_at"],
+  messages: [
+    "id",
+    "tenant_id",
+    "direction",
+    "channel",
+    "chat_id",
+    "external_id",
+    "body",
+    "media",
+    "status",
+    "attempts",
+    "error",
+    "created_at",
+    "processed_at",
+  ],
   conversation_sessions: ["tenant_id", "agent_session_id", "lease_owner", "lease_expires_at", "updated_at"],
-  scheduled_tasks: ["id", "tenant_id", "prompt", "cron", "run_at", "timezone", "next_run_at", "status", "attempts", "last_error", "created_by", "created_at"],
+  scheduled_tasks: [
+    "id",
+    "tenant_id",
+    "prompt",
+    "cron",
+    "run_at",
+    "timezone",
+    "next_run_at",
+    "status",
+    "attempts",
+    "last_error",
+    "created_by",
+    "created_at",
+  ],
 };
 
 const DRIVERS: DriverKind[] = ["bun-sqlite", "libsql"];
@@ -25,7 +64,7 @@ for (const driver of DRIVERS) {
     let dir: string;
     let database: Database;
     const url = () => `file:${join(dir, "proxystaff.db")}`;
-    const rows = <T,>(query: ReturnType<typeof sql>) => database.db.all<T>(query);
+    const rows = <T>(query: ReturnType<typeof sql>) => database.db.all<T>(query);
 
     beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), "ps-db-"));
@@ -37,8 +76,15 @@ for (const driver of DRIVERS) {
     });
 
     const tenant = (id: string, phone: string, chat: string | null = null) =>
-      database.db.insert(schema.tenants).values({ id, name: `T ${id}`, phone_number: phone, channel: "telegram", telegram_chat_id: chat });
-    const inbound = (id: string, channel: "telegram" | "whatsapp", externalId: string, direction: "in" | "out" = "in") =>
+      database.db
+        .insert(schema.tenants)
+        .values({ id, name: `T ${id}`, phone_number: phone, channel: "telegram", telegram_chat_id: chat });
+    const inbound = (
+      id: string,
+      channel: "telegram" | "whatsapp",
+      externalId: string,
+      direction: "in" | "out" = "in",
+    ) =>
       database.db.insert(schema.messages).values({
         id,
         tenant_id: "t1",
@@ -53,7 +99,9 @@ for (const driver of DRIVERS) {
       expect(database.kind).toBe(driver);
       expect(await migrateDatabase(database)).toBe(embeddedMigrations.length);
       expect(await migrateDatabase(database)).toBe(0);
-      const applied = await rows<{ hash: string; created_at: number }>(sql`SELECT hash, created_at FROM __drizzle_migrations ORDER BY id`);
+      const applied = await rows<{ hash: string; created_at: number }>(
+        sql`SELECT hash, created_at FROM __drizzle_migrations ORDER BY id`,
+      );
       expect(applied.map((r) => Number(r.created_at))).toEqual(embeddedMigrations.map((m) => m.when));
       expect(applied.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
     });
@@ -77,7 +125,9 @@ for (const driver of DRIVERS) {
       await migrateDatabase(database);
       await expect((async () => await inbound("m0", "telegram", "u0"))()).rejects.toThrow(); // tenant t1 does not exist yet
       await tenant("t1", "+18015550001");
-      await database.db.insert(schema.credentials).values({ tenant_id: "t1", key: "K", ciphertext: "c", iv: "i", tag: "t", key_version: "1" });
+      await database.db
+        .insert(schema.credentials)
+        .values({ tenant_id: "t1", key: "K", ciphertext: "c", iv: "i", tag: "t", key_version: "1" });
       await inbound("m1", "telegram", "u1");
       await database.db.delete(schema.tenants).where(eq(schema.tenants.id, "t1"));
       expect(await database.db.select().from(schema.credentials)).toEqual([]);
@@ -91,7 +141,13 @@ for (const driver of DRIVERS) {
       await tenant("t3", "+18015550003");
       await expect((async () => await tenant("t4", "+18015550001"))()).rejects.toThrow();
       await expect((async () => await tenant("t5", "+18015550005", "chat-1"))()).rejects.toThrow();
-      await expect((async () => await database.db.update(schema.tenants).set({ telegram_chat_id: "chat-1" }).where(eq(schema.tenants.id, "t2")))()).rejects.toThrow();
+      await expect(
+        (async () =>
+          await database.db
+            .update(schema.tenants)
+            .set({ telegram_chat_id: "chat-1" })
+            .where(eq(schema.tenants.id, "t2")))(),
+      ).rejects.toThrow();
       expect(await database.db.select().from(schema.tenants)).toHaveLength(3);
     });
 
@@ -118,7 +174,9 @@ for (const driver of DRIVERS) {
         database.db
           .update(schema.conversationSessions)
           .set({ lease_owner: owner, lease_expires_at: "2999-01-01T00:00:00.000Z" })
-          .where(sql`tenant_id = 't1' AND (lease_expires_at IS NULL OR lease_expires_at < ${"2026-11-26T00:00:00.000Z"})`)
+          .where(
+            sql`tenant_id = 't1' AND (lease_expires_at IS NULL OR lease_expires_at < ${"2026-11-26T00:00:00.000Z"})`,
+          )
           .returning();
       expect(await take("a")).toHaveLength(1);
       expect(await take("b")).toHaveLength(0);
@@ -130,13 +188,19 @@ for (const driver of DRIVERS) {
       await migrateDatabase(database);
       const plan = async (query: string) =>
         (await rows<{ detail: string }>(sql.raw(`EXPLAIN QUERY PLAN ${query}`))).map((r) => r.detail).join(" | ");
-      expect(await plan("SELECT * FROM messages WHERE tenant_id = 'x' AND status = 'queued' ORDER BY created_at")).toContain("messages_tenant_status_idx");
-      expect(await plan("SELECT * FROM scheduled_tasks WHERE status = 'PENDING' AND next_run_at <= '2026'")).toContain("scheduled_tasks_due_idx");
-      expect(await plan("SELECT * FROM tenants WHERE telegram_chat_id = '1'")).toContain("tenants_telegram_chat_id_unique");
-      expect(await plan("SELECT * FROM tenants WHERE phone_number = '+1'")).toContain("tenants_phone_number_unique");
-      expect(await plan("SELECT id FROM messages WHERE direction = 'in' AND channel = 'telegram' AND external_id = '1'")).toContain(
-        "messages_channel_external_id_unique",
+      expect(
+        await plan("SELECT * FROM messages WHERE tenant_id = 'x' AND status = 'queued' ORDER BY created_at"),
+      ).toContain("messages_tenant_status_idx");
+      expect(await plan("SELECT * FROM scheduled_tasks WHERE status = 'PENDING' AND next_run_at <= '2026'")).toContain(
+        "scheduled_tasks_due_idx",
       );
+      expect(await plan("SELECT * FROM tenants WHERE telegram_chat_id = '1'")).toContain(
+        "tenants_telegram_chat_id_unique",
+      );
+      expect(await plan("SELECT * FROM tenants WHERE phone_number = '+1'")).toContain("tenants_phone_number_unique");
+      expect(
+        await plan("SELECT id FROM messages WHERE direction = 'in' AND channel = 'telegram' AND external_id = '1'"),
+      ).toContain("messages_channel_external_id_unique");
     });
   });
 }
@@ -150,7 +214,9 @@ describe("both drivers on one file", () => {
     try {
       expect(await migrateDatabase(bun)).toBe(embeddedMigrations.length);
       expect(await migrateDatabase(lib)).toBe(0);
-      await lib.db.insert(schema.tenants).values({ id: "t1", name: "A", phone_number: "+18015550001", channel: "whatsapp" });
+      await lib.db
+        .insert(schema.tenants)
+        .values({ id: "t1", name: "A", phone_number: "+18015550001", channel: "whatsapp" });
       expect(await bun.db.select({ id: schema.tenants.id }).from(schema.tenants)).toEqual([{ id: "t1" }]);
     } finally {
       await lib.close();

@@ -18,6 +18,8 @@ describe("embedded migrations", () => {
     const fromFolder = readMigrationFiles({ migrationsFolder: join(REPO_ROOT, "drizzle") });
     const embedded = migrationMeta();
     expect(embedded).toHaveLength(fromFolder.length);
-    expect(embedded.map((m) => [m.hash, m.folderMillis, m.sql])).toEqual(fromFolder.map((m) => [m.hash, m.folderMillis, m.sql]));
+    expect(embedded.map((m) => [m.hash, m.folderMillis, m.sql])).toEqual(
+      fromFolder.map((m) => [m.hash, m.folderMillis, m.sql]),
+    );
   });
 });

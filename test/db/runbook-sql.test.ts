@@ -1,6 +1,7 @@
 // The runbook's SQL (DESIGN "Data"), verbatim, against the database file of a running server.
-import { describe, expect, test, setDefaultTimeout } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { noBwrapEnv, SERVE_FIXTURE, spawnServer } from "../helpers/index.ts";
 
 // These tests start real processes; give them room even when run alone with plain `bun test`.
@@ -38,14 +39,22 @@ describe("runbook SQL against a live server's database", () => {
       expect((await seen())[0]).toMatchObject({ id: "xxx", telegram_chat_id: null, onboarding_status: "DISCOVERY" });
 
       expect(sqlite.query(RUNBOOK_SQL.listTenants).all()).toEqual([
-        { id: "xxx", name: "Runbook Plumbing", phone_number: "+1xxx", status: "ACTIVE", onboarding_status: "DISCOVERY" },
+        {
+          id: "xxx",
+          name: "Runbook Plumbing",
+          phone_number: "+1xxx",
+          status: "ACTIVE",
+          onboarding_status: "DISCOVERY",
+        },
       ]);
       expect(sqlite.run(RUNBOOK_SQL.linkChat).changes).toBe(1);
       expect(sqlite.run(RUNBOOK_SQL.goLive).changes).toBe(1);
       expect(sqlite.run(RUNBOOK_SQL.freeLease).changes).toBe(1);
       expect(sqlite.query(RUNBOOK_SQL.pendingTasks).all()).toHaveLength(1);
       expect(sqlite.query(RUNBOOK_SQL.recentMessages).all()).toHaveLength(1);
-      expect(sqlite.query("SELECT lease_expires_at FROM conversation_sessions WHERE tenant_id = 'xxx'").get()).toEqual({ lease_expires_at: null });
+      expect(sqlite.query("SELECT lease_expires_at FROM conversation_sessions WHERE tenant_id = 'xxx'").get()).toEqual({
+        lease_expires_at: null,
+      });
 
       // The running server's own connection reads the new values: nothing of this is cached.
       expect((await seen())[0]).toMatchObject({ telegram_chat_id: "CHAT_ID", onboarding_status: "LIVE" });
@@ -61,26 +70,29 @@ describe("runbook SQL against a live server's database", () => {
   });
 
   const sqlite3 = Bun.which("sqlite3");
-  test.if(sqlite3 !== null)("the sqlite3 shell runs them verbatim too (skipped when sqlite3 is not installed)", async () => {
-    const s = await spawnServer({ command: [process.execPath, SERVE_FIXTURE] });
-    const shell = (statement: string) => {
-      const run = Bun.spawnSync([sqlite3!, "-cmd", ".timeout 5000", s.dbPath, statement]);
-      return { code: run.exitCode, out: run.stdout.toString(), err: run.stderr.toString() };
-    };
-    try {
-      for (const statement of SEED) expect(shell(statement).code).toBe(0);
-      for (const statement of Object.values(RUNBOOK_SQL)) {
-        const result = shell(statement);
-        expect(result.err).toBe("");
-        expect(result.code).toBe(0);
+  test.if(sqlite3 !== null)(
+    "the sqlite3 shell runs them verbatim too (skipped when sqlite3 is not installed)",
+    async () => {
+      const s = await spawnServer({ command: [process.execPath, SERVE_FIXTURE] });
+      const shell = (statement: string) => {
+        const run = Bun.spawnSync([sqlite3!, "-cmd", ".timeout 5000", s.dbPath, statement]);
+        return { code: run.exitCode, out: run.stdout.toString(), err: run.stderr.toString() };
+      };
+      try {
+        for (const statement of SEED) expect(shell(statement).code).toBe(0);
+        for (const statement of Object.values(RUNBOOK_SQL)) {
+          const result = shell(statement);
+          expect(result.err).toBe("");
+          expect(result.code).toBe(0);
+        }
+        expect(shell(RUNBOOK_SQL.listTenants).out.trim()).toBe("xxx|Runbook Plumbing|+1xxx|ACTIVE|LIVE");
+        const seen = (await (await fetch(`${s.url}/test/tenants`)).json()) as TenantView[];
+        expect(seen[0]).toMatchObject({ telegram_chat_id: "CHAT_ID", onboarding_status: "LIVE" });
+        expect((await fetch(`${s.url}/health`)).status).toBe(200);
+        expect(await s.stop()).toBe(0);
+      } finally {
+        await s.cleanup();
       }
-      expect(shell(RUNBOOK_SQL.listTenants).out.trim()).toBe("xxx|Runbook Plumbing|+1xxx|ACTIVE|LIVE");
-      const seen = (await (await fetch(`${s.url}/test/tenants`)).json()) as TenantView[];
-      expect(seen[0]).toMatchObject({ telegram_chat_id: "CHAT_ID", onboarding_status: "LIVE" });
-      expect((await fetch(`${s.url}/health`)).status).toBe(200);
-      expect(await s.stop()).toBe(0);
-    } finally {
-      await s.cleanup();
-    }
-  });
+    },
+  );
 });

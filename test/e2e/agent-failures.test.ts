@@ -5,8 +5,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CREDIT_TOO_LOW_ERROR, lastPrompt } from "../fakes/anthropic.ts";
 import { eventually, freePort } from "../helpers/index.ts";
-import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
+import { HAS_REAL_CLI, StackClient, spawnServer, stackEnv, startFakes } from "./stack.ts";
 
 const TOLD = "Sorry, I hit a problem and could not finish; I've told the team.";
 
@@ -30,12 +30,19 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
       if (prompt.includes("[hang]")) return { type: "hang" };
       if (prompt.includes("[credit]")) return CREDIT_TOO_LOW_ERROR;
       if (prompt.includes("[crash]")) {
-        return { type: "error", status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "prompt is malformed" } } };
+        return {
+          type: "error",
+          status: 400,
+          body: { type: "error", error: { type: "invalid_request_error", message: "prompt is malformed" } },
+        };
       }
       return { type: "text", text: `fine: ${prompt.split("\n").at(-1)}` };
     });
     const port = await freePort();
-    stack = new StackClient(await spawnServer({ env: stackEnv(fakes, port, { AGENT_TIMEOUT_MS: "3000", TENANT_DISK_MB: "8" }) }), fakes);
+    stack = new StackClient(
+      await spawnServer({ env: stackEnv(fakes, port, { AGENT_TIMEOUT_MS: "3000", TENANT_DISK_MB: "8" }) }),
+      fakes,
+    );
   });
   afterAll(async () => {
     await stack?.server.cleanup();
@@ -65,10 +72,16 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     expect(health.body.last_agent_failure).toEqual({ kind, at: expect.any(String) }); // public: no tenant id, no error text
     const details = await stack.admin("GET", "/admin/agent-health");
     expect(details.status).toBe(200);
-    expect(((await details.json()) as { last_agent_failure: unknown }).last_agent_failure).toMatchObject({ kind, tenant_id: tenantId, error: expect.any(String) });
+    expect(((await details.json()) as { last_agent_failure: unknown }).last_agent_failure).toMatchObject({
+      kind,
+      tenant_id: tenantId,
+      error: expect.any(String),
+    });
     await Bun.sleep(300);
     expect(stack.telegramReplies(chat).filter((t) => t === TOLD)).toHaveLength(1);
-    expect(stack.server.logs().some((l) => l.msg === "agent run failed" && l.kind === kind && l.tenantId === tenantId)).toBe(true);
+    expect(
+      stack.server.logs().some((l) => l.msg === "agent run failed" && l.kind === kind && l.tenantId === tenantId),
+    ).toBe(true);
   }
 
   test("timeout: the run is killed at AGENT_TIMEOUT_MS", () => expectFailure("timeout", "[hang]"), 30_000);
@@ -84,7 +97,11 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     const inbound = await settledChatRows(stack, tenantId, 1);
     expect(inbound[0]!.error).toStartWith("disk_quota_exceeded: the tenant uses");
     expect(fakes.anthropic.messageRequests().length).toBe(before); // no CLI ran
-    expect(stack.server.logs().some((l) => l.msg === "agent run refused" && l.kind === "disk_quota_exceeded" && l.tenantId === tenantId)).toBe(true);
+    expect(
+      stack.server
+        .logs()
+        .some((l) => l.msg === "agent run refused" && l.kind === "disk_quota_exceeded" && l.tenantId === tenantId),
+    ).toBe(true);
   }, 30_000);
 
   test("credit too low: /health is degraded until a run succeeds", async () => {
@@ -107,8 +124,13 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     const stale = "6f9a1c2e-0000-4000-8000-00000000dead";
     stack.sql("UPDATE conversation_sessions SET agent_session_id = ? WHERE tenant_id = ?", stale, tenantId);
     await stack.telegramText(chat, "after the transcript vanished");
-    await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("after the transcript vanished")), "the retried reply");
-    const log = stack.server.logs().find((l) => l.msg === "agent run ok" && l.tenantId === tenantId && l.sessionReset === true);
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t.includes("after the transcript vanished")),
+      "the retried reply",
+    );
+    const log = stack.server
+      .logs()
+      .find((l) => l.msg === "agent run ok" && l.tenantId === tenantId && l.sessionReset === true);
     expect(log).toBeDefined();
     const inbound = await settledChatRows(stack, tenantId, 2);
     expect(inbound.map((r) => r.status)).toEqual(["done", "done"]);

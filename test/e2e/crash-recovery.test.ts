@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lastPrompt } from "../fakes/anthropic.ts";
 import { eventually, freePort } from "../helpers/index.ts";
-import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes, ServerProcess } from "./stack.ts";
+import { HAS_REAL_CLI, StackClient, spawnServer, stackEnv, startFakes } from "./stack.ts";
 
 describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", () => {
   let fakes: Fakes;
@@ -45,7 +45,8 @@ describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", (
     await stack.server.proc.exited;
   }
 
-  const runsWith = (tag: string) => fakes.anthropic.messageRequests().filter((r) => (lastPrompt(r.body) ?? "").includes(tag)).length;
+  const runsWith = (tag: string) =>
+    fakes.anthropic.messageRequests().filter((r) => (lastPrompt(r.body) ?? "").includes(tag)).length;
 
   test("killed during a slow agent run → after restart the run is done again and answered exactly once", async () => {
     let stack = await start();
@@ -57,12 +58,20 @@ describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", (
     await killHard(stack);
 
     stack = await start();
-    await eventually(() => stack.telegramReplies(chat).find((t) => t === "slow reply"), "the reply after restart", 30_000);
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t === "slow reply"),
+      "the reply after restart",
+      30_000,
+    );
     await Bun.sleep(4000); // the orphaned first CLI has finished by now; nothing more may arrive
     expect(stack.telegramReplies(chat).filter((t) => t === "slow reply")).toHaveLength(1);
     const inbound = stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat");
     expect(inbound.map((r) => r.status)).toEqual(["done"]);
-    expect(stack.server.logs().some((l) => l.msg === "freed the lease of a dead process" || l.msg === "re-queued messages of runs cut short")).toBe(true);
+    expect(
+      stack.server
+        .logs()
+        .some((l) => l.msg === "freed the lease of a dead process" || l.msg === "re-queued messages of runs cut short"),
+    ).toBe(true);
     await killHard(stack);
   }, 60_000);
 
@@ -76,14 +85,24 @@ describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", (
     await stack.telegramText(chat, "answer me once");
     // The reply was stored and its first send refused (429, retry in 3 s): kill before the retry.
     await eventually(
-      () => fakes.telegram.calls.some((c) => c.method === "sendMessage" && String(c.params.chat_id) === String(chat) && String(c.params.text).includes("answer me once")) || undefined,
+      () =>
+        fakes.telegram.calls.some(
+          (c) =>
+            c.method === "sendMessage" &&
+            String(c.params.chat_id) === String(chat) &&
+            String(c.params.text).includes("answer me once"),
+        ) || undefined,
       "the first (refused) send",
     );
     await killHard(stack);
     expect(stack.telegramReplies(chat).filter((t) => t.includes("answer me once"))).toHaveLength(0);
 
     stack = await start();
-    await eventually(() => stack.telegramReplies(chat).find((t) => t === "reply: answer me once"), "the reply after restart", 20_000);
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t === "reply: answer me once"),
+      "the reply after restart",
+      20_000,
+    );
     await Bun.sleep(1500);
     expect(stack.telegramReplies(chat).filter((t) => t === "reply: answer me once")).toHaveLength(1);
     expect(runsWith("answer me once")).toBe(1);

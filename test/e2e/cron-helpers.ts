@@ -2,8 +2,8 @@
 // tasks through the admin API, the scheduler's hand-overs read from the servers' logs, the tenant's timeline.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { lastPrompt, lastToolResult } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
+import { lastPrompt, lastToolResult } from "../fakes/anthropic.ts";
 import type { StackClient } from "./stack.ts";
 
 /** Creates a telegram tenant and links `chatId` to it (operator relink, no welcome message); returns its id. */
@@ -27,7 +27,12 @@ export interface TaskView {
 }
 
 /** POST /admin/tenants/:id/tasks. */
-export async function createCronTask(stack: StackClient, tenantId: string, prompt: string, cron: string): Promise<TaskView> {
+export async function createCronTask(
+  stack: StackClient,
+  tenantId: string,
+  prompt: string,
+  cron: string,
+): Promise<TaskView> {
   const res = await stack.admin("POST", `/admin/tenants/${tenantId}/tasks`, { prompt, cron });
   if (res.status !== 201) throw new Error(`create task: ${res.status} ${await res.text()}`);
   return (await res.json()) as TaskView;
@@ -74,7 +79,9 @@ export function handOvers(servers: Record<string, StackClient>): HandOver[] {
 
 /** Main agent requests (not tool-result follow-ups) whose prompt contains `tag`. */
 export function agentRunsWith(anthropic: FakeAnthropic, tag: string): number {
-  return anthropic.messageRequests().filter((r) => lastToolResult(r.body) === undefined && (lastPrompt(r.body) ?? "").includes(tag)).length;
+  return anthropic
+    .messageRequests()
+    .filter((r) => lastToolResult(r.body) === undefined && (lastPrompt(r.body) ?? "").includes(tag)).length;
 }
 
 /** The tenant's whole timeline (every day file), as an operator would read it. */

@@ -7,10 +7,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lastPrompt, lastToolResult } from "../fakes/anthropic.ts";
-import { agentRunsWith, cancelTaskVia, createCronTask, handOvers, linkedTenant, listTenantTasks, secondsPattern, timelineText } from "./cron-helpers.ts";
 import { eventually, freePort } from "../helpers/index.ts";
-import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
+import {
+  agentRunsWith,
+  cancelTaskVia,
+  createCronTask,
+  handOvers,
+  linkedTenant,
+  listTenantTasks,
+  secondsPattern,
+  timelineText,
+} from "./cron-helpers.ts";
 import type { Fakes, ServerProcess } from "./stack.ts";
+import { HAS_REAL_CLI, StackClient, spawnServer, stackEnv, startFakes } from "./stack.ts";
 
 const TAG = /\[cron-[a-z0-9]+\]/;
 const tick = (tag: string) => `tick ${tag}`;
@@ -57,7 +66,9 @@ describe.skipIf(!HAS_REAL_CLI)("recurring tasks end to end (real CLI, real serve
       return await body();
     } catch (err) {
       for (const s of stacks) {
-        const lines = s.server.logs().filter((l) => l.level === "warn" || l.level === "error" || /task|agent run/.test(String(l.msg)));
+        const lines = s.server
+          .logs()
+          .filter((l) => l.level === "warn" || l.level === "error" || /task|agent run/.test(String(l.msg)));
         console.error(`--- ${s.server.url}\n${lines.map((l) => JSON.stringify(l)).join("\n")}\n${s.server.stderr()}`);
       }
       throw err;
@@ -71,32 +82,57 @@ describe.skipIf(!HAS_REAL_CLI)("recurring tasks end to end (real CLI, real serve
   }
 
   /** Waits until every hand-over of these tasks has been answered at the fake Telegram (no run left open). */
-  async function settled(stacks: Record<string, StackClient>, tasks: { taskId: string; tag: string; chatId: number }[]) {
+  async function settled(
+    stacks: Record<string, StackClient>,
+    tasks: { taskId: string; tag: string; chatId: number }[],
+  ) {
     const any = Object.values(stacks)[0]!;
-    await eventually(() => {
-      const given = handOvers(stacks);
-      return tasks.every((t) => given.filter((h) => h.taskId === t.taskId).length === any.telegramReplies(t.chatId).filter((r) => r === tick(t.tag)).length) || undefined;
-    }, "every handed-over slot to be answered", 40_000);
+    await eventually(
+      () => {
+        const given = handOvers(stacks);
+        return (
+          tasks.every(
+            (t) =>
+              given.filter((h) => h.taskId === t.taskId).length ===
+              any.telegramReplies(t.chatId).filter((r) => r === tick(t.tag)).length,
+          ) || undefined
+        );
+      },
+      "every handed-over slot to be answered",
+      40_000,
+    );
   }
 
   test("a cron task made by the agent (*/3 seconds) fires in two successive slots; both replies reach Telegram", async () => {
     // The agent's interval floor (TASK_MIN_INTERVAL_S, 300 s by default) is lifted so the test need not wait minutes.
-    const stack = await start(tempDir(), { ...stackEnv(fakes, await freePort(), SLOW_MACHINE_ENV), TASK_MIN_INTERVAL_S: "0" });
+    const stack = await start(tempDir(), {
+      ...stackEnv(fakes, await freePort(), SLOW_MACHINE_ENV),
+      TASK_MIN_INTERVAL_S: "0",
+    });
     const chat = 900701;
     const tenantId = await linkedTenant(stack, "Tick Tock Bakery", "+18015550701", chat);
 
     await stack.telegramText(chat, "Every three seconds, say tick");
-    await eventually(() => stack.telegramReplies(chat).find((t) => t === "Ticking every three seconds."), "the chat turn's reply");
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t === "Ticking every three seconds."),
+      "the chat turn's reply",
+    );
     const [task] = await listTenantTasks(stack, tenantId);
     expect(task).toMatchObject({ cron: "*/3 * * * * *", created_by: "agent", prompt: "[cron-agent] say tick" });
 
     await explained([stack], async () => {
-      await eventually(() => stack.telegramReplies(chat).filter((t) => t === tick("[cron-agent]")).length >= 2 || undefined, "two ticks", 45_000);
+      await eventually(
+        () => stack.telegramReplies(chat).filter((t) => t === tick("[cron-agent]")).length >= 2 || undefined,
+        "two ticks",
+        45_000,
+      );
       await cancelTaskVia(stack, tenantId, task!.id);
       await settled({ a: stack }, [{ taskId: task!.id, tag: "[cron-agent]", chatId: chat }]);
     });
 
-    const slots = handOvers({ a: stack }).filter((h) => h.taskId === task!.id).map((h) => Date.parse(h.slotAt));
+    const slots = handOvers({ a: stack })
+      .filter((h) => h.taskId === task!.id)
+      .map((h) => Date.parse(h.slotAt));
     expect(new Set(slots).size).toBe(slots.length);
     const gap = slots[1]! - slots[0]!;
     expect(gap > 0 && gap % 3000 === 0).toBe(true); // slots of the pattern (3 s apart unless a run overran one)
@@ -122,10 +158,14 @@ describe.skipIf(!HAS_REAL_CLI)("recurring tasks end to end (real CLI, real serve
       tasks.push({ taskId: task.id, tag, chatId, tenantId, via });
     }
     await explained([a, b], async () => {
-      await eventually(() => {
-        const given = handOvers({ a, b });
-        return tasks.every((t) => given.filter((h) => h.taskId === t.taskId).length >= 2) || undefined;
-      }, "two slots of every task", 45_000);
+      await eventually(
+        () => {
+          const given = handOvers({ a, b });
+          return tasks.every((t) => given.filter((h) => h.taskId === t.taskId).length >= 2) || undefined;
+        },
+        "two slots of every task",
+        45_000,
+      );
       for (const t of tasks) await cancelTaskVia(t.via, t.tenantId, t.taskId);
       await settled({ a, b }, tasks);
     });
@@ -164,7 +204,11 @@ describe.skipIf(!HAS_REAL_CLI)("recurring tasks end to end (real CLI, real serve
     const first = stack;
     stack = await start(dir, env);
     const [after] = await explained([first, stack], async () => {
-      await eventually(() => stack.telegramReplies(chat).find((t) => t === tick("[cron-late]")), "the catch-up run's reply", 45_000);
+      await eventually(
+        () => stack.telegramReplies(chat).find((t) => t === tick("[cron-late]")),
+        "the catch-up run's reply",
+        45_000,
+      );
       return eventually(async () => {
         const rows = await listTenantTasks(stack, tenantId);
         return rows[0]?.status === "PENDING" && rows[0].last_run_at ? rows : undefined;

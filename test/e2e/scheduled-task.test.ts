@@ -4,12 +4,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { lastPrompt, lastToolResult, startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
-import { FAKE_BOT_TOKEN, startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
+import { lastPrompt, lastToolResult, startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeTelegram } from "../fakes/telegram.ts";
-import { REPO_ROOT, spawnServer, eventually } from "../helpers/index.ts";
+import { FAKE_BOT_TOKEN, startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
 import type { ServerProcess } from "../helpers/index.ts";
+import { eventually, REPO_ROOT, spawnServer } from "../helpers/index.ts";
 
 const REAL_CLI = join(REPO_ROOT, "node_modules", ".bin", "claude");
 const TASK_PROMPT = "Tell the owner the bread is ready";
@@ -67,7 +67,12 @@ describe.skipIf(!existsSync(REAL_CLI))("scheduled task end to end (real CLI, rea
     const created = await server.adminFetch("/admin/tenants", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "Alpine Bakery", phone: "+18015550177", channel: "telegram", timezone: "America/Denver" }),
+      body: JSON.stringify({
+        name: "Alpine Bakery",
+        phone: "+18015550177",
+        channel: "telegram",
+        timezone: "America/Denver",
+      }),
     });
     expect(created.status).toBe(201);
     const tenant = (await created.json()) as { id: string };
@@ -79,19 +84,34 @@ describe.skipIf(!existsSync(REAL_CLI))("scheduled task end to end (real CLI, rea
     expect(linked.status).toBe(200);
 
     telegram.pushUpdate(textUpdate({ chatId: CHAT_ID, text: "Remind me in two seconds that the bread is ready" }));
-    await eventually(() => telegram.sent.find((m) => m.text.includes("Sure, I will remind you")), "the chat turn's reply", 45_000);
+    await eventually(
+      () => telegram.sent.find((m) => m.text.includes("Sure, I will remind you")),
+      "the chat turn's reply",
+      45_000,
+    );
 
-    const fired = await eventually(() => telegram.sent.find((m) => m.text.includes("The bread is ready")), "the task's reply", 45_000);
+    const fired = await eventually(
+      () => telegram.sent.find((m) => m.text.includes("The bread is ready")),
+      "the task's reply",
+      45_000,
+    );
     expect(fired.chat_id).toBe(String(CHAT_ID));
     const taskRun = anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes(TASK_PROMPT));
     expect(taskRun).toBeDefined();
 
-    const task = await eventually(async () => {
-      const res = await server.adminFetch(`/admin/tenants/${tenant.id}/tasks`);
-      const { tasks } = (await res.json()) as { tasks: { status: string; created_by: string; prompt: string }[] };
-      return tasks.find((t) => t.prompt === TASK_PROMPT && t.status === "DONE");
-    }, "the task to be DONE", 45_000, 100);
+    const task = await eventually(
+      async () => {
+        const res = await server.adminFetch(`/admin/tenants/${tenant.id}/tasks`);
+        const { tasks } = (await res.json()) as { tasks: { status: string; created_by: string; prompt: string }[] };
+        return tasks.find((t) => t.prompt === TASK_PROMPT && t.status === "DONE");
+      },
+      "the task to be DONE",
+      45_000,
+      100,
+    );
     expect(task.created_by).toBe("agent");
-    expect(server.logs().some((l) => l.msg === "agent tool call" && l.tool === "schedule_task" && l.ok === true)).toBe(true);
+    expect(server.logs().some((l) => l.msg === "agent tool call" && l.tool === "schedule_task" && l.ok === true)).toBe(
+      true,
+    );
   }, 90_000);
 });

@@ -3,20 +3,31 @@
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeAnthropic, RecordedRequest } from "../fakes/anthropic.ts";
-import { contactUpdate, FAKE_BOT_TOKEN, postTelegramWebhook, startFakeTelegram, textUpdate } from "../fakes/telegram.ts";
+import { startFakeAnthropic } from "../fakes/anthropic.ts";
 import type { FakeTelegram, FakeUpdateInput } from "../fakes/telegram.ts";
-import { FAKE_TWILIO_SID, FAKE_TWILIO_TOKEN, postWhatsAppWebhook, startFakeTwilio, whatsappInboundParams } from "../fakes/twilio.ts";
+import {
+  contactUpdate,
+  FAKE_BOT_TOKEN,
+  postTelegramWebhook,
+  startFakeTelegram,
+  textUpdate,
+} from "../fakes/telegram.ts";
 import type { FakeTwilio } from "../fakes/twilio.ts";
-import { REPO_ROOT, spawnServer } from "../helpers/index.ts";
+import {
+  FAKE_TWILIO_SID,
+  FAKE_TWILIO_TOKEN,
+  postWhatsAppWebhook,
+  startFakeTwilio,
+  whatsappInboundParams,
+} from "../fakes/twilio.ts";
 import type { ServerProcess } from "../helpers/index.ts";
+import { REPO_ROOT, spawnServer } from "../helpers/index.ts";
 
 export const REAL_CLI = join(REPO_ROOT, "node_modules", ".bin", "claude");
 export const HAS_REAL_CLI = existsSync(REAL_CLI);
 export const WEBHOOK_SECRET = "e2e-telegram-webhook-secret";
 export const WHATSAPP_FROM = "whatsapp:+14155238886";
-
 
 export interface Fakes {
   anthropic: FakeAnthropic;
@@ -75,7 +86,12 @@ export class StackClient {
     return this.server.env.PUBLIC_URL ?? this.server.url;
   }
 
-  async createTenant(fields: { name: string; phone: string; channel?: "telegram" | "whatsapp"; timezone?: string }): Promise<string> {
+  async createTenant(fields: {
+    name: string;
+    phone: string;
+    channel?: "telegram" | "whatsapp";
+    timezone?: string;
+  }): Promise<string> {
     const res = await this.server.adminFetch("/admin/tenants", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -106,7 +122,10 @@ export class StackClient {
 
   /** Posts a shared contact card (userId: whose card; the sender is the chat's user). */
   async telegramContact(chatId: number, phoneNumber: string, userId: number | undefined = chatId): Promise<void> {
-    await this.postTelegram({ ...contactUpdate({ chatId, phoneNumber, ...(userId !== undefined ? { userId } : {}) }), update_id: this.nextUpdateId() });
+    await this.postTelegram({
+      ...contactUpdate({ chatId, phoneNumber, ...(userId !== undefined ? { userId } : {}) }),
+      update_id: this.nextUpdateId(),
+    });
   }
 
   /** Links a chat as a customer does: `/start +PHONE`, then the "share my phone number" button (their own contact). */
@@ -117,11 +136,16 @@ export class StackClient {
 
   async postTelegram(update: FakeUpdateInput & { update_id: number }, secret = WEBHOOK_SECRET): Promise<Response> {
     const res = await postTelegramWebhook(this.server.url, update, secret);
-    if (secret === WEBHOOK_SECRET && res.status !== 200) throw new Error(`telegram webhook: ${res.status} ${await res.text()}`);
+    if (secret === WEBHOOK_SECRET && res.status !== 200)
+      throw new Error(`telegram webhook: ${res.status} ${await res.text()}`);
     return res;
   }
 
-  async whatsapp(from: string, body: string, options: { signature?: string | null; messageSid?: string } = {}): Promise<Response> {
+  async whatsapp(
+    from: string,
+    body: string,
+    options: { signature?: string | null; messageSid?: string } = {},
+  ): Promise<Response> {
     const params = whatsappInboundParams({ from, body, messageSid: options.messageSid });
     return postWhatsAppWebhook(this.server.url, this.publicUrl, params, { signature: options.signature });
   }
@@ -137,7 +161,9 @@ export class StackClient {
     try {
       const where = tenantIdOrChat.tenantId ? "tenant_id = ?" : "chat_id = ?";
       return db
-        .query(`SELECT id, direction, channel, kind, status, error, body, media, reply_to FROM messages WHERE ${where} ORDER BY created_at, rowid`)
+        .query(
+          `SELECT id, direction, channel, kind, status, error, body, media, reply_to FROM messages WHERE ${where} ORDER BY created_at, rowid`,
+        )
         .all(tenantIdOrChat.tenantId ?? tenantIdOrChat.chatId ?? "") as MessageRowView[];
     } finally {
       db.close();
@@ -174,9 +200,13 @@ export interface MessageRowView {
 }
 
 /** Main-request prompts that contain the tag (which tenant / scenario a run belongs to). */
-export function runsTagged(anthropic: FakeAnthropic, tag: string, prompt: (r: RecordedRequest) => string): RecordedRequest[] {
+export function runsTagged(
+  anthropic: FakeAnthropic,
+  tag: string,
+  prompt: (r: RecordedRequest) => string,
+): RecordedRequest[] {
   return anthropic.messageRequests().filter((r) => prompt(r).includes(tag));
 }
 
-export { spawnServer };
 export type { ServerProcess };
+export { spawnServer };

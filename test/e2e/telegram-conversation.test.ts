@@ -7,10 +7,12 @@ import { join } from "node:path";
 import { lastPrompt, lastToolResult, userTexts } from "../fakes/anthropic.ts";
 import { photoUpdate, textUpdate } from "../fakes/telegram.ts";
 import { eventually, freePort } from "../helpers/index.ts";
-import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
+import { HAS_REAL_CLI, StackClient, spawnServer, stackEnv, startFakes } from "./stack.ts";
 
-const LONG_ANSWER = Array.from({ length: 10 }, (_, i) => `Paragraph ${i + 1}. ${"All good with the bakery today. ".repeat(15)}`.trimEnd()).join("\n\n");
+const LONG_ANSWER = Array.from({ length: 10 }, (_, i) =>
+  `Paragraph ${i + 1}. ${"All good with the bakery today. ".repeat(15)}`.trimEnd(),
+).join("\n\n");
 
 describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, real CLI)", () => {
   let fakes: Fakes;
@@ -34,12 +36,20 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
         return {
           type: "tool_use",
           name: "Bash",
-          input: { command: "echo ACME=$ACME_API_TOKEN; echo BOT=${TELEGRAM_BOT_TOKEN:-none}; echo ADMIN=${ADMIN_API_KEY:-none}; echo TWILIO=${TWILIO_AUTH_TOKEN:-none}; echo SENDGRID=${SENDGRID_API_KEY:-none}", description: "env" },
+          input: {
+            command:
+              "echo ACME=$ACME_API_TOKEN; echo BOT=${TELEGRAM_BOT_TOKEN:-none}; echo ADMIN=${ADMIN_API_KEY:-none}; echo TWILIO=${TWILIO_AUTH_TOKEN:-none}; echo SENDGRID=${SENDGRID_API_KEY:-none}",
+            description: "env",
+          },
         };
       }
       if (prompt.includes("[long]")) return { type: "text", text: LONG_ANSWER };
       if (prompt.includes("[photo]")) return { type: "text", text: "Nice photo" };
-      const said = prompt.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("[")).at(-1) ?? "";
+      const said =
+        prompt
+          .split("\n")
+          .filter((l) => l.trim() !== "" && !l.startsWith("["))
+          .at(-1) ?? "";
       return { type: "text", text: `You said: ${said}` };
     });
     const port = await freePort();
@@ -64,29 +74,58 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     expect(welcome?.params.reply_markup).toEqual({ remove_keyboard: true });
 
     await stack.telegramText(chat, "Hello, it is Anna");
-    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: Hello, it is Anna"), "the first reply");
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t === "You said: Hello, it is Anna"),
+      "the first reply",
+    );
     await stack.telegramText(chat, "Second question");
-    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: Second question"), "the second reply");
-    const second = fakes.anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes("Second question"))!;
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t === "You said: Second question"),
+      "the second reply",
+    );
+    const second = fakes.anthropic
+      .messageRequests()
+      .find((r) => (lastPrompt(r.body) ?? "").includes("Second question"))!;
     const history = userTexts(second.body).join("\n");
     expect(history).toContain("Hello, it is Anna");
     expect(JSON.stringify(second.body?.messages)).toContain("You said: Hello, it is Anna");
 
     await stack.telegramText(chat, "/reset");
-    await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("fresh conversation")), "the reset confirmation");
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t.includes("fresh conversation")),
+      "the reset confirmation",
+    );
     await stack.telegramText(chat, "Third after reset");
-    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: Third after reset"), "the reply after reset");
-    const third = fakes.anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes("Third after reset"))!;
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t === "You said: Third after reset"),
+      "the reply after reset",
+    );
+    const third = fakes.anthropic
+      .messageRequests()
+      .find((r) => (lastPrompt(r.body) ?? "").includes("Third after reset"))!;
     expect(userTexts(third.body).join("\n")).not.toContain("Hello, it is Anna");
 
     // The turn marks its messages done and writes its timeline lines just after the reply is handed over.
-    const inbound = () => stack.rows({ tenantId }).filter((r) => r.direction === "in").map((r) => `${r.kind}:${r.status}`);
+    const inbound = () =>
+      stack
+        .rows({ tenantId })
+        .filter((r) => r.direction === "in")
+        .map((r) => `${r.kind}:${r.status}`);
     const expected = ["command:done", "chat:done", "chat:done", "command:done", "chat:done"];
-    await eventually(() => (JSON.stringify(inbound()) === JSON.stringify(expected) ? true : undefined), "every message done", 10_000).catch(() => undefined);
+    await eventually(
+      () => (JSON.stringify(inbound()) === JSON.stringify(expected) ? true : undefined),
+      "every message done",
+      10_000,
+    ).catch(() => undefined);
     expect(inbound()).toEqual(expected);
     const timelineDir = join(stack.server.tenantsDir, tenantId, "timeline");
-    const readTimeline = () => readdirSync(timelineDir).map((f) => readFileSync(join(timelineDir, f), "utf8")).join("");
-    await eventually(() => (readTimeline().includes("session reset") ? true : undefined), "the timeline", 10_000).catch(() => undefined);
+    const readTimeline = () =>
+      readdirSync(timelineDir)
+        .map((f) => readFileSync(join(timelineDir, f), "utf8"))
+        .join("");
+    await eventually(() => (readTimeline().includes("session reset") ? true : undefined), "the timeline", 10_000).catch(
+      () => undefined,
+    );
     const timeline = readTimeline();
     expect(timeline).toContain("linked by a one-time link code");
     expect(timeline).toMatch(/- \d\d:\d\d ← Ada \(telegram\): Hello, it is Anna/); // the fake's first_name, local time
@@ -104,7 +143,9 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: duplicate check"), "the reply");
     await Bun.sleep(1500); // a second run, if there were one, would have answered by now
     expect(stack.telegramReplies(chat).filter((t) => t === "You said: duplicate check")).toHaveLength(1);
-    expect(fakes.anthropic.messageRequests().filter((r) => (lastPrompt(r.body) ?? "").includes("duplicate check"))).toHaveLength(1);
+    expect(
+      fakes.anthropic.messageRequests().filter((r) => (lastPrompt(r.body) ?? "").includes("duplicate check")),
+    ).toHaveLength(1);
   }, 30_000);
 
   test("three messages during a slow run → one follow-up run; never two runs of one tenant at once", async () => {
@@ -120,9 +161,19 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     }, "both runs' replies");
     expect(replies).toEqual(["slow answer to [slow] first", "slow answer to [slow] two, [slow] three, [slow] four"]);
     expect(slowMaxActive).toBe(1);
-    expect(fakes.telegram.calls.some((c) => c.method === "sendChatAction" && String(c.params.chat_id) === String(chat))).toBe(true);
-    const chatStatuses = () => stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat").map((r) => r.status);
-    await eventually(() => (chatStatuses().every((s) => s === "done") ? true : undefined), "the rows marked done", 10_000).catch(() => undefined);
+    expect(
+      fakes.telegram.calls.some((c) => c.method === "sendChatAction" && String(c.params.chat_id) === String(chat)),
+    ).toBe(true);
+    const chatStatuses = () =>
+      stack
+        .rows({ tenantId })
+        .filter((r) => r.direction === "in" && r.kind === "chat")
+        .map((r) => r.status);
+    await eventually(
+      () => (chatStatuses().every((s) => s === "done") ? true : undefined),
+      "the rows marked done",
+      10_000,
+    ).catch(() => undefined);
     expect(chatStatuses()).toEqual(["done", "done", "done", "done"]);
   }, 40_000);
 
@@ -135,7 +186,10 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     const chat = 500104;
     await stack.telegramLink(chat, "+18015550104");
     await stack.telegramText(chat, "[env] show me");
-    const reply = await eventually(() => stack.telegramReplies(chat).find((t) => t.includes("ACME=")), "the printenv reply");
+    const reply = await eventually(
+      () => stack.telegramReplies(chat).find((t) => t.includes("ACME=")),
+      "the printenv reply",
+    );
     expect(reply).toContain("ACME=acme-secret-0104");
     expect(reply).toContain("BOT=none");
     expect(reply).toContain("ADMIN=none");
@@ -148,11 +202,16 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     const chat = 500105;
     await stack.telegramLink(chat, "+18015550105");
     const file = fakes.telegram.addFile("\xff\xd8\xff fake jpeg", "photos/file_1.jpg");
-    await stack.postTelegram({ ...photoUpdate({ chatId: chat, fileId: file.file_id, caption: "[photo] our window" }), update_id: stack.nextUpdateId() });
+    await stack.postTelegram({
+      ...photoUpdate({ chatId: chat, fileId: file.file_id, caption: "[photo] our window" }),
+      update_id: stack.nextUpdateId(),
+    });
     await eventually(() => stack.telegramReplies(chat).find((t) => t === "Nice photo"), "the reply");
     const inbox = readdirSync(join(stack.server.tenantsDir, tenantId, "inbox"));
     expect(inbox).toHaveLength(1);
-    const run = fakes.anthropic.messageRequests().find((r) => (lastPrompt(r.body) ?? "").includes("[photo] our window"))!;
+    const run = fakes.anthropic
+      .messageRequests()
+      .find((r) => (lastPrompt(r.body) ?? "").includes("[photo] our window"))!;
     expect(lastPrompt(run.body)).toContain(`inbox/${inbox[0]}`);
     expect(existsSync(join(stack.server.tenantsDir, tenantId, "inbox", inbox[0]!))).toBe(true);
   }, 30_000);
@@ -164,7 +223,11 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     await eventually(() => stack.telegramReplies(chat).find((t) => t.startsWith("Welcome")), "the welcome");
     fakes.telegram.failNext("sendMessage", "429", 2, { retryAfterS: 1 });
     await stack.telegramText(chat, "after the storm");
-    await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: after the storm"), "the retried reply", 20_000);
+    await eventually(
+      () => stack.telegramReplies(chat).find((t) => t === "You said: after the storm"),
+      "the retried reply",
+      20_000,
+    );
     expect(stack.telegramReplies(chat).filter((t) => t === "You said: after the storm")).toHaveLength(1);
 
     await stack.telegramText(chat, "[long] tell me everything");
@@ -179,8 +242,15 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
 
   test("refusals: unknown chat, linking a stranger's or an unknown number, paused tenant, rate limit", async () => {
     await stack.telegramText(500190, "hello?");
-    await eventually(() => stack.telegramReplies(500190).find((t) => t.includes("No account found for this chat") && t.includes("/start")), "unknown chat");
-    expect(stack.rows({ chatId: "500190" }).find((r) => r.direction === "in")).toMatchObject({ status: "rejected", error: "unknown_chat" });
+    await eventually(
+      () =>
+        stack.telegramReplies(500190).find((t) => t.includes("No account found for this chat") && t.includes("/start")),
+      "unknown chat",
+    );
+    expect(stack.rows({ chatId: "500190" }).find((r) => r.direction === "in")).toMatchObject({
+      status: "rejected",
+      error: "unknown_chat",
+    });
 
     // A stranger tries the linked tenant's number and an unknown one: the contact button, then one uniform refusal; nothing names a business.
     await stack.telegramText(500191, "/start +18015559999");
@@ -190,7 +260,10 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
       return sent.length === 2 ? sent : undefined;
     }, "both contact prompts");
     expect(prompts[0]!.text).toBe(prompts[1]!.text);
-    expect(prompts[0]!.params.reply_markup).toMatchObject({ keyboard: [[{ request_contact: true }]], one_time_keyboard: true });
+    expect(prompts[0]!.params.reply_markup).toMatchObject({
+      keyboard: [[{ request_contact: true }]],
+      one_time_keyboard: true,
+    });
     await stack.telegramContact(500191, "+18015550101", 424242); // the owner's card, forwarded
     await stack.telegramContact(500191, "+18015559999"); // the stranger's own number, no tenant
     const refusals = await eventually(() => {
@@ -198,12 +271,21 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
       return r.length === 2 ? r : undefined;
     }, "the refusals");
     expect(refusals[0]).toBe(refusals[1]);
-    expect(stack.telegramReplies(500191).join("\n")).not.toMatch(/Alpine|Bakery|already linked|No account found for \+/);
-    expect(stack.rows({ chatId: "500191" }).filter((r) => r.direction === "in").map((r) => r.error)).toEqual([null, null, "contact_not_own", "no_account_for_phone"]);
+    expect(stack.telegramReplies(500191).join("\n")).not.toMatch(
+      /Alpine|Bakery|already linked|No account found for \+/,
+    );
+    expect(
+      stack
+        .rows({ chatId: "500191" })
+        .filter((r) => r.direction === "in")
+        .map((r) => r.error),
+    ).toEqual([null, null, "contact_not_own", "no_account_for_phone"]);
 
     const pausedId = await stack.createTenant({ name: "Paused Pets", phone: "+18015550107" });
     await stack.telegramLink(500107, "+18015550107");
-    expect((await stack.admin("PATCH", `/admin/tenants/${pausedId}`, { onboarding_status: "PAUSED" })).status).toBe(200);
+    expect((await stack.admin("PATCH", `/admin/tenants/${pausedId}`, { onboarding_status: "PAUSED" })).status).toBe(
+      200,
+    );
     await stack.telegramText(500107, "are you there?");
     await eventually(() => stack.telegramReplies(500107).find((t) => t.includes("paused")), "paused reply");
     expect(stack.rows({ tenantId: pausedId }).at(-2)).toMatchObject({ status: "rejected", error: "tenant_paused" });

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lastPrompt } from "../fakes/anthropic.ts";
 import { eventually, freePort } from "../helpers/index.ts";
-import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
+import { HAS_REAL_CLI, StackClient, spawnServer, stackEnv, startFakes } from "./stack.ts";
 
 const TENANTS = ["alpha", "bravo", "charlie"] as const;
 const PER_TENANT = 4;
@@ -67,15 +67,24 @@ describe.skipIf(!HAS_REAL_CLI)("two server processes on one database", () => {
       await Bun.sleep(150);
     }
     for (const name of TENANTS) {
-      await eventually(() => {
-        const said = a.telegramReplies(chats.get(name)!).join(" ");
-        return Array.from({ length: PER_TENANT }, (_, m) => `[${name}] m${m}`).every((t) => said.includes(t)) || undefined;
-      }, `all of ${name}'s messages answered`, 45_000);
+      await eventually(
+        () => {
+          const said = a.telegramReplies(chats.get(name)!).join(" ");
+          return (
+            Array.from({ length: PER_TENANT }, (_, m) => `[${name}] m${m}`).every((t) => said.includes(t)) || undefined
+          );
+        },
+        `all of ${name}'s messages answered`,
+        45_000,
+      );
     }
     await Bun.sleep(1000);
     expect(overlaps).toBe(0);
     for (const name of TENANTS) {
-      const said = a.telegramReplies(chats.get(name)!).filter((t) => t.startsWith("answered")).join(" ");
+      const said = a
+        .telegramReplies(chats.get(name)!)
+        .filter((t) => t.startsWith("answered"))
+        .join(" ");
       for (let m = 0; m < PER_TENANT; m++) expect(said.split(`[${name}] m${m}`).length - 1).toBe(1);
     }
     const runsA = a.server.logs().filter((l) => l.msg === "agent run started").length;

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lastPrompt } from "../fakes/anthropic.ts";
 import { eventually, freePort } from "../helpers/index.ts";
-import { HAS_REAL_CLI, spawnServer, StackClient, stackEnv, startFakes, WHATSAPP_FROM } from "./stack.ts";
 import type { Fakes } from "./stack.ts";
+import { HAS_REAL_CLI, StackClient, spawnServer, stackEnv, startFakes, WHATSAPP_FROM } from "./stack.ts";
 
 describe.skipIf(!HAS_REAL_CLI)("whatsapp end to end (real server, real CLI)", () => {
   let fakes: Fakes;
@@ -12,7 +12,10 @@ describe.skipIf(!HAS_REAL_CLI)("whatsapp end to end (real server, real CLI)", ()
 
   beforeAll(async () => {
     fakes = startFakes();
-    fakes.anthropic.setHandler((req) => ({ type: "text", text: `WA: ${(lastPrompt(req.body) ?? "").split("\n").at(-1)}` }));
+    fakes.anthropic.setHandler((req) => ({
+      type: "text",
+      text: `WA: ${(lastPrompt(req.body) ?? "").split("\n").at(-1)}`,
+    }));
     stack = new StackClient(await spawnServer({ env: stackEnv(fakes, await freePort()) }), fakes);
   });
   afterAll(async () => {
@@ -32,12 +35,20 @@ describe.skipIf(!HAS_REAL_CLI)("whatsapp end to end (real server, real CLI)", ()
     expect((await stack.whatsapp("+18015550701", "Do we have rosé?", { messageSid: sid })).status).toBe(200);
     await Bun.sleep(1000);
     expect(sentTo("+18015550701")).toHaveLength(1);
-    expect(stack.rows({ tenantId }).filter((r) => r.direction === "in").map((r) => r.status)).toEqual(["done"]);
+    expect(
+      stack
+        .rows({ tenantId })
+        .filter((r) => r.direction === "in")
+        .map((r) => r.status),
+    ).toEqual(["done"]);
   }, 30_000);
 
   test("an unknown number is told no account was found", async () => {
     await stack.whatsapp("+18015550799", "hi");
-    await eventually(() => sentTo("+18015550799").find((t) => t.includes("No account found for this chat")), "the refusal");
+    await eventually(
+      () => sentTo("+18015550799").find((t) => t.includes("No account found for this chat")),
+      "the refusal",
+    );
   }, 30_000);
 
   test("a bad or missing signature → 403 and nothing stored", async () => {

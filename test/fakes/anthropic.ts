@@ -105,7 +105,8 @@ export const CREDIT_TOO_LOW_ERROR: FakeReply = {
     type: "error",
     error: {
       type: "invalid_request_error",
-      message: "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+      message:
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
     },
   },
 };
@@ -137,7 +138,10 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): FakeAnth
     if (req.method === "HEAD" || req.method === "GET") return new Response(null, { status: 200 });
     if (isCount) return Response.json({ input_tokens: Math.ceil(raw.length / 4) });
     if (req.method !== "POST" || !url.pathname.endsWith("/v1/messages") || !body) {
-      return Response.json({ type: "error", error: { type: "not_found_error", message: "not found" } }, { status: 404 });
+      return Response.json(
+        { type: "error", error: { type: "not_found_error", message: "not found" } },
+        { status: 404 },
+      );
     }
     if (recorded.side) return sseResponse(body.model ?? "fake", { type: "text", text: "Side answer" });
     const reply = (await handler?.(recorded)) ?? defaultFor(body) ?? queue.shift() ?? defaultReply;
@@ -294,11 +298,16 @@ function sseResponse(model: string, reply: FakeReply): Response {
       emit("content_block_delta", { index, delta: { type: "text_delta", text: block.text } });
     } else {
       emit("content_block_start", { index, content_block: { ...block, input: {} } });
-      emit("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) } });
+      emit("content_block_delta", {
+        index,
+        delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) },
+      });
     }
     emit("content_block_stop", { index });
   });
   emit("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: 5 } });
   emit("message_stop", {});
-  return new Response(events.join(""), { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  return new Response(events.join(""), {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+  });
 }

@@ -40,10 +40,16 @@ export function startFakeGoogleOAuth(options: FakeGoogleOAuthOptions = {}): Fake
       const form = Object.fromEntries(new URLSearchParams(await req.text()));
       requests.push({ path: url.pathname, contentType: req.headers.get("content-type"), form });
       if (form.client_id !== clientId || form.client_secret !== clientSecret) {
-        return Response.json({ error: "invalid_client", error_description: "The OAuth client was not found." }, { status: 401 });
+        return Response.json(
+          { error: "invalid_client", error_description: "The OAuth client was not found." },
+          { status: 401 },
+        );
       }
       if (form.grant_type !== "authorization_code" || !form.redirect_uri) {
-        return Response.json({ error: "invalid_request", error_description: "Missing grant_type or redirect_uri" }, { status: 400 });
+        return Response.json(
+          { error: "invalid_request", error_description: "Missing grant_type or redirect_uri" },
+          { status: 400 },
+        );
       }
       if (!form.code || !unused.has(form.code)) {
         return Response.json({ error: "invalid_grant", error_description: "Bad Request" }, { status: 400 });

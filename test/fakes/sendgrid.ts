@@ -77,10 +77,12 @@ export function startFakeSendGrid(options: FakeSendGridOptions = {}): FakeSendGr
     const to = personalizations?.[0]?.to?.map((t) => t.email ?? "") ?? [];
     const from = (mail.from as { email?: string } | undefined)?.email;
     const content = (mail.content as { type: string; value: string }[] | undefined) ?? [];
-    if (!to.length || to.some((t) => !t.includes("@"))) return errors(400, "Does not contain a valid address.", "personalizations.0.to");
+    if (!to.length || to.some((t) => !t.includes("@")))
+      return errors(400, "Does not contain a valid address.", "personalizations.0.to");
     if (!from) return errors(400, "The from object must be provided for every email send.", "from");
     if (typeof mail.subject !== "string" || !mail.subject) return errors(400, "The subject is required.", "subject");
-    if (!content.length) return errors(400, "Unless a valid template_id is provided, the content parameter is required.", "content");
+    if (!content.length)
+      return errors(400, "Unless a valid template_id is provided, the content parameter is required.", "content");
     const messageId = `fake-${sent.length + 1}`;
     sent.push({ messageId, from, to, subject: mail.subject, content, raw: mail });
     return new Response(null, { status: 202, headers: { "X-Message-Id": messageId } });

@@ -72,7 +72,10 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
 
   const ok = (result: unknown) => Response.json({ ok: true, result });
   const fail = (code: number, description: string, parameters?: Record<string, unknown>) =>
-    Response.json({ ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) }, { status: code });
+    Response.json(
+      { ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) },
+      { status: code },
+    );
 
   async function getUpdates(params: Record<string, unknown>, signal: AbortSignal): Promise<Response> {
     const offset = Number(params.offset ?? 0);
@@ -116,7 +119,15 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
     }
     switch (method) {
       case "getMe":
-        return ok({ id: Number(token.split(":")[0]), is_bot: true, first_name: "Fake Bot", username: "fake_proxystaff_bot", can_join_groups: false, can_read_all_group_messages: false, supports_inline_queries: false });
+        return ok({
+          id: Number(token.split(":")[0]),
+          is_bot: true,
+          first_name: "Fake Bot",
+          username: "fake_proxystaff_bot",
+          can_join_groups: false,
+          can_read_all_group_messages: false,
+          supports_inline_queries: false,
+        });
       case "setWebhook":
         return ok(true);
       case "deleteWebhook":
@@ -130,7 +141,12 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
       case "sendMessage": {
         const message_id = nextMessageId++;
         sent.push({ chat_id: String(params.chat_id), text: String(params.text ?? ""), message_id, params });
-        return ok({ message_id, date: Math.floor(Date.now() / 1000), chat: { id: Number(params.chat_id), type: "private" }, text: params.text });
+        return ok({
+          message_id,
+          date: Math.floor(Date.now() / 1000),
+          chat: { id: Number(params.chat_id), type: "private" },
+          text: params.text,
+        });
       }
       case "getFile": {
         const entry = files.get(String(params.file_id));
@@ -225,7 +241,13 @@ interface ChatInput {
 }
 
 function baseMessage(input: ChatInput): Record<string, unknown> {
-  const from = { id: input.chatId, is_bot: false, first_name: input.firstName ?? "Ada", ...(input.lastName ? { last_name: input.lastName } : {}), ...(input.username ? { username: input.username } : {}) };
+  const from = {
+    id: input.chatId,
+    is_bot: false,
+    first_name: input.firstName ?? "Ada",
+    ...(input.lastName ? { last_name: input.lastName } : {}),
+    ...(input.username ? { username: input.username } : {}),
+  };
   return {
     message_id: Math.floor(Math.random() * 1e6),
     date: input.date ?? Math.floor(Date.now() / 1000),
@@ -236,7 +258,10 @@ function baseMessage(input: ChatInput): Record<string, unknown> {
 
 /** A private-chat text message update (no update_id: pushUpdate or the caller assigns it). */
 export function textUpdate(input: ChatInput & { text: string; updateId?: number }): FakeUpdateInput {
-  return { ...(input.updateId ? { update_id: input.updateId } : {}), message: { ...baseMessage(input), text: input.text } };
+  return {
+    ...(input.updateId ? { update_id: input.updateId } : {}),
+    message: { ...baseMessage(input), text: input.text },
+  };
 }
 
 /**
@@ -244,27 +269,64 @@ export function textUpdate(input: ChatInput & { text: string; updateId?: number 
  * phone number", another id for a forwarded card, absent for someone not on Telegram. Telegram may
  * send the number without "+".
  */
-export function contactUpdate(input: ChatInput & { phoneNumber: string; userId?: number; updateId?: number }): FakeUpdateInput {
-  const contact = { phone_number: input.phoneNumber, first_name: input.firstName ?? "Ada", ...(input.userId !== undefined ? { user_id: input.userId } : {}) };
+export function contactUpdate(
+  input: ChatInput & { phoneNumber: string; userId?: number; updateId?: number },
+): FakeUpdateInput {
+  const contact = {
+    phone_number: input.phoneNumber,
+    first_name: input.firstName ?? "Ada",
+    ...(input.userId !== undefined ? { user_id: input.userId } : {}),
+  };
   return { ...(input.updateId ? { update_id: input.updateId } : {}), message: { ...baseMessage(input), contact } };
 }
 
 /** A photo message; sizes are listed smallest first like Telegram does (the last is the largest). */
-export function photoUpdate(input: ChatInput & { fileId: string; caption?: string; fileSize?: number; updateId?: number }): FakeUpdateInput {
+export function photoUpdate(
+  input: ChatInput & { fileId: string; caption?: string; fileSize?: number; updateId?: number },
+): FakeUpdateInput {
   const photo = [
     { file_id: `${input.fileId}-small`, file_unique_id: "s", width: 90, height: 90, file_size: 1000 },
     { file_id: input.fileId, file_unique_id: "l", width: 1280, height: 960, file_size: input.fileSize ?? 50_000 },
   ];
-  return { ...(input.updateId ? { update_id: input.updateId } : {}), message: { ...baseMessage(input), photo, ...(input.caption ? { caption: input.caption } : {}) } };
+  return {
+    ...(input.updateId ? { update_id: input.updateId } : {}),
+    message: { ...baseMessage(input), photo, ...(input.caption ? { caption: input.caption } : {}) },
+  };
 }
 
-export function documentUpdate(input: ChatInput & { fileId: string; fileName?: string; mimeType?: string; caption?: string; fileSize?: number; updateId?: number }): FakeUpdateInput {
-  const document = { file_id: input.fileId, file_unique_id: "d", file_name: input.fileName ?? "report.pdf", mime_type: input.mimeType ?? "application/pdf", file_size: input.fileSize ?? 1234 };
-  return { ...(input.updateId ? { update_id: input.updateId } : {}), message: { ...baseMessage(input), document, ...(input.caption ? { caption: input.caption } : {}) } };
+export function documentUpdate(
+  input: ChatInput & {
+    fileId: string;
+    fileName?: string;
+    mimeType?: string;
+    caption?: string;
+    fileSize?: number;
+    updateId?: number;
+  },
+): FakeUpdateInput {
+  const document = {
+    file_id: input.fileId,
+    file_unique_id: "d",
+    file_name: input.fileName ?? "report.pdf",
+    mime_type: input.mimeType ?? "application/pdf",
+    file_size: input.fileSize ?? 1234,
+  };
+  return {
+    ...(input.updateId ? { update_id: input.updateId } : {}),
+    message: { ...baseMessage(input), document, ...(input.caption ? { caption: input.caption } : {}) },
+  };
 }
 
-export function voiceUpdate(input: ChatInput & { fileId: string; duration?: number; fileSize?: number; updateId?: number }): FakeUpdateInput {
-  const voice = { file_id: input.fileId, file_unique_id: "v", duration: input.duration ?? 3, mime_type: "audio/ogg", file_size: input.fileSize ?? 4321 };
+export function voiceUpdate(
+  input: ChatInput & { fileId: string; duration?: number; fileSize?: number; updateId?: number },
+): FakeUpdateInput {
+  const voice = {
+    file_id: input.fileId,
+    file_unique_id: "v",
+    duration: input.duration ?? 3,
+    mime_type: "audio/ogg",
+    file_size: input.fileSize ?? 4321,
+  };
   return { ...(input.updateId ? { update_id: input.updateId } : {}), message: { ...baseMessage(input), voice } };
 }
 
@@ -272,13 +334,21 @@ export function voiceUpdate(input: ChatInput & { fileId: string; duration?: numb
 export const TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token";
 
 /** Builds the request Telegram would POST to a webhook (secret omitted when undefined). */
-export function telegramWebhookRequest(url: string, update: FakeUpdateInput & { update_id: number }, secret?: string): Request {
+export function telegramWebhookRequest(
+  url: string,
+  update: FakeUpdateInput & { update_id: number },
+  secret?: string,
+): Request {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (secret !== undefined) headers[TELEGRAM_SECRET_HEADER] = secret;
   return new Request(url, { method: "POST", headers, body: JSON.stringify(update) });
 }
 
 /** POSTs an update to a running server's webhook like Telegram does. */
-export function postTelegramWebhook(baseUrl: string, update: FakeUpdateInput & { update_id: number }, secret?: string): Promise<Response> {
+export function postTelegramWebhook(
+  baseUrl: string,
+  update: FakeUpdateInput & { update_id: number },
+  secret?: string,
+): Promise<Response> {
   return fetch(telegramWebhookRequest(`${baseUrl}/webhooks/telegram`, update, secret));
 }

@@ -60,7 +60,8 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
     }
     if (failure === "429") return twilioError(429, 20429, "Too Many Requests");
     if (failure === "500") return twilioError(500, 20500, "Internal Server Error");
-    if (failure === "63016") return twilioError(400, 63016, "Failed to send freeform message because you are outside the allowed window.");
+    if (failure === "63016")
+      return twilioError(400, 63016, "Failed to send freeform message because you are outside the allowed window.");
     if (failure === "21211") return twilioError(400, 21211, "The 'To' number is not a valid phone number.");
     const form = await req.formData();
     const value = (key: string) => {
@@ -98,7 +99,8 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
 
   const loopback = serveLoopback(async (req) => {
     const url = new URL(req.url);
-    if (req.method === "POST" && url.pathname === `/2010-04-01/Accounts/${accountSid}/Messages.json`) return createMessage(req);
+    if (req.method === "POST" && url.pathname === `/2010-04-01/Accounts/${accountSid}/Messages.json`)
+      return createMessage(req);
     const file = media.get(url.pathname);
     if (req.method === "GET" && file) {
       const authorized = req.headers.get("authorization") === expectedAuth;
@@ -122,7 +124,10 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
     addMedia(content, contentType) {
       counter++;
       const path = `/2010-04-01/Accounts/${accountSid}/Messages/MM${counter}/Media/ME${counter}`;
-      media.set(path, { content: typeof content === "string" ? new TextEncoder().encode(content) : content, contentType });
+      media.set(path, {
+        content: typeof content === "string" ? new TextEncoder().encode(content) : content,
+        contentType,
+      });
       return `${fake.url}${path}`;
     },
     stop: () => loopback.stop(),
@@ -131,7 +136,15 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
 }
 
 /** The form fields of an inbound WhatsApp message, as Twilio posts them. */
-export function whatsappInboundParams(input: { from: string; body?: string; messageSid?: string; profileName?: string; to?: string; media?: { url: string; contentType: string }[]; accountSid?: string }): Record<string, string> {
+export function whatsappInboundParams(input: {
+  from: string;
+  body?: string;
+  messageSid?: string;
+  profileName?: string;
+  to?: string;
+  media?: { url: string; contentType: string }[];
+  accountSid?: string;
+}): Record<string, string> {
   const params: Record<string, string> = {
     MessageSid: input.messageSid ?? `SM${crypto.randomUUID().replace(/-/g, "")}`,
     AccountSid: input.accountSid ?? FAKE_TWILIO_SID,
@@ -159,13 +172,22 @@ export function signedWhatsAppRequest(
   options: { authToken?: string; signature?: string | null } = {},
 ): Request {
   const signature =
-    options.signature === undefined ? twilio.getExpectedTwilioSignature(options.authToken ?? FAKE_TWILIO_TOKEN, signedUrl, params) : options.signature;
+    options.signature === undefined
+      ? twilio.getExpectedTwilioSignature(options.authToken ?? FAKE_TWILIO_TOKEN, signedUrl, params)
+      : options.signature;
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (signature !== null) headers["X-Twilio-Signature"] = signature;
   return new Request(postUrl, { method: "POST", headers, body: new URLSearchParams(params).toString() });
 }
 
 /** Signs and POSTs an inbound WhatsApp webhook to a running server (signed over publicUrl + path). */
-export function postWhatsAppWebhook(baseUrl: string, publicUrl: string, params: Record<string, string>, options: { authToken?: string; signature?: string | null } = {}): Promise<Response> {
-  return fetch(signedWhatsAppRequest(`${baseUrl}/webhooks/whatsapp`, `${publicUrl}/webhooks/whatsapp`, params, options));
+export function postWhatsAppWebhook(
+  baseUrl: string,
+  publicUrl: string,
+  params: Record<string, string>,
+  options: { authToken?: string; signature?: string | null } = {},
+): Promise<Response> {
+  return fetch(
+    signedWhatsAppRequest(`${baseUrl}/webhooks/whatsapp`, `${publicUrl}/webhooks/whatsapp`, params, options),
+  );
 }

@@ -1,11 +1,20 @@
 // Fault: the agent misbehaves at random — hangs past AGENT_TIMEOUT_MS, crashes, prints garbage, or answers like the
 // CLI does for a stale session. Every message must still reach a final state (done, or failed with an error), and
 // no lease may stay held once the work is over, nor ever be set further ahead than LEASE_TTL_MS.
-import { expect, test } from "bun:test";
+
 import { Database } from "bun:sqlite";
+import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createLinkedTenants, postAccepted, postUpdate, queryDb, settle, startFaultRig, textUpdateBody } from "./support.ts";
+import {
+  createLinkedTenants,
+  postAccepted,
+  postUpdate,
+  queryDb,
+  settle,
+  startFaultRig,
+  textUpdateBody,
+} from "./support.ts";
 
 const TENANTS = 8;
 const MESSAGES = 120;
@@ -21,7 +30,9 @@ const MODES: [string, number][] = [
 test("agent faults: hang, crash, garbage, stale session — every message final, no stuck lease", async () => {
   const rig = startFaultRig("agent-faults", "agent", { faults: true, sleepMs: 10 });
   const { rand } = rig;
-  const server = await rig.startServer(rig.env({ AGENT_TIMEOUT_MS: String(AGENT_TIMEOUT_MS), LEASE_TTL_MS: String(LEASE_TTL_MS) }));
+  const server = await rig.startServer(
+    rig.env({ AGENT_TIMEOUT_MS: String(AGENT_TIMEOUT_MS), LEASE_TTL_MS: String(LEASE_TTL_MS) }),
+  );
   let watching = true;
   let furthestLeaseAheadMs = 0;
   try {
@@ -31,14 +42,19 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
     const orphanLeaseUntil = Date.now() + LEASE_TTL_MS;
     const db = new Database(server.dbPath);
     db.exec("PRAGMA busy_timeout = 5000");
-    db.query("INSERT INTO conversation_sessions (tenant_id, lease_owner, lease_expires_at, updated_at) VALUES (?, 'gone-host:4242:deadbeef0000', ?, ?)").run(orphan.id, new Date(orphanLeaseUntil).toISOString(), new Date().toISOString());
+    db.query(
+      "INSERT INTO conversation_sessions (tenant_id, lease_owner, lease_expires_at, updated_at) VALUES (?, 'gone-host:4242:deadbeef0000', ?, ?)",
+    ).run(orphan.id, new Date(orphanLeaseUntil).toISOString(), new Date().toISOString());
     db.close();
     const orphanRes = await postUpdate(server.url, textUpdateBody(91_000_000, orphan.chatId, "agent fault m:orphan"));
     expect(orphanRes.status).toBe(200);
     const watcher = (async () => {
       while (watching) {
         const now = Date.now();
-        for (const r of queryDb<{ lease_expires_at: string | null }>(server.dbPath, "SELECT lease_expires_at FROM conversation_sessions WHERE lease_expires_at IS NOT NULL")) {
+        for (const r of queryDb<{ lease_expires_at: string | null }>(
+          server.dbPath,
+          "SELECT lease_expires_at FROM conversation_sessions WHERE lease_expires_at IS NOT NULL",
+        )) {
           furthestLeaseAheadMs = Math.max(furthestLeaseAheadMs, Date.parse(r.lease_expires_at!) - now);
         }
         await Bun.sleep(100);
@@ -57,14 +73,22 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
         pick -= p;
       }
       modeOf.set(id, mode);
-      await postAccepted(server.url, id, tenants[i % TENANTS]!.chatId, `agent fault m:${id} ${mode === "ok" ? "" : mode}`);
+      await postAccepted(
+        server.url,
+        id,
+        tenants[i % TENANTS]!.chatId,
+        `agent fault m:${id} ${mode === "ok" ? "" : mode}`,
+      );
       await Bun.sleep(Math.floor(rand() * 60));
     }
     await settle(server.dbPath, "every message to reach a final state", 90_000, 200);
     watching = false;
     await watcher;
 
-    const all = queryDb<{ external_id: string; status: string; error: string | null; processed_at: string | null }>(server.dbPath, "SELECT external_id, status, error, processed_at FROM messages WHERE direction = 'in'");
+    const all = queryDb<{ external_id: string; status: string; error: string | null; processed_at: string | null }>(
+      server.dbPath,
+      "SELECT external_id, status, error, processed_at FROM messages WHERE direction = 'in'",
+    );
     const orphanRow = all.find((r) => r.external_id === "91000000");
     const rows = all.filter((r) => r !== orphanRow);
     const notFinal = rows.filter((r) => r.status !== "done" && r.status !== "failed");
@@ -74,8 +98,15 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
       const kind = r.status === "done" ? "done" : `failed ${(r.error ?? "").split(":")[0]}`;
       byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
     }
-    const heldLeases = queryDb<{ n: number }>(server.dbPath, "SELECT COUNT(*) AS n FROM conversation_sessions WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?", new Date().toISOString())[0]?.n ?? 0;
-    const sessionResets = readFileSync(join(server.dir, "server.log"), "utf8").split("\n").filter((l) => l.includes('"sessionReset":true')).length;
+    const heldLeases =
+      queryDb<{ n: number }>(
+        server.dbPath,
+        "SELECT COUNT(*) AS n FROM conversation_sessions WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?",
+        new Date().toISOString(),
+      )[0]?.n ?? 0;
+    const sessionResets = readFileSync(join(server.dir, "server.log"), "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"sessionReset":true')).length;
     const injected = [...modeOf.values()].reduce((m, v) => m.set(v, (m.get(v) ?? 0) + 1), new Map<string, number>());
     console.log(
       `agent-faults: ${MESSAGES} messages (${[...injected].map(([k, v]) => `${k} ×${v}`).join(", ")}); outcomes: ${[...byKind].map(([k, v]) => `${k} ×${v}`).join(", ")}; ${sessionResets} stale sessions retried fresh; ${notFinal.length} not final; ${heldLeases} leases held at the end; a lease orphaned by another host freed after ${orphanRow?.processed_at ? Date.parse(orphanRow.processed_at) - orphanLeaseUntil + LEASE_TTL_MS : "∞"} ms (TTL ${LEASE_TTL_MS}); furthest lease expiry ${furthestLeaseAheadMs} ms ahead (TTL ${LEASE_TTL_MS})`,

@@ -10,12 +10,12 @@ import { createApp } from "../../src/http/app.ts";
 import { HealthRegistry } from "../../src/http/health.ts";
 import { buildServerParts } from "../../src/parts.ts";
 import { FAKE_TWILIO_SID, FAKE_TWILIO_TOKEN } from "../fakes/twilio.ts";
-import { createTestContext, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { hostileRequests } from "./hostile-requests.ts";
+import { createTestContext, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { HostileRequest, HostileTargets } from "./hostile-requests.ts";
-import { baseEnv, faultDir, faultSeed, startBenchServer, startTelegramSink, writeStandInAgent } from "./support.ts";
+import { hostileRequests } from "./hostile-requests.ts";
 import type { TelegramSink } from "./support.ts";
+import { baseEnv, faultDir, faultSeed, startBenchServer, startTelegramSink, writeStandInAgent } from "./support.ts";
 
 const IN_PROCESS_REQUESTS = 10_000;
 const REAL_PROCESS_REQUESTS = 600;
@@ -71,11 +71,26 @@ interface Findings {
   thrown: string[];
 }
 
-const describeRequest = (r: HostileRequest, status: number | string) => `${r.kind}: ${r.method} ${r.path.slice(0, 120)} -> ${status}`;
+const describeRequest = (r: HostileRequest, status: number | string) =>
+  `${r.kind}: ${r.method} ${r.path.slice(0, 120)} -> ${status}`;
 
 /** Sends requests through `send`, checking each answer; `snapshot` reads the fingerprint. */
-async function fuzz(count: number, next: () => HostileRequest, send: (r: HostileRequest) => Promise<Response>, snapshot: () => string, secrets: string[]): Promise<Findings> {
-  const f: Findings = { sent: 0, byStatus: new Map(), byKind: new Map(), serverErrors: [], mutations: [], echoes: [], thrown: [] };
+async function fuzz(
+  count: number,
+  next: () => HostileRequest,
+  send: (r: HostileRequest) => Promise<Response>,
+  snapshot: () => string,
+  secrets: string[],
+): Promise<Findings> {
+  const f: Findings = {
+    sent: 0,
+    byStatus: new Map(),
+    byKind: new Map(),
+    serverErrors: [],
+    mutations: [],
+    echoes: [],
+    thrown: [],
+  };
   let before = snapshot();
   for (let i = 0; i < count; i++) {
     const request = next();
@@ -92,9 +107,11 @@ async function fuzz(count: number, next: () => HostileRequest, send: (r: Hostile
     f.byStatus.set(res.status, (f.byStatus.get(res.status) ?? 0) + 1);
     const headerText = [...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n");
     if (res.status >= 500) f.serverErrors.push(`${describeRequest(request, res.status)}: ${text.slice(0, 200)}`);
-    for (const secret of secrets) if (text.includes(secret) || headerText.includes(secret)) f.echoes.push(describeRequest(request, res.status));
+    for (const secret of secrets)
+      if (text.includes(secret) || headerText.includes(secret)) f.echoes.push(describeRequest(request, res.status));
     const after = snapshot();
-    if (after !== before && (request.isUnauthorized || res.status >= 400)) f.mutations.push(describeRequest(request, res.status));
+    if (after !== before && (request.isUnauthorized || res.status >= 400))
+      f.mutations.push(describeRequest(request, res.status));
     before = after;
   }
   return f;
@@ -114,7 +131,14 @@ function serverErrorClasses(f: Findings): string[] {
 
 function report(label: string, f: Findings): void {
   console.log(
-    `bad-input (${label}): ${f.sent} requests (${[...f.byKind].map(([k, v]) => `${k} ×${v}`).join(", ")}); answers ${[...f.byStatus].sort((x, y) => x[0] - y[0]).map(([k, v]) => `${k} ×${v}`).join(", ")}; ${f.serverErrors.length} 5xx, ${f.thrown.length} thrown, ${f.mutations.length} refused-but-changed, ${f.echoes.length} secret echoes`,
+    `bad-input (${label}): ${f.sent} requests (${[...f.byKind].map(([k, v]) => `${k} ×${v}`).join(", ")}); answers ${[
+      ...f.byStatus,
+    ]
+      .sort((x, y) => x[0] - y[0])
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(
+        ", ",
+      )}; ${f.serverErrors.length} 5xx, ${f.thrown.length} thrown, ${f.mutations.length} refused-but-changed, ${f.echoes.length} secret echoes`,
   );
   for (const line of [...f.mutations, ...f.echoes, ...f.thrown].slice(0, 15)) console.log(`  ${line}`);
   for (const line of serverErrorClasses(f)) console.log(`  5xx: ${line}`);
@@ -143,9 +167,15 @@ afterAll(async () => {
 });
 
 /** Two tenants (Telegram linked, WhatsApp), a credential and a task, made through the admin API. */
-async function seedTargets(call: (path: string, init: RequestInit) => Response | Promise<Response>): Promise<HostileTargets> {
+async function seedTargets(
+  call: (path: string, init: RequestInit) => Response | Promise<Response>,
+): Promise<HostileTargets> {
   const post = async (path: string, body: unknown) => {
-    const res = await call(path, { method: "POST", headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await call(path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     if (res.status >= 300) throw new Error(`seed ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as { id: string };
   };
@@ -153,7 +183,13 @@ async function seedTargets(call: (path: string, init: RequestInit) => Response |
   const b = await post("/admin/tenants", { name: "Fuzz Bakery", phone: "+18015550102", channel: "whatsapp" });
   await post(`/admin/tenants/${a.id}/credentials`, { credentials: { SENDGRID_API_KEY: TENANT_SECRET } });
   const task = await post(`/admin/tenants/${a.id}/tasks`, { prompt: "weekly summary", cron: "0 9 * * 1" });
-  return { adminKey: TEST_ADMIN_KEY, telegramSecret: TELEGRAM_SECRET, tenantIds: [a.id, b.id], taskIds: [task.id], credentialKeys: ["SENDGRID_API_KEY"] };
+  return {
+    adminKey: TEST_ADMIN_KEY,
+    telegramSecret: TELEGRAM_SECRET,
+    tenantIds: [a.id, b.id],
+    taskIds: [task.id],
+    credentialKeys: ["SENDGRID_API_KEY"],
+  };
 }
 
 test(`bad input in-process: ${IN_PROCESS_REQUESTS} hostile requests, no 5xx, no change on refusal, no secret echoed`, async () => {
@@ -185,7 +221,10 @@ test(`bad input against a real process: ${REAL_PROCESS_REQUESTS} hostile request
   const { rand } = faultSeed("bad-input-process");
   const { dir, remove } = faultDir("bad-input");
   const agent = writeStandInAgent(dir, {});
-  const env = { ...baseEnv(join(dir, "server"), 0, sink.url, sink.token, { AGENT_COMMAND: agent }), ...channelEnv(sink) };
+  const env = {
+    ...baseEnv(join(dir, "server"), 0, sink.url, sink.token, { AGENT_COMMAND: agent }),
+    ...channelEnv(sink),
+  };
   const server = await startBenchServer({ dir: join(dir, "server"), env });
   try {
     const realTargets = await seedTargets((path, init) => fetch(`${server.url}${path}`, init));

@@ -1,10 +1,19 @@
 // Fault: the server is killed with SIGKILL at random moments under load and restarted each time. Every message
 // the webhook accepted (answered 200) must end with exactly one reply at Telegram; none may get two.
 import { expect, test } from "bun:test";
-import { freePort } from "../helpers/index.ts";
-import { createLinkedTenants, postUpdate, queryDb, replyTally, settle, startFaultRig, tagCounts, textUpdateBody } from "./support.ts";
-import type { BenchServer } from "./support.ts";
 import { wallNowMs } from "../../bench/stand-in.ts";
+import { freePort } from "../helpers/index.ts";
+import type { BenchServer } from "./support.ts";
+import {
+  createLinkedTenants,
+  postUpdate,
+  queryDb,
+  replyTally,
+  settle,
+  startFaultRig,
+  tagCounts,
+  textUpdateBody,
+} from "./support.ts";
 
 const MESSAGES = 300;
 const TENANTS = 10;
@@ -65,7 +74,11 @@ test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exact
     // run twice, two reply rows) is a bug.
     const inFlight = tally.duplicated.filter((id) => {
       const first = sink.sent.find((m) => m.text.includes(`m:${id}`))?.atMs ?? 0;
-      const rows = queryDb<{ attempts: number }>(server.dbPath, "SELECT attempts FROM messages WHERE direction = 'out' AND body LIKE ?", `%m:${id}%`);
+      const rows = queryDb<{ attempts: number }>(
+        server.dbPath,
+        "SELECT attempts FROM messages WHERE direction = 'out' AND body LIKE ?",
+        `%m:${id}%`,
+      );
       const isOneRowResent = rows.length === 1 && rows[0]!.attempts >= 2;
       return isOneRowResent && killedAt.some((k) => k - first >= 0 && k - first <= IN_FLIGHT_MS);
     });

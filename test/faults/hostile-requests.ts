@@ -105,7 +105,8 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
   const chance = (p: number) => rand() < p;
   let n = 0;
 
-  const junkString = (): string => (chance(0.15) ? randomUnicode(rand, 1 + Math.floor(rand() * 40)) : pick(JUNK_STRINGS));
+  const junkString = (): string =>
+    chance(0.15) ? randomUnicode(rand, 1 + Math.floor(rand() * 40)) : pick(JUNK_STRINGS);
   const junkValue = (depth = 0): unknown => {
     const r = rand();
     if (r < 0.3) return junkString();
@@ -114,14 +115,32 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
     if (depth > 2) return junkString();
     if (r < 0.7) return Array.from({ length: Math.floor(rand() * 4) }, () => junkValue(depth + 1));
     const obj: Record<string, unknown> = {};
-    for (let i = 0; i < 1 + Math.floor(rand() * 4); i++) obj[chance(0.6) ? pick(FIELD_NAMES) : junkString().slice(0, 40)] = junkValue(depth + 1);
+    for (let i = 0; i < 1 + Math.floor(rand() * 4); i++)
+      obj[chance(0.6) ? pick(FIELD_NAMES) : junkString().slice(0, 40)] = junkValue(depth + 1);
     return obj;
   };
   const jsonish = (): string => {
     const r = rand();
     if (r < 0.5) return JSON.stringify(junkValue());
-    if (r < 0.7) return pick(["{", "[", '{"a":', "{'name': 'x'}", "{\"name\": \"x\",}", "nul", "\u0000{}", '{"__proto__": {"isAdmin": true}}', "[".repeat(5000), "1".repeat(400)]);
-    if (r < 0.85) return new URLSearchParams({ [pick(FIELD_NAMES)]: junkString(), Body: junkString(), From: junkString() }).toString();
+    if (r < 0.7)
+      return pick([
+        "{",
+        "[",
+        '{"a":',
+        "{'name': 'x'}",
+        '{"name": "x",}',
+        "nul",
+        "\u0000{}",
+        '{"__proto__": {"isAdmin": true}}',
+        "[".repeat(5000),
+        "1".repeat(400),
+      ]);
+    if (r < 0.85)
+      return new URLSearchParams({
+        [pick(FIELD_NAMES)]: junkString(),
+        Body: junkString(),
+        From: junkString(),
+      }).toString();
     return randomUnicode(rand, Math.floor(rand() * 200));
   };
   const body = (): string => (++n % hugeEvery === 0 ? `{"name":"${"x".repeat(1_100_000)}"}` : jsonish());
@@ -134,8 +153,16 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
     template
       .replace("{id}", id(targets.tenantIds))
       .replace("{taskId}", id(targets.taskIds))
-      .replace("{key}", chance(0.3) ? pick([...targets.credentialKeys, "ADMIN_API_KEY", "lowercase_key"]) : encodeJunk(junkString(), rand));
-  const query = () => (chance(0.3) ? `?${pick(["limit", "offset", "status", "purge", "before", "onboarding_status"])}=${encodeJunk(junkString(), rand)}&limit=${pick(["-1", "0", "abc", "100000", "1e3"])}` : "");
+      .replace(
+        "{key}",
+        chance(0.3)
+          ? pick([...targets.credentialKeys, "ADMIN_API_KEY", "lowercase_key"])
+          : encodeJunk(junkString(), rand),
+      );
+  const query = () =>
+    chance(0.3)
+      ? `?${pick(["limit", "offset", "status", "purge", "before", "onboarding_status"])}=${encodeJunk(junkString(), rand)}&limit=${pick(["-1", "0", "abc", "100000", "1e3"])}`
+      : "";
   const withBody = (method: string) => method !== "GET" && method !== "HEAD";
 
   const badAuth = (): Record<string, string> =>
@@ -147,7 +174,11 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
       { authorization: `Bearer ${targets.adminKey}x` },
       { authorization: `bearer${targets.adminKey}` },
       { authorization: `Basic ${btoa(`admin:${targets.adminKey}`)}` },
-      { authorization: `Bearer ${junkString().replace(/[^\x20-\x7e]/g, "?").slice(0, 200)}` },
+      {
+        authorization: `Bearer ${junkString()
+          .replace(/[^\x20-\x7e]/g, "?")
+          .slice(0, 200)}`,
+      },
       { authorization: "Bearer ' OR 1=1 --" },
       { "x-admin-key": targets.adminKey },
     ]);
@@ -156,31 +187,107 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
     const r = rand();
     if (r < 0.4) {
       const [method, template] = pick(ADMIN_ROUTES);
-      return { kind: "admin, bad key", method, path: fill(template) + query(), headers: headersWith(badAuth()), body: withBody(method) ? body() : undefined, isUnauthorized: true };
+      return {
+        kind: "admin, bad key",
+        method,
+        path: fill(template) + query(),
+        headers: headersWith(badAuth()),
+        body: withBody(method) ? body() : undefined,
+        isUnauthorized: true,
+      };
     }
     if (r < 0.72) {
       const [method, template] = pick(ADMIN_ROUTES.filter(([, p]) => !p.includes("health-check") || chance(0.02)));
       const headers = headersWith({ authorization: `Bearer ${targets.adminKey}` });
-      return { kind: "admin, junk input", method, path: fill(template) + query(), headers, body: withBody(method) ? body() : undefined, isUnauthorized: false };
+      return {
+        kind: "admin, junk input",
+        method,
+        path: fill(template) + query(),
+        headers,
+        body: withBody(method) ? body() : undefined,
+        isUnauthorized: false,
+      };
     }
     if (r < 0.8) {
-      const secret = pick([undefined, "", "wrong", targets.telegramSecret.slice(1), `x${targets.telegramSecret}`, junkString().replace(/[^\x20-\x7e]/g, "").slice(0, 300)]);
+      const secret = pick([
+        undefined,
+        "",
+        "wrong",
+        targets.telegramSecret.slice(1),
+        `x${targets.telegramSecret}`,
+        junkString()
+          .replace(/[^\x20-\x7e]/g, "")
+          .slice(0, 300),
+      ]);
       const headers = headersWith(secret === undefined ? {} : { "X-Telegram-Bot-Api-Secret-Token": secret });
-      return { kind: "telegram, wrong secret", method: "POST", path: "/webhooks/telegram", headers, body: body(), isUnauthorized: true };
+      return {
+        kind: "telegram, wrong secret",
+        method: "POST",
+        path: "/webhooks/telegram",
+        headers,
+        body: body(),
+        isUnauthorized: true,
+      };
     }
     if (r < 0.88) {
       const headers = headersWith({ "X-Telegram-Bot-Api-Secret-Token": targets.telegramSecret });
-      return { kind: "telegram, junk update", method: "POST", path: "/webhooks/telegram" + query(), headers, body: telegramJunk(rand, junkValue, junkString, body), isUnauthorized: false };
+      return {
+        kind: "telegram, junk update",
+        method: "POST",
+        path: `/webhooks/telegram${query()}`,
+        headers,
+        body: telegramJunk(rand, junkValue, junkString, body),
+        isUnauthorized: false,
+      };
     }
     if (r < 0.95) {
-      const signature = pick([undefined, "", "forged", btoa("forged-signature-bytes-000000"), "sha1=deadbeef", junkString().replace(/[^\x20-\x7e]/g, "").slice(0, 100)]);
-      const headers = { "content-type": pick(["application/x-www-form-urlencoded", "application/json", "text/plain"]), ...(signature === undefined ? {} : { "X-Twilio-Signature": signature }) };
-      const form = new URLSearchParams({ MessageSid: `SM${junkString().slice(0, 34)}`, From: pick(["whatsapp:+18015551234", junkString()]), To: "whatsapp:+14155238886", Body: junkString(), NumMedia: pick(["0", "1", "-1", "999", "x"]) }).toString();
-      return { kind: "whatsapp, forged signature", method: "POST", path: "/webhooks/whatsapp", headers, body: chance(0.8) ? form : body(), isUnauthorized: true };
+      const signature = pick([
+        undefined,
+        "",
+        "forged",
+        btoa("forged-signature-bytes-000000"),
+        "sha1=deadbeef",
+        junkString()
+          .replace(/[^\x20-\x7e]/g, "")
+          .slice(0, 100),
+      ]);
+      const headers = {
+        "content-type": pick(["application/x-www-form-urlencoded", "application/json", "text/plain"]),
+        ...(signature === undefined ? {} : { "X-Twilio-Signature": signature }),
+      };
+      const form = new URLSearchParams({
+        MessageSid: `SM${junkString().slice(0, 34)}`,
+        From: pick(["whatsapp:+18015551234", junkString()]),
+        To: "whatsapp:+14155238886",
+        Body: junkString(),
+        NumMedia: pick(["0", "1", "-1", "999", "x"]),
+      }).toString();
+      return {
+        kind: "whatsapp, forged signature",
+        method: "POST",
+        path: "/webhooks/whatsapp",
+        headers,
+        body: chance(0.8) ? form : body(),
+        isUnauthorized: true,
+      };
     }
     if (r < 0.98) {
-      const headers = headersWith({ ...pick<Record<string, string>>([{}, { authorization: "Bearer junk" }, { authorization: `Bearer ${targets.adminKey}` }]), accept: "application/json, text/event-stream" });
-      return { kind: "mcp, bad token", method: pick(["POST", "GET", "DELETE"]), path: "/mcp", headers, body: undefined, isUnauthorized: true };
+      const headers = headersWith({
+        ...pick<Record<string, string>>([
+          {},
+          { authorization: "Bearer junk" },
+          { authorization: `Bearer ${targets.adminKey}` },
+        ]),
+        accept: "application/json, text/event-stream",
+      });
+      return {
+        kind: "mcp, bad token",
+        method: pick(["POST", "GET", "DELETE"]),
+        path: "/mcp",
+        headers,
+        body: undefined,
+        isUnauthorized: true,
+      };
     }
     const [method, path] = pick([
       ["GET", "/health"],
@@ -190,18 +297,59 @@ export function hostileRequests(rand: () => number, targets: HostileTargets, hug
       ["GET", "/%2e%2e/%2e%2e/etc/passwd"],
       ["GET", "/webhooks/telegram"],
     ] as [string, string][]);
-    return { kind: "public, other", method, path, headers: badAuth(), body: withBody(method) ? body() : undefined, isUnauthorized: true };
+    return {
+      kind: "public, other",
+      method,
+      path,
+      headers: badAuth(),
+      body: withBody(method) ? body() : undefined,
+      isUnauthorized: true,
+    };
   };
 }
 
-const FIELD_NAMES = ["name", "phone", "channel", "timezone", "business", "credentials", "prompt", "cron", "run_at", "in_minutes", "paused", "onboarding_status", "status", "chat_id", "telegram_chat_id", "id", "update_id", "message", "text", "__proto__"];
+const FIELD_NAMES = [
+  "name",
+  "phone",
+  "channel",
+  "timezone",
+  "business",
+  "credentials",
+  "prompt",
+  "cron",
+  "run_at",
+  "in_minutes",
+  "paused",
+  "onboarding_status",
+  "status",
+  "chat_id",
+  "telegram_chat_id",
+  "id",
+  "update_id",
+  "message",
+  "text",
+  "__proto__",
+];
 
-function telegramJunk(rand: () => number, junkValue: () => unknown, junkString: () => string, body: () => string): string {
+function telegramJunk(
+  rand: () => number,
+  junkValue: () => unknown,
+  junkString: () => string,
+  body: () => string,
+): string {
   const r = rand();
   if (r < 0.3) return body();
   const chat = rand() < 0.5 ? { id: junkValue(), type: "private" } : junkValue();
   const update: Record<string, unknown> = { update_id: rand() < 0.7 ? Math.floor(rand() * 1e9) : junkValue() };
-  update[rand() < 0.8 ? "message" : String(junkString()).slice(0, 30)] = { message_id: junkValue(), date: junkValue(), chat, from: junkValue(), text: rand() < 0.5 ? junkString() : junkValue(), photo: rand() < 0.1 ? junkValue() : undefined, document: rand() < 0.1 ? junkValue() : undefined };
+  update[rand() < 0.8 ? "message" : String(junkString()).slice(0, 30)] = {
+    message_id: junkValue(),
+    date: junkValue(),
+    chat,
+    from: junkValue(),
+    text: rand() < 0.5 ? junkString() : junkValue(),
+    photo: rand() < 0.1 ? junkValue() : undefined,
+    document: rand() < 0.1 ? junkValue() : undefined,
+  };
   return JSON.stringify(update);
 }
 
@@ -209,7 +357,14 @@ function randomUnicode(rand: () => number, length: number): string {
   let s = "";
   for (let i = 0; i < length; i++) {
     const r = rand();
-    const code = r < 0.4 ? 0x20 + Math.floor(rand() * 0x5f) : r < 0.7 ? Math.floor(rand() * 0xd7ff) : r < 0.8 ? Math.floor(rand() * 0x20) : 0xe000 + Math.floor(rand() * 0x1fff);
+    const code =
+      r < 0.4
+        ? 0x20 + Math.floor(rand() * 0x5f)
+        : r < 0.7
+          ? Math.floor(rand() * 0xd7ff)
+          : r < 0.8
+            ? Math.floor(rand() * 0x20)
+            : 0xe000 + Math.floor(rand() * 0x1fff);
     s += String.fromCharCode(code);
   }
   return s;

@@ -1,8 +1,8 @@
 // Fault: Telegram answers sendMessage with 429 (retry_after), 500 or a slow 504 (gateway timeout), at random, for a
 // while. Every reply must still arrive exactly once; a chat that answers 403 (bot blocked) ends `failed` at once.
 import { expect, test } from "bun:test";
-import { createLinkedTenants, postAccepted, queryDb, replyTally, settle, startFaultRig } from "./support.ts";
 import type { SinkFault } from "../../bench/telegram-sink.ts";
+import { createLinkedTenants, postAccepted, queryDb, replyTally, settle, startFaultRig } from "./support.ts";
 
 const TENANTS = 12;
 const MESSAGES = 120;

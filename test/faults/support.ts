@@ -4,18 +4,27 @@ import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { baseEnv, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil } from "../../bench/stack.ts";
 import type { BenchServer } from "../../bench/stack.ts";
-import { writeStandInAgent } from "../../bench/stand-in.ts";
+import { baseEnv, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil } from "../../bench/stack.ts";
 import type { StandInOptions } from "../../bench/stand-in.ts";
-import { startTelegramSink } from "../../bench/telegram-sink.ts";
+import { writeStandInAgent } from "../../bench/stand-in.ts";
 import type { TelegramSink } from "../../bench/telegram-sink.ts";
+import { startTelegramSink } from "../../bench/telegram-sink.ts";
 
-export { baseEnv, createLinkedTenants, postUpdate, queryDb, startBenchServer, textUpdateBody, waitUntil, ADMIN_KEY } from "../../bench/stack.ts";
 export type { BenchServer, LinkedTenant } from "../../bench/stack.ts";
-export { startTelegramSink } from "../../bench/telegram-sink.ts";
-export type { TelegramSink } from "../../bench/telegram-sink.ts";
+export {
+  ADMIN_KEY,
+  baseEnv,
+  createLinkedTenants,
+  postUpdate,
+  queryDb,
+  startBenchServer,
+  textUpdateBody,
+  waitUntil,
+} from "../../bench/stack.ts";
 export { readStandInEvents, standInRuns, writeStandInAgent } from "../../bench/stand-in.ts";
+export type { TelegramSink } from "../../bench/telegram-sink.ts";
+export { startTelegramSink } from "../../bench/telegram-sink.ts";
 
 /** A deterministic PRNG (mulberry32) in [0, 1). */
 export function prng(seed: number): () => number {
@@ -68,7 +77,11 @@ export interface FaultRig {
  * Sets up a fault test: prints and seeds its PRNG (`faultSeed(suite)`), makes its temp folder (`faultDir(name)`),
  * starts the Telegram sink and writes the stand-in agent (`standIn` may be built from the folder's path).
  */
-export function startFaultRig(suite: string, name: string, standIn: StandInOptions | ((dir: string) => StandInOptions)): FaultRig {
+export function startFaultRig(
+  suite: string,
+  name: string,
+  standIn: StandInOptions | ((dir: string) => StandInOptions),
+): FaultRig {
   const { rand } = faultSeed(suite);
   const { dir, remove } = faultDir(name);
   const sink = startTelegramSink();
@@ -78,8 +91,10 @@ export function startFaultRig(suite: string, name: string, standIn: StandInOptio
     dir,
     sink,
     agent,
-    env: (extra = {}, { port = 0, shared = "server" } = {}) => baseEnv(join(dir, shared), port, sink.url, sink.token, { AGENT_COMMAND: agent, ...extra }),
-    startServer: (env, { port, name: serverName = "server" } = {}) => startBenchServer({ dir: join(dir, serverName), env, port }),
+    env: (extra = {}, { port = 0, shared = "server" } = {}) =>
+      baseEnv(join(dir, shared), port, sink.url, sink.token, { AGENT_COMMAND: agent, ...extra }),
+    startServer: (env, { port, name: serverName = "server" } = {}) =>
+      startBenchServer({ dir: join(dir, serverName), env, port }),
     async finish(...servers) {
       await Promise.all(servers.map((server) => server.stop()));
       await sink.stop();
@@ -99,11 +114,22 @@ export async function postAccepted(baseUrl: string, updateId: number, chatId: nu
  * Waits until no inbound message is open, no reply is pending and `alsoDone()` holds, polling every `everyMs`;
  * after `limitMs` it gives up quietly — the test's assertions then say what is missing.
  */
-export async function settle(dbPath: string, what: string, limitMs: number, everyMs: number, alsoDone: () => boolean = () => true): Promise<void> {
-  await waitUntil(() => {
-    const work = openWork(dbPath);
-    return work.open === 0 && work.pending === 0 && alsoDone();
-  }, what, limitMs, everyMs).catch(() => {});
+export async function settle(
+  dbPath: string,
+  what: string,
+  limitMs: number,
+  everyMs: number,
+  alsoDone: () => boolean = () => true,
+): Promise<void> {
+  await waitUntil(
+    () => {
+      const work = openWork(dbPath);
+      return work.open === 0 && work.pending === 0 && alsoDone();
+    },
+    what,
+    limitMs,
+    everyMs,
+  ).catch(() => {});
 }
 
 /** How often each `m:<tag>` appears across the sink's delivered replies. */
@@ -117,7 +143,10 @@ export function tagCounts(sink: TelegramSink): Map<string, number> {
 
 /** Inbound rows by Telegram update id (external_id): status and error. */
 export function inboundByUpdate(dbPath: string): Map<string, { status: string; error: string | null }> {
-  const rows = queryDb<{ external_id: string; status: string; error: string | null }>(dbPath, "SELECT external_id, status, error FROM messages WHERE direction = 'in' AND channel = 'telegram'");
+  const rows = queryDb<{ external_id: string; status: string; error: string | null }>(
+    dbPath,
+    "SELECT external_id, status, error FROM messages WHERE direction = 'in' AND channel = 'telegram'",
+  );
   return new Map(rows.map((r) => [r.external_id, { status: r.status, error: r.error }]));
 }
 
@@ -134,7 +163,11 @@ export function openWork(dbPath: string): { open: number; pending: number } {
  * Checks each accepted message: answered exactly once (its tag in one reply), or `failed` with an error (the
  * customer then got the failure reply, which carries no tag). Returns the tallies for the summary line.
  */
-export function replyTally(sink: TelegramSink, dbPath: string, accepted: Iterable<number>): { total: number; answered: number; failed: number; lost: number[]; duplicated: number[] } {
+export function replyTally(
+  sink: TelegramSink,
+  dbPath: string,
+  accepted: Iterable<number>,
+): { total: number; answered: number; failed: number; lost: number[]; duplicated: number[] } {
   const counts = tagCounts(sink);
   const rows = inboundByUpdate(dbPath);
   const tally = { total: 0, answered: 0, failed: 0, lost: [] as number[], duplicated: [] as number[] };

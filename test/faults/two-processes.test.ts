@@ -3,7 +3,18 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN_KEY, createLinkedTenants, postAccepted, queryDb, readStandInEvents, replyTally, settle, standInRuns, startFaultRig, tagCounts } from "./support.ts";
+import {
+  ADMIN_KEY,
+  createLinkedTenants,
+  postAccepted,
+  queryDb,
+  readStandInEvents,
+  replyTally,
+  settle,
+  standInRuns,
+  startFaultRig,
+  tagCounts,
+} from "./support.ts";
 
 const MESSAGES = 400;
 const TENANTS = 8;
@@ -26,7 +37,10 @@ test("two processes on one database: no overlapping runs, every message and task
       const res = await fetch(`${(k % 2 ? b : a).url}/admin/tenants/${tenant.id}/tasks`, {
         method: "POST",
         headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-        body: JSON.stringify({ prompt: `Send the daily summary ${tag}`, run_at: new Date(Date.now() + 1000 + k * 150).toISOString() }),
+        body: JSON.stringify({
+          prompt: `Send the daily summary ${tag}`,
+          run_at: new Date(Date.now() + 1000 + k * 150).toISOString(),
+        }),
       });
       expect(res.status).toBe(201);
       taskTags.push(tag);
@@ -55,7 +69,8 @@ test("two processes on one database: no overlapping runs, every message and task
     let overlaps = 0;
     for (const tenant of tenants) {
       const own = runs.filter((r) => r.tenantId === tenant.id).sort((x, y) => x.startMs - y.startMs);
-      for (let i = 1; i < own.length; i++) if (own[i]!.startMs < (own[i - 1]!.endMs ?? Number.POSITIVE_INFINITY)) overlaps++;
+      for (let i = 1; i < own.length; i++)
+        if (own[i]!.startMs < (own[i - 1]!.endMs ?? Number.POSITIVE_INFINITY)) overlaps++;
     }
     const tally = replyTally(sink, a.dbPath, accepted);
     const c = counts();
@@ -70,7 +85,12 @@ test("two processes on one database: no overlapping runs, every message and task
     expect(taskRuns).toEqual(taskTags.map(() => 1));
     expect(taskRows.map((r) => r.status)).toEqual(taskTags.map(() => "DONE"));
     // Both processes ran agents (their logs say so).
-    const runsBy = [a, b].map((s) => readFileSync(join(s.dir, "server.log"), "utf8").split("\n").filter((l) => l.includes('"agent run started"')).length);
+    const runsBy = [a, b].map(
+      (s) =>
+        readFileSync(join(s.dir, "server.log"), "utf8")
+          .split("\n")
+          .filter((l) => l.includes('"agent run started"')).length,
+    );
     expect(runsBy.every((n) => n > 0)).toBe(true);
   } finally {
     await rig.finish(a, b);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
-import { createTestContext } from "./context.ts";
 import type { TestContext, TestContextOptions } from "./context.ts";
+import { createTestContext } from "./context.ts";
 
 /** How long one fresh value lives: one test (the default) or the whole file / describe block. */
 export interface FreshOptions {
@@ -13,7 +13,11 @@ export interface FreshOptions {
  * block can write `const f = freshEachTest(() => makeFixture(), (f) => f.cleanup())` instead of a `let` and two hooks.
  * Reading the stand-in outside a test throws.
  */
-export function freshEachTest<T extends object>(make: () => Promise<T>, dispose: (value: T) => Promise<void> | void, { per = "test" }: FreshOptions = {}): T {
+export function freshEachTest<T extends object>(
+  make: () => Promise<T>,
+  dispose: (value: T) => Promise<void> | void,
+  { per = "test" }: FreshOptions = {},
+): T {
   let current: T | undefined;
   const [before, after] = per === "file" ? [beforeAll, afterAll] : [beforeEach, afterEach];
   before(async () => {
@@ -32,5 +36,9 @@ export function freshEachTest<T extends object>(make: () => Promise<T>, dispose:
 
 /** A fresh createTestContext(options) per test (or per file), cleaned up after: `const t = useTestContext();`. */
 export function useTestContext(options: TestContextOptions = {}, fresh: FreshOptions = {}): TestContext {
-  return freshEachTest(() => createTestContext(options), (t) => t.cleanup(), fresh);
+  return freshEachTest(
+    () => createTestContext(options),
+    (t) => t.cleanup(),
+    fresh,
+  );
 }

@@ -10,21 +10,22 @@
 //   eventually()         – wait (bounded) until a check returns a value (wait.ts)
 //   freePort()           – a port free a moment ago on 127.0.0.1 (server-process.ts)
 //   noBwrapEnv()         – a spawned server's PATH on which bubblewrap does not work; skipWithoutBwrap() (sandbox.ts)
-export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "./context.ts";
+
 export type { TestContext, TestContextOptions } from "./context.ts";
-export { freshEachTest, useTestContext } from "./fresh.ts";
+export { createTestContext, FakeClock, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "./context.ts";
 export type { FreshOptions } from "./fresh.ts";
+export { freshEachTest, useTestContext } from "./fresh.ts";
 export { saveInto } from "./media-sink.ts";
 export { rejectionOf } from "./rejection.ts";
-export { runProcess } from "./run-process.ts";
 export type { ProcessResult } from "./run-process.ts";
-export { startTestServer } from "./server.ts";
-export type { StartTestServerOptions, TestServer } from "./server.ts";
-export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";
-export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";
-export { holdWriteLock } from "./write-lock.ts";
-export type { WriteLockHolder } from "./write-lock.ts";
-export { insertTenant } from "./tenants.ts";
-export type { TenantRow } from "./tenants.ts";
-export { eventually } from "./wait.ts";
+export { runProcess } from "./run-process.ts";
 export { HAS_BWRAP, NO_BWRAP_REASON, noBwrapEnv, skipWithoutBwrap } from "./sandbox.ts";
+export type { StartTestServerOptions, TestServer } from "./server.ts";
+export { startTestServer } from "./server.ts";
+export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";
+export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";
+export type { TenantRow } from "./tenants.ts";
+export { insertTenant } from "./tenants.ts";
+export { eventually } from "./wait.ts";
+export type { WriteLockHolder } from "./write-lock.ts";
+export { holdWriteLock } from "./write-lock.ts";

@@ -9,7 +9,10 @@ export interface ProcessResult {
  * Runs `argv` to its end in `cwd` with exactly `env` as its environment (nothing inherited), stdin /dev/null unless
  * `stdin` text is given, and collects stdout, stderr and the exit code.
  */
-export async function runProcess(argv: string[], options: { cwd: string; env: Record<string, string>; stdin?: string }): Promise<ProcessResult> {
+export async function runProcess(
+  argv: string[],
+  options: { cwd: string; env: Record<string, string>; stdin?: string },
+): Promise<ProcessResult> {
   const proc = Bun.spawn(argv, {
     cwd: options.cwd,
     env: options.env,
@@ -17,6 +20,10 @@ export async function runProcess(argv: string[], options: { cwd: string; env: Re
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }

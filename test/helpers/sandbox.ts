@@ -28,7 +28,10 @@ export function noBwrapEnv(): { PATH: string } {
   if (!fakeDir) {
     fakeDir = mkdtempSync(join(tmpdir(), "proxystaff-no-bwrap-"));
     const fake = join(fakeDir, "bwrap");
-    writeFileSync(fake, "#!/bin/sh\necho 'bwrap: No permissions to create a new namespace (a fake: this test runs as on a machine without a working sandbox)' >&2\nexit 1\n");
+    writeFileSync(
+      fake,
+      "#!/bin/sh\necho 'bwrap: No permissions to create a new namespace (a fake: this test runs as on a machine without a working sandbox)' >&2\nexit 1\n",
+    );
     chmodSync(fake, 0o755);
   }
   return { PATH: `${fakeDir}:${process.env.PATH ?? "/usr/bin:/bin"}` };

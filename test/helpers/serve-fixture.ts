@@ -5,12 +5,12 @@
 //   POST /test/json        echoes the JSON body (400 invalid_json for a malformed one)
 //   GET  /test/tenants     the tenants rows as this server's own connection reads them
 import { loadConfig } from "../../src/config.ts";
+import type { AppContext } from "../../src/context.ts";
 import { schema } from "../../src/db/index.ts";
-import type { RouteModule } from "../../src/ports.ts";
 import { buildServerParts } from "../../src/parts.ts";
+import type { RouteModule } from "../../src/ports.ts";
 import { createContext } from "../../src/runtime.ts";
 import { serveUntilSignal } from "../../src/serve.ts";
-import type { AppContext } from "../../src/context.ts";
 
 function testRoutes(ctx: AppContext): RouteModule {
   return {

@@ -1,8 +1,8 @@
-import type { Subprocess } from "bun";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Subprocess } from "bun";
 import { testEnv } from "./context.ts";
 
 /** The repository root (where package.json and src/ live). */
@@ -116,7 +116,9 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
           resolvePromise(found);
         } else if (proc.exitCode !== null || proc.signalCode !== null) {
           done();
-          reject(new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before the awaited log line\n${describe()}`));
+          reject(
+            new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before the awaited log line\n${describe()}`),
+          );
         }
       };
       const timer = setTimeout(() => {

@@ -1,8 +1,8 @@
-import { startServer } from "../../src/serve.ts";
-import type { RunningServer, ServerBuilder } from "../../src/serve.ts";
 import type { RouteModule, ServerPart } from "../../src/ports.ts";
-import { createTestContext } from "./context.ts";
+import type { RunningServer, ServerBuilder } from "../../src/serve.ts";
+import { startServer } from "../../src/serve.ts";
 import type { TestContext, TestContextOptions } from "./context.ts";
+import { createTestContext } from "./context.ts";
 
 export interface TestServer extends TestContext {
   server: RunningServer;

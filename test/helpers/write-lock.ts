@@ -23,7 +23,11 @@ process.on("SIGTERM", finish);
  * `holdMs`; resolves once the lock is held.
  */
 export async function holdWriteLock(dbPath: string, holdMs: number): Promise<WriteLockHolder> {
-  const proc = Bun.spawn([process.execPath, "-e", HOLDER_SCRIPT, dbPath, String(holdMs)], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, "-e", HOLDER_SCRIPT, dbPath, String(holdMs)], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = proc.stdout.getReader();
   let seen = "";
   while (!seen.includes("locked")) {

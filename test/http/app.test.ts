@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { NotFoundError } from "../../src/errors.ts";
 import { createApp, MAX_BODY_BYTES } from "../../src/http/app.ts";
-import type { RouteModule } from "../../src/ports.ts";
 import { HealthRegistry } from "../../src/http/health.ts";
+import type { RouteModule } from "../../src/ports.ts";
 import { createTestContext, startTestServer, TEST_ADMIN_KEY, useTestContext } from "../helpers/index.ts";
 
 /** Routes that exist only in this test, to reach the app's error handling. */
@@ -104,9 +104,14 @@ describe("/admin/* authentication", () => {
     expect(await json(ok)).toEqual({ pong: true });
     const lower = await app.request("/admin/ping", { headers: { authorization: `bearer ${TEST_ADMIN_KEY}` } });
     expect(lower.status).toBe(200);
-    const missing = await app.request("/admin/nothing/here", { method: "POST", headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const missing = await app.request("/admin/nothing/here", {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
     expect(missing.status).toBe(404);
-    expect(await json(missing)).toEqual({ error: { code: "not_found", message: expect.stringContaining("/admin/nothing/here") } });
+    expect(await json(missing)).toEqual({
+      error: { code: "not_found", message: expect.stringContaining("/admin/nothing/here") },
+    });
   });
 });
 
@@ -119,9 +124,15 @@ describe("error shapes", () => {
   });
 
   test("malformed JSON → 400 invalid_json", async () => {
-    const res = await appFor().request("/test/json", { method: "POST", body: "{not json", headers: { "content-type": "application/json" } });
+    const res = await appFor().request("/test/json", {
+      method: "POST",
+      body: "{not json",
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(400);
-    expect(await json(res)).toEqual({ error: { code: "invalid_json", message: "The request body is not valid JSON." } });
+    expect(await json(res)).toEqual({
+      error: { code: "invalid_json", message: "The request body is not valid JSON." },
+    });
   });
 
   test("zod failure → 400 invalid_input naming the field", async () => {
@@ -154,7 +165,13 @@ describe("error shapes", () => {
     await appFor().request("/no/such/route?token=abc");
     const lines = t.logs.filter((l) => l.msg === "request");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: "info", method: "GET", path: "/no/such/route", status: 404, duration_ms: expect.any(Number) });
+    expect(lines[0]).toMatchObject({
+      level: "info",
+      method: "GET",
+      path: "/no/such/route",
+      status: 404,
+      duration_ms: expect.any(Number),
+    });
     expect(JSON.stringify(lines[0])).not.toContain("token=abc");
   });
 });
@@ -164,7 +181,11 @@ describe("request size over a real socket", () => {
     const s = await startTestServer({ routes: [testRoutes] });
     try {
       const big = JSON.stringify({ a: "x".repeat(MAX_BODY_BYTES) });
-      const res = await fetch(`${s.url}/test/json`, { method: "POST", body: big, headers: { "content-type": "application/json" } });
+      const res = await fetch(`${s.url}/test/json`, {
+        method: "POST",
+        body: big,
+        headers: { "content-type": "application/json" },
+      });
       expect(res.status).toBe(413);
       expect(await json(res)).toMatchObject({ error: { code: "payload_too_large" } });
 
@@ -177,12 +198,20 @@ describe("request size over a real socket", () => {
           controller.enqueue(chunk);
         },
       });
-      const chunked = await fetch(`${s.url}/test/json`, { method: "POST", body: stream, headers: { "content-type": "application/json" } });
+      const chunked = await fetch(`${s.url}/test/json`, {
+        method: "POST",
+        body: stream,
+        headers: { "content-type": "application/json" },
+      });
       expect(chunked.status).toBe(413);
 
       const fits = JSON.stringify({ a: "x".repeat(MAX_BODY_BYTES - 8) });
       expect(fits.length).toBe(MAX_BODY_BYTES);
-      const ok = await fetch(`${s.url}/test/json`, { method: "POST", body: fits, headers: { "content-type": "application/json" } });
+      const ok = await fetch(`${s.url}/test/json`, {
+        method: "POST",
+        body: fits,
+        headers: { "content-type": "application/json" },
+      });
       expect(ok.status).toBe(200);
     } finally {
       await s.cleanup();

@@ -8,10 +8,14 @@ describe("createErrorHandler", () => {
   const app = new Hono();
   app.onError(createErrorHandler(createLogger({ level: "error", write: () => {} })));
   app.get("/busy", () => {
-    throw new DatabaseBusyError(4000, { cause: Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" }) });
+    throw new DatabaseBusyError(4000, {
+      cause: Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" }),
+    });
   });
   app.get("/raw-busy", () => {
-    throw new Error("Failed query: insert …", { cause: Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" }) });
+    throw new Error("Failed query: insert …", {
+      cause: Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" }),
+    });
   });
 
   test("a busy database is 503 database_busy with Retry-After, not a 500", async () => {

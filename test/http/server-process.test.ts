@@ -1,5 +1,5 @@
 // The server as a real process: secret-free output, graceful shutdown on SIGTERM/SIGINT.
-import { describe, expect, test, setDefaultTimeout } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { noBwrapEnv, SERVE_FIXTURE, spawnServer, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 
 // These tests start real processes; give them room even when run alone with plain `bun test`.

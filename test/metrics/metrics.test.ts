@@ -5,13 +5,13 @@ import type { AgentResult } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName, InboundMessage, OutboundMessage, SendResult } from "../../src/channels/types.ts";
 import { isoAt } from "../../src/clock.ts";
 import type { AppContext } from "../../src/context.ts";
-import { createConversation, createOutbox } from "../../src/conversation/index.ts";
 import type { Conversation } from "../../src/conversation/index.ts";
+import { createConversation, createOutbox } from "../../src/conversation/index.ts";
 import { insertInbound } from "../../src/conversation/message-store.ts";
 import { acquireLease } from "../../src/conversation/session-store.ts";
 import { metricsRoutes } from "../../src/http/health.ts";
-import { eventually, insertTenant, startTestServer } from "../helpers/index.ts";
 import type { TestServer } from "../helpers/index.ts";
+import { eventually, insertTenant, startTestServer } from "../helpers/index.ts";
 
 /** A Telegram stand-in: the first send answers a retryable 502, every later one succeeds. */
 function flakyTelegram(): Channel & { sent: OutboundMessage[] } {
@@ -33,7 +33,7 @@ function flakyTelegram(): Channel & { sent: OutboundMessage[] } {
 /** A stand-in agent whose runs wait for `release()` (so a second message stays queued meanwhile). */
 function gatedRunner(): AgentRunner & { release(): void; runs: number } {
   let open: () => void = () => {};
-  let gate = new Promise<void>((r) => (open = r));
+  const gate = new Promise<void>((r) => (open = r));
   const runner = {
     runs: 0,
     release: () => open(),
@@ -54,7 +54,10 @@ interface Stack {
 }
 
 /** The conversation with a stand-in agent, the real outbox over a flaky channel, and /metrics, in a server. */
-async function startStack(env: Record<string, string> = {}, before?: (ctx: AppContext) => Promise<void>): Promise<Stack> {
+async function startStack(
+  env: Record<string, string> = {},
+  before?: (ctx: AppContext) => Promise<void>,
+): Promise<Stack> {
   const telegram = flakyTelegram();
   const runner = gatedRunner();
   let conversation: Conversation | undefined;
@@ -107,8 +110,15 @@ describe("GET /metrics", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();
-    for (const name of ["proxystaff_inbound_messages_total", "proxystaff_agent_runs_total", "proxystaff_agent_run_duration_seconds",
-      "proxystaff_outbox_retries_total", "proxystaff_lease_recoveries_total", "proxystaff_scheduler_lag_seconds", "proxystaff_queue_depth"]) {
+    for (const name of [
+      "proxystaff_inbound_messages_total",
+      "proxystaff_agent_runs_total",
+      "proxystaff_agent_run_duration_seconds",
+      "proxystaff_outbox_retries_total",
+      "proxystaff_lease_recoveries_total",
+      "proxystaff_scheduler_lag_seconds",
+      "proxystaff_queue_depth",
+    ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
     // known label values exist at 0 before anything happened (alerts on increase() see the first event)
@@ -144,7 +154,8 @@ describe("GET /metrics", () => {
     await eventually(() => telegram.sent.filter((m) => m.text === "Done, boss.").length === 2, "both answers sent");
 
     const text = await scrape();
-    const inbound = (outcome: string) => sample(text, `proxystaff_inbound_messages_total{channel="telegram",outcome="${outcome}"}`);
+    const inbound = (outcome: string) =>
+      sample(text, `proxystaff_inbound_messages_total{channel="telegram",outcome="${outcome}"}`);
     expect(inbound("queued")).toBe(2);
     expect(inbound("duplicate")).toBe(1);
     expect(inbound("unknown_chat")).toBe(1);
@@ -169,7 +180,8 @@ describe("GET /metrics", () => {
     await conversation.handleInbound(tg("one", "2003"));
     await conversation.handleInbound(tg("two", "2003"));
     const text = await (await server.adminFetch("/metrics")).text();
-    const inbound = (outcome: string) => sample(text, `proxystaff_inbound_messages_total{channel="telegram",outcome="${outcome}"}`);
+    const inbound = (outcome: string) =>
+      sample(text, `proxystaff_inbound_messages_total{channel="telegram",outcome="${outcome}"}`);
     expect(inbound("paused")).toBe(1);
     expect(inbound("archived")).toBe(1);
     expect(inbound("queued")).toBe(1);

@@ -22,9 +22,13 @@ describe("intake credentials", () => {
   });
 
   test("errors name the field and the rule", () => {
-    expect(errorOf({ SENDGRID_API_KEY: 42 })).toContain("credentials.SENDGRID_API_KEY: must be a string (or a JSON object");
+    expect(errorOf({ SENDGRID_API_KEY: 42 })).toContain(
+      "credentials.SENDGRID_API_KEY: must be a string (or a JSON object",
+    );
     expect(errorOf({ LIST: ["a"] })).toContain("credentials.LIST: must be a string");
-    expect(errorOf({ "sendgrid key": "x" })).toContain("credentials.sendgrid key: key must match ^[A-Z][A-Z0-9_]{0,63}$");
+    expect(errorOf({ "sendgrid key": "x" })).toContain(
+      "credentials.sendgrid key: key must match ^[A-Z][A-Z0-9_]{0,63}$",
+    );
     expect(errorOf({ BIG: "x".repeat(64 * 1024 + 1) })).toContain("credentials.BIG: must be at most 64 KiB");
   });
 });

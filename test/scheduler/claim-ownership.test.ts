@@ -73,7 +73,12 @@ for (const driver of DRIVERS) {
       expect((await restarted.tick()).recovered).toBe(0);
       expect(asked).toEqual([{ taskId: task.id, since: "2026-11-26T09:00:00.000Z" }]);
       expect(enqueued).toHaveLength(1); // not run again
-      expect(await readTask(t.ctx, task.id)).toMatchObject({ status: "PENDING", next_run_at: "2026-11-26T10:00:00.000Z", attempts: 0, last_error: null });
+      expect(await readTask(t.ctx, task.id)).toMatchObject({
+        status: "PENDING",
+        next_run_at: "2026-11-26T10:00:00.000Z",
+        attempts: 0,
+        last_error: null,
+      });
       expect(notes.some((n) => n.line.includes("interrupted"))).toBe(false);
 
       clock.advance(50 * MIN); // 10:00 claimed; this run failed, and again the result was not reported
@@ -82,7 +87,11 @@ for (const driver of DRIVERS) {
       clock.advance(10 * MIN);
       await restarted.tick();
       expect(enqueued).toHaveLength(2);
-      expect(await readTask(t.ctx, task.id)).toMatchObject({ status: "PENDING", attempts: 1, last_error: "timeout: the agent took too long" });
+      expect(await readTask(t.ctx, task.id)).toMatchObject({
+        status: "PENDING",
+        attempts: 1,
+        last_error: "timeout: the agent took too long",
+      });
     });
   });
 }

@@ -12,14 +12,18 @@ const ctx = await createContext(loadConfig(process.env, { generateSecrets: false
   log: createLogger({ level: "warn", write: (line) => process.stderr.write(`${line}\n`) }),
 });
 let scheduler: Scheduler | undefined;
-scheduler = createScheduler(ctx, {
-  async enqueueTask(_tenantId, task) {
-    const row = await getTask(ctx.db, task.taskId);
-    process.stdout.write(`CLAIM ${task.taskId} ${row.slot_at}\n`);
-    setTimeout(() => void scheduler?.applyRunResult(task.taskId, { ok: true }), 5);
-    return crypto.randomUUID();
+scheduler = createScheduler(
+  ctx,
+  {
+    async enqueueTask(_tenantId, task) {
+      const row = await getTask(ctx.db, task.taskId);
+      process.stdout.write(`CLAIM ${task.taskId} ${row.slot_at}\n`);
+      setTimeout(() => void scheduler?.applyRunResult(task.taskId, { ok: true }), 5);
+      return crypto.randomUUID();
+    },
   },
-}, { maxSleepMs: Number(process.env.MAX_SLEEP_MS ?? "60000"), batchSize: 2 });
+  { maxSleepMs: Number(process.env.MAX_SLEEP_MS ?? "60000"), batchSize: 2 },
+);
 scheduler.service.start();
 await Bun.sleep(Number(process.env.RUN_MS ?? "3000"));
 await scheduler.service.stop();

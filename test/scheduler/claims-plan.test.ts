@@ -2,8 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { isoAt } from "../../src/clock.ts";
 import { claimDueTasks, earliestNextRunAt, findStaleClaims, staleClaimIdsQuery } from "../../src/scheduler/claims.ts";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 
 // The scheduler's idle pass (stale claims, due claims, the earliest slot) must cost what the RUNNING and
 // DUE rows cost, not the whole table — also once the table has statistics (an operator ran ANALYZE or

@@ -2,15 +2,14 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import type { AgentRunner } from "../../src/agent/index.ts";
 import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName } from "../../src/channels/types.ts";
-import { createConversation } from "../../src/conversation/index.ts";
 import type { Conversation } from "../../src/conversation/index.ts";
+import { createConversation } from "../../src/conversation/index.ts";
 import type { OutboundReply } from "../../src/conversation/outbox.ts";
 import { conversationTaskDeps, createScheduler, createTask } from "../../src/scheduler/index.ts";
 import type { Scheduler } from "../../src/scheduler/loop.ts";
-import { createTestContext, eventually, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, eventually, insertTenant } from "../helpers/index.ts";
 import { readTask } from "./fixtures.ts";
-import { schema } from "../../src/db/index.ts";
 
 // The scheduler wired to the real conversation engine (queue, lease, turn runner) with a stand-in
 // agent runner: a due task becomes a kind='task' message, runs, answers in the tenant's chat, and its
@@ -28,7 +27,13 @@ beforeEach(async () => {
   t = await createTestContext();
   replies = [];
   prompts = [];
-  nextResult = () => ({ kind: "ok", text: "Done: coffee beans ordered.", sessionId: "s-1", durationMs: 1, exitCode: 0 });
+  nextResult = () => ({
+    kind: "ok",
+    text: "Done: coffee beans ordered.",
+    sessionId: "s-1",
+    durationMs: 1,
+    exitCode: 0,
+  });
   const runner: AgentRunner = {
     run: async (req: AgentRunRequest) => {
       prompts.push(req.prompt);
@@ -51,19 +56,45 @@ afterEach(async () => {
 });
 
 test("a due one-shot runs through the conversation, answers in the chat and is DONE", async () => {
-  const { id: tenantId } = await insertTenant(t.ctx, { name: "Bean Co", phone_number: "+18015550199", telegram_chat_id: "4242", onboarding_status: "LIVE" });
-  const task = await createTask(t.ctx, tenantId, { prompt: "Order coffee beans", run_at: new Date(Date.now() + 300).toISOString() }, "agent");
+  const { id: tenantId } = await insertTenant(t.ctx, {
+    name: "Bean Co",
+    phone_number: "+18015550199",
+    telegram_chat_id: "4242",
+    onboarding_status: "LIVE",
+  });
+  const task = await createTask(
+    t.ctx,
+    tenantId,
+    { prompt: "Order coffee beans", run_at: new Date(Date.now() + 300).toISOString() },
+    "agent",
+  );
   await eventually(async () => (await readTask(t.ctx, task.id)).status === "DONE", "the task DONE");
   expect(prompts).toHaveLength(1);
   expect(prompts[0]).toContain("Order coffee beans");
   expect(replies).toHaveLength(1);
-  expect(replies[0]).toMatchObject({ tenantId, channel: "telegram", chatId: "4242", text: "Done: coffee beans ordered." });
+  expect(replies[0]).toMatchObject({
+    tenantId,
+    channel: "telegram",
+    chatId: "4242",
+    text: "Done: coffee beans ordered.",
+  });
 });
 
 test("a failed run comes back as a retry with backoff", async () => {
-  const { id: tenantId } = await insertTenant(t.ctx, { name: "Bean Co", phone_number: "+18015550199", telegram_chat_id: "4242", onboarding_status: "LIVE" });
-  nextResult = () => ({ kind: "timeout", error: "the run took too long", durationMs: 1, exitCode: null }) as AgentResult;
-  const task = await createTask(t.ctx, tenantId, { prompt: "Check bookings", run_at: new Date(Date.now() + 300).toISOString() }, "admin");
+  const { id: tenantId } = await insertTenant(t.ctx, {
+    name: "Bean Co",
+    phone_number: "+18015550199",
+    telegram_chat_id: "4242",
+    onboarding_status: "LIVE",
+  });
+  nextResult = () =>
+    ({ kind: "timeout", error: "the run took too long", durationMs: 1, exitCode: null }) as AgentResult;
+  const task = await createTask(
+    t.ctx,
+    tenantId,
+    { prompt: "Check bookings", run_at: new Date(Date.now() + 300).toISOString() },
+    "admin",
+  );
   await eventually(async () => (await readTask(t.ctx, task.id)).attempts === 1, "one failed attempt");
   const row = await readTask(t.ctx, task.id);
   expect(row.status).toBe("PENDING");

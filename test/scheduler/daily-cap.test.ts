@@ -1,8 +1,8 @@
 // S8 (task flood): at most TASK_MAX_RUNS_PER_DAY task runs per tenant per day of its zone; a task due past the cap
 // is not run but deferred to the next day (a recurring one to its first slot then, a one-shot to midnight).
 import { describe, expect, test } from "bun:test";
-import { countTaskRunsSince, insertTaskMessage } from "../../src/scheduler/task-queue.ts";
 import { createScheduler, createTask } from "../../src/scheduler/index.ts";
+import { countTaskRunsSince, insertTaskMessage } from "../../src/scheduler/task-queue.ts";
 import type { SchedulerDeps } from "../../src/scheduler/task-runs.ts";
 import { createTestContext, FakeClock, freshEachTest, insertTenant } from "../helpers/index.ts";
 import { MIN, readTask } from "./fixtures.ts";
@@ -59,7 +59,8 @@ describe("daily cap on task runs", () => {
     const { t, clock, tenantId, enqueued, scheduler } = f;
     const operator = await createTask(t.ctx, tenantId, { prompt: "Operator's", in_minutes: 1 }, "admin");
     const agents = [];
-    for (let i = 0; i < 4; i++) agents.push(await createTask(t.ctx, tenantId, { prompt: `Agent ${i}`, in_minutes: 1 }, "agent"));
+    for (let i = 0; i < 4; i++)
+      agents.push(await createTask(t.ctx, tenantId, { prompt: `Agent ${i}`, in_minutes: 1 }, "agent"));
     clock.advance(MIN);
     expect((await scheduler.tick()).claimed).toBe(5);
     expect(enqueued).toHaveLength(CAP);

@@ -1,12 +1,20 @@
 import { afterEach, beforeEach } from "bun:test";
-import { eq } from "drizzle-orm";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
 import type { AppContext } from "../../src/context.ts";
-import { schema } from "../../src/db/index.ts";
 import type { DriverKind, TaskRow } from "../../src/db/index.ts";
+import { schema } from "../../src/db/index.ts";
 import type { SchedulerDeps } from "../../src/scheduler/task-runs.ts";
-import { createTestContext, FakeClock, insertTenant, REPO_ROOT, runProcess, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { ProcessResult, TestContext } from "../helpers/index.ts";
+import {
+  createTestContext,
+  FakeClock,
+  insertTenant,
+  REPO_ROOT,
+  runProcess,
+  TEST_ADMIN_KEY,
+  TEST_CREDENTIALS_KEY,
+} from "../helpers/index.ts";
 
 export async function setTenant(
   ctx: AppContext,
@@ -56,7 +64,12 @@ export function freshCaseEachTest(driver: DriverKind, use: (fresh: SchedulerCase
  * Runs `bun <REPO_ROOT>/<file> ...args` in the repo over the test context's database and tenants folder (with the
  * test keys, PATH and `extra` as its whole environment) and collects its output and exit code.
  */
-export function runRepoFile(t: TestContext, file: string, args: string[] = [], extra: Record<string, string> = {}): Promise<ProcessResult> {
+export function runRepoFile(
+  t: TestContext,
+  file: string,
+  args: string[] = [],
+  extra: Record<string, string> = {},
+): Promise<ProcessResult> {
   return runProcess([process.execPath, join(REPO_ROOT, file), ...args], {
     cwd: REPO_ROOT,
     env: {

@@ -109,7 +109,12 @@ for (const driver of DRIVERS) {
         clock.advance(MIN);
         await s.tick();
         let row = await s.applyRunResult(task.id, { ok: false, error: "timeout" });
-        expect(row).toMatchObject({ status: "PENDING", attempts: 1, last_error: "timeout", next_run_at: "2026-11-26T09:01:00.000Z" });
+        expect(row).toMatchObject({
+          status: "PENDING",
+          attempts: 1,
+          last_error: "timeout",
+          next_run_at: "2026-11-26T09:01:00.000Z",
+        });
         clock.advance(59_000);
         expect((await s.tick()).claimed).toBe(0);
         clock.advance(1_000);
@@ -140,7 +145,12 @@ for (const driver of DRIVERS) {
         clock.advance(5 * MIN);
         await s.tick();
         row = await s.applyRunResult(task.id, { ok: false, error: "timeout" });
-        expect(row).toMatchObject({ status: "PENDING", attempts: 0, last_error: "timeout", next_run_at: "2026-11-26T09:10:00.000Z" });
+        expect(row).toMatchObject({
+          status: "PENDING",
+          attempts: 0,
+          last_error: "timeout",
+          next_run_at: "2026-11-26T09:10:00.000Z",
+        });
       });
 
       test("a hand-over that throws counts as a failed attempt", async () => {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { AppContext } from "../../src/context.ts";
 import { createContext } from "../../src/runtime.ts";
 import { createScheduler, createTask, listTasks } from "../../src/scheduler/index.ts";
-import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 
 // Two schedulers on two connections to one database file (bun:sqlite and native libSQL, as two
 // processes would have): every due slot must be claimed by exactly one of them.
@@ -25,7 +25,8 @@ test("concurrent ticks of two schedulers claim each slot once", async () => {
   const TASKS = 60;
   for (let i = 0; i < TASKS; i++) {
     const tenantId = tenants[i % tenants.length] ?? "";
-    const input = i % 2 === 0 ? { prompt: `recurring ${i}`, cron: "* * * * *" } : { prompt: `once ${i}`, in_minutes: 1 };
+    const input =
+      i % 2 === 0 ? { prompt: `recurring ${i}`, cron: "* * * * *" } : { prompt: `once ${i}`, in_minutes: 1 };
     await createTask(t.ctx, tenantId, input, "admin");
   }
   const claims = new Map<string, string[]>();

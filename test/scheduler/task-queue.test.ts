@@ -1,10 +1,10 @@
 import { afterEach, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
+import type { AppContext } from "../../src/context.ts";
 import { messages } from "../../src/db/schema.ts";
 import { findTaskRunResult, insertTaskMessage, isTaskMessageOpen } from "../../src/scheduler/task-queue.ts";
-import { createTestContext, insertTenant, FakeClock } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import type { AppContext } from "../../src/context.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 
 let tc: TestContext;
 let ctx: AppContext;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createScheduler, createTask, getTask } from "../../src/scheduler/index.ts";
 import type { Scheduler } from "../../src/scheduler/loop.ts";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 
 // The real timer with the real clock: a seconds-level cron fires in two successive slots.
 let t: TestContext;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createTask } from "../../src/scheduler/index.ts";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, insertTenant } from "../helpers/index.ts";
 import { runRepoFile } from "./fixtures.ts";
 
 // Two real processes run the scheduler loop on one database file: every slot runs exactly once.
@@ -25,7 +25,9 @@ async function worker(runMs: number) {
 test("two scheduler processes on one database run each slot once", async () => {
   const tenantId = (await insertTenant(t.ctx)).id;
   const everySecond = await Promise.all(
-    [0, 1, 2, 3, 4].map((i) => createTask(t.ctx, tenantId, { prompt: `every second ${i}`, cron: "* * * * * *" }, "admin")),
+    [0, 1, 2, 3, 4].map((i) =>
+      createTask(t.ctx, tenantId, { prompt: `every second ${i}`, cron: "* * * * * *" }, "admin"),
+    ),
   );
   const [[outA, errA, codeA], [outB, errB, codeB]] = await Promise.all([worker(3500), worker(3500)]);
   expect(codeA).toBe(0);

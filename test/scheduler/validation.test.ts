@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AppError } from "../../src/errors.ts";
 import { cancelTask, createTask, getTask, listTasks, updateTask } from "../../src/scheduler/index.ts";
 import type { NewTaskInput } from "../../src/scheduler/tasks.ts";
-import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
 
 let t: TestContext;
 let clock: FakeClock;
@@ -45,7 +45,9 @@ describe("createTask validation", () => {
   ];
   for (const [name, input, field] of cases) {
     test(name, async () => {
-      const err = await errorOf(createTask(t.ctx, tenantId, { prompt: "Say hi", ...input } as unknown as NewTaskInput, "admin"));
+      const err = await errorOf(
+        createTask(t.ctx, tenantId, { prompt: "Say hi", ...input } as unknown as NewTaskInput, "admin"),
+      );
       expect(err.status).toBe(400);
       expect(err.message.startsWith(`${field}:`)).toBe(true);
     });
@@ -79,10 +81,14 @@ describe("DST", () => {
     const task = await createTask(ctx, tenantId, { prompt: "Morning report", cron: "0 9 * * *" }, "admin");
     expect(task.next_run_at).toBe("2026-03-07T16:00:00.000Z"); // MST, UTC-7
     const { nextSlotAfter } = await import("../../src/scheduler/schedule.ts");
-    expect(new Date(nextSlotAfter("0 9 * * *", "America/Denver", Date.parse("2026-03-07T16:00:00Z"))!).toISOString()).toBe(
+    expect(
+      new Date(nextSlotAfter("0 9 * * *", "America/Denver", Date.parse("2026-03-07T16:00:00Z"))!).toISOString(),
+    ).toBe(
       "2026-03-08T15:00:00.000Z", // MDT, UTC-6 (switch on 8 March)
     );
-    expect(new Date(nextSlotAfter("0 9 * * *", "America/Denver", Date.parse("2026-10-31T15:00:00Z"))!).toISOString()).toBe(
+    expect(
+      new Date(nextSlotAfter("0 9 * * *", "America/Denver", Date.parse("2026-10-31T15:00:00Z"))!).toISOString(),
+    ).toBe(
       "2026-11-01T16:00:00.000Z", // back to MST (switch on 1 November)
     );
   });

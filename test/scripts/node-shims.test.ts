@@ -1,7 +1,7 @@
 // The runbook's `node scripts/read-tenant.js <id>` and `node scripts/read-messages.js` run the Bun commands.
 import { afterAll, describe, expect, test } from "bun:test";
-import { REPO_ROOT, runProcess } from "../helpers/index.ts";
 import { printedTenantId, runbookEnv } from "../cli/runbook-support.ts";
+import { REPO_ROOT, runProcess } from "../helpers/index.ts";
 
 const node = Bun.which("node");
 const rb = runbookEnv();
@@ -13,7 +13,14 @@ function runNode(script: string, args: string[]) {
 
 describe.if(node !== null)("node scripts/*.js (the runbook's Monitoring lines)", () => {
   test("read-tenant.js and read-messages.js print what the .ts commands print, with their exit codes", async () => {
-    const created = await rb.run("create-tenant", ["--name", "Shim Bakery", "--phone", "+18015550177", "--channel", "telegram"]);
+    const created = await rb.run("create-tenant", [
+      "--name",
+      "Shim Bakery",
+      "--phone",
+      "+18015550177",
+      "--channel",
+      "telegram",
+    ]);
     const id = printedTenantId(created.stdout);
     const tenant = await runNode("read-tenant.js", [id]);
     expect(tenant.code).toBe(0);

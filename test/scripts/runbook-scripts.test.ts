@@ -11,7 +11,8 @@ test("every runbook command has its thin scripts/<name>.ts wrapper", () => {
   for (const command of commands) {
     if (command.name === "serve" || command.name === "migrate") continue;
     const file = join(REPO_ROOT, "scripts", `${command.name}.ts`);
-    if (!existsSync(file) || !readFileSync(file, "utf8").includes(`runCli(["${command.name}"`)) missing.push(command.name);
+    if (!existsSync(file) || !readFileSync(file, "utf8").includes(`runCli(["${command.name}"`))
+      missing.push(command.name);
   }
   expect(missing).toEqual([]);
 });

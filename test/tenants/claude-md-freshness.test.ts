@@ -1,17 +1,17 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
 import { existsSync, lstatSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import type { AgentRunner } from "../../src/agent/index.ts";
 import type { AgentResult, AgentRunRequest } from "../../src/agent/runner.ts";
 import type { Channel, ChannelName } from "../../src/channels/types.ts";
 import { createConversation } from "../../src/conversation/index.ts";
 import { insertTaskMessage } from "../../src/scheduler/task-queue.ts";
+import type { Tenant } from "../../src/tenants/index.ts";
 import { createTenant, ensureClaudeMdCurrent, getTenant, workspacePath } from "../../src/tenants/index.ts";
 import { MAX_CLAUDE_MD_BYTES, UnsafeWorkspaceFileError } from "../../src/tenants/workspace-fs.ts";
-import type { Tenant } from "../../src/tenants/index.ts";
-import { createTestContext, rejectionOf } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, rejectionOf } from "../helpers/index.ts";
 
 const OPERATOR_NOTE = "Always answer in French. Never promise delivery before Tuesday.";
 const AGENT_NOTE = "The owner prefers voice notes in the morning.";
@@ -22,7 +22,12 @@ let path: string;
 
 beforeEach(async () => {
   t = await createTestContext();
-  tenant = await createTenant(t.ctx, { name: "Boulangerie Claire", phone: "+18015550910", channel: "telegram", timezone: "America/Denver" });
+  tenant = await createTenant(t.ctx, {
+    name: "Boulangerie Claire",
+    phone: "+18015550910",
+    channel: "telegram",
+    timezone: "America/Denver",
+  });
   path = join(workspacePath(t.ctx.config, tenant.id), "CLAUDE.md");
   // The operator writes standing instructions by hand, the agent keeps a note: both must survive.
   const text = readFileSync(path, "utf8")
@@ -57,7 +62,9 @@ describe("ensureClaudeMdCurrent", () => {
     expect(text).not.toContain("## Onboarding stage: DISCOVERY");
     expect(text).toContain(OPERATOR_NOTE);
     expect(text).toContain(AGENT_NOTE);
-    expect(t.logs.some((l) => l.msg === "CLAUDE.md re-rendered: it did not match the tenant's record" && l.stage === "LIVE")).toBe(true);
+    expect(
+      t.logs.some((l) => l.msg === "CLAUDE.md re-rendered: it did not match the tenant's record" && l.stage === "LIVE"),
+    ).toBe(true);
   });
 
   test("an unchanged tenant's file is not rewritten (same mtime, same inode)", async () => {

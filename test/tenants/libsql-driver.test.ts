@@ -4,21 +4,38 @@ import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { listCredentials, rotateCredentialsKey, setCredentials } from "../../src/credentials/index.ts";
 import { getCredentials } from "../../src/credentials/store.ts";
-import { archiveTenant, createTenant, listTenants, purgeTenant, updateTenant, workspacePath } from "../../src/tenants/index.ts";
+import {
+  archiveTenant,
+  createTenant,
+  listTenants,
+  purgeTenant,
+  updateTenant,
+  workspacePath,
+} from "../../src/tenants/index.ts";
 import { useTestContext } from "../helpers/index.ts";
 
 const t = useTestContext({ driver: "libsql" });
 
 test("libsql: create, concurrent duplicate, update, credentials upsert, rotate, purge cascade", async () => {
   const input = { name: "Acme", phone: "+18015551234", channel: "whatsapp" as const };
-  const results = await Promise.allSettled([createTenant(t.ctx, input), createTenant(t.ctx, input), createTenant(t.ctx, input)]);
-  const created = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof createTenant>>> => r.status === "fulfilled");
+  const results = await Promise.allSettled([
+    createTenant(t.ctx, input),
+    createTenant(t.ctx, input),
+    createTenant(t.ctx, input),
+  ]);
+  const created = results.filter(
+    (r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof createTenant>>> => r.status === "fulfilled",
+  );
   expect(created).toHaveLength(1);
   const tenant = created[0]!.value;
-  for (const r of results) if (r.status === "rejected") expect((r.reason as { code: string }).code).toBe("tenant_exists");
+  for (const r of results)
+    if (r.status === "rejected") expect((r.reason as { code: string }).code).toBe("tenant_exists");
   expect((await listTenants(t.ctx.db)).total).toBe(1);
 
-  const updated = await updateTenant(t.ctx, tenant.id, { business: { industry: "plumbing" }, onboarding_status: "BUILDING" });
+  const updated = await updateTenant(t.ctx, tenant.id, {
+    business: { industry: "plumbing" },
+    onboarding_status: "BUILDING",
+  });
   expect(updated).toMatchObject({ onboarding_status: "BUILDING", business: { industry: "plumbing" } });
 
   await setCredentials(t.ctx, tenant.id, { SENDGRID_API_KEY: "SG.first-0000000001" });

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS } from "../../src/tenants/index.ts";
 import { parseEnvFile } from "../../src/credentials/environment.ts";
-import { startFakeSendGrid } from "../fakes/sendgrid.ts";
+import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS } from "../../src/tenants/index.ts";
 import type { FakeSendGrid } from "../fakes/sendgrid.ts";
+import { startFakeSendGrid } from "../fakes/sendgrid.ts";
 import { runProcess } from "../helpers/index.ts";
 
 const python = Bun.which("python3");
@@ -21,7 +21,11 @@ function makeWorkspace(): string {
 }
 
 async function run(cwd: string, args: string[], env: Record<string, string> = {}, stdin?: string) {
-  const { stdout, stderr, code } = await runProcess([python!, ...args], { cwd, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdin });
+  const { stdout, stderr, code } = await runProcess([python!, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdin,
+  });
   return { stdout: stdout.trim(), stderr: stderr.trim(), code };
 }
 
@@ -87,7 +91,7 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
       "E=",
       "export F=exported # note",
       "G=x#not-a-comment",
-      "H=\"unterminated",
+      'H="unterminated',
       "bad-key=1",
       "=novalue",
       "I=dup1",
@@ -95,16 +99,27 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
       "J=a=b=c",
     ].join("\r\n");
     writeFileSync(join(dir, "sample.env"), text);
-    const script = "import json,sys; sys.path.insert(0,'execution'); from env_loader import parse_env; print(json.dumps(parse_env(open('sample.env', newline='').read())))";
+    const script =
+      "import json,sys; sys.path.insert(0,'execution'); from env_loader import parse_env; print(json.dumps(parse_env(open('sample.env', newline='').read())))";
     const result = await run(dir, ["-c", script]);
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(parseEnvFile(text));
-    expect(parseEnvFile(text)).toMatchObject({ B: "spaced value", E: "", F: "exported", G: "x#not-a-comment", I: "dup2", J: "a=b=c" });
+    expect(parseEnvFile(text)).toMatchObject({
+      B: "spaced value",
+      E: "",
+      F: "exported",
+      G: "x#not-a-comment",
+      I: "dup2",
+      J: "a=b=c",
+    });
   });
 
   test("a missing .env is fine; env_loader --health-check lists key names only", async () => {
     rmSync(join(dir, ".env"));
-    const none = await run(dir, ["-c", "import sys; sys.path.insert(0,'execution'); from env_loader import load_env_from_cwd; print(load_env_from_cwd())"]);
+    const none = await run(dir, [
+      "-c",
+      "import sys; sys.path.insert(0,'execution'); from env_loader import load_env_from_cwd; print(load_env_from_cwd())",
+    ]);
     expect(none.stdout).toBe("{}");
     writeFileSync(join(dir, ".env"), "SECRET_THING=hunter2-value\n");
     const check = await run(dir, ["execution/env_loader.py", "--health-check"]);
@@ -116,10 +131,23 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
     writeFileSync(join(dir, ".env"), `SENDGRID_FROM_EMAIL=owner@bakery.test\nSENDGRID_API_KEY=${KEY}\n`);
     const result = await run(
       dir,
-      ["execution/send_email.py", "--to", "a@x.test,b@y.test", "--subject", "Today's bread", "--text", "Rye and sourdough.", "--html", "<p>Rye</p>"],
+      [
+        "execution/send_email.py",
+        "--to",
+        "a@x.test,b@y.test",
+        "--subject",
+        "Today's bread",
+        "--text",
+        "Rye and sourdough.",
+        "--html",
+        "<p>Rye</p>",
+      ],
       { SENDGRID_API_BASE: fake.url },
     );
-    expect(result).toMatchObject({ code: 0, stdout: "sent: to a@x.test, b@y.test, subject \"Today's bread\" (message id fake-1)" });
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: 'sent: to a@x.test, b@y.test, subject "Today\'s bread" (message id fake-1)',
+    });
     expect(fake.requests[0]).toMatchObject({ method: "POST", path: "/v3/mail/send", authorization: `Bearer ${KEY}` });
     expect(fake.sent[0]).toMatchObject({
       from: "owner@bakery.test",
@@ -135,25 +163,44 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
 
   test("send_email.py: body from stdin, --from override; environment wins over .env", async () => {
     writeFileSync(join(dir, ".env"), "SENDGRID_API_KEY=SG.wrong-key-in-file\n");
-    const result = await run(dir, ["execution/send_email.py", "--to", "c@z.test", "--subject", "Hi", "--text", "-", "--from", "me@shop.test"], { SENDGRID_API_BASE: fake.url, SENDGRID_API_KEY: KEY }, "from stdin\n");
+    const result = await run(
+      dir,
+      ["execution/send_email.py", "--to", "c@z.test", "--subject", "Hi", "--text", "-", "--from", "me@shop.test"],
+      { SENDGRID_API_BASE: fake.url, SENDGRID_API_KEY: KEY },
+      "from stdin\n",
+    );
     expect(result.code).toBe(0);
-    expect(fake.sent[0]).toMatchObject({ from: "me@shop.test", content: [{ type: "text/plain", value: "from stdin\n" }] });
+    expect(fake.sent[0]).toMatchObject({
+      from: "me@shop.test",
+      content: [{ type: "text/plain", value: "from stdin\n" }],
+    });
   });
 
   test("send_email.py failures are one clear line, non-zero, without the key", async () => {
     const base = { SENDGRID_API_BASE: fake.url };
-    const noKey = await run(dir, ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t"], base);
+    const noKey = await run(
+      dir,
+      ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t"],
+      base,
+    );
     expect(noKey.code).toBe(1);
     expect(noKey.stdout).toBe(
       "failed: SENDGRID_API_KEY is not in this environment (the platform keeps it server-side): send email with the mcp__proxystaff__send_email tool",
     );
-    const noSender = await run(dir, ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t"], { ...base, SENDGRID_API_KEY: KEY });
+    const noSender = await run(dir, ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t"], {
+      ...base,
+      SENDGRID_API_KEY: KEY,
+    });
     expect(noSender).toMatchObject({ code: 2, stdout: "failed: no sender: set SENDGRID_FROM_EMAIL or pass --from" });
     const usage = await run(dir, ["execution/send_email.py", "--subject", "s"], base);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("--to and --subject are required");
     fake.failWith({ status: 400, body: { errors: [{ message: `bad request for ${KEY}` }] } });
-    const rejected = await run(dir, ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t", "--from", "me@shop.test"], { ...base, SENDGRID_API_KEY: KEY });
+    const rejected = await run(
+      dir,
+      ["execution/send_email.py", "--to", "a@x.test", "--subject", "s", "--text", "t", "--from", "me@shop.test"],
+      { ...base, SENDGRID_API_KEY: KEY },
+    );
     expect(rejected.code).toBe(1);
     expect(rejected.stdout).toBe("failed: SendGrid answered HTTP 400: bad request for [redacted]");
     expect(fake.sent).toHaveLength(0);
@@ -171,7 +218,11 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
 
   describe("send_email.py --health-check", () => {
     test("ok: key set and accepted, API reachable; sends nothing", async () => {
-      const result = await run(dir, ["execution/send_email.py", "--health-check"], { SENDGRID_API_BASE: fake.url, SENDGRID_API_KEY: KEY, SENDGRID_FROM_EMAIL: "o@b.test" });
+      const result = await run(dir, ["execution/send_email.py", "--health-check"], {
+        SENDGRID_API_BASE: fake.url,
+        SENDGRID_API_KEY: KEY,
+        SENDGRID_FROM_EMAIL: "o@b.test",
+      });
       expect(result).toMatchObject({ code: 0, stdout: "ok: SendGrid reachable, key accepted; sender o@b.test" });
       expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /v3/scopes"]);
       expect(fake.sent).toHaveLength(0);
@@ -180,25 +231,39 @@ describe.skipIf(!python)("execution/ python tools (needs python3)", () => {
     test("no key (as in agent runs and platform health checks): ok, email goes through the server-side MCP tool", async () => {
       const missing = await run(dir, ["execution/send_email.py", "--health-check"], { SENDGRID_API_BASE: fake.url });
       expect(missing.code).toBe(0);
-      expect(missing.stdout).toStartWith("ok: email is sent server-side by the agent's mcp__proxystaff__send_email tool");
+      expect(missing.stdout).toStartWith(
+        "ok: email is sent server-side by the agent's mcp__proxystaff__send_email tool",
+      );
       expect(missing.stdout).not.toContain("\n");
       expect(fake.requests).toHaveLength(0);
     });
 
     test("failed: rejected key / unreachable API / missing mail.send", async () => {
-      const wrong = await run(dir, ["execution/send_email.py", "--health-check"], { SENDGRID_API_BASE: fake.url, SENDGRID_API_KEY: "SG.not-the-right-one" });
+      const wrong = await run(dir, ["execution/send_email.py", "--health-check"], {
+        SENDGRID_API_BASE: fake.url,
+        SENDGRID_API_KEY: "SG.not-the-right-one",
+      });
       expect(wrong).toMatchObject({ code: 1, stdout: "failed: SendGrid rejected SENDGRID_API_KEY (HTTP 401)" });
       const closed = startFakeSendGrid();
       const closedUrl = closed.url;
       await closed.stop();
-      const down = await run(dir, ["execution/send_email.py", "--health-check"], { SENDGRID_API_BASE: closedUrl, SENDGRID_API_KEY: KEY });
+      const down = await run(dir, ["execution/send_email.py", "--health-check"], {
+        SENDGRID_API_BASE: closedUrl,
+        SENDGRID_API_KEY: KEY,
+      });
       expect(down.code).toBe(1);
       expect(down.stdout).toStartWith(`failed: cannot reach SendGrid at ${closedUrl}`);
       expect(down.stdout).not.toContain("\n");
       const limited = startFakeSendGrid({ apiKeys: [KEY], scopes: ["scopes.read"] });
       try {
-        const scoped = await run(dir, ["execution/send_email.py", "--health-check"], { SENDGRID_API_BASE: limited.url, SENDGRID_API_KEY: KEY });
-        expect(scoped).toMatchObject({ code: 1, stdout: "failed: SENDGRID_API_KEY works but lacks the mail.send permission" });
+        const scoped = await run(dir, ["execution/send_email.py", "--health-check"], {
+          SENDGRID_API_BASE: limited.url,
+          SENDGRID_API_KEY: KEY,
+        });
+        expect(scoped).toMatchObject({
+          code: 1,
+          stdout: "failed: SENDGRID_API_KEY works but lacks the mail.send permission",
+        });
       } finally {
         await limited.stop();
       }

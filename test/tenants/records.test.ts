@@ -3,10 +3,20 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { ConflictError, NotFoundError } from "../../src/errors.ts";
-import { archiveTenant, createTenant, findTenantByPhone, getTenant, listTenants, purgeTenant, requireTenant, setOnboardingStatus, updateTenant } from "../../src/tenants/index.ts";
 import { prepareTenantConfigDir } from "../../src/agent/environment.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
+import { ConflictError, NotFoundError } from "../../src/errors.ts";
+import {
+  archiveTenant,
+  createTenant,
+  findTenantByPhone,
+  getTenant,
+  listTenants,
+  purgeTenant,
+  requireTenant,
+  setOnboardingStatus,
+  updateTenant,
+} from "../../src/tenants/index.ts";
 import { rejectionOf, useTestContext } from "../helpers/index.ts";
 
 const t = useTestContext();
@@ -15,7 +25,11 @@ const acme = { name: "Acme Plumbing", phone: "+1 (801) 555-1234", channel: "tele
 
 describe("create and read", () => {
   test("creates a DISCOVERY/ACTIVE tenant with a UUID id, E.164 phone and its workspace", async () => {
-    const tenant = await createTenant(t.ctx, { ...acme, timezone: "America/Denver", business: { industry: "plumbing" } });
+    const tenant = await createTenant(t.ctx, {
+      ...acme,
+      timezone: "America/Denver",
+      business: { industry: "plumbing" },
+    });
     expect(tenant.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(tenant).toMatchObject({
       phone_number: "+18015551234",
@@ -99,13 +113,16 @@ describe("update and lifecycle", () => {
   test("bad patches are refused with the field named", async () => {
     const tenant = await createTenant(t.ctx, acme);
     await expect(updateTenant(t.ctx, tenant.id, { timezone: "Mars/Base" })).rejects.toThrow(/timezone/);
-    await expect(updateTenant(t.ctx, tenant.id, { business: { email: "not-an-email" } })).rejects.toThrow(/business\.email/);
+    await expect(updateTenant(t.ctx, tenant.id, { business: { email: "not-an-email" } })).rejects.toThrow(
+      /business\.email/,
+    );
     await expect(updateTenant(t.ctx, tenant.id, {})).rejects.toThrow(/nothing to update/);
   });
 
   test("operator moves: forward, PAUSED from any and back to any; backwards refused", async () => {
     const { id } = await createTenant(t.ctx, acme);
-    const move = (status: "DISCOVERY" | "BUILDING" | "LIVE" | "PAUSED") => updateTenant(t.ctx, id, { onboarding_status: status });
+    const move = (status: "DISCOVERY" | "BUILDING" | "LIVE" | "PAUSED") =>
+      updateTenant(t.ctx, id, { onboarding_status: status });
     expect((await move("BUILDING")).onboarding_status).toBe("BUILDING");
     expect((await move("LIVE")).onboarding_status).toBe("LIVE");
     const back = await rejectionOf(move("DISCOVERY"));
@@ -118,7 +135,9 @@ describe("update and lifecycle", () => {
 
   test("the agent may only move DISCOVERY → BUILDING", async () => {
     const { id } = await createTenant(t.ctx, acme);
-    await expect(setOnboardingStatus(t.ctx, id, "LIVE", { by: "agent" })).rejects.toThrow(/only move a tenant from DISCOVERY to BUILDING/);
+    await expect(setOnboardingStatus(t.ctx, id, "LIVE", { by: "agent" })).rejects.toThrow(
+      /only move a tenant from DISCOVERY to BUILDING/,
+    );
     expect((await setOnboardingStatus(t.ctx, id, "BUILDING", { by: "agent" })).onboarding_status).toBe("BUILDING");
     await expect(setOnboardingStatus(t.ctx, id, "PAUSED", { by: "agent" })).rejects.toThrow(ConflictError);
     expect((await setOnboardingStatus(t.ctx, id, "LIVE", { by: "operator" })).onboarding_status).toBe("LIVE");
@@ -208,7 +227,11 @@ describe("purge: the agent CLI directory", () => {
 describe("hand-edited rows", () => {
   test("a business field that fails the schema is left out; invalid JSON reads as {}", async () => {
     const tenant = await createTenant(t.ctx, { ...acme, business: { industry: "plumbing" } });
-    await t.ctx.db.run(sql.raw(`UPDATE tenants SET business = '{"industry":"plumbing","email":"nope","extra":1}' WHERE id = '${tenant.id}'`));
+    await t.ctx.db.run(
+      sql.raw(
+        `UPDATE tenants SET business = '{"industry":"plumbing","email":"nope","extra":1}' WHERE id = '${tenant.id}'`,
+      ),
+    );
     expect((await requireTenant(t.ctx.db, tenant.id)).business).toEqual({ industry: "plumbing", extra: 1 });
     await t.ctx.db.run(sql.raw(`UPDATE tenants SET business = 'not json' WHERE id = '${tenant.id}'`));
     expect((await requireTenant(t.ctx.db, tenant.id)).business).toEqual({});

@@ -1,8 +1,15 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { ConflictError, ValidationError } from "../../src/errors.ts";
-import { createTenant, findTenantByChatId, linkTelegramChat, requireTenant, setTelegramChat, unlinkTelegramChat } from "../../src/tenants/index.ts";
-import { createTestContext } from "../helpers/index.ts";
+import {
+  createTenant,
+  findTenantByChatId,
+  linkTelegramChat,
+  requireTenant,
+  setTelegramChat,
+  unlinkTelegramChat,
+} from "../../src/tenants/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext } from "../helpers/index.ts";
 
 let t: TestContext | undefined;
 afterEach(async () => {

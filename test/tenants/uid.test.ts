@@ -4,10 +4,12 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { TENANT_UID_BASE, createTenant, tenantUid } from "../../src/tenants/index.ts";
+import { createTenant, TENANT_UID_BASE, tenantUid } from "../../src/tenants/index.ts";
 import { createTestContext } from "../helpers/index.ts";
 
-const BACKFILL = readFileSync(join(import.meta.dir, "..", "..", "drizzle", "0002_tenant_uid.sql"), "utf8").split("--> statement-breakpoint").at(-1)!;
+const BACKFILL = readFileSync(join(import.meta.dir, "..", "..", "drizzle", "0002_tenant_uid.sql"), "utf8")
+  .split("--> statement-breakpoint")
+  .at(-1)!;
 
 describe.each(["bun-sqlite", "libsql"] as const)("tenant uids (%s)", (driver) => {
   test("each tenant gets its own uid from the range at creation; tenantUid reads it back", async () => {
@@ -28,8 +30,14 @@ describe.each(["bun-sqlite", "libsql"] as const)("tenant uids (%s)", (driver) =>
     const t = await createTestContext({ driver });
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 6; i++) ids.push((await createTenant(t.ctx, { name: `T${i}`, phone: `+1801555020${i}`, channel: "telegram" })).id);
-      await t.ctx.db.run(sql`UPDATE tenants SET uid = NULL WHERE id IN (${sql.join(ids.slice(0, 4).map((id) => sql`${id}`), sql`, `)})`);
+      for (let i = 0; i < 6; i++)
+        ids.push((await createTenant(t.ctx, { name: `T${i}`, phone: `+1801555020${i}`, channel: "telegram" })).id);
+      await t.ctx.db.run(
+        sql`UPDATE tenants SET uid = NULL WHERE id IN (${sql.join(
+          ids.slice(0, 4).map((id) => sql`${id}`),
+          sql`, `,
+        )})`,
+      );
       const lazy = await Promise.all(ids.slice(0, 4).map((id) => tenantUid(t.ctx.db, id)));
       const all = await Promise.all(ids.map((id) => tenantUid(t.ctx.db, id)));
       expect(new Set(all).size).toBe(6);

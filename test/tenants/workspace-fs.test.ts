@@ -1,18 +1,32 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { closeSync, constants, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { appendTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
 import { saveToInbox } from "../../src/conversation/inbound-media.ts";
-import { AppError } from "../../src/errors.ts";
-import { createTenant, initWorkspace, updateTenant, workspacePath } from "../../src/tenants/index.ts";
-import { writeClaudeMd } from "../../src/tenants/claude-md.ts";
+import { appendTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
 import { readWorkspaceEnv } from "../../src/credentials/environment.ts";
-import type { Tenant } from "../../src/tenants/index.ts";
+import { AppError } from "../../src/errors.ts";
 import { checkWorkspace } from "../../src/ops/validation-checks.ts";
+import { writeClaudeMd } from "../../src/tenants/claude-md.ts";
+import type { Tenant } from "../../src/tenants/index.ts";
+import { createTenant, initWorkspace, updateTenant, workspacePath } from "../../src/tenants/index.ts";
 import { MAX_ENV_FILE_BYTES } from "../../src/tenants/workspace-fs.ts";
-import { createTestContext } from "../helpers/index.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext } from "../helpers/index.ts";
 
 let t: TestContext;
 let a: Tenant;
@@ -41,7 +55,12 @@ function fifoWithLateWriter(path: string, text: string, delayMs = 1500): void {
   rmSync(path, { recursive: true, force: true });
   Bun.spawnSync(["mkfifo", path]);
   fifos.push(path);
-  children.push(Bun.spawn(["timeout", "10", "sh", "-c", `sleep ${delayMs / 1000}; printf '%s' "$1" > "$2"`, "sh", text, path], { stdout: "ignore", stderr: "ignore" }));
+  children.push(
+    Bun.spawn(["timeout", "10", "sh", "-c", `sleep ${delayMs / 1000}; printf '%s' "$1" > "$2"`, "sh", text, path], {
+      stdout: "ignore",
+      stderr: "ignore",
+    }),
+  );
 }
 
 /** Opens a FIFO for reading without blocking, which releases a writer stuck in open(2). */
@@ -114,7 +133,9 @@ describe("S2: CLAUDE.md on the profile-update path", () => {
     const updated = await updateTenant(t.ctx, a.id, { business: { hours: "9-5" } });
     expect(performance.now() - started).toBeLessThan(500);
     expect(updated.business).toMatchObject({ hours: "9-5" });
-    expect(t.logs.some((l) => l.msg === "CLAUDE.md re-render failed" && JSON.stringify(l).includes("unsafe_workspace_file"))).toBe(true);
+    expect(
+      t.logs.some((l) => l.msg === "CLAUDE.md re-render failed" && JSON.stringify(l).includes("unsafe_workspace_file")),
+    ).toBe(true);
   });
 
   test("validation: a FIFO tool script is reported, never read (the check answers at once)", () => {
@@ -145,7 +166,10 @@ describe("S4: writes into the workspace never follow a link out of it", () => {
     const day = join(wsA, "timeline", "2026-11-26.md");
     Bun.spawnSync(["mkfifo", day]);
     fifos.push(day);
-    const outcome = await Promise.race([appendTimeline(t.ctx, a, "into the fifo", at).then(() => "done"), Bun.sleep(1000).then(() => "stuck")]);
+    const outcome = await Promise.race([
+      appendTimeline(t.ctx, a, "into the fifo", at).then(() => "done"),
+      Bun.sleep(1000).then(() => "stuck"),
+    ]);
     releaseFifo(day);
     expect(outcome).toBe("done");
     rmSync(day);
@@ -158,7 +182,9 @@ describe("S4: writes into the workspace never follow a link out of it", () => {
     for (const target of [join(wsB, "inbox"), outside]) {
       rmSync(join(wsA, "inbox"), { recursive: true, force: true });
       symlinkSync(target, join(wsA, "inbox"));
-      expect(codeOf(() => saveToInbox(t.ctx, a.id)("photo.jpg", new Uint8Array([1, 2, 3])))).toBe("unsafe_workspace_file");
+      expect(codeOf(() => saveToInbox(t.ctx, a.id)("photo.jpg", new Uint8Array([1, 2, 3])))).toBe(
+        "unsafe_workspace_file",
+      );
     }
     expect(readdirSync(outside)).toEqual([]);
     expect(readdirSync(join(wsB, "inbox"))).toEqual([]);
@@ -170,7 +196,10 @@ describe("S4: writes into the workspace never follow a link out of it", () => {
     await appendTimeline(t.ctx, b, "victim line", at);
     writeFileSync(join(wsB, "inbox", "victim.jpg"), "jpeg");
     const victimBefore = snapshot(wsB);
-    const swapper = Bun.spawn(["python3", "-c", SWAPPER, wsA, wsB, outside, "2026-11-26.md", "3.0"], { stdout: "ignore", stderr: "pipe" });
+    const swapper = Bun.spawn(["python3", "-c", SWAPPER, wsA, wsB, outside, "2026-11-26.md", "3.0"], {
+      stdout: "ignore",
+      stderr: "pipe",
+    });
     children.push(swapper);
 
     let lastTick = performance.now();
@@ -189,7 +218,10 @@ describe("S4: writes into the workspace never follow a link out of it", () => {
       const until = performance.now() + 3000;
       while (performance.now() < until) {
         rounds += 1;
-        const line = Promise.race([appendTimeline(t.ctx, a, `line ${rounds}`, at).then(() => true), Bun.sleep(2000).then(() => false)]);
+        const line = Promise.race([
+          appendTimeline(t.ctx, a, `line ${rounds}`, at).then(() => true),
+          Bun.sleep(2000).then(() => false),
+        ]);
         try {
           saveToInbox(t.ctx, a.id)(`photo-${rounds}.jpg`, new Uint8Array([rounds & 0xff]));
         } catch (err) {
@@ -209,7 +241,8 @@ describe("S4: writes into the workspace never follow a link out of it", () => {
       clearInterval(ticker);
       swapper.kill("SIGKILL");
       await swapper.exited;
-      for (const name of ["timeline", "inbox", "execution", "timeline/2026-11-26.md", ".swap-fifo"]) releaseFifo(join(wsA, name));
+      for (const name of ["timeline", "inbox", "execution", "timeline/2026-11-26.md", ".swap-fifo"])
+        releaseFifo(join(wsA, name));
     }
     expect(rounds).toBeGreaterThan(20);
     expect(unclean).toEqual([]);
@@ -222,7 +255,7 @@ describe("S4: writes into the workspace never follow a link out of it", () => {
 });
 
 /** The hostile agent: swaps entries of its workspace between a real one, links out and a FIFO, as fast as it can. */
-const SWAPPER = String.raw`
+const SWAPPER = `
 import os, random, shutil, sys, time
 ws, victim, outside, day, seconds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 targets = {

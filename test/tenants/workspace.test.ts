@@ -1,13 +1,32 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "../../src/errors.ts";
-import { TEMPLATE_EXECUTION_FILES, TEMPLATE_TOOLS, createTenant, initWorkspace, readWorkspaceFile, setOnboardingStatus, updateTenant, workspacePath, writeWorkspaceFile } from "../../src/tenants/index.ts";
 import { extractPreservedNotes, renderClaudeMd } from "../../src/tenants/claude-md.ts";
-import { UnsafeWorkspaceFileError } from "../../src/tenants/workspace-fs.ts";
 import type { Tenant } from "../../src/tenants/index.ts";
-import { createTestContext } from "../helpers/index.ts";
+import {
+  createTenant,
+  initWorkspace,
+  readWorkspaceFile,
+  setOnboardingStatus,
+  TEMPLATE_EXECUTION_FILES,
+  TEMPLATE_TOOLS,
+  updateTenant,
+  workspacePath,
+  writeWorkspaceFile,
+} from "../../src/tenants/index.ts";
+import { UnsafeWorkspaceFileError } from "../../src/tenants/workspace-fs.ts";
 import type { TestContext } from "../helpers/index.ts";
+import { createTestContext } from "../helpers/index.ts";
 
 let t: TestContext;
 let tenant: Tenant;
@@ -88,8 +107,14 @@ describe("CLAUDE.md per lifecycle stage", () => {
 
   test("re-rendered on profile and lifecycle changes, keeping the operator's and agent's notes", async () => {
     const edited = claudeMd()
-      .replace(/<!-- operator-notes:start -->[\s\S]*?<!-- operator-notes:end -->/, "<!-- operator-notes:start -->\nNever offer discounts over 10%.\n<!-- operator-notes:end -->")
-      .replace(/<!-- agent-notes:start -->[\s\S]*?<!-- agent-notes:end -->/, "<!-- agent-notes:start -->\n- Owner prefers mornings.\n<!-- agent-notes:end -->");
+      .replace(
+        /<!-- operator-notes:start -->[\s\S]*?<!-- operator-notes:end -->/,
+        "<!-- operator-notes:start -->\nNever offer discounts over 10%.\n<!-- operator-notes:end -->",
+      )
+      .replace(
+        /<!-- agent-notes:start -->[\s\S]*?<!-- agent-notes:end -->/,
+        "<!-- agent-notes:start -->\n- Owner prefers mornings.\n<!-- agent-notes:end -->",
+      );
     writeFileSync(join(dir, "CLAUDE.md"), edited);
 
     await updateTenant(t.ctx, tenant.id, { business: { hours: "Tue-Sun 6-14" } });
@@ -112,7 +137,10 @@ describe("CLAUDE.md per lifecycle stage", () => {
 
 describe("init-tenant", () => {
   test("re-copies execution/ and preserves CLAUDE.md notes, timeline, inbox and .env", async () => {
-    const md = claudeMd().replace(/(<!-- operator-notes:start -->)[\s\S]*?(<!-- operator-notes:end -->)/, "$1\nCall the owner Bella.\n$2");
+    const md = claudeMd().replace(
+      /(<!-- operator-notes:start -->)[\s\S]*?(<!-- operator-notes:end -->)/,
+      "$1\nCall the owner Bella.\n$2",
+    );
     writeFileSync(join(dir, "CLAUDE.md"), md);
     writeFileSync(join(dir, "timeline", "2026-11-26.md"), "- 09:00 — opened\n");
     writeFileSync(join(dir, "inbox", "photo.jpg"), "jpeg");
@@ -124,8 +152,12 @@ describe("init-tenant", () => {
     const report = await initWorkspace(t.ctx, tenant.id);
     expect(report.tools.sort()).toEqual(["execution/env_loader.py", "execution/send_email.py"]);
     expect(report.created).toEqual([]);
-    expect(readFileSync(join(dir, "execution", "send_email.py"), "utf8")).toBe(TEMPLATE_EXECUTION_FILES["send_email.py"]!);
-    expect(readFileSync(join(dir, "execution", "env_loader.py"), "utf8")).toBe(TEMPLATE_EXECUTION_FILES["env_loader.py"]!);
+    expect(readFileSync(join(dir, "execution", "send_email.py"), "utf8")).toBe(
+      TEMPLATE_EXECUTION_FILES["send_email.py"]!,
+    );
+    expect(readFileSync(join(dir, "execution", "env_loader.py"), "utf8")).toBe(
+      TEMPLATE_EXECUTION_FILES["env_loader.py"]!,
+    );
     expect(readFileSync(join(dir, "execution", "custom_tool.py"), "utf8")).toBe("print('mine')\n");
     expect(claudeMd()).toBe(md);
     expect(readFileSync(join(dir, "timeline", "2026-11-26.md"), "utf8")).toBe("- 09:00 — opened\n");
@@ -147,13 +179,24 @@ describe("init-tenant", () => {
     symlinkSync(outside, join(dir, "execution", "send_email.py"));
     await initWorkspace(t.ctx, tenant.id);
     expect(readFileSync(outside, "utf8")).toBe("precious");
-    expect(readFileSync(join(dir, "execution", "send_email.py"), "utf8")).toBe(TEMPLATE_EXECUTION_FILES["send_email.py"]!);
+    expect(readFileSync(join(dir, "execution", "send_email.py"), "utf8")).toBe(
+      TEMPLATE_EXECUTION_FILES["send_email.py"]!,
+    );
   });
 });
 
 describe("path safety", () => {
   test("traversal is refused before anything is touched", () => {
-    for (const bad of ["../other/CLAUDE.md", "../../etc/passwd", "/etc/passwd", "timeline/../../x", "inbox/../CLAUDE.md", `..${"/"}${tenant.id}-evil/x`, "a\0b", ""]) {
+    for (const bad of [
+      "../other/CLAUDE.md",
+      "../../etc/passwd",
+      "/etc/passwd",
+      "timeline/../../x",
+      "inbox/../CLAUDE.md",
+      `..${"/"}${tenant.id}-evil/x`,
+      "a\0b",
+      "",
+    ]) {
       expect(() => readWorkspaceFile(t.ctx.config, tenant.id, bad, 1024)).toThrow(ValidationError);
       expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, bad, "x")).toThrow(ValidationError);
     }
@@ -163,13 +206,21 @@ describe("path safety", () => {
     mkdirSync(join(t.dir, "elsewhere"));
     writeFileSync(join(t.dir, "elsewhere", "file.txt"), "outside");
     symlinkSync(join(t.dir, "elsewhere"), join(dir, "inbox", "escape"));
-    expect(() => readWorkspaceFile(t.ctx.config, tenant.id, "inbox/escape/file.txt", 1024)).toThrow(UnsafeWorkspaceFileError);
-    expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, "inbox/escape/new.txt", "x")).toThrow(UnsafeWorkspaceFileError);
+    expect(() => readWorkspaceFile(t.ctx.config, tenant.id, "inbox/escape/file.txt", 1024)).toThrow(
+      UnsafeWorkspaceFileError,
+    );
+    expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, "inbox/escape/new.txt", "x")).toThrow(
+      UnsafeWorkspaceFileError,
+    );
     expect(readdirSync(join(t.dir, "elsewhere"))).toEqual(["file.txt"]);
     symlinkSync(join(dir, "execution"), join(dir, "inbox", "inward"));
-    expect(() => readWorkspaceFile(t.ctx.config, tenant.id, "inbox/inward/send_email.py", 1 << 20)).toThrow(UnsafeWorkspaceFileError);
+    expect(() => readWorkspaceFile(t.ctx.config, tenant.id, "inbox/inward/send_email.py", 1 << 20)).toThrow(
+      UnsafeWorkspaceFileError,
+    );
     symlinkSync(join(t.dir, "does-not-exist"), join(dir, "inbox", "dangling"));
-    expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, "inbox/dangling/x", "x")).toThrow(UnsafeWorkspaceFileError);
+    expect(() => writeWorkspaceFile(t.ctx.config, tenant.id, "inbox/dangling/x", "x")).toThrow(
+      UnsafeWorkspaceFileError,
+    );
     expect(existsSync(join(t.dir, "does-not-exist"))).toBe(false);
   });
 

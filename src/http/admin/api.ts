@@ -3,10 +3,10 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import pkg from "../../../package.json" with { type: "json" };
 import type { AppContext } from "../../context.ts";
+import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
+import { describeZodError } from "../../errors.ts";
 import { errorResponse } from "../admin-key.ts";
 import { createErrorHandler } from "../app.ts";
-import { describeZodError } from "../../errors.ts";
-import { CHANNELS, ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
 
 /** The OpenAPI sub-app every admin route group registers on. */
 export type AdminApi = OpenAPIHono;
@@ -25,7 +25,12 @@ export function createAdminApi(ctx: AppContext): AdminApi {
   const fallback = createErrorHandler(ctx.log);
   api.onError(function adminError(err: Error, c: Context) {
     if (err instanceof HTTPException && err.status === 415) {
-      return errorResponse(c, 415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.");
+      return errorResponse(
+        c,
+        415,
+        "unsupported_media_type",
+        "Send the body as JSON with Content-Type: application/json.",
+      );
     }
     if (err instanceof HTTPException && err.status === 400 && /json/i.test(err.message)) {
       return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
@@ -48,7 +53,7 @@ export function mountOpenApiDocument(api: AdminApi): void {
       title: "ProxyStaff admin API",
       version: pkg.version,
       description:
-        "Operator API for tenants, credentials, messages, sessions, scheduled tasks and validation. Every route needs `Authorization: Bearer $ADMIN_API_KEY`. Errors are `{\"error\":{\"code\",\"message\"}}`.",
+        'Operator API for tenants, credentials, messages, sessions, scheduled tasks and validation. Every route needs `Authorization: Bearer $ADMIN_API_KEY`. Errors are `{"error":{"code","message"}}`.',
     },
     servers: [{ url: "/admin" }],
     security: [{ adminKey: [] }],
@@ -69,10 +74,13 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 /** `:id` of every tenant route: a UUID, so junk never reaches the database or the filesystem. */
 export const TenantIdParams = z.object({
-  id: z.string().regex(UUID_PATTERN, "must be a tenant id (UUID)").openapi({
-    param: { name: "id", in: "path" },
-    example: "5b0c8a52-3f0e-4c54-9d59-7a5c0a6f1e21",
-  }),
+  id: z
+    .string()
+    .regex(UUID_PATTERN, "must be a tenant id (UUID)")
+    .openapi({
+      param: { name: "id", in: "path" },
+      example: "5b0c8a52-3f0e-4c54-9d59-7a5c0a6f1e21",
+    }),
 });
 
 export const TenantSchema = z
@@ -101,7 +109,10 @@ export function errorResponses<S extends number>(...statuses: S[]) {
     415: "Content-Type is not application/json",
   };
   return Object.fromEntries(
-    statuses.map((s) => [s, { description: describe[s] ?? "Error", content: { "application/json": { schema: ErrorSchema } } }]),
+    statuses.map((s) => [
+      s,
+      { description: describe[s] ?? "Error", content: { "application/json": { schema: ErrorSchema } } },
+    ]),
   ) as Record<S, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }>;
 }
 

@@ -1,12 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { AppError, errorMessage } from "../../errors.ts";
-import { listTenants, requireTenant } from "../../tenants/index.ts";
-import type { Tenant } from "../../tenants/index.ts";
 import { runServerSideToolChecks, runToolHealthChecks } from "../../ops/tool-health.ts";
 import { validateTenant } from "../../ops/validation.ts";
-import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
+import type { Tenant } from "../../tenants/index.ts";
+import { listTenants, requireTenant } from "../../tenants/index.ts";
 import type { AdminApi } from "./api.ts";
+import { errorResponses, jsonBody, jsonResponse, TenantIdParams } from "./api.ts";
 
 const CheckSchema = z.object({
   name: z.string(),
@@ -26,11 +26,19 @@ const ValidationReportSchema = z
   .openapi("ValidationReport");
 
 const ValidateQuery = z.object({
-  health: z.enum(["true", "false"]).default("true").openapi({ description: "Run the tools' health checks (default true)" }),
+  health: z
+    .enum(["true", "false"])
+    .default("true")
+    .openapi({ description: "Run the tools' health checks (default true)" }),
 });
 
 const HealthCheckBody = z
-  .object({ tenant_id: z.string().regex(/^[0-9a-f-]{36}$/i, "must be a tenant id (UUID)").optional() })
+  .object({
+    tenant_id: z
+      .string()
+      .regex(/^[0-9a-f-]{36}$/i, "must be a tenant id (UUID)")
+      .optional(),
+  })
   .strict()
   .openapi("ToolHealthCheckRequest");
 
@@ -46,7 +54,10 @@ const TenantHealthSchema = z.object({
   tenant_id: z.string(),
   name: z.string(),
   ok: z.boolean(),
-  error: z.string().optional().openapi({ description: "Why the tools could not be run (e.g. the vault cannot be decrypted)" }),
+  error: z
+    .string()
+    .optional()
+    .openapi({ description: "Why the tools could not be run (e.g. the vault cannot be decrypted)" }),
   tools: z.array(ToolHealthSchema),
 });
 type TenantHealth = z.infer<typeof TenantHealthSchema>;
@@ -73,7 +84,9 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
       responses: { 200: jsonResponse(ValidationReportSchema, "The checklist"), ...errorResponses(400, 401, 404) },
     }),
     async (c) => {
-      const report = await validateTenant(ctx, c.req.valid("param").id, { healthChecks: c.req.valid("query").health === "true" });
+      const report = await validateTenant(ctx, c.req.valid("param").id, {
+        healthChecks: c.req.valid("query").health === "true",
+      });
       return c.json(report, 200);
     },
   );

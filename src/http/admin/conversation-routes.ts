@@ -1,19 +1,34 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
-import { agentHealthDetails, getSessionState, listMessagePage, parseMessageCursor, resetSession } from "../../conversation/index.ts";
+import {
+  agentHealthDetails,
+  getSessionState,
+  listMessagePage,
+  parseMessageCursor,
+  resetSession,
+} from "../../conversation/index.ts";
 import type { MessageRow } from "../../db/index.ts";
 import { requireTenant } from "../../tenants/index.ts";
-import { TenantIdParams, errorResponses, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
+import { errorResponses, jsonResponse, TenantIdParams } from "./api.ts";
 
 const MessagesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "At most this many (1-500, default 50)" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500)
+    .default(50)
+    .openapi({ description: "At most this many (1-500, default 50)" }),
   before: z
     .string()
     .transform((text, c) => {
       const cursor = parseMessageCursor(text);
       if (cursor === null) {
-        c.addIssue({ code: "custom", message: "must be a next_before cursor or an ISO-8601 time such as 2026-11-26T08:00:00.000Z" });
+        c.addIssue({
+          code: "custom",
+          message: "must be a next_before cursor or an ISO-8601 time such as 2026-11-26T08:00:00.000Z",
+        });
         return z.NEVER;
       }
       return cursor;
@@ -21,7 +36,8 @@ const MessagesQuery = z.object({
     .optional()
     .openapi({
       type: "string",
-      description: "Only older messages: pass the previous page's next_before (an opaque cursor), or an ISO-8601 time for messages created before it",
+      description:
+        "Only older messages: pass the previous page's next_before (an opaque cursor), or an ISO-8601 time for messages created before it",
     }),
 });
 
@@ -50,16 +66,13 @@ const MessageSchema = z
 const MessagePage = z
   .object({
     messages: z.array(MessageSchema),
-    next_before: z
-      .string()
-      .nullable()
-      .openapi({ description: "Opaque cursor (`<created_at>|<id>`): pass as ?before= for the next (older) page; null at the end" }),
+    next_before: z.string().nullable().openapi({
+      description: "Opaque cursor (`<created_at>|<id>`): pass as ?before= for the next (older) page; null at the end",
+    }),
   })
   .openapi("MessagePage");
 
-const ResetResult = z
-  .object({ tenant_id: z.uuid(), reset: z.boolean(), message: z.string() })
-  .openapi("SessionReset");
+const ResetResult = z.object({ tenant_id: z.uuid(), reset: z.boolean(), message: z.string() }).openapi("SessionReset");
 
 /** The public fields of a message row (lease bookkeeping stays internal). */
 export function publicMessage(row: MessageRow): z.infer<typeof MessageSchema> {
@@ -101,7 +114,11 @@ export function registerConversationRoutes(api: AdminApi, ctx: AppContext): void
       await requireTenant(ctx.db, id);
       const before = await getSessionState(ctx.db, id);
       const reset = await resetSession(ctx.db, id, ctx.clock.now());
-      ctx.log.info("session reset by operator", { tenantId: id, hadSession: reset, leaseOwner: before?.lease_owner ?? null });
+      ctx.log.info("session reset by operator", {
+        tenantId: id,
+        hadSession: reset,
+        leaseOwner: before?.lease_owner ?? null,
+      });
       const message = reset
         ? "Agent session cleared and lease freed; the next message starts a fresh session."
         : "The tenant has no agent session yet; nothing to reset.";
@@ -117,16 +134,25 @@ const AgentHealthSchema = z
         kind: z.string(),
         at: z.string(),
         tenant_id: z.string().openapi({ format: "uuid" }),
-        error: z.string().openapi({ description: "The classified error (first 500 characters; the runner redacts secrets)" }),
+        error: z
+          .string()
+          .openapi({ description: "The classified error (first 500 characters; the runner redacts secrets)" }),
       })
       .nullable(),
     last_agent_ok_at: z.string().nullable(),
     queue: z.object({ queued: z.number().int(), processing: z.number().int() }),
-    degraded: z.boolean().openapi({ description: "True while the last failure is credit_too_low and no run succeeded since" }),
+    degraded: z
+      .boolean()
+      .openapi({ description: "True while the last failure is credit_too_low and no run succeeded since" }),
   })
   .openapi("AgentHealth", {
     example: {
-      last_agent_failure: { kind: "timeout", at: "2026-11-26T09:00:00.000Z", tenant_id: "3f0c6a52-5a7e-4c55-9a0e-6f1f5f0a1b2c", error: "no answer within 300000 ms" },
+      last_agent_failure: {
+        kind: "timeout",
+        at: "2026-11-26T09:00:00.000Z",
+        tenant_id: "3f0c6a52-5a7e-4c55-9a0e-6f1f5f0a1b2c",
+        error: "no answer within 300000 ms",
+      },
       last_agent_ok_at: "2026-11-26T09:05:00.000Z",
       queue: { queued: 0, processing: 1 },
       degraded: false,

@@ -1,17 +1,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
-import { CREDENTIAL_KEY_PATTERN, credentialRecordSchema, deleteCredential, listCredentials, setCredentials } from "../../credentials/index.ts";
+import {
+  CREDENTIAL_KEY_PATTERN,
+  credentialRecordSchema,
+  deleteCredential,
+  listCredentials,
+  setCredentials,
+} from "../../credentials/index.ts";
 import { NotFoundError } from "../../errors.ts";
 import { requireMutableTenant, requireTenant } from "../../tenants/index.ts";
-import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
 import type { AdminApi } from "./api.ts";
+import { errorResponses, jsonBody, jsonResponse, TenantIdParams } from "./api.ts";
 
 const SetCredentialsBody = z
   .object({
     // (Schemas built by other modules get no .openapi() call: they may predate the zod extension.)
     credentials: credentialRecordSchema.refine((r) => Object.keys(r).length > 0, "must name at least one credential"),
   })
-  .openapi("SetCredentials", { example: { credentials: { SENDGRID_API_KEY: "SG.xxx", GOOGLE_CREDENTIALS_JSON: "{…}" } } });
+  .openapi("SetCredentials", {
+    example: { credentials: { SENDGRID_API_KEY: "SG.xxx", GOOGLE_CREDENTIALS_JSON: "{…}" } },
+  });
 
 const StoredKeys = z.object({ tenant_id: z.uuid(), keys: z.array(z.string()) }).openapi("StoredCredentialKeys");
 
@@ -43,7 +51,8 @@ export function registerCredentialRoutes(api: AdminApi, ctx: AppContext): void {
       method: "post",
       path,
       tags: ["credentials"],
-      summary: "Store credentials in the vault (merged with the existing ones); returns the stored key names. 409 tenant_archived for an archived tenant",
+      summary:
+        "Store credentials in the vault (merged with the existing ones); returns the stored key names. 409 tenant_archived for an archived tenant",
       request: { params: TenantIdParams, body: jsonBody(SetCredentialsBody) },
       responses: { 200: jsonResponse(StoredKeys, "Key names stored"), ...errorResponses(400, 401, 404, 409, 415) },
     }),

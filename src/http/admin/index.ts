@@ -1,13 +1,12 @@
 import type { AppContext } from "../../context.ts";
 import type { RouteModule } from "../../ports.ts";
-import { createAdminApi, mountOpenApiDocument } from "./api.ts";
 import type { AdminApi } from "./api.ts";
+import { createAdminApi, mountOpenApiDocument } from "./api.ts";
 import { registerCheckRoutes } from "./checks-routes.ts";
 import { registerAgentHealthRoute, registerConversationRoutes } from "./conversation-routes.ts";
 import { registerCredentialRoutes } from "./credentials-routes.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerTelegramLinkRoutes, registerTenantRoutes } from "./tenants-routes.ts";
-
 
 export interface AdminRoutesOptions {
   /**

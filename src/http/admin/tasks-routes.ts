@@ -1,10 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { TASK_STATUSES } from "../../db/schema.ts";
-import { TenantIdParams, errorResponses, jsonBody, jsonResponse } from "./api.ts";
-import type { AdminApi } from "./api.ts";
+import {
+  cancelTask,
+  createTask,
+  getTask,
+  listTasks,
+  newTaskShape,
+  taskPatchSchema,
+  updateTask,
+} from "../../scheduler/index.ts";
 import { requireTenant } from "../../tenants/index.ts";
-import { newTaskShape, taskPatchSchema, cancelTask, createTask, getTask, listTasks, updateTask } from "../../scheduler/index.ts";
+import type { AdminApi } from "./api.ts";
+import { errorResponses, jsonBody, jsonResponse, TenantIdParams } from "./api.ts";
 
 // The body schemas are rebuilt here from task-input.ts's fields: those were made with plain zod
 // (shared with the MCP tool and the CLI) and may predate the OpenAPI extension, so only these
@@ -12,7 +20,9 @@ import { newTaskShape, taskPatchSchema, cancelTask, createTask, getTask, listTas
 const NewTaskBody = z
   .object(newTaskShape)
   .strict()
-  .openapi("NewTask", { example: { prompt: "Send me the weekly bookings summary", cron: "0 9 * * 1", timezone: "America/Denver" } });
+  .openapi("NewTask", {
+    example: { prompt: "Send me the weekly bookings summary", cron: "0 9 * * 1", timezone: "America/Denver" },
+  });
 
 const TaskPatchBody = z
   .object(taskPatchSchema.shape)
@@ -45,7 +55,13 @@ const TaskList = z.object({ tasks: z.array(TaskSchema) }).openapi("ScheduledTask
 
 const ListQuery = z.object({
   status: z.enum(TASK_STATUSES).optional().openapi({ description: "Only tasks in this status" }),
-  limit: z.coerce.number().int().min(1).max(1000).default(200).openapi({ description: "At most this many (1-1000, default 200)" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(200)
+    .openapi({ description: "At most this many (1-1000, default 200)" }),
 });
 
 const TaskParams = TenantIdParams.extend({
@@ -93,7 +109,10 @@ export function registerTaskRoutes(api: AdminApi, ctx: AppContext): void {
       tags,
       summary: "Schedule a task: exactly one of cron (recurring), run_at or in_minutes (one-shot)",
       request: { params: TenantIdParams, body: jsonBody(NewTaskBody) },
-      responses: { 201: jsonResponse(TaskSchema, "The task, with its first next_run_at"), ...errorResponses(400, 401, 404, 415) },
+      responses: {
+        201: jsonResponse(TaskSchema, "The task, with its first next_run_at"),
+        ...errorResponses(400, 401, 404, 415),
+      },
     }),
     async (c) => {
       const task = await createTask(ctx, c.req.valid("param").id, c.req.valid("json"), "admin");

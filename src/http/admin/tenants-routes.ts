@@ -1,10 +1,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
-import { archiveTenant, createLinkCode, createTenant, linkCodeStatus, linkCodeUrl, listTenants, newTenantSchema, phoneSchema, purgeTenant, requireTenant, setTelegramChat, tenantPatchSchema, unlinkTelegramChat, updateTenant } from "../../tenants/index.ts";
 import { telegramBotUsername } from "../../ops/runbook.ts";
-import { TenantIdParams, TenantSchema, errorResponses, jsonBody, jsonResponse } from "./api.ts";
+import {
+  archiveTenant,
+  createLinkCode,
+  createTenant,
+  linkCodeStatus,
+  linkCodeUrl,
+  listTenants,
+  newTenantSchema,
+  phoneSchema,
+  purgeTenant,
+  requireTenant,
+  setTelegramChat,
+  tenantPatchSchema,
+  unlinkTelegramChat,
+  updateTenant,
+} from "../../tenants/index.ts";
 import type { AdminApi } from "./api.ts";
+import { errorResponses, jsonBody, jsonResponse, TenantIdParams, TenantSchema } from "./api.ts";
 
 /**
  * POST /tenants: newTenantSchema, strict (an unknown key is refused by name: a typo must not drop
@@ -15,7 +30,11 @@ const CreateTenantBody = newTenantSchema
   .strict()
   .superRefine((body, issue) => {
     if (body.phone === undefined && body.phone_number === undefined) {
-      issue.addIssue({ code: "custom", path: ["phone"], message: "required (E.164, e.g. +18015551234; phone_number is accepted too)" });
+      issue.addIssue({
+        code: "custom",
+        path: ["phone"],
+        message: "required (E.164, e.g. +18015551234; phone_number is accepted too)",
+      });
     } else if (body.phone !== undefined && body.phone_number !== undefined && body.phone !== body.phone_number) {
       issue.addIssue({ code: "custom", path: ["phone_number"], message: "differs from phone: give one of them" });
     }
@@ -29,7 +48,12 @@ const ListQuery = z.object({
 });
 
 const TenantPage = z
-  .object({ tenants: z.array(TenantSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })
+  .object({
+    tenants: z.array(TenantSchema),
+    total: z.number().int(),
+    limit: z.number().int(),
+    offset: z.number().int(),
+  })
   .openapi("TenantPage");
 
 const DeleteQuery = z.object({
@@ -140,7 +164,10 @@ const LinkBody = z
 const NewLinkCodeSchema = z
   .object({
     code: z.string().openapi({ description: "The one-time code (shown only now)" }),
-    url: z.string().nullable().openapi({ description: "https://t.me/<bot>?start=<code>; null when the bot's username is unknown" }),
+    url: z
+      .string()
+      .nullable()
+      .openapi({ description: "https://t.me/<bot>?start=<code>; null when the bot's username is unknown" }),
     expires_at: z.string().openapi({ description: "ISO time after which the code is refused (7 days)" }),
   })
   .openapi("NewLinkCode");
@@ -174,7 +201,8 @@ export function registerTelegramLinkRoutes(api: AdminApi, ctx: AppContext): void
       method: "delete",
       path: "/tenants/{id}/link",
       tags: ["tenants"],
-      summary: "Unlink the tenant's Telegram chat (the customer can then link again: a new link code, or /start +PHONE and their shared contact)",
+      summary:
+        "Unlink the tenant's Telegram chat (the customer can then link again: a new link code, or /start +PHONE and their shared contact)",
       request: { params: TenantIdParams },
       responses: { 200: jsonResponse(TenantSchema, "The unlinked tenant"), ...errorResponses(400, 401, 404) },
     }),
@@ -191,9 +219,10 @@ export function registerTelegramLinkRoutes(api: AdminApi, ctx: AppContext): void
       method: "post",
       path: "/tenants/{id}/link-code",
       tags: ["tenants"],
-      summary: "Make (or renew) the tenant's one-time Telegram link: https://t.me/<bot>?start=<code>, 7 days, single use",
+      summary:
+        "Make (or renew) the tenant's one-time Telegram link: https://t.me/<bot>?start=<code>, 7 days, single use",
       description:
-        "Only for a Telegram tenant with no linked chat (409 not_telegram, already_linked, tenant_archived). The code is stored hashed: this answer is the only time it is shown. A new code replaces the old one. url is null when the bot's username is unknown (no TELEGRAM_BOT_TOKEN or getMe failed): the customer can send \"/start <code>\" to the bot instead.",
+        'Only for a Telegram tenant with no linked chat (409 not_telegram, already_linked, tenant_archived). The code is stored hashed: this answer is the only time it is shown. A new code replaces the old one. url is null when the bot\'s username is unknown (no TELEGRAM_BOT_TOKEN or getMe failed): the customer can send "/start <code>" to the bot instead.',
       request: { params: TenantIdParams },
       responses: { 201: jsonResponse(NewLinkCodeSchema, "The new link code"), ...errorResponses(400, 401, 404, 409) },
     }),
@@ -202,7 +231,10 @@ export function registerTelegramLinkRoutes(api: AdminApi, ctx: AppContext): void
       const made = await createLinkCode(ctx.db, id, ctx.clock.now());
       const botUsername = await telegramBotUsername(ctx.config);
       ctx.log.info("telegram link code made by operator", { tenantId: id, expiresAt: made.expires_at });
-      return c.json({ code: made.code, url: botUsername ? linkCodeUrl(botUsername, made.code) : null, expires_at: made.expires_at }, 201);
+      return c.json(
+        { code: made.code, url: botUsername ? linkCodeUrl(botUsername, made.code) : null, expires_at: made.expires_at },
+        201,
+      );
     },
   );
 
@@ -211,9 +243,13 @@ export function registerTelegramLinkRoutes(api: AdminApi, ctx: AppContext): void
       method: "get",
       path: "/tenants/{id}/link-code",
       tags: ["tenants"],
-      summary: "Whether the tenant has an outstanding (unused, unexpired) link code, and until when; never the code itself",
+      summary:
+        "Whether the tenant has an outstanding (unused, unexpired) link code, and until when; never the code itself",
       request: { params: TenantIdParams },
-      responses: { 200: jsonResponse(LinkCodeStatusSchema, "The outstanding code's expiry"), ...errorResponses(400, 401, 404) },
+      responses: {
+        200: jsonResponse(LinkCodeStatusSchema, "The outstanding code's expiry"),
+        ...errorResponses(400, 401, 404),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -223,4 +259,3 @@ export function registerTelegramLinkRoutes(api: AdminApi, ctx: AppContext): void
     },
   );
 }
-

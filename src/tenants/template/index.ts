@@ -30,7 +30,8 @@ export const TEMPLATE_TOOLS: readonly TemplateTool[] = Object.freeze([
     script: "send_email.py",
     summary:
       "Send an email through SendGrid with a key in its own environment. Not for you: SENDGRID_API_KEY is kept out of your runs, so send email with `mcp__proxystaff__send_email`.",
-    usage: 'python3 execution/send_email.py --to someone@example.com --subject "…" --text "…" [--html "…"] [--from you@business.com]',
+    usage:
+      'python3 execution/send_email.py --to someone@example.com --subject "…" --text "…" [--html "…"] [--from you@business.com]',
     credentials: ["SENDGRID_API_KEY"],
     optionalCredentials: ["SENDGRID_FROM_EMAIL", "SENDGRID_API_BASE"],
   },

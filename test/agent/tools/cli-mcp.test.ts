@@ -5,20 +5,19 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createAgentRunner } from "../../../src/agent/index.ts";
 import type { AgentRunRequest, ProcessAgentRunner } from "../../../src/agent/runner.ts";
-import { SERVER_SIDE_CREDENTIALS, createAgentTools } from "../../../src/mcp/index.ts";
-import type { AgentTools } from "../../../src/mcp/index.ts";
-import { setCredentials } from "../../../src/credentials/index.ts";
-import { listTasks } from "../../../src/scheduler/index.ts";
-import { createTenant, setTelegramChat, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
-import { tenantEnvironment } from "../../../src/credentials/index.ts";
-import type { Tenant } from "../../../src/tenants/index.ts";
-import { startFakeAnthropic } from "../../fakes/anthropic.ts";
-import type { FakeAnthropic } from "../../fakes/anthropic.ts";
-import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
-import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
-import { startTestServer } from "../../helpers/index.ts";
-import type { TestServer } from "../../helpers/index.ts";
 import { spawnProcessGroup } from "../../../src/agent/runner.ts";
+import { setCredentials, tenantEnvironment } from "../../../src/credentials/index.ts";
+import type { AgentTools } from "../../../src/mcp/index.ts";
+import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "../../../src/mcp/index.ts";
+import { listTasks } from "../../../src/scheduler/index.ts";
+import type { Tenant } from "../../../src/tenants/index.ts";
+import { createTenant, setTelegramChat, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
+import type { FakeAnthropic } from "../../fakes/anthropic.ts";
+import { startFakeAnthropic } from "../../fakes/anthropic.ts";
+import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
+import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
+import type { TestServer } from "../../helpers/index.ts";
+import { startTestServer } from "../../helpers/index.ts";
 import { liveProcessesInGroup, REAL_CLI } from "../setup.ts";
 
 const hasCli = existsSync(REAL_CLI);
@@ -55,7 +54,12 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
       },
     });
     runner = createAgentRunner({ config: server.ctx.config, log: server.ctx.log });
-    tenant = await createTenant(server.ctx, { name: "Alpine Bakery", phone: "+18015550111", channel: "telegram", timezone: "America/Denver" });
+    tenant = await createTenant(server.ctx, {
+      name: "Alpine Bakery",
+      phone: "+18015550111",
+      channel: "telegram",
+      timezone: "America/Denver",
+    });
     await setTelegramChat(server.ctx.db, tenant.id, "4242");
   });
   afterAll(async () => {
@@ -69,7 +73,9 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
   });
 
   /** What the conversation engine does per run: a fresh token, the tenant's env minus server-side keys. */
-  async function runWithTools(prompt: string): Promise<{ result: Awaited<ReturnType<ProcessAgentRunner["run"]>>; request: AgentRunRequest }> {
+  async function runWithTools(
+    prompt: string,
+  ): Promise<{ result: Awaited<ReturnType<ProcessAgentRunner["run"]>>; request: AgentRunRequest }> {
     const issued = tools.issueToken(tenant.id, crypto.randomUUID());
     const env = await tenantEnvironment(server.ctx, tenant);
     for (const key of SERVER_SIDE_CREDENTIALS) delete env[key];
@@ -93,9 +99,14 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
   test("the model's schedule_task call (run_at 2 s ahead) stores the task for the token's tenant", async () => {
     // Computed when the model is asked, so "2 s ahead" is measured from the tool call, not from CLI start-up.
     anthropic.setHandler((req) => {
-      if (req.side || req.body?.messages?.some((m) => Array.isArray(m.content) && m.content.some((b) => b.type === "tool_result"))) return undefined;
+      if (
+        req.side ||
+        req.body?.messages?.some((m) => Array.isArray(m.content) && m.content.some((b) => b.type === "tool_result"))
+      )
+        return undefined;
       const tools = req.body?.tools?.map((t) => t.name) ?? [];
-      if (!tools.includes("mcp__proxystaff__schedule_task")) return { type: "text", text: `no MCP tools listed: ${tools.join(",")}` };
+      if (!tools.includes("mcp__proxystaff__schedule_task"))
+        return { type: "text", text: `no MCP tools listed: ${tools.join(",")}` };
       return {
         type: "tool_use",
         name: "mcp__proxystaff__schedule_task",
@@ -108,12 +119,19 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     expect(result.text).toContain("Scheduled task");
     const tasks = await listTasks(server.ctx.db, { tenantId: tenant.id });
     expect(tasks).toHaveLength(1);
-    expect(tasks[0]).toMatchObject({ prompt: "Tell the owner the bread is ready", created_by: "agent", status: "PENDING" });
+    expect(tasks[0]).toMatchObject({
+      prompt: "Tell the owner the bread is ready",
+      created_by: "agent",
+      status: "PENDING",
+    });
     expect(result.text).toContain(tasks[0]?.id ?? "?");
   }, 60_000);
 
   test("send_email reaches SendGrid with the tenant's key; the agent's env and the API traffic never hold it", async () => {
-    await setCredentials(server.ctx, tenant.id, { SENDGRID_API_KEY: SENDGRID_KEY, SENDGRID_FROM_EMAIL: "orders@alpine.example" });
+    await setCredentials(server.ctx, tenant.id, {
+      SENDGRID_API_KEY: SENDGRID_KEY,
+      SENDGRID_FROM_EMAIL: "orders@alpine.example",
+    });
     anthropic.enqueue({
       type: "tool_use",
       name: "mcp__proxystaff__send_email",
@@ -131,7 +149,11 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
     expect(result.text).toContain("key=[] from=[orders@alpine.example]");
     expect(sendgrid.sent).toHaveLength(1);
     expect(sendgrid.requests.at(-1)?.authorization).toBe(`Bearer ${SENDGRID_KEY}`);
-    expect(sendgrid.sent[0]).toMatchObject({ to: ["supplier@example.com"], subject: "Flour order", from: "orders@alpine.example" });
+    expect(sendgrid.sent[0]).toMatchObject({
+      to: ["supplier@example.com"],
+      subject: "Flour order",
+      from: "orders@alpine.example",
+    });
     const toolResult = JSON.stringify(anthropic.requests.map((r) => r.raw));
     expect(toolResult).toContain("Email sent to supplier@example.com");
     expect(toolResult).not.toContain(SENDGRID_KEY);
@@ -142,20 +164,26 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
 
   test("neither the prompt nor the MCP token is in any argv of the run, and the tools still reach the model", async () => {
     let group = 0;
-    const spied = createAgentRunner({ config: server.ctx.config, log: server.ctx.log }, {
-      spawn: (spec) => {
-        const child = spawnProcessGroup(spec);
-        group = child.pid;
-        return child;
+    const spied = createAgentRunner(
+      { config: server.ctx.config, log: server.ctx.log },
+      {
+        spawn: (spec) => {
+          const child = spawnProcessGroup(spec);
+          group = child.pid;
+          return child;
+        },
       },
-    });
+    );
     const seen: string[] = [];
     // Asked while the CLI waits for the model: every process of the run is alive at that moment.
     anthropic.setHandler((req) => {
       if (req.side) return undefined;
       for (const pid of liveProcessesInGroup(group)) seen.push(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
       const names = req.body?.tools?.map((t) => t.name) ?? [];
-      return { type: "text", text: names.includes("mcp__proxystaff__schedule_task") ? "tools listed" : `no MCP tools: ${names.join(",")}` };
+      return {
+        type: "text",
+        text: names.includes("mcp__proxystaff__schedule_task") ? "tools listed" : `no MCP tools: ${names.join(",")}`,
+      };
     });
     const issued = tools.issueToken(tenant.id, crypto.randomUUID());
     try {
@@ -184,7 +212,11 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
   test("a revoked token leaves the model without the tools' effects", async () => {
     const issued = tools.issueToken(tenant.id, "revoked-run");
     issued.revoke();
-    anthropic.enqueue({ type: "tool_use", name: "mcp__proxystaff__schedule_task", input: { prompt: "never", in_minutes: 5 } });
+    anthropic.enqueue({
+      type: "tool_use",
+      name: "mcp__proxystaff__schedule_task",
+      input: { prompt: "never", in_minutes: 5 },
+    });
     const before = (await listTasks(server.ctx.db, { tenantId: tenant.id })).length;
     const result = await runner.run({
       tenantId: tenant.id,

@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkToolsHealth } from "../../../src/mcp/index.ts";
 import { setCredentials } from "../../../src/credentials/index.ts";
+import { checkToolsHealth } from "../../../src/mcp/index.ts";
 import { updateTenant } from "../../../src/tenants/index.ts";
-import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
 import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
-import { toolsFixture } from "./setup.ts";
+import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
 import type { ToolsFixture } from "./setup.ts";
+import { toolsFixture } from "./setup.ts";
 
 const KEY_A = "SG.tenant-a-secret-key-0123456789";
 const KEY_B = "SG.tenant-b-secret-key-9876543210";
@@ -37,7 +37,9 @@ describe("send_email", () => {
 
   function everythingWritten(): string {
     const dir = join(f.ctx.config.TENANTS_DIR, f.a.id, "timeline");
-    const timeline = readdirSync(dir).map((n) => readFileSync(join(dir, n), "utf8")).join("\n");
+    const timeline = readdirSync(dir)
+      .map((n) => readFileSync(join(dir, n), "utf8"))
+      .join("\n");
     return `${JSON.stringify(f.logs)}\n${timeline}`;
   }
 
@@ -49,7 +51,11 @@ describe("send_email", () => {
     expect(result.text).toContain("supplier@example.com");
     expect(sendgrid.requests).toHaveLength(1);
     expect(sendgrid.requests[0]?.authorization).toBe(`Bearer ${KEY_A}`);
-    expect(sendgrid.sent[0]).toMatchObject({ from: "orders@alpine.example", to: ["supplier@example.com"], subject: "Order for Friday" });
+    expect(sendgrid.sent[0]).toMatchObject({
+      from: "orders@alpine.example",
+      to: ["supplier@example.com"],
+      subject: "Order for Friday",
+    });
     expect(sendgrid.sent[0]?.raw.from).toEqual({ email: "orders@alpine.example", name: "Alpine Bakery" });
     expect(result.text).not.toContain(KEY_A);
     expect(everythingWritten()).not.toContain(KEY_A);
@@ -59,7 +65,11 @@ describe("send_email", () => {
   test("falls back to the business profile's email; html-only and lists of recipients work", async () => {
     await setCredentials(f.ctx, f.a.id, { SENDGRID_API_KEY: KEY_A });
     await updateTenant(f.ctx, f.a.id, { business: { email: "hello@alpine.example" } });
-    const result = await f.client.call(token, "send_email", { to: ["a@example.com", "b@example.com"], subject: "Hi", html: "<p>Hi</p>" });
+    const result = await f.client.call(token, "send_email", {
+      to: ["a@example.com", "b@example.com"],
+      subject: "Hi",
+      html: "<p>Hi</p>",
+    });
     expect(result.isError).toBe(false);
     expect(sendgrid.sent[0]).toMatchObject({ from: "hello@alpine.example", to: ["a@example.com", "b@example.com"] });
     expect(sendgrid.sent[0]?.content).toEqual([{ type: "text/html", value: "<p>Hi</p>" }]);
@@ -83,7 +93,12 @@ describe("send_email", () => {
 
   test("bad input is refused before anything is sent", async () => {
     await setCredentials(f.ctx, f.a.id, { SENDGRID_API_KEY: KEY_A, SENDGRID_FROM_EMAIL: "orders@alpine.example" });
-    for (const args of [{ ...mail, to: "nobody" }, { to: "x@example.com", subject: "no body" }, { ...mail, subject: "" }, { ...mail, to: [] }]) {
+    for (const args of [
+      { ...mail, to: "nobody" },
+      { to: "x@example.com", subject: "no body" },
+      { ...mail, subject: "" },
+      { ...mail, to: [] },
+    ]) {
       const result = await f.client.call(token, "send_email", args);
       expect({ args, isError: result.isError }).toEqual({ args, isError: true });
     }
@@ -114,13 +129,19 @@ describe("send_email", () => {
   });
 
   test("checkToolsHealth: not configured, ok, failing", async () => {
-    expect(await checkToolsHealth(f.ctx, f.a.id)).toEqual([expect.objectContaining({ tool: "send_email", status: "not_configured" })]);
+    expect(await checkToolsHealth(f.ctx, f.a.id)).toEqual([
+      expect.objectContaining({ tool: "send_email", status: "not_configured" }),
+    ]);
     await setCredentials(f.ctx, f.a.id, { SENDGRID_API_KEY: KEY_A });
     expect((await checkToolsHealth(f.ctx, f.a.id))[0]?.status).toBe("not_configured");
     await setCredentials(f.ctx, f.a.id, { SENDGRID_FROM_EMAIL: "orders@alpine.example" });
     const ok = await checkToolsHealth(f.ctx, f.a.id);
     expect(ok[0]).toMatchObject({ status: "ok" });
-    expect(sendgrid.requests.at(-1)).toMatchObject({ method: "GET", path: "/v3/scopes", authorization: `Bearer ${KEY_A}` });
+    expect(sendgrid.requests.at(-1)).toMatchObject({
+      method: "GET",
+      path: "/v3/scopes",
+      authorization: `Bearer ${KEY_A}`,
+    });
     await setCredentials(f.ctx, f.a.id, { SENDGRID_API_KEY: "SG.wrong-key-for-health-check" });
     const failing = await checkToolsHealth(f.ctx, f.a.id);
     expect(failing[0]).toMatchObject({ status: "failing" });

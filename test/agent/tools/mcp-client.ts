@@ -12,7 +12,11 @@ export interface McpTestClient {
 
 export interface RpcAnswer {
   status: number;
-  result?: { content?: { type: string; text: string }[]; isError?: boolean; tools?: { name: string; inputSchema: unknown }[] } & Record<string, unknown>;
+  result?: {
+    content?: { type: string; text: string }[];
+    isError?: boolean;
+    tools?: { name: string; inputSchema: unknown }[];
+  } & Record<string, unknown>;
   error?: { code: number; message: string };
 }
 
@@ -39,7 +43,10 @@ export function mcpClient(app: Hono): McpTestClient {
     async call(token, name, args) {
       const answer = await rpc(token, "tools/call", { name, arguments: args });
       if (!answer.result) throw new Error(`tools/call ${name} failed: ${JSON.stringify(answer)}`);
-      return { text: (answer.result.content ?? []).map((c) => c.text).join("\n"), isError: answer.result.isError === true };
+      return {
+        text: (answer.result.content ?? []).map((c) => c.text).join("\n"),
+        isError: answer.result.isError === true,
+      };
     },
   };
 }

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { archiveTenant } from "../../../src/tenants/index.ts";
 import { FakeClock } from "../../helpers/index.ts";
-import { toolsFixture } from "./setup.ts";
 import type { ToolsFixture } from "./setup.ts";
+import { toolsFixture } from "./setup.ts";
 
 const TOOL_NAMES = [
   "schedule_task",
@@ -44,7 +44,11 @@ describe("POST /mcp", () => {
       expect(answer.status).toBe(401);
       expect(answer.error?.code).toBe(-32001);
     }
-    const res = await f.app.request("/mcp", { method: "POST", headers: { authorization: "Basic abc", "content-type": "application/json" }, body: "{}" });
+    const res = await f.app.request("/mcp", {
+      method: "POST",
+      headers: { authorization: "Basic abc", "content-type": "application/json" },
+      body: "{}",
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toContain("Bearer");
   });

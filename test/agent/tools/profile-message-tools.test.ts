@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { linkedChatOf } from "../../../src/mcp/tool-kit.ts";
 import { createTenant, getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
@@ -12,7 +12,9 @@ describe("send_message", () => {
     const { token } = f.tools.issueToken(f.a.id, "run-1");
     const result = await f.client.call(token, "send_message", { text: "On it — one minute." });
     expect(result.isError).toBe(false);
-    expect(f.outbox).toEqual([{ tenantId: f.a.id, channel: "telegram", chatId: "111", text: "On it — one minute.", kind: "chat" }]);
+    expect(f.outbox).toEqual([
+      { tenantId: f.a.id, channel: "telegram", chatId: "111", text: "On it — one minute.", kind: "chat" },
+    ]);
   });
 
   test("a WhatsApp tenant is reached at its phone number", async () => {
@@ -25,14 +27,23 @@ describe("send_message", () => {
 
   test("one run may send at most 20 messages; a new run starts afresh", async () => {
     const { token } = f.tools.issueToken(f.a.id, "run-loop");
-    for (let i = 0; i < 20; i++) expect((await f.client.call(token, "send_message", { text: `update ${i}` })).isError).toBe(false);
+    for (let i = 0; i < 20; i++)
+      expect((await f.client.call(token, "send_message", { text: `update ${i}` })).isError).toBe(false);
     const over = await f.client.call(token, "send_message", { text: "one too many" });
     expect(over.isError).toBe(true);
     expect(over.text).toContain("at most 20 times in one run");
     expect(f.outbox).toHaveLength(20);
     const next = f.tools.issueToken(f.a.id, "run-next");
     expect((await f.client.call(next.token, "send_message", { text: "fresh" })).isError).toBe(false);
-    const timeline = readFileSync(join(f.ctx.config.TENANTS_DIR, f.a.id, "timeline", readdirSync(join(f.ctx.config.TENANTS_DIR, f.a.id, "timeline"))[0] ?? ""), "utf8");
+    const timeline = readFileSync(
+      join(
+        f.ctx.config.TENANTS_DIR,
+        f.a.id,
+        "timeline",
+        readdirSync(join(f.ctx.config.TENANTS_DIR, f.a.id, "timeline"))[0] ?? "",
+      ),
+      "utf8",
+    );
     expect(timeline).toContain("Agent tool send_message failed: send_message may be called at most 20 times");
   });
 
@@ -52,9 +63,13 @@ describe("update_business_profile", () => {
 
   test("merges fields (null removes one) and re-renders CLAUDE.md", async () => {
     const { token } = f.tools.issueToken(f.a.id, "run-1");
-    const first = await f.client.call(token, "update_business_profile", { fields: { industry: "bakery", location: "Provo, UT" } });
+    const first = await f.client.call(token, "update_business_profile", {
+      fields: { industry: "bakery", location: "Provo, UT" },
+    });
     expect(first.isError).toBe(false);
-    const second = await f.client.call(token, "update_business_profile", { fields: { hours: "Tue-Sat 7-15", location: null } });
+    const second = await f.client.call(token, "update_business_profile", {
+      fields: { hours: "Tue-Sat 7-15", location: null },
+    });
     expect(second.isError).toBe(false);
     const tenant = await getTenant(f.ctx.db, f.a.id);
     expect(tenant?.business).toEqual({ industry: "bakery", hours: "Tue-Sat 7-15" });

@@ -1,15 +1,15 @@
 import type { Hono } from "hono";
-import { createAgentTools } from "../../../src/mcp/index.ts";
-import type { AgentTools } from "../../../src/mcp/index.ts";
-import type { ToolOutbox } from "../../../src/mcp/tool-kit.ts";
 import type { Clock } from "../../../src/clock.ts";
 import { createApp } from "../../../src/http/app.ts";
-import { createTenant, setTelegramChat } from "../../../src/tenants/index.ts";
+import type { AgentTools } from "../../../src/mcp/index.ts";
+import { createAgentTools } from "../../../src/mcp/index.ts";
+import type { ToolOutbox } from "../../../src/mcp/tool-kit.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
-import { createTestContext, freshEachTest } from "../../helpers/index.ts";
+import { createTenant, setTelegramChat } from "../../../src/tenants/index.ts";
 import type { TestContext } from "../../helpers/index.ts";
-import { mcpClient } from "./mcp-client.ts";
+import { createTestContext, freshEachTest } from "../../helpers/index.ts";
 import type { McpTestClient } from "./mcp-client.ts";
+import { mcpClient } from "./mcp-client.ts";
 
 export type Enqueued = Parameters<ToolOutbox["enqueue"]>[0];
 
@@ -28,12 +28,22 @@ export interface ToolsFixture extends TestContext {
 
 /** Registers the hooks that give each test of the enclosing block a fresh toolsFixture() (cleaned up after). */
 export function useToolsFixture(): ToolsFixture {
-  return freshEachTest(() => toolsFixture(), (f) => f.cleanup());
+  return freshEachTest(
+    () => toolsFixture(),
+    (f) => f.cleanup(),
+  );
 }
 
-export async function toolsFixture(options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<ToolsFixture> {
+export async function toolsFixture(
+  options: { env?: Record<string, string>; clock?: Clock } = {},
+): Promise<ToolsFixture> {
   const t = await createTestContext({ env: options.env, clock: options.clock });
-  const a = await createTenant(t.ctx, { name: "Alpine Bakery", phone: "+18015550101", channel: "telegram", timezone: "America/Denver" });
+  const a = await createTenant(t.ctx, {
+    name: "Alpine Bakery",
+    phone: "+18015550101",
+    channel: "telegram",
+    timezone: "America/Denver",
+  });
   const b = await createTenant(t.ctx, { name: "Bravo Plumbing", phone: "+18015550102", channel: "telegram" });
   const c = await createTenant(t.ctx, { name: "Cedar Cafe", phone: "+18015550103", channel: "telegram" });
   await setTelegramChat(t.ctx.db, a.id, "111");

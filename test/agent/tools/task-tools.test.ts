@@ -1,13 +1,15 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTask, getTask, listTasks } from "../../../src/scheduler/index.ts";
-import { toolsFixture } from "./setup.ts";
 import type { ToolsFixture } from "./setup.ts";
+import { toolsFixture } from "./setup.ts";
 
 function timelineOf(f: ToolsFixture, tenantId: string): string {
   const dir = join(f.ctx.config.TENANTS_DIR, tenantId, "timeline");
-  return readdirSync(dir).map((name) => readFileSync(join(dir, name), "utf8")).join("\n");
+  return readdirSync(dir)
+    .map((name) => readFileSync(join(dir, name), "utf8"))
+    .join("\n");
 }
 
 describe("task tools", () => {
@@ -23,10 +25,18 @@ describe("task tools", () => {
 
   test("schedule_task with in_minutes stores an agent task for the token's tenant and wakes the scheduler", async () => {
     const before = Date.now();
-    const result = await f.client.call(tokenA, "schedule_task", { prompt: "Remind the owner to order flour", in_minutes: 30 });
+    const result = await f.client.call(tokenA, "schedule_task", {
+      prompt: "Remind the owner to order flour",
+      in_minutes: 30,
+    });
     expect(result.isError).toBe(false);
     const [task] = await listTasks(f.ctx.db, { tenantId: f.a.id });
-    expect(task).toMatchObject({ prompt: "Remind the owner to order flour", created_by: "agent", status: "PENDING", cron: null });
+    expect(task).toMatchObject({
+      prompt: "Remind the owner to order flour",
+      created_by: "agent",
+      status: "PENDING",
+      cron: null,
+    });
     expect(Date.parse(task?.next_run_at ?? "")).toBeGreaterThanOrEqual(before + 30 * 60_000 - 1000);
     expect(result.text).toContain(task?.id ?? "?");
     expect(f.wakes()).toBe(1);
@@ -111,7 +121,8 @@ describe("task tools", () => {
   });
 
   test("the 101st pending agent task is refused with how to make room; operator tasks do not count", async () => {
-    for (let i = 0; i < 100; i++) await createTask(f.ctx, f.a.id, { prompt: `agent ${i}`, in_minutes: 10 + i }, "agent");
+    for (let i = 0; i < 100; i++)
+      await createTask(f.ctx, f.a.id, { prompt: `agent ${i}`, in_minutes: 10 + i }, "agent");
     await createTask(f.ctx, f.a.id, { prompt: "operator's", in_minutes: 10 }, "admin");
     const refused = await f.client.call(tokenA, "schedule_task", { prompt: "one more", in_minutes: 5 });
     expect(refused.isError).toBe(true);
@@ -121,7 +132,9 @@ describe("task tools", () => {
     // Cancelling one makes room again; another tenant has its own allowance.
     const [first] = await listTasks(f.ctx.db, { tenantId: f.a.id });
     await f.client.call(tokenA, "cancel_task", { task_id: first?.id ?? "?" });
-    expect((await f.client.call(tokenA, "schedule_task", { prompt: "now it fits", in_minutes: 5 })).isError).toBe(false);
+    expect((await f.client.call(tokenA, "schedule_task", { prompt: "now it fits", in_minutes: 5 })).isError).toBe(
+      false,
+    );
     const tokenB = f.tools.issueToken(f.b.id, "run-b").token;
     expect((await f.client.call(tokenB, "schedule_task", { prompt: "B's own", in_minutes: 5 })).isError).toBe(false);
   });

@@ -1,12 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { conversationHealth } from "../../../src/conversation/agent-health.ts";
-import { recordAgentFailure } from "../../../src/conversation/agent-health.ts";
+import type { AppContext } from "../../../src/context.ts";
+import { conversationHealth, recordAgentFailure } from "../../../src/conversation/agent-health.ts";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
 import { createApp } from "../../../src/http/app.ts";
 import { HealthRegistry } from "../../../src/http/health.ts";
-import { createTestContext, FakeClock, insertTenant, TEST_ADMIN_KEY } from "../../helpers/index.ts";
 import type { TestContext } from "../../helpers/index.ts";
-import type { AppContext } from "../../../src/context.ts";
+import { createTestContext, FakeClock, insertTenant, TEST_ADMIN_KEY } from "../../helpers/index.ts";
 
 describe("agent failure details: public /health vs GET /admin/agent-health", () => {
   let tc: TestContext;
@@ -26,7 +25,11 @@ describe("agent failure details: public /health vs GET /admin/agent-health", () 
   test("public /health shows only the kind and time; the admin route adds tenant and error text", async () => {
     const t = await insertTenant(ctx);
     const at = "2026-11-26T09:00:00.000Z";
-    await recordAgentFailure(ctx.db, { kind: "credit_too_low", at, tenant_id: t.id, error: "Credit balance is too low (acct 1234)" }, Date.parse(at));
+    await recordAgentFailure(
+      ctx.db,
+      { kind: "credit_too_low", at, tenant_id: t.id, error: "Credit balance is too low (acct 1234)" },
+      Date.parse(at),
+    );
     const a = app();
 
     const pub = await a.request("/health");
@@ -40,12 +43,19 @@ describe("agent failure details: public /health vs GET /admin/agent-health", () 
     const res = await a.request("/admin/agent-health", { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
-      last_agent_failure: { kind: "credit_too_low", at, tenant_id: t.id, error: "Credit balance is too low (acct 1234)" },
+      last_agent_failure: {
+        kind: "credit_too_low",
+        at,
+        tenant_id: t.id,
+        error: "Credit balance is too low (acct 1234)",
+      },
       last_agent_ok_at: null,
       queue: { queued: 0, processing: 0 },
       degraded: true,
     });
-    const doc = (await (await a.request("/admin/openapi.json", { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })).json()) as { paths: Record<string, unknown> };
+    const doc = (await (
+      await a.request("/admin/openapi.json", { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })
+    ).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toContain("/agent-health");
   });
 });

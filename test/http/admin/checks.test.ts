@@ -4,13 +4,13 @@ import { join } from "node:path";
 import type { Server } from "bun";
 import { sql } from "drizzle-orm";
 import { DEFAULT_MAX_PROCESSES, detectCgroups } from "../../../src/agent/limits.ts";
-import { loadConfig } from "../../../src/config.ts";
-import type { Config } from "../../../src/config.ts";
-import { tenantUid, workspacePath } from "../../../src/tenants/index.ts";
 import { toolSandbox } from "../../../src/agent/tool-sandbox.ts";
+import type { Config } from "../../../src/config.ts";
+import { loadConfig } from "../../../src/config.ts";
 import { runServerSideToolChecks, runToolHealthChecks } from "../../../src/ops/tool-health.ts";
-import { adminHarness, UNKNOWN_ID, useAdminHarness } from "./setup.ts";
+import { tenantUid, workspacePath } from "../../../src/tenants/index.ts";
 import type { Json } from "./setup.ts";
+import { adminHarness, UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 
 /** A path inside a tenant's workspace (tests write there directly). */
 function inWorkspace(tenantId: string, relativePath: string): string {
@@ -18,8 +18,16 @@ function inWorkspace(tenantId: string, relativePath: string): string {
 }
 
 const bwrapWorks =
-  toolSandbox(loadConfig({ ADMIN_API_KEY: "x".repeat(16), CREDENTIALS_KEY: Buffer.alloc(32).toString("base64") }, { generateSecrets: false })).mode === "bwrap";
-if (!bwrapWorks) console.warn("skipped (tool checks under bubblewrap): bubblewrap does not work here (not installed, or no user namespaces)");
+  toolSandbox(
+    loadConfig(
+      { ADMIN_API_KEY: "x".repeat(16), CREDENTIALS_KEY: Buffer.alloc(32).toString("base64") },
+      { generateSecrets: false },
+    ),
+  ).mode === "bwrap";
+if (!bwrapWorks)
+  console.warn(
+    "skipped (tool checks under bubblewrap): bubblewrap does not work here (not installed, or no user namespaces)",
+  );
 const GOOD_KEY = "SG.good-key-0123456789abcdef";
 
 // A loopback SendGrid: GET /v3/scopes answers 200 for GOOD_KEY, 401 otherwise.
@@ -30,7 +38,9 @@ beforeAll(() => {
     hostname: "127.0.0.1",
     fetch(req) {
       const ok = req.headers.get("authorization") === `Bearer ${GOOD_KEY}`;
-      return ok ? Response.json({ scopes: ["mail.send"] }) : Response.json({ errors: [{ message: "unauthorized" }] }, { status: 401 });
+      return ok
+        ? Response.json({ scopes: ["mail.send"] })
+        : Response.json({ errors: [{ message: "unauthorized" }] }, { status: 401 });
     },
   });
 });
@@ -47,15 +57,30 @@ describe("GET /admin/tenants/:id/validate", () => {
     expect(status).toBe(200);
     expect(body.ok).toBe(true);
     expect(body.counts.fail).toBe(0);
-    for (const name of ["record", "phone", "timezone", "workspace", "CLAUDE.md", "tool:send_email.py", "tool:env_loader.py", "session"]) {
+    for (const name of [
+      "record",
+      "phone",
+      "timezone",
+      "workspace",
+      "CLAUDE.md",
+      "tool:send_email.py",
+      "tool:env_loader.py",
+      "session",
+    ]) {
       expect(byName(body.checks, name)?.status).toBe("ok");
     }
     expect(byName(body.checks, "link")).toMatchObject({ status: "warn" });
     expect(byName(body.checks, "link").fix).toContain(`/start ${tenant.phone_number}`);
     expect(byName(body.checks, "credentials:send_email.py")).toMatchObject({ status: "warn" });
     // The script never gets the key (it is server-side only); the MCP tool's line says what is missing.
-    expect(byName(body.checks, "health:send_email.py")).toMatchObject({ status: "ok", detail: expect.stringContaining("sent server-side") });
-    expect(byName(body.checks, "send_email (server-side)")).toMatchObject({ status: "warn", detail: "SENDGRID_API_KEY is not set for this tenant." });
+    expect(byName(body.checks, "health:send_email.py")).toMatchObject({
+      status: "ok",
+      detail: expect.stringContaining("sent server-side"),
+    });
+    expect(byName(body.checks, "send_email (server-side)")).toMatchObject({
+      status: "warn",
+      detail: "SENDGRID_API_KEY is not set for this tenant.",
+    });
   });
 
   test("credentials set and linked: health checks pass; a missing tool and a held lease are reported", async () => {
@@ -65,25 +90,36 @@ describe("GET /admin/tenants/:id/validate", () => {
     await h.call("PATCH", `/admin/tenants/${tenant.id}`, { business: { email: "owner@acme.test" } });
     const good = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate`);
     expect(byName(good.body.checks, "health:send_email.py").status).toBe("ok");
-    expect(byName(good.body.checks, "send_email (server-side)")).toMatchObject({ status: "ok", detail: expect.stringContaining("owner@acme.test") });
+    expect(byName(good.body.checks, "send_email (server-side)")).toMatchObject({
+      status: "ok",
+      detail: expect.stringContaining("owner@acme.test"),
+    });
     expect(byName(good.body.checks, "credentials:send_email.py").status).toBe("ok");
 
     rmSync(inWorkspace(tenant.id, "execution/send_email.py"));
     const broken = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
     expect(broken.body.ok).toBe(false);
-    expect(byName(broken.body.checks, "tool:send_email.py")).toMatchObject({ status: "fail", fix: `proxystaff init-tenant ${tenant.id}` });
+    expect(byName(broken.body.checks, "tool:send_email.py")).toMatchObject({
+      status: "fail",
+      fix: `proxystaff init-tenant ${tenant.id}`,
+    });
     expect(byName(broken.body.checks, "health:send_email.py")).toBeUndefined();
   });
 
   test("wrong credential: the server-side send_email check fails without echoing the key", async () => {
     const tenant = await h.tenant();
-    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: "SG.wrong-key-zzzzzzzzzz" } });
+    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, {
+      credentials: { SENDGRID_API_KEY: "SG.wrong-key-zzzzzzzzzz" },
+    });
     const res = await h.call("GET", `/admin/tenants/${tenant.id}/validate`);
     const text = await res.text();
     expect(text).not.toContain("SG.wrong-key-zzzzzzzzzz");
     const body = JSON.parse(text) as Json;
     expect(body.ok).toBe(false);
-    expect(byName(body.checks, "send_email (server-side)")).toMatchObject({ status: "fail", detail: "SendGrid refused the key (HTTP 401)." });
+    expect(byName(body.checks, "send_email (server-side)")).toMatchObject({
+      status: "fail",
+      detail: "SendGrid refused the key (HTTP 401).",
+    });
   });
 
   test("archived tenant fails; unknown → 404; bad id → 400", async () => {
@@ -103,7 +139,9 @@ describe("POST /admin/tools/health-check", () => {
     const b = await h.tenant();
     const archived = await h.tenant();
     await h.call("DELETE", `/admin/tenants/${archived.id}`);
-    await h.call("POST", `/admin/tenants/${a.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY, LEAKY_SECRET: "hunter2-very-secret" } });
+    await h.call("POST", `/admin/tenants/${a.id}/credentials`, {
+      credentials: { SENDGRID_API_KEY: GOOD_KEY, LEAKY_SECRET: "hunter2-very-secret" },
+    });
     // An operator-added tool that prints its secret: the output must come back redacted.
     writeFileSync(
       inWorkspace(a.id, "execution/leaky.py"),
@@ -130,7 +168,9 @@ describe("POST /admin/tools/health-check", () => {
     const one = await h.json<Json>("POST", "/admin/tools/health-check", { tenant_id: b.id });
     expect(one.status).toBe(200);
     expect(one.body.tenants).toHaveLength(1);
-    expect(one.body.tenants[0].tools.find((t: Json) => t.tool === "send_email.py").output).toContain("email is sent server-side");
+    expect(one.body.tenants[0].tools.find((t: Json) => t.tool === "send_email.py").output).toContain(
+      "email is sent server-side",
+    );
     expect(one.body.tenants[0].tools.find((t: Json) => t.tool === "send_email (server-side)")).toMatchObject({
       status: "warn",
       output: "SENDGRID_API_KEY is not set for this tenant.",
@@ -162,39 +202,47 @@ describe("POST /admin/tools/health-check", () => {
 describe("runToolHealthChecks", () => {
   // Finding S1: tool checks run code the agent can edit, so they run like agent runs — as the tenant's own uid.
   const isRoot = process.getuid?.() === 0;
-  test.skipIf(!isRoot)("a tool runs as its tenant's uid: not root, /proc/sys read-only, the other tenant and DATA_DIR unreadable", async () => {
-    const other = await h.tenant({ phone: "+15550001111" });
-    const tenant = await h.tenant({ phone: "+15550002222" });
-    writeFileSync(join(workspacePath(h.t.ctx.config, other.id), "secret.txt"), "other-tenant-secret");
-    const probe = (path: string) => `    try:\n        open(${JSON.stringify(path)}).read(); out.append("READ ${path}")\n    except OSError as e:\n        out.append(f"denied {e.errno}")\n`;
-    writeFileSync(
-      join(workspacePath(h.t.ctx.config, tenant.id), "execution/probe.py"),
-      [
-        "import os, sys",
-        'if "--health-check" in sys.argv:',
-        '    out = [f"uid={os.getuid()}"]',
-        "    try:",
-        '        v = open("/proc/sys/kernel/core_pattern").read(); open("/proc/sys/kernel/core_pattern", "w").write(v); out.append("CORE-PATTERN-WRITTEN")',
-        "    except OSError as e:",
-        '        out.append(f"core denied {e.errno}")',
-        probe(join(workspacePath(h.t.ctx.config, other.id), "secret.txt")) + probe(join(h.t.ctx.config.DATA_DIR, "proxystaff.db")) + '    print(" ".join(out))',
-      ].join("\n"),
-    );
-    const uid = await tenantUid(h.t.ctx.db, tenant.id);
-    expect(uid).toBeGreaterThanOrEqual(200_000);
-    for (const config of [h.t.ctx.config, { ...h.t.ctx.config, AGENT_SANDBOX: "none" } as Config]) {
-      const results = await runToolHealthChecks({ ...h.t.ctx, config }, tenant.id, { sandbox: toolSandbox(config) });
-      const output = results.find((r) => r.tool === "probe.py")?.output ?? "";
-      expect(output).toContain(`uid=${uid}`);
-      expect(output).not.toContain("CORE-PATTERN-WRITTEN");
-      expect(output).not.toContain("READ ");
-      expect(output.match(/denied/g)).toHaveLength(3);
-    }
-  });
+  test.skipIf(!isRoot)(
+    "a tool runs as its tenant's uid: not root, /proc/sys read-only, the other tenant and DATA_DIR unreadable",
+    async () => {
+      const other = await h.tenant({ phone: "+15550001111" });
+      const tenant = await h.tenant({ phone: "+15550002222" });
+      writeFileSync(join(workspacePath(h.t.ctx.config, other.id), "secret.txt"), "other-tenant-secret");
+      const probe = (path: string) =>
+        `    try:\n        open(${JSON.stringify(path)}).read(); out.append("READ ${path}")\n    except OSError as e:\n        out.append(f"denied {e.errno}")\n`;
+      writeFileSync(
+        join(workspacePath(h.t.ctx.config, tenant.id), "execution/probe.py"),
+        [
+          "import os, sys",
+          'if "--health-check" in sys.argv:',
+          '    out = [f"uid={os.getuid()}"]',
+          "    try:",
+          '        v = open("/proc/sys/kernel/core_pattern").read(); open("/proc/sys/kernel/core_pattern", "w").write(v); out.append("CORE-PATTERN-WRITTEN")',
+          "    except OSError as e:",
+          '        out.append(f"core denied {e.errno}")',
+          probe(join(workspacePath(h.t.ctx.config, other.id), "secret.txt")) +
+            probe(join(h.t.ctx.config.DATA_DIR, "proxystaff.db")) +
+            '    print(" ".join(out))',
+        ].join("\n"),
+      );
+      const uid = await tenantUid(h.t.ctx.db, tenant.id);
+      expect(uid).toBeGreaterThanOrEqual(200_000);
+      for (const config of [h.t.ctx.config, { ...h.t.ctx.config, AGENT_SANDBOX: "none" } as Config]) {
+        const results = await runToolHealthChecks({ ...h.t.ctx, config }, tenant.id, { sandbox: toolSandbox(config) });
+        const output = results.find((r) => r.tool === "probe.py")?.output ?? "";
+        expect(output).toContain(`uid=${uid}`);
+        expect(output).not.toContain("CORE-PATTERN-WRITTEN");
+        expect(output).not.toContain("READ ");
+        expect(output.match(/denied/g)).toHaveLength(3);
+      }
+    },
+  );
 
   test("a health check script never sees SENDGRID_API_KEY (server-side only, like agent runs); other credentials it does", async () => {
     const tenant = await h.tenant();
-    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY, OTHER_TOKEN: "other-token-1234" } });
+    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, {
+      credentials: { SENDGRID_API_KEY: GOOD_KEY, OTHER_TOKEN: "other-token-1234" },
+    });
     writeFileSync(inWorkspace(tenant.id, ".env"), "SENDGRID_FROM_EMAIL=owner@acme.test\n");
     writeFileSync(
       inWorkspace(tenant.id, "execution/dump_env.py"),
@@ -216,7 +264,9 @@ describe("runToolHealthChecks", () => {
     const offline = await adminHarness({ env: { SENDGRID_API_BASE: base } });
     try {
       const tenant = await offline.tenant();
-      await offline.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: GOOD_KEY } });
+      await offline.call("POST", `/admin/tenants/${tenant.id}/credentials`, {
+        credentials: { SENDGRID_API_KEY: GOOD_KEY },
+      });
       const results = await runToolHealthChecks(offline.t.ctx, tenant.id);
       expect(results.find((r) => r.tool === "send_email.py")?.status).toBe("ok");
       const [server] = await runServerSideToolChecks(offline.t.ctx, tenant.id);
@@ -255,7 +305,11 @@ describe("WhatsApp tenants", () => {
     expect(unconfigured.body.ok).toBe(false);
 
     const twilio = await adminHarness({
-      env: { TWILIO_ACCOUNT_SID: `AC${"0".repeat(32)}`, TWILIO_AUTH_TOKEN: "twilio-token-123", TWILIO_WHATSAPP_FROM: "whatsapp:+14155238886" },
+      env: {
+        TWILIO_ACCOUNT_SID: `AC${"0".repeat(32)}`,
+        TWILIO_AUTH_TOKEN: "twilio-token-123",
+        TWILIO_WHATSAPP_FROM: "whatsapp:+14155238886",
+      },
     });
     try {
       const wa = await twilio.tenant({ channel: "whatsapp", phone: "+447700900123" });
@@ -274,7 +328,9 @@ describe("WhatsApp tenants", () => {
       );
       const heard = await twilio.json<Json>("GET", `/admin/tenants/${wa.id}/validate?health=false`);
       expect(byName(heard.body.checks, "link").status).toBe("ok");
-      expect(byName(heard.body.checks, "link").detail).toContain("+447700900123 has written in (last at 2026-11-26T09:00:00.000Z)");
+      expect(byName(heard.body.checks, "link").detail).toContain(
+        "+447700900123 has written in (last at 2026-11-26T09:00:00.000Z)",
+      );
     } finally {
       await twilio.cleanup();
     }
@@ -288,10 +344,15 @@ describe("an unreadable vault", () => {
     // The same database opened with another CREDENTIALS_KEY (and no CREDENTIALS_KEY_PREVIOUS).
     const { adminRoutes } = await import("../../../src/http/admin/index.ts");
     const { createApp } = await import("../../../src/http/app.ts");
-    const ctx = { ...h.t.ctx, config: Object.freeze({ ...h.t.ctx.config, CREDENTIALS_KEY: Buffer.alloc(32, 3).toString("base64") }) };
+    const ctx = {
+      ...h.t.ctx,
+      config: Object.freeze({ ...h.t.ctx.config, CREDENTIALS_KEY: Buffer.alloc(32, 3).toString("base64") }),
+    };
     const app = createApp(ctx, { modules: [adminRoutes(ctx)] });
     const auth = { authorization: `Bearer ${h.t.ctx.config.ADMIN_API_KEY}` };
-    const validate = (await (await app.request(`/admin/tenants/${tenant.id}/validate`, { headers: auth })).json()) as Json;
+    const validate = (await (
+      await app.request(`/admin/tenants/${tenant.id}/validate`, { headers: auth })
+    ).json()) as Json;
     expect(byName(validate.checks, "environment")).toMatchObject({ status: "fail" });
     expect(byName(validate.checks, "environment").fix).toContain("CREDENTIALS_KEY_PREVIOUS");
     const health = await app.request("/admin/tools/health-check", { method: "POST", headers: auth });
@@ -305,12 +366,17 @@ describe("an unreadable vault", () => {
 describe("values written by hand with SQL", () => {
   test("unknown status / onboarding_status / channel fail with the raw value and the valid ones (not misreported as ARCHIVED)", async () => {
     const tenant = await h.tenant();
-    await h.t.ctx.db.run(sql`UPDATE tenants SET status = 'active', onboarding_status = 'live', channel = 'Telegram' WHERE id = ${tenant.id}`);
+    await h.t.ctx.db.run(
+      sql`UPDATE tenants SET status = 'active', onboarding_status = 'live', channel = 'Telegram' WHERE id = ${tenant.id}`,
+    );
     const { status, body } = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/validate?health=false`);
     expect(status).toBe(200);
     expect(body.ok).toBe(false);
     const record = byName(body.checks, "record");
-    expect(record).toMatchObject({ status: "fail", detail: 'status is "active", which is not a valid value (valid: ACTIVE, ARCHIVED; values are case-sensitive).' });
+    expect(record).toMatchObject({
+      status: "fail",
+      detail: 'status is "active", which is not a valid value (valid: ACTIVE, ARCHIVED; values are case-sensitive).',
+    });
     expect(record.detail).not.toContain("ARCHIVED:");
     expect(record.fix).toBe(`UPDATE tenants SET status = 'ACTIVE' WHERE id = '${tenant.id}';`);
     const lifecycle = byName(body.checks, "lifecycle");
@@ -339,14 +405,25 @@ describe("a broken workspace", () => {
     const validate = await h.json<Json>("GET", `/admin/tenants/${broken.id}/validate`);
     expect(validate.status).toBe(200);
     expect(validate.body.ok).toBe(false);
-    expect(byName(validate.body.checks, "environment")).toMatchObject({ status: "fail", detail: expect.stringContaining(".env is a folder, not a regular file") });
+    expect(byName(validate.body.checks, "environment")).toMatchObject({
+      status: "fail",
+      detail: expect.stringContaining(".env is a folder, not a regular file"),
+    });
     expect(byName(validate.body.checks, "session")?.status).toBe("ok"); // the rest of the checklist is still there
 
     const health = await h.json<Json>("POST", "/admin/tools/health-check");
     expect(health.status).toBe(200);
     const byId = (id: string) => health.body.tenants.find((t: Json) => t.tenant_id === id) as Json;
-    expect(byId(broken.id)).toMatchObject({ ok: false, tools: [], error: expect.stringContaining("unsafe_workspace_file") });
-    expect(byId(fine.id).tools.map((t: Json) => t.tool)).toEqual(["env_loader.py", "send_email.py", "send_email (server-side)"]);
+    expect(byId(broken.id)).toMatchObject({
+      ok: false,
+      tools: [],
+      error: expect.stringContaining("unsafe_workspace_file"),
+    });
+    expect(byId(fine.id).tools.map((t: Json) => t.tool)).toEqual([
+      "env_loader.py",
+      "send_email.py",
+      "send_email (server-side)",
+    ]);
     expect(byId(fine.id).ok).toBe(true);
   });
 });
@@ -368,7 +445,10 @@ describe("tool health checks are isolated like agent runs", () => {
       ].join("\n"),
     );
     const results = await runToolHealthChecks(h.t.ctx, a.id);
-    expect(results.find((r) => r.tool === "peek.py")).toMatchObject({ status: "ok", output: "own CLAUDE.md: True outside: []" });
+    expect(results.find((r) => r.tool === "peek.py")).toMatchObject({
+      status: "ok",
+      output: "own CLAUDE.md: True outside: []",
+    });
   });
 
   // Attack (S6): a health check runs code the agent can edit; without limits it can fork-bomb, eat memory or fill /tmp.
@@ -406,8 +486,11 @@ describe("tool health checks are isolated like agent runs", () => {
 
   test("AGENT_SANDBOX=bwrap without a working bwrap: tools are not run, and say why", async () => {
     const tenant = await h.tenant();
-    const results = await runToolHealthChecks(h.t.ctx, tenant.id, { sandbox: { mode: "refused", reason: "AGENT_SANDBOX=bwrap but bwrap is not installed" } });
+    const results = await runToolHealthChecks(h.t.ctx, tenant.id, {
+      sandbox: { mode: "refused", reason: "AGENT_SANDBOX=bwrap but bwrap is not installed" },
+    });
     expect(results.length).toBeGreaterThan(0);
-    for (const r of results) expect(r).toMatchObject({ status: "failed", output: "Not run: AGENT_SANDBOX=bwrap but bwrap is not installed." });
+    for (const r of results)
+      expect(r).toMatchObject({ status: "failed", output: "Not run: AGENT_SANDBOX=bwrap but bwrap is not installed." });
   });
 });

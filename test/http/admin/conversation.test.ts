@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { schema } from "../../../src/db/index.ts";
 import { getSessionState } from "../../../src/conversation/index.ts";
-import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
+import { schema } from "../../../src/db/index.ts";
 import type { Json } from "./setup.ts";
+import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 
 const h = useAdminHarness();
 
@@ -34,13 +34,19 @@ describe("GET /admin/tenants/:id/messages", () => {
     expect(page.body.messages.map((m: Json) => m.body)).toEqual(["message 4", "message 3", "message 2"]);
     expect(page.body.messages[0].lease_owner).toBeUndefined();
     expect(page.body.next_before).toBe(`${page.body.messages[2].created_at}|${page.body.messages[2].id}`);
-    const next = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=3&before=${encodeURIComponent(page.body.next_before)}`);
+    const next = await h.json<Json>(
+      "GET",
+      `/admin/tenants/${tenant.id}/messages?limit=3&before=${encodeURIComponent(page.body.next_before)}`,
+    );
     expect(next.body.messages.map((m: Json) => m.body)).toEqual(["message 1", "message 0"]);
     expect(next.body.next_before).toBeNull();
     const all = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages`);
     expect(all.body.messages).toHaveLength(5);
     // Operators may still page by a plain time: messages created strictly before it.
-    const byTime = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?before=${encodeURIComponent("2026-11-26T09:00:02Z")}`);
+    const byTime = await h.json<Json>(
+      "GET",
+      `/admin/tenants/${tenant.id}/messages?before=${encodeURIComponent("2026-11-26T09:00:02Z")}`,
+    );
     expect(byTime.body.messages.map((m: Json) => m.body)).toEqual(["message 1", "message 0"]);
   });
 
@@ -62,13 +68,21 @@ describe("GET /admin/tenants/:id/messages", () => {
     }
     const page = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=2`);
     expect(page.body.messages.map((m: Json) => m.body)).toEqual(["chunk 3", "chunk 2"]);
-    const next = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?limit=2&before=${encodeURIComponent(page.body.next_before)}`);
+    const next = await h.json<Json>(
+      "GET",
+      `/admin/tenants/${tenant.id}/messages?limit=2&before=${encodeURIComponent(page.body.next_before)}`,
+    );
     expect(next.body.messages.map((m: Json) => m.body)).toEqual(["chunk 1", "message 0"]);
   });
 
   test("bad limit/before → 400 naming the parameter; unknown tenant → 404", async () => {
     const tenant = await h.tenant();
-    for (const [query, field] of [["limit=0", "limit"], ["limit=9999", "limit"], ["before=yesterday", "before"], ["before=2026-11-26T09:00:00Z%7C", "before"]]) {
+    for (const [query, field] of [
+      ["limit=0", "limit"],
+      ["limit=9999", "limit"],
+      ["before=yesterday", "before"],
+      ["before=2026-11-26T09:00:00Z%7C", "before"],
+    ]) {
       const res = await h.json<Json>("GET", `/admin/tenants/${tenant.id}/messages?${query}`);
       expect(res.status).toBe(400);
       expect(res.body.error.message).toContain(`${field}:`);
@@ -89,7 +103,11 @@ describe("POST /admin/tenants/:id/reset-session", () => {
     const res = await h.json<Json>("POST", `/admin/tenants/${tenant.id}/reset-session`);
     expect(res.status).toBe(200);
     expect(res.body.reset).toBe(true);
-    expect(await getSessionState(h.t.ctx.db, tenant.id)).toEqual({ agent_session_id: null, lease_owner: null, lease_expires_at: null });
+    expect(await getSessionState(h.t.ctx.db, tenant.id)).toEqual({
+      agent_session_id: null,
+      lease_owner: null,
+      lease_expires_at: null,
+    });
   });
 
   test("no session yet → 200 reset:false; unknown tenant → 404; bad id → 400", async () => {

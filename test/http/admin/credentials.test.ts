@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { getCredentials } from "../../../src/credentials/store.ts";
-import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 import type { Json } from "./setup.ts";
+import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 
 const h = useAdminHarness();
 

@@ -63,7 +63,9 @@ test("other modules can register routes on the same OpenAPI app (validation and 
             method: "get",
             path: "/extra",
             request: { query: z.object({ n: z.coerce.number().int() }) },
-            responses: { 200: { description: "ok", content: { "application/json": { schema: z.object({ n: z.number() }) } } } },
+            responses: {
+              200: { description: "ok", content: { "application/json": { schema: z.object({ n: z.number() }) } } },
+            },
           }),
           (c) => c.json({ n: c.req.valid("query").n }, 200),
         ),
@@ -75,6 +77,8 @@ test("other modules can register routes on the same OpenAPI app (validation and 
   const bad = await app.request("/admin/extra?n=x", { headers: auth });
   expect(bad.status).toBe(400);
   expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_input");
-  const doc = (await (await app.request("/admin/openapi.json", { headers: auth })).json()) as { paths: Record<string, unknown> };
+  const doc = (await (await app.request("/admin/openapi.json", { headers: auth })).json()) as {
+    paths: Record<string, unknown>;
+  };
   expect(doc.paths["/extra"]).toBeDefined();
 });

@@ -1,10 +1,10 @@
 import type { Hono } from "hono";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
 import { createApp } from "../../../src/http/app.ts";
-import { createTenant } from "../../../src/tenants/index.ts";
 import type { Tenant } from "../../../src/tenants/index.ts";
-import { createTestContext, freshEachTest, TEST_ADMIN_KEY } from "../../helpers/index.ts";
+import { createTenant } from "../../../src/tenants/index.ts";
 import type { FreshOptions, TestContext, TestContextOptions } from "../../helpers/index.ts";
+import { createTestContext, freshEachTest, TEST_ADMIN_KEY } from "../../helpers/index.ts";
 
 /** An in-process app with only the admin routes, over a fresh temp database. */
 export interface AdminHarness {
@@ -14,7 +14,9 @@ export interface AdminHarness {
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Same, parsed: status and JSON body. */
   json<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
-  tenant(overrides?: Partial<{ name: string; phone: string; channel: "telegram" | "whatsapp"; timezone: string }>): Promise<Tenant>;
+  tenant(
+    overrides?: Partial<{ name: string; phone: string; channel: "telegram" | "whatsapp"; timezone: string }>,
+  ): Promise<Tenant>;
   cleanup(): Promise<void>;
 }
 
@@ -23,7 +25,12 @@ let phoneCounter = 0;
 export async function adminHarness(options: TestContextOptions = {}): Promise<AdminHarness> {
   const t = await createTestContext(options);
   const app = createApp(t.ctx, { modules: [adminRoutes(t.ctx)] });
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response> =>
     app.request(path, {
       method,
       headers: {
@@ -60,7 +67,10 @@ export type Json = Record<string, any>;
  * harness and clean it up after, and returns a handle that always speaks for the current one. `options` may be a
  * function, read when the harness is made (e.g. for a port known only after a beforeAll).
  */
-export function useAdminHarness(options: TestContextOptions | (() => TestContextOptions) = {}, fresh: FreshOptions = {}): AdminHarness {
+export function useAdminHarness(
+  options: TestContextOptions | (() => TestContextOptions) = {},
+  fresh: FreshOptions = {},
+): AdminHarness {
   return freshEachTest(
     () => adminHarness(typeof options === "function" ? options() : options),
     (h) => h.cleanup(),

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Hono } from "hono";
-import { createApp } from "../../../src/http/app.ts";
 import { adminRoutes } from "../../../src/http/admin/index.ts";
-import { createTestContext, FakeClock, TEST_ADMIN_KEY, insertTenant } from "../../helpers/index.ts";
+import { createApp } from "../../../src/http/app.ts";
 import type { TestContext } from "../../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant, TEST_ADMIN_KEY } from "../../helpers/index.ts";
 
 let t: TestContext;
 let app: Hono;
@@ -37,7 +37,12 @@ describe("admin task routes", () => {
     const res = await call("POST", `/admin/tenants/${tenantId}/tasks`, { prompt: "Weekly report", cron: "0 9 * * 1" });
     expect(res.status).toBe(201);
     const task = await json(res);
-    expect(task).toMatchObject({ tenant_id: tenantId, timezone: "Europe/Berlin", created_by: "admin", status: "PENDING" });
+    expect(task).toMatchObject({
+      tenant_id: tenantId,
+      timezone: "Europe/Berlin",
+      created_by: "admin",
+      status: "PENDING",
+    });
     expect(task.next_run_at).toBe("2026-11-30T08:00:00.000Z");
     taskId = String(task.id);
   });
@@ -66,10 +71,14 @@ describe("admin task routes", () => {
   test("PATCH pauses, resumes and reschedules; another tenant's path is 404", async () => {
     const paused = await json(await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: true }));
     expect(paused).toMatchObject({ paused: true, next_run_at: null, status: "PENDING" });
-    const moved = await json(await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: false, cron: "0 8 * * *" }));
+    const moved = await json(
+      await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { paused: false, cron: "0 8 * * *" }),
+    );
     expect(moved).toMatchObject({ paused: false, cron: "0 8 * * *", next_run_at: "2026-11-27T07:00:00.000Z" });
     expect((await call("PATCH", `/admin/tenants/${otherTenantId}/tasks/${taskId}`, { paused: true })).status).toBe(404);
-    expect((await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { timezone: "Nowhere/City" })).status).toBe(400);
+    expect(
+      (await call("PATCH", `/admin/tenants/${tenantId}/tasks/${taskId}`, { timezone: "Nowhere/City" })).status,
+    ).toBe(400);
   });
 
   test("DELETE cancels; the other tenant cannot; cancelled tasks leave PENDING", async () => {
@@ -97,13 +106,22 @@ describe("task routes on the admin OpenAPI app", () => {
     const res = await call("GET", "/admin/openapi.json");
     expect(res.status).toBe(200);
     const doc = (await res.json()) as {
-      paths: Record<string, Record<string, { tags?: string[]; requestBody?: unknown; responses: Record<string, unknown> }>>;
+      paths: Record<
+        string,
+        Record<string, { tags?: string[]; requestBody?: unknown; responses: Record<string, unknown> }>
+      >;
       components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
     };
     expect(Object.keys(doc.paths["/tenants/{id}/tasks"] ?? {}).sort()).toEqual(["get", "post"]);
     expect(Object.keys(doc.paths["/tenants/{id}/tasks/{taskId}"] ?? {}).sort()).toEqual(["delete", "get", "patch"]);
     expect(doc.paths["/tenants/{id}/tasks"]!.post!.responses["201"]).toBeDefined();
-    expect(Object.keys(doc.components.schemas.NewTask?.properties ?? {}).sort()).toEqual(["cron", "in_minutes", "prompt", "run_at", "timezone"]);
+    expect(Object.keys(doc.components.schemas.NewTask?.properties ?? {}).sort()).toEqual([
+      "cron",
+      "in_minutes",
+      "prompt",
+      "run_at",
+      "timezone",
+    ]);
     expect(doc.components.schemas.ScheduledTask?.properties?.next_run_at).toBeDefined();
     expect(doc.paths["/tenants"]).toBeDefined(); // the tenants' own routes are in the same document
   });
@@ -112,7 +130,9 @@ describe("task routes on the admin OpenAPI app", () => {
     const missing = await call("POST", `/admin/tenants/${tenantId}/tasks`, { cron: "0 9 * * *" });
     expect(missing.status).toBe(400);
     expect((await json(missing)).error).toMatchObject({ code: "invalid_input" });
-    const extra = await json(await call("PATCH", `/admin/tenants/${tenantId}/tasks/${crypto.randomUUID()}`, { colour: "red" }));
+    const extra = await json(
+      await call("PATCH", `/admin/tenants/${tenantId}/tasks/${crypto.randomUUID()}`, { colour: "red" }),
+    );
     expect(extra.error).toMatchObject({ code: "invalid_input" });
     expect((extra.error as { message: string }).message).toContain("colour");
     const limit = await call("GET", `/admin/tenants/${tenantId}/tasks?limit=0`);

@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { schema } from "../../../src/db/index.ts";
 import { workspacePath } from "../../../src/tenants/index.ts";
-import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 import type { Json } from "./setup.ts";
+import { UNKNOWN_ID, useAdminHarness } from "./setup.ts";
 
 const h = useAdminHarness();
 
@@ -45,7 +45,12 @@ describe("POST /admin/tenants", () => {
   });
 
   test("invalid fields → 400 invalid_input naming each field", async () => {
-    const { status, body } = await h.json<Json>("POST", "/admin/tenants", { name: "", phone: "junk", channel: "fax", timezone: "Mars/Base" });
+    const { status, body } = await h.json<Json>("POST", "/admin/tenants", {
+      name: "",
+      phone: "junk",
+      channel: "fax",
+      timezone: "Mars/Base",
+    });
     expect(status).toBe(400);
     expect(body.error.code).toBe("invalid_input");
     for (const field of ["name:", "phone:", "channel:", "timezone:"]) expect(body.error.message).toContain(field);
@@ -53,7 +58,11 @@ describe("POST /admin/tenants", () => {
 
   test("duplicate phone → 409 naming the existing tenant", async () => {
     const first = await h.tenant({ phone: "+18015550000" });
-    const { status, body } = await h.json<Json>("POST", "/admin/tenants", { name: "Other", phone: "+1 801 555 0000", channel: "whatsapp" });
+    const { status, body } = await h.json<Json>("POST", "/admin/tenants", {
+      name: "Other",
+      phone: "+1 801 555 0000",
+      channel: "whatsapp",
+    });
     expect(status).toBe(409);
     expect(body.error.message).toContain(first.id);
   });
@@ -90,7 +99,12 @@ describe("GET /admin/tenants", () => {
   });
 
   test("bad filter or page → 400 naming the parameter", async () => {
-    for (const [query, field] of [["status=GONE", "status"], ["limit=0", "limit"], ["limit=abc", "limit"], ["offset=-1", "offset"]]) {
+    for (const [query, field] of [
+      ["status=GONE", "status"],
+      ["limit=0", "limit"],
+      ["limit=abc", "limit"],
+      ["offset=-1", "offset"],
+    ]) {
       const { status, body } = await h.json<Json>("GET", `/admin/tenants?${query}`);
       expect(status).toBe(400);
       expect(body.error.message).toContain(`${field}:`);
@@ -121,7 +135,11 @@ describe("GET/PATCH/DELETE /admin/tenants/:id", () => {
       onboarding_status: "BUILDING",
     });
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ name: "Acme Plumbing & Heating", timezone: "Europe/Berlin", onboarding_status: "BUILDING" });
+    expect(ok.body).toMatchObject({
+      name: "Acme Plumbing & Heating",
+      timezone: "Europe/Berlin",
+      onboarding_status: "BUILDING",
+    });
     expect(ok.body.business.location).toBe("Berlin");
     expect((await h.json<Json>("PATCH", `/admin/tenants/${tenant.id}`, { phone: "+1999" })).status).toBe(400);
     expect((await h.json<Json>("PATCH", `/admin/tenants/${tenant.id}`, {})).status).toBe(400);
@@ -133,7 +151,9 @@ describe("GET/PATCH/DELETE /admin/tenants/:id", () => {
 
   test("DELETE archives; ?purge=true also removes folder and data and says what", async () => {
     const tenant = await h.tenant();
-    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, { credentials: { SENDGRID_API_KEY: "SG.abcdefghijklmnop" } });
+    await h.call("POST", `/admin/tenants/${tenant.id}/credentials`, {
+      credentials: { SENDGRID_API_KEY: "SG.abcdefghijklmnop" },
+    });
     const archived = await h.json<Json>("DELETE", `/admin/tenants/${tenant.id}`);
     expect(archived.status).toBe(200);
     expect(archived.body).toMatchObject({ purged: false, removed: [] });
@@ -210,7 +230,9 @@ describe("POST/GET /admin/tenants/:id/link-code", () => {
   test("a linked or WhatsApp tenant gets 409", async () => {
     const linked = await h.tenant();
     await h.call("POST", `/admin/tenants/${linked.id}/link`, { telegram_chat_id: "4343" });
-    expect((await h.json<Json>("POST", `/admin/tenants/${linked.id}/link-code`)).body.error.code).toBe("already_linked");
+    expect((await h.json<Json>("POST", `/admin/tenants/${linked.id}/link-code`)).body.error.code).toBe(
+      "already_linked",
+    );
     const wa = await h.tenant({ channel: "whatsapp" });
     expect((await h.json<Json>("POST", `/admin/tenants/${wa.id}/link-code`)).body.error.code).toBe("not_telegram");
     expect((await h.json<Json>("POST", `/admin/tenants/${UNKNOWN_ID}/link-code`)).status).toBe(404);

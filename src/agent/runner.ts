@@ -144,6 +144,8 @@ export function createAgentRunner(
     if (dropped.length > 0)
       log.warn("tenant variables not passed to the agent", { tenantId: request.tenantId, names: dropped });
 
+    // The preparation above awaits (disk checks, chown): a lease lost meanwhile starts nothing.
+    if (request.signal?.aborted) return fail(abortedError(request.signal));
     let mcpFile: McpConfigFile | null = null;
     try {
       if (request.mcp) mcpFile = writeMcpConfigFile(configDir.dir, mcpConfigJson(request.mcp));
@@ -177,6 +179,7 @@ export function createAgentRunner(
     // The caller lost the right to this run (its lease): the whole group goes at once, no grace.
     const onAbort = () => child.killGroup("SIGKILL");
     request.signal?.addEventListener("abort", onAbort, { once: true });
+    if (request.signal?.aborted) onAbort(); // aborted between the check above and the listener: no event comes
 
     const stdoutP = readCapped(child.stdout, outputLimit);
     const stderrP = readCapped(child.stderr, outputLimit);

@@ -1,6 +1,7 @@
 // Narrow runner tests with a shell stand-in for the CLI: crash, bad output, argv, environment, kill escalation.
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { createAgentRunner, resolveAgentCommand } from "../../src/agent/index.ts";
 import { agentSetup, isRunning, PLATFORM_ADMIN_KEY, STAND_IN } from "./setup.ts";
@@ -132,6 +133,24 @@ describe("runner classification with a stand-in CLI", () => {
     const grandchild = Number(readFileSync(pidFile, "utf8").trim());
     await Bun.sleep(50);
     expect(isRunning(grandchild)).toBe(false);
+  });
+
+  // The lease can be lost while the run is still being prepared (the disk checks and the chown await): an abort
+  // event fired then has no listener yet, so the runner must look at the signal again before it spawns.
+  test("a signal aborted while the run is prepared (during the disk checks) starts nothing", async () => {
+    const pidFile = join(setup.workspace("tenant-s"), "prepared.pid");
+    const lease = new AbortController();
+    const slowStatfs = async (path: string) => {
+      lease.abort(new Error("lease lost: taken over or freed"));
+      return statfs(path);
+    };
+    const slow = createAgentRunner(
+      { config: setup.config, log: setup.log },
+      { killGraceMs: 300, disk: { statfs: slowStatfs } },
+    );
+    const result = await slow.run({ ...withMode("hang", { STAND_IN_PIDFILE: pidFile }), signal: lease.signal });
+    expect(result).toMatchObject({ kind: "crash", error: "aborted: lease lost: taken over or freed" });
+    expect(() => readFileSync(pidFile)).toThrow();
   });
 
   test("a signal aborted before the run starts nothing", async () => {

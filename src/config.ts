@@ -81,6 +81,8 @@ const envSchema = z.object({
   AGENT_COMMAND: optional(z.string().min(1)),
   AGENT_ARGS: z.string().default("--allowedTools Bash,Read,Write,Edit,Glob,Grep,mcp__proxystaff"),
   CLAUDE_CONFIG_DIR: optional(z.string().min(1)),
+  /** on: agents reach the model only through /model/* with a per-run token; off: agents hold the platform's login. */
+  MODEL_GATEWAY: z.enum(["on", "off"]).default("on"),
   AGENT_TIMEOUT_MS: positiveInt.default(300_000),
   AGENT_MAX_CONCURRENCY: positiveInt.default(4),
   LEASE_TTL_MS: wholeNumber("must be a whole number of milliseconds, at least 1000")
@@ -133,6 +135,8 @@ export type Config = Readonly<
     CLAUDE_CONFIG_DIR: string;
     /** The platform's own environment variables that the agent CLI needs to log in (never a tenant's). */
     agentAuthEnv: Readonly<Record<string, string>>;
+    /** Where the model gateway forwards to: the server's ANTHROPIC_BASE_URL, default https://api.anthropic.com. */
+    modelUpstreamUrl: string;
     /** Notes for the start-up log (generated secrets and the like). */
     notices: readonly { level: "info" | "warn"; msg: string }[];
   }
@@ -219,6 +223,12 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     ]);
   }
 
+  if (e.MODEL_GATEWAY === "off") {
+    notices.push({
+      level: "warn",
+      msg: "MODEL_GATEWAY=off: every agent run holds the platform's model login in its environment (any agent can read and send it anywhere); set MODEL_GATEWAY=on",
+    });
+  }
   const agentAuthEnv: Record<string, string> = {};
   for (const name of AGENT_AUTH_VARIABLES) {
     const value = env[name];
@@ -236,6 +246,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     TELEGRAM_MODE: e.TELEGRAM_MODE ?? (e.TELEGRAM_BOT_TOKEN ? (e.PUBLIC_URL ? "webhook" : "polling") : "off"),
     CLAUDE_CONFIG_DIR: resolve(e.CLAUDE_CONFIG_DIR ?? join(dataDir, "claude")),
     agentAuthEnv: Object.freeze(agentAuthEnv),
+    modelUpstreamUrl: (agentAuthEnv.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com").replace(/\/+$/, ""),
     notices,
   });
 }

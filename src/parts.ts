@@ -8,6 +8,8 @@ import type { Conversation, Outbox } from "./conversation/index.ts";
 import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
 import type { QueueScope } from "./conversation/queue-store.ts";
 import { AppError } from "./errors.ts";
+import type { ModelGateway } from "./gateway/index.ts";
+import { createModelGateway } from "./gateway/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import { metricsRoutes } from "./http/health.ts";
@@ -41,10 +43,13 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp
   // [conversation] pipeline (channels call it), dispatcher (leases, runs the agent), timeline; replies go to the outbox
   const channels = createChannels(ctx);
-  const { outbox, tools, conversation } = buildEngine(ctx, { channels: channels.byName, runner });
+  const { outbox, tools, conversation, gateway } = buildEngine(ctx, { channels: channels.byName, runner });
   health.contribute(channelsHealth(channels, outbox));
   parts.push({ routes: channels.routes, services: [outbox, ...channels.services] });
   parts.push({ routes: tools.routes });
+  // [gateway]   /model/*: the agents' only way to the model (MODEL_GATEWAY=on); per-run tokens, the platform's login
+  //             added here, answers streamed back; the CLI reaches it at http://127.0.0.1:${PORT}/model
+  if (gateway) parts.push({ routes: gateway.routes });
   channels.setInboundHandler(conversation.handleInbound);
   health.contribute(conversation.health);
   parts.push({ services: conversation.services });
@@ -63,6 +68,8 @@ export interface Engine {
   outbox: Outbox;
   tools: AgentTools;
   conversation: Conversation;
+  /** The model gateway (MODEL_GATEWAY=on). */
+  gateway?: ModelGateway;
   /** Where serveTools put the tools (EngineOptions.serveTools), if it was given. */
   toolsServer?: ToolsServer;
 }
@@ -79,7 +86,7 @@ export interface EngineOptions {
   runner: AgentRunner;
   /** Where the tools' send_message goes. Default: the tenant's linked chat. */
   tenantChat?: (tenant: Tenant) => TenantChat | null;
-  /** Serves the tools' routes somewhere of this process' own and says where (default: the server's own port). */
+  /** Serves the tools' (and the model gateway's) routes somewhere of this process' own and says where (default: the server's own port). */
   serveTools?: (routes: RouteModule) => ToolsServer;
   /** Which queued messages this process runs (see ConversationDeps.scope). */
   scope?: QueueScope;
@@ -92,17 +99,28 @@ export interface EngineOptions {
 export function buildEngine(ctx: AppContext, options: EngineOptions): Engine {
   const outbox = createOutbox(ctx, options.channels);
   const tools = createAgentTools(ctx, { outbox, ...(options.tenantChat ? { tenantChat: options.tenantChat } : {}) });
-  const toolsServer = options.serveTools?.(tools.routes);
+  const gateway = ctx.config.MODEL_GATEWAY === "on" ? createModelGateway(ctx) : undefined;
+  const toolsServer = options.serveTools?.(gateway ? bothRoutes(tools.routes, gateway.routes) : tools.routes);
   const conversation = createConversation(ctx, {
     channels: { byName: options.channels },
     outbox,
     runner: options.runner,
     tools,
+    ...(gateway ? { model: gateway } : {}),
     withholdFromAgent: SERVER_SIDE_CREDENTIALS,
     ...(toolsServer ? { selfUrl: () => toolsServer.url } : {}),
     ...(options.scope ? { scope: options.scope } : {}),
   });
-  return { outbox, tools, conversation, ...(toolsServer ? { toolsServer } : {}) };
+  return { outbox, tools, conversation, ...(gateway ? { gateway } : {}), ...(toolsServer ? { toolsServer } : {}) };
+}
+
+function bothRoutes(first: RouteModule, second: RouteModule): RouteModule {
+  return {
+    mount(app, admin) {
+      first.mount(app, admin);
+      second.mount(app, admin);
+    },
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ const LAYERS: { name: string; members: string[] }[] = [
     members: ["config.ts", "log.ts", "clock.ts", "errors.ts", "ports.ts", "context.ts", "db", "metrics"],
   },
   { name: "domain", members: ["tenants", "credentials", "channels", "agent", "conversation", "scheduler", "usage"] },
-  { name: "surface", members: ["http", "mcp", "console", "ops"] },
+  { name: "surface", members: ["http", "mcp", "gateway", "console", "ops"] },
   { name: "wiring", members: ["parts.ts", "serve.ts", "runtime.ts"] },
   { name: "entry", members: ["main.ts", "cli"] },
 ];

@@ -54,6 +54,30 @@ export interface AgentEnvInput {
   tenantConfigDir: string;
   timezone: string;
   tenantEnv: Record<string, string>;
+  /** The model gateway as this run reaches it (MODEL_GATEWAY=on): its URL and the run's token. */
+  model?: ModelAccess;
+}
+
+/** How one run reaches the model through the gateway: `ANTHROPIC_BASE_URL` and the run's token as `ANTHROPIC_API_KEY`. */
+export interface ModelAccess {
+  url: string;
+  token: string;
+}
+
+/** The platform's login and where it points: never in a run's environment when the gateway is on. */
+const MODEL_LOGIN_VARIABLES = new Set(["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL"]);
+
+/**
+ * The platform variables a run gets: with MODEL_GATEWAY=on the CLI settings only (no login) plus the gateway's URL
+ * and the run's own token (none without `model`: such a run cannot reach the model at all); off: the platform's
+ * login itself, as before the gateway.
+ */
+function platformAgentEnv(config: Config, model: ModelAccess | undefined): Record<string, string> {
+  if (config.MODEL_GATEWAY === "off") return { ...config.agentAuthEnv };
+  const env = Object.fromEntries(
+    Object.entries(config.agentAuthEnv).filter(([name]) => !MODEL_LOGIN_VARIABLES.has(name)),
+  );
+  return model ? { ...env, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: model.token } : env;
 }
 
 /** The environment of one run plus the names that were dropped (for a warning log; never the values). */
@@ -63,8 +87,9 @@ export interface AgentEnv {
 }
 
 /**
- * Builds a run's environment from an allow-list: PATH, HOME, LANG, TZ, USER, the platform's CLI login
- * (`config.agentAuthEnv`), CLAUDE_CONFIG_DIR, then the tenant's own variables. Platform secrets are removed by
+ * Builds a run's environment from an allow-list: PATH, HOME, LANG, TZ, USER, the model access (the gateway's URL
+ * and the run's token; with MODEL_GATEWAY=off the platform's login, `config.agentAuthEnv`), CLAUDE_CONFIG_DIR, then
+ * the tenant's own variables. Platform secrets are removed by
  * name and by value, so a tenant .env naming ADMIN_API_KEY (or copying its value) gets nothing through.
  */
 export function buildAgentEnv(input: AgentEnvInput): AgentEnv {
@@ -76,11 +101,18 @@ export function buildAgentEnv(input: AgentEnvInput): AgentEnv {
     TZ: timezone,
     USER: "agent",
     LOGNAME: "agent",
-    ...config.agentAuthEnv,
+    ...platformAgentEnv(config, input.model),
     CLAUDE_CONFIG_DIR: tenantConfigDir,
   };
   const secretNames = new Set<string>(PLATFORM_SECRET_VARIABLES);
   const secretValues = new Set(platformSecrets(config));
+  // With the gateway on, the platform's model login is a secret like the others (a tenant .env copying it gets nothing).
+  if (config.MODEL_GATEWAY === "on") {
+    for (const name of ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]) {
+      const value = config.agentAuthEnv[name];
+      if (value) secretValues.add(value);
+    }
+  }
   const dropped: string[] = [];
   for (const [name, value] of Object.entries(input.tenantEnv)) {
     if (
@@ -125,17 +157,21 @@ export interface TenantConfigDir {
 
 /**
  * Creates the tenant's CLI directory under the platform's CLAUDE_CONFIG_DIR (on the volume, so `--resume`
- * survives a redeploy) and gives it the platform's CLI login: the `.credentials.json` is copied in before each
- * run (a refreshed login reaches every tenant; a run that changes its copy changes nothing else). Without a
- * login file, a stale copy is removed.
+ * survives a redeploy). With `shareLogin` (MODEL_GATEWAY=off) it gets the platform's CLI login: the
+ * `.credentials.json` is copied in before each run (a refreshed login reaches every tenant; a run that changes its
+ * copy changes nothing else). Without a login file, or with the gateway on, a stale copy is removed.
  */
-export function prepareTenantConfigDir(platformConfigDir: string, tenantId: string): TenantConfigDir {
+export function prepareTenantConfigDir(
+  platformConfigDir: string,
+  tenantId: string,
+  shareLogin = true,
+): TenantConfigDir {
   const dir = tenantConfigDirPath(platformConfigDir, tenantId);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const source = join(platformConfigDir, CREDENTIALS_FILE);
   const target = join(dir, CREDENTIALS_FILE);
-  if (!existsSync(source)) {
+  if (!shareLogin || !existsSync(source)) {
     rmSync(target, { force: true });
     return { dir, platformCredentials: null };
   }

@@ -8,7 +8,7 @@ import type { AgentResult } from "./classify.ts";
 import { classifyOutcome } from "./classify.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { AgentCommandNotFoundError, resolveAgentCommand, splitShellArgs } from "./command.ts";
-import type { McpConfigFile, TenantConfigDir } from "./environment.ts";
+import type { McpConfigFile, ModelAccess, TenantConfigDir } from "./environment.ts";
 import { buildAgentEnv, prepareTenantConfigDir, secretValuesOf, writeMcpConfigFile } from "./environment.ts";
 import type { DiskGuardOptions } from "./limits.ts";
 import { checkDiskBeforeRun } from "./limits.ts";
@@ -112,7 +112,7 @@ export function createAgentRunner(
     }
     let configDir: TenantConfigDir;
     try {
-      configDir = prepareTenantConfigDir(config.CLAUDE_CONFIG_DIR, request.tenantId);
+      configDir = prepareTenantConfigDir(config.CLAUDE_CONFIG_DIR, request.tenantId, config.MODEL_GATEWAY === "off");
     } catch (error) {
       return fail(`the tenant's CLI directory could not be prepared: ${errorMessage(error)}`);
     }
@@ -140,6 +140,7 @@ export function createAgentRunner(
       tenantConfigDir: configDir.dir,
       timezone: request.timezone,
       tenantEnv: request.tenantEnv,
+      ...(request.model ? { model: request.model } : {}),
     });
     if (dropped.length > 0)
       log.warn("tenant variables not passed to the agent", { tenantId: request.tenantId, names: dropped });
@@ -217,7 +218,10 @@ export function createAgentRunner(
         exitCode: exit.exitCode,
       };
     }
-    const redacted = redactResult(result, secretValuesOf(config, request.tenantEnv));
+    const redacted = redactResult(result, [
+      ...secretValuesOf(config, request.tenantEnv),
+      ...(request.model ? [request.model.token] : []),
+    ]);
     const fields = {
       tenantId: request.tenantId,
       kind: redacted.kind,
@@ -361,6 +365,8 @@ export interface AgentRunRequest {
   timezone: string;
   /** MCP endpoint and per-run token for the ProxyStaff tools, when the server offers them. */
   mcp?: { url: string; token: string };
+  /** The model gateway and this run's token (MODEL_GATEWAY=on); without it, a gateway-on run has no model login. */
+  model?: ModelAccess;
   /** Aborting it kills the run's process group at once (SIGKILL); the run then ends as a crash "aborted: …". */
   signal?: AbortSignal;
 }

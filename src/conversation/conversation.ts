@@ -10,7 +10,7 @@ import { createInboundPipeline } from "./pipeline.ts";
 import type { QueueScope } from "./queue-store.ts";
 import { newOwnerId } from "./session-store.ts";
 import { timelineWritten } from "./timeline.ts";
-import type { AgentToolsAccess } from "./turn.ts";
+import type { AgentToolsAccess, ModelGatewayAccess } from "./turn.ts";
 import { createTurnRunner } from "./turn.ts";
 
 export interface ConversationDeps {
@@ -21,6 +21,8 @@ export interface ConversationDeps {
   runner: AgentRunner;
   /** The MCP tools; without them runs get no --mcp-config. */
   tools?: AgentToolsAccess;
+  /** The model gateway (MODEL_GATEWAY=on); without it runs get the platform's login (off). */
+  model?: ModelGatewayAccess;
   /** Credential keys that only server-side tools use: kept out of the agent's environment. */
   withholdFromAgent?: readonly string[];
   /** The server's base URL as the agent reaches it. Default http://127.0.0.1:<the port the server listens on>. */
@@ -63,6 +65,7 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
     outbox: deps.outbox,
     channels,
     tools: deps.tools,
+    ...(deps.model ? { model: deps.model } : {}),
     selfUrl,
     withholdFromAgent: deps.withholdFromAgent,
   });

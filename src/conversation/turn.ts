@@ -30,12 +30,21 @@ export interface AgentToolsAccess {
   url(baseUrl: string): string;
 }
 
+/** The model gateway as the engine uses it (MODEL_GATEWAY=on): a per-run token and the gateway's URL. */
+export interface ModelGatewayAccess {
+  issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
+  /** The gateway's URL under the server's base URL (the agent's ANTHROPIC_BASE_URL). */
+  url(baseUrl: string): string;
+}
+
 export interface TurnDeps {
   runner: AgentRunner;
   outbox: { enqueue(reply: OutboundReply): Promise<string[]> };
   channels: ReadonlyMap<ChannelName, Channel>;
   tools?: AgentToolsAccess;
-  /** The server's base URL as the agent reaches it (for the MCP endpoint). */
+  /** The model gateway; without it (MODEL_GATEWAY=off) the agent holds the platform's login. */
+  model?: ModelGatewayAccess;
+  /** The server's base URL as the agent reaches it (for the MCP endpoint and the model gateway). */
   selfUrl(): string;
   /** Credential keys used only by server-side tools: never put in the agent's environment. */
   withholdFromAgent?: readonly string[];
@@ -91,12 +100,15 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
     const stopTyping = startTyping(target ? deps.channels.get(target.channel) : undefined, target?.chatId);
     const token = deps.tools?.issueToken(tenant.id, runId);
+    // The run's model token: bound to this tenant and run, dead once the run ends (the retry of a stale session too).
+    const modelToken = deps.model?.issueToken(tenant.id, runId);
     let result: RetriedAgentResult;
     try {
-      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal);
+      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal, modelToken?.token);
     } finally {
       stopTyping();
       token?.revoke();
+      modelToken?.revoke();
     }
     ctx.metrics.agentRuns.inc({ result: result.kind });
     ctx.metrics.agentRunSeconds.observe({ result: result.kind }, result.durationMs / 1000);
@@ -199,6 +211,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     sessionId: string | null,
     token: string | undefined,
     signal: AbortSignal,
+    modelToken: string | undefined,
   ): Promise<RetriedAgentResult> {
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
@@ -219,6 +232,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         timezone: tenant.timezone,
         signal,
         ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
+        ...(modelToken && deps.model ? { model: { url: deps.model.url(deps.selfUrl()), token: modelToken } } : {}),
       });
     } catch (err) {
       // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.

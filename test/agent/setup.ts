@@ -51,6 +51,8 @@ export function agentSetup(
       DISABLE_AUTOUPDATER: "1",
       AGENT_ARGS: "--allowedTools Bash,Read,Write,Edit,Glob,Grep",
       AGENT_SANDBOX: "none",
+      // The runner alone, with the platform's login in the agent's env (the gateway is tested in test/gateway/).
+      MODEL_GATEWAY: "off",
       ...env,
     },
     { generateSecrets: false },

@@ -42,12 +42,29 @@ export function isAgentLoginMissing(state: AgentLoginState): boolean {
   return state.kind === "missing" || state.kind === "credentials_file_unreadable";
 }
 
+/** A plan login that lives only in `.credentials.json` (no ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN). */
+export function isPlanLoginFile(state: AgentLoginState): boolean {
+  return state.kind === "credentials_file" || state.kind === "credentials_file_unrecognised";
+}
+
+/**
+ * Why a `.credentials.json` plan login does not work with the gateway on: its access token expires within hours
+ * and is renewed by the CLI that owns the file (rotating the refresh token); a second refresher (the gateway) would
+ * race the operator's CLI and could log both out. So the gateway only uses a long-lived token from the environment.
+ */
+export const PLAN_LOGIN_WITH_GATEWAY = (file: string) =>
+  `the plan login in ${file} is not used with MODEL_GATEWAY=on (it stays outside every sandbox, and its short-lived token is refreshed only by the CLI that owns it): run \`claude setup-token\` and set CLAUDE_CODE_OAUTH_TOKEN to what it prints; agent runs will fail until then`;
+
 /**
  * The one-line warning for a missing login (null when there is a login): said at `serve` start and
  * by `proxystaff chat`, which refuses to start without one.
  */
-export function agentLoginProblem(state: AgentLoginState, config: Pick<Config, "CLAUDE_CONFIG_DIR">): string | null {
+export function agentLoginProblem(
+  state: AgentLoginState,
+  config: Pick<Config, "CLAUDE_CONFIG_DIR" | "MODEL_GATEWAY">,
+): string | null {
   const file = join(config.CLAUDE_CONFIG_DIR, ".credentials.json");
+  if (config.MODEL_GATEWAY === "on" && isPlanLoginFile(state)) return PLAN_LOGIN_WITH_GATEWAY(file);
   if (state.kind === "missing") {
     return `no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in ${file}; agent runs will fail`;
   }

@@ -43,7 +43,12 @@ export function warnWithoutAgentLogin(ctx: Pick<AppContext, "config" | "log">): 
  * operator must reach (`fly ssh console`) to log in.
  */
 export function agentLoginHealth(ctx: Pick<AppContext, "config">): () => HealthPart {
-  return () => ({ fields: { agent_login: findAgentLogin(ctx.config).kind } });
+  return () => ({
+    fields: {
+      agent_login: findAgentLogin(ctx.config).kind,
+      model_gateway: ctx.config.MODEL_GATEWAY === "on" ? "on" : "off: every agent holds the platform's model login",
+    },
+  });
 }
 
 /** buildServerParts plus the agent_login health field. */

@@ -229,6 +229,15 @@ export function checkAgentLogin(config: Config): DoctorCheck[] {
     checks.push(fail("CLAUDE_CONFIG_DIR", `${dir} is not writable`, `fix the owner or mode of ${dir}`));
   else checks.push(ok("CLAUDE_CONFIG_DIR", `${dir} (writable)`));
 
+  checks.push(
+    config.MODEL_GATEWAY === "on"
+      ? ok("model gateway", "on: agents reach the model through /model/* with a per-run token; the login stays here")
+      : warn(
+          "model gateway",
+          "off: every agent run holds the platform's model login in its environment",
+          "set MODEL_GATEWAY=on (docs/security.md)",
+        ),
+  );
   const login = findAgentLogin(config);
   const hint =
     "set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`, plan login) or ANTHROPIC_API_KEY, or run `claude /login` with CLAUDE_CONFIG_DIR set (docs/agent.md)";
@@ -250,7 +259,16 @@ export function checkAgentLogin(config: Config): DoctorCheck[] {
       break;
     case "credentials_file":
       checks.push(
-        ok("agent login", `login file ${login.file} (copied read-only into each run; prefer CLAUDE_CODE_OAUTH_TOKEN)`),
+        config.MODEL_GATEWAY === "on"
+          ? fail(
+              "agent login",
+              `login file ${login.file} is not used with MODEL_GATEWAY=on`,
+              "run `claude setup-token` and set CLAUDE_CODE_OAUTH_TOKEN (docs/agent.md)",
+            )
+          : ok(
+              "agent login",
+              `login file ${login.file} (copied read-only into each run; prefer CLAUDE_CODE_OAUTH_TOKEN)`,
+            ),
       );
       break;
     case "credentials_file_unrecognised":

@@ -69,6 +69,7 @@ export async function validateTenant(
     ...(await guarded("workspace", () => checkWorkspace(ctx, tenant))),
     ...(await guarded("link", () => checkLink(ctx, tenant))),
     checkAgentSandbox(ctx.config, options.sandbox),
+    checkModelGateway(ctx.config),
   ];
   const { env, problem } = await readEnvironment(ctx, tenant);
   if (problem) checks.push(problem);
@@ -212,6 +213,23 @@ export interface SandboxCheckOptions {
   bwrapPath?: string | null;
   /** Directories whose node_modules/.bin/claude is tried; default: the runner's. */
   searchRoots?: string[];
+}
+
+/** The "model gateway" line: whether this tenant's agent holds the platform's model login (off) or not (on). */
+export function checkModelGateway(config: Config): ValidationCheck {
+  return config.MODEL_GATEWAY === "on"
+    ? {
+        name: "model gateway",
+        status: "ok",
+        detail:
+          "On: the agent reaches the model through /model/* with a token of its run; the platform's login stays on the server.",
+      }
+    : {
+        name: "model gateway",
+        status: "warn",
+        detail: "Off: the agent holds the platform's model login in its environment and can read it.",
+        fix: "Set MODEL_GATEWAY=on (docs/security.md).",
+      };
 }
 
 const decided = new WeakMap<Config, ValidationCheck>();

@@ -14,8 +14,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function loginConfig(auth: Record<string, string>, configDir = join(dir, "claude-none")) {
-  return { agentAuthEnv: auth, CLAUDE_CONFIG_DIR: configDir };
+function loginConfig(
+  auth: Record<string, string>,
+  configDir = join(dir, "claude-none"),
+  gateway: "on" | "off" = "off",
+) {
+  return { agentAuthEnv: auth, CLAUDE_CONFIG_DIR: configDir, MODEL_GATEWAY: gateway };
 }
 
 describe("findAgentLogin", () => {
@@ -50,6 +54,26 @@ describe("findAgentLogin", () => {
     expect(broken.kind).toBe("credentials_file_unreadable");
     expect(isAgentLoginMissing(broken)).toBe(true);
     expect(agentLoginProblem(broken, loginConfig({}, configDir))).toContain("cannot be read as JSON");
+  });
+
+  test("MODEL_GATEWAY=on: a plan login file is not used; the start-up warning says `claude setup-token` → CLAUDE_CODE_OAUTH_TOKEN", () => {
+    const configDir = join(dir, "claude-plan");
+    mkdirSync(configDir, { recursive: true });
+    const file = join(configDir, ".credentials.json");
+    writeFileSync(file, JSON.stringify({ claudeAiOauth: { accessToken: "sk-ant-oat01-x", expiresAt: 1 } }));
+    const state = findAgentLogin(loginConfig({}, configDir, "on"));
+    expect(state.kind).toBe("credentials_file");
+    const problem = agentLoginProblem(state, loginConfig({}, configDir, "on"));
+    expect(problem).toContain("claude setup-token");
+    expect(problem).toContain("CLAUDE_CODE_OAUTH_TOKEN");
+    expect(problem).not.toContain("sk-ant-oat01-x");
+    // With a token in the environment the file is irrelevant: no problem.
+    expect(
+      agentLoginProblem(
+        findAgentLogin(loginConfig({ CLAUDE_CODE_OAUTH_TOKEN: "t" }, configDir, "on")),
+        loginConfig({ CLAUDE_CODE_OAUTH_TOKEN: "t" }, configDir, "on"),
+      ),
+    ).toBeNull();
   });
 });
 

@@ -112,7 +112,15 @@ describe("proxystaff doctor", () => {
     expect(ahead.code).toBe(1);
     expect(find(ahead.checks, "migrations")).toMatchObject({ status: "fail" });
     expect(find(ahead.checks, "migrations")?.detail).toContain("newer ProxyStaff");
-    expect(find(ahead.checks, "agent login")).toMatchObject({ status: "ok" });
+    // A plan login file is not used with the gateway on (the default): doctor says what to do instead.
+    expect(find(ahead.checks, "agent login")).toMatchObject({ status: "fail" });
+    expect(find(ahead.checks, "agent login")?.fix).toContain("claude setup-token");
+    expect(find(ahead.checks, "model gateway")).toMatchObject({ status: "ok" });
     expect(ahead.stdout).not.toContain("sk-ant-oat01-x");
+    // With MODEL_GATEWAY=off the file is the login, as before; the gateway line warns.
+    const off = await doctorJson(e, ["--skip-sandbox"], { MODEL_GATEWAY: "off" });
+    expect(find(off.checks, "agent login")).toMatchObject({ status: "ok" });
+    expect(find(off.checks, "model gateway")).toMatchObject({ status: "warn" });
+    expect(off.stdout).not.toContain("sk-ant-oat01-x");
   });
 });

@@ -46,6 +46,7 @@ describe.skipIf(!hasCli)("MCP tools with the real Claude CLI", () => {
         DISABLE_AUTOUPDATER: "1",
         AGENT_ARGS: "--allowedTools Bash,mcp__proxystaff",
         AGENT_SANDBOX: "none",
+        MODEL_GATEWAY: "off", // the runner alone, with the login in the agent's env (the gateway: test/gateway/)
         SENDGRID_API_BASE: sendgrid.url,
       },
       build: async (ctx) => {

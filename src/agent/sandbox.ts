@@ -93,20 +93,15 @@ export function checkSandbox(
   const requested = config.AGENT_SANDBOX;
   const limits = resolveLimits(config);
   const runUser = options.runUser ?? decideRunUser(log);
+  const decided = (mode: SandboxStatus["mode"], bwrapPath: string | null, warning: string | null): SandboxStatus => {
+    const cgroups = setUpCgroups(log);
+    return { requested, mode, bwrapPath, warning, limits: withMemoryCgroup(limits, cgroups), cgroups, runUser };
+  };
   if (requested === "none") {
     const warning =
       "AGENT_SANDBOX=none: agent runs are NOT isolated — every tenant's agent can read other tenants' files, the database and DATA_DIR";
     log?.warn("agent sandbox off", { reason: warning });
-    const cgroups = setUpCgroups(log);
-    return {
-      requested,
-      mode: "off",
-      bwrapPath: null,
-      warning,
-      limits: withMemoryCgroup(limits, cgroups),
-      cgroups,
-      runUser,
-    };
+    return decided("off", null, warning);
   }
   const bwrapPath =
     options.bwrapPath !== undefined
@@ -121,16 +116,7 @@ export function checkSandbox(
       memoryMb: limits.memoryMb,
       tmpMb: limits.tmpMb,
     });
-    const cgroups = setUpCgroups(log);
-    return {
-      requested,
-      mode: "bwrap",
-      bwrapPath,
-      warning: null,
-      limits: withMemoryCgroup(limits, cgroups),
-      cgroups,
-      runUser,
-    };
+    return decided("bwrap", bwrapPath, null);
   }
   if (requested === "bwrap") {
     throw new SandboxUnavailableError(
@@ -140,16 +126,7 @@ export function checkSandbox(
   const warning = `agent runs are NOT isolated (AGENT_SANDBOX=auto and ${failure}): tenants' agents can read each other's files and DATA_DIR. ${BWRAP_INSTALL_HINT} Production should set AGENT_SANDBOX=bwrap.`;
   // warn, not error: it is a known, chosen state (auto on a machine without bubblewrap), not a failure; the line stays loud.
   log?.warn("AGENT SANDBOX OFF", { reason: warning });
-  const cgroups = setUpCgroups(log);
-  return {
-    requested,
-    mode: "off",
-    bwrapPath: null,
-    warning,
-    limits: withMemoryCgroup(limits, cgroups),
-    cgroups,
-    runUser,
-  };
+  return decided("off", null, warning);
 }
 
 /**

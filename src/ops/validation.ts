@@ -1,4 +1,12 @@
 import { existsSync } from "node:fs";
+import {
+  AgentCommandNotFoundError,
+  BWRAP_INSTALL_HINT,
+  checkSandbox,
+  resolveAgentCommand,
+  SandboxUnavailableError,
+} from "../agent/index.ts";
+import type { Config } from "../config.ts";
 import type { AppContext } from "../context.ts";
 import { tenantEnvironment } from "../credentials/index.ts";
 import { AppError, errorMessage } from "../errors.ts";
@@ -21,14 +29,6 @@ import {
 export type { CheckStatus, ValidationCheck };
 
 import type { ResolvedAgentCommand } from "../agent/index.ts";
-import {
-  AgentCommandNotFoundError,
-  BWRAP_INSTALL_HINT,
-  checkSandbox,
-  resolveAgentCommand,
-  SandboxUnavailableError,
-} from "../agent/index.ts";
-import type { Config } from "../config.ts";
 
 export interface ValidationReport {
   tenant_id: string;

@@ -1,13 +1,13 @@
 import type { Hono } from "hono";
-import type { Clock } from "../../../src/clock.ts";
-import { createApp } from "../../../src/http/app.ts";
-import type { AgentTools } from "../../../src/mcp/index.ts";
-import { createAgentTools } from "../../../src/mcp/index.ts";
-import type { ToolOutbox } from "../../../src/mcp/tool-kit.ts";
-import type { Tenant } from "../../../src/tenants/index.ts";
-import { createTenant, setTelegramChat } from "../../../src/tenants/index.ts";
-import type { TestContext } from "../../helpers/index.ts";
-import { createTestContext, freshEachTest } from "../../helpers/index.ts";
+import type { Clock } from "../../src/clock.ts";
+import { createApp } from "../../src/http/app.ts";
+import type { AgentTools } from "../../src/mcp/index.ts";
+import { createAgentTools } from "../../src/mcp/index.ts";
+import type { ToolOutbox } from "../../src/mcp/tool-kit.ts";
+import type { Tenant } from "../../src/tenants/index.ts";
+import { createTenant, setTelegramChat } from "../../src/tenants/index.ts";
+import type { TestContext } from "../helpers/index.ts";
+import { createTestContext, freshEachTest } from "../helpers/index.ts";
 import type { McpTestClient } from "./mcp-client.ts";
 import { mcpClient } from "./mcp-client.ts";
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTask, getTask, listTasks } from "../../../src/scheduler/index.ts";
+import { createTask, getTask, listTasks } from "../../src/scheduler/index.ts";
 import type { ToolsFixture } from "./setup.ts";
 import { toolsFixture } from "./setup.ts";
 

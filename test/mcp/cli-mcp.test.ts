@@ -1,24 +1,25 @@
-// The MCP tools driven by the REAL Claude Code CLI (node_modules/.bin/claude) through the agent runner,
-// with the loopback fake Anthropic API scripting the model's tool calls.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createAgentRunner } from "../../../src/agent/index.ts";
-import type { AgentRunRequest, ProcessAgentRunner } from "../../../src/agent/runner.ts";
-import { spawnProcessGroup } from "../../../src/agent/runner.ts";
-import { setCredentials, tenantEnvironment } from "../../../src/credentials/index.ts";
-import type { AgentTools } from "../../../src/mcp/index.ts";
-import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "../../../src/mcp/index.ts";
-import { listTasks } from "../../../src/scheduler/index.ts";
-import type { Tenant } from "../../../src/tenants/index.ts";
-import { createTenant, setTelegramChat, tenantUid, workspacePath } from "../../../src/tenants/index.ts";
-import type { FakeAnthropic } from "../../fakes/anthropic.ts";
-import { startFakeAnthropic } from "../../fakes/anthropic.ts";
-import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
-import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
-import type { TestServer } from "../../helpers/index.ts";
-import { startTestServer } from "../../helpers/index.ts";
-import { liveProcessesInGroup, REAL_CLI } from "../setup.ts";
+import { createAgentRunner } from "../../src/agent/index.ts";
+import type { AgentRunRequest, ProcessAgentRunner } from "../../src/agent/runner.ts";
+import { spawnProcessGroup } from "../../src/agent/runner.ts";
+import { setCredentials, tenantEnvironment } from "../../src/credentials/index.ts";
+import type { AgentTools } from "../../src/mcp/index.ts";
+import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "../../src/mcp/index.ts";
+import { listTasks } from "../../src/scheduler/index.ts";
+import type { Tenant } from "../../src/tenants/index.ts";
+import { createTenant, setTelegramChat, tenantUid, workspacePath } from "../../src/tenants/index.ts";
+import { liveProcessesInGroup, REAL_CLI } from "../agent/setup.ts";
+import type { FakeAnthropic } from "../fakes/anthropic.ts";
+import { startFakeAnthropic } from "../fakes/anthropic.ts";
+import type { FakeSendGrid } from "../fakes/sendgrid.ts";
+import { startFakeSendGrid } from "../fakes/sendgrid.ts";
+import type { TestServer } from "../helpers/index.ts";
+import { startTestServer } from "../helpers/index.ts";
+
+// The MCP tools driven by the REAL Claude Code CLI (node_modules/.bin/claude) through the agent runner,
+// with the loopback fake Anthropic API scripting the model's tool calls.
 
 const hasCli = existsSync(REAL_CLI);
 if (!hasCli) console.warn(`skipping real-CLI MCP tests: ${REAL_CLI} is missing (run npm install)`);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { archiveTenant } from "../../../src/tenants/index.ts";
-import { FakeClock } from "../../helpers/index.ts";
+import { archiveTenant } from "../../src/tenants/index.ts";
+import { FakeClock } from "../helpers/index.ts";
 import type { ToolsFixture } from "./setup.ts";
 import { toolsFixture } from "./setup.ts";
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { linkedChatOf } from "../../../src/mcp/tool-kit.ts";
-import { createTenant, getTenant, setOnboardingStatus } from "../../../src/tenants/index.ts";
+import { linkedChatOf } from "../../src/mcp/tool-kit.ts";
+import { createTenant, getTenant, setOnboardingStatus } from "../../src/tenants/index.ts";
 import { useToolsFixture } from "./setup.ts";
 
 describe("send_message", () => {

@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { setCredentials } from "../../../src/credentials/index.ts";
-import { checkToolsHealth } from "../../../src/mcp/index.ts";
-import { updateTenant } from "../../../src/tenants/index.ts";
-import type { FakeSendGrid } from "../../fakes/sendgrid.ts";
-import { startFakeSendGrid } from "../../fakes/sendgrid.ts";
+import { setCredentials } from "../../src/credentials/index.ts";
+import { checkToolsHealth } from "../../src/mcp/index.ts";
+import { updateTenant } from "../../src/tenants/index.ts";
+import type { FakeSendGrid } from "../fakes/sendgrid.ts";
+import { startFakeSendGrid } from "../fakes/sendgrid.ts";
 import type { ToolsFixture } from "./setup.ts";
 import { toolsFixture } from "./setup.ts";
 

@@ -66,7 +66,10 @@ export function agentLoginProblem(
   const file = join(config.CLAUDE_CONFIG_DIR, ".credentials.json");
   if (config.MODEL_GATEWAY === "on" && isPlanLoginFile(state)) return PLAN_LOGIN_WITH_GATEWAY(file);
   if (state.kind === "missing") {
-    return `no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in ${file}; agent runs will fail`;
+    // With the gateway on, a plan login file is not used (PLAN_LOGIN_WITH_GATEWAY): do not suggest one.
+    const planLogin =
+      config.MODEL_GATEWAY === "on" ? " (`claude setup-token` prints one)" : `, or put a plan login in ${file}`;
+    return `no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN${planLogin}; agent runs will fail`;
   }
   if (state.kind === "credentials_file_unreadable") {
     return `no usable model login: ${file} cannot be read as JSON (${state.reason}); set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or log in again; agent runs will fail`;

@@ -37,6 +37,10 @@ describe("findAgentLogin", () => {
     expect(problem).toBe(
       `no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in ${join(dir, "claude-none", ".credentials.json")}; agent runs will fail`,
     );
+    // With the gateway on a plan login file is not used, so it is not suggested.
+    expect(agentLoginProblem(missing, loginConfig({}, undefined, "on"))).toBe(
+      "no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN (`claude setup-token` prints one); agent runs will fail",
+    );
   });
 
   test("the login file: a plan login, another shape (may work), or not JSON (will not)", () => {
@@ -84,8 +88,11 @@ describe("serve without a model login", () => {
       const warning = await server.waitForLog(
         (l) => l.level === "warn" && typeof l.msg === "string" && l.msg.startsWith("no model login"),
       );
-      expect(warning.msg).toContain("set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in");
-      expect(warning.msg).toContain(join(server.dataDir, "claude", ".credentials.json"));
+      // MODEL_GATEWAY=on (the default): a plan login file is not suggested, a setup token is.
+      expect(warning.msg).toContain(
+        "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN (`claude setup-token` prints one)",
+      );
+      expect(warning.msg).not.toContain(".credentials.json");
       expect(warning.msg).toContain("agent runs will fail");
       const res = await fetch(`${server.url}/health`);
       const body = (await res.json()) as Record<string, unknown>;
@@ -148,9 +155,7 @@ describe("proxystaff chat without a model login", () => {
     const tenantId = /[0-9a-f-]{36}/.exec(created.stdout.join("\n"))![0];
     const chat = captureIO(env);
     expect(await runCli(["chat", tenantId, "-m", "hello"], chat)).toBe(1);
-    expect(chat.stderr.join("\n")).toContain(
-      "no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or put a plan login in",
-    );
+    expect(chat.stderr.join("\n")).toContain("no model login: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN");
     expect(chat.stdout.join("\n")).not.toContain("you> hello");
     const read = captureIO(env);
     expect(await runCli(["read-messages", tenantId], read)).toBe(0);

@@ -19,8 +19,6 @@ const MESSAGES = 300;
 const TENANTS = 10;
 const SENDERS = 4;
 const KILLS = 10;
-/** A reply whose first copy reached Telegram this shortly before a kill was in flight when the process died. */
-const IN_FLIGHT_MS = 200;
 
 test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exactly once`, async () => {
   const rig = startFaultRig("crash", "crash", { sleepMs: 30 });
@@ -73,16 +71,33 @@ test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exact
     // row sent twice (attempts ≥ 2) whose first copy arrived just before a kill; any other duplicate (e.g. the agent
     // run twice, two reply rows) is a bug.
     const inFlight = tally.duplicated.filter((id) => {
-      const first = sink.sent.find((m) => m.text.includes(`m:${id}`))?.atMs ?? 0;
+      const [first = 0, second = Number.POSITIVE_INFINITY] = sink.sent
+        .filter((m) => m.text.includes(`m:${id}`))
+        .map((m) => m.atMs);
       const rows = queryDb<{ attempts: number }>(
         server.dbPath,
         "SELECT attempts FROM messages WHERE direction = 'out' AND body LIKE ?",
         `%m:${id}%`,
       );
       const isOneRowResent = rows.length === 1 && rows[0]!.attempts >= 2;
-      return isOneRowResent && killedAt.some((k) => k - first >= 0 && k - first <= IN_FLIGHT_MS);
+      // The process that sent the first copy died before recording it: a kill falls between the two copies. (A fixed
+      // window after the first copy was too tight on a loaded machine, where recording a send can take longer.)
+      return isOneRowResent && killedAt.some((k) => k >= first && k <= second);
     });
     const unexplained = tally.duplicated.filter((id) => !inFlight.includes(id));
+    // Enough to tell a resent row from a run twice (two reply rows) when this fails.
+    for (const id of unexplained) {
+      const sent = sink.sent.filter((m) => m.text.includes(`m:${id}`)).map((m) => m.atMs);
+      const rows = queryDb<{ id: string; status: string; attempts: number; created_at: string }>(
+        server.dbPath,
+        "SELECT id, status, attempts, created_at FROM messages WHERE direction = 'out' AND body LIKE ?",
+        `%m:${id}%`,
+      );
+      const gaps = killedAt.map((k) => Math.round(k - (sent[0] ?? 0))).filter((g) => g >= -1000 && g <= 5000);
+      console.log(
+        `crash: m:${id} sent at ${JSON.stringify(sent)}; reply rows ${JSON.stringify(rows)}; kills at ${JSON.stringify(gaps)} ms from the first copy`,
+      );
+    }
     console.log(
       `crash: ${kills} kills, ${tally.total} messages, ${tally.answered} answered once, ${tally.failed} failed runs (customer told), ${tally.lost.length} lost, ${unexplained.length} duplicated (+${inFlight.length} sent while the process was killed before recording it)`,
     );

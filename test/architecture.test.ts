@@ -9,7 +9,17 @@ import { dirname, join, relative, resolve } from "node:path";
 const LAYERS: { name: string; members: string[] }[] = [
   {
     name: "core",
-    members: ["config.ts", "log.ts", "clock.ts", "errors.ts", "ports.ts", "context.ts", "db", "metrics"],
+    members: [
+      "config.ts",
+      "log.ts",
+      "clock.ts",
+      "errors.ts",
+      "ports.ts",
+      "context.ts",
+      "run-tokens.ts",
+      "db",
+      "metrics",
+    ],
   },
   { name: "domain", members: ["tenants", "credentials", "channels", "agent", "conversation", "scheduler", "usage"] },
   { name: "surface", members: ["http", "mcp", "gateway", "console", "ops"] },

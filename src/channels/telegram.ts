@@ -310,52 +310,13 @@ function mediaOf(message: Message): MediaRef[] {
     const largest = message.photo.reduce((a, b) => (b.width * b.height >= a.width * a.height ? b : a));
     media.push(withSize({ kind: "photo", fileId: largest.file_id, mimeType: "image/jpeg" }, largest.file_size));
   }
-  if (message.document) {
-    const d = message.document;
-    media.push(
-      withSize(
-        {
-          kind: "document",
-          fileId: d.file_id,
-          ...optional("mimeType", d.mime_type),
-          ...optional("fileName", d.file_name),
-        },
-        d.file_size,
-      ),
-    );
-  }
+  if (message.document) media.push(namedFile("document", message.document));
   if (message.voice) {
     const v = message.voice;
     media.push(withSize({ kind: "voice", fileId: v.file_id, mimeType: v.mime_type ?? "audio/ogg" }, v.file_size));
   }
-  if (message.audio) {
-    const a = message.audio;
-    media.push(
-      withSize(
-        {
-          kind: "audio",
-          fileId: a.file_id,
-          ...optional("mimeType", a.mime_type),
-          ...optional("fileName", a.file_name),
-        },
-        a.file_size,
-      ),
-    );
-  }
-  if (message.video) {
-    const v = message.video;
-    media.push(
-      withSize(
-        {
-          kind: "video",
-          fileId: v.file_id,
-          ...optional("mimeType", v.mime_type),
-          ...optional("fileName", v.file_name),
-        },
-        v.file_size,
-      ),
-    );
-  }
+  if (message.audio) media.push(namedFile("audio", message.audio));
+  if (message.video) media.push(namedFile("video", message.video));
   if (message.video_note) {
     media.push(
       withSize(
@@ -381,6 +342,20 @@ function nameOf(message: Message): string | undefined {
   const name = from ? [from.first_name, from.last_name].filter(Boolean).join(" ") : undefined;
   if (name) return name;
   return "title" in message.chat ? message.chat.title : undefined;
+}
+
+/** A document, audio or video: its id, and its type, name and size when Telegram gives them. */
+function namedFile(
+  kind: "document" | "audio" | "video",
+  file: { file_id: string; mime_type?: string; file_name?: string; file_size?: number },
+): MediaRef {
+  const ref = {
+    kind,
+    fileId: file.file_id,
+    ...optional("mimeType", file.mime_type),
+    ...optional("fileName", file.file_name),
+  };
+  return withSize(ref, file.file_size);
 }
 
 function withSize(ref: MediaRef, size: number | undefined): MediaRef {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Timestamps are ISO-8601 UTC text ("2026-11-26T08:16:38.123Z"): readable in the sqlite3 shell
 // the runbook uses, and they sort and compare correctly as text.
@@ -14,6 +14,8 @@ export const INBOUND_STATUSES = ["queued", "processing", "done", "failed", "reje
 export const OUTBOUND_STATUSES = ["pending", "sent", "failed"] as const;
 /** Reply keyboards a reply can carry: Telegram's "share my phone number" button, or removing it. */
 export const REPLY_KEYBOARDS = ["request_contact", "remove"] as const;
+/** What Twilio's status callbacks say happened to an outbound WhatsApp message, in the order they can only move forward. */
+export const DELIVERY_STATUSES = ["delivered", "read", "undelivered", "failed"] as const;
 export const TASK_STATUSES = ["PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"] as const;
 
 export const tenants = sqliteTable(
@@ -30,6 +32,10 @@ export const tenants = sqliteTable(
     business: text("business").notNull().default("{}"),
     /** The unprivileged host uid (and gid) this tenant's agent runs and tool checks use; allocated once, never shared. */
     uid: integer("uid"),
+    /** The tenant's monthly model budget in USD; NULL = TENANT_MONTHLY_BUDGET_USD (or none). */
+    monthly_budget_usd: real("monthly_budget_usd"),
+    /** The instance that owns this tenant's workspace: only it runs the tenant's turns and tasks. */
+    instance_id: text("instance_id"),
     created_at: text("created_at").notNull().default(now),
     updated_at: text("updated_at").notNull().default(now),
   },
@@ -38,6 +44,7 @@ export const tenants = sqliteTable(
     uniqueIndex("tenants_telegram_chat_id_unique").on(t.telegram_chat_id),
     uniqueIndex("tenants_uid_unique").on(t.uid),
     index("tenants_status_idx").on(t.status, t.onboarding_status),
+    index("tenants_instance_idx").on(t.instance_id),
   ],
 );
 
@@ -86,6 +93,9 @@ export const messages = sqliteTable(
     lease_expires_at: text("lease_expires_at"),
     /** out, Telegram: the reply keyboard sent with this message (the linking flow's contact button, or its removal). */
     reply_keyboard: text("reply_keyboard", { enum: REPLY_KEYBOARDS }),
+    /** out, WhatsApp: the newest status Twilio's callbacks reported, and its error code. */
+    delivery_status: text("delivery_status", { enum: DELIVERY_STATUSES }),
+    error_code: text("error_code"),
     created_at: text("created_at").notNull().default(now),
     processed_at: text("processed_at"),
   },
@@ -130,6 +140,8 @@ export const scheduledTasks = sqliteTable(
     slot_at: text("slot_at"),
     claimed_at: text("claimed_at"),
     last_run_at: text("last_run_at"),
+    /** A missed recurring slot older than this many seconds is skipped, not caught up (0 = never catch up). */
+    catch_up_window_s: integer("catch_up_window_s").notNull().default(3600),
     created_at: text("created_at").notNull().default(now),
     updated_at: text("updated_at").notNull().default(now),
   },
@@ -160,8 +172,43 @@ export const telegramLinkCodes = sqliteTable("telegram_link_codes", {
   created_at: text("created_at").notNull().default(now),
 });
 
+/** One row per model request through the gateway: the tokens and cost of the answer, never its content. */
+export const modelUsage = sqliteTable(
+  "model_usage",
+  {
+    id: text("id").primaryKey(),
+    tenant_id: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    run_id: text("run_id"),
+    model: text("model").notNull(),
+    input_tokens: integer("input_tokens").notNull().default(0),
+    output_tokens: integer("output_tokens").notNull().default(0),
+    cache_creation_input_tokens: integer("cache_creation_input_tokens").notNull().default(0),
+    cache_read_input_tokens: integer("cache_read_input_tokens").notNull().default(0),
+    cost_usd: real("cost_usd").notNull().default(0),
+    /** The upstream HTTP status of the answer. */
+    status: integer("status").notNull(),
+    /** The calendar day in the tenant's time zone when the request was made (YYYY-MM-DD): months and budgets use it. */
+    day: text("day").notNull(),
+    created_at: text("created_at").notNull().default(now),
+  },
+  (t) => [index("model_usage_tenant_day_idx").on(t.tenant_id, t.day), index("model_usage_day_idx").on(t.day)],
+);
+
+/** The server processes sharing this database, with a heartbeat (an instance unseen for 60 s is down). */
+export const instances = sqliteTable("instances", {
+  id: text("id").primaryKey(),
+  url: text("url"),
+  version: text("version"),
+  started_at: text("started_at").notNull().default(now),
+  last_seen_at: text("last_seen_at").notNull().default(now),
+});
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type TaskRow = typeof scheduledTasks.$inferSelect;
 export type SessionRow = typeof conversationSessions.$inferSelect;
 export type CredentialRow = typeof credentials.$inferSelect;
+export type ModelUsageRow = typeof modelUsage.$inferSelect;
+export type InstanceRow = typeof instances.$inferSelect;

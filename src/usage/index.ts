@@ -1,0 +1,2 @@
+export type { ModelUsageRecord, UsageTotals } from "./store.ts";
+export { monthDays, recordModelUsage, tenantMonthSpend, tenantUsageByDay, usageByTenantForMonth } from "./store.ts";

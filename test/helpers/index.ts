@@ -9,6 +9,7 @@
 //   insertTenant()       – a tenants row inserted directly, for modules that only read tenants (tenants.ts)
 //   eventually()         – wait (bounded) until a check returns a value (wait.ts)
 //   freePort()           – a port free a moment ago on 127.0.0.1 (server-process.ts)
+//   startSqld()          – a real libSQL server (sqld) on a free loopback port with a temp dir (sqld.ts)
 //   noBwrapEnv()         – a spawned server's PATH on which bubblewrap does not work; skipWithoutBwrap() (sandbox.ts)
 
 export type { TestContext, TestContextOptions } from "./context.ts";
@@ -24,6 +25,8 @@ export type { StartTestServerOptions, TestServer } from "./server.ts";
 export { startTestServer } from "./server.ts";
 export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";
 export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";
+export type { SqldServer } from "./sqld.ts";
+export { HAS_SQLD, SQLD_BIN, startSqld } from "./sqld.ts";
 export type { TenantRow } from "./tenants.ts";
 export { insertTenant } from "./tenants.ts";
 export { eventually } from "./wait.ts";

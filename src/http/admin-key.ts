@@ -24,6 +24,11 @@ function digest(value: string): Buffer {
   return createHash("sha256").update(value).digest();
 }
 
+/** Whether `presented` is the admin key, compared in constant time (the console's sign-in uses it too). */
+export function isAdminKey(adminKey: string, presented: string): boolean {
+  return timingSafeEqual(digest(adminKey), digest(presented));
+}
+
 function explain(header: string | undefined, presented: string | undefined): string {
   if (header === undefined) return "Missing Authorization: Bearer <ADMIN_API_KEY> header.";
   if (presented === undefined) return "The Authorization header must be exactly `Bearer <ADMIN_API_KEY>`.";

@@ -48,7 +48,11 @@ export async function seedFour(t: TestContext) {
   const dune = await insertTenant(t.ctx, { name: "Dune Surf", channel: "whatsapp", onboarding_status: "PAUSED" });
   await insertMessage(t, alpine.id, { agoMs: 5 * 60_000 });
   await insertMessage(t, alpine.id, { direction: "out", status: "sent", agoMs: 4 * 60_000 });
-  await insertMessage(t, cedar.id, { status: "failed", error: "timeout: no answer within 300000 ms", agoMs: 3_600_000 });
+  await insertMessage(t, cedar.id, {
+    status: "failed",
+    error: "timeout: no answer within 300000 ms",
+    agoMs: 3_600_000,
+  });
   await insertMessage(t, cedar.id, { status: "failed", error: "crash: old", agoMs: 3 * 86_400_000 });
   await insertMessage(t, dune.id, { channel: "whatsapp", status: "processing", agoMs: 20 * 60_000 });
   await t.ctx.db.insert(schema.conversationSessions).values({

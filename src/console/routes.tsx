@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { getConnInfo } from "hono/bun";

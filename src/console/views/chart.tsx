@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import { usd } from "./format.ts";
 
 /** One bar of a chart: its label (a day, a tenant) and value (USD). */

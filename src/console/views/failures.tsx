@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { Failures } from "../failures-data.ts";
 import { clip, relativeTime } from "./format.ts";
 import type { PageContext } from "./layout.tsx";

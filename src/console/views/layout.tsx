@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { Child } from "hono/jsx";
 
 /** What every signed-in page needs: the CSRF token for its forms (the sign-out button is one). */

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { AttentionReason, OverviewPage, OverviewQuery, OverviewRow, OverviewSort } from "../overview-data.ts";
 import { clip, healthValue, percent, relativeTime, usd } from "./format.ts";
 import type { PageContext } from "./layout.tsx";
@@ -115,7 +116,7 @@ function HealthItem(props: { label: string; value: unknown; field: string }) {
   const text = healthValue(props.value);
   const tone = /error|degraded|credit_too_low|missing|unavailable|unreadable|^off: /i.test(text)
     ? "bad"
-    : /warn|off/i.test(text)
+    : /warn|off/i.test(text) || props.field.endsWith("_warning")
       ? "warn"
       : "ok";
   return (

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { MessageRow } from "../../db/index.ts";
 import type { ValidationReport } from "../../ops/validation.ts";
 import type { Task } from "../../scheduler/index.ts";

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 import type { UsageReport, UsageSort } from "../usage-data.ts";
 import { BarChart } from "./chart.tsx";
 import { usd } from "./format.ts";

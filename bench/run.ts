@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { REPO_ROOT } from "../test/helpers/index.ts";
 import { binary } from "./binary.ts";
+import { consoleOverview } from "./console.ts";
 import { fairness } from "./fairness.ts";
 import type { Benchmark } from "./harness.ts";
 import { commitLine, machineLine, markdownTable, updateBenchmarksFile } from "./harness.ts";
@@ -11,7 +12,7 @@ import { overhead } from "./overhead.ts";
 import { scale } from "./scale.ts";
 import { removeBenchDirs } from "./support.ts";
 
-const ALL: Benchmark[] = [ingest, overhead, fairness, scale, binary];
+const ALL: Benchmark[] = [ingest, overhead, fairness, scale, binary, consoleOverview];
 const FILE = join(REPO_ROOT, "BENCHMARKS.md");
 
 const names = process.argv.slice(2);

@@ -10,10 +10,10 @@ const SORT_COLUMNS = {
   stage: "onboarding_status",
   status: "status",
   channel: "channel",
-  last_message: "last_message_at",
+  last_message: "last_message_sort",
   queue: "queued + processing",
   failures: "failures_24h",
-  spend: "spend_usd",
+  spend: "spend_sort",
   created: "created_at",
 } as const;
 export type OverviewSort = keyof typeof SORT_COLUMNS;
@@ -103,14 +103,13 @@ interface RawRow {
   is_near_budget: number;
   total_all: number;
   total_attention: number;
-  total_matching: number;
 }
 
 /**
- * One page of the overview table in one query, however many tenants there are: each tenant's figures are
- * correlated subqueries that each hit an index (messages by tenant/status/time, scheduled_tasks by
- * tenant/status, model_usage by tenant/day), the filters, counts (window functions), sort and paging run in
- * the database, and only the page's rows come back.
+ * One page of the overview table in one query, however many tenants there are: each figure is one grouped
+ * pass over only the rows that matter (queued/processing and failed messages through the outbox index, failed
+ * tasks, this month's model_usage through its day index) joined to the tenants; filters, counts (window
+ * functions), sort and paging run in the database; the last message time is an index seek per row of the page.
  */
 export async function loadOverview(db: Db, query: OverviewQuery, options: OverviewOptions): Promise<OverviewPage> {
   const pageSize = options.pageSize ?? 50;
@@ -124,52 +123,93 @@ export async function loadOverview(db: Db, query: OverviewQuery, options: Overvi
     : sql``;
   const creditLow = options.isCreditLow ? 1 : 0;
   const order = sql.raw(`${SORT_COLUMNS[query.sort]} ${query.dir === "desc" ? "DESC" : "ASC"}, lower(name), id`);
+  // This month's spend of every tenant is needed only to sort by it or to compare it with a budget; else it is
+  // read for the page's rows alone.
+  const withSpend = query.sort === "spend" || (await hasAnyBudget(db, options.defaultBudgetUsd));
+  const lastMessage = sql`(SELECT max(m.created_at) FROM messages m WHERE m.tenant_id = tn.id)`;
   const rows = await db.all<RawRow>(sql`
     WITH t AS (
       SELECT tn.id, tn.name, tn.phone_number, tn.channel, tn.status, tn.onboarding_status, tn.telegram_chat_id,
         tn.created_at,
-        (SELECT max(m.created_at) FROM messages m WHERE m.tenant_id = tn.id) AS last_message_at,
-        (SELECT count(*) FROM messages m WHERE m.tenant_id = tn.id AND m.status = 'queued') AS queued,
-        (SELECT count(*) FROM messages m WHERE m.tenant_id = tn.id AND m.status = 'processing') AS processing,
-        (SELECT min(m.created_at) FROM messages m WHERE m.tenant_id = tn.id AND m.status = 'queued') AS oldest_queued_at,
-        (SELECT count(*) FROM messages m WHERE m.tenant_id = tn.id AND m.status = 'failed' AND m.created_at >= ${since})
-          + (SELECT count(*) FROM scheduled_tasks s
-             WHERE s.tenant_id = tn.id AND s.status = 'FAILED' AND s.updated_at >= ${since}) AS failures_24h,
-        (SELECT coalesce(sum(u.cost_usd), 0) FROM model_usage u
-          WHERE u.tenant_id = tn.id AND u.day >= ${from} AND u.day < ${to}) AS spend_usd,
+        ${query.sort === "last_message" ? lastMessage : sql`NULL`} AS last_message_sort,
+        coalesce(qp.queued, 0) AS queued,
+        coalesce(qp.processing, 0) AS processing,
+        qp.oldest_queued_at,
+        coalesce(fm.n, 0) + coalesce(ft.n, 0) AS failures_24h,
+        ${withSpend ? sql`coalesce(u.spend, 0)` : sql`NULL`} AS spend_sort,
         coalesce(tn.monthly_budget_usd, ${options.defaultBudgetUsd}) AS budget_usd,
         cs.lease_expires_at
-      FROM tenants tn LEFT JOIN conversation_sessions cs ON cs.tenant_id = tn.id
+      FROM tenants tn
+      LEFT JOIN conversation_sessions cs ON cs.tenant_id = tn.id
+      LEFT JOIN (
+        SELECT tenant_id, sum(status = 'queued') AS queued, sum(status = 'processing') AS processing,
+          min(CASE WHEN status = 'queued' THEN created_at END) AS oldest_queued_at
+        FROM messages WHERE direction = 'in' AND status IN ('queued', 'processing') GROUP BY tenant_id
+      ) qp ON qp.tenant_id = tn.id
+      LEFT JOIN (
+        SELECT tenant_id, count(*) AS n FROM messages
+        WHERE direction IN ('in', 'out') AND status = 'failed' AND created_at >= ${since} GROUP BY tenant_id
+      ) fm ON fm.tenant_id = tn.id
+      LEFT JOIN (
+        SELECT tenant_id, count(*) AS n FROM scheduled_tasks
+        WHERE status = 'FAILED' AND updated_at >= ${since} GROUP BY tenant_id
+      ) ft ON ft.tenant_id = tn.id
+      ${
+        withSpend
+          ? sql`LEFT JOIN (
+        SELECT tenant_id, sum(cost_usd) AS spend FROM model_usage WHERE day >= ${from} AND day < ${to} GROUP BY tenant_id
+      ) u ON u.tenant_id = tn.id`
+          : sql``
+      }
       ${search}
     ),
     a AS (
       SELECT t.*,
         failures_24h > 0 AS is_failing,
         (processing > 0 AND (lease_expires_at IS NULL OR lease_expires_at < ${now}))
-          OR oldest_queued_at < ${stuckBefore} AS is_stuck,
+          OR coalesce(oldest_queued_at < ${stuckBefore}, 0) AS is_stuck,
         channel = 'telegram' AND telegram_chat_id IS NULL AND status = 'ACTIVE' AS is_unlinked,
-        budget_usd > 0 AND spend_usd >= budget_usd * ${BUDGET_WARN_SHARE} AS is_near_budget
+        coalesce(budget_usd > 0 AND spend_sort >= budget_usd * ${BUDGET_WARN_SHARE}, 0) AS is_near_budget
       FROM t
     ),
     b AS (
       SELECT a.*,
-        (is_failing OR is_stuck OR is_unlinked OR coalesce(is_near_budget, 0) OR (${creditLow} AND status = 'ACTIVE'))
-          AS needs_attention
+        (is_failing OR is_stuck OR is_unlinked OR is_near_budget OR (${creditLow} AND status = 'ACTIVE')) AS needs_attention
       FROM a
     ),
     c AS (
       SELECT b.*, count(*) OVER () AS total_all, sum(needs_attention) OVER () AS total_attention FROM b
+    ),
+    page AS (
+      SELECT c.* FROM c
+      WHERE ${query.attention ? 1 : 0} = 0 OR needs_attention
+      ORDER BY ${order}
+      LIMIT ${pageSize} OFFSET ${(query.page - 1) * pageSize}
     )
-    SELECT c.*, count(*) OVER () AS total_matching FROM c
-    WHERE ${query.attention ? 1 : 0} = 0 OR needs_attention
-    ORDER BY ${order}
-    LIMIT ${pageSize} OFFSET ${(query.page - 1) * pageSize}
+    -- The last message is read for the page's rows only (an index seek each), unless the page is sorted by it.
+    SELECT page.*, coalesce(page.last_message_sort, (SELECT max(m.created_at) FROM messages m WHERE m.tenant_id = page.id))
+      AS last_message_at,
+      coalesce(page.spend_sort, (SELECT sum(u.cost_usd) FROM model_usage u
+        WHERE u.tenant_id = page.id AND u.day >= ${from} AND u.day < ${to}), 0) AS spend_usd
+    FROM page ORDER BY ${order}
   `);
   const first = rows[0];
   const counts = first
-    ? { total: first.total_all, attentionTotal: first.total_attention ?? 0, matching: first.total_matching }
+    ? {
+        total: first.total_all,
+        attentionTotal: first.total_attention ?? 0,
+        matching: query.attention ? (first.total_attention ?? 0) : first.total_all,
+      }
     : await countOnly(db, query, options);
   return { rows: rows.map((r) => toRow(r, options.isCreditLow)), ...counts, page: query.page, pageSize };
+}
+
+async function hasAnyBudget(db: Db, defaultBudgetUsd: number | null): Promise<boolean> {
+  if (defaultBudgetUsd !== null) return true;
+  const [row] = await db.all<{ n: number }>(
+    sql`SELECT count(*) AS n FROM (SELECT 1 FROM tenants WHERE monthly_budget_usd IS NOT NULL LIMIT 1)`,
+  );
+  return (row?.n ?? 0) > 0;
 }
 
 /** Counts when the page came back empty (past the last page, or nothing matches). */

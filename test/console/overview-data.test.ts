@@ -56,6 +56,9 @@ describe("loadOverview", () => {
 
     const bySpend = await loadOverview(t.ctx.db, query({ sort: "spend", dir: "desc" }), options);
     expect(bySpend.rows.map((r) => r.name).slice(0, 2)).toEqual(["Cedar Garage", "Alpine Bakery"]);
+    const byLast = await loadOverview(t.ctx.db, query({ sort: "last_message", dir: "desc" }), options);
+    expect(byLast.rows.map((r) => r.name)).toEqual(["Alpine Bakery", "Dune Surf", "Cedar Garage", "Birch Dental"]);
+    expect(byLast.rows[0]?.lastMessageAt).toBe(new Date(NOW_MS - 4 * 60_000).toISOString());
     const byFailures = await loadOverview(t.ctx.db, query({ sort: "failures", dir: "desc" }), options);
     expect(byFailures.rows[0]?.name).toBe("Cedar Garage");
   });

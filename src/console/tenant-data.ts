@@ -1,6 +1,6 @@
 import type { AppContext } from "../context.ts";
 import type { MessageCursor, SessionState } from "../conversation/index.ts";
-import { getSessionState, listMessagePage } from "../conversation/index.ts";
+import { getSessionState, listMessagePage, readTimelineDay } from "../conversation/index.ts";
 import type { CredentialSummary } from "../credentials/index.ts";
 import { listCredentials } from "../credentials/index.ts";
 import type { MessageRow } from "../db/index.ts";
@@ -31,6 +31,8 @@ export interface TenantView {
   month: string;
   usageByDay: ({ day: string } & UsageTotals)[];
   monthSpendUsd: number;
+  /** Today's timeline (the tenant's local day), newest line first. */
+  timeline: { date: string; lines: string[]; problem?: string };
 }
 
 /** Everything the tenant page shows, read through the modules' own functions (the tenant is already loaded). */
@@ -68,5 +70,6 @@ export async function loadTenantView(
     month: options.month,
     usageByDay: days,
     monthSpendUsd: days.reduce((sum, d) => sum + d.costUsd, 0),
+    timeline: readTimelineDay(ctx, tenant, nowMs),
   };
 }

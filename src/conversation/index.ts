@@ -11,4 +11,4 @@ export { queueCounts } from "./queue-store.ts";
 export { createRetention } from "./retention.ts";
 export type { SessionState } from "./session-store.ts";
 export { getSessionState, resetSession } from "./session-store.ts";
-export { appendTimeline, quoteForTimeline } from "./timeline.ts";
+export { appendTimeline, quoteForTimeline, readTimelineDay } from "./timeline.ts";

@@ -1,6 +1,6 @@
 import { zonedFormat } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import { appendWorkspaceFile } from "../tenants/index.ts";
+import { appendWorkspaceFile, readWorkspaceFile } from "../tenants/index.ts";
 
 /** The tenant fields the timeline needs. */
 export interface TimelineTenant {
@@ -90,5 +90,28 @@ async function writeLine(
     );
   } catch (err) {
     ctx.log.warn("timeline line not written", { tenantId: tenant.id, error: err });
+  }
+}
+
+/** Largest timeline file readTimelineDay reads (a day's lines; the operator console shows its tail). */
+const MAX_TIMELINE_READ_BYTES = 1024 * 1024;
+
+/**
+ * The lines of the tenant's timeline for its local day of `atMs`, newest first (at most `maxLines`), or a
+ * short reason instead when the file cannot be read safely (a symlink the agent planted, too large).
+ */
+export function readTimelineDay(
+  ctx: Pick<AppContext, "config">,
+  tenant: TimelineTenant,
+  atMs: number,
+  maxLines = 50,
+): { date: string; lines: string[]; problem?: string } {
+  const { date } = localDateTime(atMs, tenant.timezone);
+  try {
+    const text = readWorkspaceFile(ctx.config, tenant.id, `timeline/${date}.md`, MAX_TIMELINE_READ_BYTES) ?? "";
+    const lines = text.split("\n").filter((l) => l.startsWith("- "));
+    return { date, lines: lines.slice(-maxLines).reverse() };
+  } catch (err) {
+    return { date, lines: [], problem: err instanceof Error ? err.message : String(err) };
   }
 }

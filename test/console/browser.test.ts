@@ -32,7 +32,9 @@ describe.skipIf(!HAS_CHROMIUM)("the console in headless Chromium", () => {
     mkdirSync(SHOTS, { recursive: true });
     fakes = startFakes();
     const port = await freePort();
-    stack = new StackClient(await spawnServer({ env: stackEnv(fakes, port) }), fakes);
+    // Validate's SendGrid check goes to a closed loopback port, never the internet.
+    const env = stackEnv(fakes, port, { SENDGRID_API_BASE: "http://127.0.0.1:9" });
+    stack = new StackClient(await spawnServer({ env }), fakes);
     url = stack.server.url;
     ids.alpine = await stack.createTenant({ name: "Alpine Bakery", phone: "+18015550101" });
     ids.birch = await stack.createTenant({ name: "Birch Dental", phone: "+18015550102" });
@@ -125,6 +127,7 @@ describe.skipIf(!HAS_CHROMIUM)("the console in headless Chromium", () => {
     await eventually(() => stack.telegramReplies(700101).find((text) => text === PAUSED_REPLY), "the paused reply");
     await page.reload();
     expect(await page.locator("#conversation").textContent()).toContain("Are you open on Sunday?");
+    expect(await page.locator("#timeline").textContent()).toContain("paused, not read: Are you open on Sunday?");
     await shot("tenant-paused");
   }, 60_000);
 

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppContext } from "../../src/context.ts";
 import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/session-store.ts";
-import { appendTimeline, localDateTime, quoteForTimeline, timelineWritten } from "../../src/conversation/timeline.ts";
+import {
+  appendTimeline,
+  localDateTime,
+  quoteForTimeline,
+  readTimelineDay,
+  timelineWritten,
+} from "../../src/conversation/timeline.ts";
 import type { TestContext } from "../helpers/index.ts";
 import { createTestContext, FakeClock } from "../helpers/index.ts";
 
@@ -30,6 +36,27 @@ describe("timeline", () => {
     await appendTimeline(ctx, tenant, "→ reply: hello", at + 60_000);
     const text = readFileSync(join(ctx.config.TENANTS_DIR, tenant.id, "timeline", "2026-11-25.md"), "utf8");
     expect(text).toBe("# 2026-11-25 (America/Denver)\n\n- 20:30 ← customer: hi\n- 20:31 → reply: hello\n");
+  });
+
+  test("readTimelineDay: the tenant's local day, newest line first; a planted symlink is a problem, not a read", async () => {
+    const tenant = { id: crypto.randomUUID(), timezone: "America/Denver" };
+    const at = Date.parse("2026-11-26T03:30:00Z");
+    expect(readTimelineDay(ctx, tenant, at)).toEqual({ date: "2026-11-25", lines: [] });
+    await appendTimeline(ctx, tenant, "← customer: hi", at);
+    await appendTimeline(ctx, tenant, "→ reply: hello", at + 60_000);
+    expect(readTimelineDay(ctx, tenant, at + 120_000)).toEqual({
+      date: "2026-11-25",
+      lines: ["- 20:31 → reply: hello", "- 20:30 ← customer: hi"],
+    });
+    const other = { id: crypto.randomUUID(), timezone: "UTC" };
+    const outside = mkdtempSync(join(tmpdir(), "ps-outside-"));
+    writeFileSync(join(outside, "2026-11-26.md"), "- 10:00 someone else's secret\n");
+    mkdirSync(join(ctx.config.TENANTS_DIR, other.id, "timeline"), { recursive: true });
+    symlinkSync(join(outside, "2026-11-26.md"), join(ctx.config.TENANTS_DIR, other.id, "timeline", "2026-11-26.md"));
+    const read = readTimelineDay(ctx, other, Date.parse("2026-11-26T10:00:00Z"));
+    expect(read.lines).toEqual([]);
+    expect(read.problem).toBeString();
+    rmSync(outside, { recursive: true, force: true });
   });
 
   test("a timeline that is a symlink out of the workspace is refused (logged, not thrown)", async () => {

@@ -261,6 +261,21 @@ export function TenantPage(props: {
           ) : null}
         </p>
       </section>
+
+      <section class="card" id="timeline">
+        <h2>Timeline {view.timeline.date}</h2>
+        {view.timeline.problem ? (
+          <p class="flash bad">The timeline file could not be read: {view.timeline.problem}</p>
+        ) : view.timeline.lines.length === 0 ? (
+          <p class="muted">Nothing happened today yet (timeline/{view.timeline.date}.md in the workspace).</p>
+        ) : (
+          <ul class="timeline">
+            {view.timeline.lines.map((line) => (
+              <li>{clip(line.slice(2), 400)}</li>
+            ))}
+          </ul>
+        )}
+      </section>
     </Layout>
   );
 }

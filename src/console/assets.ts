@@ -45,7 +45,8 @@ form.inline{display:inline}
 form.row{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin-top:8px}
 label{display:block;margin:4px 0}
 label.check,label.confirm{display:inline-flex;gap:4px;align-items:center;font-size:12px}
-input,select,button{font:inherit;padding:5px 8px;border:1px solid #c3cad6;border-radius:4px;background:#fff;max-width:100%}
+textarea{width:100%;font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
+input,select,button,textarea{font:inherit;padding:5px 8px;border:1px solid #c3cad6;border-radius:4px;background:#fff;max-width:100%}
 button{background:#2456c4;color:#fff;border-color:#2456c4;cursor:pointer}
 button.danger{background:#c62828;border-color:#c62828}
 button.small{padding:2px 6px;font-size:12px}

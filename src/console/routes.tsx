@@ -11,7 +11,7 @@ import type { AppContext } from "../context.ts";
 import { parseMessageCursor, resetSession } from "../conversation/index.ts";
 import { credentialKeySchema, credentialValueSchema, deleteCredential, setCredentials } from "../credentials/index.ts";
 import { isDatabaseBusy } from "../db/index.ts";
-import { AppError, describeZodError, NotFoundError } from "../errors.ts";
+import { AppError, describeZodError, NotFoundError, ValidationError } from "../errors.ts";
 import { isAdminKey } from "../http/admin-key.ts";
 import type { HealthRegistry } from "../http/health.ts";
 import { telegramBotUsername } from "../ops/runbook.ts";
@@ -214,8 +214,9 @@ export function createConsoleApp(ctx: AppContext, options: ConsoleAppOptions): H
 
   app.post("/tenants/:id/profile", async (c) => {
     const tenant = await tenantOf(c);
-    const form = ProfileForm.parse(c.var.form);
-    await updateTenant(ctx, tenant.id, form);
+    const { business, ...form } = ProfileForm.parse(c.var.form);
+    const patch = business === undefined ? undefined : businessPatch(tenant.business, business);
+    await updateTenant(ctx, tenant.id, { ...form, ...(patch ? { business: patch } : {}) });
     logAction(ctx, "profile", tenant);
     return done(c, tenant, "profile");
   });
@@ -352,7 +353,28 @@ const ProfileForm = z.object({
   name: z.string(),
   timezone: z.string(),
   onboarding_status: z.enum(ONBOARDING_STATUSES),
+  /** The whole business profile as JSON (the form shows the stored one). */
+  business: z.string().max(65_536).optional(),
 });
+
+/**
+ * The business textarea holds the whole profile; updateTenant merges a patch into the stored one. So the patch
+ * sets every field of the edited profile and removes (null) the fields the operator deleted; nothing when unchanged.
+ */
+function businessPatch(current: Tenant["business"], text: string): Record<string, unknown> | undefined {
+  let edited: unknown;
+  try {
+    edited = JSON.parse(text.trim() === "" ? "{}" : text);
+  } catch {
+    throw new ValidationError('business: not valid JSON (an object such as {"industry": "bakery"}).');
+  }
+  if (typeof edited !== "object" || edited === null || Array.isArray(edited)) {
+    throw new ValidationError('business: must be a JSON object such as {"industry": "bakery"}.');
+  }
+  if (JSON.stringify(edited) === JSON.stringify(current)) return undefined;
+  const removed = Object.keys(current).filter((key) => !(key in edited));
+  return { ...(edited as Record<string, unknown>), ...Object.fromEntries(removed.map((key) => [key, null])) };
+}
 
 /** When a destructive form arrives without its ticked checkbox: the confirmation page, else null (go ahead). */
 function confirmFirst(

@@ -166,6 +166,11 @@ describe.skipIf(!HAS_CHROMIUM)("the console in headless Chromium", () => {
     await page.goto(`${url}/console/failures`);
     expect(await page.textContent("h1")).toContain("Failed agent runs");
     await shot("failures");
+    await page.setViewportSize({ width: 390, height: 844 }); // a phone
+    await page.goto(`${url}/console`);
+    expect(await row(ids.alpine).isVisible()).toBe(true);
+    await shot("overview-phone");
+    await page.setViewportSize({ width: 1280, height: 720 });
   });
 
   test("sign out, then the back button shows the sign-in page", async () => {

@@ -145,6 +145,31 @@ describe("console forms", () => {
     expect((await getTenant(t.ctx.db, tenant.id))?.onboarding_status).toBe("BUILDING");
   });
 
+  test("the profile form saves name, time zone, stage and the business profile (a deleted field is removed)", async () => {
+    const tenant = await insertTenant(t.ctx, { business: JSON.stringify({ industry: "bakery", hours: "9-5" }) });
+    const client = new ConsoleClient(t);
+    await client.signIn();
+    const _csrf = await client.csrfToken();
+    const page = await (await client.get(`/console/tenants/${tenant.id}`)).text();
+    expect(page).toContain("&quot;hours&quot;: &quot;9-5&quot;");
+    const path = `/console/tenants/${tenant.id}/profile`;
+    const fields = { _csrf, name: "Alpine Bakery & Café", timezone: "Europe/Vienna", onboarding_status: "BUILDING" };
+    const res = await client.post(path, { ...fields, business: '{"industry": "bakery", "location": "Vienna"}' });
+    expect(res.status).toBe(303);
+    expect(await getTenant(t.ctx.db, tenant.id)).toMatchObject({
+      name: "Alpine Bakery & Café",
+      timezone: "Europe/Vienna",
+      onboarding_status: "BUILDING",
+      business: { industry: "bakery", location: "Vienna" },
+    });
+    const bad = await client.post(path, { ...fields, business: "{not json" });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("business: not valid JSON");
+    const backwards = await client.post(path, { ...fields, onboarding_status: "DISCOVERY" });
+    expect(backwards.status).toBe(409);
+    expect(await backwards.text()).toContain("invalid_transition");
+  });
+
   test("a credential is stored encrypted and its value never appears on the page again", async () => {
     const tenant = await insertTenant(t.ctx);
     const client = new ConsoleClient(t);

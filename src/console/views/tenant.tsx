@@ -86,6 +86,12 @@ export function TenantPage(props: {
                   ))}
                 </select>
               </label>
+              <label>
+                Business profile (JSON)
+                <textarea name="business" rows={8} spellcheck={false}>
+                  {JSON.stringify(t.business, null, 2)}
+                </textarea>
+              </label>
               <button type="submit">Save</button>
             </form>
           )}

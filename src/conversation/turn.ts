@@ -15,6 +15,7 @@ import {
   workspacePath,
 } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
+import { refuseOverBudget } from "./budget-gate.ts";
 import { RUN_FAILED_REPLY } from "./chat-commands.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
 import { downloadPendingMedia, isPendingMedia, parseStoredMedia } from "./inbound-media.ts";
@@ -35,6 +36,17 @@ export interface ModelGatewayAccess {
   issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
   /** The gateway's URL under the server's base URL (the agent's ANTHROPIC_BASE_URL). */
   url(baseUrl: string): string;
+  /** The run's model tokens and cost, once its last answer is recorded. */
+  runUsage?(tenantId: string, runId: string): Promise<RunUsage>;
+}
+
+/** A run's model usage as the log and timeline show it. */
+export interface RunUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+  costUsd: number;
 }
 
 export interface TurnDeps {
@@ -95,6 +107,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       return;
     }
     const target = replyTarget(rows);
+    if (await refuseOverBudget(ctx, deps.outbox, batch, tenant, rows, target)) return;
     const runId = crypto.randomUUID();
     const runLog = log.child({ tenantId: tenant.id, runId });
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
@@ -102,14 +115,16 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const token = deps.tools?.issueToken(tenant.id, runId);
     // The run's model token: bound to this tenant and run, dead once the run ends (the retry of a stale session too).
     const modelToken = deps.model?.issueToken(tenant.id, runId);
+    const usageOf = () => runUsageFields(deps.model, tenant.id, runId);
     let result: RetriedAgentResult;
     try {
-      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal, modelToken?.token);
+      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal, modelToken?.token, usageOf);
     } finally {
       stopTyping();
       token?.revoke();
       modelToken?.revoke();
     }
+    const usage = await usageOf();
     ctx.metrics.agentRuns.inc({ result: result.kind });
     ctx.metrics.agentRunSeconds.observe({ result: result.kind }, result.durationMs / 1000);
 
@@ -157,15 +172,16 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         replyChars: text.length,
         sessionReset: result.sessionReset,
         isSessionSaved,
+        ...usage,
       });
       await appendTimeline(
         ctx,
         tenant,
-        text === ""
+        (text === ""
           ? "→ (the agent finished without a reply)"
           : target
             ? `→ reply: ${quoteForTimeline(text)}`
-            : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`,
+            : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`) + usageNote(usage),
       );
       return;
     }
@@ -175,6 +191,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       error: result.error,
       durationMs: result.durationMs,
       exitCode: result.exitCode,
+      ...usage,
     });
     await recordAgentFailure(
       ctx.db,
@@ -201,7 +218,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     await appendTimeline(
       ctx,
       tenant,
-      `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}`,
+      `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}${usageNote(usage)}`,
     );
   };
 
@@ -212,6 +229,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     token: string | undefined,
     signal: AbortSignal,
     modelToken: string | undefined,
+    usage: () => Promise<RunUsageFields | null>,
   ): Promise<RetriedAgentResult> {
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
@@ -233,6 +251,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         signal,
         ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
         ...(modelToken && deps.model ? { model: { url: deps.model.url(deps.selfUrl()), token: modelToken } } : {}),
+        usage,
       });
     } catch (err) {
       // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.
@@ -246,6 +265,35 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       };
     }
   }
+}
+
+/** A run's usage as log fields (null: no gateway, nothing metered). */
+type RunUsageFields = { inputTokens: number; outputTokens: number; cacheTokens: number; costUsd: number };
+
+async function runUsageFields(
+  model: ModelGatewayAccess | undefined,
+  tenantId: string,
+  runId: string,
+): Promise<RunUsageFields | null> {
+  if (!model?.runUsage) return null;
+  try {
+    const u = await model.runUsage(tenantId, runId);
+    return {
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      cacheTokens: u.cacheCreationInputTokens + u.cacheReadInputTokens,
+      costUsd: Math.round(u.costUsd * 1_000_000) / 1_000_000,
+    };
+  } catch {
+    return null; // the usage read failed: the run's outcome matters more; admin usage still has the rows
+  }
+}
+
+/** " (1234 in / 56 out tokens, $0.0123)" after a timeline line; "" without metering. */
+function usageNote(usage: RunUsageFields | null): string {
+  if (!usage) return "";
+  const cache = usage.cacheTokens > 0 ? ` / ${usage.cacheTokens} cache` : "";
+  return ` (${usage.inputTokens} in / ${usage.outputTokens} out${cache} tokens, $${usage.costUsd.toFixed(4)})`;
 }
 
 /** Where the reply goes: the chat of the newest message that has one. */

@@ -98,3 +98,22 @@ export async function tenantMonthSpend(db: Db, tenantId: string, month: string):
     .where(and(eq(modelUsage.tenant_id, tenantId), gte(modelUsage.day, from), lt(modelUsage.day, to)));
   return rows[0]?.costUsd ?? 0;
 }
+
+/** One run's totals (its rows are found through the tenant's index, then by run id). */
+export async function runUsageTotals(db: Db, tenantId: string, runId: string): Promise<UsageTotals> {
+  const rows = await db
+    .select(totals)
+    .from(modelUsage)
+    .where(and(eq(modelUsage.tenant_id, tenantId), eq(modelUsage.run_id, runId)));
+  return (
+    rows[0] ?? {
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheCreationInputTokens: 0,
+      cacheReadInputTokens: 0,
+      costUsd: 0,
+      requests: 0,
+      runs: 0,
+    }
+  );
+}

@@ -18,6 +18,7 @@ export {
   recordModelUsage,
   runUsageTotals,
   tenantMonthSpend,
+  tenantMonthTotals,
   tenantUsageByDay,
   usageByTenantForMonth,
 } from "./store.ts";

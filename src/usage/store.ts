@@ -117,3 +117,13 @@ export async function runUsageTotals(db: Db, tenantId: string, runId: string): P
     }
   );
 }
+
+/** One tenant's totals for one month (its local month), distinct runs counted once. */
+export async function tenantMonthTotals(db: Db, tenantId: string, month: string): Promise<UsageTotals> {
+  const { from, to } = monthDays(month);
+  const rows = await db
+    .select(totals)
+    .from(modelUsage)
+    .where(and(eq(modelUsage.tenant_id, tenantId), gte(modelUsage.day, from), lt(modelUsage.day, to)));
+  return rows[0]!;
+}

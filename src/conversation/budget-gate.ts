@@ -2,7 +2,7 @@ import type { ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
 import type { Tenant } from "../tenants/index.ts";
-import { BUDGET_EXCEEDED, budgetStatus, claimBudgetNotice } from "../usage/index.ts";
+import { BUDGET_EXCEEDED, budgetStatus, claimBudgetNotice, tenantMonth } from "../usage/index.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { finishClaimed } from "./queue-store.ts";
@@ -59,4 +59,11 @@ export async function refuseOverBudget(
     `✗ not run: the monthly model budget is reached (${status.spentUsd.toFixed(2)} of ${status.budgetUsd} USD in ${status.month})${isCustomerTold ? " — the customer was told" : ""}`,
   );
   return true;
+}
+
+/** The "budget reached" reply if this tenant's month has not had it yet (then it is claimed), else null. */
+export async function budgetReachedReply(ctx: AppContext, tenant: Tenant): Promise<string | null> {
+  const nowMs = ctx.clock.now();
+  const isFirst = await claimBudgetNotice(ctx.db, tenant.id, tenantMonth(nowMs, tenant.timezone), nowMs);
+  return isFirst ? BUDGET_REACHED_REPLY : null;
 }

@@ -15,7 +15,7 @@ import {
   workspacePath,
 } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
-import { refuseOverBudget } from "./budget-gate.ts";
+import { budgetReachedReply, refuseOverBudget } from "./budget-gate.ts";
 import { RUN_FAILED_REPLY } from "./chat-commands.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
 import { downloadPendingMedia, isPendingMedia, parseStoredMedia } from "./inbound-media.ts";
@@ -203,13 +203,16 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       },
       ctx.clock.now(),
     );
-    // A failed scheduled task is retried by the scheduler; only a customer waiting for an answer is told.
-    if (!isTasksOnly && target) {
+    // A failed scheduled task is retried by the scheduler; only a customer waiting for an answer is told
+    // (of a budget reached mid-run, once a month like a run refused before start).
+    const failureReply =
+      result.kind === "budget_exceeded" && !isTasksOnly ? await budgetReachedReply(ctx, tenant) : RUN_FAILED_REPLY;
+    if (!isTasksOnly && target && failureReply) {
       await deps.outbox.enqueue({
         tenantId: tenant.id,
         channel: target.channel,
         chatId: target.chatId,
-        text: RUN_FAILED_REPLY,
+        text: failureReply,
         replyTo: lastId,
         kind: "system",
       });

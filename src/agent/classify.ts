@@ -95,7 +95,6 @@ function classifyProcess(outcome: ProcessOutcome): AgentResult {
   const stdout = outcome.stdout.trim();
   if (stdout === "") {
     if (CREDIT_TOO_LOW.test(stderr)) return { ...base, kind: "credit_too_low", error: "Credit balance is too low" };
-    if (BUDGET_EXCEEDED.test(stderr)) return { ...base, kind: "budget_exceeded", error: BUDGET_EXCEEDED_ERROR };
     if (hitLimit(outcome, stderr)) return { ...base, kind: "limit_exceeded", error: limitError(outcome, stderr) };
     if (outcome.exitCode === 0)
       return { ...base, kind: "bad_output", error: "the agent exited 0 without printing a result" };
@@ -115,7 +114,8 @@ function classifyProcess(outcome: ProcessOutcome): AgentResult {
     if (CREDIT_TOO_LOW.test(text) || CREDIT_TOO_LOW.test(stderr)) {
       return { ...base, kind: "credit_too_low", error: "Credit balance is too low" };
     }
-    if (BUDGET_EXCEEDED.test(text) || BUDGET_EXCEEDED.test(stderr)) {
+    // CLI 2.1.332 prints `"api_error_status":400,"result":"API Error: 400 <the gateway's message>"` (exit 1, no retries).
+    if (result.api_error_status === 400 && BUDGET_EXCEEDED.test(text)) {
       return { ...base, kind: "budget_exceeded", error: BUDGET_EXCEEDED_ERROR };
     }
     const detail = [

@@ -47,6 +47,9 @@ export interface RunUsage {
   cacheCreationInputTokens: number;
   cacheReadInputTokens: number;
   costUsd: number;
+  requests: number;
+  /** Requests answered 5xx, or 502 by the gateway when the model API could not be reached. */
+  serverErrors: number;
 }
 
 export interface TurnDeps {
@@ -185,10 +188,15 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       );
       return;
     }
-    const error = `${result.kind}: ${result.error}`;
+    // A run that timed out or crashed while the model API failed: say so (the CLI retries 5xx until its time is up).
+    const apiNote =
+      usage && usage.modelServerErrors > 0
+        ? ` (the model API failed ${usage.modelServerErrors} of ${usage.modelRequests} requests of this run: unreachable or 5xx)`
+        : "";
+    const error = `${result.kind}: ${result.error}${apiNote}`;
     runLog.error("agent run failed", {
       kind: result.kind,
-      error: result.error,
+      error: result.error + apiNote,
       durationMs: result.durationMs,
       exitCode: result.exitCode,
       ...usage,
@@ -199,7 +207,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         kind: result.kind,
         at: new Date(ctx.clock.now()).toISOString(),
         tenant_id: tenant.id,
-        error: result.error.slice(0, 500),
+        error: (result.error + apiNote).slice(0, 500),
       },
       ctx.clock.now(),
     );
@@ -221,7 +229,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     await appendTimeline(
       ctx,
       tenant,
-      `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}${usageNote(usage)}`,
+      `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error + apiNote, 300)}${isTasksOnly ? "" : " — the customer was told"}${usageNote(usage)}`,
     );
   };
 
@@ -271,7 +279,14 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
 }
 
 /** A run's usage as log fields (null: no gateway, nothing metered). */
-type RunUsageFields = { inputTokens: number; outputTokens: number; cacheTokens: number; costUsd: number };
+type RunUsageFields = {
+  inputTokens: number;
+  outputTokens: number;
+  cacheTokens: number;
+  costUsd: number;
+  modelRequests: number;
+  modelServerErrors: number;
+};
 
 async function runUsageFields(
   model: ModelGatewayAccess | undefined,
@@ -286,6 +301,8 @@ async function runUsageFields(
       outputTokens: u.outputTokens,
       cacheTokens: u.cacheCreationInputTokens + u.cacheReadInputTokens,
       costUsd: Math.round(u.costUsd * 1_000_000) / 1_000_000,
+      modelRequests: u.requests,
+      modelServerErrors: u.serverErrors,
     };
   } catch {
     return null; // the usage read failed: the run's outcome matters more; admin usage still has the rows

@@ -137,6 +137,16 @@ export function createModelGatewayRoutes(options: ModelGatewayOptions): RouteMod
         path,
         error: errorMessage(error),
       });
+      // Metered as a 502 of this run (no tokens): the run's outcome can then say the model API was down.
+      observe({
+        caller,
+        method: request.method,
+        path,
+        status: 502,
+        headers: new Headers(),
+        body: null,
+        requestModel: null,
+      });
       return anthropicError(502, "api_error", "the model API could not be reached through the ProxyStaff gateway");
     }
     if (upstream.status >= 500 || upstream.status === 429) {

@@ -44,6 +44,8 @@ export interface UsageTotals {
   costUsd: number;
   requests: number;
   runs: number;
+  /** Requests answered 5xx (upstream, or 502 by the gateway when the API could not be reached). */
+  serverErrors: number;
 }
 
 const totals = {
@@ -54,6 +56,7 @@ const totals = {
   costUsd: sql<number>`coalesce(sum(${modelUsage.cost_usd}), 0)`,
   requests: sql<number>`count(*)`,
   runs: sql<number>`count(distinct ${modelUsage.run_id})`,
+  serverErrors: sql<number>`coalesce(sum(case when ${modelUsage.status} >= 500 then 1 else 0 end), 0)`,
 };
 
 /** `YYYY-MM` → the day range [first, first of next month) in `day`'s YYYY-MM-DD text. */
@@ -114,6 +117,7 @@ export async function runUsageTotals(db: Db, tenantId: string, runId: string): P
       costUsd: 0,
       requests: 0,
       runs: 0,
+      serverErrors: 0,
     }
   );
 }

@@ -255,3 +255,56 @@ describe.skipIf(!HAS_REAL_CLI)("model usage and budgets through the gateway (rea
     await eventually(async () => ((await stack.health()).body.model === "ok" ? true : undefined), "credit ok again");
   }, 120_000);
 });
+
+describe.skipIf(!HAS_REAL_CLI)("the model API is down (real CLI)", () => {
+  let fakes: Fakes;
+  let stack: StackClient;
+  let dir: string;
+
+  beforeAll(async () => {
+    fakes = startFakes();
+    dir = mkdtempSync(join(tmpdir(), "ps-usage-down-"));
+    const port = await freePort();
+    const closed = await freePort(); // nothing listens there: every forward fails to connect
+    const server = await spawnServer({
+      dir,
+      env: stackEnv(fakes, port, {
+        MODEL_GATEWAY: "on",
+        ANTHROPIC_BASE_URL: `http://127.0.0.1:${closed}`,
+        AGENT_TIMEOUT_MS: "12000",
+      }),
+    });
+    stack = new StackClient(server, fakes);
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.server.cleanup();
+    await fakes?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  test("the gateway answers 502, the CLI retries until the run's time limit, and the failure names the model API", async () => {
+    const id = await stack.createTenant({ name: "Down One", phone: "+18015550406" });
+    await stack.telegramLink(504006, "+18015550406");
+    await stack.telegramText(504006, "hello?");
+    const failed = await stack.server.waitForLog(
+      (l) => l.msg === "agent run failed" && l.component === "turn" && l.tenantId === id,
+      60_000,
+    );
+    expect(failed.kind).toBe("timeout");
+    expect(Number(failed.modelServerErrors)).toBeGreaterThanOrEqual(1);
+    expect(String(failed.error)).toContain("the model API failed");
+    expect(stack.server.logs().some((l) => l.msg === "model API unreachable" && l.tenantId === id)).toBe(true);
+    const row = await eventually(
+      () => stack.rows({ tenantId: id }).find((r) => r.direction === "in" && r.status === "failed"),
+      "the failed row",
+    );
+    expect(row.error).toStartWith("timeout:");
+    expect(row.error).toContain("unreachable or 5xx");
+    await eventually(
+      () => stack.telegramReplies(504006).find((t) => t.startsWith("Sorry, I hit a problem")),
+      "the apology",
+    );
+    const health = await stack.health();
+    expect(health.body.model).toBe("ok"); // down is not "out of credit"
+  }, 90_000);
+});

@@ -131,6 +131,11 @@ describe("metered gateway: abuse", () => {
     expect(totals.inputTokens).toBeGreaterThan(0);
     expect(totals.outputTokens).toBe((totals.inputTokens / 3) * 2);
     expect(Number.isFinite(totals.costUsd)).toBe(true);
+    // Prometheus: the same tokens and cost, without a tenant label.
+    const tokens = await t.ctx.metrics.modelTokens.get();
+    expect(tokens.values.find((v) => v.labels.kind === "input")?.value).toBe(totals.inputTokens);
+    expect(tokens.values.every((v) => Object.keys(v.labels).join() === "kind")).toBe(true);
+    expect((await t.ctx.metrics.modelCostUsd.get()).values[0]?.value).toBeCloseTo(totals.costUsd, 9);
     const health = await gateway.health();
     expect(health.fields.model).toBe("ok");
     // Still serving, and the platform key never echoed back.

@@ -331,7 +331,10 @@ function sseResponse(requestModel: string, reply: FakeReply): Response {
     }
     emit("content_block_stop", { index });
   });
-  emit("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+  emit("message_delta", {
+    delta: { stop_reason: stopReason, stop_sequence: null },
+    usage: { output_tokens: usage.output_tokens },
+  });
   emit("message_stop", {});
   return new Response(events.join(""), {
     headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },

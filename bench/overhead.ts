@@ -20,7 +20,7 @@ const MESSAGES = 1000;
 const TENANTS = 100;
 const WARMUP = 100;
 const SANDBOX_MESSAGES = 200;
-const REAL_CLI_MESSAGES = 5;
+const REAL_CLI_MESSAGES = 10;
 /** Replies that were not the stand-in's answer (a run the platform classified as failed). */
 let failedRuns = 0;
 

@@ -60,6 +60,7 @@ export interface ProcessOutcome {
 const CREDIT_TOO_LOW = /credit balance is too low/i;
 /** The gateway's refusal names the code (src/usage/metering.ts); the CLI shows the API's message in its result. */
 const BUDGET_EXCEEDED = /budget_exceeded/;
+const GATEWAY_BUDGET_ERROR = /API Error: 400 ProxyStaff: [^\n]*\(budget_exceeded: /;
 const BUDGET_EXCEEDED_ERROR = "the tenant's monthly model budget is reached; the gateway refused the model request";
 const SESSION_NOT_FOUND = /No conversation found with session ID/i;
 const PROCESS_LIMIT_HINT =
@@ -114,8 +115,10 @@ function classifyProcess(outcome: ProcessOutcome): AgentResult {
     if (CREDIT_TOO_LOW.test(text) || CREDIT_TOO_LOW.test(stderr)) {
       return { ...base, kind: "credit_too_low", error: "Credit balance is too low" };
     }
-    // CLI 2.1.332 prints `"api_error_status":400,"result":"API Error: 400 <the gateway's message>"` (exit 1, no retries).
-    if (result.api_error_status === 400 && BUDGET_EXCEEDED.test(text)) {
+    // CLI 2.1.332 prints `"api_error_status":400,"result":"API Error: 400 <the gateway's message>"` (exit 1, no
+    // retries), or — when the refused request was its own automatic compaction — `"result":"blocking_limit: Prompt is
+    // too long · automatic compaction failed: API Error: 400 ProxyStaff: … (budget_exceeded: …)"`.
+    if ((result.api_error_status === 400 && BUDGET_EXCEEDED.test(text)) || GATEWAY_BUDGET_ERROR.test(text)) {
       return { ...base, kind: "budget_exceeded", error: BUDGET_EXCEEDED_ERROR };
     }
     const detail = [

@@ -45,7 +45,15 @@ describe("classifyOutcome (shapes observed from CLI 2.1.332)", () => {
     expect(classifyOutcome(outcome({ exitCode: 1, stdout: JSON.stringify(refused) })).kind).toBe("budget_exceeded");
     const answer = { ...refused, is_error: false, api_error_status: null, result: "budget_exceeded is a code" };
     expect(classifyOutcome(outcome({ exitCode: 0, stdout: JSON.stringify(answer) })).kind).toBe("ok");
-    const other500 = { ...refused, api_error_status: 500 };
+    // Observed too: the refused request was the CLI's own automatic compaction (after a huge reported usage).
+    const compaction = {
+      ...refused,
+      api_error_status: null,
+      result:
+        "blocking_limit: Prompt is too long · automatic compaction failed: API Error: 400 ProxyStaff: this tenant's monthly model budget is reached (budget_exceeded: 2.0001 of 1 USD in 2026-12); no more model requests",
+    };
+    expect(classifyOutcome(outcome({ exitCode: 1, stdout: JSON.stringify(compaction) })).kind).toBe("budget_exceeded");
+    const other500 = { ...refused, api_error_status: 500, result: "API Error: 500 budget_exceeded somewhere upstream" };
     expect(classifyOutcome(outcome({ exitCode: 1, stdout: JSON.stringify(other500) })).kind).toBe("crash");
   });
   test("stale session: exit 1, empty stdout, message on stderr", () => {

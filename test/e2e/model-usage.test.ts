@@ -52,13 +52,15 @@ function handler(fakes: Fakes): void {
     if (prompt.includes("[metered]")) return { type: "text", text: "metered answer", usage: USAGE };
     if (prompt.includes("[mystery]"))
       return { type: "text", text: "mystery answer", usage: USAGE, model: "claude-mystery-9-20991231" };
-    // A first request that costs 1M input tokens (2 USD at PRICE): the next request of the run is over budget.
+    // A first request that costs 20,000 input tokens (0.04 USD at PRICE): the next request of the run is over a 0.01
+    // budget. (A usage past the context window, e.g. 1M, makes the CLI compact first: the refused request is then
+    // its compaction, classified the same.)
     if (prompt.includes("[spend]"))
       return {
         type: "tool_use",
         name: "Bash",
         input: { command: "echo spent", description: "spend" },
-        usage: { input_tokens: 1_000_000, output_tokens: 10 },
+        usage: { input_tokens: 20_000, output_tokens: 10 },
       };
     if (prompt.includes("[credit]")) return CREDIT_TOO_LOW_ERROR;
     return { type: "text", text: "fine" };
@@ -210,7 +212,7 @@ describe.skipIf(!HAS_REAL_CLI)("model usage and budgets through the gateway (rea
 
   test("budget crossed mid-run: the next model request gets a 400, the CLI stops at once, the run is budget_exceeded", async () => {
     const id = await linkedTenant("Meter Four", "+18015550404", 504004);
-    await stack.admin("PATCH", `/admin/tenants/${id}`, { monthly_budget_usd: 1 });
+    await stack.admin("PATCH", `/admin/tenants/${id}`, { monthly_budget_usd: 0.01 });
     await stack.telegramText(504004, "[spend] do a big job");
     const failedLine = await stack.server.waitForLog(
       (l) => l.msg === "agent run failed" && l.tenantId === id && l.component === "turn",
@@ -228,7 +230,7 @@ describe.skipIf(!HAS_REAL_CLI)("model usage and budgets through the gateway (rea
     expect(Date.parse(String(refused.at(-1)?.time)) - Date.parse(String(refused[0]?.time))).toBeLessThan(5_000);
     const rows = usageRows(id);
     expect(rows).toHaveLength(1); // the first (big) request; the refused one never went upstream
-    expect(rows[0]?.cost_usd).toBeCloseTo(2 + (10 * 10) / 1e6, 9);
+    expect(rows[0]?.cost_usd).toBeCloseTo((20_000 * 2 + 10 * 10) / 1e6, 9);
     await eventually(() => stack.telegramReplies(504004).find((t) => t.includes("monthly budget")), "the budget reply");
     const inbound = await eventually(
       () => stack.rows({ tenantId: id }).find((r) => r.direction === "in" && r.status === "failed"),

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeAnthropic } from "../test/fakes/anthropic.ts";
+import { gatewayRequestRows } from "./gateway.ts";
 import type { Benchmark, BenchResult, BenchRow } from "./harness.ts";
 import { fmt, percentile, row } from "./harness.ts";
 import type { BenchServer, LinkedTenant } from "./stack.ts";
@@ -19,7 +20,7 @@ const MESSAGES = 1000;
 const TENANTS = 100;
 const WARMUP = 100;
 const SANDBOX_MESSAGES = 200;
-const REAL_CLI_MESSAGES = 5;
+const REAL_CLI_MESSAGES = 10;
 /** Replies that were not the stand-in's answer (a run the platform classified as failed). */
 let failedRuns = 0;
 
@@ -219,36 +220,62 @@ export const overhead: Benchmark = {
         );
       }
 
+      const gatewayRows = await gatewayRequestRows(dir);
+      rows.push(...gatewayRows.rows);
+      notes.push(...gatewayRows.notes);
+
       if (existsSync(REAL_CLI)) {
         const anthropic = startFakeAnthropic({ defaultReply: { type: "text", text: "Hello from the fake model." } });
         try {
-          const cliEnv = baseEnv(join(dir, "real-cli"), 0, sink.url, sink.token, {
-            ANTHROPIC_BASE_URL: anthropic.url,
-            ANTHROPIC_API_KEY: "sk-ant-bench-fake",
-            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-            ENABLE_TOOL_SEARCH: "false",
-            DISABLE_AUTOUPDATER: "1",
-          });
-          const server = await startBenchServer({ dir: join(dir, "real-cli"), env: cliEnv });
+          // The same real-CLI runs through the model gateway (MODEL_GATEWAY=on, the default) and without it,
+          // one message at a time, the two servers alternating so both see the same machine load.
+          const servers = [];
+          for (const mode of ["on", "off"] as const) {
+            const cliEnv = baseEnv(join(dir, `real-cli-${mode}`), 0, sink.url, sink.token, {
+              ANTHROPIC_BASE_URL: anthropic.url,
+              ANTHROPIC_API_KEY: "sk-ant-bench-fake",
+              CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+              ENABLE_TOOL_SEARCH: "false",
+              DISABLE_AUTOUPDATER: "1",
+              MODEL_GATEWAY: mode,
+            });
+            const server = await startBenchServer({ dir: join(dir, `real-cli-${mode}`), env: cliEnv });
+            servers.push({ mode, server, tenants: await createLinkedTenants(server, REAL_CLI_MESSAGES) });
+          }
           try {
-            const tenants = await createLinkedTenants(server, REAL_CLI_MESSAGES);
-            const real = await sequentialReal(server, sink, tenants);
-            const value = percentile(real, 50);
-            const baseline = percentile(samples.map(e2eMs), 50);
+            const times = new Map<string, number[]>([
+              ["on", []],
+              ["off", []],
+            ]);
+            for (let i = 0; i < REAL_CLI_MESSAGES; i++) {
+              for (const { mode, server, tenants } of servers) {
+                const [ms] = await sequentialReal(server, sink, [tenants[i]!], 3_000_000 + i * 10);
+                times.get(mode)!.push(ms!);
+              }
+            }
+            const on = percentile(times.get("on")!, 50);
+            const off = percentile(times.get("off")!, 50);
             rows.push(
               row("overhead", {
                 case: `end to end with the real Claude CLI (fake API), median of ${REAL_CLI_MESSAGES}`,
-                value: `${fmt(value, 0)} ms`,
-                baseline: `${fmt(baseline, 2)} ms (stand-in)`,
-                ratio: `${fmt(value / baseline, 0)}×`,
+                value: `${fmt(on, 0)} ms`,
+                baseline: `${fmt(percentile(samples.map(e2eMs), 50), 2)} ms (stand-in)`,
+                ratio: `${fmt(on / percentile(samples.map(e2eMs), 50), 0)}×`,
+                target: "—",
+              }),
+              row("overhead", {
+                case: `real Claude CLI through the model gateway vs MODEL_GATEWAY=off, median of ${REAL_CLI_MESSAGES}`,
+                value: `${fmt(on, 0)} ms (gateway on)`,
+                baseline: `${fmt(off, 0)} ms (MODEL_GATEWAY=off)`,
+                ratio: `${fmt(on / off, 2)}×`,
                 target: "—",
               }),
             );
             notes.push(
-              "The real-CLI row is the cost of a fresh `claude -p` process per message (Node start-up, CLI initialisation, one streamed request to the loopback fake API): it dwarfs the platform's own overhead, which is why warm CLI processes are the next step.",
+              "The real-CLI row is the cost of a fresh `claude -p` process per message (Node start-up, CLI initialisation, one streamed request to the loopback fake API): it dwarfs the platform's own overhead, which is why warm CLI processes are the next step. The gateway-vs-off row runs the same messages through two servers, alternating, one with the model gateway and one handing the CLI the key (MODEL_GATEWAY=off).",
             );
           } finally {
-            await server.stop();
+            for (const { server } of servers) await server.stop();
           }
         } finally {
           await anthropic.stop();
@@ -262,12 +289,17 @@ export const overhead: Benchmark = {
 };
 
 /** Real CLI: one message per fresh tenant (no --resume), send → reply. */
-async function sequentialReal(server: BenchServer, sink: TelegramSink, tenants: LinkedTenant[]): Promise<number[]> {
+async function sequentialReal(
+  server: BenchServer,
+  sink: TelegramSink,
+  tenants: LinkedTenant[],
+  firstUpdateId = 3_000_000,
+): Promise<number[]> {
   const times: number[] = [];
   for (const [i, tenant] of tenants.entries()) {
     const before = sink.sent.length;
     const sentMs = wallNowMs();
-    const res = await postUpdate(server.url, textUpdateBody(3_000_000 + i, tenant.chatId, `hello real ${i}`));
+    const res = await postUpdate(server.url, textUpdateBody(firstUpdateId + i, tenant.chatId, `hello real ${i}`));
     await res.arrayBuffer();
     const deadline = Date.now() + 60_000;
     while (!sink.sent.slice(before).some((m) => m.chatId === String(tenant.chatId))) {

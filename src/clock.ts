@@ -29,3 +29,11 @@ export function zonedFormat(
   }
   return format;
 }
+
+const LOCAL_DATE_OPTIONS: Intl.DateTimeFormatOptions = { year: "numeric", month: "2-digit", day: "2-digit" };
+
+/** The calendar date ("2026-11-26") of an instant in a time zone; throws RangeError on an unknown zone. */
+export function localDate(atMs: number, timeZone: string): string {
+  // en-CA formats dates as YYYY-MM-DD.
+  return zonedFormat("local-date", "en-CA", timeZone, LOCAL_DATE_OPTIONS).format(new Date(atMs));
+}

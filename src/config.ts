@@ -36,6 +36,37 @@ const mebibytesOrOff = z
   .regex(/^(\d+|off)$/i, 'must be a whole number of MiB, or 0 / "off" for no limit')
   .transform((v) => (/^off$/i.test(v) || Number(v) === 0 ? null : Number(v)));
 
+/** USD per million tokens of one model family (MODEL_PRICES values). */
+const modelPriceSchema = z.object({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cache_write: z.number().nonnegative(),
+  cache_read: z.number().nonnegative(),
+});
+export type ModelPrice = z.infer<typeof modelPriceSchema>;
+/** MODEL_PRICES: JSON `{model-prefix: {input, output, cache_write, cache_read}}`, over the built-in table. */
+const modelPrices = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({
+        code: "custom",
+        message: "must be JSON: {model-prefix: {input, output, cache_write, cache_read}}",
+      });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1), modelPriceSchema));
+/** A budget in USD: a positive decimal number. */
+const usd = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/, "must be a positive number of US dollars, e.g. 50 or 12.5")
+  .transform((v) => Number(v))
+  .pipe(z.number().positive("must be a positive number of US dollars, e.g. 50 or 12.5"));
+
 const credentialsKey = z.string().refine((v) => isAesKey(v), "must be 32 bytes encoded as base64");
 
 const databaseUrl = z
@@ -83,6 +114,10 @@ const envSchema = z.object({
   CLAUDE_CONFIG_DIR: optional(z.string().min(1)),
   /** on: agents reach the model only through /model/* with a per-run token; off: agents hold the platform's login. */
   MODEL_GATEWAY: z.enum(["on", "off"]).default("on"),
+  /** Default monthly model budget per tenant (USD); tenants.monthly_budget_usd overrides. Unset = no budget. */
+  TENANT_MONTHLY_BUDGET_USD: optional(usd),
+  /** Prices over the built-in table (src/usage/prices.ts), longest model prefix wins. */
+  MODEL_PRICES: optional(modelPrices),
   AGENT_TIMEOUT_MS: positiveInt.default(300_000),
   AGENT_MAX_CONCURRENCY: positiveInt.default(4),
   LEASE_TTL_MS: wholeNumber("must be a whole number of milliseconds, at least 1000")
@@ -102,13 +137,6 @@ const envSchema = z.object({
   GOOGLE_CLIENT_ID: optional(z.string().min(1)),
   GOOGLE_CLIENT_SECRET: optional(z.string().min(1)),
   METRICS_PUBLIC: bool.default(false),
-  TENANT_MONTHLY_BUDGET_USD: optional(
-    z
-      .string()
-      .trim()
-      .regex(/^\d+(\.\d+)?$/, "must be an amount in USD, e.g. 25 or 12.50")
-      .transform((v) => Number(v)),
-  ),
   /** on: the operator web console at /console; off: not mounted. */
   CONSOLE: z.enum(["on", "off"]).default("on"),
   TASK_MIN_INTERVAL_S: wholeNumber("must be a whole number of seconds (0 = no floor)").default(300),
@@ -135,6 +163,8 @@ export type Config = Readonly<
     | "CREDENTIALS_KEY_PREVIOUS"
     | "TELEGRAM_MODE"
     | "CLAUDE_CONFIG_DIR"
+    | "TENANT_MONTHLY_BUDGET_USD"
+    | "MODEL_PRICES"
   > & {
     DATABASE_URL: string;
     ADMIN_API_KEY: string;
@@ -146,8 +176,10 @@ export type Config = Readonly<
     agentAuthEnv: Readonly<Record<string, string>>;
     /** Where the model gateway forwards to: the server's ANTHROPIC_BASE_URL, default https://api.anthropic.com. */
     modelUpstreamUrl: string;
-    /** TENANT_MONTHLY_BUDGET_USD: the default monthly model budget per tenant (USD); null = none. */
+    /** TENANT_MONTHLY_BUDGET_USD: the default monthly budget of a tenant without its own; null = none. */
     tenantMonthlyBudgetUsd: number | null;
+    /** MODEL_PRICES: operator prices by model prefix (USD per million tokens), over the built-in table. */
+    modelPrices: Readonly<Record<string, ModelPrice>>;
     /** Notes for the start-up log (generated secrets and the like). */
     notices: readonly { level: "info" | "warn"; msg: string }[];
   }
@@ -246,8 +278,11 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     if (value) agentAuthEnv[name] = value;
   }
 
+  const { TENANT_MONTHLY_BUDGET_USD, MODEL_PRICES, ...rest } = e;
   return Object.freeze({
-    ...e,
+    ...rest,
+    tenantMonthlyBudgetUsd: TENANT_MONTHLY_BUDGET_USD ?? null,
+    modelPrices: Object.freeze(MODEL_PRICES ?? {}),
     DATA_DIR: dataDir,
     TENANTS_DIR: resolve(e.TENANTS_DIR),
     DATABASE_URL: e.DATABASE_URL ?? `file:${join(dataDir, "proxystaff.db")}`,
@@ -257,7 +292,6 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     TELEGRAM_MODE: e.TELEGRAM_MODE ?? (e.TELEGRAM_BOT_TOKEN ? (e.PUBLIC_URL ? "webhook" : "polling") : "off"),
     CLAUDE_CONFIG_DIR: resolve(e.CLAUDE_CONFIG_DIR ?? join(dataDir, "claude")),
     agentAuthEnv: Object.freeze(agentAuthEnv),
-    tenantMonthlyBudgetUsd: e.TENANT_MONTHLY_BUDGET_USD ?? null,
     modelUpstreamUrl: (agentAuthEnv.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com").replace(/\/+$/, ""),
     notices,
   });

@@ -50,7 +50,11 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   parts.push({ routes: tools.routes });
   // [gateway]   /model/*: the agents' only way to the model (MODEL_GATEWAY=on); per-run tokens, the platform's login
   //             added here, answers streamed back; the CLI reaches it at http://127.0.0.1:${PORT}/model
-  if (gateway) parts.push({ routes: gateway.routes });
+  //             metered into model_usage; budgets checked per request; /health `model` (credit) and budget_refused_runs
+  if (gateway) {
+    parts.push({ routes: gateway.routes });
+    health.contribute(gateway.health, "model");
+  }
   channels.setInboundHandler(conversation.handleInbound);
   health.contribute(conversation.health);
   parts.push({ services: conversation.services });

@@ -14,6 +14,8 @@ export type AgentResult =
   | (ResultBase & { kind: "crash"; error: string })
   | (ResultBase & { kind: "bad_output"; error: string })
   | (ResultBase & { kind: "credit_too_low"; error: string })
+  /** The model gateway refused a request: the tenant's monthly model budget is reached. */
+  | (ResultBase & { kind: "budget_exceeded"; error: string })
   | (ResultBase & { kind: "session_not_found"; error: string })
   | (ResultBase & { kind: "limit_exceeded"; error: string })
   /** Refused before start: the tenant's files are over TENANT_DISK_MB. */
@@ -56,6 +58,10 @@ export interface ProcessOutcome {
 }
 
 const CREDIT_TOO_LOW = /credit balance is too low/i;
+/** The gateway's refusal names the code (src/usage/metering.ts); the CLI shows the API's message in its result. */
+const BUDGET_EXCEEDED = /budget_exceeded/;
+const GATEWAY_BUDGET_ERROR = /API Error: 400 ProxyStaff: [^\n]*\(budget_exceeded: /;
+const BUDGET_EXCEEDED_ERROR = "the tenant's monthly model budget is reached; the gateway refused the model request";
 const SESSION_NOT_FOUND = /No conversation found with session ID/i;
 const PROCESS_LIMIT_HINT =
   /fork.*Resource temporarily unavailable|Resource temporarily unavailable.*fork|posix_spawn.*EAGAIN/i;
@@ -108,6 +114,12 @@ function classifyProcess(outcome: ProcessOutcome): AgentResult {
   if (result.is_error || outcome.exitCode !== 0) {
     if (CREDIT_TOO_LOW.test(text) || CREDIT_TOO_LOW.test(stderr)) {
       return { ...base, kind: "credit_too_low", error: "Credit balance is too low" };
+    }
+    // CLI 2.1.332 prints `"api_error_status":400,"result":"API Error: 400 <the gateway's message>"` (exit 1, no
+    // retries), or — when the refused request was its own automatic compaction — `"result":"blocking_limit: Prompt is
+    // too long · automatic compaction failed: API Error: 400 ProxyStaff: … (budget_exceeded: …)"`.
+    if ((result.api_error_status === 400 && BUDGET_EXCEEDED.test(text)) || GATEWAY_BUDGET_ERROR.test(text)) {
+      return { ...base, kind: "budget_exceeded", error: BUDGET_EXCEEDED_ERROR };
     }
     const detail = [
       result.terminal_reason,

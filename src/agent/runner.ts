@@ -229,6 +229,7 @@ export function createAgentRunner(
       durationMs: redacted.durationMs,
       exitCode: redacted.exitCode,
       resumed: request.sessionId !== null,
+      ...(await request.usage?.()),
     };
     if (redacted.kind === "ok") log.info("agent run finished", fields);
     else log.warn("agent run failed", { ...fields, error: redacted.error });
@@ -367,6 +368,8 @@ export interface AgentRunRequest {
   mcp?: { url: string; token: string };
   /** The model gateway and this run's token (MODEL_GATEWAY=on); without it, a gateway-on run has no model login. */
   model?: ModelAccess;
+  /** The run's model tokens and cost, read after the CLI exits, for the "agent run finished" log line. */
+  usage?: () => Promise<Record<string, number> | null>;
   /** Aborting it kills the run's process group at once (SIGKILL); the run then ends as a crash "aborted: …". */
   signal?: AbortSignal;
 }

@@ -6,6 +6,7 @@ import { migrateCommand } from "./migrate-command.ts";
 import { serveCommand } from "./serve-command.ts";
 import { schedulerCommands } from "./tasks.ts";
 import { tenantCommands } from "./tenant-commands.ts";
+import { usageCommand } from "./usage-command.ts";
 
 /** Every `proxystaff <command>`; each module lists its own commands in its commands.ts. */
 export const commands: Command[] = [
@@ -16,4 +17,5 @@ export const commands: Command[] = [
   ...credentialsCommands,
   ...conversationCommands,
   ...schedulerCommands,
+  usageCommand,
 ];

@@ -58,6 +58,7 @@ Options:
       `  Status:      ${tenant.status}`,
       `  Onboarding:  ${tenant.onboarding_status}`,
       `  Time zone:   ${tenant.timezone}`,
+      `  Budget:      ${tenant.monthly_budget_usd === null ? `default (TENANT_MONTHLY_BUDGET_USD: ${ctx.config.tenantMonthlyBudgetUsd ?? "none"})` : `${tenant.monthly_budget_usd} USD a month`}   (proxystaff usage ${tenant.id})`,
       `  Created:     ${tenant.created_at}   Updated: ${tenant.updated_at}`,
       `  Workspace:   ${workspace}`,
     ];

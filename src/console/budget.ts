@@ -1,18 +1,15 @@
-import { eq } from "drizzle-orm";
 import type { Config } from "../config.ts";
-import type { Db } from "../db/index.ts";
-import { tenants } from "../db/schema.ts";
+import { budgetFor } from "../usage/index.ts";
 
 /**
- * The monthly model budget a tenant's spend is compared with: its own `tenants.monthly_budget_usd`, else
- * TENANT_MONTHLY_BUDGET_USD, else none (null). One function, so the console follows src/usage's budget rule
- * when that lands.
+ * The monthly model budget a tenant's spend is compared with: src/usage's rule (its own
+ * `tenants.monthly_budget_usd`, else TENANT_MONTHLY_BUDGET_USD, else none).
  */
 export function monthlyBudgetUsd(
   tenantBudgetUsd: number | null,
   config: Pick<Config, "tenantMonthlyBudgetUsd">,
 ): number | null {
-  return tenantBudgetUsd ?? config.tenantMonthlyBudgetUsd;
+  return budgetFor({ monthly_budget_usd: tenantBudgetUsd }, config);
 }
 
 /** The share of the budget at which the overview flags a tenant ("needs attention"). */
@@ -23,17 +20,11 @@ export function monthOf(nowMs: number): string {
   return new Date(nowMs).toISOString().slice(0, 7);
 }
 
-/** Whether /health's fields say the platform's model account is out of credit (read the way /health reports it). */
+/**
+ * Whether /health's fields say the platform's model account is out of credit: the gateway's `model: "credit_low"`,
+ * or (gateway off) the last run failing with credit_too_low.
+ */
 export function isCreditLow(healthFields: Record<string, unknown>): boolean {
-  return JSON.stringify(healthFields).includes("credit_too_low");
-}
-
-/** A tenant's own `monthly_budget_usd` (the Tenant type does not carry it). */
-export async function tenantBudgetUsd(db: Db, tenantId: string): Promise<number | null> {
-  const rows = await db
-    .select({ budget: tenants.monthly_budget_usd })
-    .from(tenants)
-    .where(eq(tenants.id, tenantId))
-    .limit(1);
-  return rows[0]?.budget ?? null;
+  const agent = healthFields.agent;
+  return healthFields.model === "credit_low" || (typeof agent === "string" && agent.startsWith("credit_too_low"));
 }

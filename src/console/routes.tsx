@@ -29,7 +29,7 @@ import {
   updateTenant,
 } from "../tenants/index.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
-import { isCreditLow, monthOf, tenantBudgetUsd } from "./budget.ts";
+import { isCreditLow, monthOf } from "./budget.ts";
 import { loadFailures } from "./failures-data.ts";
 import { loadOverview, overviewQuerySchema } from "./overview-data.ts";
 import type { ConsoleSession } from "./session.ts";
@@ -192,7 +192,7 @@ export function createConsoleApp(ctx: AppContext, options: ConsoleAppOptions): H
     const notice = c.req.query("done");
     const view = await loadTenantView(ctx, tenant, {
       month: monthOf(now()),
-      tenantBudgetUsd: await tenantBudgetUsd(ctx.db, tenant.id),
+      tenantBudgetUsd: tenant.monthly_budget_usd,
       ...(cursor ? { before: cursor } : {}),
     });
     return html(

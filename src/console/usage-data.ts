@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Db } from "../db/index.ts";
 import { tenants } from "../db/schema.ts";
 import type { UsageTotals } from "../usage/index.ts";
-import { usageByTenantForMonth } from "../usage/index.ts";
+import { addUsage, NO_USAGE, usageByTenantForMonth } from "../usage/index.ts";
 
 const USAGE_SORT = ["cost", "name", "requests", "runs", "input", "output"] as const;
 export type UsageSort = (typeof USAGE_SORT)[number];
@@ -65,26 +65,7 @@ export async function loadUsage(db: Db, month: string, sort: UsageSort, dir: "as
     const order = x < y ? -1 : x > y ? 1 : a.tenantName.localeCompare(b.tenantName);
     return dir === "asc" ? order : -order;
   });
-  const totals = rows.reduce<UsageTotals>(
-    (sum, r) => ({
-      inputTokens: sum.inputTokens + r.inputTokens,
-      outputTokens: sum.outputTokens + r.outputTokens,
-      cacheCreationInputTokens: sum.cacheCreationInputTokens + r.cacheCreationInputTokens,
-      cacheReadInputTokens: sum.cacheReadInputTokens + r.cacheReadInputTokens,
-      costUsd: sum.costUsd + r.costUsd,
-      requests: sum.requests + r.requests,
-      runs: sum.runs + r.runs,
-    }),
-    {
-      inputTokens: 0,
-      outputTokens: 0,
-      cacheCreationInputTokens: 0,
-      cacheReadInputTokens: 0,
-      costUsd: 0,
-      requests: 0,
-      runs: 0,
-    },
-  );
+  const totals = rows.reduce<UsageTotals>(addUsage, NO_USAGE);
   return { month, rows, totals };
 }
 
@@ -97,6 +78,7 @@ function numeric(t: UsageTotals): UsageTotals {
     costUsd: Number(t.costUsd),
     requests: Number(t.requests),
     runs: Number(t.runs),
+    serverErrors: Number(t.serverErrors),
   };
 }
 

@@ -15,6 +15,7 @@ import {
   workspacePath,
 } from "../tenants/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
+import { budgetReachedReply, refuseOverBudget } from "./budget-gate.ts";
 import { RUN_FAILED_REPLY } from "./chat-commands.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
 import { downloadPendingMedia, isPendingMedia, parseStoredMedia } from "./inbound-media.ts";
@@ -35,6 +36,20 @@ export interface ModelGatewayAccess {
   issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
   /** The gateway's URL under the server's base URL (the agent's ANTHROPIC_BASE_URL). */
   url(baseUrl: string): string;
+  /** The run's model tokens and cost, once its last answer is recorded. */
+  runUsage?(tenantId: string, runId: string): Promise<RunUsage>;
+}
+
+/** A run's model usage as the log and timeline show it. */
+export interface RunUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+  costUsd: number;
+  requests: number;
+  /** Requests answered 5xx, or 502 by the gateway when the model API could not be reached. */
+  serverErrors: number;
 }
 
 export interface TurnDeps {
@@ -95,6 +110,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       return;
     }
     const target = replyTarget(rows);
+    if (await refuseOverBudget(ctx, deps.outbox, batch, tenant, rows, target)) return;
     const runId = crypto.randomUUID();
     const runLog = log.child({ tenantId: tenant.id, runId });
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
@@ -102,14 +118,16 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const token = deps.tools?.issueToken(tenant.id, runId);
     // The run's model token: bound to this tenant and run, dead once the run ends (the retry of a stale session too).
     const modelToken = deps.model?.issueToken(tenant.id, runId);
+    const usageOf = () => runUsageFields(deps.model, tenant.id, runId);
     let result: RetriedAgentResult;
     try {
-      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal, modelToken?.token);
+      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal, modelToken?.token, usageOf);
     } finally {
       stopTyping();
       token?.revoke();
       modelToken?.revoke();
     }
+    const usage = await usageOf();
     ctx.metrics.agentRuns.inc({ result: result.kind });
     ctx.metrics.agentRunSeconds.observe({ result: result.kind }, result.durationMs / 1000);
 
@@ -157,24 +175,31 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         replyChars: text.length,
         sessionReset: result.sessionReset,
         isSessionSaved,
+        ...usage,
       });
       await appendTimeline(
         ctx,
         tenant,
-        text === ""
+        (text === ""
           ? "→ (the agent finished without a reply)"
           : target
             ? `→ reply: ${quoteForTimeline(text)}`
-            : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`,
+            : `→ reply not sent (no linked chat): ${quoteForTimeline(text)}`) + usageNote(usage),
       );
       return;
     }
-    const error = `${result.kind}: ${result.error}`;
+    // A run that timed out or crashed while the model API failed: say so (the CLI retries 5xx until its time is up).
+    const apiNote =
+      usage && usage.modelServerErrors > 0
+        ? ` (the model API failed ${usage.modelServerErrors} of ${usage.modelRequests} requests of this run: unreachable or 5xx)`
+        : "";
+    const error = `${result.kind}: ${result.error}${apiNote}`;
     runLog.error("agent run failed", {
       kind: result.kind,
-      error: result.error,
+      error: result.error + apiNote,
       durationMs: result.durationMs,
       exitCode: result.exitCode,
+      ...usage,
     });
     await recordAgentFailure(
       ctx.db,
@@ -182,17 +207,20 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         kind: result.kind,
         at: new Date(ctx.clock.now()).toISOString(),
         tenant_id: tenant.id,
-        error: result.error.slice(0, 500),
+        error: (result.error + apiNote).slice(0, 500),
       },
       ctx.clock.now(),
     );
-    // A failed scheduled task is retried by the scheduler; only a customer waiting for an answer is told.
-    if (!isTasksOnly && target) {
+    // A failed scheduled task is retried by the scheduler; only a customer waiting for an answer is told
+    // (of a budget reached mid-run, once a month like a run refused before start).
+    const failureReply =
+      result.kind === "budget_exceeded" && !isTasksOnly ? await budgetReachedReply(ctx, tenant) : RUN_FAILED_REPLY;
+    if (!isTasksOnly && target && failureReply) {
       await deps.outbox.enqueue({
         tenantId: tenant.id,
         channel: target.channel,
         chatId: target.chatId,
-        text: RUN_FAILED_REPLY,
+        text: failureReply,
         replyTo: lastId,
         kind: "system",
       });
@@ -201,7 +229,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     await appendTimeline(
       ctx,
       tenant,
-      `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error, 200)}${isTasksOnly ? "" : " — the customer was told"}`,
+      `✗ agent run failed (${result.kind}): ${quoteForTimeline(result.error + apiNote, 300)}${isTasksOnly ? "" : " — the customer was told"}${usageNote(usage)}`,
     );
   };
 
@@ -212,6 +240,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     token: string | undefined,
     signal: AbortSignal,
     modelToken: string | undefined,
+    usage: () => Promise<RunUsageFields | null>,
   ): Promise<RetriedAgentResult> {
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
@@ -233,6 +262,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         signal,
         ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
         ...(modelToken && deps.model ? { model: { url: deps.model.url(deps.selfUrl()), token: modelToken } } : {}),
+        usage,
       });
     } catch (err) {
       // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.
@@ -246,6 +276,44 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       };
     }
   }
+}
+
+/** A run's usage as log fields (null: no gateway, nothing metered). */
+type RunUsageFields = {
+  inputTokens: number;
+  outputTokens: number;
+  cacheTokens: number;
+  costUsd: number;
+  modelRequests: number;
+  modelServerErrors: number;
+};
+
+async function runUsageFields(
+  model: ModelGatewayAccess | undefined,
+  tenantId: string,
+  runId: string,
+): Promise<RunUsageFields | null> {
+  if (!model?.runUsage) return null;
+  try {
+    const u = await model.runUsage(tenantId, runId);
+    return {
+      inputTokens: u.inputTokens,
+      outputTokens: u.outputTokens,
+      cacheTokens: u.cacheCreationInputTokens + u.cacheReadInputTokens,
+      costUsd: Math.round(u.costUsd * 1_000_000) / 1_000_000,
+      modelRequests: u.requests,
+      modelServerErrors: u.serverErrors,
+    };
+  } catch {
+    return null; // the usage read failed: the run's outcome matters more; admin usage still has the rows
+  }
+}
+
+/** " (1234 in / 56 out tokens, $0.0123)" after a timeline line; "" without metering. */
+function usageNote(usage: RunUsageFields | null): string {
+  if (!usage) return "";
+  const cache = usage.cacheTokens > 0 ? ` / ${usage.cacheTokens} cache` : "";
+  return ` (${usage.inputTokens} in / ${usage.outputTokens} out${cache} tokens, $${usage.costUsd.toFixed(4)})`;
 }
 
 /** Where the reply goes: the chat of the newest message that has one. */

@@ -37,7 +37,12 @@ export interface ModelExchange {
   headers: Headers;
   /** The answer's body as it streams; null for an empty answer. */
   body: ReadableStream<Uint8Array> | null;
+  /** The `model` the request named (read from its first bytes only), if any. */
+  requestModel: string | null;
 }
+
+/** Decides before forwarding whether this caller may use the model now (the budget): null = yes, else the refusal. */
+export type ModelAdmission = (caller: ModelCaller) => Promise<{ status: number; type: string; message: string } | null>;
 
 /**
  * Called with every upstream answer before it goes back to the agent; returns the body to send (the same stream,
@@ -51,6 +56,8 @@ export interface ModelGatewayOptions {
   log: Logger;
   /** The metering hook (next: model_usage). Default: the body unchanged. */
   observe?: ModelExchangeObserver;
+  /** The budget check before each request. Default: every request admitted. */
+  admit?: ModelAdmission;
   /** The fetch used upstream (tests). Default globalThis.fetch. */
   fetch?: typeof fetch;
 }
@@ -98,6 +105,8 @@ export function createModelGatewayRoutes(options: ModelGatewayOptions): RouteMod
         "the platform has no model login (ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN) for the gateway",
       );
     }
+    const refusal = await options.admit?.(caller);
+    if (refusal) return anthropicError(refusal.status, refusal.type, refusal.message);
     const url = new URL(request.url);
     const path = url.pathname.slice(MODEL_PATH.length) || "/";
     const declared = Number(request.headers.get("content-length") ?? "0");
@@ -128,6 +137,16 @@ export function createModelGatewayRoutes(options: ModelGatewayOptions): RouteMod
         path,
         error: errorMessage(error),
       });
+      // Metered as a 502 of this run (no tokens): the run's outcome can then say the model API was down.
+      observe({
+        caller,
+        method: request.method,
+        path,
+        status: 502,
+        headers: new Headers(),
+        body: null,
+        requestModel: null,
+      });
       return anthropicError(502, "api_error", "the model API could not be reached through the ProxyStaff gateway");
     }
     if (upstream.status >= 500 || upstream.status === 429) {
@@ -145,6 +164,7 @@ export function createModelGatewayRoutes(options: ModelGatewayOptions): RouteMod
       status: upstream.status,
       headers: upstream.headers,
       body: upstream.body,
+      requestModel: body ? modelNamed(body) : null,
     });
     return new Response(responseBody, {
       status: upstream.status,
@@ -211,6 +231,12 @@ export function anthropicError(status: number, type: string, message: string): R
 
 function tooLarge(): Response {
   return anthropicError(413, "request_too_large", `the request body is larger than ${MAX_MODEL_REQUEST_BYTES} bytes`);
+}
+
+/** The request's `model` field, looked for in its first bytes only (the CLI sends it first; never the prompt). */
+function modelNamed(body: Uint8Array): string | null {
+  const head = new TextDecoder().decode(body.subarray(0, 2048));
+  return /"model"\s*:\s*"([^"\\]{1,200})"/.exec(head)?.[1] ?? null;
 }
 
 /** Reads a body up to `limit` bytes; null when it is longer. */

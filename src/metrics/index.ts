@@ -10,6 +10,16 @@ export interface Metrics {
   leaseRecoveries: Counter;
   schedulerLagSeconds: Gauge;
   queueDepth: Gauge;
+  /** Model tokens through the gateway by kind (input, output, cache_write, cache_read); no tenant label. */
+  modelTokens: Counter<"kind">;
+  /** Model cost through the gateway (USD, from the price table); no tenant label. */
+  modelCostUsd: Counter;
+  /** Model requests through the gateway by upstream status class (2xx, 4xx, 5xx). */
+  modelRequests: Counter<"status">;
+  /** Model requests refused because the tenant's monthly budget was reached. */
+  modelBudgetRefusals: Counter;
+  /** Agent runs not started because the tenant's monthly budget was reached. */
+  budgetRefusedRuns: Counter;
 }
 
 /** The `outcome` label of proxystaff_inbound_messages_total: what the pipeline did with a message. */
@@ -35,7 +45,9 @@ const AGENT_RESULTS = [
   "limit_exceeded",
   "disk_quota_exceeded",
   "disk_space_low",
+  "budget_exceeded",
 ];
+const TOKEN_KINDS = ["input", "output", "cache_write", "cache_read"];
 const CUSTOMER_CHANNELS = ["telegram", "whatsapp"];
 
 export interface MetricsOptions {
@@ -55,6 +67,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     metrics.outboxRetries.inc({ channel }, 0);
   }
   for (const result of AGENT_RESULTS) metrics.agentRuns.inc({ result }, 0);
+  for (const kind of TOKEN_KINDS) metrics.modelTokens.inc({ kind }, 0);
   return metrics;
 }
 
@@ -72,7 +85,7 @@ function buildMetrics(options: MetricsOptions): Metrics {
     }),
     agentRuns: new Counter({
       name: "proxystaff_agent_runs_total",
-      help: "Agent runs by result class (ok, timeout, crash, bad_output, credit_too_low, session_not_found, limit_exceeded, disk_quota_exceeded, disk_space_low).",
+      help: "Agent runs by result class (ok, timeout, crash, bad_output, credit_too_low, session_not_found, limit_exceeded, disk_quota_exceeded, disk_space_low, budget_exceeded).",
       labelNames: ["result"],
       registers,
     }),
@@ -97,6 +110,33 @@ function buildMetrics(options: MetricsOptions): Metrics {
     schedulerLagSeconds: new Gauge({
       name: "proxystaff_scheduler_lag_seconds",
       help: "How late the most recent scheduled task was claimed after its slot.",
+      registers,
+    }),
+    modelTokens: new Counter({
+      name: "proxystaff_model_tokens_total",
+      help: "Model tokens through the gateway by kind (input, output, cache_write, cache_read).",
+      labelNames: ["kind"],
+      registers,
+    }),
+    modelCostUsd: new Counter({
+      name: "proxystaff_model_cost_usd_total",
+      help: "Model cost through the gateway in USD (MODEL_PRICES over the built-in table).",
+      registers,
+    }),
+    modelRequests: new Counter({
+      name: "proxystaff_model_requests_total",
+      help: "Model requests through the gateway by upstream status class.",
+      labelNames: ["status"],
+      registers,
+    }),
+    modelBudgetRefusals: new Counter({
+      name: "proxystaff_model_budget_refusals_total",
+      help: "Model requests refused by the gateway: the tenant's monthly budget was reached.",
+      registers,
+    }),
+    budgetRefusedRuns: new Counter({
+      name: "proxystaff_budget_refused_runs_total",
+      help: "Agent runs not started: the tenant's monthly budget was reached.",
       registers,
     }),
     queueDepth: new Gauge({

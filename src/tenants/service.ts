@@ -62,7 +62,8 @@ const MAX_UPDATE_ATTEMPTS = 5;
 
 /**
  * Updates name, timezone, business profile (merged field by field into the stored one; a field
- * set to null is removed) and/or onboarding_status (lifecycle rules of an operator apply).
+ * set to null is removed), onboarding_status (lifecycle rules of an operator apply) and/or
+ * monthly_budget_usd (null clears it).
  * Re-renders CLAUDE.md when anything it shows changed. Archived tenants are read-only.
  * The write is conditional on the row being unchanged since it was read (re-tried otherwise), so
  * an agent's profile update and an operator's edit at the same moment never lose each other's fields.
@@ -80,6 +81,7 @@ export async function updateTenant(ctx: AppContext, id: string, patch: TenantPat
         ...(changes.name !== undefined && { name: changes.name }),
         ...(changes.timezone !== undefined && { timezone: changes.timezone }),
         ...(changes.onboarding_status !== undefined && { onboarding_status: changes.onboarding_status }),
+        ...(changes.monthly_budget_usd !== undefined && { monthly_budget_usd: changes.monthly_budget_usd }),
         ...(business !== undefined && { business: JSON.stringify(business) }),
         updated_at: isoAt(ctx.clock.now()),
       })

@@ -61,6 +61,8 @@ export interface Tenant {
   onboarding_status: OnboardingStatus;
   timezone: string;
   business: BusinessProfile;
+  /** Monthly model budget in USD (null: TENANT_MONTHLY_BUDGET_USD applies; see src/usage/budget.ts). */
+  monthly_budget_usd: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -105,6 +107,13 @@ export const tenantPatchSchema = z
     timezone: timezoneSchema.optional(),
     business: businessPatchSchema.optional(),
     onboarding_status: z.enum(ONBOARDING_STATUSES).optional(),
+    /** USD per tenant-local calendar month; null clears it (TENANT_MONTHLY_BUDGET_USD applies again). */
+    monthly_budget_usd: z
+      .number()
+      .positive("must be a positive number of US dollars")
+      .max(1_000_000)
+      .nullable()
+      .optional(),
   })
   .strict()
   .refine((p) => Object.values(p).some((v) => v !== undefined), { message: "nothing to update" });

@@ -44,6 +44,34 @@ export interface UsageTotals {
   costUsd: number;
   requests: number;
   runs: number;
+  /** Requests answered 5xx (upstream, or 502 by the gateway when the API could not be reached). */
+  serverErrors: number;
+}
+
+/** Totals of no rows. */
+export const NO_USAGE: Readonly<UsageTotals> = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheCreationInputTokens: 0,
+  cacheReadInputTokens: 0,
+  costUsd: 0,
+  requests: 0,
+  runs: 0,
+  serverErrors: 0,
+});
+
+/** Two sets of totals added (runs of different tenants or months never overlap). */
+export function addUsage(a: UsageTotals, b: UsageTotals): UsageTotals {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheCreationInputTokens: a.cacheCreationInputTokens + b.cacheCreationInputTokens,
+    cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
+    costUsd: a.costUsd + b.costUsd,
+    requests: a.requests + b.requests,
+    runs: a.runs + b.runs,
+    serverErrors: a.serverErrors + b.serverErrors,
+  };
 }
 
 const totals = {
@@ -54,6 +82,7 @@ const totals = {
   costUsd: sql<number>`coalesce(sum(${modelUsage.cost_usd}), 0)`,
   requests: sql<number>`count(*)`,
   runs: sql<number>`count(distinct ${modelUsage.run_id})`,
+  serverErrors: sql<number>`coalesce(sum(case when ${modelUsage.status} >= 500 then 1 else 0 end), 0)`,
 };
 
 /** `YYYY-MM` → the day range [first, first of next month) in `day`'s YYYY-MM-DD text. */
@@ -97,4 +126,23 @@ export async function tenantMonthSpend(db: Db, tenantId: string, month: string):
     .from(modelUsage)
     .where(and(eq(modelUsage.tenant_id, tenantId), gte(modelUsage.day, from), lt(modelUsage.day, to)));
   return rows[0]?.costUsd ?? 0;
+}
+
+/** One run's totals (its rows are found through the tenant's index, then by run id). */
+export async function runUsageTotals(db: Db, tenantId: string, runId: string): Promise<UsageTotals> {
+  const rows = await db
+    .select(totals)
+    .from(modelUsage)
+    .where(and(eq(modelUsage.tenant_id, tenantId), eq(modelUsage.run_id, runId)));
+  return rows[0] ?? { ...NO_USAGE };
+}
+
+/** One tenant's totals for one month (its local month), distinct runs counted once. */
+export async function tenantMonthTotals(db: Db, tenantId: string, month: string): Promise<UsageTotals> {
+  const { from, to } = monthDays(month);
+  const rows = await db
+    .select(totals)
+    .from(modelUsage)
+    .where(and(eq(modelUsage.tenant_id, tenantId), gte(modelUsage.day, from), lt(modelUsage.day, to)));
+  return rows[0]!;
 }

@@ -31,6 +31,31 @@ describe("classifyOutcome (shapes observed from CLI 2.1.332)", () => {
     });
     expect(classifyOutcome(outcome({ exitCode: 1, stdout })).kind).toBe("credit_too_low");
   });
+  test("budget reached (the gateway's 400, as CLI 2.1.332 prints it) → budget_exceeded; the words alone are not", () => {
+    const refused = {
+      type: "result",
+      subtype: "success",
+      is_error: true,
+      session_id: "s",
+      api_error_status: 400,
+      terminal_reason: "api_error",
+      result:
+        "API Error: 400 ProxyStaff: this tenant's monthly model budget is reached (budget_exceeded: 2 of 1 USD in 2026-12)",
+    };
+    expect(classifyOutcome(outcome({ exitCode: 1, stdout: JSON.stringify(refused) })).kind).toBe("budget_exceeded");
+    const answer = { ...refused, is_error: false, api_error_status: null, result: "budget_exceeded is a code" };
+    expect(classifyOutcome(outcome({ exitCode: 0, stdout: JSON.stringify(answer) })).kind).toBe("ok");
+    // Observed too: the refused request was the CLI's own automatic compaction (after a huge reported usage).
+    const compaction = {
+      ...refused,
+      api_error_status: null,
+      result:
+        "blocking_limit: Prompt is too long · automatic compaction failed: API Error: 400 ProxyStaff: this tenant's monthly model budget is reached (budget_exceeded: 2.0001 of 1 USD in 2026-12); no more model requests",
+    };
+    expect(classifyOutcome(outcome({ exitCode: 1, stdout: JSON.stringify(compaction) })).kind).toBe("budget_exceeded");
+    const other500 = { ...refused, api_error_status: 500, result: "API Error: 500 budget_exceeded somewhere upstream" };
+    expect(classifyOutcome(outcome({ exitCode: 1, stdout: JSON.stringify(other500) })).kind).toBe("crash");
+  });
   test("stale session: exit 1, empty stdout, message on stderr", () => {
     const result = classifyOutcome(outcome({ exitCode: 1, stderr: "No conversation found with session ID: abc\n" }));
     expect(result).toMatchObject({ kind: "session_not_found", error: "No conversation found with session ID: abc" });

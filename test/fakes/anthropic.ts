@@ -27,11 +27,29 @@
  */
 import { serveLoopback } from "./loopback.ts";
 
-/** One scripted answer of the fake. */
+/** The usage an answer reports (message_start: input and cache tokens; message_delta: output tokens). */
+export interface FakeUsage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+}
+
+/** What an answer reports when its script names no usage. */
+export const DEFAULT_FAKE_USAGE = {
+  input_tokens: 10,
+  output_tokens: 5,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+} as const;
+
+/** One scripted answer of the fake; `usage` and `model` change what its stream reports (default DEFAULT_FAKE_USAGE, the request's model). */
 export type FakeReply =
-  | { type: "text"; text: string }
+  | { type: "text"; text: string; usage?: FakeUsage; model?: string }
   | {
       type: "tool_use";
+      usage?: FakeUsage;
+      model?: string;
       name: string;
       input: Record<string, unknown>;
       id?: string;
@@ -268,7 +286,10 @@ function isSideRequest(body: MessagesBody | undefined): boolean {
   return /haiku/i.test(body.model) && (body.tools?.length ?? 0) === 0;
 }
 
-function sseResponse(model: string, reply: FakeReply): Response {
+function sseResponse(requestModel: string, reply: FakeReply): Response {
+  const scripted = reply.type === "text" || reply.type === "tool_use" ? reply : undefined;
+  const model = scripted?.model ?? requestModel;
+  const usage = { ...DEFAULT_FAKE_USAGE, ...scripted?.usage };
   const blocks: Record<string, unknown>[] = [];
   let stopReason = "end_turn";
   if (reply.type === "text") blocks.push({ type: "text", text: reply.text });
@@ -289,7 +310,12 @@ function sseResponse(model: string, reply: FakeReply): Response {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: {
+        input_tokens: usage.input_tokens,
+        output_tokens: 1,
+        cache_creation_input_tokens: usage.cache_creation_input_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens,
+      },
     },
   });
   blocks.forEach((block, index) => {
@@ -305,7 +331,10 @@ function sseResponse(model: string, reply: FakeReply): Response {
     }
     emit("content_block_stop", { index });
   });
-  emit("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: 5 } });
+  emit("message_delta", {
+    delta: { stop_reason: stopReason, stop_sequence: null },
+    usage: { output_tokens: usage.output_tokens },
+  });
   emit("message_stop", {});
   return new Response(events.join(""), {
     headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },

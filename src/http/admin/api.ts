@@ -94,6 +94,10 @@ export const TenantSchema = z
     onboarding_status: z.enum(ONBOARDING_STATUSES),
     timezone: z.string().openapi({ example: "America/Denver" }),
     business: z.record(z.string(), z.unknown()),
+    monthly_budget_usd: z
+      .number()
+      .nullable()
+      .openapi({ description: "Monthly model budget (USD); null = TENANT_MONTHLY_BUDGET_USD applies" }),
     created_at: z.string(),
     updated_at: z.string(),
   })

@@ -7,6 +7,7 @@ import { registerAgentHealthRoute, registerConversationRoutes } from "./conversa
 import { registerCredentialRoutes } from "./credentials-routes.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerTelegramLinkRoutes, registerTenantRoutes } from "./tenants-routes.ts";
+import { registerUsageRoutes } from "./usage-routes.ts";
 
 export interface AdminRoutesOptions {
   /**
@@ -19,7 +20,8 @@ export interface AdminRoutesOptions {
 /**
  * The operators' admin API under /admin (already behind the Bearer admin key): tenants,
  * credentials, messages, session reset, Telegram link, validation, tool health checks, scheduled
- * tasks, agent health (GET /admin/agent-health: the last agent failure in full), and
+ * tasks, agent health (GET /admin/agent-health: the last agent failure in full), model usage and budgets
+ * (GET /admin/usage, GET /admin/tenants/:id/usage), and
  * GET /admin/openapi.json describing all of it from the same zod schemas.
  */
 export function adminRoutes(ctx: AppContext, options: AdminRoutesOptions = {}): RouteModule {
@@ -33,6 +35,7 @@ export function adminRoutes(ctx: AppContext, options: AdminRoutesOptions = {}): 
       registerCheckRoutes(api, ctx);
       registerTaskRoutes(api, ctx);
       registerAgentHealthRoute(api, ctx);
+      registerUsageRoutes(api, ctx);
       for (const register of options.register ?? []) register(api);
       mountOpenApiDocument(api);
       admin.route("/", api);

@@ -35,6 +35,8 @@ test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas (every
       "PATCH /tenants/{id}/tasks/{taskId}",
       "DELETE /tenants/{id}/tasks/{taskId}",
       "GET /agent-health",
+      "GET /usage",
+      "GET /tenants/{id}/usage",
     ].sort(),
   );
   const create = body.paths["/tenants"].post;

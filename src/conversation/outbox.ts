@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { SQL } from "drizzle-orm";
 import { and, eq, sql } from "drizzle-orm";
-import type { Channel, ChannelName, ReplyKeyboard, SendResult } from "../channels/index.ts";
+import type { Channel, ChannelName, OutboundFile, ReplyKeyboard, SendResult } from "../channels/index.ts";
 import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
@@ -9,7 +9,18 @@ import type { Db } from "../db/index.ts";
 import { schema } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
 import type { Service } from "../ports.ts";
+import type { StoredOutboundFile } from "./outbound-files.ts";
+import { outboundFileOf, parseOutboundFile, spoolFile, sweepSpool } from "./outbound-files.ts";
 import { isDeadLocalOwner, processOwnerId } from "./session-store.ts";
+import type { WhatsAppSendMode } from "./whatsapp-window.ts";
+import {
+  OUTSIDE_WINDOW_ERROR,
+  TEMPLATE_VARIABLE_MAX_CHARS,
+  TWILIO_OUTSIDE_WINDOW_CODE,
+  templateSend,
+  whatsappSendMode,
+  whatsappTemplateSid,
+} from "./whatsapp-window.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */
 export interface OutboundReply {
@@ -23,6 +34,17 @@ export interface OutboundReply {
   kind?: "chat" | "task" | "command" | "system";
   /** Telegram: a reply keyboard to show (or remove) with the reply; carried by its last chunk. */
   keyboard?: ReplyKeyboard;
+}
+
+/** A file to deliver (send_file): the bytes are copied to the server's spool at once. */
+export interface OutboundFileReply {
+  tenantId: string | null;
+  channel: ChannelName;
+  chatId: string;
+  /** Shown under the file (may be empty). */
+  caption: string;
+  file: StoredOutboundFile;
+  bytes: Uint8Array;
 }
 
 export interface OutboxOptions {
@@ -52,16 +74,25 @@ export interface OutboxOptions {
 
 /** The outbox: stores replies `pending`, sends them through their channel, retries, marks `sent`/`failed`. */
 export interface Outbox extends Service {
-  /** Splits, stores every chunk `pending` (one insert), wakes the sender; resolves with the row ids in order. */
+  /**
+   * Splits, stores every chunk `pending` (one insert), wakes the sender; resolves with the row ids in order.
+   * A WhatsApp reply that will go as a template (outside the 24-hour window) is split to the template variable's limit.
+   */
   enqueue(reply: OutboundReply): Promise<string[]>;
+  /** Copies the file's bytes to the spool, stores one `pending` row (media = the file), wakes the sender; resolves with its id. */
+  enqueueFile(reply: OutboundFileReply): Promise<string>;
   /** Looks for due rows now (after a retry time passed, or rows written elsewhere). */
   wake(): void;
   /** Replies stored but not yet sent or failed. */
   pendingCount(): Promise<number>;
+  /** WhatsApp messages that failed in the last 24 h because the window was closed and no template was set. */
+  outsideWindowFailures(): Promise<number>;
 }
 
 interface ClaimedRow {
   id: string;
+  tenant_id: string | null;
+  media: string | null;
   channel: ChannelName;
   chat_id: string;
   body: string;
@@ -106,10 +137,52 @@ export function createOutbox(
     return rows[0] ?? null;
   }
 
+  /**
+   * Sends a claimed row: on WhatsApp the 24-hour window decides free text or the template (closed with no
+   * template: never sent, `failed` with outside_whatsapp_window); Twilio answering 63016 anyway (clock skew,
+   * the window closed meanwhile) is retried once at once as the template, if there is one.
+   */
+  async function sendRow(channel: Channel, row: ClaimedRow): Promise<SendResult> {
+    const stored = parseOutboundFile(row.media);
+    const file = stored ? outboundFileOf(ctx, row, stored) : undefined;
+    if (row.channel === "whatsapp" && file && !file.url)
+      return {
+        ok: false,
+        retryable: false,
+        error:
+          "whatsapp_file_needs_public_url: WhatsApp fetches files from a public URL; set PUBLIC_URL (and a server secret) to send files",
+      };
+    const mode: WhatsAppSendMode =
+      row.channel === "whatsapp"
+        ? await whatsappSendMode(ctx, { tenantId: row.tenant_id, chatId: row.chat_id })
+        : { mode: "free" };
+    if (mode.mode === "closed" || (mode.mode === "template" && file)) return outsideWindow(row, null);
+    const template = mode.mode === "template" ? templateSend(mode.contentSid, row.body) : undefined;
+    const result = await sendWithTimeout(channel, row, sendTimeoutMs, { template, file });
+    if (result.ok || result.errorCode !== TWILIO_OUTSIDE_WINDOW_CODE) return result;
+    const contentSid = template || file ? null : await whatsappTemplateSid(ctx, row.tenant_id);
+    if (!contentSid) return outsideWindow(row, TWILIO_OUTSIDE_WINDOW_CODE);
+    log.info("whatsapp said the window is closed; sending as the template", { messageId: row.id });
+    const retried = await sendWithTimeout(channel, row, sendTimeoutMs, {
+      template: templateSend(contentSid, row.body),
+    });
+    return retried.ok || retried.errorCode !== TWILIO_OUTSIDE_WINDOW_CODE
+      ? retried
+      : outsideWindow(row, TWILIO_OUTSIDE_WINDOW_CODE);
+  }
+
+  function outsideWindow(row: ClaimedRow, errorCode: string | null): SendResult {
+    log.warn("whatsapp message not sent: outside the 24-hour window and no template", {
+      messageId: row.id,
+      tenantId: row.tenant_id,
+    });
+    return { ok: false, retryable: false, error: OUTSIDE_WINDOW_ERROR, ...(errorCode ? { errorCode } : {}) };
+  }
+
   async function deliver(row: ClaimedRow): Promise<void> {
     const channel = channels.get(row.channel);
     const result: SendResult = channel
-      ? await sendWithTimeout(channel, row, sendTimeoutMs)
+      ? await sendRow(channel, row)
       : { ok: false, retryable: true, error: `channel ${row.channel} is off` };
     const fields = { messageId: row.id, channel: row.channel, chatId: row.chat_id, attempts: row.attempts };
     if (result.ok) {
@@ -136,7 +209,14 @@ export function createOutbox(
       const error = result.retryable ? `gave up after ${row.attempts} attempts: ${result.error}` : result.error;
       await db
         .update(messages)
-        .set({ status: "failed", error, processed_at: isoAt(clock.now()), lease_owner: null, lease_expires_at: null })
+        .set({
+          status: "failed",
+          error,
+          ...(result.errorCode ? { error_code: result.errorCode } : {}),
+          processed_at: isoAt(clock.now()),
+          lease_owner: null,
+          lease_expires_at: null,
+        })
         .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
       log.warn("reply failed", { ...fields, error });
       return;
@@ -231,10 +311,24 @@ export function createOutbox(
     return Number(row?.n ?? 0);
   }
 
+  async function outsideWindowFailures(): Promise<number> {
+    const [row] = await db.all<{ n: number }>(
+      sql`SELECT COUNT(*) AS n FROM messages WHERE direction = 'out' AND status = 'failed'
+        AND error = ${OUTSIDE_WINDOW_ERROR} AND created_at >= ${isoAt(clock.now() - 24 * 3_600_000)}`,
+    );
+    return Number(row?.n ?? 0);
+  }
+
   return {
     name: "outbox",
+    outsideWindowFailures,
     async enqueue(reply) {
-      const maxLength = channels.get(reply.channel)?.maxLength ?? DEFAULT_MAX_LENGTH[reply.channel];
+      const channelMax = channels.get(reply.channel)?.maxLength ?? DEFAULT_MAX_LENGTH[reply.channel];
+      // Outside the window each chunk becomes one template message: split to what its variable takes.
+      const isTemplate =
+        reply.channel === "whatsapp" &&
+        (await whatsappSendMode(ctx, { tenantId: reply.tenantId, chatId: reply.chatId })).mode === "template";
+      const maxLength = isTemplate ? Math.min(channelMax, TEMPLATE_VARIABLE_MAX_CHARS) : channelMax;
       const chunks = splitMessage(reply.text, maxLength);
       if (chunks.length === 0) return [];
       if (!channels.has(reply.channel))
@@ -258,10 +352,35 @@ export function createOutbox(
       wake();
       return rows.map((r) => r.id);
     },
+    async enqueueFile(reply) {
+      const now = isoAt(clock.now());
+      const id = randomUUID();
+      spoolFile(ctx.config, id, reply.bytes);
+      await db.insert(messages).values({
+        id,
+        tenant_id: reply.tenantId,
+        direction: "out",
+        channel: reply.channel,
+        chat_id: reply.chatId,
+        kind: "chat",
+        body: reply.caption,
+        media: JSON.stringify({ file: reply.file }),
+        status: "pending",
+        next_attempt_at: now,
+        created_at: now,
+      });
+      wake();
+      return id;
+    },
     wake,
     pendingCount,
     async start() {
       isRunning = true;
+      const removed = await sweepSpool(ctx).catch((err: unknown) => {
+        log.warn("spool sweep failed", { error: errorMessage(err) });
+        return 0;
+      });
+      if (removed > 0) log.info("removed sent files from the spool", { removed });
       await releaseDeadClaims();
       const pending = await pendingCount();
       if (pending > 0) log.info("outbox has pending replies from before; sending them", { pending });
@@ -275,7 +394,12 @@ export function createOutbox(
   };
 }
 
-async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: number): Promise<SendResult> {
+async function sendWithTimeout(
+  channel: Channel,
+  row: ClaimedRow,
+  timeoutMs: number,
+  extra: { template?: ReturnType<typeof templateSend> | undefined; file?: OutboundFile | undefined } = {},
+): Promise<SendResult> {
   let timeout: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<SendResult>((resolve) => {
     timeout = setTimeout(
@@ -291,6 +415,8 @@ async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: num
           chatId: row.chat_id,
           text: row.body,
           ...(row.reply_keyboard ? { keyboard: row.reply_keyboard } : {}),
+          ...(extra.template ? { template: extra.template } : {}),
+          ...(extra.file ? { file: extra.file } : {}),
         })
         .catch((err: unknown): SendResult => ({ ok: false, retryable: true, error: errorMessage(err) })),
       timedOut,
@@ -374,7 +500,7 @@ export function claimNextQuery(owner: string, now: string, leaseUntil: string, l
         AND (m.lease_expires_at IS NULL OR m.lease_expires_at <= ${now})
       ORDER BY m.rowid LIMIT 1)
     AND direction = 'out' AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
-    RETURNING id, channel, chat_id, body, attempts, reply_keyboard`;
+    RETURNING id, tenant_id, media, channel, chat_id, body, attempts, reply_keyboard`;
 }
 
 /**

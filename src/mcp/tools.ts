@@ -30,6 +30,7 @@ export const sendMessageTool = defineTool({
         "This business has no linked chat yet, so nothing can be sent now. Put it in your answer instead.",
       );
     }
+    const mode = chat.channel === "whatsapp" ? await env.backends.whatsappSendMode(env.tenant, chat.chatId) : null;
     await env.deps.outbox.enqueue({
       tenantId: env.caller.tenantId,
       channel: chat.channel,
@@ -37,10 +38,22 @@ export const sendMessageTool = defineTool({
       text: input.text,
       kind: "chat",
     });
+    if (mode?.mode === "closed") {
+      // Stored (the text is kept, the row is marked failed by the outbox) so the operator sees what was meant.
+      throw new ToolFailure(
+        "Not delivered (outside_whatsapp_window): the customer last wrote more than 24 hours ago, and WhatsApp only " +
+          "accepts a business's free-form messages within 24 hours of the customer's last message. No WhatsApp " +
+          "template (WHATSAPP_TEMPLATE_SID) is set up for this business, so nothing can reach them until they write " +
+          "again. Tell the operator if this matters.",
+      );
+    }
     return {
-      text: "Queued for delivery to the customer's chat.",
+      text:
+        mode?.mode === "template"
+          ? "Queued for delivery. The customer last wrote more than 24 hours ago, so it goes as the business's approved WhatsApp template (text flattened to one line, at most 255 characters per message)."
+          : "Queued for delivery to the customer's chat.",
       timeline: `sent a message: "${excerpt(input.text)}"`,
-      fields: { channel: chat.channel, chars: input.text.length },
+      fields: { channel: chat.channel, chars: input.text.length, ...(mode ? { whatsappMode: mode.mode } : {}) },
     };
   },
 });

@@ -218,6 +218,8 @@ export interface NewAgentTask {
   /** ISO-8601 time with an offset. */
   run_at?: string;
   in_minutes?: number;
+  /** Recurring: a missed slot older than this is skipped (default 3600 s; 0 = never catch up). */
+  catch_up_window_s?: number;
 }
 
 /**

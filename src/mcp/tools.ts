@@ -174,6 +174,16 @@ export const scheduleTaskTool = defineTool({
       .max(MAX_IN_MINUTES, `in_minutes must be at most ${MAX_IN_MINUTES} (one year)`)
       .optional()
       .describe("One-time run this many minutes from now."),
+    catch_up_window_s: z
+      .number()
+      .int("catch_up_window_s must be a whole number of seconds")
+      .min(0, "catch_up_window_s must be at least 0")
+      .max(604_800, "catch_up_window_s must be at most 604800 (7 days)")
+      .optional()
+      .describe(
+        "Recurring only: if the server was down at a run time, run late only when that time is at most this many " +
+          "seconds ago, else skip to the next one (default 3600; 0 = never run late). E.g. 0 for a 9 am reminder that is useless at noon.",
+      ),
   },
   async run(input, env) {
     const given = (["cron", "run_at", "in_minutes"] as const).filter((k) => input[k] !== undefined);
@@ -191,6 +201,7 @@ export const scheduleTaskTool = defineTool({
       ...(input.cron !== undefined ? { cron: input.cron } : {}),
       ...(runAt !== undefined ? { run_at: runAt } : {}),
       ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),
+      ...(input.catch_up_window_s !== undefined ? { catch_up_window_s: input.catch_up_window_s } : {}),
     });
     env.deps.scheduler?.wake();
     const when = describeSchedule(task);
@@ -275,5 +286,6 @@ function presentTask(task: TaskRow) {
     created_by: task.created_by,
     attempts: task.attempts,
     last_error: task.last_error,
+    catch_up_window_s: task.catch_up_window_s,
   };
 }

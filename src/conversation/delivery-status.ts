@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { DeliveryStatusUpdate } from "../channels/index.ts";
 import type { AppContext } from "../context.ts";
+import { getTenant } from "../tenants/index.ts";
+import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 
 /**
  * The order a delivery status only moves forward in: delivered (1) < read (2); undelivered and
@@ -24,12 +26,12 @@ export const DELIVERY_RANK: Readonly<Record<DeliveryStatusUpdate["status"], numb
 export async function recordDeliveryStatus(ctx: AppContext, update: DeliveryStatusUpdate): Promise<boolean> {
   const rank = DELIVERY_RANK[update.status];
   const chatFilter = update.chatId ? sql`AND chat_id = ${update.chatId}` : sql``;
-  const rows = await ctx.db.all<{ id: string }>(sql`
+  const rows = await ctx.db.all<{ id: string; tenant_id: string | null; body: string }>(sql`
     UPDATE messages SET delivery_status = ${update.status}, error_code = ${update.errorCode}
     WHERE direction = 'out' AND channel = ${update.channel} ${chatFilter} AND external_id = ${update.externalId}
       AND (CASE delivery_status WHEN 'delivered' THEN 1 WHEN 'read' THEN 2
              WHEN 'undelivered' THEN 3 WHEN 'failed' THEN 3 ELSE 0 END) < ${rank}
-    RETURNING id`);
+    RETURNING id, tenant_id, body`);
   const changed = rows.length > 0;
   ctx.log.info(changed ? "delivery status recorded" : "delivery status not newer; unchanged", {
     channel: update.channel,
@@ -38,5 +40,12 @@ export async function recordDeliveryStatus(ctx: AppContext, update: DeliveryStat
     status: update.status,
     errorCode: update.errorCode,
   });
+  const row = rows[0];
+  const tenant = row?.tenant_id ? await getTenant(ctx.db, row.tenant_id) : null;
+  if (row && tenant) {
+    const mark = update.status === "undelivered" || update.status === "failed" ? "✗" : "✓";
+    const code = update.errorCode ? ` (error ${update.errorCode})` : "";
+    await appendTimeline(ctx, tenant, `${mark} ${update.status}${code}: ${quoteForTimeline(row.body, 80)}`);
+  }
   return changed;
 }

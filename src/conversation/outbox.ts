@@ -9,9 +9,11 @@ import type { Db } from "../db/index.ts";
 import { schema } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
 import type { Service } from "../ports.ts";
+import { getTenant } from "../tenants/index.ts";
 import type { StoredOutboundFile } from "./outbound-files.ts";
 import { outboundFileOf, parseOutboundFile, spoolFile, sweepSpool } from "./outbound-files.ts";
 import { isDeadLocalOwner, processOwnerId } from "./session-store.ts";
+import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 import type { WhatsAppSendMode } from "./whatsapp-window.ts";
 import {
   OUTSIDE_WINDOW_ERROR,
@@ -92,6 +94,7 @@ export interface Outbox extends Service {
 interface ClaimedRow {
   id: string;
   tenant_id: string | null;
+  kind: string;
   media: string | null;
   channel: ChannelName;
   chat_id: string;
@@ -179,6 +182,18 @@ export function createOutbox(
     return { ok: false, retryable: false, error: OUTSIDE_WINDOW_ERROR, ...(errorCode ? { errorCode } : {}) };
   }
 
+  /** The tenant's timeline says which message did not go out and why (a scheduled task's outcome included). */
+  async function noteOutsideWindow(row: ClaimedRow): Promise<void> {
+    const tenant = row.tenant_id ? await getTenant(db, row.tenant_id).catch(() => null) : null;
+    if (!tenant) return;
+    const what = row.kind === "task" ? "A scheduled task's message" : "A WhatsApp message";
+    await appendTimeline(
+      ctx,
+      tenant,
+      `✗ ${what} was not delivered (${OUTSIDE_WINDOW_ERROR}): the customer last wrote more than 24 h ago and no WhatsApp template is set: ${quoteForTimeline(row.body, 120)}`,
+    );
+  }
+
   async function deliver(row: ClaimedRow): Promise<void> {
     const channel = channels.get(row.channel);
     const result: SendResult = channel
@@ -219,6 +234,7 @@ export function createOutbox(
         })
         .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
       log.warn("reply failed", { ...fields, error });
+      if (error === OUTSIDE_WINDOW_ERROR) await noteOutsideWindow(row);
       return;
     }
     const delayMs = result.retryAfterMs ?? Math.min(maxBackoffMs, baseBackoffMs * 2 ** (row.attempts - 1));
@@ -500,7 +516,7 @@ export function claimNextQuery(owner: string, now: string, leaseUntil: string, l
         AND (m.lease_expires_at IS NULL OR m.lease_expires_at <= ${now})
       ORDER BY m.rowid LIMIT 1)
     AND direction = 'out' AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
-    RETURNING id, tenant_id, media, channel, chat_id, body, attempts, reply_keyboard`;
+    RETURNING id, tenant_id, kind, media, channel, chat_id, body, attempts, reply_keyboard`;
 }
 
 /**

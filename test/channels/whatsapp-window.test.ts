@@ -1,15 +1,20 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { createChannels } from "../../src/channels/index.ts";
+import { formatMessage } from "../../src/cli/tenant-commands.ts";
 import type { Outbox } from "../../src/conversation/index.ts";
 import { createOutbox, outboundFileRoutes, recordDeliveryStatus } from "../../src/conversation/index.ts";
+import { timelineWritten } from "../../src/conversation/timeline.ts";
 import { setCredentials } from "../../src/credentials/index.ts";
 import { schema } from "../../src/db/index.ts";
+import { adminRoutes } from "../../src/http/admin/index.ts";
 import { createApp } from "../../src/http/app.ts";
 import type { FakeTwilio } from "../fakes/twilio.ts";
 import { signedWhatsAppRequest, startFakeTwilio } from "../fakes/twilio.ts";
 import type { TenantRow, TestContext } from "../helpers/index.ts";
-import { createTestContext, eventually, FakeClock, insertTenant } from "../helpers/index.ts";
+import { createTestContext, eventually, FakeClock, insertTenant, TEST_ADMIN_KEY } from "../helpers/index.ts";
 
 const PUBLIC_URL = "https://staff.example.com";
 const TEMPLATE = `HX${"ab".repeat(16)}`;
@@ -49,7 +54,7 @@ async function setup(env: Record<string, string> = {}) {
   });
   const channels = createChannels(t.ctx, { onInbound: async () => {} });
   channels.setDeliveryStatusHandler(async (u) => void (await recordDeliveryStatus(t.ctx, u)));
-  app = createApp(t.ctx, { modules: [channels.routes, outboundFileRoutes(t.ctx)] });
+  app = createApp(t.ctx, { modules: [channels.routes, outboundFileRoutes(t.ctx), adminRoutes(t.ctx)] });
   outbox = createOutbox(t.ctx, channels.byName, { baseBackoffMs: 20, maxBackoffMs: 100, sweepMs: 2000 });
   await outbox.start();
   const tenant = await insertTenant(t.ctx, { channel: "whatsapp", phone_number: CUSTOMER });
@@ -72,6 +77,16 @@ async function customerWrote(tenant: TenantRow, clock: FakeClock, agoMs: number,
     created_at: new Date(at).toISOString(),
   });
   if (kind !== "task") fake.noteInbound(CUSTOMER, at);
+}
+
+/** Everything in the tenant's timeline files so far. */
+async function timelineOf(tenant: TenantRow): Promise<string> {
+  await timelineWritten();
+  const dir = join(t.ctx.config.TENANTS_DIR, tenant.id, "timeline");
+  if (!existsSync(dir)) return "";
+  return readdirSync(dir)
+    .map((name) => readFileSync(join(dir, name), "utf8"))
+    .join("\n");
 }
 
 async function outRow(id: string) {
@@ -154,6 +169,8 @@ describe("WhatsApp 24-hour window", () => {
     expect(row.body).toBe("Late reply");
     expect(fake.attempts).toBe(0);
     expect(await outbox.outsideWindowFailures()).toBe(1);
+    expect(await timelineOf(tenant)).toContain("not delivered (outside_whatsapp_window)");
+    expect(formatMessage(row)).toContain("(error: outside_whatsapp_window)");
     void app;
   });
 
@@ -194,7 +211,7 @@ describe("WhatsApp delivery receipts", () => {
   }
 
   test("delivered → read is recorded; a late delivered or sent does not move it back; repeats change nothing", async () => {
-    const { app, id, row } = await sentMessage();
+    const { app, id, row, tenant } = await sentMessage();
     const post = (status: string, opts: { errorCode?: string; signature?: string | null } = {}) =>
       postStatus(app, row.external_id!, status, opts);
     expect((await post("sent")).status).toBe(204);
@@ -205,7 +222,17 @@ describe("WhatsApp delivery receipts", () => {
     expect((await post("delivered")).status).toBe(204);
     expect((await post("sent")).status).toBe(204);
     expect((await post("read")).status).toBe(204);
-    expect((await outRow(id)).delivery_status).toBe("read");
+    const stored = await outRow(id);
+    expect(stored.delivery_status).toBe("read");
+    expect(formatMessage(stored)).toContain("[read]");
+    const timeline = await timelineOf(tenant);
+    expect(timeline).toContain("✓ delivered: Hi");
+    expect(timeline.match(/✓ read: Hi/g)).toHaveLength(1); // the repeated "read" wrote nothing
+    const api = await app.request(`/admin/tenants/${tenant.id}/messages`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    const page = (await api.json()) as { messages: { id: string; delivery_status: string | null }[] };
+    expect(page.messages.find((m) => m.id === id)?.delivery_status).toBe("read");
   });
 
   test("undelivered with its error code is terminal", async () => {

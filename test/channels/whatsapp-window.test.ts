@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
-import { createChannels } from "../../src/channels/index.ts";
+import { channelsHealth, createChannels } from "../../src/channels/index.ts";
 import { formatMessage } from "../../src/cli/tenant-commands.ts";
 import type { Outbox } from "../../src/conversation/index.ts";
 import { createOutbox, outboundFileRoutes, recordDeliveryStatus } from "../../src/conversation/index.ts";
@@ -169,6 +169,8 @@ describe("WhatsApp 24-hour window", () => {
     expect(row.body).toBe("Late reply");
     expect(fake.attempts).toBe(0);
     expect(await outbox.outsideWindowFailures()).toBe(1);
+    const health = await channelsHealth({ status: { whatsapp: "on" } }, outbox)();
+    expect(health.fields.whatsapp_outside_window_failed_24h).toBe(1);
     expect(await timelineOf(tenant)).toContain("not delivered (outside_whatsapp_window)");
     expect(formatMessage(row)).toContain("(error: outside_whatsapp_window)");
     void app;

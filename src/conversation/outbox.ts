@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { SQL } from "drizzle-orm";
 import { and, eq, sql } from "drizzle-orm";
-import type { Channel, ChannelName, OutboundFile, ReplyKeyboard, SendResult } from "../channels/index.ts";
+import type {
+  Channel,
+  ChannelName,
+  OutboundFile,
+  ReplyKeyboard,
+  SendResult,
+  WhatsAppTemplateSend,
+} from "../channels/index.ts";
 import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
@@ -14,14 +21,11 @@ import type { StoredOutboundFile } from "./outbound-files.ts";
 import { outboundFileOf, parseOutboundFile, spoolFile, sweepSpool } from "./outbound-files.ts";
 import { isDeadLocalOwner, processOwnerId } from "./session-store.ts";
 import { appendTimeline, quoteForTimeline } from "./timeline.ts";
-import type { WhatsAppSendMode } from "./whatsapp-window.ts";
 import {
   OUTSIDE_WINDOW_ERROR,
+  sendInWindow,
   TEMPLATE_VARIABLE_MAX_CHARS,
-  TWILIO_OUTSIDE_WINDOW_CODE,
-  templateSend,
   whatsappSendMode,
-  whatsappTemplateSid,
 } from "./whatsapp-window.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */
@@ -140,46 +144,23 @@ export function createOutbox(
     return rows[0] ?? null;
   }
 
-  /**
-   * Sends a claimed row: on WhatsApp the 24-hour window decides free text or the template (closed with no
-   * template: never sent, `failed` with outside_whatsapp_window); Twilio answering 63016 anyway (clock skew,
-   * the window closed meanwhile) is retried once at once as the template, if there is one.
-   */
+  /** Sends a claimed row (its file too); on WhatsApp the 24-hour window decides how (sendInWindow). */
   async function sendRow(channel: Channel, row: ClaimedRow): Promise<SendResult> {
     const stored = parseOutboundFile(row.media);
     const file = stored ? outboundFileOf(ctx, row, stored) : undefined;
-    if (row.channel === "whatsapp" && file && !file.url)
+    if (row.channel !== "whatsapp") return sendWithTimeout(channel, row, sendTimeoutMs, { file });
+    if (file && !file.url)
       return {
         ok: false,
         retryable: false,
         error:
           "whatsapp_file_needs_public_url: WhatsApp fetches files from a public URL; set PUBLIC_URL (and a server secret) to send files",
       };
-    const mode: WhatsAppSendMode =
-      row.channel === "whatsapp"
-        ? await whatsappSendMode(ctx, { tenantId: row.tenant_id, chatId: row.chat_id })
-        : { mode: "free" };
-    if (mode.mode === "closed" || (mode.mode === "template" && file)) return outsideWindow(row, null);
-    const template = mode.mode === "template" ? templateSend(mode.contentSid, row.body) : undefined;
-    const result = await sendWithTimeout(channel, row, sendTimeoutMs, { template, file });
-    if (result.ok || result.errorCode !== TWILIO_OUTSIDE_WINDOW_CODE) return result;
-    const contentSid = template || file ? null : await whatsappTemplateSid(ctx, row.tenant_id);
-    if (!contentSid) return outsideWindow(row, TWILIO_OUTSIDE_WINDOW_CODE);
-    log.info("whatsapp said the window is closed; sending as the template", { messageId: row.id });
-    const retried = await sendWithTimeout(channel, row, sendTimeoutMs, {
-      template: templateSend(contentSid, row.body),
-    });
-    return retried.ok || retried.errorCode !== TWILIO_OUTSIDE_WINDOW_CODE
-      ? retried
-      : outsideWindow(row, TWILIO_OUTSIDE_WINDOW_CODE);
-  }
-
-  function outsideWindow(row: ClaimedRow, errorCode: string | null): SendResult {
-    log.warn("whatsapp message not sent: outside the 24-hour window and no template", {
-      messageId: row.id,
-      tenantId: row.tenant_id,
-    });
-    return { ok: false, retryable: false, error: OUTSIDE_WINDOW_ERROR, ...(errorCode ? { errorCode } : {}) };
+    return sendInWindow(
+      ctx,
+      { messageId: row.id, tenantId: row.tenant_id, chatId: row.chat_id, text: row.body, hasFile: file !== undefined },
+      (template) => sendWithTimeout(channel, row, sendTimeoutMs, { template, file }),
+    );
   }
 
   /** The tenant's timeline says which message did not go out and why (a scheduled task's outcome included). */
@@ -414,7 +395,7 @@ async function sendWithTimeout(
   channel: Channel,
   row: ClaimedRow,
   timeoutMs: number,
-  extra: { template?: ReturnType<typeof templateSend> | undefined; file?: OutboundFile | undefined } = {},
+  extra: { template?: WhatsAppTemplateSend | undefined; file?: OutboundFile | undefined } = {},
 ): Promise<SendResult> {
   let timeout: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<SendResult>((resolve) => {

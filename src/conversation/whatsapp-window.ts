@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
-import type { WhatsAppTemplateSend } from "../channels/index.ts";
+import type { SendResult, WhatsAppTemplateSend } from "../channels/index.ts";
 import type { AppContext } from "../context.ts";
 import { getCredential } from "../credentials/index.ts";
 import { schema } from "../db/index.ts";
@@ -79,4 +79,36 @@ export function templateSend(contentSid: string, text: string): WhatsAppTemplate
   const variable =
     flat.length > TEMPLATE_VARIABLE_MAX_CHARS ? `${flat.slice(0, TEMPLATE_VARIABLE_MAX_CHARS - 1)}…` : flat;
   return { contentSid, variable };
+}
+
+/**
+ * Sends one WhatsApp message as the window allows: free text inside it; outside, the template (a file
+ * cannot go as one); closed with no template → not sent, `outside_whatsapp_window` (final). Twilio
+ * answering 63016 anyway (clock skew, the window closed while the message waited) → sent again at once
+ * as the template, once, if there is one. `send` does the actual send, with the template or without.
+ */
+export async function sendInWindow(
+  ctx: AppContext,
+  message: { messageId: string; tenantId: string | null; chatId: string; text: string; hasFile: boolean },
+  send: (template?: WhatsAppTemplateSend) => Promise<SendResult>,
+): Promise<SendResult> {
+  const outsideWindow = (errorCode: string | null): SendResult => {
+    ctx.log.warn("whatsapp message not sent: outside the 24-hour window and no template", {
+      messageId: message.messageId,
+      tenantId: message.tenantId,
+    });
+    return { ok: false, retryable: false, error: OUTSIDE_WINDOW_ERROR, ...(errorCode ? { errorCode } : {}) };
+  };
+  const mode = await whatsappSendMode(ctx, message);
+  if (mode.mode === "closed" || (mode.mode === "template" && message.hasFile)) return outsideWindow(null);
+  const template = mode.mode === "template" ? templateSend(mode.contentSid, message.text) : undefined;
+  const result = await send(template);
+  if (result.ok || result.errorCode !== TWILIO_OUTSIDE_WINDOW_CODE) return result;
+  const contentSid = template || message.hasFile ? null : await whatsappTemplateSid(ctx, message.tenantId);
+  if (!contentSid) return outsideWindow(TWILIO_OUTSIDE_WINDOW_CODE);
+  ctx.log.info("whatsapp said the window is closed; sending as the template", { messageId: message.messageId });
+  const retried = await send(templateSend(contentSid, message.text));
+  return retried.ok || retried.errorCode !== TWILIO_OUTSIDE_WINDOW_CODE
+    ? retried
+    : outsideWindow(TWILIO_OUTSIDE_WINDOW_CODE);
 }

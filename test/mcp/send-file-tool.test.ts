@@ -135,8 +135,11 @@ describe("send_file on Telegram", () => {
     expect(photo).toMatchObject({ method: "sendPhoto", chat_id: "111", fileName: "cake.png" });
     expect(photo!.bytes).toEqual(PNG);
     expect(tg.calls.some((c) => c.method === "sendChatAction" && c.params.action === "upload_document")).toBe(true);
-    const rows = await fileRows(telegram);
-    expect(rows.map((r) => r.status)).toEqual(["sent", "sent"]);
+    const rows = await eventually(async () => {
+      const all = await fileRows(telegram);
+      return all.every((r) => r.status === "sent") && all;
+    }, "both rows marked sent");
+    expect(rows).toHaveLength(2);
     expect(JSON.parse(rows[0]!.media!)).toEqual({
       file: { fileName: "quote-42.pdf", mimeType: "application/pdf", sizeBytes: PDF.byteLength, kind: "document" },
     });
@@ -199,7 +202,11 @@ describe("send_file on WhatsApp", () => {
     expect(pdf!.fetchedMedia[0]!.bytes).toEqual(PDF);
     expect(png!.fetchedMedia[0]).toMatchObject({ status: 200, contentType: "image/png" });
     expect(png!.fetchedMedia[0]!.bytes).toEqual(PNG);
-    const rows = await fileRows(whatsapp);
+    // The fake records a message before it answers; the row is marked sent right after the answer.
+    const rows = await eventually(async () => {
+      const all = await fileRows(whatsapp);
+      return all.every((r) => r.status === "sent") && all;
+    }, "both rows marked sent");
     expect(rows.map((r) => r.external_id).sort()).toEqual([pdf!.sid, png!.sid].sort());
   });
 

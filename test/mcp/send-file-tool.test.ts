@@ -155,6 +155,24 @@ describe("send_file on Telegram", () => {
     expect(tg.sentFiles[0]!.bytes).toEqual(PDF);
   });
 
+  test("a failed upload is retried like text: the same bytes arrive once", async () => {
+    const { clock, telegram, call } = await setup();
+    putFile(telegram, "quote.pdf", PDF);
+    tg.failNext("sendDocument", "500", 2);
+    expect((await call(telegram, { path: "quote.pdf" })).isError).toBe(false);
+    await outbox.start();
+    const [row] = await eventually(async () => {
+      const all = await fileRows(telegram);
+      if (all[0]?.status === "sent") return all;
+      clock.advance(1000); // the retry's backoff passes on the test's clock
+      outbox.wake();
+      return false;
+    }, "the row sent after two failures");
+    expect(row!.attempts).toBe(3);
+    expect(tg.sentFiles).toHaveLength(1);
+    expect(tg.sentFiles[0]!.bytes).toEqual(PDF);
+  });
+
   test("a path with ../, an absolute path and a symlink out are refused with clear tool errors; a missing file too", async () => {
     const { telegram, whatsapp, call } = await setup();
     putFile(whatsapp, "secret.pdf", PDF);

@@ -109,6 +109,8 @@ const envSchema = z.object({
     z.string().regex(/^(whatsapp:)?\+[1-9]\d{6,14}$/, "must be an E.164 number, e.g. whatsapp:+14155238886"),
   ),
   TWILIO_API_BASE: optional(url),
+  /** Twilio Content SID (HX…) of an approved one-variable template, for WhatsApp messages outside the 24-hour window. */
+  WHATSAPP_TEMPLATE_SID: optional(z.string().regex(/^HX[0-9a-fA-F]{32}$/, "must be HX followed by 32 hex digits")),
   AGENT_COMMAND: optional(z.string().min(1)),
   AGENT_ARGS: z.string().default("--allowedTools Bash,Read,Write,Edit,Glob,Grep,mcp__proxystaff"),
   CLAUDE_CONFIG_DIR: optional(z.string().min(1)),

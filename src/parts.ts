@@ -6,7 +6,13 @@ import { channelsHealth, createChannels } from "./channels/index.ts";
 import { consoleRoutes } from "./console/index.ts";
 import type { AppContext } from "./context.ts";
 import type { Conversation, Outbox } from "./conversation/index.ts";
-import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
+import {
+  createConversation,
+  createOutbox,
+  createRetention,
+  outboundFileRoutes,
+  recordDeliveryStatus,
+} from "./conversation/index.ts";
 import type { QueueScope } from "./conversation/queue-store.ts";
 import { AppError } from "./errors.ts";
 import type { ModelGateway } from "./gateway/index.ts";
@@ -47,6 +53,11 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const { outbox, tools, conversation, gateway } = buildEngine(ctx, { channels: channels.byName, runner });
   health.contribute(channelsHealth(channels, outbox));
   parts.push({ routes: channels.routes, services: [outbox, ...channels.services] });
+  // [files out] GET /media/:token: a file send_file queued, for Twilio to fetch (signed, 1 h); receipts land on the rows
+  parts.push({ routes: outboundFileRoutes(ctx) });
+  channels.setDeliveryStatusHandler(async (update) => {
+    await recordDeliveryStatus(ctx, update);
+  });
   parts.push({ routes: tools.routes });
   // [gateway]   /model/*: the agents' only way to the model (MODEL_GATEWAY=on); per-run tokens, the platform's login
   //             added here, answers streamed back; the CLI reaches it at http://127.0.0.1:${PORT}/model

@@ -3,7 +3,14 @@ import { errorMessage } from "../errors.ts";
 import type { HealthContributor, RouteModule, Service } from "../ports.ts";
 import type { ChannelParts, TelegramChannelOptions } from "./telegram.ts";
 import { createTelegramChannel } from "./telegram.ts";
-import type { Channel, ChannelName, InboundHandler, InboundMessage, SendResult } from "./types.ts";
+import type {
+  Channel,
+  ChannelName,
+  DeliveryStatusHandler,
+  InboundHandler,
+  InboundMessage,
+  SendResult,
+} from "./types.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
 import type { WhatsAppChannelOptions } from "./whatsapp.ts";
 import { createWhatsAppChannel } from "./whatsapp.ts";
@@ -29,6 +36,8 @@ export interface Channels {
   status: Record<string, string>;
   /** Sets (or replaces) where inbound messages go. */
   setInboundHandler(handler: InboundHandler): void;
+  /** Sets where delivery receipts (WhatsApp status callbacks) go; until then they are acknowledged and logged. */
+  setDeliveryStatusHandler(handler: DeliveryStatusHandler): void;
 }
 
 /** Builds every channel the configuration allows; logs one line per channel saying whether it is on, and why not. */
@@ -38,6 +47,15 @@ export function createChannels(ctx: AppContext, options: CreateChannelsOptions =
   const onInbound: InboundHandler = async (message: InboundMessage) => {
     if (!handler) throw new Error("no inbound handler is set yet");
     await handler(message);
+  };
+
+  let deliveryHandler: DeliveryStatusHandler | undefined;
+  const onDeliveryStatus: DeliveryStatusHandler = async (update) => {
+    if (!deliveryHandler) {
+      ctx.log.info("delivery status not recorded: no handler is set", { channel: update.channel });
+      return;
+    }
+    await deliveryHandler(update);
   };
 
   const parts: ChannelParts[] = [];
@@ -52,7 +70,7 @@ export function createChannels(ctx: AppContext, options: CreateChannelsOptions =
   );
   if (missingTwilio.length > 0)
     status.whatsapp = `off: ${missingTwilio.join(", ")} ${missingTwilio.length === 1 ? "is" : "are"} not set`;
-  else parts.push(createWhatsAppChannel(ctx, onInbound, options.whatsapp));
+  else parts.push(createWhatsAppChannel(ctx, onInbound, { ...options.whatsapp, onDeliveryStatus }));
 
   const byName = new Map<ChannelName, Channel>();
   for (const part of parts) {
@@ -90,6 +108,9 @@ export function createChannels(ctx: AppContext, options: CreateChannelsOptions =
     setInboundHandler(next) {
       handler = next;
     },
+    setDeliveryStatusHandler(next) {
+      deliveryHandler = next;
+    },
   };
 }
 
@@ -117,14 +138,20 @@ export function createConsoleChannel(write: ConsoleWriter): Channel {
   };
 }
 
-/** GET /health fields: each channel's on/off line and, when given, how many replies wait in the outbox. */
+/**
+ * GET /health fields: each channel's on/off line and, when given, how many replies wait in the outbox
+ * and how many WhatsApp replies failed outside the 24-hour window in the last 24 h.
+ */
 export function channelsHealth(
   channels: Pick<Channels, "status">,
-  outbox?: { pendingCount(): Promise<number> },
+  outbox?: { pendingCount(): Promise<number>; outsideWindowFailures?(): Promise<number> },
 ): HealthContributor {
   return async function channelHealth() {
     const fields: Record<string, unknown> = { channels: channels.status };
     if (outbox) fields.outbox_pending = await outbox.pendingCount();
+    // WhatsApp replies that could not go out in the last 24 h: the window was closed and no template is set.
+    if (outbox?.outsideWindowFailures && "whatsapp" in channels.status)
+      fields.whatsapp_outside_window_failed_24h = await outbox.outsideWindowFailures();
     return { fields };
   };
 }

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { Bot, GrammyError, HttpError, webhookCallback } from "grammy";
+import { Bot, GrammyError, HttpError, InputFile, webhookCallback } from "grammy";
 import type { Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update, UserFromGetMe } from "grammy/types";
 import type { Context } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
@@ -32,6 +32,9 @@ export interface TelegramChannelOptions {
   /** First delay before registering the webhook again after a failure; doubles up to 5 min. Default 5 000 ms. */
   webhookRetryMs?: number;
 }
+
+/** Longest caption Telegram takes on a photo or document. */
+const TELEGRAM_CAPTION_MAX = 1024;
 
 /** The update types the bot asks Telegram for (webhook and polling). */
 export const TELEGRAM_ALLOWED_UPDATES = ["message"] as const;
@@ -68,6 +71,20 @@ export function createTelegramChannel(
     async send(message): Promise<SendResult> {
       try {
         const markup = message.keyboard ? replyMarkup(message.keyboard) : undefined;
+        if (message.file) {
+          const file = message.file;
+          await bot.api.sendChatAction(message.chatId, "upload_document").catch(() => {}); // a hint only
+          const input = new InputFile(file.path, file.fileName);
+          const extra = {
+            ...(message.text ? { caption: message.text.slice(0, TELEGRAM_CAPTION_MAX) } : {}),
+            ...(markup ? { reply_markup: markup } : {}),
+          };
+          const sent =
+            file.kind === "photo"
+              ? await bot.api.sendPhoto(message.chatId, input, extra)
+              : await bot.api.sendDocument(message.chatId, input, extra);
+          return { ok: true, externalId: String(sent.message_id) };
+        }
         const sent = await bot.api.sendMessage(
           message.chatId,
           message.text,

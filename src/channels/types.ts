@@ -45,7 +45,46 @@ export interface OutboundMessage {
   text: string;
   /** Telegram only: show the "share my phone number" button, or remove it (other channels ignore it). */
   keyboard?: ReplyKeyboard;
+  /** WhatsApp only: send as this approved template (outside the 24-hour window) instead of free text; `text` is ignored. */
+  template?: WhatsAppTemplateSend;
+  /** A file to send; `text` is then its caption (may be empty). */
+  file?: OutboundFile;
 }
+
+/** An approved WhatsApp template with one variable: Twilio's ContentSid and the value of variable "1". */
+export interface WhatsAppTemplateSend {
+  contentSid: string;
+  variable: string;
+}
+
+/** A file on its way out, already copied to the server's own spool (the agent cannot change it any more). */
+export interface OutboundFile {
+  /** Absolute path of the server-owned copy. */
+  path: string;
+  fileName: string;
+  mimeType: string;
+  sizeBytes: number;
+  /** photo: sent as a picture (Telegram sendPhoto); document: anything else. */
+  kind: "photo" | "document";
+  /** WhatsApp: the short-lived public URL Twilio fetches the bytes from (MediaUrl). */
+  url?: string;
+}
+
+/** What a Twilio status callback reports about an outbound message. */
+export type DeliveryStatus = "delivered" | "read" | "undelivered" | "failed";
+
+/** One (signature-checked) status callback: which sent message, to which chat, and what happened. */
+export interface DeliveryStatusUpdate {
+  channel: ChannelName;
+  /** The platform's id of the sent message (Twilio MessageSid). */
+  externalId: string;
+  chatId: string;
+  status: DeliveryStatus;
+  errorCode: string | null;
+}
+
+/** Records a delivery status; resolves once stored (or found nothing to update). */
+export type DeliveryStatusHandler = (update: DeliveryStatusUpdate) => Promise<void>;
 
 /** The reply keyboards the bot uses: the linking flow's contact button, and taking it away. */
 export type ReplyKeyboard = "request_contact" | "remove";
@@ -53,7 +92,7 @@ export type ReplyKeyboard = "request_contact" | "remove";
 /** Sent, or why not: "they said no" (retryable false) is not "we couldn't reach them". */
 export type SendResult =
   | { ok: true; externalId: string }
-  | { ok: false; retryable: boolean; retryAfterMs?: number; error: string };
+  | { ok: false; retryable: boolean; retryAfterMs?: number; error: string; errorCode?: string };
 
 /** A media file saved into a tenant's inbox/. */
 export interface SavedMedia {

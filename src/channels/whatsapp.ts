@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import type TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
@@ -6,11 +7,21 @@ import { AppError, errorMessage } from "../errors.ts";
 import type { RouteModule } from "../ports.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import type { ChannelParts } from "./telegram.ts";
-import type { Channel, InboundHandler, InboundMessage, MediaRef, SendResult } from "./types.ts";
+import type {
+  Channel,
+  DeliveryStatusHandler,
+  InboundHandler,
+  InboundMessage,
+  MediaRef,
+  OutboundMessage,
+  SendResult,
+} from "./types.ts";
 import { DEFAULT_MAX_LENGTH } from "./types.ts";
 
 /** Where Twilio delivers WhatsApp messages. */
 export const WHATSAPP_WEBHOOK_PATH = "/webhooks/whatsapp";
+/** Where Twilio reports what happened to a message we sent (its StatusCallback). */
+export const WHATSAPP_STATUS_PATH = "/webhooks/whatsapp/status";
 /** The answer Twilio gets: no reply in TwiML (replies go out through the outbox). */
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
 const TWILIO_DEFAULT_API = "https://api.twilio.com";
@@ -25,7 +36,23 @@ function loadTwilio(): typeof TwilioSDK {
 export interface WhatsAppChannelOptions {
   /** Largest media file fetched. Default 20 MB. */
   maxMediaBytes?: number;
+  /** Where signature-checked status callbacks go. Default: they are acknowledged and only logged. */
+  onDeliveryStatus?: DeliveryStatusHandler;
 }
+
+/** The statuses stored on the outbound row; the others (queued, sent, …) say nothing new and are acknowledged only. */
+const RECORDED_STATUSES = ["delivered", "read", "undelivered", "failed"] as const;
+
+const statusSchema = z.object({
+  MessageSid: z.string().regex(/^[A-Z]{2}[0-9a-fA-F]{32}$/, "must be a Twilio message SID"),
+  MessageStatus: z.string().min(1).max(40),
+  ErrorCode: z
+    .string()
+    .regex(/^\d{1,10}$/, "must be a number")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  To: z.string().max(40).optional(),
+});
 
 const inboundSchema = z.object({
   MessageSid: z.string().min(1),
@@ -52,6 +79,7 @@ export function createWhatsAppChannel(
   const fromNumber = config.TWILIO_WHATSAPP_FROM;
   if (!accountSid || !authToken || !fromNumber)
     throw new Error("createWhatsAppChannel needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM");
+  const signingToken: string = authToken;
   const log = ctx.log.child({ channel: "whatsapp" });
   const from = fromNumber.startsWith("whatsapp:") ? fromNumber : `whatsapp:${fromNumber}`;
   const apiBase = config.TWILIO_API_BASE ?? TWILIO_DEFAULT_API;
@@ -60,6 +88,7 @@ export function createWhatsAppChannel(
   const client = twilio(accountSid, authToken, { timeout: 30_000 });
   // messages.create goes through the "api" domain (client.messages = client.api.v2010.account.messages).
   client.api.baseUrl = apiBase;
+  const statusUrl = config.PUBLIC_URL ? `${config.PUBLIC_URL}${WHATSAPP_STATUS_PATH}` : null;
   const basicAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString("base64")}`;
 
   const channel: Channel = {
@@ -67,7 +96,12 @@ export function createWhatsAppChannel(
     maxLength: DEFAULT_MAX_LENGTH.whatsapp,
     async send(message): Promise<SendResult> {
       try {
-        const sent = await client.messages.create({ from, to: `whatsapp:${message.chatId}`, body: message.text });
+        const sent = await client.messages.create({
+          from,
+          to: `whatsapp:${message.chatId}`,
+          ...messageContent(message),
+          ...(statusUrl ? { statusCallback: statusUrl } : {}),
+        });
         return { ok: true, externalId: sent.sid };
       } catch (err) {
         return twilioSendFailure(err);
@@ -85,24 +119,56 @@ export function createWhatsAppChannel(
   };
 
   const webhookUrl = config.PUBLIC_URL ? `${config.PUBLIC_URL}${WHATSAPP_WEBHOOK_PATH}` : null;
+  /** The form of a Twilio request whose X-Twilio-Signature matches `signedUrl`; otherwise 403 (503 without PUBLIC_URL). */
+  async function signedForm(c: Context, signedUrl: string | null): Promise<Record<string, string>> {
+    if (!signedUrl)
+      throw new AppError(
+        "not_configured",
+        "PUBLIC_URL is not set, so Twilio signatures cannot be checked; the request is refused.",
+        503,
+      );
+    const form = await c.req.parseBody();
+    const params = Object.fromEntries(
+      Object.entries(form).filter((e): e is [string, string] => typeof e[1] === "string"),
+    );
+    const signature = c.req.header("X-Twilio-Signature");
+    if (!signature || !twilio.validateRequest(signingToken, signature, signedUrl, params)) {
+      log.warn("twilio request with a bad or missing signature refused", {
+        path: c.req.path,
+        hasSignature: Boolean(signature),
+      });
+      throw new AppError("bad_signature", "The X-Twilio-Signature header is missing or does not match.", 403);
+    }
+    return params;
+  }
+
   const routes: RouteModule = {
     mount(app) {
-      app.post(WHATSAPP_WEBHOOK_PATH, async (c) => {
-        if (!webhookUrl)
-          throw new AppError(
-            "not_configured",
-            "PUBLIC_URL is not set, so Twilio signatures cannot be checked; inbound WhatsApp is refused.",
-            503,
-          );
-        const form = await c.req.parseBody();
-        const params = Object.fromEntries(
-          Object.entries(form).filter((e): e is [string, string] => typeof e[1] === "string"),
-        );
-        const signature = c.req.header("X-Twilio-Signature");
-        if (!signature || !twilio.validateRequest(authToken, signature, webhookUrl, params)) {
-          log.warn("whatsapp webhook with a bad or missing signature refused", { hasSignature: Boolean(signature) });
-          throw new AppError("bad_signature", "The X-Twilio-Signature header is missing or does not match.", 403);
+      app.post(WHATSAPP_STATUS_PATH, async (c) => {
+        const update = statusSchema.parse(await signedForm(c, statusUrl));
+        const status = RECORDED_STATUSES.find((s) => s === update.MessageStatus);
+        const fields = { externalId: update.MessageSid, status: update.MessageStatus, errorCode: update.ErrorCode };
+        if (!status || !options.onDeliveryStatus) {
+          log.debug("whatsapp status callback acknowledged", fields);
+          return c.body(null, 204);
         }
+        const chatId = update.To?.startsWith("whatsapp:") ? update.To.slice("whatsapp:".length) : (update.To ?? "");
+        try {
+          await options.onDeliveryStatus({
+            channel: "whatsapp",
+            externalId: update.MessageSid,
+            chatId,
+            status,
+            errorCode: update.ErrorCode ?? null,
+          });
+        } catch (err) {
+          if (isDatabaseBusy(err)) return databaseBusyResponse(c);
+          throw err;
+        }
+        return c.body(null, 204);
+      });
+      app.post(WHATSAPP_WEBHOOK_PATH, async (c) => {
+        const params = await signedForm(c, webhookUrl);
         const inbound = twilioFormToInbound(params, ctx.clock.now());
         try {
           await onInbound(inbound);
@@ -155,11 +221,38 @@ export function twilioFormToInbound(params: Record<string, string>, receivedAtMs
   };
 }
 
+/**
+ * What one send puts in Twilio's request: a template (ContentSid + ContentVariables, no Body), or the
+ * text as Body; a file as MediaUrl (the text is its caption).
+ */
+export function messageContent(message: OutboundMessage): {
+  body?: string;
+  contentSid?: string;
+  contentVariables?: string;
+  mediaUrl?: string[];
+} {
+  if (message.template)
+    return {
+      contentSid: message.template.contentSid,
+      contentVariables: JSON.stringify({ "1": message.template.variable }),
+    };
+  if (message.file) {
+    if (!message.file.url) throw new Error("a WhatsApp file needs its public media URL");
+    return { mediaUrl: [message.file.url], ...(message.text ? { body: message.text } : {}) };
+  }
+  return { body: message.text };
+}
+
 /** Maps a Twilio failure: 429 and 5xx retry, other HTTP answers are final, no answer retries. */
 export function twilioSendFailure(err: unknown): SendResult {
   if (err instanceof loadTwilio().RestException) {
     const error = `twilio ${err.status}${err.code ? ` (code ${err.code})` : ""}: ${err.message}`;
-    return { ok: false, retryable: err.status === 429 || err.status >= 500, error };
+    return {
+      ok: false,
+      retryable: err.status === 429 || err.status >= 500,
+      error,
+      ...(err.code ? { errorCode: String(err.code) } : {}),
+    };
   }
   return { ok: false, retryable: true, error: `twilio unreachable: ${errorMessage(err)}` };
 }

@@ -198,8 +198,9 @@ export function otherChatNote(
 export function formatMessage(m: MessageRow, who?: string, note = ""): string {
   const error = m.error ? `  (error: ${oneLine(m.error, 80)})` : "";
   const media = m.media ? " [media]" : "";
+  const delivery = m.delivery_status ? `  [${m.delivery_status}${m.error_code ? ` ${m.error_code}` : ""}]` : "";
   const from = who ? `${who}  ` : "";
-  return `${m.created_at}  ${m.direction.padEnd(3)}  ${m.channel.padEnd(8)}  ${m.status.padEnd(10)}  ${from}${note}${oneLine(m.body)}${media}${error}`;
+  return `${m.created_at}  ${m.direction.padEnd(3)}  ${m.channel.padEnd(8)}  ${m.status.padEnd(10)}  ${from}${note}${oneLine(m.body)}${media}${delivery}${error}`;
 }
 
 const SET_STATUS_USAGE = `Usage: proxystaff set-status <tenant-id> <${ONBOARDING_STATUSES.join("|")}>`;

@@ -3,12 +3,16 @@
 export { agentHealthDetails } from "./agent-health.ts";
 export type { Conversation } from "./conversation.ts";
 export { createConversation } from "./conversation.ts";
+export { recordDeliveryStatus } from "./delivery-status.ts";
 export type { MessageCursor } from "./message-store.ts";
 export { insertInbound, listMessagePage, listMessages, parseMessageCursor } from "./message-store.ts";
-export type { Outbox } from "./outbox.ts";
+export { describeFile, FILE_LIMIT_BYTES, outboundFileRoutes } from "./outbound-files.ts";
+export type { OutboundFileReply, Outbox } from "./outbox.ts";
 export { createOutbox } from "./outbox.ts";
 export { queueCounts } from "./queue-store.ts";
 export { createRetention } from "./retention.ts";
 export type { SessionState } from "./session-store.ts";
 export { getSessionState, resetSession } from "./session-store.ts";
 export { appendTimeline, quoteForTimeline, readTimelineDay } from "./timeline.ts";
+export type { WhatsAppSendMode } from "./whatsapp-window.ts";
+export { OUTSIDE_WINDOW_ERROR, whatsappSendMode, whatsappTemplateSid } from "./whatsapp-window.ts";

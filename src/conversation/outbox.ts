@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { SQL } from "drizzle-orm";
 import { and, eq, sql } from "drizzle-orm";
-import type { Channel, ChannelName, ReplyKeyboard, SendResult } from "../channels/index.ts";
+import type {
+  Channel,
+  ChannelName,
+  OutboundFile,
+  ReplyKeyboard,
+  SendResult,
+  WhatsAppTemplateSend,
+} from "../channels/index.ts";
 import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
@@ -9,7 +16,17 @@ import type { Db } from "../db/index.ts";
 import { schema } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
 import type { Service } from "../ports.ts";
+import { getTenant } from "../tenants/index.ts";
+import type { StoredOutboundFile } from "./outbound-files.ts";
+import { outboundFileOf, parseOutboundFile, spoolFile, sweepSpool } from "./outbound-files.ts";
 import { isDeadLocalOwner, processOwnerId } from "./session-store.ts";
+import { appendTimeline, quoteForTimeline } from "./timeline.ts";
+import {
+  OUTSIDE_WINDOW_ERROR,
+  sendInWindow,
+  TEMPLATE_VARIABLE_MAX_CHARS,
+  whatsappSendMode,
+} from "./whatsapp-window.ts";
 
 /** A reply to deliver; `text` may be longer than the channel allows (it is split). */
 export interface OutboundReply {
@@ -23,6 +40,17 @@ export interface OutboundReply {
   kind?: "chat" | "task" | "command" | "system";
   /** Telegram: a reply keyboard to show (or remove) with the reply; carried by its last chunk. */
   keyboard?: ReplyKeyboard;
+}
+
+/** A file to deliver (send_file): the bytes are copied to the server's spool at once. */
+export interface OutboundFileReply {
+  tenantId: string | null;
+  channel: ChannelName;
+  chatId: string;
+  /** Shown under the file (may be empty). */
+  caption: string;
+  file: StoredOutboundFile;
+  bytes: Uint8Array;
 }
 
 export interface OutboxOptions {
@@ -52,16 +80,26 @@ export interface OutboxOptions {
 
 /** The outbox: stores replies `pending`, sends them through their channel, retries, marks `sent`/`failed`. */
 export interface Outbox extends Service {
-  /** Splits, stores every chunk `pending` (one insert), wakes the sender; resolves with the row ids in order. */
+  /**
+   * Splits, stores every chunk `pending` (one insert), wakes the sender; resolves with the row ids in order.
+   * A WhatsApp reply that will go as a template (outside the 24-hour window) is split to the template variable's limit.
+   */
   enqueue(reply: OutboundReply): Promise<string[]>;
+  /** Copies the file's bytes to the spool, stores one `pending` row (media = the file), wakes the sender; resolves with its id. */
+  enqueueFile(reply: OutboundFileReply): Promise<string>;
   /** Looks for due rows now (after a retry time passed, or rows written elsewhere). */
   wake(): void;
   /** Replies stored but not yet sent or failed. */
   pendingCount(): Promise<number>;
+  /** WhatsApp messages that failed in the last 24 h because the window was closed and no template was set. */
+  outsideWindowFailures(): Promise<number>;
 }
 
 interface ClaimedRow {
   id: string;
+  tenant_id: string | null;
+  kind: string;
+  media: string | null;
   channel: ChannelName;
   chat_id: string;
   body: string;
@@ -106,10 +144,41 @@ export function createOutbox(
     return rows[0] ?? null;
   }
 
+  /** Sends a claimed row (its file too); on WhatsApp the 24-hour window decides how (sendInWindow). */
+  async function sendRow(channel: Channel, row: ClaimedRow): Promise<SendResult> {
+    const stored = parseOutboundFile(row.media);
+    const file = stored ? outboundFileOf(ctx, row, stored) : undefined;
+    if (row.channel !== "whatsapp") return sendWithTimeout(channel, row, sendTimeoutMs, { file });
+    if (file && !file.url)
+      return {
+        ok: false,
+        retryable: false,
+        error:
+          "whatsapp_file_needs_public_url: WhatsApp fetches files from a public URL; set PUBLIC_URL (and a server secret) to send files",
+      };
+    return sendInWindow(
+      ctx,
+      { messageId: row.id, tenantId: row.tenant_id, chatId: row.chat_id, text: row.body, hasFile: file !== undefined },
+      (template) => sendWithTimeout(channel, row, sendTimeoutMs, { template, file }),
+    );
+  }
+
+  /** The tenant's timeline says which message did not go out and why (a scheduled task's outcome included). */
+  async function noteOutsideWindow(row: ClaimedRow): Promise<void> {
+    const tenant = row.tenant_id ? await getTenant(db, row.tenant_id).catch(() => null) : null;
+    if (!tenant) return;
+    const what = row.kind === "task" ? "A scheduled task's message" : "A WhatsApp message";
+    await appendTimeline(
+      ctx,
+      tenant,
+      `✗ ${what} was not delivered (${OUTSIDE_WINDOW_ERROR}): the customer last wrote more than 24 h ago and no WhatsApp template is set: ${quoteForTimeline(row.body, 120)}`,
+    );
+  }
+
   async function deliver(row: ClaimedRow): Promise<void> {
     const channel = channels.get(row.channel);
     const result: SendResult = channel
-      ? await sendWithTimeout(channel, row, sendTimeoutMs)
+      ? await sendRow(channel, row)
       : { ok: false, retryable: true, error: `channel ${row.channel} is off` };
     const fields = { messageId: row.id, channel: row.channel, chatId: row.chat_id, attempts: row.attempts };
     if (result.ok) {
@@ -136,9 +205,17 @@ export function createOutbox(
       const error = result.retryable ? `gave up after ${row.attempts} attempts: ${result.error}` : result.error;
       await db
         .update(messages)
-        .set({ status: "failed", error, processed_at: isoAt(clock.now()), lease_owner: null, lease_expires_at: null })
+        .set({
+          status: "failed",
+          error,
+          ...(result.errorCode ? { error_code: result.errorCode } : {}),
+          processed_at: isoAt(clock.now()),
+          lease_owner: null,
+          lease_expires_at: null,
+        })
         .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
       log.warn("reply failed", { ...fields, error });
+      if (error === OUTSIDE_WINDOW_ERROR) await noteOutsideWindow(row);
       return;
     }
     const delayMs = result.retryAfterMs ?? Math.min(maxBackoffMs, baseBackoffMs * 2 ** (row.attempts - 1));
@@ -231,10 +308,24 @@ export function createOutbox(
     return Number(row?.n ?? 0);
   }
 
+  async function outsideWindowFailures(): Promise<number> {
+    const [row] = await db.all<{ n: number }>(
+      sql`SELECT COUNT(*) AS n FROM messages WHERE direction = 'out' AND status = 'failed'
+        AND error = ${OUTSIDE_WINDOW_ERROR} AND created_at >= ${isoAt(clock.now() - 24 * 3_600_000)}`,
+    );
+    return Number(row?.n ?? 0);
+  }
+
   return {
     name: "outbox",
+    outsideWindowFailures,
     async enqueue(reply) {
-      const maxLength = channels.get(reply.channel)?.maxLength ?? DEFAULT_MAX_LENGTH[reply.channel];
+      const channelMax = channels.get(reply.channel)?.maxLength ?? DEFAULT_MAX_LENGTH[reply.channel];
+      // Outside the window each chunk becomes one template message: split to what its variable takes.
+      const isTemplate =
+        reply.channel === "whatsapp" &&
+        (await whatsappSendMode(ctx, { tenantId: reply.tenantId, chatId: reply.chatId })).mode === "template";
+      const maxLength = isTemplate ? Math.min(channelMax, TEMPLATE_VARIABLE_MAX_CHARS) : channelMax;
       const chunks = splitMessage(reply.text, maxLength);
       if (chunks.length === 0) return [];
       if (!channels.has(reply.channel))
@@ -258,10 +349,35 @@ export function createOutbox(
       wake();
       return rows.map((r) => r.id);
     },
+    async enqueueFile(reply) {
+      const now = isoAt(clock.now());
+      const id = randomUUID();
+      spoolFile(ctx.config, id, reply.bytes);
+      await db.insert(messages).values({
+        id,
+        tenant_id: reply.tenantId,
+        direction: "out",
+        channel: reply.channel,
+        chat_id: reply.chatId,
+        kind: "chat",
+        body: reply.caption,
+        media: JSON.stringify({ file: reply.file }),
+        status: "pending",
+        next_attempt_at: now,
+        created_at: now,
+      });
+      wake();
+      return id;
+    },
     wake,
     pendingCount,
     async start() {
       isRunning = true;
+      const removed = await sweepSpool(ctx).catch((err: unknown) => {
+        log.warn("spool sweep failed", { error: errorMessage(err) });
+        return 0;
+      });
+      if (removed > 0) log.info("removed sent files from the spool", { removed });
       await releaseDeadClaims();
       const pending = await pendingCount();
       if (pending > 0) log.info("outbox has pending replies from before; sending them", { pending });
@@ -275,7 +391,12 @@ export function createOutbox(
   };
 }
 
-async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: number): Promise<SendResult> {
+async function sendWithTimeout(
+  channel: Channel,
+  row: ClaimedRow,
+  timeoutMs: number,
+  extra: { template?: WhatsAppTemplateSend | undefined; file?: OutboundFile | undefined } = {},
+): Promise<SendResult> {
   let timeout: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<SendResult>((resolve) => {
     timeout = setTimeout(
@@ -291,6 +412,8 @@ async function sendWithTimeout(channel: Channel, row: ClaimedRow, timeoutMs: num
           chatId: row.chat_id,
           text: row.body,
           ...(row.reply_keyboard ? { keyboard: row.reply_keyboard } : {}),
+          ...(extra.template ? { template: extra.template } : {}),
+          ...(extra.file ? { file: extra.file } : {}),
         })
         .catch((err: unknown): SendResult => ({ ok: false, retryable: true, error: errorMessage(err) })),
       timedOut,
@@ -374,7 +497,7 @@ export function claimNextQuery(owner: string, now: string, leaseUntil: string, l
         AND (m.lease_expires_at IS NULL OR m.lease_expires_at <= ${now})
       ORDER BY m.rowid LIMIT 1)
     AND direction = 'out' AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= ${now})
-    RETURNING id, channel, chat_id, body, attempts, reply_keyboard`;
+    RETURNING id, tenant_id, kind, media, channel, chat_id, body, attempts, reply_keyboard`;
 }
 
 /**

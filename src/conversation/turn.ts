@@ -72,6 +72,7 @@ const TYPING_EVERY_MS = 4000;
 export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: ClaimedBatch) => Promise<void> {
   const log = ctx.log.child({ component: "turn" });
   const checkClaudeMd = createClaudeMdCheck(ctx);
+  const startTyping = createTypingIndicator();
 
   /** A crash after the reply was stored but before the rows were marked: mark them now, never run twice. */
   async function settleAnswered(batch: ClaimedBatch): Promise<MessageRow[]> {
@@ -346,13 +347,35 @@ export function toPromptItem(row: MessageRow): PromptItem {
   };
 }
 
-/** Shows "typing…" now and every few seconds until the returned stop() is called. */
-function startTyping(channel: Channel | undefined, chatId: string | undefined): () => void {
-  if (!channel?.showTyping || !chatId) return () => {};
-  const show = () => void channel.showTyping?.(chatId).catch(() => {}); // cosmetic: a failed "typing…" loses nothing
-  show();
-  const timer = setInterval(show, TYPING_EVERY_MS);
-  return () => clearInterval(timer);
+/** Starts "typing…" in a chat; the returned stop() ends this caller's share of it (calling it again does nothing). */
+export type StartTyping = (channel: Channel | undefined, chatId: string | undefined) => () => void;
+
+/**
+ * "typing…" per chat: shown at once and renewed every `everyMs` (Telegram shows it ~5 s) by one timer
+ * per chat, however many runs want it at once; the timer stops when the last of them stops.
+ */
+export function createTypingIndicator(everyMs = TYPING_EVERY_MS): StartTyping {
+  const chats = new Map<string, { holders: number; timer: ReturnType<typeof setInterval> }>();
+  return function startTyping(channel, chatId) {
+    if (!channel?.showTyping || !chatId) return () => {};
+    const key = `${channel.name}:${chatId}`;
+    const show = () => void channel.showTyping?.(chatId).catch(() => {}); // cosmetic: a failed "typing…" loses nothing
+    const entry = chats.get(key);
+    if (entry) entry.holders++;
+    else {
+      show();
+      chats.set(key, { holders: 1, timer: setInterval(show, everyMs) });
+    }
+    let isStopped = false;
+    return function stopTyping() {
+      if (isStopped) return;
+      isStopped = true;
+      const current = chats.get(key);
+      if (!current || --current.holders > 0) return;
+      clearInterval(current.timer);
+      chats.delete(key);
+    };
+  };
 }
 
 /** Brings a tenant's CLAUDE.md up to date before a run (see ensureClaudeMdCurrent); an unsafe file → UnsafeWorkspaceFileError. */

@@ -7,6 +7,7 @@ import type { RouteModule } from "../ports.ts";
 import type { IssuedRunToken } from "../run-tokens.ts";
 import { RunTokenStore } from "../run-tokens.ts";
 import { sendEmailTool } from "./email.ts";
+import { sendFileTool } from "./file-tool.ts";
 import type { ToolCaller, ToolEnv } from "./tool-kit.ts";
 import { registerProxyTool } from "./tool-kit.ts";
 import {
@@ -78,6 +79,7 @@ export function createToolServer(env: Omit<ToolEnv, "redact">): McpServer {
   registerProxyTool(server, env, listTasksTool);
   registerProxyTool(server, env, cancelTaskTool);
   registerProxyTool(server, env, sendMessageTool);
+  registerProxyTool(server, env, sendFileTool);
   registerProxyTool(server, env, updateBusinessProfileTool);
   registerProxyTool(server, env, setOnboardingStatusTool);
   registerProxyTool(server, env, sendEmailTool);

@@ -4,7 +4,8 @@ import type { z } from "zod";
 import { ZodError } from "zod";
 import type { ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
-import { appendTimeline } from "../conversation/index.ts";
+import type { OutboundFileReply, WhatsAppSendMode } from "../conversation/index.ts";
+import { appendTimeline, whatsappSendMode } from "../conversation/index.ts";
 import { getCredential } from "../credentials/index.ts";
 import type { TaskRow } from "../db/schema.ts";
 import { AppError, describeZodError, errorMessage } from "../errors.ts";
@@ -179,6 +180,8 @@ export interface ToolOutbox {
     text: string;
     kind: "chat" | "system";
   }): Promise<unknown>;
+  /** Stores a file to send (send_file); without it files cannot be sent from here. */
+  enqueueFile?(reply: OutboundFileReply): Promise<string>;
 }
 
 /** What the tools are handed by the server wiring. */
@@ -215,6 +218,8 @@ export interface NewAgentTask {
   /** ISO-8601 time with an offset. */
   run_at?: string;
   in_minutes?: number;
+  /** Recurring: a missed slot older than this is skipped (default 3600 s; 0 = never catch up). */
+  catch_up_window_s?: number;
 }
 
 /**
@@ -237,6 +242,8 @@ export interface ToolBackends {
   /** A decrypted credential of this tenant, or null when not set. */
   getCredential(tenantId: string, key: string): Promise<string | null>;
   appendTimeline(tenant: Tenant, line: string): Promise<void>;
+  /** How a WhatsApp message to this chat would go now: free text, the template, or not at all (window closed). */
+  whatsappSendMode(tenant: Tenant, chatId: string): Promise<WhatsAppSendMode>;
 }
 
 /** Most tasks list_tasks reads for one tenant. */
@@ -256,5 +263,6 @@ export function createToolBackends(ctx: AppContext): ToolBackends {
     appendTimeline: async (tenant, line) => {
       await appendTimeline(ctx, tenant, line);
     },
+    whatsappSendMode: (tenant, chatId) => whatsappSendMode(ctx, { tenantId: tenant.id, chatId }),
   };
 }

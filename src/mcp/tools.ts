@@ -30,6 +30,7 @@ export const sendMessageTool = defineTool({
         "This business has no linked chat yet, so nothing can be sent now. Put it in your answer instead.",
       );
     }
+    const mode = chat.channel === "whatsapp" ? await env.backends.whatsappSendMode(env.tenant, chat.chatId) : null;
     await env.deps.outbox.enqueue({
       tenantId: env.caller.tenantId,
       channel: chat.channel,
@@ -37,10 +38,22 @@ export const sendMessageTool = defineTool({
       text: input.text,
       kind: "chat",
     });
+    if (mode?.mode === "closed") {
+      // Stored (the text is kept, the row is marked failed by the outbox) so the operator sees what was meant.
+      throw new ToolFailure(
+        "Not delivered (outside_whatsapp_window): the customer last wrote more than 24 hours ago, and WhatsApp only " +
+          "accepts a business's free-form messages within 24 hours of the customer's last message. No WhatsApp " +
+          "template (WHATSAPP_TEMPLATE_SID) is set up for this business, so nothing can reach them until they write " +
+          "again. Tell the operator if this matters.",
+      );
+    }
     return {
-      text: "Queued for delivery to the customer's chat.",
+      text:
+        mode?.mode === "template"
+          ? "Queued for delivery. The customer last wrote more than 24 hours ago, so it goes as the business's approved WhatsApp template (text flattened to one line, at most 255 characters per message)."
+          : "Queued for delivery to the customer's chat.",
       timeline: `sent a message: "${excerpt(input.text)}"`,
-      fields: { channel: chat.channel, chars: input.text.length },
+      fields: { channel: chat.channel, chars: input.text.length, ...(mode ? { whatsappMode: mode.mode } : {}) },
     };
   },
 });
@@ -161,6 +174,16 @@ export const scheduleTaskTool = defineTool({
       .max(MAX_IN_MINUTES, `in_minutes must be at most ${MAX_IN_MINUTES} (one year)`)
       .optional()
       .describe("One-time run this many minutes from now."),
+    catch_up_window_s: z
+      .number()
+      .int("catch_up_window_s must be a whole number of seconds")
+      .min(0, "catch_up_window_s must be at least 0")
+      .max(604_800, "catch_up_window_s must be at most 604800 (7 days)")
+      .optional()
+      .describe(
+        "Recurring only: if the server was down at a run time, run late only when that time is at most this many " +
+          "seconds ago, else skip to the next one (default 3600; 0 = never run late). E.g. 0 for a 9 am reminder that is useless at noon.",
+      ),
   },
   async run(input, env) {
     const given = (["cron", "run_at", "in_minutes"] as const).filter((k) => input[k] !== undefined);
@@ -178,6 +201,7 @@ export const scheduleTaskTool = defineTool({
       ...(input.cron !== undefined ? { cron: input.cron } : {}),
       ...(runAt !== undefined ? { run_at: runAt } : {}),
       ...(input.timezone !== undefined ? { timezone: input.timezone } : {}),
+      ...(input.catch_up_window_s !== undefined ? { catch_up_window_s: input.catch_up_window_s } : {}),
     });
     env.deps.scheduler?.wake();
     const when = describeSchedule(task);
@@ -262,5 +286,6 @@ function presentTask(task: TaskRow) {
     created_by: task.created_by,
     attempts: task.attempts,
     last_error: task.last_error,
+    catch_up_window_s: task.catch_up_window_s,
   };
 }

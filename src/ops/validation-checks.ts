@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { AppContext } from "../context.ts";
-import { getSessionState, listMessages } from "../conversation/index.ts";
+import { getSessionState, listMessages, whatsappTemplateSid } from "../conversation/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import {
   CHANNELS,
@@ -177,6 +177,29 @@ export function checkWorkspace(ctx: AppContext, t: Tenant): ValidationCheck[] {
 
 /** How many of the tenant's newest messages are searched for one the customer sent on WhatsApp. */
 const WHATSAPP_RECENT_MESSAGES = 50;
+
+/**
+ * WhatsApp only: whether messages outside the 24-hour window (scheduled reminders, late replies) can go
+ * out as an approved template; without one they fail with outside_whatsapp_window. Null for Telegram.
+ */
+export async function checkWhatsAppTemplate(ctx: AppContext, t: Tenant): Promise<ValidationCheck | null> {
+  if (t.channel !== "whatsapp") return null;
+  const sid = await whatsappTemplateSid(ctx, t.id);
+  if (sid) {
+    return {
+      name: "whatsapp_template",
+      status: "ok",
+      detail: `Messages outside WhatsApp's 24-hour window go as the template ${sid}.`,
+    };
+  }
+  return {
+    name: "whatsapp_template",
+    status: "warn",
+    detail:
+      "No WhatsApp template: once the customer has not written for 24 hours, scheduled reminders, send_message and late replies fail (outside_whatsapp_window).",
+    fix: `Create a template with one variable ({{1}}) in Twilio's Content Template Builder, get it approved for WhatsApp, then set WHATSAPP_TEMPLATE_SID=HX… for the platform, or POST /admin/tenants/${t.id}/credentials with {"credentials": {"WHATSAPP_TEMPLATE_SID": "HX…"}} (docs/channels.md).`,
+  };
+}
 
 export async function checkLink(ctx: AppContext, t: Tenant): Promise<ValidationCheck> {
   const channel: string = t.channel;

@@ -22,6 +22,7 @@ import {
   checkRecord,
   checkSession,
   checkTimezone,
+  checkWhatsAppTemplate,
   checkWorkspace,
   serverSideCheck,
 } from "./validation-checks.ts";
@@ -68,6 +69,7 @@ export async function validateTenant(
     checkTimezone(tenant),
     ...(await guarded("workspace", () => checkWorkspace(ctx, tenant))),
     ...(await guarded("link", () => checkLink(ctx, tenant))),
+    ...(await guarded("whatsapp_template", async () => (await checkWhatsAppTemplate(ctx, tenant)) ?? [])),
     checkAgentSandbox(ctx.config, options.sandbox),
     checkModelGateway(ctx.config),
   ];

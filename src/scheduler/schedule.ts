@@ -49,6 +49,12 @@ export function nextSlotAfter(pattern: string, timezone: string, afterMs: number
   return next ? next.getTime() : null;
 }
 
+/** The newest slot of `pattern` at or before `atMs`, in ms; null when there is none. */
+export function newestSlotAtOrBefore(pattern: string, timezone: string, atMs: number): number | null {
+  const [previous] = cronFor(pattern, timezone).previousRuns(1, new Date(atMs + 1));
+  return previous ? previous.getTime() : null;
+}
+
 /**
  * How many slots of `pattern` fall in (fromMs, toMs]: 0 or 1 means on time; more means slots
  * were missed (e.g. during downtime) and collapse into one run. Counting stops at `limit`.

@@ -5,7 +5,14 @@ import type { Tenant } from "../tenants/index.ts";
 import { getTenant, servingRefusal } from "../tenants/index.ts";
 import type { TaskTransition } from "./claims.ts";
 import { claimDueTasks, findStaleClaims, renewClaims, transitionRunning } from "./claims.ts";
-import { dayAround, MAX_ATTEMPTS, nextSlotAfter, retryDelayMs, slotsBetween } from "./schedule.ts";
+import {
+  dayAround,
+  MAX_ATTEMPTS,
+  newestSlotAtOrBefore,
+  nextSlotAfter,
+  retryDelayMs,
+  slotsBetween,
+} from "./schedule.ts";
 import type { Task } from "./tasks.ts";
 import { findTask } from "./tasks.ts";
 
@@ -181,6 +188,11 @@ export class TaskRuns {
       await this.apply(task, afterTenantPaused(task, nowMs), nowMs, "task skipped: tenant paused");
       return;
     }
+    const missed = afterMissedSlot(task, nowMs);
+    if (missed) {
+      await this.apply(task, missed, nowMs, "task slot skipped: missed longer ago than its catch-up window");
+      return;
+    }
     const nextDayMs = await this.dailyCapReachedUntil(tenant, nowMs);
     if (nextDayMs !== null) {
       const cap = this.ctx.config.TASK_MAX_RUNS_PER_DAY;
@@ -346,6 +358,41 @@ export function afterDailyCap(task: Task, nextDayMs: number, cap: number): Outco
   return {
     change: { status: "PENDING", next_run_at: isoAt(nextMs), last_error: DEFERRED_DAILY_CAP, claimed_at: null },
     note: `${label(task)} did not run: this business reached its limit of ${cap} scheduled-task runs today; next run ${isoAt(nextMs)}.`,
+  };
+}
+
+/** last_error of a recurring task whose missed slot was skipped (older than its catch_up_window_s). */
+export const SKIPPED_MISSED_SLOT = "skipped: the missed slot was older than the task's catch-up window";
+/** How late a slot may start and still count as on time, whatever the window (the loop's own latency). */
+export const ON_TIME_GRACE_MS = 60_000;
+
+/**
+ * A recurring task claimed late (the server was down): the newest slot it missed decides. Older than the
+ * task's catch_up_window_s (at least ON_TIME_GRACE_MS, so 0 = never catch up still lets the loop's normal
+ * latency through) → no run: PENDING at the next slot, and a timeline line says so. Else null: it runs once.
+ * Retries (attempts > 0) are late on purpose and one-shots always run.
+ */
+export function afterMissedSlot(task: Task, nowMs: number): Outcome | null {
+  const slotMs = task.slot_at ? Date.parse(task.slot_at) : Number.NaN;
+  if (!task.cron || task.attempts > 0 || !Number.isFinite(slotMs)) return null;
+  let newestMs: number;
+  try {
+    newestMs = Math.max(slotMs, newestSlotAtOrBefore(task.cron, task.timezone, nowMs) ?? slotMs);
+  } catch {
+    return null; // an invalid pattern is reported when the run ends
+  }
+  const lateMs = nowMs - newestMs;
+  if (lateMs <= Math.max(task.catch_up_window_s * 1000, ON_TIME_GRACE_MS)) return null;
+  const next = nextSlot(task, nowMs);
+  if ("invalid" in next || next.ms === null) return null;
+  return {
+    change: {
+      status: "PENDING",
+      next_run_at: task.paused ? null : isoAt(next.ms),
+      last_error: SKIPPED_MISSED_SLOT,
+      claimed_at: null,
+    },
+    note: `${label(task)} skipped the run due ${isoAt(newestMs)}: it was missed (the server was down) and is ${Math.round(lateMs / 60_000)} min late, more than its catch-up window of ${task.catch_up_window_s} s; next run ${isoAt(next.ms)}.`,
   };
 }
 

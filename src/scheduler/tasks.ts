@@ -103,6 +103,7 @@ export async function createTask(
       timezone,
       next_run_at: isoAt(nextMs),
       status: "PENDING",
+      ...(data.catch_up_window_s !== undefined ? { catch_up_window_s: data.catch_up_window_s } : {}),
       created_by: createdBy,
       created_at: isoAt(nowMs),
       updated_at: isoAt(nowMs),
@@ -228,6 +229,7 @@ export async function updateTask(
       timezone,
       paused,
       next_run_at: nextRunAt,
+      catch_up_window_s: change.catch_up_window_s ?? existing.catch_up_window_s,
       attempts: isScheduleChange ? 0 : existing.attempts,
       updated_at: isoAt(nowMs),
     })
@@ -239,6 +241,9 @@ export async function updateTask(
   signalTasksChanged(ctx.db);
   return task;
 }
+
+/** Longest catch-up window a task may have: 7 days. */
+export const MAX_CATCH_UP_WINDOW_S = 7 * 24 * 3600;
 
 /**
  * What a new task looks like at every boundary (admin API, MCP tool, CLI). Exactly one of
@@ -257,6 +262,15 @@ export const newTaskShape = {
     .optional()
     .describe('One-shot: ISO-8601 time ("2026-12-01T09:00:00Z", or without offset = local time in timezone).'),
   in_minutes: z.number().int().positive().max(525_600).optional().describe("One-shot: this many minutes from now."),
+  catch_up_window_s: z
+    .number()
+    .int("catch_up_window_s must be a whole number of seconds")
+    .min(0, "catch_up_window_s must be at least 0 (0 = never catch up)")
+    .max(MAX_CATCH_UP_WINDOW_S, `catch_up_window_s must be at most ${MAX_CATCH_UP_WINDOW_S} (7 days)`)
+    .optional()
+    .describe(
+      "Recurring: a slot missed (server down) longer ago than this many seconds is skipped instead of run late; default 3600, 0 = never catch up.",
+    ),
 };
 export const newTaskSchema = z.object(newTaskShape);
 export type NewTaskInput = z.infer<typeof newTaskSchema>;
@@ -268,6 +282,7 @@ export const taskPatchSchema = z.object({
   run_at: z.string().optional(),
   timezone: z.string().optional(),
   prompt: z.string().optional(),
+  catch_up_window_s: newTaskShape.catch_up_window_s,
 });
 export type TaskPatch = z.infer<typeof taskPatchSchema>;
 

@@ -44,6 +44,7 @@ export { initWorkspace } from "./workspace.ts";
 export {
   appendWorkspaceFile,
   MAX_ENV_FILE_BYTES,
+  readWorkspaceBytes,
   readWorkspaceFile,
   statWorkspaceEntry,
   tenantConfigDirPath,

@@ -109,6 +109,30 @@ export function readWorkspaceFile(
   });
 }
 
+/**
+ * Reads a regular file of the workspace as bytes (files the agent asks to send); same rules as
+ * readWorkspaceFile: null when missing, a link, FIFO, device, hard link or a file over `maxBytes` →
+ * UnsafeWorkspaceFileError.
+ */
+export function readWorkspaceBytes(
+  config: WorkspaceConfig,
+  tenantId: string,
+  relativePath: string,
+  maxBytes: number,
+): Uint8Array | null {
+  return inParent(config, tenantId, relativePath, false, (dirFd, name) => {
+    const fd = openFile(tenantId, relativePath, at(dirFd, name), OPEN_READ);
+    if (fd === null) return null;
+    try {
+      const info = checkRegular(tenantId, relativePath, fd, at(dirFd, name));
+      if (info.size > maxBytes) throw tooLarge(tenantId, relativePath, info.size, maxBytes);
+      return readCappedBytes(tenantId, relativePath, fd, maxBytes);
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
 /** lstat of an entry of the workspace (the entry itself is not followed, nor any folder on its way); null when missing. */
 export function statWorkspaceEntry(config: WorkspaceConfig, tenantId: string, relativePath: string): Stats | null {
   return inParent(
@@ -345,6 +369,10 @@ function checkRegular(tenantId: string, shown: string, fd: number, path: string)
 }
 
 function readCapped(tenantId: string, shown: string, fd: number, maxBytes: number): string {
+  return Buffer.from(readCappedBytes(tenantId, shown, fd, maxBytes)).toString("utf8");
+}
+
+function readCappedBytes(tenantId: string, shown: string, fd: number, maxBytes: number): Uint8Array {
   const buffer = Buffer.alloc(maxBytes + 1);
   let total = 0;
   while (total < buffer.length) {
@@ -353,7 +381,7 @@ function readCapped(tenantId: string, shown: string, fd: number, maxBytes: numbe
     total += n;
   }
   if (total > maxBytes) throw tooLarge(tenantId, shown, total, maxBytes);
-  return buffer.subarray(0, total).toString("utf8");
+  return buffer.subarray(0, total);
 }
 
 function writeAll(fd: number, content: string | Uint8Array): void {

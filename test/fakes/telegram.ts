@@ -21,6 +21,23 @@ export interface FakeTelegramSent {
   params: Record<string, unknown>;
 }
 
+/** One sendPhoto / sendDocument the bot made (successful ones only), with the uploaded bytes. */
+export interface FakeTelegramSentFile {
+  method: "sendPhoto" | "sendDocument";
+  chat_id: string;
+  caption: string;
+  message_id: number;
+  fileName: string;
+  bytes: Uint8Array;
+}
+
+/** A file part of a multipart request. */
+interface Upload {
+  field: string;
+  name: string;
+  bytes: Uint8Array;
+}
+
 export interface FakeTelegramFile {
   file_id: string;
   file_unique_id: string;
@@ -34,6 +51,8 @@ export interface FakeTelegram {
   token: string;
   /** Successful sendMessage calls, in order. */
   sent: FakeTelegramSent[];
+  /** Successful sendPhoto / sendDocument calls (multipart uploads), in order. */
+  sentFiles: FakeTelegramSentFile[];
   /** Every API call, in order (including failed ones). */
   calls: FakeTelegramCall[];
   /** Update ids handed out by getUpdates, in order (repeats show up twice). */
@@ -56,6 +75,7 @@ export const FAKE_BOT_TOKEN = "123456:TEST-fake_bot_token";
 export function startFakeTelegram(options: { token?: string } = {}): FakeTelegram {
   const token = options.token ?? FAKE_BOT_TOKEN;
   const sent: FakeTelegramSent[] = [];
+  const sentFiles: FakeTelegramSentFile[] = [];
   const calls: FakeTelegramCall[] = [];
   const served: number[] = [];
   const failures = new Map<string, { kind: FakeTelegramFailure; retryAfterS: number }[]>();
@@ -99,7 +119,12 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
     return ok(batch);
   }
 
-  async function handleMethod(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<Response> {
+  async function handleMethod(
+    method: string,
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+    uploads: Upload[] = [],
+  ): Promise<Response> {
     calls.push({ method, params });
     const queued = failures.get(method);
     const failure = queued?.shift();
@@ -148,6 +173,25 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
           text: params.text,
         });
       }
+      case "sendPhoto":
+      case "sendDocument": {
+        const upload = uploads[0];
+        if (!upload) return fail(400, "Bad Request: there is no file in the request");
+        const message_id = nextMessageId++;
+        sentFiles.push({
+          method,
+          chat_id: String(params.chat_id),
+          caption: String(params.caption ?? ""),
+          message_id,
+          fileName: upload.name,
+          bytes: upload.bytes,
+        });
+        return ok({
+          message_id,
+          date: Math.floor(Date.now() / 1000),
+          chat: { id: Number(params.chat_id), type: "private" },
+        });
+      }
       case "getFile": {
         const entry = files.get(String(params.file_id));
         return entry ? ok(entry.file) : fail(400, "Bad Request: invalid file_id");
@@ -168,13 +212,15 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
     const match = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
     if (!match) return new Response("not found", { status: 404 });
     if (match[1] !== token) return fail(401, "Unauthorized");
-    return handleMethod(match[2] ?? "", await readParams(req, url), req.signal);
+    const uploads: Upload[] = [];
+    return handleMethod(match[2] ?? "", await readParams(req, url, uploads), req.signal, uploads);
   });
 
   const fake: FakeTelegram = {
     url: loopback.url,
     token,
     sent,
+    sentFiles,
     calls,
     served,
     /** Derived from the calls: the last setWebhook, unless a deleteWebhook came after it. */
@@ -217,14 +263,20 @@ export function startFakeTelegram(options: { token?: string } = {}): FakeTelegra
   return fake;
 }
 
-async function readParams(req: Request, url: URL): Promise<Record<string, unknown>> {
+async function readParams(req: Request, url: URL, uploads: Upload[] = []): Promise<Record<string, unknown>> {
   const params: Record<string, unknown> = Object.fromEntries(url.searchParams);
   if (req.method !== "POST") return params;
   const type = req.headers.get("content-type") ?? "";
   if (type.includes("application/json")) Object.assign(params, (await req.json()) as Record<string, unknown>);
   else if (type.includes("form")) {
     const form = await req.formData();
-    for (const [key, value] of form.entries()) params[key] = typeof value === "string" ? value : "[file]";
+    for (const [key, value] of form.entries()) {
+      if (typeof value === "string") params[key] = value;
+      else {
+        params[key] = "[file]";
+        uploads.push({ field: key, name: value.name, bytes: new Uint8Array(await value.arrayBuffer()) });
+      }
+    }
   }
   return params;
 }

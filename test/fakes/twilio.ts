@@ -1,7 +1,10 @@
 /**
  * A loopback fake of Twilio's Messages API (127.0.0.1, port 0): records messages.create calls and
  * answers like Twilio; fails the next calls on request; serves media files behind the account's basic
- * auth; and signs inbound WhatsApp webhooks the way Twilio does.
+ * auth; and signs inbound WhatsApp webhooks the way Twilio does. It knows WhatsApp's 24-hour window
+ * (with `enforceWindow`: a free-form Body to a number that has not written within 24 h of the fake's
+ * clock → 63016; a ContentSid template always goes), fetches MediaUrls like Twilio, and posts signed
+ * status callbacks to a message's StatusCallback.
  */
 import twilio from "twilio";
 import { serveLoopback } from "./loopback.ts";
@@ -15,6 +18,25 @@ export interface FakeTwilioSent {
   to: string;
   body: string;
   accountSid: string;
+  /** Set when the message was sent as a template (then `body` is ""). */
+  contentSid?: string;
+  /** The ContentVariables JSON as sent. */
+  contentVariables?: string;
+  statusCallback?: string;
+  mediaUrls: string[];
+  /** What fetching each MediaUrl gave (done when the message is created, as Twilio does). */
+  fetchedMedia: { url: string; status: number; contentType: string | null; bytes: Uint8Array }[];
+}
+
+export interface FakeTwilioOptions {
+  accountSid?: string;
+  authToken?: string;
+  /** Refuse free-form messages outside the 24-hour window (63016). Default false. */
+  enforceWindow?: boolean;
+  /** The fake's clock for the window. Default Date.now. */
+  now?: () => number;
+  /** How the fake fetches a MediaUrl (tests route the public URL to their app). Default fetch. */
+  fetchMedia?: (url: string) => Promise<Response>;
 }
 
 export interface FakeTwilio {
@@ -28,6 +50,21 @@ export interface FakeTwilio {
   /** Media requests and whether their basic auth was right. */
   mediaRequests: { path: string; authorized: boolean }[];
   failNext(kind: FakeTwilioFailure, n?: number): void;
+  /** Records that `phone` (E.164) wrote at `atMs` (default the fake's now): the window rule counts from it. */
+  noteInbound(phone: string, atMs?: number): void;
+  /**
+   * Posts a signed status callback for a sent message to its StatusCallback (signed over that URL);
+   * `deliver` takes the request instead of fetch (a test's in-process app).
+   */
+  sendStatus(
+    sid: string,
+    status: string,
+    options?: {
+      errorCode?: string;
+      deliver?: (req: Request) => Response | Promise<Response>;
+      signature?: string | null;
+    },
+  ): Promise<Response>;
   /** Stores a media file; returns its MediaUrl (fetching it needs the account's basic auth). */
   addMedia(content: Uint8Array | string, contentType: string): string;
   stop(): Promise<void>;
@@ -36,13 +73,16 @@ export interface FakeTwilio {
 export const FAKE_TWILIO_SID = `AC${"0123456789abcdef".repeat(2)}`;
 export const FAKE_TWILIO_TOKEN = "fake-twilio-auth-token-123";
 
-export function startFakeTwilio(options: { accountSid?: string; authToken?: string } = {}): FakeTwilio {
+export function startFakeTwilio(options: FakeTwilioOptions = {}): FakeTwilio {
   const accountSid = options.accountSid ?? FAKE_TWILIO_SID;
   const authToken = options.authToken ?? FAKE_TWILIO_TOKEN;
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString("base64")}`;
   const failures: FakeTwilioFailure[] = [];
   const media = new Map<string, { content: Uint8Array; contentType: string }>();
   let counter = 0;
+  const lastInbound = new Map<string, number>();
+  const clock = options.now ?? Date.now;
+  const fetchMedia = options.fetchMedia ?? ((url: string) => fetch(url));
 
   const twilioError = (status: number, code: number, message: string) =>
     Response.json({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, { status });
@@ -68,8 +108,36 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
       const v = form.get(key);
       return typeof v === "string" ? v : "";
     };
+    const contentSid = value("ContentSid");
+    const to = value("To");
+    if (contentSid === "" && options.enforceWindow) {
+      const last = lastInbound.get(to.replace(/^whatsapp:/, ""));
+      if (last === undefined || clock() - last >= 24 * 3_600_000)
+        return twilioError(400, 63016, "Failed to send freeform message because you are outside the allowed window.");
+    }
+    const mediaUrls = form.getAll("MediaUrl").filter((v): v is string => typeof v === "string");
+    const fetchedMedia: FakeTwilioSent["fetchedMedia"] = [];
+    for (const url of mediaUrls) {
+      const res = await fetchMedia(url);
+      fetchedMedia.push({
+        url,
+        status: res.status,
+        contentType: res.headers.get("content-type"),
+        bytes: new Uint8Array(await res.arrayBuffer()),
+      });
+    }
     const sid = `SM${(++counter).toString(16).padStart(32, "0")}`;
-    const message = { sid, from: value("From"), to: value("To"), body: value("Body"), accountSid };
+    const message: FakeTwilioSent = {
+      sid,
+      from: value("From"),
+      to,
+      body: value("Body"),
+      accountSid,
+      ...(contentSid ? { contentSid, contentVariables: value("ContentVariables") } : {}),
+      ...(value("StatusCallback") ? { statusCallback: value("StatusCallback") } : {}),
+      mediaUrls,
+      fetchedMedia,
+    };
     fake.sent.push(message);
     const now = new Date().toUTCString();
     return Response.json(
@@ -120,6 +188,28 @@ export function startFakeTwilio(options: { accountSid?: string; authToken?: stri
     mediaRequests: [],
     failNext(kind, n = 1) {
       for (let i = 0; i < n; i++) failures.push(kind);
+    },
+    noteInbound(phone, atMs) {
+      lastInbound.set(phone, atMs ?? clock());
+    },
+    async sendStatus(sid, status, opts = {}) {
+      const message = fake.sent.find((m) => m.sid === sid);
+      if (!message?.statusCallback) throw new Error(`message ${sid} was sent without a StatusCallback`);
+      const params: Record<string, string> = {
+        MessageSid: sid,
+        SmsSid: sid,
+        AccountSid: accountSid,
+        From: message.from,
+        To: message.to,
+        MessageStatus: status,
+        SmsStatus: status,
+        ChannelPrefix: "whatsapp",
+        ApiVersion: "2010-04-01",
+      };
+      if (opts.errorCode) params.ErrorCode = opts.errorCode;
+      const signedUrl = message.statusCallback;
+      const req = signedWhatsAppRequest(signedUrl, signedUrl, params, { authToken, signature: opts.signature });
+      return opts.deliver ? await opts.deliver(req) : fetch(req);
     },
     addMedia(content, contentType) {
       counter++;

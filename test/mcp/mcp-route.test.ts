@@ -9,6 +9,7 @@ const TOOL_NAMES = [
   "list_tasks",
   "cancel_task",
   "send_message",
+  "send_file",
   "update_business_profile",
   "set_onboarding_status",
   "send_email",

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { schema } from "../../src/db/index.ts";
 import { linkedChatOf } from "../../src/mcp/tool-kit.ts";
 import { createTenant, getTenant, setOnboardingStatus } from "../../src/tenants/index.ts";
 import { useToolsFixture } from "./setup.ts";
@@ -20,10 +21,36 @@ describe("send_message", () => {
   test("a WhatsApp tenant is reached at its phone number", async () => {
     const w = await createTenant(f.ctx, { name: "Willow Salon", phone: "+18015550199", channel: "whatsapp" });
     expect(linkedChatOf(w)).toEqual({ channel: "whatsapp", chatId: "+18015550199" });
+    await customerWrote(w.id, "+18015550199", Date.now() - 3_600_000);
     const { token } = f.tools.issueToken(w.id, "run-w");
     expect((await f.client.call(token, "send_message", { text: "hi" })).isError).toBe(false);
     expect(f.outbox.at(-1)).toMatchObject({ tenantId: w.id, channel: "whatsapp", chatId: "+18015550199" });
   });
+
+  test("WhatsApp, customer last wrote 25 h ago, no template: the result says outside_whatsapp_window (text still stored)", async () => {
+    const w = await createTenant(f.ctx, { name: "Willow Salon", phone: "+18015550199", channel: "whatsapp" });
+    await customerWrote(w.id, "+18015550199", Date.now() - 25 * 3_600_000);
+    const { token } = f.tools.issueToken(w.id, "run-w");
+    const result = await f.client.call(token, "send_message", { text: "Your order is ready" });
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain("outside_whatsapp_window");
+    expect(f.outbox.at(-1)).toMatchObject({ tenantId: w.id, text: "Your order is ready" });
+  });
+
+  /** An inbound WhatsApp row the customer sent at `atMs`. */
+  async function customerWrote(tenantId: string, phone: string, atMs: number) {
+    await f.ctx.db.insert(schema.messages).values({
+      id: crypto.randomUUID(),
+      tenant_id: tenantId,
+      direction: "in",
+      channel: "whatsapp",
+      chat_id: phone,
+      external_id: `SM${crypto.randomUUID().replace(/-/g, "")}`,
+      kind: "chat",
+      status: "done",
+      created_at: new Date(atMs).toISOString(),
+    });
+  }
 
   test("one run may send at most 20 messages; a new run starts afresh", async () => {
     const { token } = f.tools.issueToken(f.a.id, "run-loop");

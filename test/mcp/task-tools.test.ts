@@ -55,6 +55,24 @@ describe("task tools", () => {
     expect(tasks.map((t) => t.cron ?? t.run_at).sort()).toEqual(["0 9 * * 1-5", at].sort());
   });
 
+  test("schedule_task takes catch_up_window_s (0 = never run late); out of bounds is a tool error", async () => {
+    const ok = await f.client.call(tokenA, "schedule_task", {
+      prompt: "9 am reminder",
+      cron: "0 9 * * *",
+      catch_up_window_s: 0,
+    });
+    expect(ok.isError).toBe(false);
+    const [task] = await listTasks(f.ctx.db, { tenantId: f.a.id });
+    expect(task?.catch_up_window_s).toBe(0);
+    const bad = await f.client.call(tokenA, "schedule_task", {
+      prompt: "x",
+      cron: "0 9 * * *",
+      catch_up_window_s: 10_000_000,
+    });
+    expect(bad.isError).toBe(true);
+    expect(bad.text).toContain("catch_up_window_s");
+  });
+
   test("bad schedules are tool errors that say what to fix, and nothing is stored", async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ prompt: "x" }, "exactly one of cron"],

@@ -8,6 +8,7 @@ import {
   resetSession,
 } from "../../conversation/index.ts";
 import type { MessageRow } from "../../db/index.ts";
+import { DELIVERY_STATUSES } from "../../db/schema.ts";
 import { requireTenant } from "../../tenants/index.ts";
 import type { AdminApi } from "./api.ts";
 import { errorResponses, jsonResponse, TenantIdParams } from "./api.ts";
@@ -58,6 +59,13 @@ const MessageSchema = z
     error: z.string().nullable(),
     task_id: z.string().nullable(),
     reply_to: z.string().nullable(),
+    delivery_status: z.enum(DELIVERY_STATUSES).nullable().openapi({
+      description: "Outbound WhatsApp: what Twilio's status callbacks reported (only moves forward); null before any",
+    }),
+    error_code: z
+      .string()
+      .nullable()
+      .openapi({ description: "The platform's error code of a failed or undelivered message" }),
     created_at: z.string(),
     processed_at: z.string().nullable(),
   })

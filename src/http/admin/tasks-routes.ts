@@ -46,6 +46,10 @@ const TaskSchema = z
     slot_at: z.string().nullable(),
     claimed_at: z.string().nullable(),
     last_run_at: z.string().nullable(),
+    catch_up_window_s: z.number().int().openapi({
+      description:
+        "A missed recurring slot older than this many seconds is skipped, not caught up (0 = never catch up)",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -74,9 +78,9 @@ const TaskParams = TenantIdParams.extend({
 /**
  * The operators' task routes on the admin OpenAPI app:
  *   GET    /admin/tenants/:id/tasks?status=PENDING&limit=200  → {tasks: [...]}, soonest first
- *   POST   /admin/tenants/:id/tasks   {prompt, cron?, timezone?, run_at?, in_minutes?} → 201 task
+ *   POST   /admin/tenants/:id/tasks   {prompt, cron?, timezone?, run_at?, in_minutes?, catch_up_window_s?} → 201 task
  *   GET    /admin/tenants/:id/tasks/:taskId → task
- *   PATCH  /admin/tenants/:id/tasks/:taskId {paused?, cron?, run_at?, timezone?, prompt?} → task
+ *   PATCH  /admin/tenants/:id/tasks/:taskId {paused?, cron?, run_at?, timezone?, prompt?, catch_up_window_s?} → task
  *   DELETE /admin/tenants/:id/tasks/:taskId → the cancelled task
  * A task id of another tenant is 404; unknown body fields are refused (400). Every change re-arms the scheduler.
  */

@@ -57,6 +57,29 @@ describe("admin task routes", () => {
     expect(((await json(notJson)).error as { code: string }).code).toBe("invalid_json");
   });
 
+  test("catch_up_window_s is set on POST and PATCH, shown on the task, and bounded (400)", async () => {
+    const own = (await insertTenant(t.ctx)).id;
+    const res = await call("POST", `/admin/tenants/${own}/tasks`, {
+      prompt: "9 am reminder",
+      cron: "0 9 * * *",
+      catch_up_window_s: 0,
+    });
+    expect(res.status).toBe(201);
+    const task = await json(res);
+    expect(task.catch_up_window_s).toBe(0);
+    const patched = await call("PATCH", `/admin/tenants/${own}/tasks/${task.id}`, { catch_up_window_s: 7200 });
+    expect(patched.status).toBe(200);
+    expect((await json(patched)).catch_up_window_s).toBe(7200);
+    const tooBig = await call("PATCH", `/admin/tenants/${own}/tasks/${task.id}`, { catch_up_window_s: 10 ** 9 });
+    expect(tooBig.status).toBe(400);
+    const negative = await call("POST", `/admin/tenants/${own}/tasks`, {
+      prompt: "x",
+      cron: "0 9 * * *",
+      catch_up_window_s: -5,
+    });
+    expect(negative.status).toBe(400);
+  });
+
   test("GET lists with ?status= and 404s an unknown tenant", async () => {
     await call("POST", `/admin/tenants/${tenantId}/tasks`, { prompt: "Once", in_minutes: 10 });
     const all = await json(await call("GET", `/admin/tenants/${tenantId}/tasks`));
@@ -116,6 +139,7 @@ describe("task routes on the admin OpenAPI app", () => {
     expect(Object.keys(doc.paths["/tenants/{id}/tasks/{taskId}"] ?? {}).sort()).toEqual(["delete", "get", "patch"]);
     expect(doc.paths["/tenants/{id}/tasks"]!.post!.responses["201"]).toBeDefined();
     expect(Object.keys(doc.components.schemas.NewTask?.properties ?? {}).sort()).toEqual([
+      "catch_up_window_s",
       "cron",
       "in_minutes",
       "prompt",

@@ -57,6 +57,7 @@ export function createConversation(ctx: AppContext, deps: ConversationDeps): Con
   const channels = deps.channels.byName;
   const scope: QueueScope = deps.scope ?? {
     channels: channels.has("console") ? ["telegram", "whatsapp", "console"] : ["telegram", "whatsapp"],
+    instanceId: ctx.config.INSTANCE_ID, // only the owner runs a tenant's turns: its workspace is on this volume
   };
   let listeningPort = ctx.config.PORT; // replaced by the real port when the server starts the service
   const selfUrl = deps.selfUrl ?? (() => `http://127.0.0.1:${listeningPort}`);

@@ -70,7 +70,10 @@ export function createErrorHandler(log: Logger) {
       log.warn("request refused: database busy", { method: c.req.method, path: c.req.path });
       return databaseBusyResponse(c);
     }
-    if (err instanceof AppError) return errorResponse(c, err.status, err.code, err.message);
+    if (err instanceof AppError) {
+      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+      return errorResponse(c, err.status, err.code, err.message);
+    }
     if (err instanceof z.ZodError) return errorResponse(c, 400, "invalid_input", describeZodError(err));
     if (err instanceof SyntaxError) return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
     if (err instanceof HTTPException) {

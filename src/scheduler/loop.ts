@@ -64,7 +64,7 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     await runs.renewInFlight();
     const recovered = await runs.recoverStale(claimTtlMs, batchSize);
     const claimed = await runs.claimAndHandOver(batchSize);
-    const nextRunAt = await earliestNextRunAt(ctx.db);
+    const nextRunAt = await earliestNextRunAt(ctx.db, ctx.config.INSTANCE_ID);
     return { claimed, recovered, nextRunAt };
   }
 
@@ -144,7 +144,7 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
   }
 
   const health: HealthContributor = async () => {
-    const nextRunAt = await earliestNextRunAt(ctx.db);
+    const nextRunAt = await earliestNextRunAt(ctx.db, ctx.config.INSTANCE_ID);
     const lagMs = nextRunAt ? Math.max(0, ctx.clock.now() - Date.parse(nextRunAt)) : 0;
     return {
       fields: {

@@ -64,7 +64,7 @@ export class TaskRuns {
     let total = 0;
     for (;;) {
       const nowMs = this.ctx.clock.now();
-      const claimed = await claimDueTasks(this.ctx.db, nowMs, batchSize);
+      const claimed = await claimDueTasks(this.ctx.db, nowMs, batchSize, this.ctx.config.INSTANCE_ID);
       total += claimed.length;
       for (const task of claimed) await this.handOver(task, nowMs);
       if (claimed.length < batchSize) return total;

@@ -94,6 +94,10 @@ export const TenantSchema = z
     onboarding_status: z.enum(ONBOARDING_STATUSES),
     timezone: z.string().openapi({ example: "America/Denver" }),
     business: z.record(z.string(), z.unknown()),
+    instance_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The instance holding the workspace (runs its turns and tasks); GET /admin/instances" }),
     created_at: z.string(),
     updated_at: z.string(),
   })

@@ -8,8 +8,15 @@ export { insertInbound, listMessagePage, listMessages, parseMessageCursor } from
 export type { Outbox } from "./outbox.ts";
 export { createOutbox } from "./outbox.ts";
 export { hasQueuedForInstance, queueCounts } from "./queue-store.ts";
+export { createRemoteWake, isRemoteDatabase, REMOTE_POLL_MS } from "./remote-wake.ts";
 export { createRetention } from "./retention.ts";
 export type { SessionState } from "./session-store.ts";
-export { getSessionState, resetSession } from "./session-store.ts";
+export {
+  acquireLease,
+  getSessionState,
+  newOwnerId,
+  releaseLease,
+  renewLease,
+  resetSession,
+} from "./session-store.ts";
 export { appendTimeline, quoteForTimeline } from "./timeline.ts";
-export { createRemoteWake, isRemoteDatabase, REMOTE_POLL_MS } from "./remote-wake.ts";

@@ -6,6 +6,8 @@ import { appendWorkspaceFile } from "../tenants/index.ts";
 export interface TimelineTenant {
   id: string;
   timezone: string;
+  /** The instance holding the workspace; another instance writes no timeline (it would make a stray folder here). */
+  instance_id?: string | null;
 }
 
 /** Longest text a timeline line quotes from a message (the message row keeps the whole text). */
@@ -50,6 +52,10 @@ export function appendTimeline(
   line: string,
   atMs: number = ctx.clock.now(),
 ): Promise<void> {
+  if (typeof tenant.instance_id === "string" && tenant.instance_id !== ctx.config.INSTANCE_ID) {
+    ctx.log.debug("timeline line not written: the workspace is on another instance", { tenantId: tenant.id });
+    return Promise.resolve();
+  }
   let stamp: { date: string; time: string };
   try {
     stamp = localDateTime(atMs, tenant.timezone);

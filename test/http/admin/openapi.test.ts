@@ -35,6 +35,9 @@ test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas (every
       "PATCH /tenants/{id}/tasks/{taskId}",
       "DELETE /tenants/{id}/tasks/{taskId}",
       "GET /agent-health",
+      "GET /instances",
+      "POST /tenants/{id}/move",
+      "PUT /tenants/{id}/files/{part}",
     ].sort(),
   );
   const create = body.paths["/tenants"].post;

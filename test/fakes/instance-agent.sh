@@ -8,7 +8,8 @@ prompt=$(cat)
 case "$prompt" in
   *"[real]"*)
     here=$(dirname "$0")
-    printf '%s' "$prompt" | exec "$here/../../node_modules/.bin/claude" "$@" ;;
+    printf '%s' "$prompt" | "$here/../../node_modules/.bin/claude" "$@"
+    exit $? ;;
 esac
 case "$prompt" in *"[slow]"*) sleep 4 ;; esac
 tags=$(printf '%s' "$prompt" | grep -o '\[t[0-9]* m[0-9]*\]' | tr '\n' ' ')

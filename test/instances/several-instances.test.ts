@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Fakes } from "../e2e/stack.ts";
 import { HAS_REAL_CLI, StackClient, spawnServer, stackEnv, startFakes } from "../e2e/stack.ts";
+import { lastPrompt } from "../fakes/anthropic.ts";
 import { eventually, freePort } from "../helpers/index.ts";
 import { REPO_ROOT } from "../helpers/server-process.ts";
 import { HAS_SQLD, type SqldServer, startSqld } from "../helpers/sqld.ts";
@@ -27,8 +28,8 @@ describe.skipIf(!HAS_SQLD || !HAS_REAL_CLI)("three instances on one sqld", () =>
 
   const client = (id: string) => clients.get(id) as StackClient;
   const anyClient = () => client(IDS[Math.floor(Math.random() * IDS.length)] as string);
-  const text = (chat: number, body: string) =>
-    anyClient().postTelegram({
+  const text = (chat: number, body: string, via?: string) =>
+    (via ? client(via) : anyClient()).postTelegram({
       update_id: ++updateId,
       message: {
         message_id: updateId,
@@ -259,5 +260,122 @@ describe.skipIf(!HAS_SQLD || !HAS_REAL_CLI)("three instances on one sqld", () =>
     );
     expect(again.exitCode).toBe(0);
     expect(JSON.parse(again.stdout.toString())[0]).toMatchObject({ status: "already_moved", to: "i3" });
+  }, 300_000);
+
+  /** Runs `proxystaff move-tenant` as an operator would (from i1's machine; any machine works). */
+  async function moveCli(tenantId: string, to: string): Promise<{ code: number; out: string; err: string }> {
+    const proc = Bun.spawn(
+      [process.execPath, join(REPO_ROOT, "src/main.ts"), "move-tenant", tenantId, "--to", to, "--json"],
+      {
+        cwd: client("i1").server.dir,
+        env: { ...client("i1").server.env, LOG_FORMAT: "json" },
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const [out, err, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    return { code, out, err };
+  }
+
+  test("the real CLI's conversation continues on the target: the model's next request carries the earlier turns", async () => {
+    const requests: string[] = [];
+    fakes.anthropic.setHandler(async (req) => {
+      requests.push(JSON.stringify(req.body));
+      const prompt = lastPrompt(req.body) ?? "";
+      return { type: "text", text: `real answer (${prompt.includes("zebra") ? "noted" : "asked"})` };
+    });
+    const phone = "+18015557777";
+    const id = await client("i2").createTenant({ name: "Real mover", phone });
+    const chat = 990_002;
+    await client("i3").telegramLink(chat, phone);
+    const real = () =>
+      client("i1")
+        .telegramReplies(chat)
+        .filter((x) => x.startsWith("real answer"));
+    await text(chat, "[real] remember the word zebra");
+    await eventually(() => real().length >= 1 || undefined, "the first real answer", 120_000);
+    const moved = await moveCli(id, "i1");
+    expect({ code: moved.code, err: moved.code === 0 ? "" : moved.err + moved.out }).toEqual({ code: 0, err: "" });
+    const before = requests.length;
+    await text(chat, "[real] which word was it?");
+    await eventually(() => real().length >= 2 || undefined, "the answer after the move", 120_000);
+    const after = requests.slice(before).join("\n");
+    expect(after).toContain("zebra"); // resumed: the earlier turn travelled in the CLI directory
+    expect(after).toContain(client("i1").server.tenantsDir); // the run was on the target
+    const resumed = client("i1")
+      .server.logs()
+      .filter((l) => l.msg === "agent run started" && l.tenantId === id);
+    expect(resumed.map((l) => l.isResume)).toEqual([true]);
+  }, 300_000);
+
+  test("either side killed mid-move: the rerun completes and nothing is lost", async () => {
+    const phone = "+18015556666";
+    const id = await client("i1").createTenant({ name: "Heavy", phone });
+    const chat = 990_003;
+    await client("i2").telegramLink(chat, phone);
+    await text(chat, "[t98 m0] first");
+    await eventually(() => answers(chat).join(" ").includes("[t98 m0]") || undefined, "first answer", 60_000);
+    // A large file makes the move take long enough to be cut.
+    Bun.spawnSync(["head", "-c", String(150 * 1024 * 1024), "/dev/urandom"], {
+      stdout: Bun.file(join(client("i1").server.tenantsDir, id, "big.bin")),
+    });
+
+    // 1. The target dies while the source packs and sends.
+    const target = client("i2").server;
+    const first = moveCli(id, "i2");
+    await client("i1").server.waitForLog(
+      (l) => l.msg === "move started: the tenant's lease is held" && l.tenantId === id,
+      60_000,
+    );
+    target.proc.kill("SIGKILL");
+    await target.proc.exited;
+    const failed = await first;
+    expect(failed.code).not.toBe(0);
+    await text(chat, "[t98 m1] between the attempts", "i3"); // i2 is down
+    await start("i2");
+
+    // 2. The source dies mid-move (the rerun's own move).
+    const source = client("i1").server;
+    const logsBefore = source.logs().length;
+    const second = moveCli(id, "i2");
+    await source.waitForLog(
+      (l) =>
+        l.msg === "move started: the tenant's lease is held" &&
+        l.tenantId === id &&
+        source.logs().indexOf(l) >= logsBefore,
+      60_000,
+    );
+    source.proc.kill("SIGKILL");
+    await source.proc.exited;
+    expect((await second).code).not.toBe(0);
+    await start("i1");
+
+    // 3. The rerun completes.
+    const third = await moveCli(id, "i2");
+    expect({ code: third.code, err: third.code === 0 ? "" : third.err + third.out }).toEqual({ code: 0, err: "" });
+    expect(JSON.parse(third.out)[0]).toMatchObject({ status: "moved", from: "i1", to: "i2" });
+    expect(existsSync(join(client("i2").server.tenantsDir, id, "big.bin"))).toBe(true);
+    expect(existsSync(join(client("i1").server.tenantsDir, id))).toBe(false);
+    await text(chat, "[t98 m2] after the move");
+    await eventually(
+      () => {
+        const said = answers(chat).join(" ");
+        return ["[t98 m0]", "[t98 m1]", "[t98 m2]"].every((tag) => said.includes(tag)) || undefined;
+      },
+      "every message answered",
+      90_000,
+    );
+    await Bun.sleep(1500);
+    const said = answers(chat).join(" ");
+    for (const tag of ["[t98 m0]", "[t98 m1]", "[t98 m2]"]) expect(said.split(tag).length - 1).toBe(1);
+    expect(
+      answers(chat)
+        .at(-1)
+        ?.startsWith(`ran in ${client("i2").server.tenantsDir}/`),
+    ).toBe(true);
   }, 300_000);
 });

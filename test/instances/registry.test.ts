@@ -5,9 +5,9 @@ import { hasQueuedForInstanceQuery, tenantsWithQueued } from "../../src/conversa
 import { assertOwnedHere, DOWN_AFTER_MS, HEARTBEAT_MS, listInstances } from "../../src/instances/index.ts";
 import { heartbeatInstance, registerInstance } from "../../src/instances/registry.ts";
 import { claimDueTasks, earliestNextRunAt } from "../../src/scheduler/claims.ts";
-import { adoptUnownedTenants, switchTenantOwner } from "../../src/tenants/index.ts";
+import { adoptUnownedTenants, createTenant, switchTenantOwner } from "../../src/tenants/index.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { createTestContext, FakeClock, insertTenant } from "../helpers/index.ts";
+import { createTestContext, FakeClock, insertTenant, rejectionOf } from "../helpers/index.ts";
 
 const NOW = Date.parse("2026-12-01T10:00:00.000Z");
 let t: TestContext | undefined;
@@ -84,4 +84,20 @@ test("the owner's poll finds queued rows through the (direction, status) index, 
   expect(details).toContain("messages_outbox_idx");
   expect(details).not.toMatch(/SCAN m\b/);
   expect(details).not.toMatch(/SCAN t\b/);
+});
+
+test("a tenant is created owned by this instance; another instance's id is refused with wrong_instance, an unknown one with unknown_instance", async () => {
+  t = await createTestContext({ env: { INSTANCE_ID: "a", FLY_APP_NAME: "app" } });
+  const tenant = await createTenant(t.ctx, { name: "Here", phone: "+18015550101", channel: "telegram" });
+  expect(tenant.instance_id).toBe("a");
+  await registerInstance(t.ctx.db, { id: "b", url: "http://b:3000", version: "1" }, Date.now());
+  const elsewhere = await rejectionOf(
+    createTenant(t.ctx, { name: "There", phone: "+18015550102", channel: "telegram", instance_id: "b" }),
+  );
+  expect(elsewhere).toMatchObject({ code: "wrong_instance", status: 409, headers: { "fly-replay": "instance=b" } });
+  expect((elsewhere as Error).message).toContain("http://b:3000");
+  const unknown = await rejectionOf(
+    createTenant(t.ctx, { name: "Nowhere", phone: "+18015550103", channel: "telegram", instance_id: "zz" }),
+  );
+  expect(unknown).toMatchObject({ code: "unknown_instance", status: 400 });
 });

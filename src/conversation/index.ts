@@ -14,7 +14,6 @@ export type { SessionState } from "./session-store.ts";
 export {
   acquireLease,
   getSessionState,
-  newOwnerId,
   releaseLease,
   renewLease,
   resetSession,

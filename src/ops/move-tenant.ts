@@ -1,5 +1,6 @@
+import { randomBytes } from "node:crypto";
 import type { AppContext } from "../context.ts";
-import { acquireLease, newOwnerId, releaseLease, renewLease } from "../conversation/index.ts";
+import { acquireLease, releaseLease, renewLease } from "../conversation/index.ts";
 import { AppError, ConflictError, errorMessage, ValidationError } from "../errors.ts";
 import type { InstanceInfo } from "../instances/index.ts";
 import { assertOwnedHere, getInstance, listInstances } from "../instances/index.ts";
@@ -50,7 +51,9 @@ export async function moveTenantOut(
   const target = await requireUpInstance(ctx, to);
   if (target.id === self) throw new ValidationError(`The tenant is already on ${self}.`, "same_instance");
 
-  const owner = newOwnerId();
+  // Not "<host>:<pid>:…": the dispatcher of this very process would take a lease with its own host and pid
+  // for a previous life's and free it mid-move. A move cut short by a crash is freed by the lease's expiry.
+  const owner = `move@${self}:${randomBytes(6).toString("hex")}`;
   const ttlMs = ctx.config.LEASE_TTL_MS;
   await waitForLease(ctx, tenant.id, owner, options.leaseWaitMs ?? ctx.config.AGENT_TIMEOUT_MS + 30_000);
   log.info("move started: the tenant's lease is held");

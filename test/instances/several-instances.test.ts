@@ -340,15 +340,11 @@ describe.skipIf(!HAS_SQLD || !HAS_REAL_CLI)("three instances on one sqld", () =>
 
     // 2. The source dies mid-move (the rerun's own move).
     const source = client("i1").server;
-    const logsBefore = source.logs().length;
+    const started = () =>
+      source.logs().filter((l) => l.msg === "move started: the tenant's lease is held" && l.tenantId === id).length;
+    const startedBefore = started();
     const second = moveCli(id, "i2");
-    await source.waitForLog(
-      (l) =>
-        l.msg === "move started: the tenant's lease is held" &&
-        l.tenantId === id &&
-        source.logs().indexOf(l) >= logsBefore,
-      60_000,
-    );
+    await eventually(() => started() > startedBefore || undefined, "the second move started", 60_000, 5);
     source.proc.kill("SIGKILL");
     await source.proc.exited;
     expect((await second).code).not.toBe(0);

@@ -5,13 +5,7 @@ import type { Channel, ChannelName } from "./channels/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
 import type { Conversation, Outbox } from "./conversation/index.ts";
-import {
-  createConversation,
-  createOutbox,
-  createRemoteWake,
-  createRetention,
-  isRemoteDatabase,
-} from "./conversation/index.ts";
+import { createConversation, createOutbox, createRemoteWake, createRetention } from "./conversation/index.ts";
 import type { QueueScope } from "./conversation/queue-store.ts";
 import { AppError } from "./errors.ts";
 import type { ModelGateway } from "./gateway/index.ts";
@@ -19,7 +13,7 @@ import { createModelGateway } from "./gateway/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import { metricsRoutes } from "./http/health.ts";
-import { assertOwnedHere, createInstanceService } from "./instances/index.ts";
+import { assertOwnedHere, createInstanceService, isRemoteDatabase } from "./instances/index.ts";
 import type { AgentTools, TenantChat } from "./mcp/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
 import type { ChatSession, ChatSessionOptions } from "./ops/chat.ts";

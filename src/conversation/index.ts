@@ -8,7 +8,7 @@ export { insertInbound, listMessagePage, listMessages, parseMessageCursor } from
 export type { Outbox } from "./outbox.ts";
 export { createOutbox } from "./outbox.ts";
 export { hasQueuedForInstance, queueCounts } from "./queue-store.ts";
-export { createRemoteWake, isRemoteDatabase, REMOTE_POLL_MS } from "./remote-wake.ts";
+export { createRemoteWake, REMOTE_POLL_MS } from "./remote-wake.ts";
 export { createRetention } from "./retention.ts";
 export type { SessionState } from "./session-store.ts";
 export {

@@ -5,11 +5,6 @@ import { hasQueuedForInstance } from "./queue-store.ts";
 /** How often an owner looks for messages another instance stored (remote database only). */
 export const REMOTE_POLL_MS = 1000;
 
-/** Whether the database is shared over the network (several instances may store this instance's work). */
-export function isRemoteDatabase(databaseUrl: string): boolean {
-  return !databaseUrl.startsWith("file:");
-}
-
 /**
  * With a remote database another instance may store a message for a tenant this one owns; its in-process
  * wake never reaches here, so once a second this instance asks (one indexed query) and wakes its dispatcher.

@@ -1,5 +1,6 @@
 import { zonedFormat } from "../clock.ts";
 import type { AppContext } from "../context.ts";
+import { isOwnedHere } from "../instances/index.ts";
 import { appendWorkspaceFile } from "../tenants/index.ts";
 
 /** The tenant fields the timeline needs. */
@@ -52,7 +53,10 @@ export function appendTimeline(
   line: string,
   atMs: number = ctx.clock.now(),
 ): Promise<void> {
-  if (typeof tenant.instance_id === "string" && tenant.instance_id !== ctx.config.INSTANCE_ID) {
+  if (
+    tenant.instance_id !== undefined &&
+    !isOwnedHere(ctx.config, { id: tenant.id, instance_id: tenant.instance_id })
+  ) {
     ctx.log.debug("timeline line not written: the workspace is on another instance", { tenantId: tenant.id });
     return Promise.resolve();
   }

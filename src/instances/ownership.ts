@@ -10,9 +10,24 @@ export interface OwnedTenant {
   instance_id: string | null;
 }
 
-/** True when this instance holds the tenant's workspace (a tenant with no owner yet counts as here). */
-export function isOwnedHere(config: Pick<Config, "INSTANCE_ID">, tenant: OwnedTenant): boolean {
-  return tenant.instance_id === null || tenant.instance_id === config.INSTANCE_ID;
+/** Whether the database is shared over the network (several instances, each with its own volume, may use it). */
+export function isRemoteDatabase(databaseUrl: string): boolean {
+  return !databaseUrl.startsWith("file:");
+}
+
+/**
+ * The instance whose tenants this process serves: INSTANCE_ID with a remote database; undefined (every
+ * tenant) with a `file:` database, which only processes of one machine, on one volume, can share — so a
+ * host name that changes with each container start never strands a single machine's tenants.
+ */
+export function ownerScope(config: Pick<Config, "INSTANCE_ID" | "DATABASE_URL">): string | undefined {
+  return isRemoteDatabase(config.DATABASE_URL) ? config.INSTANCE_ID : undefined;
+}
+
+/** True when this instance holds the tenant's workspace (a tenant with no owner yet counts as here; so does every tenant with a file database). */
+export function isOwnedHere(config: Pick<Config, "INSTANCE_ID" | "DATABASE_URL">, tenant: OwnedTenant): boolean {
+  const scope = ownerScope(config);
+  return scope === undefined || tenant.instance_id === null || tenant.instance_id === scope;
 }
 
 /** 409 `wrong_instance`: the call needs a workspace another instance holds; Fly replays it there (fly-replay). */
@@ -43,7 +58,7 @@ export async function wrongInstance(
 
 /** Throws `wrong_instance` unless this instance holds the tenant's workspace. */
 export async function assertOwnedHere(
-  deps: { db: Db; clock: Clock; config: Pick<Config, "INSTANCE_ID" | "FLY_APP_NAME"> },
+  deps: { db: Db; clock: Clock; config: Pick<Config, "INSTANCE_ID" | "DATABASE_URL" | "FLY_APP_NAME"> },
   tenant: OwnedTenant,
 ): Promise<void> {
   if (isOwnedHere(deps.config, tenant)) return;

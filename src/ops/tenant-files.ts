@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, renameSync } from "node:fs";
+import { createReadStream, existsSync, lstatSync, renameSync } from "node:fs";
 import { cp, mkdir, open, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { decideRunUser, prepareRunOwnership } from "../agent/index.ts";
@@ -134,10 +134,20 @@ export function cliProjectSlug(cwd: string): string {
 }
 
 function renameSessionFolder(configDir: string, from: string, to: string): void {
-  const source = join(configDir, "projects", cliProjectSlug(from));
-  const target = join(configDir, "projects", cliProjectSlug(to));
-  if (source === target || !existsSync(source) || existsSync(target)) return;
+  const projects = join(configDir, "projects");
+  const source = join(projects, cliProjectSlug(from));
+  const target = join(projects, cliProjectSlug(to));
+  // The agent wrote this folder: never rename through a symlink it left (it could point anywhere on this host).
+  if (source === target || !isRealDir(projects) || !isRealDir(source) || existsSync(target)) return;
   renameSync(source, target);
+}
+
+function isRealDir(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function moveInto(from: string, to: string): Promise<void> {

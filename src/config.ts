@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { describeZodIssue } from "./errors.ts";
@@ -145,6 +146,15 @@ const envSchema = z.object({
   TASK_MAX_PENDING: positiveInt.default(100),
   TASK_MAX_RUNS_PER_DAY: positiveInt.default(200),
   RETENTION_DAYS: wholeNumber("must be a whole number of days (0 = keep forever)").default(365),
+  /** This process's name among instances sharing one database (default: FLY_MACHINE_ID, else the host name). */
+  INSTANCE_ID: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "letters, digits, . _ - (at most 100)"),
+  ),
+  FLY_MACHINE_ID: optional(z.string().min(1)),
+  FLY_APP_NAME: optional(z.string().min(1)),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** json | pretty; unset = pretty on a terminal, JSON otherwise (see log.ts). */
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
@@ -167,7 +177,9 @@ export type Config = Readonly<
     | "CLAUDE_CONFIG_DIR"
     | "TENANT_MONTHLY_BUDGET_USD"
     | "MODEL_PRICES"
+    | "INSTANCE_ID"
   > & {
+    INSTANCE_ID: string;
     DATABASE_URL: string;
     ADMIN_API_KEY: string;
     CREDENTIALS_KEY: string;
@@ -293,6 +305,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     CREDENTIALS_KEY_PREVIOUS: e.CREDENTIALS_KEY_PREVIOUS ?? [],
     TELEGRAM_MODE: e.TELEGRAM_MODE ?? (e.TELEGRAM_BOT_TOKEN ? (e.PUBLIC_URL ? "webhook" : "polling") : "off"),
     CLAUDE_CONFIG_DIR: resolve(e.CLAUDE_CONFIG_DIR ?? join(dataDir, "claude")),
+    INSTANCE_ID: e.INSTANCE_ID ?? e.FLY_MACHINE_ID ?? hostname(),
     agentAuthEnv: Object.freeze(agentAuthEnv),
     modelUpstreamUrl: (agentAuthEnv.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com").replace(/\/+$/, ""),
     notices,

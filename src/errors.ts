@@ -4,6 +4,8 @@ import type { z } from "zod";
 /** An expected failure with a stable code and the HTTP status it maps to. */
 export class AppError extends Error {
   override name = "AppError";
+  /** Response headers the error handler adds (e.g. `fly-replay` on `wrong_instance`). */
+  declare readonly headers?: Readonly<Record<string, string>>;
   constructor(
     readonly code: string,
     message: string,

@@ -9,6 +9,7 @@ import type { Conversation, Outbox } from "./conversation/index.ts";
 import {
   createConversation,
   createOutbox,
+  createRemoteWake,
   createRetention,
   outboundFileRoutes,
   recordDeliveryStatus,
@@ -20,6 +21,7 @@ import { createModelGateway } from "./gateway/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import { metricsRoutes } from "./http/health.ts";
+import { assertOwnedHere, createInstanceService, isRemoteDatabase } from "./instances/index.ts";
 import type { AgentTools, TenantChat } from "./mcp/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
 import type { ChatSession, ChatSessionOptions } from "./ops/chat.ts";
@@ -27,7 +29,10 @@ import { chatLoginProblem, operatorConsole, startChatSession } from "./ops/chat.
 import type { RouteModule, ServerPart } from "./ports.ts";
 import { conversationTaskDeps, createScheduler } from "./scheduler/index.ts";
 import type { Tenant } from "./tenants/index.ts";
-import { requireTenant } from "./tenants/index.ts";
+import { adoptUnownedTenants, requireTenant } from "./tenants/index.ts";
+
+/** With a remote database, the longest the scheduler sleeps (a task added through another instance waits at most this). */
+const REMOTE_TASK_POLL_MS = 5000;
 
 /**
  * Wires the modules of a running server, top to bottom like the inbound path:
@@ -36,6 +41,13 @@ import { requireTenant } from "./tenants/index.ts";
  */
 export async function buildServerParts(ctx: AppContext, health: HealthRegistry): Promise<ServerPart[]> {
   const parts: ServerPart[] = [];
+  // [instances] this instance in `instances` (registered first, heartbeat every 10 s, the list in /health);
+  //             alone on the database, it adopts tenants with no owner yet
+  const instance = createInstanceService(ctx, {
+    adoptUnowned: (id) => adoptUnownedTenants(ctx.db, id, ctx.clock.now()),
+  });
+  health.contribute(instance.health, "instances");
+  parts.push({ services: [instance.service] });
   // [tenants]   admin routes for tenants, credentials, messages, sessions, validation, tools health-check,
   //             the scheduler's task routes and GET /admin/agent-health (the last agent failure in full),
   //             all on one OpenAPI app (GET /admin/openapi.json lists them)
@@ -69,9 +81,16 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   channels.setInboundHandler(conversation.handleInbound);
   health.contribute(conversation.health);
   parts.push({ services: conversation.services });
+  // [remote-wake] a remote database is shared: messages another instance stored for our tenants are found by a 1 s poll
+  const remote = isRemoteDatabase(ctx.config.DATABASE_URL);
+  if (remote) parts.push({ services: [createRemoteWake(ctx, conversation.dispatcher.wake)] });
   // [scheduler] one timer over scheduled_tasks; due tasks go into the conversation's queue (same lease as chat)
   //             and wake its dispatcher; when their run ends, the scheduler reads the outcome from messages
-  const scheduler = createScheduler(ctx, conversationTaskDeps(ctx, conversation.dispatcher));
+  const scheduler = createScheduler(
+    ctx,
+    conversationTaskDeps(ctx, conversation.dispatcher),
+    remote ? { maxSleepMs: REMOTE_TASK_POLL_MS } : {}, // tasks added through another instance are seen within this
+  );
   health.contribute(scheduler.health);
   parts.push({ services: [scheduler.service] });
   // [console]   /console: the operator web console (CONSOLE=off leaves it out); its health strip reads this registry
@@ -156,6 +175,7 @@ export async function openChatSession(
   const loginProblem = options.runner ? null : chatLoginProblem(ctx);
   if (loginProblem) throw new AppError("agent_login_missing", loginProblem, 503);
   const tenant = await requireTenant(ctx.db, tenantId);
+  await assertOwnedHere(ctx, tenant); // the agent runs in the workspace, which is on the owner's volume
   const engine = buildEngine(ctx, {
     channels: new Map<ChannelName, Channel>([["console", operatorConsole(options.print)]]),
     runner: options.runner ?? createAgentRunner(ctx),

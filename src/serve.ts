@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import type { AppContext } from "./context.ts";
 import { createApp } from "./http/app.ts";
 import { HealthRegistry } from "./http/health.ts";
+import { MOVE_MAX_BYTES } from "./ops/tenant-files.ts";
 import type { ServerPart } from "./ports.ts";
 
 /** Wires every module of a running server together (src/parts.ts is the real one; tests pass their own). */
@@ -30,6 +31,8 @@ export async function startServer(ctx: AppContext, build: ServerBuilder): Promis
     hostname: ctx.config.HOST,
     fetch: app.fetch,
     idleTimeout: 60,
+    // Every route but a moved tenant's files is held to MAX_BODY_BYTES by the app; those have their own bound.
+    maxRequestBodySize: MOVE_MAX_BYTES,
   });
   const url = `http://${server.hostname}:${server.port}`;
   const services = parts.flatMap((p) => p.services ?? []);

@@ -21,7 +21,10 @@ const LAYERS: { name: string; members: string[] }[] = [
       "metrics",
     ],
   },
-  { name: "domain", members: ["tenants", "credentials", "channels", "agent", "conversation", "scheduler", "usage"] },
+  {
+    name: "domain",
+    members: ["tenants", "credentials", "channels", "agent", "conversation", "scheduler", "usage", "instances"],
+  },
   { name: "surface", members: ["http", "mcp", "gateway", "console", "ops"] },
   { name: "wiring", members: ["parts.ts", "serve.ts", "runtime.ts"] },
   { name: "entry", members: ["main.ts", "cli"] },

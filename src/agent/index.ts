@@ -7,7 +7,7 @@ export type { ResolvedAgentCommand } from "./command.ts";
 export { AgentCommandNotFoundError, resolveAgentCommand } from "./command.ts";
 export type { PromptItem } from "./prompt.ts";
 export { formatPrompt } from "./prompt.ts";
-export { makeTraversable, prepareRunOwnership } from "./run-user.ts";
+export { decideRunUser, makeTraversable, prepareRunOwnership } from "./run-user.ts";
 export type { AgentFailureKind, AgentRunner, RetriedAgentResult } from "./runner.ts";
 export { createAgentForServer, createAgentRunner, runWithSessionRetry } from "./runner.ts";
 export type { PreparedRun } from "./sandbox.ts";

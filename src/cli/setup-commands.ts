@@ -23,12 +23,15 @@ export const TENANT_FLAG_OPTIONS = {
   phone: { type: "string" },
   channel: { type: "string" },
   timezone: { type: "string" },
+  instance: { type: "string" },
 } as const;
 
 export const TENANT_FLAGS_HELP = `  --name "Business Name"     The business's name
   --phone "+18015551234"     The owner's phone number (any notation; stored as E.164)
   --channel telegram|whatsapp
-  --timezone America/Denver  IANA time zone (default UTC)`;
+  --timezone America/Denver  IANA time zone (default UTC)
+  --instance <id>            The instance that holds the workspace (default: this one, INSTANCE_ID);
+                             another instance is refused (wrong_instance): run the command there`;
 
 const PROMPTS: Record<"name" | "phone" | "channel", string> = {
   name: "Business name",
@@ -50,6 +53,7 @@ export async function completeTenantFields(
   for (const key of ["name", "phone", "channel", "timezone"] as const) {
     if (flags[key] !== undefined) raw[key] = flags[key];
   }
+  if (flags.instance !== undefined) raw.instance_id = flags.instance;
   const missing: string[] = [];
   for (const field of ["name", "phone", "channel"] as const) {
     if (raw[field] !== undefined && raw[field] !== "") continue;
@@ -239,4 +243,5 @@ export interface TenantFlags {
   phone?: string;
   channel?: string;
   timezone?: string;
+  instance?: string;
 }

@@ -16,6 +16,7 @@ import type { OnboardingStatus, Tenant } from "../tenants/index.ts";
 import { ONBOARDING_STATUSES } from "../tenants/index.ts";
 import type { Command } from "./command.ts";
 import { parseCommandArgs, printJson, tenantIdArg } from "./command.ts";
+import { moveTenantCommand } from "./move-command.ts";
 import { createTenantCommand, initTenantCommand, linkCodeCommand, setupCustomerCommand } from "./setup-commands.ts";
 
 const READ_TENANT_USAGE = "Usage: proxystaff read-tenant <tenant-id> [--json]";
@@ -283,4 +284,5 @@ export const tenantCommands: Command[] = [
   readMessagesCommand,
   setStatusCommand,
   linkCodeCommand,
+  moveTenantCommand,
 ];

@@ -1,6 +1,7 @@
 import type { AgentRunner } from "../agent/index.ts";
 import type { Channel, ChannelName, InboundHandler } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
+import { ownerScope } from "../instances/index.ts";
 import type { HealthContributor, Service } from "../ports.ts";
 import { conversationHealth } from "./agent-health.ts";
 import type { Dispatcher } from "./dispatcher.ts";
@@ -55,8 +56,10 @@ export interface Conversation {
 export function createConversation(ctx: AppContext, deps: ConversationDeps): Conversation {
   const ownerId = deps.ownerId ?? newOwnerId();
   const channels = deps.channels.byName;
+  const instanceId = ownerScope(ctx.config); // only the owner runs a tenant's turns: the workspace is on its volume
   const scope: QueueScope = deps.scope ?? {
     channels: channels.has("console") ? ["telegram", "whatsapp", "console"] : ["telegram", "whatsapp"],
+    ...(instanceId !== undefined ? { instanceId } : {}),
   };
   let listeningPort = ctx.config.PORT; // replaced by the real port when the server starts the service
   const selfUrl = deps.selfUrl ?? (() => `http://127.0.0.1:${listeningPort}`);

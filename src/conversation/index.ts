@@ -9,10 +9,17 @@ export { insertInbound, listMessagePage, listMessages, parseMessageCursor } from
 export { describeFile, FILE_LIMIT_BYTES, outboundFileRoutes } from "./outbound-files.ts";
 export type { OutboundFileReply, Outbox } from "./outbox.ts";
 export { createOutbox } from "./outbox.ts";
-export { queueCounts } from "./queue-store.ts";
+export { hasQueuedForInstance, queueCounts } from "./queue-store.ts";
+export { createRemoteWake, REMOTE_POLL_MS } from "./remote-wake.ts";
 export { createRetention } from "./retention.ts";
 export type { SessionState } from "./session-store.ts";
-export { getSessionState, resetSession } from "./session-store.ts";
+export {
+  acquireLease,
+  getSessionState,
+  releaseLease,
+  renewLease,
+  resetSession,
+} from "./session-store.ts";
 export { appendTimeline, quoteForTimeline, readTimelineDay } from "./timeline.ts";
 export type { WhatsAppSendMode } from "./whatsapp-window.ts";
 export { OUTSIDE_WINDOW_ERROR, whatsappSendMode, whatsappTemplateSid } from "./whatsapp-window.ts";

@@ -2,7 +2,7 @@ import type { SQL } from "drizzle-orm";
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db, MessageRow } from "../db/index.ts";
-import { conversationSessions, messages } from "../db/schema.ts";
+import { conversationSessions, messages, tenants } from "../db/schema.ts";
 
 type ChannelName = MessageRow["channel"];
 
@@ -12,12 +12,35 @@ export interface QueueScope {
   channels: readonly ChannelName[];
   /** Only this tenant (the terminal chat). */
   tenantId?: string;
+  /** Only tenants this instance owns (`tenants.instance_id`; a tenant with no owner yet counts as ours). */
+  instanceId?: string;
 }
 
 function scopeCondition(scope: QueueScope) {
   const conditions = [inArray(messages.channel, [...scope.channels])];
   if (scope.tenantId !== undefined) conditions.push(eq(messages.tenant_id, scope.tenantId));
+  if (scope.instanceId !== undefined) conditions.push(ownedBy(sql`${messages.tenant_id}`, scope.instanceId));
   return conditions;
+}
+
+/** The tenant is owned by this instance (or by none yet). */
+const ownedBy = (tenantId: SQL, instanceId: string) =>
+  sql`EXISTS (SELECT 1 FROM ${tenants} t WHERE t.id = ${tenantId} AND (t.instance_id = ${instanceId} OR t.instance_id IS NULL))`;
+
+/**
+ * Whether a tenant this instance owns has queued inbound messages: the poll by which an owner learns of
+ * messages another instance stored (remote database only). Found through the (direction, status) index,
+ * which holds only the queued rows under that prefix, then each row's tenant by its key (see its plan test).
+ */
+export async function hasQueuedForInstance(db: Db, instanceId: string): Promise<boolean> {
+  const rows = await db.all<{ found: number }>(hasQueuedForInstanceQuery(instanceId));
+  return rows.length > 0;
+}
+
+/** The query of hasQueuedForInstance (exported for the plan test). */
+export function hasQueuedForInstanceQuery(instanceId: string): SQL {
+  return sql`SELECT 1 AS found FROM ${messages} m INDEXED BY messages_outbox_idx
+    WHERE m.direction = 'in' AND m.status = 'queued' AND ${ownedBy(sql`m.tenant_id`, instanceId)} LIMIT 1`;
 }
 
 /**

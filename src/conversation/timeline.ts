@@ -1,11 +1,14 @@
 import { zonedFormat } from "../clock.ts";
 import type { AppContext } from "../context.ts";
+import { isOwnedHere } from "../instances/index.ts";
 import { appendWorkspaceFile, readWorkspaceFile } from "../tenants/index.ts";
 
 /** The tenant fields the timeline needs. */
 export interface TimelineTenant {
   id: string;
   timezone: string;
+  /** The instance holding the workspace; another instance writes no timeline (it would make a stray folder here). */
+  instance_id?: string | null;
 }
 
 /** Longest text a timeline line quotes from a message (the message row keeps the whole text). */
@@ -50,6 +53,13 @@ export function appendTimeline(
   line: string,
   atMs: number = ctx.clock.now(),
 ): Promise<void> {
+  if (
+    tenant.instance_id !== undefined &&
+    !isOwnedHere(ctx.config, { id: tenant.id, instance_id: tenant.instance_id })
+  ) {
+    ctx.log.debug("timeline line not written: the workspace is on another instance", { tenantId: tenant.id });
+    return Promise.resolve();
+  }
   let stamp: { date: string; time: string };
   try {
     stamp = localDateTime(atMs, tenant.timezone);

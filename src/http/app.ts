@@ -14,6 +14,7 @@ import { HealthRegistry, mountHealth } from "./health.ts";
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+const MOVED_FILES_PATH = /^\/admin\/tenants\/[^/]+\/files\/[a-z]+$/;
 
 export interface CreateAppOptions {
   health?: HealthRegistry;
@@ -27,16 +28,16 @@ export function createApp(ctx: AppContext, options: CreateAppOptions = {}): Hono
   const app = new Hono();
   const health = options.health ?? new HealthRegistry();
   app.use(requestLog(ctx));
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => {
-        // The rest of the body is never read: close the connection instead of keeping it alive.
-        c.header("Connection", "close");
-        return errorResponse(c, 413, "payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => {
+      // The rest of the body is never read: close the connection instead of keeping it alive.
+      c.header("Connection", "close");
+      return errorResponse(c, 413, "payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+    },
+  });
+  // A moved tenant's files (PUT /admin/tenants/:id/files/:part, behind the admin key) are bounded by their own limit.
+  app.use((c, next) => (MOVED_FILES_PATH.test(c.req.path) && c.req.method === "PUT" ? next() : limitBody(c, next)));
   app.onError(createErrorHandler(ctx.log));
   app.notFound((c) => errorResponse(c, 404, "not_found", `No route for ${c.req.method} ${c.req.path}.`));
 
@@ -70,7 +71,10 @@ export function createErrorHandler(log: Logger) {
       log.warn("request refused: database busy", { method: c.req.method, path: c.req.path });
       return databaseBusyResponse(c);
     }
-    if (err instanceof AppError) return errorResponse(c, err.status, err.code, err.message);
+    if (err instanceof AppError) {
+      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+      return errorResponse(c, err.status, err.code, err.message);
+    }
     if (err instanceof z.ZodError) return errorResponse(c, 400, "invalid_input", describeZodError(err));
     if (err instanceof SyntaxError) return errorResponse(c, 400, "invalid_json", "The request body is not valid JSON.");
     if (err instanceof HTTPException) {

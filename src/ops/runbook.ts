@@ -14,6 +14,7 @@ import {
   setCredentials,
 } from "../credentials/index.ts";
 import type { MessageRow } from "../db/index.ts";
+import { assertOwnedHere } from "../instances/index.ts";
 import type { Task, TaskStatus } from "../scheduler/index.ts";
 import { cancelTask, listTasks } from "../scheduler/index.ts";
 import type {
@@ -105,6 +106,7 @@ export async function createTenantWithLink(
 
 /** init-tenant: re-copies the template's tools into the tenant's workspace (recreating what is missing); keeps everything else. */
 export async function initTenant(ctx: AppContext, tenantId: string): Promise<WorkspaceReport> {
+  await assertOwnedHere(ctx, await requireTenant(ctx.db, tenantId));
   return initWorkspace(ctx, tenantId);
 }
 

@@ -7,6 +7,7 @@ import { platformSecrets } from "../config.ts";
 import type { AppContext } from "../context.ts";
 import { tenantEnvironment, tenantSecretValues } from "../credentials/index.ts";
 import { errorMessage } from "../errors.ts";
+import { assertOwnedHere } from "../instances/index.ts";
 import { redact } from "../log.ts";
 import type { ToolsHealthOptions } from "../mcp/index.ts";
 import { checkToolsHealth, SERVER_SIDE_CREDENTIALS } from "../mcp/index.ts";
@@ -79,7 +80,9 @@ export async function runToolHealthChecks(
   options: ToolHealthOptions = {},
 ): Promise<ToolHealth[]> {
   const cwd = workspacePath(ctx.config, tenantId);
-  const tenantEnv = await tenantEnvironment(ctx, await requireTenant(ctx.db, tenantId));
+  const tenant = await requireTenant(ctx.db, tenantId);
+  await assertOwnedHere(ctx, tenant); // the tools are scripts in the workspace
+  const tenantEnv = await tenantEnvironment(ctx, tenant);
   const env: Record<string, string> = {
     PATH: TOOL_PATH,
     HOME: cwd,

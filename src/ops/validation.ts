@@ -10,6 +10,7 @@ import type { Config } from "../config.ts";
 import type { AppContext } from "../context.ts";
 import { tenantEnvironment } from "../credentials/index.ts";
 import { AppError, errorMessage } from "../errors.ts";
+import { assertOwnedHere } from "../instances/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { requireTenant, TEMPLATE_TOOLS, workspacePath } from "../tenants/index.ts";
 import type { ToolHealth } from "./tool-health.ts";
@@ -61,6 +62,7 @@ export async function validateTenant(
   options: ValidateOptions = {},
 ): Promise<ValidationReport> {
   const tenant = await requireTenant(ctx.db, tenantId);
+  await assertOwnedHere(ctx, tenant); // the checklist reads the workspace
   const runHealth = options.healthChecks ?? true;
   const checks: ValidationCheck[] = [
     checkRecord(tenant),

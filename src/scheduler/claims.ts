@@ -7,12 +7,30 @@ import type { Task } from "./tasks.ts";
 
 const tasks = schema.scheduledTasks;
 
-/** The soonest `next_run_at` of a PENDING, not paused task (one indexed lookup), or null. */
-export async function earliestNextRunAt(db: Db): Promise<string | null> {
+/**
+ * Only tasks of tenants this instance owns (`tenants.instance_id`; a tenant with no owner yet counts
+ * as ours): a task runs where its tenant's workspace is. No condition without an instance.
+ */
+function ownedTasks(instanceId: string | undefined): SQL[] {
+  if (instanceId === undefined) return [];
+  return [
+    sql`EXISTS (SELECT 1 FROM ${schema.tenants} t WHERE t.id = ${tasks.tenant_id} AND (t.instance_id = ${instanceId} OR t.instance_id IS NULL))`,
+  ];
+}
+
+/** The soonest `next_run_at` of a PENDING, not paused task (one indexed lookup), or null; with `instanceId`, of its tenants' tasks. */
+export async function earliestNextRunAt(db: Db, instanceId?: string): Promise<string | null> {
   const rows = await db
     .select({ next_run_at: tasks.next_run_at })
     .from(tasks)
-    .where(and(eq(tasks.status, "PENDING"), isNotNull(tasks.next_run_at), eq(tasks.paused, false)))
+    .where(
+      and(
+        eq(tasks.status, "PENDING"),
+        isNotNull(tasks.next_run_at),
+        eq(tasks.paused, false),
+        ...ownedTasks(instanceId),
+      ),
+    )
     .orderBy(asc(tasks.next_run_at))
     .limit(1);
   return rows[0]?.next_run_at ?? null;
@@ -21,11 +39,17 @@ export async function earliestNextRunAt(db: Db): Promise<string | null> {
 /**
  * Claims up to `limit` due tasks: PENDING → RUNNING in one conditional UPDATE, only rows still
  * PENDING, not paused and due at `nowMs`, so two processes on one database never claim the same
- * slot. `slot_at` keeps the time the slot was due; `claimed_at` starts the claim's lease.
+ * slot. `slot_at` keeps the time the slot was due; `claimed_at` starts the claim's lease. With
+ * `instanceId`, only tasks of tenants that instance owns.
  */
-export async function claimDueTasks(db: Db, nowMs: number, limit: number): Promise<Task[]> {
+export async function claimDueTasks(db: Db, nowMs: number, limit: number, instanceId?: string): Promise<Task[]> {
   const now = isoAt(nowMs);
-  const isDue = and(eq(tasks.status, "PENDING"), eq(tasks.paused, false), lte(tasks.next_run_at, now));
+  const isDue = and(
+    eq(tasks.status, "PENDING"),
+    eq(tasks.paused, false),
+    lte(tasks.next_run_at, now),
+    ...ownedTasks(instanceId),
+  );
   const due = db.select({ id: tasks.id }).from(tasks).where(isDue).orderBy(asc(tasks.next_run_at)).limit(limit);
   // The re-check must not steer the outer UPDATE onto the (status, next_run_at) index, which would
   // walk every PENDING row: unary `+` keeps those columns out of index choice, so rows are found by id.

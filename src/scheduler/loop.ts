@@ -1,4 +1,5 @@
 import type { AppContext } from "../context.ts";
+import { ownerScope } from "../instances/index.ts";
 import type { HealthContributor, Service } from "../ports.ts";
 import { earliestNextRunAt } from "./claims.ts";
 import type { SchedulerDeps, TaskRunResult } from "./task-runs.ts";
@@ -64,7 +65,7 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
     await runs.renewInFlight();
     const recovered = await runs.recoverStale(claimTtlMs, batchSize);
     const claimed = await runs.claimAndHandOver(batchSize);
-    const nextRunAt = await earliestNextRunAt(ctx.db);
+    const nextRunAt = await earliestNextRunAt(ctx.db, ownerScope(ctx.config));
     return { claimed, recovered, nextRunAt };
   }
 
@@ -144,7 +145,7 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
   }
 
   const health: HealthContributor = async () => {
-    const nextRunAt = await earliestNextRunAt(ctx.db);
+    const nextRunAt = await earliestNextRunAt(ctx.db, ownerScope(ctx.config));
     const lagMs = nextRunAt ? Math.max(0, ctx.clock.now() - Date.parse(nextRunAt)) : 0;
     return {
       fields: {

@@ -1,6 +1,7 @@
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { errorMessage } from "../errors.ts";
+import { ownerScope } from "../instances/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { getTenant, servingRefusal } from "../tenants/index.ts";
 import type { TaskTransition } from "./claims.ts";
@@ -71,7 +72,7 @@ export class TaskRuns {
     let total = 0;
     for (;;) {
       const nowMs = this.ctx.clock.now();
-      const claimed = await claimDueTasks(this.ctx.db, nowMs, batchSize);
+      const claimed = await claimDueTasks(this.ctx.db, nowMs, batchSize, ownerScope(this.ctx.config));
       total += claimed.length;
       for (const task of claimed) await this.handOver(task, nowMs);
       if (claimed.length < batchSize) return total;

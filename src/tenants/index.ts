@@ -3,12 +3,14 @@
 export { ensureClaudeMdCurrent } from "./claude-md.ts";
 export { archiveTenant, createTenant, purgeTenant, setOnboardingStatus, updateTenant } from "./service.ts";
 export {
+  adoptUnownedTenants,
   findTenantByChatId,
   findTenantByPhone,
   getTenant,
   listTenants,
   requireMutableTenant,
   requireTenant,
+  switchTenantOwner,
   TENANT_UID_BASE,
   tenantUid,
 } from "./store.ts";

@@ -5,6 +5,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { schema } from "../db/index.ts";
 import { ConflictError, parseInput, ValidationError } from "../errors.ts";
+import { getInstance, wrongInstance } from "../instances/index.ts";
 import { writeClaudeMd } from "./claude-md.ts";
 import { findTenantByPhone, nextTenantUid, requireMutableTenant, requireTenant, tenantFromRow } from "./store.ts";
 import type { NewTenantInput, OnboardingStatus, Tenant, TenantPatch } from "./types.ts";
@@ -25,6 +26,7 @@ export async function createTenant(ctx: AppContext, input: NewTenantInput): Prom
   const business = checkBusiness(data.business);
   const existing = await findTenantByPhone(ctx.db, data.phone);
   if (existing) throw tenantExists(data.phone, existing);
+  const instanceId = await creatingInstance(ctx, data.instance_id);
   const now = isoAt(ctx.clock.now());
   const id = randomUUID();
   try {
@@ -36,6 +38,7 @@ export async function createTenant(ctx: AppContext, input: NewTenantInput): Prom
       timezone: data.timezone,
       business: JSON.stringify(business),
       uid: nextTenantUid,
+      instance_id: instanceId,
       created_at: now,
       updated_at: now,
     });
@@ -55,6 +58,21 @@ export async function createTenant(ctx: AppContext, input: NewTenantInput): Prom
   }
   ctx.log.info("tenant created", { tenantId: id, channel: tenant.channel });
   return tenant;
+}
+
+/**
+ * The owner of a new tenant: this instance (its workspace is made here). Another, registered instance →
+ * `wrong_instance` naming it (the call must run there, where the workspace will live); an unknown one → 400.
+ */
+async function creatingInstance(ctx: AppContext, requested: string | undefined): Promise<string> {
+  if (requested === undefined || requested === ctx.config.INSTANCE_ID) return ctx.config.INSTANCE_ID;
+  if (!(await getInstance(ctx.db, requested, ctx.clock))) {
+    throw new ValidationError(
+      `instance_id: no instance ${requested} is registered (GET /admin/instances lists them)`,
+      "unknown_instance",
+    );
+  }
+  throw await wrongInstance(ctx, requested);
 }
 
 /** How often a change is re-applied when another writer changed the tenant in between. */

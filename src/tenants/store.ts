@@ -139,3 +139,35 @@ export async function tenantUid(db: Db, tenantId: string): Promise<number> {
   if (stored === null || stored === undefined) throw tenantNotFound(tenantId);
   return stored;
 }
+
+/**
+ * Gives every tenant with no owning instance (made before instances existed) to `instanceId`, in one
+ * UPDATE; returns how many. Called at start by an instance that is alone on the database.
+ */
+export async function adoptUnownedTenants(db: Db, instanceId: string, nowMs: number): Promise<number> {
+  const rows = await db
+    .update(tenants)
+    .set({ instance_id: instanceId, updated_at: new Date(nowMs).toISOString() })
+    .where(sql`${tenants.instance_id} IS NULL`)
+    .returning({ id: tenants.id });
+  return rows.length;
+}
+
+/**
+ * Moves the tenant's ownership from `from` to `to` in one conditional UPDATE (a tenant with no owner
+ * counts as `from`'s); true when this call switched it, false when the tenant was not `from`'s.
+ */
+export async function switchTenantOwner(
+  db: Db,
+  tenantId: string,
+  from: string,
+  to: string,
+  nowMs: number,
+): Promise<boolean> {
+  const rows = await db
+    .update(tenants)
+    .set({ instance_id: to, updated_at: new Date(nowMs).toISOString() })
+    .where(and(eq(tenants.id, tenantId), sql`(${tenants.instance_id} = ${from} OR ${tenants.instance_id} IS NULL)`))
+    .returning({ id: tenants.id });
+  return rows.length > 0;
+}

@@ -63,6 +63,8 @@ export interface Tenant {
   business: BusinessProfile;
   /** Monthly model budget in USD (null: TENANT_MONTHLY_BUDGET_USD applies; see src/usage/budget.ts). */
   monthly_budget_usd: number | null;
+  /** The instance holding the workspace (runs its turns and tasks); null until an instance adopts it. */
+  instance_id: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -88,6 +90,12 @@ export const newTenantSchema = z.object({
   channel: z.enum(CHANNELS),
   timezone: timezoneSchema.default("UTC"),
   business: businessProfileSchema.default({}),
+  /** The instance that will hold the workspace (default: the one creating it; another one answers wrong_instance). */
+  instance_id: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "must be an instance id (see GET /admin/instances)")
+    .optional(),
 });
 export type NewTenantInput = z.input<typeof newTenantSchema>;
 

@@ -98,6 +98,10 @@ export const TenantSchema = z
       .number()
       .nullable()
       .openapi({ description: "Monthly model budget (USD); null = TENANT_MONTHLY_BUDGET_USD applies" }),
+    instance_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The instance holding the workspace (runs its turns and tasks); GET /admin/instances" }),
     created_at: z.string(),
     updated_at: z.string(),
   })

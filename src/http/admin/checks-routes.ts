@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { AppError, errorMessage } from "../../errors.ts";
+import { assertOwnedHere, isOwnedHere } from "../../instances/index.ts";
 import { runServerSideToolChecks, runToolHealthChecks } from "../../ops/tool-health.ts";
 import { validateTenant } from "../../ops/validation.ts";
 import type { Tenant } from "../../tenants/index.ts";
@@ -109,11 +110,17 @@ export function registerCheckRoutes(api: AdminApi, ctx: AppContext): void {
       summary:
         "Run every tool's --health-check in the workspace of one tenant (tenant_id) or of every ACTIVE tenant, plus the server-side tools' checks (\"send_email (server-side)\")",
       request: { body: jsonBody(HealthCheckBody, false) },
-      responses: { 200: jsonResponse(HealthReport, "Per tenant, per tool"), ...errorResponses(400, 401, 404, 415) },
+      responses: {
+        200: jsonResponse(HealthReport, "Per tenant, per tool"),
+        ...errorResponses(400, 401, 404, 409, 415),
+      },
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const targets = body.tenant_id ? [await requireTenant(ctx.db, body.tenant_id)] : await activeTenants(ctx);
+      const one = body.tenant_id ? await requireTenant(ctx.db, body.tenant_id) : null;
+      if (one) await assertOwnedHere(ctx, one); // 409 wrong_instance (fly-replay) when its workspace is elsewhere
+      // Without tenant_id: the ACTIVE tenants whose workspaces are on this instance (each instance checks its own).
+      const targets = one ? [one] : (await activeTenants(ctx)).filter((t) => isOwnedHere(ctx.config, t));
       const tenants = await mapLimited(targets, HEALTH_CONCURRENCY, async (t): Promise<TenantHealth> => {
         try {
           const tools = [...(await runToolHealthChecks(ctx, t.id)), ...(await runServerSideToolChecks(ctx, t.id))];

@@ -5,6 +5,7 @@ import { createAdminApi, mountOpenApiDocument } from "./api.ts";
 import { registerCheckRoutes } from "./checks-routes.ts";
 import { registerAgentHealthRoute, registerConversationRoutes } from "./conversation-routes.ts";
 import { registerCredentialRoutes } from "./credentials-routes.ts";
+import { registerInstanceRoutes } from "./instances-routes.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerTelegramLinkRoutes, registerTenantRoutes } from "./tenants-routes.ts";
 import { registerUsageRoutes } from "./usage-routes.ts";
@@ -36,6 +37,7 @@ export function adminRoutes(ctx: AppContext, options: AdminRoutesOptions = {}): 
       registerTaskRoutes(api, ctx);
       registerAgentHealthRoute(api, ctx);
       registerUsageRoutes(api, ctx);
+      registerInstanceRoutes(api, ctx);
       for (const register of options.register ?? []) register(api);
       mountOpenApiDocument(api);
       admin.route("/", api);

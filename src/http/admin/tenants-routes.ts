@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../../context.ts";
 import { ONBOARDING_STATUSES, TENANT_STATUSES } from "../../db/schema.ts";
+import { assertOwnedHere } from "../../instances/index.ts";
 import { telegramBotUsername } from "../../ops/runbook.ts";
 import {
   archiveTenant,
@@ -139,12 +140,15 @@ export function registerTenantRoutes(api: AdminApi, ctx: AppContext): void {
       tags: ["tenants"],
       summary: "Archive a tenant; ?purge=true also removes its folder and data and says what it removed",
       request: { params: TenantIdParams, query: DeleteQuery },
-      responses: { 200: jsonResponse(DeleteResult, "The archived tenant"), ...errorResponses(400, 401, 404) },
+      responses: { 200: jsonResponse(DeleteResult, "The archived tenant"), ...errorResponses(400, 401, 404, 409) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      const purge = c.req.valid("query").purge === "true";
+      // A purge deletes the workspace folder too: only where it is (409 wrong_instance, replayed there on Fly).
+      if (purge) await assertOwnedHere(ctx, await requireTenant(ctx.db, id));
       const tenant = await archiveTenant(ctx, id);
-      if (c.req.valid("query").purge !== "true") return c.json({ tenant, purged: false, removed: [] }, 200);
+      if (!purge) return c.json({ tenant, purged: false, removed: [] }, 200);
       const { removed } = await purgeTenant(ctx, id);
       ctx.log.warn("tenant purged", { tenantId: id, removed });
       return c.json({ tenant, purged: true, removed }, 200);

@@ -37,6 +37,9 @@ test("GET /admin/openapi.json: OpenAPI 3.1 built from the routes' schemas (every
       "GET /agent-health",
       "GET /usage",
       "GET /tenants/{id}/usage",
+      "GET /instances",
+      "POST /tenants/{id}/move",
+      "PUT /tenants/{id}/files/{part}",
     ].sort(),
   );
   const create = body.paths["/tenants"].post;

@@ -239,6 +239,24 @@ describe("console forms", () => {
     expect(html).toContain("Outbox pending");
     expect(html).toMatch(/data-field="credit"[^>]*>.*credit_too_low/s);
   });
+
+  test("the health strip lists the instances sharing the database, a down one in red; the gateway's credit_low shows", async () => {
+    const health = new HealthRegistry();
+    health.contribute(() => ({
+      fields: {
+        model: "credit_low",
+        instances: [
+          { id: "fra-1", up: true, url: null, version: "1", last_seen_at: "2026-12-03T10:00:00.000Z" },
+          { id: "ams-2", up: false, url: null, version: "1", last_seen_at: "2026-12-03T09:00:00.000Z" },
+        ],
+      },
+    }));
+    const client = new ConsoleClient(t, health);
+    await client.signIn();
+    const html = await (await client.get("/console")).text();
+    expect(html).toMatch(/class="item bad" data-field="instances"[^>]*>.*fra-1 up · ams-2 down/s);
+    expect(html).toMatch(/data-field="credit"[^>]*>.*credit_too_low/s);
+  });
 });
 
 test("sign-in posts need the console's own Origin", async () => {

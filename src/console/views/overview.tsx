@@ -15,7 +15,7 @@ const STRIP: [field: string, label: string][] = [
   ["queue", "Queue"],
   ["agent_runs_active", "Runs now"],
 ];
-const HIDDEN = new Set(["version", "uptime_s", "last_agent_ok_at"]);
+const HIDDEN = new Set(["version", "uptime_s", "last_agent_ok_at", "instances"]);
 
 const ATTENTION_TEXT: Record<AttentionReason, string> = {
   failures: "failures",
@@ -103,12 +103,30 @@ function HealthStrip(props: { health: Record<string, unknown>; isCreditLow: bool
       {other.map((field) => (
         <HealthItem label={field.replace(/_/g, " ")} value={props.health[field]} field={field} />
       ))}
+      {Array.isArray(props.health.instances) ? <InstancesItem instances={props.health.instances} /> : null}
       <HealthItem
         label="Model credit"
         value={props.isCreditLow ? "credit_too_low: the model account has no credit" : "ok"}
         field="credit"
       />
     </section>
+  );
+}
+
+/** Every instance sharing the database, up or down (an instance unseen for 60 s is down). */
+function InstancesItem(props: { instances: unknown[] }) {
+  const list = props.instances.filter(
+    (i): i is { id: string; up: boolean } => typeof i === "object" && i !== null && "id" in i && "up" in i,
+  );
+  const down = list.filter((i) => !i.up);
+  const text = list.map((i) => `${i.id} ${i.up ? "up" : "down"}`).join(" · ");
+  return (
+    <div class={`item ${down.length > 0 ? "bad" : "ok"}`} data-field="instances">
+      <span class="label">Instances</span>
+      <span class="value" title={text}>
+        {clip(text || "—", 120)}
+      </span>
+    </div>
   );
 }
 

@@ -37,8 +37,10 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   parts.push({ routes: metricsRoutes(ctx) });
   // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws;
   //             a missing CLI -> degraded /health, runs fail with the reason, the admin API still works)
-  const { runner, health: agentHealth } = createAgentForServer(ctx);
+  //             AGENT_WARM=on: a warm CLI process per recently active tenant; its pool stops after the dispatcher
+  const { runner, health: agentHealth, services: agentServices } = createAgentForServer(ctx);
   health.contribute(agentHealth);
+  parts.push({ services: agentServices });
   // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)
   // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp
   // [conversation] pipeline (channels call it), dispatcher (leases, runs the agent), timeline; replies go to the outbox

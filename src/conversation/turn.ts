@@ -1,4 +1,4 @@
-import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index.ts";
+import type { AgentRunner, PromptItem, RetriedAgentResult, RunAccess } from "../agent/index.ts";
 import { formatPrompt, runWithSessionRetry } from "../agent/index.ts";
 import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
@@ -25,16 +25,24 @@ import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 
 /** The MCP tools as the engine uses them: a per-run token and the endpoint. */
 export interface AgentToolsAccess {
-  issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
+  issueToken(tenantId: string, runId: string): IssuedToken;
   /** The endpoint's URL under the server's base URL. */
   url(baseUrl: string): string;
 }
 
 /** The model gateway as the engine uses it (MODEL_GATEWAY=on): a per-run token and the gateway's URL. */
 export interface ModelGatewayAccess {
-  issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
+  issueToken(tenantId: string, runId: string): IssuedToken;
   /** The gateway's URL under the server's base URL (the agent's ANTHROPIC_BASE_URL). */
   url(baseUrl: string): string;
+}
+
+/** A per-run token as the engine holds it (see IssuedRunToken). */
+export interface IssuedToken {
+  token: string;
+  revoke(): void;
+  /** Binds it to a later run of the same warm agent process. */
+  renew?(runId: string): void;
 }
 
 export interface TurnDeps {
@@ -89,6 +97,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const tenant = await getTenant(ctx.db, batch.tenantId);
     const refusal = servingRefusal(tenant);
     if (!tenant || refusal) {
+      deps.runner.retire?.(batch.tenantId, "tenant_stopped"); // a paused or archived tenant keeps no warm process
       const error = refusal ?? "tenant_not_found";
       await finishClaimed(ctx.db, ids, batch.owner, { status: "failed", error }, ctx.clock.now());
       log.warn("queued messages not run", { tenantId: batch.tenantId, error, count: ids.length });
@@ -99,16 +108,11 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const runLog = log.child({ tenantId: tenant.id, runId });
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
     const stopTyping = startTyping(target ? deps.channels.get(target.channel) : undefined, target?.chatId);
-    const token = deps.tools?.issueToken(tenant.id, runId);
-    // The run's model token: bound to this tenant and run, dead once the run ends (the retry of a stale session too).
-    const modelToken = deps.model?.issueToken(tenant.id, runId);
     let result: RetriedAgentResult;
     try {
-      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal, modelToken?.token);
+      result = await runAgent(tenant, rows, batch, runId);
     } finally {
       stopTyping();
-      token?.revoke();
-      modelToken?.revoke();
     }
     ctx.metrics.agentRuns.inc({ result: result.kind });
     ctx.metrics.agentRunSeconds.observe({ result: result.kind }, result.durationMs / 1000);
@@ -138,6 +142,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         result.sessionId,
         ctx.clock.now(),
         batch.resetMark,
+        runId,
       );
       await recordAgentSuccess(ctx.db, ctx.clock.now());
       const text = result.text.trim();
@@ -205,14 +210,41 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     );
   };
 
+  /**
+   * The run's tokens (MCP tools, model gateway), bound to this tenant and run. The runner decides how long they
+   * live: a cold run's die with it (the retry of a stale session too), a warm process's live as long as the process
+   * and are renewed for each turn (model usage is metered under the turn's run id).
+   */
+  function runAccess(tenantId: string): RunAccess | undefined {
+    const { tools, model } = deps;
+    if (!tools && !model) return undefined;
+    return {
+      issue(runId) {
+        const toolToken = tools?.issueToken(tenantId, runId);
+        const modelToken = model?.issueToken(tenantId, runId);
+        return {
+          ...(tools && toolToken ? { mcp: { url: tools.url(deps.selfUrl()), token: toolToken.token } } : {}),
+          ...(model && modelToken ? { model: { url: model.url(deps.selfUrl()), token: modelToken.token } } : {}),
+          renew(next) {
+            toolToken?.renew?.(next);
+            modelToken?.renew?.(next);
+          },
+          revoke() {
+            toolToken?.revoke();
+            modelToken?.revoke();
+          },
+        };
+      },
+    };
+  }
+
   async function runAgent(
     tenant: Tenant,
     rows: MessageRow[],
-    sessionId: string | null,
-    token: string | undefined,
-    signal: AbortSignal,
-    modelToken: string | undefined,
+    batch: ClaimedBatch,
+    runId: string,
   ): Promise<RetriedAgentResult> {
+    const access = runAccess(tenant.id);
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
       await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
@@ -227,12 +259,13 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
           (await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem),
           tenant.timezone,
         ),
-        sessionId,
+        sessionId: batch.sessionId,
         tenantEnv: env,
         timezone: tenant.timezone,
-        signal,
-        ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
-        ...(modelToken && deps.model ? { model: { url: deps.model.url(deps.selfUrl()), token: modelToken } } : {}),
+        signal: batch.signal,
+        runId,
+        ...(batch.turnMark !== undefined ? { turnMark: batch.turnMark } : {}),
+        ...(access ? { access } : {}),
       });
     } catch (err) {
       // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.

@@ -1,0 +1,200 @@
+import { readdirSync, readFileSync } from "node:fs";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { WarmProcess } from "./warm-process.ts";
+
+/** Why a warm process was retired (the log line's `reason`; the next turn of its tenant starts cold). */
+export type RetireReason =
+  | "exited"
+  | "turn_failed"
+  | "fingerprint_changed"
+  | "session_changed"
+  | "idle"
+  | "evicted"
+  | "tenant_stopped"
+  | "server_stopping";
+
+export interface WarmPoolOptions {
+  /** Most processes kept at once (AGENT_WARM_MAX). */
+  max: number;
+  /** A process unused this long is retired (AGENT_WARM_IDLE_MS). */
+  idleMs: number;
+  clock: Clock;
+  log: Logger;
+  /** How often the idle check runs. Default: a tenth of idleMs, at least 1 s, at most 60 s. */
+  sweepEveryMs?: number;
+}
+
+/** What /health and /metrics show of the pool. */
+export interface WarmPoolStats {
+  processes: number;
+  busy: number;
+  /** Resident memory of every process in the warm processes' groups (bwrap, the CLI, its tools), in bytes. */
+  rssBytes: number;
+  max: number;
+  idleMs: number;
+}
+
+/**
+ * The warm CLI processes of this server, at most one per tenant and `max` in all, least recently used first out.
+ * A process serves one turn at a time: `take` hands it out, `release` puts it back, `retire` ends it.
+ */
+export class WarmPool {
+  /** By tenant; Map order is the LRU order (a use moves the entry to the end). */
+  readonly #byTenant = new Map<string, WarmProcess>();
+  readonly #retiring = new Set<Promise<void>>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+
+  constructor(readonly options: WarmPoolOptions) {}
+
+  get size(): number {
+    return this.#byTenant.size;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** The tenant's idle process, now busy, or null (none, busy, or already gone). */
+  take(tenantId: string): WarmProcess | null {
+    const proc = this.#byTenant.get(tenantId);
+    if (!proc || proc.busy) return null;
+    if (proc.ended) {
+      this.retire(proc, "exited");
+      return null;
+    }
+    proc.busy = true;
+    this.#touch(proc);
+    return proc;
+  }
+
+  /**
+   * Whether a new process may join: below `max`, or the least recently used idle one is retired to make room.
+   * False when the pool is stopped or every process is busy (the turn then runs cold, as a one-shot).
+   */
+  makeRoom(tenantId: string): boolean {
+    if (this.#stopped) return false;
+    const own = this.#byTenant.get(tenantId);
+    if (own) {
+      if (own.busy) return false;
+      this.retire(own, "evicted");
+    }
+    if (this.#byTenant.size < this.options.max) return true;
+    for (const proc of this.#byTenant.values()) {
+      if (!proc.busy) {
+        this.retire(proc, "evicted");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Adds a freshly spawned process, busy with its first turn. */
+  add(proc: WarmProcess): void {
+    proc.busy = true;
+    this.#byTenant.set(proc.tenantId, proc);
+    this.#touch(proc);
+  }
+
+  /** A turn ended well: the process waits for the tenant's next one. */
+  release(proc: WarmProcess): void {
+    proc.busy = false;
+    this.#touch(proc);
+    if (this.#stopped || proc.ended) this.retire(proc, this.#stopped ? "server_stopping" : "exited");
+  }
+
+  /** Ends a process (it leaves the pool now; its exit completes in the background). */
+  retire(proc: WarmProcess, reason: RetireReason): Promise<void> {
+    if (this.#byTenant.get(proc.tenantId) === proc) this.#byTenant.delete(proc.tenantId);
+    this.options.log.info("warm agent retired", {
+      tenantId: proc.tenantId,
+      pid: proc.pid,
+      reason,
+      turns: proc.turns,
+    });
+    const done = proc.retire();
+    this.#retiring.add(done);
+    void done.finally(() => this.#retiring.delete(done));
+    return done;
+  }
+
+  /** Retires the tenant's process if it has one and it is idle (a busy one is retired when its turn ends). */
+  retireTenant(tenantId: string, reason: RetireReason): void {
+    const proc = this.#byTenant.get(tenantId);
+    if (proc && !proc.busy) this.retire(proc, reason);
+  }
+
+  /** Retires every idle process unused for `idleMs` (by the pool's clock). */
+  sweep(): void {
+    const now = this.options.clock.now();
+    for (const proc of [...this.#byTenant.values()]) {
+      if (!proc.busy && now - proc.lastUsedMs >= this.options.idleMs) this.retire(proc, "idle");
+    }
+  }
+
+  /** Starts the idle check. */
+  start(): void {
+    const every = this.options.sweepEveryMs ?? Math.min(60_000, Math.max(1000, Math.floor(this.options.idleMs / 10)));
+    this.#timer ??= setInterval(() => this.sweep(), every);
+    this.#timer.unref?.();
+  }
+
+  /**
+   * Ends every process and waits for them to be gone. Turns still running are cut (the dispatcher stopped first
+   * and gave them its grace); no new process joins afterwards.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    for (const proc of [...this.#byTenant.values()]) {
+      if (proc.busy) void proc.kill();
+      this.retire(proc, "server_stopping");
+    }
+    await Promise.all([...this.#retiring]);
+  }
+
+  stats(): WarmPoolStats {
+    const procs = [...this.#byTenant.values()];
+    return {
+      processes: procs.length,
+      busy: procs.filter((p) => p.busy).length,
+      rssBytes: groupsRssBytes(new Set(procs.map((p) => p.pid))),
+      max: this.options.max,
+      idleMs: this.options.idleMs,
+    };
+  }
+
+  #touch(proc: WarmProcess): void {
+    proc.lastUsedMs = this.options.clock.now();
+    this.#byTenant.delete(proc.tenantId);
+    this.#byTenant.set(proc.tenantId, proc);
+  }
+}
+
+/** Sum of VmRSS of every process whose process group is one of `groups` (Linux /proc; 0 elsewhere). */
+export function groupsRssBytes(groups: ReadonlySet<number>): number {
+  if (groups.size === 0) return 0;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return 0;
+  }
+  let total = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Fields after the command (which may hold spaces and parentheses): state ppid pgrp …; rss is the 22nd of them.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (!groups.has(Number(fields[2]))) continue;
+      total += Number(fields[21]) * PAGE_BYTES;
+    } catch {
+      // The process ended while we looked: it holds no memory any more.
+    }
+  }
+  return total;
+}
+
+const PAGE_BYTES = 4096;

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { WarmProcess } from "./warm-process.ts";
@@ -60,7 +60,8 @@ export class WarmPool {
   take(tenantId: string): WarmProcess | null {
     const proc = this.#byTenant.get(tenantId);
     if (!proc || proc.busy) return null;
-    if (proc.ended) {
+    // Its exit may not have been reaped yet (killed just now): /proc says so before a turn is written to it.
+    if (proc.ended || !isAlive(proc.pid)) {
       this.retire(proc, "exited");
       return null;
     }
@@ -170,6 +171,17 @@ export class WarmPool {
     this.#byTenant.delete(proc.tenantId);
     this.#byTenant.set(proc.tenantId, proc);
   }
+}
+
+/** False when `pid` is gone or a zombie (Linux /proc); true where /proc cannot tell. */
+function isAlive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return !existsSync("/proc/self/stat");
+  }
+  return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
 /** Sum of VmRSS of every process whose process group is one of `groups` (Linux /proc; 0 elsewhere). */

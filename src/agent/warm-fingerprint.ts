@@ -12,7 +12,7 @@ export interface WarmFingerprintSettings {
 /**
  * A digest of everything a warm process took in at start and cannot change later: the tenant's environment (vault
  * credentials merged with the workspace .env), time zone, uid and workspace, its CLAUDE.md (by lstat: an edit shows
- * in inode, size or times), AGENT_ARGS, the sandbox mode and the CLI. Cheap enough for every turn (one lstat).
+ * in inode, size or mtime), AGENT_ARGS, the sandbox mode and the CLI. Cheap enough for every turn (one lstat).
  */
 export function warmFingerprint(
   request: { tenantEnv: Record<string, string>; timezone: string; uid: number; workspace: string },
@@ -38,7 +38,8 @@ export function warmFingerprint(
 function claudeMdStamp(workspace: string): string {
   try {
     const info = lstatSync(join(workspace, "CLAUDE.md"));
-    return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+    // Not ctime: the chown before every run (tenant uids) touches it without changing the file.
+    return `${info.ino}:${info.size}:${info.mtimeMs}`;
   } catch {
     return "none";
   }

@@ -73,7 +73,7 @@ export class WarmProcess {
   #retired: Promise<void> | null = null;
   #pending: PendingTurn | null = null;
   #stderr = "";
-  /** An error `result` seen this turn: the CLI usually exits right after it (stderr and exit code then count). */
+  /** A start-up error `result` seen this turn: the CLI exits right after it (stderr and exit code then count). */
   #errorResult: string | null = null;
   #errorTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #options: WarmProcessOptions;
@@ -234,7 +234,7 @@ export class WarmProcess {
 /** How long an error result waits for the process's exit (its stderr says e.g. "No conversation found"). */
 const ERROR_EXIT_WAIT_MS = 1000;
 
-/** Whether a line is the stream's `result` event (the turn's end) and an error one; the classifier checks the shape. */
+/** Whether a line is the stream's `result` event (the turn's end) and a start-up error; the classifier checks the shape. */
 function resultEvent(line: string): "ok" | "error" | null {
   if (!line.includes('"result"')) return null;
   let event: unknown;
@@ -244,7 +244,12 @@ function resultEvent(line: string): "ok" | "error" | null {
     return null;
   }
   if (typeof event !== "object" || event === null) return null;
-  const { type, is_error: isError } = event as { type?: unknown; is_error?: unknown };
+  const {
+    type,
+    is_error: isError,
+    num_turns: turns,
+  } = event as { type?: unknown; is_error?: unknown; num_turns?: unknown };
   if (type !== "result") return null;
-  return isError === true ? "error" : "ok";
+  // No turn run at all (e.g. --resume of an unknown session): the CLI exits next, its stderr says why.
+  return isError === true && turns === 0 ? "error" : "ok";
 }

@@ -3,11 +3,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunAccess, WarmPool } from "../../src/agent/index.ts";
-import { createAgentRunner, createWarmPool } from "../../src/agent/index.ts";
+import { createAgentRunner, createWarmPool, runWithSessionRetry } from "../../src/agent/index.ts";
 import type { AgentResult, ProcessAgentRunner, SpawnSpec } from "../../src/agent/runner.ts";
 import { spawnProcessGroup } from "../../src/agent/runner.ts";
 import type { FakeAnthropic } from "../fakes/anthropic.ts";
-import { lastPrompt, startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
+import { CREDIT_TOO_LOW_ERROR, lastPrompt, startFakeAnthropic, userTexts } from "../fakes/anthropic.ts";
 import { FakeClock } from "../helpers/index.ts";
 import type { AgentTestSetup } from "./setup.ts";
 import { agentSetup, isRunning, liveProcessesInGroup, REAL_CLI } from "./setup.ts";
@@ -104,6 +104,28 @@ describe.skipIf(!hasCli)("warm agents with the real Claude CLI", () => {
     expect(userTexts(fake.messageRequests().at(-1)?.body)).toEqual(["My name is Ada", "I live in Denver", "Who am I?"]);
     expect(fake.messageRequests().at(-1)?.raw).toContain("two");
     expect(warmLines().map((l) => (JSON.parse(l) as { warm: boolean }).warm)).toEqual([false, true, true]);
+  });
+
+  test("outcomes are classified as for a cold run: API error → crash, credit → credit_too_low, unknown session → session_not_found then fresh", async () => {
+    // The CLI retries the 400 itself: every attempt fails.
+    fake.setHandler(() => ({
+      type: "error",
+      status: 400,
+      body: { type: "error", error: { type: "invalid_request_error", message: "prompt is malformed" } },
+    }));
+    const crash = await turn("tenant-a", "x", { sessionId: null, runId: null });
+    expect(crash.result.kind).toBe("crash");
+    fake.setHandler(undefined);
+    fake.enqueue(CREDIT_TOO_LOW_ERROR);
+    const credit = await turn("tenant-b", "x", { sessionId: null, runId: null });
+    expect(credit.result.kind).toBe("credit_too_low");
+    expect(pool.stats().processes).toBe(0); // a failed turn retires its process
+    fake.enqueue({ type: "text", text: "fresh start" });
+    const retried = await runWithSessionRetry(
+      runner,
+      setup.request("tenant-c", "hello", { sessionId: "00000000-0000-4000-8000-000000000000" }),
+    );
+    expect(retried).toMatchObject({ kind: "ok", text: "fresh start", sessionReset: true });
   });
 
   test("two tenants never share a process", async () => {

@@ -1,6 +1,7 @@
 // Issue 14 end to end: a real server process, the REAL Claude CLI, the fake Anthropic API and Telegram. A tenant's
 // follow-up messages are answered by one warm CLI process; /health and /metrics show it; /reset retires it; the
 // server's SIGTERM ends every warm process (nothing left behind).
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lastPrompt, userTexts } from "../fakes/anthropic.ts";
 import { eventually, freePort } from "../helpers/index.ts";

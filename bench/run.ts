@@ -10,8 +10,9 @@ import { ingest } from "./ingest.ts";
 import { overhead } from "./overhead.ts";
 import { scale } from "./scale.ts";
 import { removeBenchDirs } from "./support.ts";
+import { warm } from "./warm.ts";
 
-const ALL: Benchmark[] = [ingest, overhead, fairness, scale, binary];
+const ALL: Benchmark[] = [ingest, overhead, fairness, scale, binary, warm];
 const FILE = join(REPO_ROOT, "BENCHMARKS.md");
 
 const names = process.argv.slice(2);

@@ -34,7 +34,7 @@ for (const bench of chosen) {
     console.log(`\n## ${bench.name}\n\n${table}\n`);
     for (const note of result.notes) console.log(`- ${note}`);
     const body = [
-      `## ${bench.name}`,
+      `## ${bench.title ?? bench.name}`,
       "",
       bench.description,
       "",

@@ -414,7 +414,7 @@ export function createAgentRunner(
   }
 
   const retire = (tenantId: string, reason: RetireReason) => pool?.retireTenant(tenantId, reason);
-  return { run, retire, command, sandbox, argvFor, warmArgvFor, warm: pool };
+  return { run, retire, issuesTokens: true, command, sandbox, argvFor, warmArgvFor, warm: pool };
 }
 
 function abortedError(signal: AbortSignal): string {
@@ -506,6 +506,11 @@ export interface AgentRunner {
   run(request: AgentRunRequest): Promise<AgentResult>;
   /** Ends the tenant's warm process, if it has an idle one (the next turn starts cold with --resume). */
   retire?(tenantId: string, reason: RetireReason): void;
+  /**
+   * True: the runner issues each process's tokens itself from `request.access` (and decides how long they live).
+   * Otherwise the caller issues the run's tokens and passes them as `mcp` / `model`.
+   */
+  readonly issuesTokens?: boolean;
 }
 
 /** The server's runner and what it contributes to /health. */

@@ -245,6 +245,8 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     runId: string,
   ): Promise<RetriedAgentResult> {
     const access = runAccess(tenant.id);
+    // A runner that does not hand out tokens itself (a test's stand-in) gets this run's, dead once the run ends.
+    const grant = deps.runner.issuesTokens ? undefined : access?.issue(runId);
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
       await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
@@ -265,7 +267,9 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         signal: batch.signal,
         runId,
         ...(batch.turnMark !== undefined ? { turnMark: batch.turnMark } : {}),
-        ...(access ? { access } : {}),
+        ...(deps.runner.issuesTokens && access ? { access } : {}),
+        ...(grant?.mcp ? { mcp: grant.mcp } : {}),
+        ...(grant?.model ? { model: grant.model } : {}),
       });
     } catch (err) {
       // A bug, an unreadable vault or an unsafe workspace file: a failed run like any other, so the customer is told.
@@ -277,6 +281,8 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         exitCode: null,
         sessionReset: false,
       };
+    } finally {
+      grant?.revoke();
     }
   }
 }

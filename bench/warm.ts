@@ -8,7 +8,7 @@ import type { Benchmark, BenchRow } from "./harness.ts";
 import { fmt, percentile, row } from "./harness.ts";
 import type { BenchServer, LinkedTenant } from "./stack.ts";
 import { baseEnv, createLinkedTenants, postUpdate, startBenchServer, textUpdateBody } from "./stack.ts";
-import { wallNowMs } from "./stand-in.ts";
+import { readStandInEvents, wallNowMs, writeStandInAgent } from "./stand-in.ts";
 import { benchDir, REAL_CLI, rssMiB } from "./support.ts";
 import type { TelegramSink } from "./telegram-sink.ts";
 import { startTelegramSink } from "./telegram-sink.ts";
@@ -104,9 +104,11 @@ export const warm: Benchmark = {
           "follow-up skips the CLI's start (Node, CLI initialisation, MCP connect) and the transcript reload; what is " +
           "left is the webhook, the queue, the turn's checks (disk, chown, fingerprint) and one streamed request.",
       );
+      rows.push(...(await overheadIn(dir, sink)));
       notes.push(
-        'Not measured here yet: overhead "in" for warm follow-ups with a stream-json stand-in agent, and fairness ' +
-          "with warm processes (bench/fairness.ts runs the stand-in cold).",
+        'Overhead "in" uses bench/stand-in.ts, which speaks stream-json when started with `--input-format ' +
+          'stream-json` (its "start" is logged when it reads the turn\'s line), so no model or CLI time is in it. ' +
+          "Fairness with warm processes is not measured here (bench/fairness.ts runs the stand-in cold).",
       );
       return { rows, notes };
     } finally {
@@ -115,6 +117,66 @@ export const warm: Benchmark = {
     }
   },
 };
+
+const IN_TENANTS = 20;
+const IN_FOLLOW_UPS = 5;
+
+/** Webhook → the turn written to the agent (the stand-in's start), for follow-ups: warm against cold, same run. */
+async function overheadIn(dir: string, sink: TelegramSink): Promise<BenchRow[]> {
+  const measure = async (mode: "on" | "off"): Promise<number[]> => {
+    const events = join(dir, `in-${mode}`, "events.log");
+    const agent = writeStandInAgent(join(dir, `in-${mode}`), { eventsFile: events });
+    const env = baseEnv(join(dir, `in-${mode}`), 0, sink.url, sink.token, {
+      AGENT_COMMAND: agent,
+      AGENT_WARM: mode,
+      AGENT_WARM_MAX: String(IN_TENANTS),
+    });
+    return withServer(join(dir, `in-${mode}`), env, async (server) => {
+      const tenants = await createLinkedTenants(server, IN_TENANTS, mode === "on" ? 8_300_000 : 8_400_000);
+      const samples: number[] = [];
+      let update = mode === "on" ? 5_000_000 : 6_000_000;
+      for (const tenant of tenants) {
+        await message(server, sink, tenant, update++, "first");
+        for (let i = 0; i < IN_FOLLOW_UPS; i++) {
+          const sentMs = wallNowMs();
+          await message(server, sink, tenant, update++, `follow-up ${i}`);
+          const start = readStandInEvents(events)
+            .filter((e) => e.kind === "start" && e.tenantId === tenant.id && e.atMs >= sentMs)
+            .at(0);
+          if (start) samples.push(start.atMs - sentMs);
+        }
+      }
+      return samples;
+    });
+  };
+  const hot = await measure("on");
+  const cold = await measure("off");
+  const n = hot.length;
+  return [
+    row(
+      "warm",
+      {
+        case: `overhead "in" (webhook → turn written to the agent), follow-ups, p50 of ${n} (stand-in)`,
+        value: `${fmt(percentile(hot, 50), 2)} ms warm`,
+        baseline: `${fmt(percentile(cold, 50), 2)} ms cold`,
+        ratio: fmt(percentile(hot, 50) / percentile(cold, 50), 2),
+        target: "< 3 ms",
+      },
+      percentile(hot, 50) < 3,
+    ),
+    row(
+      "warm",
+      {
+        case: `overhead "in", follow-ups, p99 of ${n} (stand-in)`,
+        value: `${fmt(percentile(hot, 99), 2)} ms warm`,
+        baseline: `${fmt(percentile(cold, 99), 2)} ms cold`,
+        ratio: fmt(percentile(hot, 99) / percentile(cold, 99), 2),
+        target: "< 15 ms",
+      },
+      percentile(hot, 99) < 15,
+    ),
+  ];
+}
 
 async function withServer<T>(
   dir: string,

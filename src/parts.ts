@@ -20,7 +20,7 @@ import { chatLoginProblem, operatorConsole, startChatSession } from "./ops/chat.
 import type { RouteModule, ServerPart } from "./ports.ts";
 import { conversationTaskDeps, createScheduler } from "./scheduler/index.ts";
 import type { Tenant } from "./tenants/index.ts";
-import { requireTenant } from "./tenants/index.ts";
+import { getTenant, requireTenant, servingRefusal } from "./tenants/index.ts";
 
 /**
  * Wires the modules of a running server, top to bottom like the inbound path:
@@ -38,8 +38,17 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws;
   //             a missing CLI -> degraded /health, runs fail with the reason, the admin API still works)
   //             AGENT_WARM=on: a warm CLI process per recently active tenant; its pool stops after the dispatcher
-  const { runner, health: agentHealth, services: agentServices } = createAgentForServer(ctx);
+  const { runner, health: agentHealth, services: agentServices, warm } = createAgentForServer(ctx);
   health.contribute(agentHealth);
+  // A paused or archived tenant keeps no warm process (checked with the pool's idle check).
+  warm?.setStoppedTenantsCheck(async (ids) => {
+    const stopped: string[] = [];
+    for (const id of ids) {
+      const tenant = await getTenant(ctx.db, id);
+      if (!tenant || servingRefusal(tenant)) stopped.push(id);
+    }
+    return stopped;
+  });
   parts.push({ services: agentServices });
   // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)
   // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp

@@ -519,6 +519,8 @@ export interface AgentForServer {
   health: HealthContributor;
   /** The warm pool's idle check and its stop (every warm process ended); register before the conversation's. */
   services: Service[];
+  /** The warm processes (AGENT_WARM=on), else null. */
+  warm: WarmPool | null;
 }
 
 /** The pool of AGENT_WARM=on from the config. */
@@ -546,7 +548,7 @@ export function createAgentForServer(ctx: AppContext): AgentForServer {
       sandbox: runner.sandbox.mode,
       warm: pool ? { max: pool.options.max, idleMs: pool.options.idleMs } : "off",
     });
-    if (!pool) return { runner, health: () => sandboxHealth(runner.sandbox), services: [] };
+    if (!pool) return { runner, health: () => sandboxHealth(runner.sandbox), services: [], warm: null };
     ctx.metrics.agentWarm.setSource(() => {
       const stats = pool.stats();
       return { processes: stats.processes, rssBytes: stats.rssBytes };
@@ -566,6 +568,7 @@ export function createAgentForServer(ctx: AppContext): AgentForServer {
       },
       // Stopped after the conversation's dispatcher (services stop in reverse): its turns in flight finish first.
       services: [{ name: "agent-warm-pool", start: () => pool.start(), stop: () => pool.stop() }],
+      warm: pool,
     };
   } catch (error) {
     if (!(error instanceof AgentCommandNotFoundError)) throw error;
@@ -583,6 +586,7 @@ export function createAgentForServer(ctx: AppContext): AgentForServer {
       },
       health: () => ({ fields: { agent: "unavailable", agent_error: error.message }, degraded: true }),
       services: [],
+      warm: null,
     };
   }
 }

@@ -25,6 +25,9 @@ export interface WarmPoolOptions {
   sweepEveryMs?: number;
 }
 
+/** Which of these tenants may no longer be served (paused, archived, deleted): their processes are retired. */
+export type StoppedTenantsCheck = (tenantIds: string[]) => Promise<string[]>;
+
 /** What /health and /metrics show of the pool. */
 export interface WarmPoolStats {
   processes: number;
@@ -45,6 +48,7 @@ export class WarmPool {
   readonly #retiring = new Set<Promise<void>>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  #stoppedTenants: StoppedTenantsCheck | null = null;
 
   constructor(readonly options: WarmPoolOptions) {}
 
@@ -134,10 +138,32 @@ export class WarmPool {
     }
   }
 
-  /** Starts the idle check. */
+  /** Sets how the periodic check learns which tenants were paused or archived (the wiring reads the tenants). */
+  setStoppedTenantsCheck(check: StoppedTenantsCheck): void {
+    this.#stoppedTenants = check;
+  }
+
+  /** Retires the idle processes of tenants that may no longer be served (see setStoppedTenantsCheck). */
+  async retireStoppedTenants(): Promise<void> {
+    const check = this.#stoppedTenants;
+    if (!check || this.#byTenant.size === 0) return;
+    let stopped: string[];
+    try {
+      stopped = await check([...this.#byTenant.keys()]);
+    } catch (error) {
+      this.options.log.warn("warm pool: the tenants check failed", { error });
+      return;
+    }
+    for (const tenantId of stopped) this.retireTenant(tenantId, "tenant_stopped");
+  }
+
+  /** Starts the periodic check: idle processes, and those of paused or archived tenants. */
   start(): void {
     const every = this.options.sweepEveryMs ?? Math.min(60_000, Math.max(1000, Math.floor(this.options.idleMs / 10)));
-    this.#timer ??= setInterval(() => this.sweep(), every);
+    this.#timer ??= setInterval(() => {
+      this.sweep();
+      void this.retireStoppedTenants();
+    }, every);
     this.#timer.unref?.();
   }
 

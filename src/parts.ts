@@ -1,11 +1,11 @@
 import { Hono } from "hono";
-import type { AgentRunner } from "./agent/index.ts";
+import type { AgentRunner, RetireReason } from "./agent/index.ts";
 import { createAgentForServer, createAgentRunner } from "./agent/index.ts";
 import type { Channel, ChannelName } from "./channels/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
 import type { AppContext } from "./context.ts";
 import type { Conversation, Outbox } from "./conversation/index.ts";
-import { createConversation, createOutbox, createRetention } from "./conversation/index.ts";
+import { createConversation, createOutbox, createRetention, getSessionState } from "./conversation/index.ts";
 import type { QueueScope } from "./conversation/queue-store.ts";
 import { AppError } from "./errors.ts";
 import type { ModelGateway } from "./gateway/index.ts";
@@ -40,14 +40,16 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   //             AGENT_WARM=on: a warm CLI process per recently active tenant; its pool stops after the dispatcher
   const { runner, health: agentHealth, services: agentServices, warm } = createAgentForServer(ctx);
   health.contribute(agentHealth);
-  // A paused or archived tenant keeps no warm process (checked with the pool's idle check).
-  warm?.setStoppedTenantsCheck(async (ids) => {
-    const stopped: string[] = [];
-    for (const id of ids) {
-      const tenant = await getTenant(ctx.db, id);
-      if (!tenant || servingRefusal(tenant)) stopped.push(id);
+  // Checked with the pool's idle check: a paused or archived tenant keeps no warm process, nor does a reset session.
+  warm?.setStaleCheck(async (procs) => {
+    const stale: { tenantId: string; reason: RetireReason }[] = [];
+    for (const proc of procs) {
+      const tenant = await getTenant(ctx.db, proc.tenantId);
+      if (!tenant || servingRefusal(tenant)) stale.push({ tenantId: proc.tenantId, reason: "tenant_stopped" });
+      else if ((await getSessionState(ctx.db, proc.tenantId))?.agent_session_id !== proc.sessionId)
+        stale.push({ tenantId: proc.tenantId, reason: "session_changed" });
     }
-    return stopped;
+    return stale;
   });
   parts.push({ services: agentServices });
   // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)

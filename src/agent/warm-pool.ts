@@ -25,8 +25,19 @@ export interface WarmPoolOptions {
   sweepEveryMs?: number;
 }
 
-/** Which of these tenants may no longer be served (paused, archived, deleted): their processes are retired. */
-export type StoppedTenantsCheck = (tenantIds: string[]) => Promise<string[]>;
+/** A warm process as the periodic check sees it: its tenant and the session it last answered in. */
+export interface WarmProcessView {
+  tenantId: string;
+  sessionId: string | null;
+}
+
+/**
+ * Which of these processes are stale: the tenant may no longer be served (paused, archived, deleted) or its stored
+ * session is no longer the process's (/reset, the admin session reset). Their idle processes are retired.
+ */
+export type StaleProcessesCheck = (
+  processes: WarmProcessView[],
+) => Promise<{ tenantId: string; reason: RetireReason }[]>;
 
 /** What /health and /metrics show of the pool. */
 export interface WarmPoolStats {
@@ -48,7 +59,7 @@ export class WarmPool {
   readonly #retiring = new Set<Promise<void>>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
-  #stoppedTenants: StoppedTenantsCheck | null = null;
+  #staleCheck: StaleProcessesCheck | null = null;
 
   constructor(readonly options: WarmPoolOptions) {}
 
@@ -138,23 +149,28 @@ export class WarmPool {
     }
   }
 
-  /** Sets how the periodic check learns which tenants were paused or archived (the wiring reads the tenants). */
-  setStoppedTenantsCheck(check: StoppedTenantsCheck): void {
-    this.#stoppedTenants = check;
+  /** Sets how the periodic check learns which processes went stale (the wiring reads tenants and sessions). */
+  setStaleCheck(check: StaleProcessesCheck): void {
+    this.#staleCheck = check;
   }
 
-  /** Retires the idle processes of tenants that may no longer be served (see setStoppedTenantsCheck). */
-  async retireStoppedTenants(): Promise<void> {
-    const check = this.#stoppedTenants;
+  /** Retires the idle processes the stale check names (paused or archived tenants, sessions reset). */
+  async retireStale(): Promise<void> {
+    const check = this.#staleCheck;
     if (!check || this.#byTenant.size === 0) return;
-    let stopped: string[];
+    const procs = [...this.#byTenant.values()];
+    let stale: { tenantId: string; reason: RetireReason }[];
     try {
-      stopped = await check([...this.#byTenant.keys()]);
+      stale = await check(procs.map((p) => ({ tenantId: p.tenantId, sessionId: p.sessionId })));
     } catch (error) {
-      this.options.log.warn("warm pool: the tenants check failed", { error });
+      this.options.log.warn("warm pool: the stale check failed", { error });
       return;
     }
-    for (const tenantId of stopped) this.retireTenant(tenantId, "tenant_stopped");
+    for (const { tenantId, reason } of stale) {
+      // Only the process that was checked (a new one may have taken its place meanwhile).
+      const proc = this.#byTenant.get(tenantId);
+      if (proc && procs.includes(proc) && !proc.busy) this.retire(proc, reason);
+    }
   }
 
   /** Starts the periodic check: idle processes, and those of paused or archived tenants. */
@@ -162,7 +178,7 @@ export class WarmPool {
     const every = this.options.sweepEveryMs ?? Math.min(60_000, Math.max(1000, Math.floor(this.options.idleMs / 10)));
     this.#timer ??= setInterval(() => {
       this.sweep();
-      void this.retireStoppedTenants();
+      void this.retireStale();
     }, every);
     this.#timer.unref?.();
   }

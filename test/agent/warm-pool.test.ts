@@ -98,8 +98,12 @@ describe("warm pool", () => {
     pool.release(spawn("paused"));
     spawn("busy-paused");
     pool.release(spawn("live"));
-    pool.setStoppedTenantsCheck(async (ids) => ids.filter((id) => id !== "live"));
-    await pool.retireStoppedTenants();
+    pool.setStaleCheck(async (procs) =>
+      procs
+        .filter((p) => p.tenantId !== "live")
+        .map((p) => ({ tenantId: p.tenantId, reason: "tenant_stopped" as const })),
+    );
+    await pool.retireStale();
     expect(pool.take("paused")).toBeNull();
     expect(pool.take("live")?.tenantId).toBe("live");
     expect(pool.size).toBe(2);

@@ -103,9 +103,18 @@ describe.skipIf(!HAS_REAL_CLI)("warm agents end to end (real server, real CLI)",
     expect(metrics).toContain("proxystaff_agent_warm_processes 1");
     expect(metrics).toMatch(/proxystaff_agent_warm_rss_bytes [1-9]\d*/);
 
-    // /reset: the stored session is forgotten, so the next message starts a new process and a new conversation.
+    // /reset: the stored session is forgotten; the pool's periodic check retires the process (session_changed),
+    // and the next message starts a new process and a new conversation.
     await stack.telegramText(chat, "/reset");
     await eventually(() => stack.telegramReplies(chat).length > 4 || undefined, "the reset's reply");
+    await eventually(
+      () =>
+        stack.server
+          .logs()
+          .find((l) => l.msg === "warm agent retired" && l.tenantId === tenantId && l.reason === "session_changed"),
+      "the reset process retired",
+      15_000,
+    );
     await stack.telegramText(chat, "after reset");
     await eventually(() => stack.telegramReplies(chat).find((t) => t === "You said: after reset"), "reply after reset");
     expect(started().filter((l) => l.tenantId === tenantId)).toHaveLength(2);

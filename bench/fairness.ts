@@ -37,6 +37,9 @@ export const fairness: Benchmark = {
     const env = baseEnv(join(dir, "server"), 0, sink.url, sink.token, {
       AGENT_COMMAND: agent,
       AGENT_MAX_CONCURRENCY: String(CONCURRENCY),
+      ...(process.env.BENCH_AGENT_WARM
+        ? { AGENT_WARM: process.env.BENCH_AGENT_WARM, AGENT_WARM_MAX: process.env.BENCH_AGENT_WARM_MAX ?? "16" }
+        : {}),
     });
     const server = await startBenchServer({ dir: join(dir, "server"), env });
     try {

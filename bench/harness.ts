@@ -21,6 +21,8 @@ export interface BenchResult {
 /** A named benchmark: runs its baseline and ProxyStaff in the same run and returns rows plus notes. */
 export interface Benchmark {
   name: string;
+  /** The BENCHMARKS.md heading, when not the name. */
+  title?: string;
   /** One paragraph: what is measured, how, and what the baseline is. */
   description: string;
   run(): Promise<BenchResult>;

@@ -11,8 +11,9 @@ import { ingest } from "./ingest.ts";
 import { overhead } from "./overhead.ts";
 import { scale } from "./scale.ts";
 import { removeBenchDirs } from "./support.ts";
+import { warm } from "./warm.ts";
 
-const ALL: Benchmark[] = [ingest, overhead, fairness, scale, binary, consoleOverview];
+const ALL: Benchmark[] = [ingest, overhead, fairness, scale, binary, consoleOverview, warm];
 const FILE = join(REPO_ROOT, "BENCHMARKS.md");
 
 const names = process.argv.slice(2);
@@ -34,7 +35,7 @@ for (const bench of chosen) {
     console.log(`\n## ${bench.name}\n\n${table}\n`);
     for (const note of result.notes) console.log(`- ${note}`);
     const body = [
-      `## ${bench.name}`,
+      `## ${bench.title ?? bench.name}`,
       "",
       bench.description,
       "",

@@ -60,6 +60,9 @@ export function baseEnv(
     TELEGRAM_MODE: "webhook",
     TELEGRAM_WEBHOOK_SECRET: BENCH_WEBHOOK_SECRET,
     AGENT_SANDBOX: "none",
+    // The stand-in agent speaks the one-shot protocol (prompt on stdin, one JSON result): cold runs unless a
+    // benchmark asks for warm ones (bench/warm.ts).
+    AGENT_WARM: "off",
     RATE_LIMIT_PER_MINUTE: "1000000",
     LOG_LEVEL: "info",
     ...extra,

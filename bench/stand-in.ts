@@ -47,22 +47,36 @@ esac`
 t0=$EPOCHREALTIME
 tenant=\${PWD##*/}
 record() { printf '%s %s %s %s\\n' "$tenant" "$1" "\${2:-$EPOCHREALTIME}" "$$" >> ${events}; }
-record start "$t0"
-prompt=""; resume=""
+[[ " $* " == *" --input-format stream-json "* ]] || record start "$t0"
+prompt=""; resume=""; warm=0
 while (($#)); do
   case "$1" in
     --resume) resume=$2; shift ;;
+    --input-format) [[ $2 == stream-json ]] && warm=1; shift ;;
   esac
   shift
 done
+answer() { # $1 = the prompt (or the turn's stream-json line): the reply lists its m:<tag>s
+  tags=""; rest=$1
+  re='(m:[A-Za-z0-9_.-]+)(.*)'
+  while [[ $rest =~ $re ]]; do tags+=" \${BASH_REMATCH[1]}"; rest=\${BASH_REMATCH[2]}; done
+  printf '{"type":"result","subtype":"success","is_error":false,"result":"done%s","session_id":"%s"}\\n' "$tags" "$sid"
+}
+sid=\${resume:-00000000-0000-4000-8000-$(printf '%012d' $RANDOM$$)}
+if [[ $warm == 1 ]]; then
+  # A warm process (--input-format stream-json): one user line per turn on stdin, one result line per turn.
+  while IFS= read -r prompt; do
+    record start
+    ${sleep}
+    answer "$prompt"
+    record end
+  done
+  exit 0
+fi
 prompt=$(cat) # the runner writes the prompt on stdin, never in argv
 ${faults}
 ${sleep}
-tags=""; rest=$prompt
-re='(m:[A-Za-z0-9_.-]+)(.*)'
-while [[ $rest =~ $re ]]; do tags+=" \${BASH_REMATCH[1]}"; rest=\${BASH_REMATCH[2]}; done
-sid=\${resume:-00000000-0000-4000-8000-$(printf '%012d' $RANDOM$$)}
-printf '{"type":"result","subtype":"success","is_error":false,"result":"done%s","session_id":"%s"}\\n' "$tags" "$sid"
+answer "$prompt"
 record end
 `;
   writeFileSync(path, script);

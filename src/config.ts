@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { describeZodIssue } from "./errors.ts";
@@ -67,6 +67,13 @@ const usd = z
   .regex(/^\d+(\.\d+)?$/, "must be a positive number of US dollars, e.g. 50 or 12.5")
   .transform((v) => Number(v))
   .pipe(z.number().positive("must be a positive number of US dollars, e.g. 50 or 12.5"));
+/** Memory one warm CLI process is budgeted (it measures ~190 MB RSS; the rest is headroom for its tools). */
+export const WARM_PROCESS_BUDGET_BYTES = 400 * 1024 * 1024;
+
+/** AGENT_WARM_MAX's default: one warm process per ~400 MB of the machine's memory, at least 1, at most 16. */
+export function defaultWarmMax(totalBytes: number = totalmem()): number {
+  return Math.max(1, Math.min(16, Math.floor(totalBytes / WARM_PROCESS_BUDGET_BYTES)));
+}
 
 const credentialsKey = z.string().refine((v) => isAesKey(v), "must be 32 bytes encoded as base64");
 
@@ -123,6 +130,12 @@ const envSchema = z.object({
   MODEL_PRICES: optional(modelPrices),
   AGENT_TIMEOUT_MS: positiveInt.default(300_000),
   AGENT_MAX_CONCURRENCY: positiveInt.default(4),
+  /** on: a tenant's follow-up turns go to its warm CLI process (stream-json); off: one cold `claude -p` per run. */
+  AGENT_WARM: z.enum(["on", "off"]).default("on"),
+  /** Most warm CLI processes kept at once (least recently used retired first); default sized to the machine's memory. */
+  AGENT_WARM_MAX: positiveInt.default(defaultWarmMax()),
+  /** A warm process unused this long is retired. */
+  AGENT_WARM_IDLE_MS: positiveInt.default(600_000),
   LEASE_TTL_MS: wholeNumber("must be a whole number of milliseconds, at least 1000")
     .pipe(z.number().min(1000, "must be a whole number of milliseconds, at least 1000"))
     .default(300_000),

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { AgentRunner } from "./agent/index.ts";
+import type { AgentRunner, RetireReason } from "./agent/index.ts";
 import { createAgentForServer, createAgentRunner } from "./agent/index.ts";
 import type { Channel, ChannelName } from "./channels/index.ts";
 import { channelsHealth, createChannels } from "./channels/index.ts";
@@ -11,6 +11,7 @@ import {
   createOutbox,
   createRemoteWake,
   createRetention,
+  getSessionState,
   outboundFileRoutes,
   recordDeliveryStatus,
 } from "./conversation/index.ts";
@@ -29,7 +30,7 @@ import { chatLoginProblem, operatorConsole, startChatSession } from "./ops/chat.
 import type { RouteModule, ServerPart } from "./ports.ts";
 import { conversationTaskDeps, createScheduler } from "./scheduler/index.ts";
 import type { Tenant } from "./tenants/index.ts";
-import { adoptUnownedTenants, requireTenant } from "./tenants/index.ts";
+import { adoptUnownedTenants, getTenant, requireTenant, servingRefusal } from "./tenants/index.ts";
 
 /** With a remote database, the longest the scheduler sleeps (a task added through another instance waits at most this). */
 const REMOTE_TASK_POLL_MS = 5000;
@@ -56,8 +57,21 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   parts.push({ routes: metricsRoutes(ctx) });
   // [agent]     the Claude CLI runner; checks the sandbox at construction (AGENT_SANDBOX=bwrap + no working bwrap -> throws;
   //             a missing CLI -> degraded /health, runs fail with the reason, the admin API still works)
-  const { runner, health: agentHealth } = createAgentForServer(ctx);
+  //             AGENT_WARM=on: a warm CLI process per recently active tenant; its pool stops after the dispatcher
+  const { runner, health: agentHealth, services: agentServices, warm } = createAgentForServer(ctx);
   health.contribute(agentHealth);
+  // Checked with the pool's idle check: a paused or archived tenant keeps no warm process, nor does a reset session.
+  warm?.setStaleCheck(async (procs) => {
+    const stale: { tenantId: string; reason: RetireReason }[] = [];
+    for (const proc of procs) {
+      const tenant = await getTenant(ctx.db, proc.tenantId);
+      if (!tenant || servingRefusal(tenant)) stale.push({ tenantId: proc.tenantId, reason: "tenant_stopped" });
+      else if ((await getSessionState(ctx.db, proc.tenantId))?.agent_session_id !== proc.sessionId)
+        stale.push({ tenantId: proc.tenantId, reason: "session_changed" });
+    }
+    return stale;
+  });
+  parts.push({ services: agentServices });
   // [channels]  webhooks / polling in; the outbox sends replies out (pending rows from before a restart first)
   // [mcp]       the agent's tools at POST /mcp; each run gets a token, the CLI reaches them at http://127.0.0.1:${PORT}/mcp
   // [conversation] pipeline (channels call it), dispatcher (leases, runs the agent), timeline; replies go to the outbox

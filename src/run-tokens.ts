@@ -7,6 +7,11 @@ export interface IssuedRunToken {
   token: string;
   /** Makes the token invalid at once. Idempotent. */
   revoke(): void;
+  /**
+   * Binds the token to a later run of the same process (a warm agent's next turn): the caller is built anew for
+   * `runId` (usage and per-run counts follow the turn) and the token lives `maxAgeMs` from now. No effect once revoked.
+   */
+  renew(runId: string): void;
 }
 
 export interface RunTokenOptions<T> {
@@ -43,9 +48,24 @@ export class RunTokenStore<T> {
     const token = `${this.options.prefix ?? ""}${randomBytes(32).toString("base64url")}`;
     const hash = sha256(token);
     const key = hash.toString("hex");
-    const caller = this.options.caller(tenantId, runId);
-    this.#entries.set(key, { caller, hash, expiresAtMs: this.clock.now() + this.maxAgeMs });
-    return { token, revoke: () => void this.#entries.delete(key) };
+    const bind = (id: string) =>
+      this.#entries.set(key, {
+        caller: this.options.caller(tenantId, id),
+        hash,
+        expiresAtMs: this.clock.now() + this.maxAgeMs,
+      });
+    bind(runId);
+    let revoked = false;
+    return {
+      token,
+      revoke: () => {
+        revoked = true;
+        this.#entries.delete(key);
+      },
+      renew: (id) => {
+        if (!revoked) bind(id);
+      },
+    };
   }
 
   /** The caller a token stands for, or null when it is missing, unknown, revoked or expired. */

@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { AppContext } from "../context.ts";
 import { errorMessage } from "../errors.ts";
 import { redact } from "../log.ts";
-import type { HealthContributor } from "../ports.ts";
+import type { HealthContributor, Service } from "../ports.ts";
 import type { AgentResult } from "./classify.ts";
 import { classifyOutcome } from "./classify.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
@@ -21,6 +21,15 @@ import {
 } from "./run-user.ts";
 import type { SandboxStatus } from "./sandbox.ts";
 import { checkSandbox, sandboxHealth, sandboxWrapper } from "./sandbox.ts";
+import type { SpawnFunction } from "./spawn.ts";
+import { readCapped, spawnProcessGroup } from "./spawn.ts";
+import { warmFingerprint } from "./warm-fingerprint.ts";
+import type { RetireReason } from "./warm-pool.ts";
+import { WarmPool } from "./warm-pool.ts";
+import { WarmProcess } from "./warm-process.ts";
+
+export type { ProcessInput, SpawnedProcess, SpawnFunction, SpawnSpec } from "./spawn.ts";
+export { readCapped, spawnProcessGroup } from "./spawn.ts";
 
 export interface AgentRunnerOptions {
   /** Starts the CLI process (default: Bun.spawn in its own session/process group). */
@@ -37,6 +46,8 @@ export interface AgentRunnerOptions {
   sandbox?: SandboxStatus;
   /** The disk checks before each run (statfs, measurement time limit); default: the real ones. */
   disk?: DiskGuardOptions;
+  /** Keep a warm CLI process per recently active tenant in this pool (AGENT_WARM=on); absent = every run cold. */
+  warm?: WarmPool;
 }
 
 /** The runner plus what it resolved at construction (for the start-up log and doctor). */
@@ -46,6 +57,10 @@ export interface ProcessAgentRunner extends AgentRunner {
   readonly sandbox: SandboxStatus;
   /** The argv of a run after `-p` (for docs and tests); the prompt is never in it (stdin), the MCP config is a file path. */
   argvFor(request: Pick<AgentRunRequest, "sessionId">, mcpConfigPath?: string): string[];
+  /** The argv of a warm process after `-p` (stream-json in and out). */
+  warmArgvFor(request: Pick<AgentRunRequest, "sessionId">, mcpConfigPath?: string): string[];
+  /** The warm processes (null when every run is cold). */
+  readonly warm: WarmPool | null;
 }
 
 /**
@@ -74,6 +89,7 @@ export function createAgentRunner(
   for (const dir of [resolve(config.DATA_DIR), resolve(config.CLAUDE_CONFIG_DIR)]) {
     if (onTheWay.includes(dir)) makeEntriesPrivate(sandbox.runUser, dir, onTheWay, log);
   }
+  const pool = options.warm ?? null;
   const blocked = unreachableFolders(sandbox.runUser, onTheWay);
   if (blocked.length > 0) {
     log.error(
@@ -134,22 +150,49 @@ export function createAgentRunner(
     } catch (error) {
       return fail(`the tenant's folders could not be given to its uid: ${errorMessage(error)}`);
     }
+    // The preparation above awaits (disk checks, chown): a lease lost meanwhile starts nothing.
+    if (request.signal?.aborted) return fail(abortedError(request.signal));
+    if (pool && !request.mcp && !request.model) {
+      const warm = await runWarm(pool, request, configDir, started);
+      if (warm) return warm;
+    }
+    // A cold run's tokens (if the caller hands them out through `access`) live exactly as long as the run.
+    const grant = request.access?.issue(request.runId ?? crypto.randomUUID());
+    try {
+      return await runCold(request, configDir, started, {
+        mcp: request.mcp ?? grant?.mcp,
+        model: request.model ?? grant?.model,
+      });
+    } finally {
+      grant?.revoke();
+    }
+  }
+
+  function agentEnv(request: AgentRunRequest, configDir: TenantConfigDir, model: ModelAccess | undefined) {
     const { env, dropped } = buildAgentEnv({
       config,
       hostEnv,
       tenantConfigDir: configDir.dir,
       timezone: request.timezone,
       tenantEnv: request.tenantEnv,
-      ...(request.model ? { model: request.model } : {}),
+      ...(model ? { model } : {}),
     });
     if (dropped.length > 0)
       log.warn("tenant variables not passed to the agent", { tenantId: request.tenantId, names: dropped });
+    return env;
+  }
 
-    // The preparation above awaits (disk checks, chown): a lease lost meanwhile starts nothing.
-    if (request.signal?.aborted) return fail(abortedError(request.signal));
+  async function runCold(
+    request: AgentRunRequest,
+    configDir: TenantConfigDir,
+    started: number,
+    access: { mcp: { url: string; token: string } | undefined; model: ModelAccess | undefined },
+  ): Promise<AgentResult> {
+    const fail = (error: string): AgentResult => ({ kind: "crash", error, durationMs: 0, exitCode: null });
+    const env = agentEnv(request, configDir, access.model);
     let mcpFile: McpConfigFile | null = null;
     try {
-      if (request.mcp) mcpFile = writeMcpConfigFile(configDir.dir, mcpConfigJson(request.mcp));
+      if (access.mcp) mcpFile = writeMcpConfigFile(configDir.dir, mcpConfigJson(access.mcp));
     } catch (error) {
       return fail(`the run's MCP config file could not be written: ${errorMessage(error)}`);
     }
@@ -218,10 +261,17 @@ export function createAgentRunner(
         exitCode: exit.exitCode,
       };
     }
-    const redacted = redactResult(result, [
-      ...secretValuesOf(config, request.tenantEnv),
-      ...(request.model ? [request.model.token] : []),
-    ]);
+    return finish(request, result, access.model ? [access.model.token] : [], false);
+  }
+
+  /** Redacts the outcome and logs the run's line (`warm`: served by a process kept from an earlier turn). */
+  async function finish(
+    request: AgentRunRequest,
+    result: AgentResult,
+    tokens: string[],
+    warm: boolean,
+  ): Promise<AgentResult> {
+    const redacted = redactResult(result, [...secretValuesOf(config, request.tenantEnv), ...tokens]);
     const fields = {
       tenantId: request.tenantId,
       kind: redacted.kind,
@@ -229,6 +279,7 @@ export function createAgentRunner(
       durationMs: redacted.durationMs,
       exitCode: redacted.exitCode,
       resumed: request.sessionId !== null,
+      warm,
       ...(await request.usage?.()),
     };
     if (redacted.kind === "ok") log.info("agent run finished", fields);
@@ -236,7 +287,140 @@ export function createAgentRunner(
     return redacted;
   }
 
-  return { run, command, sandbox, argvFor };
+  /**
+   * A turn on the tenant's warm process: the one kept from its last turn when nothing it was started with changed
+   * and no other process advanced the session since, else a new one (started like a cold run, in the same sandbox,
+   * with `--resume`). Null when the pool has no room (every process busy): the run then goes cold.
+   */
+  async function runWarm(
+    pool: WarmPool,
+    request: AgentRunRequest,
+    configDir: TenantConfigDir,
+    started: number,
+  ): Promise<AgentResult | null> {
+    const runId = request.runId ?? crypto.randomUUID();
+    const fingerprint = warmFingerprint(request, { extraArgs, sandbox: sandbox.mode, command: command.path });
+    let proc = pool.take(request.tenantId);
+    if (proc) {
+      const stale =
+        proc.fingerprint !== fingerprint
+          ? "fingerprint_changed"
+          : proc.sessionId !== request.sessionId ||
+              (request.turnMark !== undefined && request.turnMark !== proc.lastRunId)
+            ? "session_changed"
+            : null;
+      if (stale) {
+        pool.retire(proc, stale);
+        proc = null;
+      }
+    }
+    const isWarm = proc !== null;
+    if (proc) proc.renew(runId);
+    else {
+      if (!pool.makeRoom(request.tenantId)) return null;
+      const spawned = spawnWarm(pool, request, configDir, fingerprint, runId);
+      if (typeof spawned === "string") {
+        return { kind: "crash", error: spawned, durationMs: 0, exitCode: null };
+      }
+      proc = spawned;
+      pool.add(proc);
+    }
+    const outcome = await proc.turn(request.prompt, {
+      timeoutMs: config.AGENT_TIMEOUT_MS,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    proc.turns += 1;
+    const classified = classifyOutcome({
+      ...outcome,
+      memoryLimited: proc.memoryLimited,
+      limitHit: proc.limitHit(),
+      timeoutMs: config.AGENT_TIMEOUT_MS,
+    });
+    const result = { ...classified, durationMs: Math.round(performance.now() - started) };
+    if (request.signal?.aborted) {
+      void pool.retire(proc, "turn_failed");
+      log.warn("agent run killed: aborted by the caller", {
+        tenantId: request.tenantId,
+        durationMs: result.durationMs,
+        warm: isWarm,
+      });
+      return { kind: "crash", error: abortedError(request.signal), durationMs: result.durationMs, exitCode: null };
+    }
+    if (result.kind === "ok" && !outcome.ended) {
+      proc.sessionId = result.sessionId;
+      proc.lastRunId = runId;
+      pool.release(proc);
+    } else void pool.retire(proc, outcome.ended ? "exited" : "turn_failed");
+    return finish(request, result, proc.secrets, isWarm);
+  }
+
+  /** Starts a tenant's warm process: the cold run's sandbox, uid, limits and environment; its tokens live as long as it. */
+  function spawnWarm(
+    pool: WarmPool,
+    request: AgentRunRequest,
+    configDir: TenantConfigDir,
+    fingerprint: string,
+    runId: string,
+  ): WarmProcess | string {
+    const grant = request.access?.issue(runId);
+    const env = agentEnv(request, configDir, grant?.model);
+    let mcpFile: McpConfigFile | null = null;
+    try {
+      if (grant?.mcp) mcpFile = writeMcpConfigFile(configDir.dir, mcpConfigJson(grant.mcp));
+    } catch (error) {
+      grant?.revoke();
+      return `the run's MCP config file could not be written: ${errorMessage(error)}`;
+    }
+    const wrapped = wrap({
+      argv: [command.path, "-p", ...warmArgvFor(request, mcpFile?.path)],
+      workspace: request.workspace,
+      tenantConfigDir: configDir.dir,
+      platformCredentials: configDir.platformCredentials,
+      command,
+      uid: request.uid,
+    });
+    const release = () => {
+      wrapped.dispose();
+      mcpFile?.dispose();
+      grant?.revoke();
+    };
+    const child = spawnOrNull({ argv: wrapped.argv, cwd: request.workspace, env, interactive: true });
+    if (!child) {
+      release();
+      return `the agent CLI could not be started (${wrapped.argv[0]})`;
+    }
+    const proc = new WarmProcess({
+      tenantId: request.tenantId,
+      child,
+      fingerprint,
+      killGraceMs,
+      stderrLimitBytes: outputLimit,
+      resources: {
+        dispose: release,
+        renew: (id) => grant?.renew(id),
+        memoryLimited: wrapped.memoryLimited,
+        limitHit: () => wrapped.limitHit(),
+        secrets: grant?.model ? [grant.model.token] : [],
+      },
+      onExit: (exited) => {
+        if (!exited.busy) void pool.retire(exited, "exited");
+      },
+    });
+    proc.sessionId = request.sessionId;
+    log.info("warm agent started", { tenantId: request.tenantId, pid: proc.pid, resumed: request.sessionId !== null });
+    return proc;
+  }
+
+  function warmArgvFor(request: Pick<AgentRunRequest, "sessionId">, mcpConfigPath?: string): string[] {
+    const argv = ["--input-format", "stream-json", "--output-format", "stream-json", "--verbose"];
+    if (request.sessionId) argv.push("--resume", request.sessionId);
+    argv.push(...extraArgs);
+    if (mcpConfigPath) argv.push("--mcp-config", mcpConfigPath);
+    return argv;
+  }
+
+  const retire = (tenantId: string, reason: RetireReason) => pool?.retireTenant(tenantId, reason);
+  return { run, retire, issuesTokens: true, command, sandbox, argvFor, warmArgvFor, warm: pool };
 }
 
 function abortedError(signal: AbortSignal): string {
@@ -254,83 +438,6 @@ export function mcpConfigJson(mcp: { url: string; token: string }): string {
 function redactResult(result: AgentResult, secrets: string[]): AgentResult {
   if (result.kind === "ok") return result;
   return { ...result, error: redact(result.error, secrets) };
-}
-
-/** What the runner asks for: one process, its own process group, output captured. */
-export interface SpawnSpec {
-  argv: string[];
-  cwd: string;
-  env: Record<string, string>;
-  /** Written to stdin and closed; absent = stdin is /dev/null (an open pipe costs the CLI a 3 s wait). */
-  stdin?: string;
-}
-
-/** A started process, as the runner needs it. */
-export interface SpawnedProcess {
-  pid: number;
-  stdout: ReadableStream<Uint8Array>;
-  stderr: ReadableStream<Uint8Array>;
-  /** Resolves when the process has exited. */
-  exited: Promise<{ exitCode: number | null; signal: string | null }>;
-  /** Sends a signal to the whole process group (the CLI and everything its tools started). */
-  killGroup(signal: "SIGTERM" | "SIGKILL"): void;
-}
-
-/** Starts a process; injectable so unit tests can hand in stand-ins. */
-export type SpawnFunction = (spec: SpawnSpec) => SpawnedProcess;
-
-/** The default spawner: Bun.spawn in a new session (setsid), so the group can be killed as a whole. */
-export const spawnProcessGroup: SpawnFunction = (spec) => {
-  const child = Bun.spawn(spec.argv, {
-    cwd: spec.cwd,
-    env: spec.env,
-    stdin: spec.stdin === undefined ? "ignore" : new Blob([spec.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-    detached: true,
-  });
-  const exited = child.exited.then(() => ({
-    exitCode: child.exitCode,
-    signal: child.signalCode === null ? null : String(child.signalCode),
-  }));
-  return {
-    pid: child.pid,
-    stdout: child.stdout,
-    stderr: child.stderr,
-    exited,
-    killGroup(signal) {
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // The group is already gone (ESRCH): nothing left to kill.
-      }
-    },
-  };
-};
-
-/** Reads a stream to text, keeping at most `limitBytes` (the rest is drained and dropped). */
-export async function readCapped(
-  stream: ReadableStream<Uint8Array>,
-  limitBytes: number,
-): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Uint8Array[] = [];
-  let kept = 0;
-  let truncated = false;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (kept >= limitBytes) {
-      truncated = true;
-      continue;
-    }
-    const room = limitBytes - kept;
-    const piece = value.byteLength > room ? value.subarray(0, room) : value;
-    if (piece.byteLength < value.byteLength) truncated = true;
-    chunks.push(piece);
-    kept += piece.byteLength;
-  }
-  return { text: Buffer.concat(chunks).toString("utf8"), truncated };
 }
 
 /** The result of a run that may have been retried without `--resume`. */
@@ -372,6 +479,32 @@ export interface AgentRunRequest {
   usage?: () => Promise<Record<string, number> | null>;
   /** Aborting it kills the run's process group at once (SIGKILL); the run then ends as a crash "aborted: …". */
   signal?: AbortSignal;
+  /** This run's id (the tokens' caller: model usage is metered under it). Default: a random one. */
+  runId?: string;
+  /**
+   * Issues the run's tokens (MCP tools, model gateway) when the runner decides how long they live: a cold run's die
+   * with it, a warm process's live as long as the process and follow each turn. Used when `mcp`/`model` are absent.
+   */
+  access?: RunAccess;
+  /**
+   * The tenant's turn mark as read when the batch started (the run id of the last turn whose session was stored);
+   * a warm process that did not produce it is retired (another process advanced the session). Absent = not checked.
+   */
+  turnMark?: string | null;
+}
+
+/** Hands out the tokens of one agent process, bound to a run. */
+export interface RunAccess {
+  issue(runId: string): RunGrant;
+}
+
+/** The tokens of one agent process. */
+export interface RunGrant {
+  mcp?: { url: string; token: string };
+  model?: ModelAccess;
+  /** Binds the tokens to a later run of the same (warm) process. */
+  renew(runId: string): void;
+  revoke(): void;
 }
 
 export type { AgentFailureKind, AgentResult } from "./classify.ts";
@@ -379,12 +512,33 @@ export type { AgentFailureKind, AgentResult } from "./classify.ts";
 /** Runs the agent CLI once. */
 export interface AgentRunner {
   run(request: AgentRunRequest): Promise<AgentResult>;
+  /** Ends the tenant's warm process, if it has an idle one (the next turn starts cold with --resume). */
+  retire?(tenantId: string, reason: RetireReason): void;
+  /**
+   * True: the runner issues each process's tokens itself from `request.access` (and decides how long they live).
+   * Otherwise the caller issues the run's tokens and passes them as `mcp` / `model`.
+   */
+  readonly issuesTokens?: boolean;
 }
 
 /** The server's runner and what it contributes to /health. */
 export interface AgentForServer {
   runner: AgentRunner;
   health: HealthContributor;
+  /** The warm pool's idle check and its stop (every warm process ended); register before the conversation's. */
+  services: Service[];
+  /** The warm processes (AGENT_WARM=on), else null. */
+  warm: WarmPool | null;
+}
+
+/** The pool of AGENT_WARM=on from the config. */
+export function createWarmPool(ctx: Pick<AppContext, "config" | "log" | "clock">): WarmPool {
+  return new WarmPool({
+    max: ctx.config.AGENT_WARM_MAX,
+    idleMs: ctx.config.AGENT_WARM_IDLE_MS,
+    clock: ctx.clock,
+    log: ctx.log.child({ module: "agent-warm" }),
+  });
 }
 
 /**
@@ -394,13 +548,36 @@ export interface AgentForServer {
  */
 export function createAgentForServer(ctx: AppContext): AgentForServer {
   try {
-    const runner = createAgentRunner(ctx);
+    const pool = ctx.config.AGENT_WARM === "on" ? createWarmPool(ctx) : undefined;
+    const runner = createAgentRunner(ctx, pool ? { warm: pool } : {});
     ctx.log.info("agent CLI found", {
       path: runner.command.path,
       source: runner.command.source,
       sandbox: runner.sandbox.mode,
+      warm: pool ? { max: pool.options.max, idleMs: pool.options.idleMs } : "off",
     });
-    return { runner, health: () => sandboxHealth(runner.sandbox) };
+    if (!pool) return { runner, health: () => sandboxHealth(runner.sandbox), services: [], warm: null };
+    ctx.metrics.agentWarm.setSource(() => {
+      const stats = pool.stats();
+      return { processes: stats.processes, rssBytes: stats.rssBytes };
+    });
+    return {
+      runner,
+      health: () => {
+        const part = sandboxHealth(runner.sandbox);
+        const stats = pool.stats();
+        return {
+          ...part,
+          fields: {
+            ...part.fields,
+            agent_warm: { processes: stats.processes, busy: stats.busy, rss_bytes: stats.rssBytes, max: stats.max },
+          },
+        };
+      },
+      // Stopped after the conversation's dispatcher (services stop in reverse): its turns in flight finish first.
+      services: [{ name: "agent-warm-pool", start: () => pool.start(), stop: () => pool.stop() }],
+      warm: pool,
+    };
   } catch (error) {
     if (!(error instanceof AgentCommandNotFoundError)) throw error;
     ctx.log.error("agent CLI not found: messages will be answered with a failure until it is installed", {
@@ -416,6 +593,8 @@ export function createAgentForServer(ctx: AppContext): AgentForServer {
         }),
       },
       health: () => ({ fields: { agent: "unavailable", agent_error: error.message }, degraded: true }),
+      services: [],
+      warm: null,
     };
   }
 }

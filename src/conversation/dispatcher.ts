@@ -19,6 +19,8 @@ export interface ClaimedBatch {
   sessionId: string | null;
   /** The tenant's reset mark when the batch was claimed: pass it to saveSessionId (a /reset since then wins). */
   resetMark: string | null;
+  /** The tenant's turn mark when the batch was claimed (SessionStart.turnMark); absent = unknown. */
+  turnMark?: string | null;
   messages: MessageRow[];
   /** The lease owner id (this process). */
   owner: string;
@@ -174,12 +176,13 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
         if (!(await renew())) break;
         const messages = await claimQueued(ctx.db, tenantId, owner, scope, ctx.clock.now());
         if (messages.length === 0) break;
-        const { sessionId, resetMark } = await readSessionStart(ctx.db, tenantId);
+        const { sessionId, resetMark, turnMark } = await readSessionStart(ctx.db, tenantId);
         if (lease.signal.aborted) break; // the claimed rows are re-queued once the lease is free
         await options.runBatch({
           tenantId,
           sessionId,
           resetMark,
+          turnMark,
           messages,
           owner,
           signal: lease.signal,

@@ -31,22 +31,34 @@ function resetMarkKey(tenantId: string): string {
   return `conversation.session_reset.${tenantId}`;
 }
 
+/** app_state key of a tenant's turn mark: the run id of the last turn whose session id was stored (any process). */
+function turnMarkKey(tenantId: string): string {
+  return `conversation.session_turn.${tenantId}`;
+}
+
 /** What a run starts from: the session to resume and the tenant's reset mark at that moment (one read). */
 export interface SessionStart {
   sessionId: string | null;
   /** Compared when the run stores its session id: a reset meanwhile changes it (see resetAgentSession). */
   resetMark: string | null;
+  /** The run id of the last turn that stored the session (a warm agent that did not run it is stale). */
+  turnMark: string | null;
 }
 
 /** Reads the session to resume and the reset mark in one statement (a consistent pair). */
 export async function readSessionStart(db: Db, tenantId: string): Promise<SessionStart> {
-  const rows = await db.all<{ agent_session_id: string | null; reset_mark: string | null }>(
+  const rows = await db.all<{ agent_session_id: string | null; reset_mark: string | null; turn_mark: string | null }>(
     sql`SELECT s.agent_session_id AS agent_session_id,
-      (SELECT a.value FROM ${appState} a WHERE a.key = ${resetMarkKey(tenantId)}) AS reset_mark
+      (SELECT a.value FROM ${appState} a WHERE a.key = ${resetMarkKey(tenantId)}) AS reset_mark,
+      (SELECT t.value FROM ${appState} t WHERE t.key = ${turnMarkKey(tenantId)}) AS turn_mark
       FROM (SELECT 1) LEFT JOIN ${conversationSessions} s ON s.tenant_id = ${tenantId}`,
   );
   const row = rows[0];
-  return { sessionId: row?.agent_session_id ?? null, resetMark: row?.reset_mark ?? null };
+  return {
+    sessionId: row?.agent_session_id ?? null,
+    resetMark: row?.reset_mark ?? null,
+    turnMark: row?.turn_mark ?? null,
+  };
 }
 
 /** How a reset treats a lease held by a run. */
@@ -185,6 +197,8 @@ export async function saveSessionId(
   sessionId: string,
   nowMs: number,
   resetMarkAtStart: string | null,
+  /** The turn's run id, stored as the tenant's turn mark when the session id was stored (see SessionStart). */
+  turnMark?: string,
 ): Promise<boolean> {
   const currentMark = sql`(SELECT a.value FROM ${appState} a WHERE a.key = ${resetMarkKey(tenantId)})`;
   const rows = await db
@@ -195,6 +209,12 @@ export async function saveSessionId(
         AND ${currentMark} IS ${resetMarkAtStart}`,
     )
     .returning({ tenant_id: conversationSessions.tenant_id });
+  if (rows.length > 0 && turnMark !== undefined) {
+    await db
+      .insert(appState)
+      .values({ key: turnMarkKey(tenantId), value: turnMark, updated_at: isoAt(nowMs) })
+      .onConflictDoUpdate({ target: appState.key, set: { value: turnMark, updated_at: isoAt(nowMs) } });
+  }
   return rows.length > 0;
 }
 

@@ -1,4 +1,4 @@
-import type { AgentRunner, PromptItem, RetriedAgentResult } from "../agent/index.ts";
+import type { AgentRunner, PromptItem, RetriedAgentResult, RunAccess } from "../agent/index.ts";
 import { formatPrompt, runWithSessionRetry } from "../agent/index.ts";
 import type { Channel, ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
@@ -26,14 +26,14 @@ import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 
 /** The MCP tools as the engine uses them: a per-run token and the endpoint. */
 export interface AgentToolsAccess {
-  issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
+  issueToken(tenantId: string, runId: string): IssuedToken;
   /** The endpoint's URL under the server's base URL. */
   url(baseUrl: string): string;
 }
 
 /** The model gateway as the engine uses it (MODEL_GATEWAY=on): a per-run token and the gateway's URL. */
 export interface ModelGatewayAccess {
-  issueToken(tenantId: string, runId: string): { token: string; revoke(): void };
+  issueToken(tenantId: string, runId: string): IssuedToken;
   /** The gateway's URL under the server's base URL (the agent's ANTHROPIC_BASE_URL). */
   url(baseUrl: string): string;
   /** The run's model tokens and cost, once its last answer is recorded. */
@@ -50,6 +50,14 @@ export interface RunUsage {
   requests: number;
   /** Requests answered 5xx, or 502 by the gateway when the model API could not be reached. */
   serverErrors: number;
+}
+
+/** A per-run token as the engine holds it (see IssuedRunToken). */
+export interface IssuedToken {
+  token: string;
+  revoke(): void;
+  /** Binds it to a later run of the same warm agent process. */
+  renew?(runId: string): void;
 }
 
 export interface TurnDeps {
@@ -105,6 +113,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const tenant = await getTenant(ctx.db, batch.tenantId);
     const refusal = servingRefusal(tenant);
     if (!tenant || refusal) {
+      deps.runner.retire?.(batch.tenantId, "tenant_stopped"); // a paused or archived tenant keeps no warm process
       const error = refusal ?? "tenant_not_found";
       await finishClaimed(ctx.db, ids, batch.owner, { status: "failed", error }, ctx.clock.now());
       log.warn("queued messages not run", { tenantId: batch.tenantId, error, count: ids.length });
@@ -116,17 +125,12 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     const runLog = log.child({ tenantId: tenant.id, runId });
     runLog.info("agent run started", { messages: ids.length, isResume: batch.sessionId !== null });
     const stopTyping = startTyping(target ? deps.channels.get(target.channel) : undefined, target?.chatId);
-    const token = deps.tools?.issueToken(tenant.id, runId);
-    // The run's model token: bound to this tenant and run, dead once the run ends (the retry of a stale session too).
-    const modelToken = deps.model?.issueToken(tenant.id, runId);
     const usageOf = () => runUsageFields(deps.model, tenant.id, runId);
     let result: RetriedAgentResult;
     try {
-      result = await runAgent(tenant, rows, batch.sessionId, token?.token, batch.signal, modelToken?.token, usageOf);
+      result = await runAgent(tenant, rows, batch, runId, usageOf);
     } finally {
       stopTyping();
-      token?.revoke();
-      modelToken?.revoke();
     }
     const usage = await usageOf();
     ctx.metrics.agentRuns.inc({ result: result.kind });
@@ -157,6 +161,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         result.sessionId,
         ctx.clock.now(),
         batch.resetMark,
+        runId,
       );
       await recordAgentSuccess(ctx.db, ctx.clock.now());
       const text = result.text.trim();
@@ -234,15 +239,44 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     );
   };
 
+  /**
+   * The run's tokens (MCP tools, model gateway), bound to this tenant and run. The runner decides how long they
+   * live: a cold run's die with it (the retry of a stale session too), a warm process's live as long as the process
+   * and are renewed for each turn (model usage is metered under the turn's run id).
+   */
+  function runAccess(tenantId: string): RunAccess | undefined {
+    const { tools, model } = deps;
+    if (!tools && !model) return undefined;
+    return {
+      issue(runId) {
+        const toolToken = tools?.issueToken(tenantId, runId);
+        const modelToken = model?.issueToken(tenantId, runId);
+        return {
+          ...(tools && toolToken ? { mcp: { url: tools.url(deps.selfUrl()), token: toolToken.token } } : {}),
+          ...(model && modelToken ? { model: { url: model.url(deps.selfUrl()), token: modelToken.token } } : {}),
+          renew(next) {
+            toolToken?.renew?.(next);
+            modelToken?.renew?.(next);
+          },
+          revoke() {
+            toolToken?.revoke();
+            modelToken?.revoke();
+          },
+        };
+      },
+    };
+  }
+
   async function runAgent(
     tenant: Tenant,
     rows: MessageRow[],
-    sessionId: string | null,
-    token: string | undefined,
-    signal: AbortSignal,
-    modelToken: string | undefined,
+    batch: ClaimedBatch,
+    runId: string,
     usage: () => Promise<RunUsageFields | null>,
   ): Promise<RetriedAgentResult> {
+    const access = runAccess(tenant.id);
+    // A runner that does not hand out tokens itself (a test's stand-in) gets this run's, dead once the run ends.
+    const grant = deps.runner.issuesTokens ? undefined : access?.issue(runId);
     try {
       // An unsafe CLAUDE.md or .env (a FIFO, a link, too large) throws here: the run fails, the operator reads why.
       await checkClaudeMd(tenant); // a change made straight in the database (runbook SQL) reaches the agent now
@@ -257,12 +291,15 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
           (await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem),
           tenant.timezone,
         ),
-        sessionId,
+        sessionId: batch.sessionId,
         tenantEnv: env,
         timezone: tenant.timezone,
-        signal,
-        ...(token && deps.tools ? { mcp: { url: deps.tools.url(deps.selfUrl()), token } } : {}),
-        ...(modelToken && deps.model ? { model: { url: deps.model.url(deps.selfUrl()), token: modelToken } } : {}),
+        signal: batch.signal,
+        runId,
+        ...(batch.turnMark !== undefined ? { turnMark: batch.turnMark } : {}),
+        ...(deps.runner.issuesTokens && access ? { access } : {}),
+        ...(grant?.mcp ? { mcp: grant.mcp } : {}),
+        ...(grant?.model ? { model: grant.model } : {}),
         usage,
       });
     } catch (err) {
@@ -275,6 +312,8 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
         exitCode: null,
         sessionReset: false,
       };
+    } finally {
+      grant?.revoke();
     }
   }
 }

@@ -20,6 +20,12 @@ export interface Metrics {
   modelBudgetRefusals: Counter;
   /** Agent runs not started because the tenant's monthly budget was reached. */
   budgetRefusedRuns: Counter;
+  /** Warm agent processes and their resident memory, read at scrape time from the source the agent sets. */
+  agentWarm: {
+    processes: Gauge;
+    rssBytes: Gauge;
+    setSource(source: () => { processes: number; rssBytes: number }): void;
+  };
 }
 
 /** The `outcome` label of proxystaff_inbound_messages_total: what the pipeline did with a message. */
@@ -75,6 +81,7 @@ function buildMetrics(options: MetricsOptions): Metrics {
   const { queueDepth } = options;
   const registry = new Registry();
   const registers = [registry];
+  let warmSource: (() => { processes: number; rssBytes: number }) | null = null;
   return {
     registry,
     inbound: new Counter({
@@ -149,5 +156,26 @@ function buildMetrics(options: MetricsOptions): Metrics {
         },
       }),
     }),
+    agentWarm: {
+      processes: new Gauge({
+        name: "proxystaff_agent_warm_processes",
+        help: "Warm agent CLI processes kept for recently active tenants (AGENT_WARM).",
+        registers,
+        collect(this: Gauge) {
+          if (warmSource) this.set(warmSource().processes);
+        },
+      }),
+      rssBytes: new Gauge({
+        name: "proxystaff_agent_warm_rss_bytes",
+        help: "Resident memory of the warm agent processes (every process in their groups), in bytes.",
+        registers,
+        collect(this: Gauge) {
+          if (warmSource) this.set(warmSource().rssBytes);
+        },
+      }),
+      setSource(source) {
+        warmSource = source;
+      },
+    },
   };
 }

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, platformSecrets } from "../config.ts";
 import { migrationStatus, openDatabase, pingDatabase } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
 import { redact } from "../log.ts";
+import { checkWarmPool } from "./warm-check.ts";
 
 /** One line of `proxystaff doctor`: ok, warn (works, but look at it) or fail (something will not work). */
 export interface DoctorCheck {
@@ -92,6 +93,7 @@ async function runChecks(
   if (options.isSandboxSkipped) checks.push(warn("sandbox", "self-check skipped (--skip-sandbox)"));
   else if (cli.command) checks.push(...(await checkSandbox(config, cli.command)));
   else checks.push(fail("sandbox", "not checked: no agent CLI to run inside it", "fix the claude CLI line first"));
+  checks.push(checkWarmPool(config));
   checks.push(...checkChannels(config));
   return checks;
 }

@@ -77,7 +77,7 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
     test("a customer reset keeps a live run's lease; that run (even a fresh one) cannot store its session id", async () => {
       await acquireLease(ctx.db, tenantId, "p1", T0, TTL);
       const start = await readSessionStart(ctx.db, tenantId);
-      expect(start).toEqual({ sessionId: null, resetMark: null });
+      expect(start).toEqual({ sessionId: null, resetMark: null, turnMark: null });
       const outcome = await resetAgentSession(ctx.db, tenantId, T0 + 10, { isOwnerDead: () => false });
       expect(outcome).toMatchObject({ reset: true, leaseFreed: false, leaseOwner: "p1" });
       expect(await renewLease(ctx.db, tenantId, "p1", T0 + 20, TTL)).toBe(true);
@@ -87,8 +87,14 @@ for (const driver of ["bun-sqlite", "libsql"] as const) {
       expect((await getSessionState(ctx.db, tenantId))?.agent_session_id).toBeNull();
       const next = await readSessionStart(ctx.db, tenantId);
       expect(next.resetMark).not.toBeNull();
-      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-after", T0 + 40, next.resetMark)).toBe(true);
-      expect(await readSessionStart(ctx.db, tenantId)).toEqual({ sessionId: "sess-after", resetMark: next.resetMark });
+      expect(await saveSessionId(ctx.db, tenantId, "p1", "sess-after", T0 + 40, next.resetMark, "run-after")).toBe(
+        true,
+      );
+      expect(await readSessionStart(ctx.db, tenantId)).toEqual({
+        sessionId: "sess-after",
+        resetMark: next.resetMark,
+        turnMark: "run-after",
+      });
     });
 
     test("a customer reset frees a lease whose holder is dead; an expired lease is just left", async () => {

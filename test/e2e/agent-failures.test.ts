@@ -40,7 +40,10 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     });
     const port = await freePort();
     stack = new StackClient(
-      await spawnServer({ env: stackEnv(fakes, port, { AGENT_TIMEOUT_MS: "3000", TENANT_DISK_MB: "8" }) }),
+      // Cold runs (a 3 s limit includes the CLI's start); the warm path's classification: test/agent/warm-runner.test.ts.
+      await spawnServer({
+        env: stackEnv(fakes, port, { AGENT_TIMEOUT_MS: "3000", TENANT_DISK_MB: "8", AGENT_WARM: "off" }),
+      }),
       fakes,
     );
   });
@@ -145,7 +148,8 @@ describe.skipIf(!HAS_REAL_CLI)("bad agent output end to end (real CLI printing t
     fakes.anthropic.setHandler(() => ({ type: "text", text: "plain words, not JSON" }));
     const port = await freePort();
     // A later --output-format wins over the runner's json: the CLI prints plain text.
-    const env = stackEnv(fakes, port, { AGENT_ARGS: "--allowedTools Bash --output-format text" });
+    // Cold runs (AGENT_WARM=off): a warm process is started with stream-json, which the CLI refuses with text output.
+    const env = stackEnv(fakes, port, { AGENT_ARGS: "--allowedTools Bash --output-format text", AGENT_WARM: "off" });
     stack = new StackClient(await spawnServer({ env }), fakes);
   });
   afterAll(async () => {

@@ -77,6 +77,9 @@ async function startStack(gateway: "on" | "off"): Promise<Started> {
     dir,
     env: stackEnv(fakes, port, {
       MODEL_GATEWAY: gateway,
+      // Cold runs: a run's token dies with it. A warm process holds its token for its lifetime and renews it per
+      // turn (test/e2e/warm-agents.test.ts, test/agent/warm-runner.test.ts).
+      AGENT_WARM: "off",
       AGENT_SANDBOX: "bwrap",
       AGENT_TIMEOUT_MS: "60000",
       CLAUDE_CODE_OAUTH_TOKEN: PLATFORM_OAUTH, // both set: the API key is the one used, the token must not leak either

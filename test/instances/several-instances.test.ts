@@ -62,6 +62,7 @@ describe.skipIf(!HAS_SQLD || !HAS_REAL_CLI)("three instances on one sqld", () =>
           DATABASE_URL: sqld.url,
           INSTANCE_ID: id,
           AGENT_COMMAND: AGENT,
+          AGENT_WARM: "off", // the stand-in speaks the one-shot protocol (and hands [real] prompts to a cold CLI)
           AGENT_TIMEOUT_MS: "60000",
           LEASE_TTL_MS: "20000",
           ...(id === "i3" ? { FLY_APP_NAME: "proxystaff-test" } : {}),

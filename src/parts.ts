@@ -22,7 +22,7 @@ import { createModelGateway } from "./gateway/index.ts";
 import { adminRoutes } from "./http/admin/index.ts";
 import type { HealthRegistry } from "./http/health.ts";
 import { metricsRoutes } from "./http/health.ts";
-import { assertOwnedHere, createInstanceService, isRemoteDatabase } from "./instances/index.ts";
+import { assertOwnedHere, createInstanceService, isOwnedHere, isRemoteDatabase } from "./instances/index.ts";
 import type { AgentTools, TenantChat } from "./mcp/index.ts";
 import { createAgentTools, SERVER_SIDE_CREDENTIALS } from "./mcp/index.ts";
 import type { ChatSession, ChatSessionOptions } from "./ops/chat.ts";
@@ -60,12 +60,14 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   //             AGENT_WARM=on: a warm CLI process per recently active tenant; its pool stops after the dispatcher
   const { runner, health: agentHealth, services: agentServices, warm } = createAgentForServer(ctx);
   health.contribute(agentHealth);
-  // Checked with the pool's idle check: a paused or archived tenant keeps no warm process, nor does a reset session.
+  // Checked with the pool's idle check: a paused or archived tenant keeps no warm process, nor does a reset session
+  // or a tenant moved to another instance (its workspace is gone from here).
   warm?.setStaleCheck(async (procs) => {
     const stale: { tenantId: string; reason: RetireReason }[] = [];
     for (const proc of procs) {
       const tenant = await getTenant(ctx.db, proc.tenantId);
       if (!tenant || servingRefusal(tenant)) stale.push({ tenantId: proc.tenantId, reason: "tenant_stopped" });
+      else if (!isOwnedHere(ctx.config, tenant)) stale.push({ tenantId: proc.tenantId, reason: "moved" });
       else if ((await getSessionState(ctx.db, proc.tenantId))?.agent_session_id !== proc.sessionId)
         stale.push({ tenantId: proc.tenantId, reason: "session_changed" });
     }

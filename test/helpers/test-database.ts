@@ -1,7 +1,6 @@
 // The one switch between the two database drivers the suite runs on: TEST_DATABASE=file (default: the embedded
 // SQLite file in DATA_DIR, bun:sqlite) or TEST_DATABASE=libsql (a real libSQL server, sqld, over HTTP).
 import { Database } from "bun:sqlite";
-import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createClient } from "@libsql/client/web";
 import { z } from "zod";
@@ -32,7 +31,6 @@ export function fileDatabaseOnly(why: string): boolean {
 // two contexts or processes given the same DATA_DIR share one database, as they share the file. A sqld starts in
 // ~0.1 s (measured: 60–130 ms on the loaded 2-core CI machine), cheaper than namespaces' admin calls and host names.
 const servers = new Map<string, Promise<SqldServer>>();
-const running = new Set<SqldServer>();
 
 /**
  * The environment that points a context or process with this DATA_DIR at its test database: `{}` for the file
@@ -43,10 +41,7 @@ export async function testDatabaseEnv(dataDir: string): Promise<Record<string, s
   const key = resolve(dataDir);
   let server = servers.get(key);
   if (!server) {
-    server = startSqld().then((s) => {
-      running.add(s);
-      return s;
-    });
+    server = startSqld();
     servers.set(key, server);
     server.catch(() => servers.delete(key));
   }
@@ -59,20 +54,11 @@ export async function releaseTestDatabase(dataDir: string): Promise<void> {
   const server = servers.get(key);
   if (!server) return;
   servers.delete(key);
-  const s = await server.catch(() => null);
-  if (!s) return;
-  running.delete(s);
-  await s.stop();
+  await (await server.catch(() => null))?.stop();
 }
 
 // Folders a test made itself (and shares between processes) are not released by any helper: their servers end
-// with the test process. Synchronous: "exit" handlers cannot wait.
-process.once("exit", () => {
-  for (const s of running) {
-    s.process.kill("SIGKILL");
-    rmSync(s.dir, { recursive: true, force: true });
-  }
-});
+// with the test process (see startSqld: bun test runs no "exit" handlers).
 
 /**
  * Runs one SQL statement on a database outside the process under test (as an operator's shell would) and returns

@@ -60,9 +60,9 @@ export const fairness: Benchmark = {
       const allSentMs = wallNowMs();
       const total = TENANTS * BURST;
       await waitUntil(
-        () => {
-          const [r] = queryDb<{ n: number }>(
-            server.dbPath,
+        async () => {
+          const [r] = await queryDb<{ n: number }>(
+            server.databaseUrl,
             "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND status IN ('done', 'failed')",
           );
           return (r?.n ?? 0) >= total;
@@ -80,8 +80,8 @@ export const fairness: Benchmark = {
       const workMs = runs.reduce((sum, r) => sum + ((r.endMs ?? r.startMs) - r.startMs), 0);
       const idealMs = workMs / CONCURRENCY;
       const longest = Math.max(...waits);
-      const [counts] = queryDb<{ done: number; failed: number }>(
-        server.dbPath,
+      const [counts] = await queryDb<{ done: number; failed: number }>(
+        server.databaseUrl,
         "SELECT SUM(status = 'done') AS done, SUM(status = 'failed') AS failed FROM messages WHERE direction = 'in'",
       );
       const served = new Set(runs.map((r) => r.tenantId)).size;

@@ -111,8 +111,8 @@ export const ingest: Benchmark = {
           );
       }
       if (rows.some((r) => r.verdict === "missed")) notes.push(INGEST_FINDINGS);
-      const [stored] = queryDb<{ n: number }>(
-        server.dbPath,
+      const [stored] = await queryDb<{ n: number }>(
+        server.databaseUrl,
         "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND status IN ('queued', 'processing')",
       );
       const isDurable = stored?.n === accepted;

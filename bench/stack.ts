@@ -1,11 +1,18 @@
 // A ProxyStaff server as a real process for benchmarks and fault tests: stdout to a file (as under a
 // supervisor), a known port, the Telegram sink as its Bot API, the stand-in as its agent.
 
-import { Database } from "bun:sqlite";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort, REPO_ROOT, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY, testEnv } from "../test/helpers/index.ts";
+import {
+  freePort,
+  queryDatabase,
+  REPO_ROOT,
+  TEST_ADMIN_KEY,
+  TEST_CREDENTIALS_KEY,
+  testDatabaseEnv,
+  testEnv,
+} from "../test/helpers/index.ts";
 
 export const BENCH_WEBHOOK_SECRET = "bench-webhook-secret-0123456789";
 export const ADMIN_KEY = TEST_ADMIN_KEY;
@@ -31,6 +38,8 @@ export interface BenchServer {
   port: number;
   dir: string;
   dbPath: string;
+  /** The database it serves from: its DATABASE_URL, or `file:<dbPath>` (pass it to queryDb). */
+  databaseUrl: string;
   tenantsDir: string;
   /** ms from spawn to the first /health answer with status 200. */
   startMs: number;
@@ -74,7 +83,10 @@ export async function startBenchServer(
   options: BenchServerOptions & { env: Record<string, string> },
 ): Promise<BenchServer> {
   const port = options.port ?? (await freePort());
-  const env: Record<string, string> = { ...options.env, PORT: String(port) };
+  // TEST_DATABASE=libsql (fault tests): DATA_DIR's sqld unless the caller chose a DATABASE_URL.
+  const dataDir = options.env.DATA_DIR ?? join(options.dir, "data");
+  const database = options.env.DATABASE_URL ? {} : await testDatabaseEnv(dataDir);
+  const env: Record<string, string> = { ...database, ...options.env, PORT: String(port) };
   mkdirSync(options.dir, { recursive: true });
   // BENCH_CPU_PROF_DIR=<dir>: the server writes a CPU profile there when it exits (for the findings).
   const profile = process.env.BENCH_CPU_PROF_DIR
@@ -119,7 +131,8 @@ export async function startBenchServer(
     url,
     port,
     dir: options.dir,
-    dbPath: join(env.DATA_DIR ?? join(options.dir, "data"), "proxystaff.db"),
+    dbPath: join(dataDir, "proxystaff.db"),
+    databaseUrl: env.DATABASE_URL ?? `file:${join(dataDir, "proxystaff.db")}`,
     tenantsDir: env.TENANTS_DIR ?? join(options.dir, "tenants"),
     startMs,
     env,
@@ -136,7 +149,7 @@ export interface LinkedTenant {
 
 /** Creates `count` tenants through the admin API and links each to a chat (the runbook's SQL). */
 export async function createLinkedTenants(
-  server: Pick<BenchServer, "url" | "dbPath">,
+  server: Pick<BenchServer, "url" | "databaseUrl">,
   count: number,
   firstChatId = 7_000_000,
 ): Promise<LinkedTenant[]> {
@@ -155,14 +168,13 @@ export async function createLinkedTenants(
     if (res.status !== 201) throw new Error(`create tenant: ${res.status} ${await res.text()}`);
     tenants.push({ id: ((await res.json()) as { id: string }).id, chatId: firstChatId + i });
   }
-  const db = new Database(server.dbPath);
-  try {
-    db.exec("PRAGMA busy_timeout = 5000");
-    const link = db.prepare("UPDATE tenants SET telegram_chat_id = ?, onboarding_status = 'LIVE' WHERE id = ?");
-    for (const t of tenants) link.run(String(t.chatId), t.id);
-  } finally {
-    db.close();
-  }
+  for (const t of tenants)
+    await queryDatabase(
+      server.databaseUrl,
+      "UPDATE tenants SET telegram_chat_id = ?, onboarding_status = 'LIVE' WHERE id = ?",
+      String(t.chatId),
+      t.id,
+    );
   return tenants;
 }
 
@@ -189,15 +201,9 @@ export function postUpdate(baseUrl: string, body: string, secret = BENCH_WEBHOOK
   });
 }
 
-/** Runs a read-only query against the server's database file. */
-export function queryDb<T>(dbPath: string, sql: string, ...params: (string | number)[]): T[] {
-  const db = new Database(dbPath, { readonly: true });
-  try {
-    db.exec("PRAGMA busy_timeout = 5000");
-    return db.query(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
+/** Runs a query against the server's database (`databaseUrl`: the file, or a remote libSQL server). */
+export function queryDb<T>(databaseUrl: string, sql: string, ...params: (string | number)[]): Promise<T[]> {
+  return queryDatabase<T>(databaseUrl, sql, ...params);
 }
 
 /** Polls until check() is truthy or the limit passes (then throws with `what`). */

@@ -8,20 +8,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { embeddedMigrations } from "../src/db/migrations.gen.ts";
-import { freePort, REPO_ROOT, spawnServer } from "./helpers/index.ts";
+import { freePort, queryDatabase, REPO_ROOT, skipWithoutSqld, spawnServer, startSqld } from "./helpers/index.ts";
 
 // Building takes a few seconds on a slow machine.
 setDefaultTimeout(120_000);
 
+const built = join(REPO_ROOT, "dist/proxystaff");
+let build: { code: number; stderr: string } | undefined;
+/** `npm run build`, once per test file (both tests run the binary it makes). */
+function buildOnce(): { code: number; stderr: string } {
+  if (!build) {
+    const r = Bun.spawnSync([process.execPath, "scripts/build.ts"], { cwd: REPO_ROOT, stdout: "pipe", stderr: "pipe" });
+    build = { code: r.exitCode, stderr: r.stderr.toString() };
+  }
+  return build;
+}
+
 describe("the compiled binary", () => {
   test("npm run build makes dist/proxystaff; alone in an empty folder it migrates a fresh database and serves /health", async () => {
-    const build = Bun.spawnSync([process.execPath, "scripts/build.ts"], {
-      cwd: REPO_ROOT,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect({ code: build.exitCode, stderr: build.stderr.toString() }).toEqual({ code: 0, stderr: expect.any(String) });
-    const built = join(REPO_ROOT, "dist/proxystaff");
+    expect(buildOnce()).toEqual({ code: 0, stderr: expect.any(String) });
     expect(statSync(built).mode & 0o111).not.toBe(0);
 
     const dir = mkdtempSync(join(tmpdir(), "ps-binary-"));
@@ -112,4 +117,62 @@ describe("the compiled binary", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test.skipIf(skipWithoutSqld("the binary against libSQL"))(
+    "against a real libSQL server (sqld): migrate, serve, an admin call and /health, nothing in DATA_DIR but keys",
+    async () => {
+      expect(buildOnce()).toEqual({ code: 0, stderr: expect.any(String) });
+      const sqld = await startSqld();
+      const dir = mkdtempSync(join(tmpdir(), "ps-binary-libsql-"));
+      try {
+        const binary = join(dir, "proxystaff");
+        copyFileSync(built, binary);
+        const migrate = Bun.spawnSync([binary, "migrate"], {
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? "", DATABASE_URL: sqld.url },
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        expect({ code: migrate.exitCode, stderr: migrate.stderr.toString() }).toEqual({
+          code: 0,
+          stderr: expect.not.stringMatching(/error|Cannot find module/i), // only the notes of the keys it generated
+        });
+        const applied = await queryDatabase<{ n: number }>(sqld.url, "SELECT count(*) AS n FROM __drizzle_migrations");
+        expect(applied[0]?.n).toBe(embeddedMigrations.length);
+
+        const server = await spawnServer({
+          command: [binary, "serve"],
+          dir,
+          env: { DATABASE_URL: sqld.url, AGENT_COMMAND: join(REPO_ROOT, "node_modules/.bin/claude") },
+        });
+        try {
+          const health = await fetch(`${server.url}/health`);
+          expect(health.status).toBe(200);
+          expect(await health.json()).toMatchObject({ status: "ok", db: "ok", version: pkg.version });
+          const created = await server.adminFetch("/admin/tenants", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ name: "Remote Rolls", phone: "+18015550990", channel: "telegram", timezone: "UTC" }),
+          });
+          expect(created.status).toBe(201);
+          const { id } = (await created.json()) as { id: string };
+          // The row is on the libSQL server, and the server reads it back from there.
+          expect(await queryDatabase(sqld.url, "SELECT name FROM tenants WHERE id = ?", id)).toEqual([
+            { name: "Remote Rolls" },
+          ]);
+          const read = await server.adminFetch(`/admin/tenants/${id}`);
+          expect(read.status).toBe(200);
+          expect(await read.json()).toMatchObject({ id, name: "Remote Rolls" });
+          expect(server.logs().filter((l) => l.level === "error")).toEqual([]);
+          expect(await server.stop()).toBe(0);
+        } finally {
+          await server.cleanup();
+        }
+        expect(existsSync(join(server.dataDir, "proxystaff.db"))).toBe(false); // no local database beside the remote one
+      } finally {
+        await sqld.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

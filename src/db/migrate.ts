@@ -84,7 +84,13 @@ async function migrateLocal(db: Db, migrations: MigrationMeta[]): Promise<number
   }
 }
 
-/** libSQL: drizzle's libsql migrator sends the statements as one batch (atomic on the server). */
+/**
+ * libSQL: drizzle's libsql migrator sends the statements as one batch (atomic on the server). What is pending is
+ * read before the batch, so instances starting together on one database can send the same migrations: the server
+ * runs the batches one after the other, and every one after the first fails (a table it creates already exists)
+ * and is rolled back whole. That start then finds nothing pending any more and goes on; a failure that leaves
+ * migrations pending is a real one and is thrown.
+ */
 async function migrateLibsql(db: Db, migrations: MigrationMeta[]): Promise<number> {
   const pending = await pendingMigrations(db, migrations);
   if (pending.length === 0) return 0;
@@ -93,6 +99,12 @@ async function migrateLibsql(db: Db, migrations: MigrationMeta[]): Promise<numbe
     ...m.sql.filter((s) => s.trim()).map((s) => db.run(sql.raw(s))),
     db.run(sql`INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (${m.hash}, ${m.folderMillis})`),
   ]);
-  await session.migrate(statements);
+  try {
+    await session.migrate(statements);
+  } catch (err) {
+    const stillPending = await pendingMigrations(db, migrations).catch(() => pending);
+    if (stillPending.length > 0) throw err;
+    return 0; // another instance applied the same migrations first
+  }
   return pending.length;
 }

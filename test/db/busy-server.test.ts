@@ -8,12 +8,14 @@ import { STAND_IN } from "../agent/setup.ts";
 import type { Fakes, ServerProcess } from "../e2e/stack.ts";
 import { spawnServer, stackEnv, startFakes, WEBHOOK_SECRET } from "../e2e/stack.ts";
 import { postTelegramWebhook, textUpdate } from "../fakes/telegram.ts";
-import { freePort, holdWriteLock } from "../helpers/index.ts";
+import { fileDatabaseOnly, freePort, holdWriteLock } from "../helpers/index.ts";
 
 const LOCK_MS = 10_000;
 const WEBHOOKS = 12;
 
-describe("a write lock held by another process", () => {
+const fileOnly = fileDatabaseOnly("another process holds the database file's write lock");
+
+describe.skipIf(fileOnly)("a write lock held by another process", () => {
   let fakes: Fakes;
   let server: ServerProcess;
 

@@ -2,7 +2,7 @@
 
 import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { noBwrapEnv, SERVE_FIXTURE, spawnServer } from "../helpers/index.ts";
+import { fileDatabaseOnly, noBwrapEnv, SERVE_FIXTURE, spawnServer } from "../helpers/index.ts";
 
 // These tests start real processes; give them room even when run alone with plain `bun test`.
 setDefaultTimeout(30_000);
@@ -27,7 +27,9 @@ const SEED = [
 
 type TenantView = { id: string; telegram_chat_id: string | null; onboarding_status: string };
 
-describe("runbook SQL against a live server's database", () => {
+const fileOnly = fileDatabaseOnly("the runbook's SQL here opens the database file in DATA_DIR");
+
+describe.skipIf(fileOnly)("runbook SQL against a live server's database", () => {
   test("bun:sqlite runs every statement verbatim while the server serves, and the server sees the changes", async () => {
     // As on a fresh machine without bubblewrap: the sandbox-off notice is a warning, not an error.
     const s = await spawnServer({ command: [process.execPath, SERVE_FIXTURE], env: noBwrapEnv() });

@@ -12,9 +12,13 @@ const TOLD = "Sorry, I hit a problem and could not finish; I've told the team.";
 
 /** The turn marks its messages done/failed just after handing the reply over: wait for that write. */
 async function settledChatRows(stack: StackClient, tenantId: string, count: number) {
-  const chatRows = () => stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat");
-  const settled = () => chatRows().filter((r) => r.status === "done" || r.status === "failed").length >= count;
-  await eventually(() => (settled() ? true : undefined), "the message rows to settle", 10_000).catch(() => undefined);
+  const chatRows = async () =>
+    (await stack.rows({ tenantId })).filter((r) => r.direction === "in" && r.kind === "chat");
+  const settled = async () =>
+    (await chatRows()).filter((r) => r.status === "done" || r.status === "failed").length >= count;
+  await eventually(async () => ((await settled()) ? true : undefined), "the message rows to settle", 10_000).catch(
+    () => undefined,
+  );
   return chatRows();
 }
 
@@ -125,7 +129,7 @@ describe.skipIf(!HAS_REAL_CLI)("agent failures end to end (real server, real CLI
     await stack.telegramText(chat, "first turn");
     await eventually(() => stack.telegramReplies(chat).find((t) => t.startsWith("fine:")), "the first reply");
     const stale = "6f9a1c2e-0000-4000-8000-00000000dead";
-    stack.sql("UPDATE conversation_sessions SET agent_session_id = ? WHERE tenant_id = ?", stale, tenantId);
+    await stack.sql("UPDATE conversation_sessions SET agent_session_id = ? WHERE tenant_id = ?", stale, tenantId);
     await stack.telegramText(chat, "after the transcript vanished");
     await eventually(
       () => stack.telegramReplies(chat).find((t) => t.includes("after the transcript vanished")),

@@ -60,10 +60,7 @@ describe.skipIf(!HAS_REAL_CLI)("proxystaff chat (real process, real CLI)", () =>
     expect(timeline).toContain("← operator (console): hello from the terminal");
     expect(timeline).toContain("→ reply: console says: hello from the terminal");
     expect(
-      stack
-        .rows({ tenantId })
-        .filter((r) => r.direction === "in")
-        .map((r) => `${r.channel}:${r.status}`),
+      (await stack.rows({ tenantId })).filter((r) => r.direction === "in").map((r) => `${r.channel}:${r.status}`),
     ).toEqual(["console:done", "console:done"]);
   }, 30_000);
 });

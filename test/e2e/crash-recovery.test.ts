@@ -65,7 +65,7 @@ describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", (
     );
     await Bun.sleep(4000); // the orphaned first CLI has finished by now; nothing more may arrive
     expect(stack.telegramReplies(chat).filter((t) => t === "slow reply")).toHaveLength(1);
-    const inbound = stack.rows({ tenantId }).filter((r) => r.direction === "in" && r.kind === "chat");
+    const inbound = (await stack.rows({ tenantId })).filter((r) => r.direction === "in" && r.kind === "chat");
     expect(inbound.map((r) => r.status)).toEqual(["done"]);
     expect(
       stack.server
@@ -106,7 +106,7 @@ describe.skipIf(!HAS_REAL_CLI)("crash recovery end to end (kill -9, restart)", (
     await Bun.sleep(1500);
     expect(stack.telegramReplies(chat).filter((t) => t === "reply: answer me once")).toHaveLength(1);
     expect(runsWith("answer me once")).toBe(1);
-    const rows = stack.rows({ tenantId });
+    const rows = await stack.rows({ tenantId });
     expect(rows.filter((r) => r.direction === "in" && r.kind === "chat").map((r) => r.status)).toEqual(["done"]);
     expect(rows.filter((r) => r.direction === "out" && r.kind === "chat").map((r) => r.status)).toEqual(["sent"]);
   }, 60_000);

@@ -182,8 +182,8 @@ describe.skipIf(!HAS_REAL_CLI)("model usage and budgets through the gateway (rea
     await stack.telegramText(504003, "are you there?");
     await eventually(() => stack.telegramReplies(504003).find((t) => t.includes("monthly budget")), "the budget reply");
     await stack.telegramText(504003, "hello again?");
-    const failed = await eventually(() => {
-      const rows = stack.rows({ tenantId: id }).filter((r) => r.direction === "in" && r.status === "failed");
+    const failed = await eventually(async () => {
+      const rows = (await stack.rows({ tenantId: id })).filter((r) => r.direction === "in" && r.status === "failed");
       return rows.length === 2 ? rows : undefined;
     }, "both messages failed");
     for (const row of failed) expect(row.error).toBe("budget_exceeded");
@@ -233,7 +233,7 @@ describe.skipIf(!HAS_REAL_CLI)("model usage and budgets through the gateway (rea
     expect(rows[0]?.cost_usd).toBeCloseTo((20_000 * 2 + 10 * 10) / 1e6, 9);
     await eventually(() => stack.telegramReplies(504004).find((t) => t.includes("monthly budget")), "the budget reply");
     const inbound = await eventually(
-      () => stack.rows({ tenantId: id }).find((r) => r.direction === "in" && r.status === "failed"),
+      async () => (await stack.rows({ tenantId: id })).find((r) => r.direction === "in" && r.status === "failed"),
       "the failed row",
     );
     expect(inbound.error).toStartWith("budget_exceeded");
@@ -297,7 +297,7 @@ describe.skipIf(!HAS_REAL_CLI)("the model API is down (real CLI)", () => {
     expect(String(failed.error)).toContain("the model API failed");
     expect(stack.server.logs().some((l) => l.msg === "model API unreachable" && l.tenantId === id)).toBe(true);
     const row = await eventually(
-      () => stack.rows({ tenantId: id }).find((r) => r.direction === "in" && r.status === "failed"),
+      async () => (await stack.rows({ tenantId: id })).find((r) => r.direction === "in" && r.status === "failed"),
       "the failed row",
     );
     expect(row.error).toStartWith("timeout:");

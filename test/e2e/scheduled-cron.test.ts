@@ -178,7 +178,7 @@ describe.skipIf(!HAS_REAL_CLI)("recurring tasks end to end (real CLI, real serve
       const slots = given.filter((h) => h.taskId === t.taskId).length;
       expect(agentRunsWith(fakes.anthropic, t.tag)).toBe(slots);
       expect(a.telegramReplies(t.chatId).filter((r) => r === tick(t.tag))).toHaveLength(slots);
-      const taskRows = a.rows({ tenantId: t.tenantId }).filter((r) => r.kind === "task");
+      const taskRows = (await a.rows({ tenantId: t.tenantId })).filter((r) => r.kind === "task");
       expect(taskRows.filter((r) => r.direction === "in").map((r) => r.status)).toEqual(Array(slots).fill("done"));
       expect(taskRows.filter((r) => r.direction === "out").map((r) => r.status)).toEqual(Array(slots).fill("sent"));
     }

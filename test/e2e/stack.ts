@@ -1,6 +1,5 @@
 // A real server process wired to loopback fakes of Telegram, Twilio and the Anthropic API, with the REAL
 // Claude Code CLI as the agent. Shared by the conversation e2e tests.
-import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { FakeAnthropic, RecordedRequest } from "../fakes/anthropic.ts";
@@ -22,7 +21,7 @@ import {
   whatsappInboundParams,
 } from "../fakes/twilio.ts";
 import type { ServerProcess } from "../helpers/index.ts";
-import { REPO_ROOT, spawnServer } from "../helpers/index.ts";
+import { queryDatabase, REPO_ROOT, spawnServer } from "../helpers/index.ts";
 
 export const REAL_CLI = join(REPO_ROOT, "node_modules", ".bin", "claude");
 export const HAS_REAL_CLI = existsSync(REAL_CLI);
@@ -155,30 +154,19 @@ export class StackClient {
     return this.fakes.telegram.sent.filter((m) => String(m.chat_id) === String(chatId)).map((m) => m.text);
   }
 
-  /** Rows of the messages table, read straight from the database file (as an operator would). */
-  rows(tenantIdOrChat: { tenantId?: string; chatId?: string }): MessageRowView[] {
-    const db = new Database(this.server.dbPath, { readonly: true });
-    try {
-      const where = tenantIdOrChat.tenantId ? "tenant_id = ?" : "chat_id = ?";
-      return db
-        .query(
-          `SELECT id, direction, channel, kind, status, error, body, media, reply_to FROM messages WHERE ${where} ORDER BY created_at, rowid`,
-        )
-        .all(tenantIdOrChat.tenantId ?? tenantIdOrChat.chatId ?? "") as MessageRowView[];
-    } finally {
-      db.close();
-    }
+  /** Rows of the messages table, read straight from the database (as an operator would: the file, or sqld). */
+  rows(tenantIdOrChat: { tenantId?: string; chatId?: string }): Promise<MessageRowView[]> {
+    const where = tenantIdOrChat.tenantId ? "tenant_id = ?" : "chat_id = ?";
+    return queryDatabase<MessageRowView>(
+      this.server.databaseUrl,
+      `SELECT id, direction, channel, kind, status, error, body, media, reply_to FROM messages WHERE ${where} ORDER BY created_at, rowid`,
+      tenantIdOrChat.tenantId ?? tenantIdOrChat.chatId ?? "",
+    );
   }
 
   /** Runs one SQL statement against the server's database (the runbook's way). */
-  sql(statement: string, ...params: string[]): void {
-    const db = new Database(this.server.dbPath);
-    try {
-      db.exec("PRAGMA busy_timeout = 5000");
-      db.query(statement).run(...params);
-    } finally {
-      db.close();
-    }
+  async sql(statement: string, ...params: string[]): Promise<void> {
+    await queryDatabase(this.server.databaseUrl, statement, ...params);
   }
 
   async health(): Promise<{ status: number; body: Record<string, unknown> }> {

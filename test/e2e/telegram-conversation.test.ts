@@ -106,18 +106,15 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     expect(userTexts(third.body).join("\n")).not.toContain("Hello, it is Anna");
 
     // The turn marks its messages done and writes its timeline lines just after the reply is handed over.
-    const inbound = () =>
-      stack
-        .rows({ tenantId })
-        .filter((r) => r.direction === "in")
-        .map((r) => `${r.kind}:${r.status}`);
+    const inbound = async () =>
+      (await stack.rows({ tenantId })).filter((r) => r.direction === "in").map((r) => `${r.kind}:${r.status}`);
     const expected = ["command:done", "chat:done", "chat:done", "command:done", "chat:done"];
     await eventually(
-      () => (JSON.stringify(inbound()) === JSON.stringify(expected) ? true : undefined),
+      async () => (JSON.stringify(await inbound()) === JSON.stringify(expected) ? true : undefined),
       "every message done",
       10_000,
     ).catch(() => undefined);
-    expect(inbound()).toEqual(expected);
+    expect(await inbound()).toEqual(expected);
     const timelineDir = join(stack.server.tenantsDir, tenantId, "timeline");
     const readTimeline = () =>
       readdirSync(timelineDir)
@@ -164,17 +161,14 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     expect(
       fakes.telegram.calls.some((c) => c.method === "sendChatAction" && String(c.params.chat_id) === String(chat)),
     ).toBe(true);
-    const chatStatuses = () =>
-      stack
-        .rows({ tenantId })
-        .filter((r) => r.direction === "in" && r.kind === "chat")
-        .map((r) => r.status);
+    const chatStatuses = async () =>
+      (await stack.rows({ tenantId })).filter((r) => r.direction === "in" && r.kind === "chat").map((r) => r.status);
     await eventually(
-      () => (chatStatuses().every((s) => s === "done") ? true : undefined),
+      async () => ((await chatStatuses()).every((s) => s === "done") ? true : undefined),
       "the rows marked done",
       10_000,
     ).catch(() => undefined);
-    expect(chatStatuses()).toEqual(["done", "done", "done", "done"]);
+    expect(await chatStatuses()).toEqual(["done", "done", "done", "done"]);
   }, 40_000);
 
   test("the tenant's credentials reach the agent's environment; platform and server-side secrets do not", async () => {
@@ -247,7 +241,7 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
         stack.telegramReplies(500190).find((t) => t.includes("No account found for this chat") && t.includes("/start")),
       "unknown chat",
     );
-    expect(stack.rows({ chatId: "500190" }).find((r) => r.direction === "in")).toMatchObject({
+    expect((await stack.rows({ chatId: "500190" })).find((r) => r.direction === "in")).toMatchObject({
       status: "rejected",
       error: "unknown_chat",
     });
@@ -274,12 +268,12 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     expect(stack.telegramReplies(500191).join("\n")).not.toMatch(
       /Alpine|Bakery|already linked|No account found for \+/,
     );
-    expect(
-      stack
-        .rows({ chatId: "500191" })
-        .filter((r) => r.direction === "in")
-        .map((r) => r.error),
-    ).toEqual([null, null, "contact_not_own", "no_account_for_phone"]);
+    expect((await stack.rows({ chatId: "500191" })).filter((r) => r.direction === "in").map((r) => r.error)).toEqual([
+      null,
+      null,
+      "contact_not_own",
+      "no_account_for_phone",
+    ]);
 
     const pausedId = await stack.createTenant({ name: "Paused Pets", phone: "+18015550107" });
     await stack.telegramLink(500107, "+18015550107");
@@ -288,13 +282,16 @@ describe.skipIf(!HAS_REAL_CLI)("telegram conversation end to end (real server, r
     );
     await stack.telegramText(500107, "are you there?");
     await eventually(() => stack.telegramReplies(500107).find((t) => t.includes("paused")), "paused reply");
-    expect(stack.rows({ tenantId: pausedId }).at(-2)).toMatchObject({ status: "rejected", error: "tenant_paused" });
+    expect((await stack.rows({ tenantId: pausedId })).at(-2)).toMatchObject({
+      status: "rejected",
+      error: "tenant_paused",
+    });
 
     const limitedId = await stack.createTenant({ name: "Busy Bees", phone: "+18015550108" });
     await stack.telegramLink(500108, "+18015550108");
     for (let i = 0; i < 14; i++) await stack.telegramText(500108, `burst${i}`);
     await eventually(() => stack.telegramReplies(500108).find((t) => t.includes("slow down")), "slow-down reply");
-    const inbound = stack.rows({ tenantId: limitedId }).filter((r) => r.direction === "in");
+    const inbound = (await stack.rows({ tenantId: limitedId })).filter((r) => r.direction === "in");
     expect(inbound.filter((r) => r.error === "rate_limited")).toHaveLength(3); // 1 command + 11 chats fill the 12
     expect(stack.telegramReplies(500108).filter((t) => t.includes("slow down"))).toHaveLength(1);
   }, 60_000);

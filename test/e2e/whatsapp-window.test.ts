@@ -60,7 +60,7 @@ describe.skipIf(!HAS_REAL_CLI)("whatsapp window end to end (real server, real CL
     await eventually(() => fakes.twilio.sent.some((m) => m.to === `whatsapp:${PHONE}` && m.body !== ""), "the reply");
     // … and that was 25 hours ago.
     const longAgo = new Date(Date.now() - DAY_MS - 3_600_000).toISOString();
-    stack.sql("UPDATE messages SET created_at = ? WHERE chat_id = ? AND direction = 'in'", longAgo, PHONE);
+    await stack.sql("UPDATE messages SET created_at = ? WHERE chat_id = ? AND direction = 'in'", longAgo, PHONE);
     fakes.twilio.noteInbound(PHONE, Date.parse(longAgo));
 
     const res = await stack.admin("POST", `/admin/tenants/${tenantId}/tasks`, {

@@ -35,12 +35,7 @@ describe.skipIf(!HAS_REAL_CLI)("whatsapp end to end (real server, real CLI)", ()
     expect((await stack.whatsapp("+18015550701", "Do we have rosé?", { messageSid: sid })).status).toBe(200);
     await Bun.sleep(1000);
     expect(sentTo("+18015550701")).toHaveLength(1);
-    expect(
-      stack
-        .rows({ tenantId })
-        .filter((r) => r.direction === "in")
-        .map((r) => r.status),
-    ).toEqual(["done"]);
+    expect((await stack.rows({ tenantId })).filter((r) => r.direction === "in").map((r) => r.status)).toEqual(["done"]);
   }, 30_000);
 
   test("an unknown number is told no account was found", async () => {
@@ -55,6 +50,6 @@ describe.skipIf(!HAS_REAL_CLI)("whatsapp end to end (real server, real CLI)", ()
     await stack.createTenant({ name: "Forged Fish", phone: "+18015550702", channel: "whatsapp" });
     expect((await stack.whatsapp("+18015550702", "forged", { signature: "bm90IGEgc2lnbmF0dXJl" })).status).toBe(403);
     expect((await stack.whatsapp("+18015550702", "unsigned", { signature: null })).status).toBe(403);
-    expect(stack.rows({ chatId: "+18015550702" })).toHaveLength(0);
+    expect(await stack.rows({ chatId: "+18015550702" })).toHaveLength(0);
   }, 30_000);
 });

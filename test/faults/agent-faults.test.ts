@@ -2,7 +2,6 @@
 // CLI does for a stale session. Every message must still reach a final state (done, or failed with an error), and
 // no lease may stay held once the work is over, nor ever be set further ahead than LEASE_TTL_MS.
 
-import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,19 +39,20 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
     // One more tenant whose lease is held by a process on another host that died (only the TTL can free it).
     const orphan = tenants.pop()!;
     const orphanLeaseUntil = Date.now() + LEASE_TTL_MS;
-    const db = new Database(server.dbPath);
-    db.exec("PRAGMA busy_timeout = 5000");
-    db.query(
+    await queryDb(
+      server.databaseUrl,
       "INSERT INTO conversation_sessions (tenant_id, lease_owner, lease_expires_at, updated_at) VALUES (?, 'gone-host:4242:deadbeef0000', ?, ?)",
-    ).run(orphan.id, new Date(orphanLeaseUntil).toISOString(), new Date().toISOString());
-    db.close();
+      orphan.id,
+      new Date(orphanLeaseUntil).toISOString(),
+      new Date().toISOString(),
+    );
     const orphanRes = await postUpdate(server.url, textUpdateBody(91_000_000, orphan.chatId, "agent fault m:orphan"));
     expect(orphanRes.status).toBe(200);
     const watcher = (async () => {
       while (watching) {
         const now = Date.now();
-        for (const r of queryDb<{ lease_expires_at: string | null }>(
-          server.dbPath,
+        for (const r of await queryDb<{ lease_expires_at: string | null }>(
+          server.databaseUrl,
           "SELECT lease_expires_at FROM conversation_sessions WHERE lease_expires_at IS NOT NULL",
         )) {
           furthestLeaseAheadMs = Math.max(furthestLeaseAheadMs, Date.parse(r.lease_expires_at!) - now);
@@ -81,14 +81,16 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
       );
       await Bun.sleep(Math.floor(rand() * 60));
     }
-    await settle(server.dbPath, "every message to reach a final state", 90_000, 200);
+    await settle(server.databaseUrl, "every message to reach a final state", 90_000, 200);
     watching = false;
     await watcher;
 
-    const all = queryDb<{ external_id: string; status: string; error: string | null; processed_at: string | null }>(
-      server.dbPath,
-      "SELECT external_id, status, error, processed_at FROM messages WHERE direction = 'in'",
-    );
+    const all = await queryDb<{
+      external_id: string;
+      status: string;
+      error: string | null;
+      processed_at: string | null;
+    }>(server.databaseUrl, "SELECT external_id, status, error, processed_at FROM messages WHERE direction = 'in'");
     const orphanRow = all.find((r) => r.external_id === "91000000");
     const rows = all.filter((r) => r !== orphanRow);
     const notFinal = rows.filter((r) => r.status !== "done" && r.status !== "failed");
@@ -98,12 +100,12 @@ test("agent faults: hang, crash, garbage, stale session — every message final,
       const kind = r.status === "done" ? "done" : `failed ${(r.error ?? "").split(":")[0]}`;
       byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
     }
-    const heldLeases =
-      queryDb<{ n: number }>(
-        server.dbPath,
-        "SELECT COUNT(*) AS n FROM conversation_sessions WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?",
-        new Date().toISOString(),
-      )[0]?.n ?? 0;
+    const [held] = await queryDb<{ n: number }>(
+      server.databaseUrl,
+      "SELECT COUNT(*) AS n FROM conversation_sessions WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?",
+      new Date().toISOString(),
+    );
+    const heldLeases = held?.n ?? 0;
     const sessionResets = readFileSync(join(server.dir, "server.log"), "utf8")
       .split("\n")
       .filter((l) => l.includes('"sessionReset":true')).length;

@@ -11,7 +11,7 @@ import { HealthRegistry } from "../../src/http/health.ts";
 import { buildServerParts } from "../../src/parts.ts";
 import { FAKE_TWILIO_SID, FAKE_TWILIO_TOKEN } from "../fakes/twilio.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { createTestContext, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
+import { createTestContext, fileDatabaseOnly, TEST_ADMIN_KEY, TEST_CREDENTIALS_KEY } from "../helpers/index.ts";
 import type { HostileRequest, HostileTargets } from "./hostile-requests.ts";
 import { hostileRequests } from "./hostile-requests.ts";
 import type { TelegramSink } from "./support.ts";
@@ -192,63 +192,74 @@ async function seedTargets(
   };
 }
 
-test(`bad input in-process: ${IN_PROCESS_REQUESTS} hostile requests, no 5xx, no change on refusal, no secret echoed`, async () => {
-  const { rand } = faultSeed("bad-input");
-  const db = new Database(join(t.ctx.config.DATA_DIR, "proxystaff.db"), { readonly: true });
-  try {
-    const findings = await fuzz(
-      IN_PROCESS_REQUESTS,
-      hostileRequests(rand, targets),
-      async (r) => app.request(r.path, { method: r.method, headers: r.headers, body: r.body }),
-      () => fingerprint(db, t.ctx.config.TENANTS_DIR),
-      secretsOf(sink.token),
-    );
-    report("in-process", findings);
-    expect(findings.sent).toBeGreaterThanOrEqual(10_000);
-    // Known product bug at the time of writing (src/channels/telegram.ts): an update with the right secret but a
-    // malformed body (not JSON, empty, wrong field types) makes grammY's handler throw and the route answer 500
-    // "inbound_failed", so Telegram would redeliver a poison update forever. It should answer 4xx (or 200 and drop it).
-    expect(serverErrorClasses(findings)).toEqual([]);
-    expect(findings.thrown.slice(0, 10)).toEqual([]);
-    expect(findings.mutations.slice(0, 10)).toEqual([]);
-    expect(findings.echoes.slice(0, 10)).toEqual([]);
-  } finally {
-    db.close();
-  }
-}, 180_000);
+// The fingerprint reads the database file synchronously (bun:sqlite) around every one of thousands of requests.
+const fileOnly = fileDatabaseOnly("bad input: fingerprints the database file around every request");
 
-test(`bad input against a real process: ${REAL_PROCESS_REQUESTS} hostile requests, the process survives`, async () => {
-  const { rand } = faultSeed("bad-input-process");
-  const { dir, remove } = faultDir("bad-input");
-  const agent = writeStandInAgent(dir, {});
-  const env = {
-    ...baseEnv(join(dir, "server"), 0, sink.url, sink.token, { AGENT_COMMAND: agent }),
-    ...channelEnv(sink),
-  };
-  const server = await startBenchServer({ dir: join(dir, "server"), env });
-  try {
-    const realTargets = await seedTargets((path, init) => fetch(`${server.url}${path}`, init));
-    const db = new Database(server.dbPath, { readonly: true });
+test.skipIf(fileOnly)(
+  `bad input in-process: ${IN_PROCESS_REQUESTS} hostile requests, no 5xx, no change on refusal, no secret echoed`,
+  async () => {
+    const { rand } = faultSeed("bad-input");
+    const db = new Database(join(t.ctx.config.DATA_DIR, "proxystaff.db"), { readonly: true });
     try {
       const findings = await fuzz(
-        REAL_PROCESS_REQUESTS,
-        hostileRequests(rand, realTargets, 60),
-        (r) => fetch(`${server.url}${r.path}`, { method: r.method, headers: r.headers, body: r.body }),
-        () => fingerprint(db, server.tenantsDir),
+        IN_PROCESS_REQUESTS,
+        hostileRequests(rand, targets),
+        async (r) => app.request(r.path, { method: r.method, headers: r.headers, body: r.body }),
+        () => fingerprint(db, t.ctx.config.TENANTS_DIR),
         secretsOf(sink.token),
       );
-      report("real process", findings);
-      expect(server.proc.exitCode).toBeNull();
-      const health = await fetch(`${server.url}/health`);
-      expect(health.status).toBe(200);
+      report("in-process", findings);
+      expect(findings.sent).toBeGreaterThanOrEqual(10_000);
+      // Known product bug at the time of writing (src/channels/telegram.ts): an update with the right secret but a
+      // malformed body (not JSON, empty, wrong field types) makes grammY's handler throw and the route answer 500
+      // "inbound_failed", so Telegram would redeliver a poison update forever. It should answer 4xx (or 200 and drop it).
       expect(serverErrorClasses(findings)).toEqual([]);
+      expect(findings.thrown.slice(0, 10)).toEqual([]);
       expect(findings.mutations.slice(0, 10)).toEqual([]);
       expect(findings.echoes.slice(0, 10)).toEqual([]);
     } finally {
       db.close();
     }
-  } finally {
-    await server.stop();
-    remove();
-  }
-}, 120_000);
+  },
+  180_000,
+);
+
+test.skipIf(fileOnly)(
+  `bad input against a real process: ${REAL_PROCESS_REQUESTS} hostile requests, the process survives`,
+  async () => {
+    const { rand } = faultSeed("bad-input-process");
+    const { dir, remove } = faultDir("bad-input");
+    const agent = writeStandInAgent(dir, {});
+    const env = {
+      ...baseEnv(join(dir, "server"), 0, sink.url, sink.token, { AGENT_COMMAND: agent }),
+      ...channelEnv(sink),
+    };
+    const server = await startBenchServer({ dir: join(dir, "server"), env });
+    try {
+      const realTargets = await seedTargets((path, init) => fetch(`${server.url}${path}`, init));
+      const db = new Database(server.dbPath, { readonly: true });
+      try {
+        const findings = await fuzz(
+          REAL_PROCESS_REQUESTS,
+          hostileRequests(rand, realTargets, 60),
+          (r) => fetch(`${server.url}${r.path}`, { method: r.method, headers: r.headers, body: r.body }),
+          () => fingerprint(db, server.tenantsDir),
+          secretsOf(sink.token),
+        );
+        report("real process", findings);
+        expect(server.proc.exitCode).toBeNull();
+        const health = await fetch(`${server.url}/health`);
+        expect(health.status).toBe(200);
+        expect(serverErrorClasses(findings)).toEqual([]);
+        expect(findings.mutations.slice(0, 10)).toEqual([]);
+        expect(findings.echoes.slice(0, 10)).toEqual([]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await server.stop();
+      remove();
+    }
+  },
+  120_000,
+);

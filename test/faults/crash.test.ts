@@ -63,21 +63,22 @@ test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exact
     await Promise.all([killer(), ...Array.from({ length: SENDERS }, sender)]);
 
     // A reply claimed by a killed process waits for its outbox lease (60 s) before another process sends it.
-    await settle(server.dbPath, "every accepted message to be answered", 100_000, 200, () => {
+    await settle(server.databaseUrl, "every accepted message to be answered", 100_000, 200, () => {
       const counts = tagCounts(sink);
       return [...accepted].every((id) => (counts.get(`m:${id}`) ?? 0) > 0);
     });
-    const tally = replyTally(sink, server.dbPath, accepted);
+    const tally = await replyTally(sink, server.databaseUrl, accepted);
     // The one window no design closes: the reply reached Telegram and the process died before it could record
     // that (Telegram has no idempotency key), so the next process sends it again. Such a duplicate is ONE outbound
     // row sent twice (attempts ≥ 2) whose first copy arrived just before a kill; any other duplicate (e.g. the agent
     // run twice, two reply rows) is a bug.
-    const inFlight = tally.duplicated.filter((id) => {
+    const inFlight: number[] = [];
+    for (const id of tally.duplicated) {
       const [first = 0, second = Number.POSITIVE_INFINITY] = sink.sent
         .filter((m) => m.text.includes(`m:${id}`))
         .map((m) => m.atMs);
-      const rows = queryDb<{ attempts: number }>(
-        server.dbPath,
+      const rows = await queryDb<{ attempts: number }>(
+        server.databaseUrl,
         "SELECT attempts FROM messages WHERE direction = 'out' AND body LIKE ?",
         `%m:${id}%`,
       );
@@ -85,14 +86,14 @@ test(`crash: ${KILLS}+ kill -9 under load, every accepted message answered exact
       // The process that sent the first copy died before recording it: a kill falls between the two copies — or just
       // before the first arrived, the request still on the wire when SIGKILL went out (seen: the kill 4 ms before the
       // sink got the copy). A fixed window after the first copy was too tight on a loaded machine.
-      return isOneRowResent && killedAt.some((k) => k >= first - ON_THE_WIRE_MS && k <= second);
-    });
+      if (isOneRowResent && killedAt.some((k) => k >= first - ON_THE_WIRE_MS && k <= second)) inFlight.push(id);
+    }
     const unexplained = tally.duplicated.filter((id) => !inFlight.includes(id));
     // Enough to tell a resent row from a run twice (two reply rows) when this fails.
     for (const id of unexplained) {
       const sent = sink.sent.filter((m) => m.text.includes(`m:${id}`)).map((m) => m.atMs);
-      const rows = queryDb<{ id: string; status: string; attempts: number; created_at: string }>(
-        server.dbPath,
+      const rows = await queryDb<{ id: string; status: string; attempts: number; created_at: string }>(
+        server.databaseUrl,
         "SELECT id, status, attempts, created_at FROM messages WHERE direction = 'out' AND body LIKE ?",
         `%m:${id}%`,
       );

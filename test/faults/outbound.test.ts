@@ -33,11 +33,11 @@ test("outbound faults: 429/500/timeouts retried until delivered once; 403 fails 
       if (!isBlocked) accepted.push(id);
       await Bun.sleep(Math.floor(rand() * 80));
     }
-    await settle(server.dbPath, "every reply to be sent or failed", 90_000, 200);
+    await settle(server.databaseUrl, "every reply to be sent or failed", 90_000, 200);
 
-    const tally = replyTally(sink, server.dbPath, accepted);
-    const blockedRows = queryDb<{ status: string; attempts: number; error: string | null }>(
-      server.dbPath,
+    const tally = await replyTally(sink, server.databaseUrl, accepted);
+    const blockedRows = await queryDb<{ status: string; attempts: number; error: string | null }>(
+      server.databaseUrl,
       "SELECT status, attempts, error FROM messages WHERE direction = 'out' AND chat_id = ?",
       String(blocked.chatId),
     );

@@ -115,15 +115,15 @@ export async function postAccepted(baseUrl: string, updateId: number, chatId: nu
  * after `limitMs` it gives up quietly — the test's assertions then say what is missing.
  */
 export async function settle(
-  dbPath: string,
+  databaseUrl: string,
   what: string,
   limitMs: number,
   everyMs: number,
   alsoDone: () => boolean = () => true,
 ): Promise<void> {
   await waitUntil(
-    () => {
-      const work = openWork(dbPath);
+    async () => {
+      const work = await openWork(databaseUrl);
       return work.open === 0 && work.pending === 0 && alsoDone();
     },
     what,
@@ -142,18 +142,20 @@ export function tagCounts(sink: TelegramSink): Map<string, number> {
 }
 
 /** Inbound rows by Telegram update id (external_id): status and error. */
-export function inboundByUpdate(dbPath: string): Map<string, { status: string; error: string | null }> {
-  const rows = queryDb<{ external_id: string; status: string; error: string | null }>(
-    dbPath,
+export async function inboundByUpdate(
+  databaseUrl: string,
+): Promise<Map<string, { status: string; error: string | null }>> {
+  const rows = await queryDb<{ external_id: string; status: string; error: string | null }>(
+    databaseUrl,
     "SELECT external_id, status, error FROM messages WHERE direction = 'in' AND channel = 'telegram'",
   );
   return new Map(rows.map((r) => [r.external_id, { status: r.status, error: r.error }]));
 }
 
 /** Counts of inbound messages not yet final and replies not yet sent. */
-export function openWork(dbPath: string): { open: number; pending: number } {
-  const [r] = queryDb<{ open: number; pending: number }>(
-    dbPath,
+export async function openWork(databaseUrl: string): Promise<{ open: number; pending: number }> {
+  const [r] = await queryDb<{ open: number; pending: number }>(
+    databaseUrl,
     "SELECT (SELECT COUNT(*) FROM messages WHERE direction = 'in' AND status IN ('queued', 'processing')) AS open, (SELECT COUNT(*) FROM messages WHERE direction = 'out' AND status = 'pending') AS pending",
   );
   return r ?? { open: 0, pending: 0 };
@@ -163,13 +165,13 @@ export function openWork(dbPath: string): { open: number; pending: number } {
  * Checks each accepted message: answered exactly once (its tag in one reply), or `failed` with an error (the
  * customer then got the failure reply, which carries no tag). Returns the tallies for the summary line.
  */
-export function replyTally(
+export async function replyTally(
   sink: TelegramSink,
-  dbPath: string,
+  databaseUrl: string,
   accepted: Iterable<number>,
-): { total: number; answered: number; failed: number; lost: number[]; duplicated: number[] } {
+): Promise<{ total: number; answered: number; failed: number; lost: number[]; duplicated: number[] }> {
   const counts = tagCounts(sink);
-  const rows = inboundByUpdate(dbPath);
+  const rows = await inboundByUpdate(databaseUrl);
   const tally = { total: 0, answered: 0, failed: 0, lost: [] as number[], duplicated: [] as number[] };
   for (const id of accepted) {
     tally.total++;

@@ -59,7 +59,7 @@ test("two processes on one database: no overlapping runs, every message and task
     };
     await Promise.all(Array.from({ length: 6 }, sender));
     const counts = () => tagCounts(sink);
-    await settle(a.dbPath, "every message and task to be answered", 60_000, 100, () => {
+    await settle(a.databaseUrl, "every message and task to be answered", 60_000, 100, () => {
       const c = counts();
       return taskTags.every((t) => c.has(t));
     });
@@ -72,10 +72,10 @@ test("two processes on one database: no overlapping runs, every message and task
       for (let i = 1; i < own.length; i++)
         if (own[i]!.startMs < (own[i - 1]!.endMs ?? Number.POSITIVE_INFINITY)) overlaps++;
     }
-    const tally = replyTally(sink, a.dbPath, accepted);
+    const tally = await replyTally(sink, a.databaseUrl, accepted);
     const c = counts();
     const taskRuns = taskTags.map((t) => c.get(t) ?? 0);
-    const taskRows = queryDb<{ status: string }>(a.dbPath, "SELECT status FROM scheduled_tasks");
+    const taskRows = await queryDb<{ status: string }>(a.databaseUrl, "SELECT status FROM scheduled_tasks");
     console.log(
       `two-processes: ${runs.length} agent runs, ${overlaps} overlapping; ${tally.total} messages, ${tally.answered} answered once, ${tally.failed} failed runs, ${tally.lost.length} lost, ${tally.duplicated.length} duplicated; ${TASKS} task slots, runs per slot [${taskRuns.join(",")}]`,
     );

@@ -7,6 +7,7 @@ import type { AppContext } from "../../src/context.ts";
 import type { DriverKind } from "../../src/db/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { createContext } from "../../src/runtime.ts";
+import { ON_LIBSQL, releaseTestDatabase, testDatabaseEnv } from "./test-database.ts";
 
 /** The admin key every test context and spawned test server uses unless told otherwise. */
 export const TEST_ADMIN_KEY = "test-admin-key-0123456789abcdef";
@@ -42,7 +43,10 @@ export class FakeClock implements Clock {
 export interface TestContextOptions {
   /** Extra environment for loadConfig (merged over the test defaults below). */
   env?: Record<string, string>;
-  /** Run the query layer on this driver ("bun-sqlite" default, or "libsql" = native @libsql/client on the same file). */
+  /**
+   * Run the query layer on this driver ("bun-sqlite" default, or "libsql" = native @libsql/client on the same file).
+   * Ignored under TEST_DATABASE=libsql: the database is then a remote one, always on the libSQL web client.
+   */
   driver?: DriverKind;
   /** Default: the real clock. Pass a FakeClock to move time by hand. */
   clock?: Clock;
@@ -77,21 +81,28 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   // mkdtemp makes it 0700; agent runs and tool checks go as tenant uids, which must pass through it (as through an
   // operator's /var/lib above DATA_DIR and TENANTS_DIR).
   if (!options.dir) chmodSync(dir, 0o711);
-  const config = loadConfig({ ...testEnv(dir), ...options.env }, { generateSecrets: false });
+  const base = testEnv(dir);
+  // TEST_DATABASE=libsql: a fresh database on a real sqld (one per DATA_DIR: a context given another's dir shares it).
+  const database = options.env?.DATABASE_URL ? {} : await testDatabaseEnv(options.env?.DATA_DIR ?? base.DATA_DIR!);
+  const config = loadConfig({ ...base, ...database, ...options.env }, { generateSecrets: false });
   const logs: Record<string, unknown>[] = [];
   const log = createLogger({
     level: "debug",
     redact: platformSecrets(config),
     write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });
-  const ctx = await createContext(config, { log, clock: options.clock, driver: options.driver });
+  const driver = ON_LIBSQL && database.DATABASE_URL ? undefined : options.driver;
+  const ctx = await createContext(config, { log, clock: options.clock, driver });
   return {
     ctx,
     dir,
     logs,
     async cleanup() {
       await ctx.database.close().catch(() => {}); // a test may have closed it already
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) {
+        await releaseTestDatabase(config.DATA_DIR);
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

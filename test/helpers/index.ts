@@ -10,6 +10,7 @@
 //   eventually()         – wait (bounded) until a check returns a value (wait.ts)
 //   freePort()           – a port free a moment ago on 127.0.0.1 (server-process.ts)
 //   startSqld()          – a real libSQL server (sqld) on a free loopback port with a temp dir (sqld.ts)
+//   TEST_DATABASE        – "file" or "libsql" (env switch): fileDatabaseOnly(), queryDatabase(), testDatabaseEnv() (test-database.ts)
 //   noBwrapEnv()         – a spawned server's PATH on which bubblewrap does not work; skipWithoutBwrap() (sandbox.ts)
 
 export type { TestContext, TestContextOptions } from "./context.ts";
@@ -26,9 +27,10 @@ export { startTestServer } from "./server.ts";
 export type { LogLine, ServerProcess, SpawnServerOptions } from "./server-process.ts";
 export { freePort, REPO_ROOT, SERVE_FIXTURE, spawnServer } from "./server-process.ts";
 export type { SqldServer } from "./sqld.ts";
-export { HAS_SQLD, SQLD_BIN, startSqld } from "./sqld.ts";
+export { HAS_SQLD, SQLD_BIN, skipWithoutSqld, startSqld } from "./sqld.ts";
 export type { TenantRow } from "./tenants.ts";
 export { insertTenant } from "./tenants.ts";
+export { fileDatabaseOnly, ON_LIBSQL, queryDatabase, TEST_DATABASE, testDatabaseEnv } from "./test-database.ts";
 export { eventually } from "./wait.ts";
 export type { WriteLockHolder } from "./write-lock.ts";
 export { holdWriteLock } from "./write-lock.ts";

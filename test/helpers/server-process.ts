@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Subprocess } from "bun";
 import { testEnv } from "./context.ts";
+import { releaseTestDatabase, testDatabaseEnv } from "./test-database.ts";
 
 /** The repository root (where package.json and src/ live). */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -21,7 +22,8 @@ export interface SpawnServerOptions {
   /**
    * Environment for the process, merged over the defaults: PATH, HOME, PORT=0, HOST=127.0.0.1,
    * DATA_DIR=<dir>/data, TENANTS_DIR=<dir>/tenants, ADMIN_API_KEY=TEST_ADMIN_KEY,
-   * CREDENTIALS_KEY=TEST_CREDENTIALS_KEY. A key set to `undefined` removes that default (e.g.
+   * CREDENTIALS_KEY=TEST_CREDENTIALS_KEY (and under TEST_DATABASE=libsql the DATABASE_URL of DATA_DIR's sqld,
+   * unless DATABASE_URL is given). A key set to `undefined` removes that default (e.g.
    * `{ ADMIN_API_KEY: undefined }` to see the key generated on first start). Nothing else of the
    * test runner's own environment is passed on.
    */
@@ -46,6 +48,8 @@ export interface ServerProcess {
   tenantsDir: string;
   /** $DATA_DIR/proxystaff.db (meaningful unless DATABASE_URL was overridden). */
   dbPath: string;
+  /** The database the process uses: its DATABASE_URL, or `file:<dbPath>` (see queryDatabase). */
+  databaseUrl: string;
   /** The environment the process was started with. */
   env: Record<string, string>;
   /** ADMIN_API_KEY from env (undefined when the server generated its own). */
@@ -88,8 +92,12 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "proxystaff-proc-"));
   // Tenant uids (agent runs, tool checks) pass through it to TENANTS_DIR and the CLI directories (mkdtemp: 0700).
   chmodSync(dir, 0o711);
-  const env = buildEnv(dir, options.env ?? {});
-  const dataDir = resolve(dir, env.DATA_DIR ?? "data");
+  const overrides = options.env ?? {};
+  const dataDirOf = (e: Record<string, string | undefined>) => resolve(dir, e.DATA_DIR ?? "data");
+  const database =
+    "DATABASE_URL" in overrides ? {} : await testDatabaseEnv(dataDirOf({ ...testEnv(dir), ...overrides }));
+  const env = buildEnv(dir, { ...database, ...overrides });
+  const dataDir = dataDirOf(env);
   const tenantsDir = resolve(dir, env.TENANTS_DIR ?? "tenants");
   const command = options.command ?? [process.execPath, join(REPO_ROOT, "src/main.ts"), "serve"];
   const proc = Bun.spawn(command, { cwd: dir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -155,7 +163,10 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
     await waitForHealth(`http://127.0.0.1:${ready.port}`, options.readyTimeoutMs ?? 20_000);
   } catch (err) {
     await stop("SIGTERM", 2000);
-    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    if (ownsDir) {
+      await releaseTestDatabase(dataDir);
+      rmSync(dir, { recursive: true, force: true });
+    }
     throw err;
   }
   const url = `http://127.0.0.1:${ready.port}`;
@@ -168,6 +179,7 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
     dataDir,
     tenantsDir,
     dbPath: join(dataDir, "proxystaff.db"),
+    databaseUrl: env.DATABASE_URL ?? `file:${join(dataDir, "proxystaff.db")}`,
     env,
     adminKey,
     stdout: () => out.stdout,
@@ -182,7 +194,10 @@ export async function spawnServer(options: SpawnServerOptions = {}): Promise<Ser
     stop,
     async cleanup() {
       await stop("SIGTERM", 5000);
-      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+      if (ownsDir) {
+        await releaseTestDatabase(dataDir);
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -75,6 +75,7 @@ export function runRepoFile(
     env: {
       PATH: process.env.PATH ?? "",
       DATA_DIR: join(t.dir, "data"),
+      DATABASE_URL: t.ctx.config.DATABASE_URL, // the same database (a file in DATA_DIR, or TEST_DATABASE=libsql's sqld)
       TENANTS_DIR: join(t.dir, "tenants"),
       ADMIN_API_KEY: TEST_ADMIN_KEY,
       CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,

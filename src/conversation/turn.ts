@@ -14,6 +14,7 @@ import {
   tenantUid,
   workspacePath,
 } from "../tenants/index.ts";
+import type { UsageTotals } from "../usage/index.ts";
 import { recordAgentFailure, recordAgentSuccess } from "./agent-health.ts";
 import { budgetReachedReply, refuseOverBudget } from "./budget-gate.ts";
 import { RUN_FAILED_REPLY } from "./chat-commands.ts";
@@ -40,17 +41,8 @@ export interface ModelGatewayAccess {
   runUsage?(tenantId: string, runId: string): Promise<RunUsage>;
 }
 
-/** A run's model usage as the log and timeline show it. */
-export interface RunUsage {
-  inputTokens: number;
-  outputTokens: number;
-  cacheCreationInputTokens: number;
-  cacheReadInputTokens: number;
-  costUsd: number;
-  requests: number;
-  /** Requests answered 5xx, or 502 by the gateway when the model API could not be reached. */
-  serverErrors: number;
-}
+/** A run's model usage as the log and timeline show it (`serverErrors`: 5xx answers, or 502 when the API was unreachable). */
+export type RunUsage = Omit<UsageTotals, "runs">;
 
 /** A per-run token as the engine holds it (see IssuedRunToken). */
 export interface IssuedToken {

@@ -57,7 +57,8 @@ export function meterStream(
   });
 }
 
-function emptyReading(): UsageReading {
+/** A reading of an answer that reported nothing (yet). */
+export function emptyReading(): UsageReading {
   return {
     model: null,
     hasUsage: false,

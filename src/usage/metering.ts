@@ -5,7 +5,7 @@ import type { BudgetStatus } from "./budget.ts";
 import { budgetStatus, tenantDay } from "./budget.ts";
 import { CREDIT_LOW_TEXT, CreditState } from "./credit.ts";
 import type { UsageReading } from "./meter.ts";
-import { meterStream } from "./meter.ts";
+import { emptyReading, meterStream } from "./meter.ts";
 import { costOf, PriceTable } from "./prices.ts";
 import type { UsageTotals } from "./store.ts";
 import { recordModelUsage, runUsageTotals } from "./store.ts";
@@ -167,16 +167,4 @@ function statusClass(status: number): string {
 
 function roundUsd(value: number): number {
   return Math.round(value * 10_000) / 10_000;
-}
-
-function emptyReading(): UsageReading {
-  return {
-    model: null,
-    hasUsage: false,
-    errorMessage: null,
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheCreationInputTokens: 0,
-    cacheReadInputTokens: 0,
-  };
 }

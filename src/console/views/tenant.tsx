@@ -120,25 +120,9 @@ export function TenantPage(props: {
                   <button type="submit">Resume</button>
                 </form>
               ) : (
-                <form method="post" action={`${base}/pause`}>
-                  <CsrfField page={page} />
-                  <label class="confirm">
-                    <input type="checkbox" name="confirm" value="yes" /> Confirm pause
-                  </label>
-                  <button type="submit" class="danger">
-                    Pause
-                  </button>
-                </form>
+                <ConfirmedForm page={page} action={`${base}/pause`} what="pause" label="Pause" />
               )}
-              <form method="post" action={`${base}/archive`}>
-                <CsrfField page={page} />
-                <label class="confirm">
-                  <input type="checkbox" name="confirm" value="yes" /> Confirm archive
-                </label>
-                <button type="submit" class="danger">
-                  Archive
-                </button>
-              </form>
+              <ConfirmedForm page={page} action={`${base}/archive`} what="archive" label="Archive" />
             </>
           )}
         </section>
@@ -160,15 +144,7 @@ export function TenantPage(props: {
                 : "free"}
             </dd>
           </dl>
-          <form method="post" action={`${base}/reset-session`}>
-            <CsrfField page={page} />
-            <label class="confirm">
-              <input type="checkbox" name="confirm" value="yes" /> Confirm reset
-            </label>
-            <button type="submit" class="danger">
-              Reset session
-            </button>
-          </form>
+          <ConfirmedForm page={page} action={`${base}/reset-session`} what="reset" label="Reset session" />
         </section>
       </div>
 
@@ -481,5 +457,20 @@ function ValidationSection(props: { report: ValidationReport }) {
         </tbody>
       </table>
     </section>
+  );
+}
+
+/** A destructive action: a plain form post that needs its "Confirm …" box ticked (works without JavaScript). */
+function ConfirmedForm(props: { page: PageContext; action: string; what: string; label: string }) {
+  return (
+    <form method="post" action={props.action}>
+      <CsrfField page={props.page} />
+      <label class="confirm">
+        <input type="checkbox" name="confirm" value="yes" /> Confirm {props.what}
+      </label>
+      <button type="submit" class="danger">
+        {props.label}
+      </button>
+    </form>
   );
 }

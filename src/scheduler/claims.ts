@@ -1,5 +1,5 @@
 import type { SQL } from "drizzle-orm";
-import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, isNotNull, lte, ne, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
 import { schema } from "../db/index.ts";
@@ -140,6 +140,33 @@ export async function transitionRunning(
     .update(tasks)
     .set({ ...change, updated_at: isoAt(nowMs) })
     .where(and(...conditions))
+    .returning();
+  return row ?? null;
+}
+
+/**
+ * Writes a run's undelivered reply to its task's last_error once the run's outcome is applied: only while
+ * the task is not RUNNING (a RUNNING task's outcome is still to be read, and reads the failure itself) and
+ * only when the last run applied is the one that queued the message at `since`: its outcome was written
+ * after it (last_run_at) and no later slot was claimed since (a claim sets slot_at, at or before its message).
+ * Returns the row, or null when it did not apply.
+ */
+export async function recordReplyFailure(
+  db: Db,
+  failure: { taskId: string; error: string; since: string },
+  nowMs: number,
+): Promise<Task | null> {
+  const [row] = await db
+    .update(tasks)
+    .set({ last_error: failure.error.slice(0, 2000), updated_at: isoAt(nowMs) })
+    .where(
+      and(
+        eq(tasks.id, failure.taskId),
+        ne(tasks.status, "RUNNING"),
+        gte(tasks.last_run_at, failure.since),
+        lte(tasks.slot_at, failure.since),
+      ),
+    )
     .returning();
   return row ?? null;
 }

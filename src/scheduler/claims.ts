@@ -70,17 +70,31 @@ export interface HeldClaim {
 /**
  * Renews claims this process holds (runs waiting for or inside a turn): each only while the task is
  * still RUNNING under that very claim — once another process has claimed a later slot, the claim is
- * the other's, and keeping it fresh would hide it from recovery if that process dies. Returns the
- * renewed claims with their new `claimed_at`.
+ * the other's, and keeping it fresh would hide it from recovery if that process dies. With `instanceId`,
+ * only while that instance still owns the task's tenant: after move-tenant the run happens on the new
+ * owner, which reads its outcome (or, had it stopped first, recovers the claim once it is stale — which
+ * it never would be if the old owner kept it fresh). Returns the renewed claims with their new `claimed_at`.
  */
-export async function renewClaims(db: Db, claims: HeldClaim[], nowMs: number): Promise<HeldClaim[]> {
+export async function renewClaims(
+  db: Db,
+  claims: HeldClaim[],
+  nowMs: number,
+  instanceId?: string,
+): Promise<HeldClaim[]> {
   const now = isoAt(nowMs);
   const renewed: HeldClaim[] = [];
   for (const claim of claims) {
     const rows = await db
       .update(tasks)
       .set({ claimed_at: now })
-      .where(and(eq(tasks.id, claim.taskId), eq(tasks.status, "RUNNING"), eq(tasks.claimed_at, claim.claimedAt)))
+      .where(
+        and(
+          eq(tasks.id, claim.taskId),
+          eq(tasks.status, "RUNNING"),
+          eq(tasks.claimed_at, claim.claimedAt),
+          ...ownedTasks(instanceId),
+        ),
+      )
       .returning({ id: tasks.id });
     if (rows.length > 0) renewed.push({ taskId: claim.taskId, claimedAt: now });
   }

@@ -160,11 +160,15 @@ export class TaskRuns {
     return applied;
   }
 
-  /** Keeps the claims of runs still in flight fresh; forgets those finished (or claimed again) elsewhere. */
+  /**
+   * Keeps the claims of runs still in flight fresh; forgets those finished (or claimed again) elsewhere,
+   * and those of tenants moved to another instance (the new owner runs the message and reads its outcome).
+   */
   async renewInFlight(): Promise<void> {
     const held = [...this.inFlight].map(([taskId, claimedAt]) => ({ taskId, claimedAt }));
     this.inFlight.clear();
-    for (const claim of await renewClaims(this.ctx.db, held, this.ctx.clock.now()))
+    const scope = ownerScope(this.ctx.config);
+    for (const claim of await renewClaims(this.ctx.db, held, this.ctx.clock.now(), scope))
       this.inFlight.set(claim.taskId, claim.claimedAt);
   }
 

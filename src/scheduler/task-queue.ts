@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, or, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import type { DeliveryFailure } from "../conversation/index.ts";
@@ -59,8 +59,8 @@ export function conversationTaskDeps(ctx: AppContext, queue: ConversationQueue, 
       ? {
           onTaskRepliesFailed(listener: (failures: TaskReplyFailure[]) => void) {
             return outbox.onDeliveryFailed((failure) => {
-              taskReplyFailure(ctx, failure)
-                .then((found) => found && listener([found]))
+              taskReplyFailures(ctx, failure)
+                .then((found) => found.length > 0 && listener(found))
                 .catch((err: unknown) =>
                   ctx.log.warn("task of a failed reply not found", { messageId: failure.messageId, error: err }),
                 );
@@ -76,23 +76,18 @@ export function replyNotDelivered(error: string): string {
   return `reply not delivered: ${error}`;
 }
 
-/** The task whose run a failed outbound row answered (its reply_to is the task's message), or null for other rows. */
-async function taskReplyFailure(
-  ctx: Pick<AppContext, "db">,
-  failure: DeliveryFailure,
-): Promise<TaskReplyFailure | null> {
-  const [row] = await ctx.db
-    .select({ taskId: messages.task_id, since: messages.created_at })
-    .from(messages)
-    .where(
-      and(
-        eq(messages.direction, "in"),
-        sql`${messages.id} = (SELECT reply_to FROM ${messages} WHERE id = ${failure.messageId})`,
-      ),
-    )
-    .limit(1);
-  if (!row?.taskId) return null;
-  return { taskId: row.taskId, since: row.since, error: replyNotDelivered(failure.error) };
+/**
+ * The tasks whose run a failed outbound row answered: the message it replies to, and every task message
+ * of that batch (one run answers them all with one reply to the last; a batch's rows share processed_at).
+ * Empty for other rows. Only on a failure, so a walk over the tenant's rows is fine.
+ */
+async function taskReplyFailures(ctx: Pick<AppContext, "db">, failure: DeliveryFailure): Promise<TaskReplyFailure[]> {
+  const rows = await ctx.db.all<{ task_id: string; created_at: string }>(sql`
+    SELECT b.task_id, b.created_at FROM ${messages} r JOIN ${messages} b
+      ON b.tenant_id = r.tenant_id AND b.direction = 'in' AND b.kind = 'task' AND b.task_id IS NOT NULL
+     AND (b.id = r.id OR (r.processed_at IS NOT NULL AND b.processed_at = r.processed_at))
+    WHERE r.id = (SELECT reply_to FROM ${messages} WHERE id = ${failure.messageId}) AND r.direction = 'in'`);
+  return rows.map((row) => ({ taskId: row.task_id, since: row.created_at, error: replyNotDelivered(failure.error) }));
 }
 
 /**
@@ -160,13 +155,13 @@ export async function findTaskRunResult(
   tenantId?: string,
 ): Promise<TaskRunResult | null> {
   const [row] = await ctx.db
-    .select({ id: messages.id, status: messages.status, error: messages.error })
+    .select({ id: messages.id, status: messages.status, error: messages.error, processed_at: messages.processed_at })
     .from(messages)
     .where(and(...taskMessages(taskId, tenantId), gte(messages.created_at, since)))
     .orderBy(desc(messages.created_at))
     .limit(1);
   if (row?.status === "done") {
-    const failed = await failedReplyError(ctx, row.id, tenantId, since);
+    const failed = await failedReplyError(ctx, row, tenantId, since);
     return failed === null ? { ok: true } : { ok: true, deliveryError: replyNotDelivered(failed) };
   }
   if (row?.status === "failed") return { ok: false, error: row.error ?? "failed" };
@@ -197,15 +192,19 @@ export async function countTaskRunsSince(
 }
 
 /**
- * The error of a reply to this message that already failed for good in the outbox, or null. With the
- * tenant, a range on its rows since the run's message (messages_tenant_created_idx).
+ * The error of a reply of this message's run that already failed for good in the outbox, or null: a reply
+ * to the message itself, or to another message of its batch (same processed_at; a run answers its batch once,
+ * replying to the last). With the tenant, a range on its rows since the run's message (messages_tenant_created_idx).
  */
 async function failedReplyError(
   ctx: Pick<AppContext, "db">,
-  messageId: string,
+  message: { id: string; processed_at: string | null },
   tenantId: string | undefined,
   since: string,
 ): Promise<string | null> {
+  const sameBatch = message.processed_at
+    ? sql`EXISTS (SELECT 1 FROM ${messages} m WHERE m.id = ${messages.reply_to} AND m.direction = 'in' AND m.processed_at = ${message.processed_at})`
+    : sql`0`;
   const [row] = await ctx.db
     .select({ error: messages.error })
     .from(messages)
@@ -213,8 +212,8 @@ async function failedReplyError(
       and(
         ...(tenantId ? [eq(messages.tenant_id, tenantId), gte(messages.created_at, since)] : []),
         eq(messages.direction, "out"),
-        eq(messages.reply_to, messageId),
         eq(messages.status, "failed"),
+        or(eq(messages.reply_to, message.id), sameBatch),
       ),
     )
     .limit(1);

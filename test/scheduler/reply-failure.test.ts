@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import type { AgentRunner } from "../../src/agent/index.ts";
 import type { Channel, ChannelName, OutboundMessage } from "../../src/channels/types.ts";
 import { isoAt } from "../../src/clock.ts";
@@ -62,8 +63,7 @@ beforeEach(async () => {
     status: "done",
     created_at: isoAt(Date.now() - DAY_MS - 3_600_000),
   });
-  await conversation.dispatcher.start();
-  scheduler.service.start();
+  scheduler.service.start(); // each test starts the dispatcher (and the outbox) when it needs them
 });
 afterEach(async () => {
   await scheduler.service.stop();
@@ -72,17 +72,16 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-async function reminder(): Promise<string> {
-  const task = await createTask(
-    t.ctx,
-    tenantId,
-    { prompt: "Remind the customer to confirm the delivery", run_at: new Date(Date.now() + 300).toISOString() },
-    "agent",
-  );
+async function reminder(
+  runAtMs = Date.now() + 300,
+  prompt = "Remind the customer to confirm the delivery",
+): Promise<string> {
+  const task = await createTask(t.ctx, tenantId, { prompt, run_at: new Date(runAtMs).toISOString() }, "agent");
   return task.id;
 }
 
 test("the reply fails after the run's outcome was applied: the DONE task's last_error says outside_whatsapp_window", async () => {
+  await conversation.dispatcher.start();
   const taskId = await reminder(); // the outbox is not started yet: the reply waits, pending
   await eventually(async () => (await readTask(t.ctx, taskId)).status === "DONE", "the task DONE");
   expect((await readTask(t.ctx, taskId)).last_error).toBeNull();
@@ -97,6 +96,7 @@ test("the reply fails after the run's outcome was applied: the DONE task's last_
 
 test("with the outbox running from the start, the task row ends saying outside_whatsapp_window", async () => {
   await outbox.start();
+  await conversation.dispatcher.start();
   const taskId = await reminder();
   await eventually(async () => {
     const row = await readTask(t.ctx, taskId);
@@ -104,6 +104,34 @@ test("with the outbox running from the start, the task row ends saying outside_w
   }, "the task DONE with last_error");
   expect((await readTask(t.ctx, taskId)).last_error).toBe(`reply not delivered: ${OUTSIDE_WINDOW_ERROR}`);
   expect(sent).toEqual([]);
+});
+
+test("two reminders due together run in one batch with one reply: both task rows say it was not delivered", async () => {
+  const at = Date.now() + 300;
+  const taskIds = [await reminder(at, "Remind about the delivery"), await reminder(at, "Remind about the invoice")];
+  // Both claimed and queued before the dispatcher looks: one batch, one run, one reply (to the last message).
+  await eventually(async () => {
+    const rows = await Promise.all(taskIds.map((id) => readTask(t.ctx, id)));
+    return rows.every((row) => row.status === "RUNNING");
+  }, "both tasks claimed");
+  await eventually(async () => {
+    const queued = await t.ctx.db.select().from(schema.messages).where(eq(schema.messages.kind, "task"));
+    return queued.length === 2;
+  }, "both task messages queued");
+  await conversation.dispatcher.start();
+  await eventually(async () => {
+    const rows = await Promise.all(taskIds.map((id) => readTask(t.ctx, id)));
+    return rows.every((row) => row.status === "DONE");
+  }, "both tasks DONE");
+  await outbox.start();
+  await eventually(async () => {
+    const rows = await Promise.all(taskIds.map((id) => readTask(t.ctx, id)));
+    return rows.every((row) => row.last_error !== null);
+  }, "both tasks' last_error");
+  for (const id of taskIds)
+    expect((await readTask(t.ctx, id)).last_error).toBe(`reply not delivered: ${OUTSIDE_WINDOW_ERROR}`);
+  const replies = await t.ctx.db.select().from(schema.messages).where(eq(schema.messages.direction, "out"));
+  expect(replies).toHaveLength(1); // really one batch
 });
 
 test("findTaskRunResult: a done run whose reply already failed is ok with a deliveryError; a sent reply is plain ok", async () => {
@@ -154,4 +182,46 @@ test("findTaskRunResult: a done run whose reply already failed is ok with a deli
       ok: true,
       deliveryError: `reply not delivered: ${OUTSIDE_WINDOW_ERROR}`,
     });
+});
+
+test("findTaskRunResult: a reply that failed for another message of the same batch (same processed_at) counts too", async () => {
+  const queuedAt = isoAt(Date.now());
+  const processedAt = isoAt(Date.now() + 5_000);
+  const ids = { first: crypto.randomUUID(), last: crypto.randomUUID(), otherBatch: crypto.randomUUID() };
+  for (const [id, taskId, processed] of [
+    [ids.first, "task-a", processedAt],
+    [ids.last, "task-b", processedAt],
+    [ids.otherBatch, "task-c", isoAt(Date.now() + 9_000)],
+  ] as const)
+    await insertInbound(t.ctx.db, {
+      id,
+      tenant_id: tenantId,
+      channel: "whatsapp",
+      chat_id: phone,
+      external_id: null,
+      kind: "task",
+      sender: "scheduler",
+      body: taskId,
+      status: "done",
+      task_id: taskId,
+      created_at: queuedAt,
+      processed_at: processed,
+    });
+  await t.ctx.db.insert(schema.messages).values({
+    id: crypto.randomUUID(),
+    tenant_id: tenantId,
+    direction: "out",
+    channel: "whatsapp",
+    chat_id: phone,
+    kind: "task",
+    body: "Both reminders",
+    status: "failed",
+    error: OUTSIDE_WINDOW_ERROR,
+    reply_to: ids.last,
+    created_at: processedAt,
+  });
+  const failed = { ok: true, deliveryError: `reply not delivered: ${OUTSIDE_WINDOW_ERROR}` };
+  expect(await findTaskRunResult(t.ctx, "task-a", queuedAt, tenantId)).toEqual(failed);
+  expect(await findTaskRunResult(t.ctx, "task-b", queuedAt, tenantId)).toEqual(failed);
+  expect(await findTaskRunResult(t.ctx, "task-c", queuedAt, tenantId)).toEqual({ ok: true });
 });

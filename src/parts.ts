@@ -101,10 +101,11 @@ export async function buildServerParts(ctx: AppContext, health: HealthRegistry):
   const remote = isRemoteDatabase(ctx.config.DATABASE_URL);
   if (remote) parts.push({ services: [createRemoteWake(ctx, conversation.dispatcher.wake)] });
   // [scheduler] one timer over scheduled_tasks; due tasks go into the conversation's queue (same lease as chat)
-  //             and wake its dispatcher; when their run ends, the scheduler reads the outcome from messages
+  //             and wake its dispatcher; when their run ends, the scheduler reads the outcome from messages;
+  //             a task reply the outbox gives up on reaches its task row (last_error)
   const scheduler = createScheduler(
     ctx,
-    conversationTaskDeps(ctx, conversation.dispatcher),
+    conversationTaskDeps(ctx, conversation.dispatcher, outbox),
     remote ? { maxSleepMs: REMOTE_TASK_POLL_MS } : {}, // tasks added through another instance are seen within this
   );
   health.contribute(scheduler.health);

@@ -7,7 +7,7 @@ export { recordDeliveryStatus } from "./delivery-status.ts";
 export type { MessageCursor } from "./message-store.ts";
 export { insertInbound, listMessagePage, listMessages, parseMessageCursor } from "./message-store.ts";
 export { describeFile, FILE_LIMIT_BYTES, outboundFileRoutes } from "./outbound-files.ts";
-export type { OutboundFileReply, Outbox } from "./outbox.ts";
+export type { DeliveryFailure, OutboundFileReply, Outbox } from "./outbox.ts";
 export { createOutbox } from "./outbox.ts";
 export { hasQueuedForInstance, queueCounts } from "./queue-store.ts";
 export { createRemoteWake, REMOTE_POLL_MS } from "./remote-wake.ts";

@@ -93,6 +93,18 @@ export interface Outbox extends Service {
   pendingCount(): Promise<number>;
   /** WhatsApp messages that failed in the last 24 h because the window was closed and no template was set. */
   outsideWindowFailures(): Promise<number>;
+  /**
+   * Calls `listener` each time a row becomes `failed` for good (after it is written); returns the undo.
+   * The scheduler learns this way that a task's reply never went out (its task row says so).
+   */
+  onDeliveryFailed(listener: (failure: DeliveryFailure) => void): () => void;
+}
+
+/** An outbound row that failed for good. */
+export interface DeliveryFailure {
+  messageId: string;
+  tenantId: string | null;
+  error: string;
 }
 
 interface ClaimedRow {
@@ -133,6 +145,7 @@ export function createOutbox(
   let draining: Promise<void> | null = null;
   let isWakeRequested = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const failureListeners = new Set<(failure: DeliveryFailure) => void>();
 
   const liveChannels = (): ChannelName[] => [...channels.keys()];
 
@@ -216,6 +229,13 @@ export function createOutbox(
         .where(and(eq(messages.id, row.id), eq(messages.status, "pending")));
       log.warn("reply failed", { ...fields, error });
       if (error === OUTSIDE_WINDOW_ERROR) await noteOutsideWindow(row);
+      for (const listener of failureListeners) {
+        try {
+          listener({ messageId: row.id, tenantId: row.tenant_id, error });
+        } catch (err) {
+          log.error("delivery failure listener failed", { messageId: row.id, error: err });
+        }
+      }
       return;
     }
     const delayMs = result.retryAfterMs ?? Math.min(maxBackoffMs, baseBackoffMs * 2 ** (row.attempts - 1));
@@ -319,6 +339,10 @@ export function createOutbox(
   return {
     name: "outbox",
     outsideWindowFailures,
+    onDeliveryFailed(listener) {
+      failureListeners.add(listener);
+      return () => failureListeners.delete(listener);
+    },
     async enqueue(reply) {
       const channelMax = channels.get(reply.channel)?.maxLength ?? DEFAULT_MAX_LENGTH[reply.channel];
       // Outside the window each chunk becomes one template message: split to what its variable takes.

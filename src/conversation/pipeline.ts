@@ -4,6 +4,7 @@ import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import type { Db, MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
+import { isOwnedHere } from "../instances/index.ts";
 import type { InboundOutcome } from "../metrics/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { findTenantByChatId, findTenantByPhone, getTenant, servingRefusal } from "../tenants/index.ts";
@@ -18,6 +19,7 @@ import {
   unknownChatReply,
 } from "./chat-commands.ts";
 import { pendingMedia } from "./inbound-media.ts";
+import { inboundTimelineLine } from "./inbound-timeline.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { appendTimeline, quoteForTimeline } from "./timeline.ts";
 
@@ -59,8 +61,11 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
       status: "queued" | "done" | "rejected";
       error?: string;
       media?: string;
+      /** Stored for a tenant whose workspace is on another instance: the owner writes its timeline line. */
+      isTimelineOwed?: boolean;
     },
   ): Promise<boolean> {
+    const createdAt = isoAt(ctx.clock.now());
     const inserted = await insertChannelMessage(ctx.db, {
       id: row.id,
       tenant_id: row.tenantId,
@@ -73,8 +78,9 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
       media: row.media ?? null,
       status: row.status,
       error: row.error ?? null,
-      created_at: isoAt(ctx.clock.now()),
-      processed_at: row.status === "queued" ? null : isoAt(ctx.clock.now()),
+      created_at: createdAt,
+      processed_at: row.status === "queued" ? null : createdAt,
+      next_attempt_at: row.isTimelineOwed ? createdAt : null,
     });
     if (!inserted) {
       count(msg, "duplicate");
@@ -268,22 +274,30 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
 
     // Media is only referenced here (the webhook answers in milliseconds); the turn downloads it before the run.
     const media = pendingMedia(msg.media);
+    // Another instance holds the workspace: the line is written there when it takes the message (writeOwedInboundLines).
+    const isTimelineOwed = !isOwnedHere(ctx.config, tenant);
     const row = {
       id,
       tenantId: tenant.id,
       kind: "chat" as const,
       status: "queued" as const,
       media: media.length > 0 ? JSON.stringify(media) : undefined,
+      isTimelineOwed,
     };
     if (!(await store(msg, row))) return;
     count(msg, "queued");
     log.info("message queued", { tenantId: tenant.id, messageId: id, channel: msg.channel, media: media.length });
     deps.wake();
-    const attached = media.map((m) => ` [${m.kind}]`).join("");
+    if (isTimelineOwed) return;
     void appendTimeline(
       ctx,
       tenant,
-      `← ${msg.senderName ?? msg.senderPhone ?? "customer"} (${msg.channel}): ${quoteForTimeline(msg.text)}${attached}`,
+      inboundTimelineLine({
+        sender: msg.senderName ?? msg.senderPhone ?? null,
+        channel: msg.channel,
+        body: msg.text,
+        mediaKinds: media.map((m) => m.kind),
+      }),
     );
   };
 }
@@ -308,6 +322,8 @@ export interface ChannelMessageRow {
   error: string | null;
   created_at: string;
   processed_at: string | null;
+  /** Set (to created_at) when the tenant's owner still owes the message's timeline line (writeOwedInboundLines). */
+  next_attempt_at: string | null;
 }
 
 /** Who a rate-limit window counts: a known tenant (its phone number, across channels) or one chat. */
@@ -333,6 +349,7 @@ function prepareStatements(db: Db) {
       error: p("error"),
       created_at: p("created_at"),
       processed_at: p("processed_at"),
+      next_attempt_at: p("next_attempt_at"),
     })
     .onConflictDoNothing()
     .returning({ id: messages.id })

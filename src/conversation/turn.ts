@@ -20,6 +20,7 @@ import { budgetReachedReply, refuseOverBudget } from "./budget-gate.ts";
 import { RUN_FAILED_REPLY } from "./chat-commands.ts";
 import type { ClaimedBatch } from "./dispatcher.ts";
 import { downloadPendingMedia, isPendingMedia, parseStoredMedia } from "./inbound-media.ts";
+import { writeOwedInboundLines } from "./inbound-timeline.ts";
 import type { OutboundReply } from "./outbox.ts";
 import { finishClaimed, repliesTo, stillClaimed } from "./queue-store.ts";
 import { saveSessionId } from "./session-store.ts";
@@ -98,11 +99,21 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
     return batch.messages.slice(lastAnswered + 1);
   }
 
+  /** Timeline lines of messages another instance stored (it has no workspace here); a failure never stops the turn. */
+  async function writeOwedLines(tenant: Tenant, rows: MessageRow[]): Promise<void> {
+    try {
+      await writeOwedInboundLines(ctx, tenant, rows);
+    } catch (err) {
+      log.warn("timeline lines of messages stored elsewhere not written", { tenantId: tenant.id, error: err });
+    }
+  }
+
   return async function runBatch(batch: ClaimedBatch): Promise<void> {
     const rows = await settleAnswered(batch);
     if (rows.length === 0) return;
     const ids = rows.map((m) => m.id);
     const tenant = await getTenant(ctx.db, batch.tenantId);
+    if (tenant) await writeOwedLines(tenant, rows);
     const refusal = servingRefusal(tenant);
     if (!tenant || refusal) {
       deps.runner.retire?.(batch.tenantId, "tenant_stopped"); // a paused or archived tenant keeps no warm process

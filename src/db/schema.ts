@@ -87,7 +87,10 @@ export const messages = sqliteTable(
     /** in: the scheduled task this message carries; out: the inbound message it answers. */
     task_id: text("task_id"),
     reply_to: text("reply_to"),
-    /** out: not before this time (retry backoff); and who is sending it until when. */
+    /**
+     * out: not before this time (retry backoff); and who is sending it until when. in: set (to created_at)
+     * when an instance without the tenant's workspace stored it: the owner still owes its timeline line.
+     */
     next_attempt_at: text("next_attempt_at"),
     lease_owner: text("lease_owner"),
     lease_expires_at: text("lease_expires_at"),

@@ -1,5 +1,5 @@
 import type { SQL } from "drizzle-orm";
-import { and, asc, eq, inArray, isNotNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gte, inArray, isNotNull, lte, ne, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
 import { schema } from "../db/index.ts";
@@ -70,17 +70,31 @@ export interface HeldClaim {
 /**
  * Renews claims this process holds (runs waiting for or inside a turn): each only while the task is
  * still RUNNING under that very claim — once another process has claimed a later slot, the claim is
- * the other's, and keeping it fresh would hide it from recovery if that process dies. Returns the
- * renewed claims with their new `claimed_at`.
+ * the other's, and keeping it fresh would hide it from recovery if that process dies. With `instanceId`,
+ * only while that instance still owns the task's tenant: after move-tenant the run happens on the new
+ * owner, which reads its outcome (or, had it stopped first, recovers the claim once it is stale — which
+ * it never would be if the old owner kept it fresh). Returns the renewed claims with their new `claimed_at`.
  */
-export async function renewClaims(db: Db, claims: HeldClaim[], nowMs: number): Promise<HeldClaim[]> {
+export async function renewClaims(
+  db: Db,
+  claims: HeldClaim[],
+  nowMs: number,
+  instanceId?: string,
+): Promise<HeldClaim[]> {
   const now = isoAt(nowMs);
   const renewed: HeldClaim[] = [];
   for (const claim of claims) {
     const rows = await db
       .update(tasks)
       .set({ claimed_at: now })
-      .where(and(eq(tasks.id, claim.taskId), eq(tasks.status, "RUNNING"), eq(tasks.claimed_at, claim.claimedAt)))
+      .where(
+        and(
+          eq(tasks.id, claim.taskId),
+          eq(tasks.status, "RUNNING"),
+          eq(tasks.claimed_at, claim.claimedAt),
+          ...ownedTasks(instanceId),
+        ),
+      )
       .returning({ id: tasks.id });
     if (rows.length > 0) renewed.push({ taskId: claim.taskId, claimedAt: now });
   }
@@ -140,6 +154,33 @@ export async function transitionRunning(
     .update(tasks)
     .set({ ...change, updated_at: isoAt(nowMs) })
     .where(and(...conditions))
+    .returning();
+  return row ?? null;
+}
+
+/**
+ * Writes a run's undelivered reply to its task's last_error once the run's outcome is applied: only while
+ * the task is not RUNNING (a RUNNING task's outcome is still to be read, and reads the failure itself) and
+ * only when the last run applied is the one that queued the message at `since`: its outcome was written
+ * after it (last_run_at) and no later slot was claimed since (a claim sets slot_at, at or before its message).
+ * Returns the row, or null when it did not apply.
+ */
+export async function recordReplyFailure(
+  db: Db,
+  failure: { taskId: string; error: string; since: string },
+  nowMs: number,
+): Promise<Task | null> {
+  const [row] = await db
+    .update(tasks)
+    .set({ last_error: failure.error.slice(0, 2000), updated_at: isoAt(nowMs) })
+    .where(
+      and(
+        eq(tasks.id, failure.taskId),
+        ne(tasks.status, "RUNNING"),
+        gte(tasks.last_run_at, failure.since),
+        lte(tasks.slot_at, failure.since),
+      ),
+    )
     .returning();
   return row ?? null;
 }

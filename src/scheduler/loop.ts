@@ -59,9 +59,11 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
   let isWakeQueued = false;
   let unsubscribe: (() => void) | undefined;
   let unsubscribeRuns: (() => void) | undefined;
+  let unsubscribeReplies: (() => void) | undefined;
 
   async function tick() {
     await runs.collectEnded();
+    await runs.applyReplyFailures(); // after the outcomes, so none is written over a failed reply
     await runs.renewInFlight();
     const recovered = await runs.recoverStale(claimTtlMs, batchSize);
     const claimed = await runs.claimAndHandOver(batchSize);
@@ -125,6 +127,10 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
         runs.noteEnded(taskIds);
         wake();
       });
+      unsubscribeReplies = deps.onTaskRepliesFailed?.((failures) => {
+        runs.noteReplyFailures(failures);
+        wake();
+      });
       log.info("scheduler started", { max_sleep_ms: maxSleepMs, claim_ttl_ms: claimTtlMs });
       runPass(); // the first pass recovers stale claims and runs overdue tasks once
     },
@@ -133,6 +139,7 @@ export function createScheduler(ctx: AppContext, deps: SchedulerDeps, options: S
       clearTimeout(timer);
       unsubscribe?.();
       unsubscribeRuns?.();
+      unsubscribeReplies?.();
       await current;
       log.info("scheduler stopped", { in_flight: runs.inFlight.size });
     },

@@ -1,12 +1,13 @@
-import { and, count, desc, eq, gte, inArray } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, or, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
+import type { DeliveryFailure } from "../conversation/index.ts";
 import { appendTimeline, insertInbound, quoteForTimeline } from "../conversation/index.ts";
 import type { MessageRow } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { getTenant } from "../tenants/index.ts";
-import type { SchedulerDeps } from "./task-runs.ts";
+import type { SchedulerDeps, TaskReplyFailure, TaskRunResult } from "./task-runs.ts";
 
 /** A scheduled task handed to the conversation: its id and the prompt to run. */
 export interface TaskInput {
@@ -22,13 +23,19 @@ export interface ConversationQueue {
   onBatchFinished(listener: (messages: MessageRow[]) => void): () => void;
 }
 
+/** What the scheduler uses of the outbox (Engine.outbox): the replies that failed for good. */
+export interface ReplyFailures {
+  onDeliveryFailed(listener: (failure: DeliveryFailure) => void): () => void;
+}
+
 /**
  * Where the scheduler meets the conversation engine, once: a due task's prompt goes into the conversation's
  * queue (same queue and lease as chat) and wakes its dispatcher; when a batch holding task messages ended,
  * the scheduler is told which tasks to look at and reads each run's outcome from `messages`
- * (findTaskRunResult, as recovery does). Timeline notes go to the tenant's timeline.
+ * (findTaskRunResult, as recovery does). Timeline notes go to the tenant's timeline. With the outbox, a task's
+ * reply that fails for good after its outcome was applied still reaches the task row (onTaskRepliesFailed).
  */
-export function conversationTaskDeps(ctx: AppContext, queue: ConversationQueue): SchedulerDeps {
+export function conversationTaskDeps(ctx: AppContext, queue: ConversationQueue, outbox?: ReplyFailures): SchedulerDeps {
   return {
     async enqueueTask(tenant, task) {
       const id = await insertTaskMessage(ctx, tenant, task);
@@ -48,7 +55,39 @@ export function conversationTaskDeps(ctx: AppContext, queue: ConversationQueue):
         if (taskIds.length > 0) listener(taskIds);
       });
     },
+    ...(outbox
+      ? {
+          onTaskRepliesFailed(listener: (failures: TaskReplyFailure[]) => void) {
+            return outbox.onDeliveryFailed((failure) => {
+              taskReplyFailures(ctx, failure)
+                .then((found) => found.length > 0 && listener(found))
+                .catch((err: unknown) =>
+                  ctx.log.warn("task of a failed reply not found", { messageId: failure.messageId, error: err }),
+                );
+            });
+          },
+        }
+      : {}),
   };
+}
+
+/** What a task row's last_error says about a reply of its run that the outbox could not deliver. */
+export function replyNotDelivered(error: string): string {
+  return `reply not delivered: ${error}`;
+}
+
+/**
+ * The tasks whose run a failed outbound row answered: the message it replies to, and every task message
+ * of that batch (one run answers them all with one reply to the last; a batch's rows share processed_at).
+ * Empty for other rows. Only on a failure, so a walk over the tenant's rows is fine.
+ */
+async function taskReplyFailures(ctx: Pick<AppContext, "db">, failure: DeliveryFailure): Promise<TaskReplyFailure[]> {
+  const rows = await ctx.db.all<{ task_id: string; created_at: string }>(sql`
+    SELECT b.task_id, b.created_at FROM ${messages} r JOIN ${messages} b
+      ON b.tenant_id = r.tenant_id AND b.direction = 'in' AND b.kind = 'task' AND b.task_id IS NOT NULL
+     AND (b.id = r.id OR (r.processed_at IS NOT NULL AND b.processed_at = r.processed_at))
+    WHERE r.id = (SELECT reply_to FROM ${messages} WHERE id = ${failure.messageId}) AND r.direction = 'in'`);
+  return rows.map((row) => ({ taskId: row.task_id, since: row.created_at, error: replyNotDelivered(failure.error) }));
 }
 
 /**
@@ -114,14 +153,17 @@ export async function findTaskRunResult(
   taskId: string,
   since: string,
   tenantId?: string,
-): Promise<{ ok: boolean; error?: string } | null> {
+): Promise<TaskRunResult | null> {
   const [row] = await ctx.db
-    .select({ status: messages.status, error: messages.error })
+    .select({ id: messages.id, status: messages.status, error: messages.error, processed_at: messages.processed_at })
     .from(messages)
     .where(and(...taskMessages(taskId, tenantId), gte(messages.created_at, since)))
     .orderBy(desc(messages.created_at))
     .limit(1);
-  if (row?.status === "done") return { ok: true };
+  if (row?.status === "done") {
+    const failed = await failedReplyError(ctx, row, tenantId, since);
+    return failed === null ? { ok: true } : { ok: true, deliveryError: replyNotDelivered(failed) };
+  }
   if (row?.status === "failed") return { ok: false, error: row.error ?? "failed" };
   return null;
 }
@@ -147,6 +189,35 @@ export async function countTaskRunsSince(
       ),
     );
   return row?.n ?? 0;
+}
+
+/**
+ * The error of a reply of this message's run that already failed for good in the outbox, or null: a reply
+ * to the message itself, or to another message of its batch (same processed_at; a run answers its batch once,
+ * replying to the last). With the tenant, a range on its rows since the run's message (messages_tenant_created_idx).
+ */
+async function failedReplyError(
+  ctx: Pick<AppContext, "db">,
+  message: { id: string; processed_at: string | null },
+  tenantId: string | undefined,
+  since: string,
+): Promise<string | null> {
+  const sameBatch = message.processed_at
+    ? sql`EXISTS (SELECT 1 FROM ${messages} m WHERE m.id = ${messages.reply_to} AND m.direction = 'in' AND m.processed_at = ${message.processed_at})`
+    : sql`0`;
+  const [row] = await ctx.db
+    .select({ error: messages.error })
+    .from(messages)
+    .where(
+      and(
+        ...(tenantId ? [eq(messages.tenant_id, tenantId), gte(messages.created_at, since)] : []),
+        eq(messages.direction, "out"),
+        eq(messages.status, "failed"),
+        or(eq(messages.reply_to, message.id), sameBatch),
+      ),
+    )
+    .limit(1);
+  return row ? (row.error ?? "failed") : null;
 }
 
 /** The inbound messages of one task, narrowed to its tenant's rows (and index) when the tenant is known. */

@@ -5,7 +5,7 @@ import { ownerScope } from "../instances/index.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { getTenant, servingRefusal } from "../tenants/index.ts";
 import type { TaskTransition } from "./claims.ts";
-import { claimDueTasks, findStaleClaims, renewClaims, transitionRunning } from "./claims.ts";
+import { claimDueTasks, findStaleClaims, recordReplyFailure, renewClaims, transitionRunning } from "./claims.ts";
 import {
   dayAround,
   MAX_ATTEMPTS,
@@ -46,6 +46,22 @@ export interface SchedulerDeps {
    * with it, a tenant gets at most config.TASK_MAX_RUNS_PER_DAY runs per day of its zone. Default: no cap.
    */
   countTaskRunsSince?(tenantId: string, since: string): Promise<number>;
+  /**
+   * Subscribes to replies of task runs that failed for good in the outbox (after the run ended, so after its
+   * outcome may already be applied): `listener` gets each task, the error, and when the run's message was
+   * queued. Returns the undo. Default: none (a reply that failed before the outcome was read still counts,
+   * through findTaskRunResult's deliveryError).
+   */
+  onTaskRepliesFailed?(listener: (failures: TaskReplyFailure[]) => void): () => void;
+}
+
+/** A task run's reply that the outbox could not deliver. */
+export interface TaskReplyFailure {
+  taskId: string;
+  /** What the task row's last_error says ("reply not delivered: outside_whatsapp_window"). */
+  error: string;
+  /** When the run's message was queued (the run this failure belongs to ended after it). */
+  since: string;
 }
 
 /** How a handed-over run ended, as reported by the conversation engine. */
@@ -53,6 +69,8 @@ export interface TaskRunResult {
   ok: boolean;
   /** The failure class or message when `ok` is false. */
   error?: string;
+  /** The run succeeded but its reply failed for good in the outbox (last_error says so; no retry: the run did its work). */
+  deliveryError?: string;
 }
 
 /** Claims, hand-overs, results and recovery of task runs; the loop decides when they happen. */
@@ -61,6 +79,8 @@ export class TaskRuns {
   readonly inFlight = new Map<string, string>();
   /** Tasks whose run was reported ended (onTaskRunsEnded) and whose outcome is still to be read from `messages`. */
   private readonly ended = new Set<string>();
+  /** Replies of task runs that failed in the outbox, to be written to their task rows (applyReplyFailures). */
+  private readonly replyFailures = new Map<string, TaskReplyFailure>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -84,6 +104,34 @@ export class TaskRuns {
     for (const taskId of taskIds) this.ended.add(taskId);
   }
 
+  /** Notes replies of task runs that failed in the outbox; the next pass writes them (applyReplyFailures). */
+  noteReplyFailures(failures: TaskReplyFailure[]): void {
+    for (const failure of failures) this.replyFailures.set(failure.taskId, failure);
+  }
+
+  /**
+   * Writes the failed replies noted since the last pass to their task rows' last_error. Runs after
+   * collectEnded in the same pass, so a run's outcome is never written over it afterwards; a task still
+   * RUNNING is left alone (its outcome, read from messages later, carries the failure: deliveryError).
+   */
+  async applyReplyFailures(): Promise<number> {
+    const failures = [...this.replyFailures.values()];
+    this.replyFailures.clear();
+    let written = 0;
+    for (const failure of failures) {
+      const row = await recordReplyFailure(this.ctx.db, failure, this.ctx.clock.now());
+      if (!row) continue;
+      written++;
+      this.ctx.log.warn("task reply not delivered", {
+        tenantId: row.tenant_id,
+        taskId: row.id,
+        status: row.status,
+        last_error: row.last_error,
+      });
+    }
+    return written;
+  }
+
   /**
    * Applies the outcomes of the runs reported ended, read from their messages (findTaskRunResult since the
    * claimed slot, as recovery does): a task still RUNNING whose message finished moves on. Returns how many.
@@ -104,7 +152,7 @@ export class TaskRuns {
       this.inFlight.delete(task.id);
       const nowMs = this.ctx.clock.now();
       const outcome = result.ok
-        ? afterSuccess(task, nowMs)
+        ? afterSuccess(task, nowMs, result.deliveryError)
         : afterFailure(task, result.error ?? "the run failed", nowMs);
       await this.apply(task, outcome, nowMs, result.ok ? "task run finished" : "task run failed");
       applied++;
@@ -112,11 +160,15 @@ export class TaskRuns {
     return applied;
   }
 
-  /** Keeps the claims of runs still in flight fresh; forgets those finished (or claimed again) elsewhere. */
+  /**
+   * Keeps the claims of runs still in flight fresh; forgets those finished (or claimed again) elsewhere,
+   * and those of tenants moved to another instance (the new owner runs the message and reads its outcome).
+   */
   async renewInFlight(): Promise<void> {
     const held = [...this.inFlight].map(([taskId, claimedAt]) => ({ taskId, claimedAt }));
     this.inFlight.clear();
-    for (const claim of await renewClaims(this.ctx.db, held, this.ctx.clock.now()))
+    const scope = ownerScope(this.ctx.config);
+    for (const claim of await renewClaims(this.ctx.db, held, this.ctx.clock.now(), scope))
       this.inFlight.set(claim.taskId, claim.claimedAt);
   }
 
@@ -134,7 +186,7 @@ export class TaskRuns {
       const finished = task.slot_at ? await this.deps.findTaskRunResult?.(task.id, task.slot_at, task.tenant_id) : null;
       if (finished) {
         const outcome = finished.ok
-          ? afterSuccess(task, nowMs)
+          ? afterSuccess(task, nowMs, finished.deliveryError)
           : afterFailure(task, finished.error ?? "the run failed", nowMs);
         await this.apply(
           task,
@@ -173,7 +225,9 @@ export class TaskRuns {
       return null;
     }
     const nowMs = this.ctx.clock.now();
-    const outcome = result.ok ? afterSuccess(task, nowMs) : afterFailure(task, result.error ?? "the run failed", nowMs);
+    const outcome = result.ok
+      ? afterSuccess(task, nowMs, result.deliveryError)
+      : afterFailure(task, result.error ?? "the run failed", nowMs);
     return this.apply(task, outcome, nowMs, result.ok ? "task run finished" : "task run failed");
   }
 
@@ -294,9 +348,12 @@ function label(task: Task): string {
   return `Scheduled task ${task.id.slice(0, 8)} ("${prompt.replace(/\s+/g, " ")}")`;
 }
 
-/** Recurring: back to PENDING at the next slot after now (missed slots collapse); one-shot: DONE. */
-export function afterSuccess(task: Task, nowMs: number): Outcome {
-  const base = { attempts: 0, last_error: null, last_run_at: isoAt(nowMs), claimed_at: null };
+/**
+ * Recurring: back to PENDING at the next slot after now (missed slots collapse); one-shot: DONE.
+ * `deliveryError`: the run did its work but its reply failed in the outbox; last_error says so (no retry).
+ */
+export function afterSuccess(task: Task, nowMs: number, deliveryError?: string): Outcome {
+  const base = { attempts: 0, last_error: deliveryError ?? null, last_run_at: isoAt(nowMs), claimed_at: null };
   const next = nextSlot(task, nowMs);
   if ("invalid" in next) return { change: { ...base, status: "FAILED", next_run_at: null, last_error: next.invalid } };
   if (next.ms === null) return { change: { ...base, status: "DONE", next_run_at: null } };

@@ -88,3 +88,69 @@ describe.skipIf(!HAS_REAL_CLI)("whatsapp window end to end (real server, real CL
     expect(deliveryOf(sent.sid)?.delivery_status).toBe("read");
   }, 90_000);
 });
+
+// Issue 15: with NO template, the reminder cannot go out: the task's own row says so (the admin tasks API shows
+// last_error), not only the timeline — through the server's own wiring (parts.ts hands the outbox to the scheduler).
+describe.skipIf(!HAS_REAL_CLI)("whatsapp window, no template (real server, real CLI)", () => {
+  let fakes: Fakes;
+  let stack: StackClient;
+  const phone = "+18015550802";
+
+  beforeAll(async () => {
+    const anthropic = startFakeAnthropic();
+    const telegram = startFakeTelegram();
+    const twilio = startFakeTwilio({ enforceWindow: true });
+    fakes = {
+      anthropic,
+      telegram,
+      twilio,
+      stop: async () => void (await Promise.all([anthropic.stop(), telegram.stop(), twilio.stop()])),
+    };
+    fakes.anthropic.setHandler(() => ({ type: "text", text: "Reminder: please confirm tomorrow's delivery." }));
+    stack = new StackClient(
+      await spawnServer({ env: stackEnv(fakes, await freePort(), { AGENT_TIMEOUT_MS: "60000" }) }),
+      fakes,
+    );
+  });
+  afterAll(async () => {
+    await stack?.server.cleanup();
+    await fakes?.stop();
+  }, 30_000);
+
+  test("customer wrote 25 h ago: the reminder fails and the task's last_error says outside_whatsapp_window", async () => {
+    const tenantId = await stack.createTenant({ name: "Tide Tiles", phone, channel: "whatsapp" });
+    fakes.twilio.noteInbound(phone);
+    await stack.whatsapp(phone, "Please remind me tomorrow");
+    await eventually(() => fakes.twilio.sent.some((m) => m.to === `whatsapp:${phone}` && m.body !== ""), "the reply");
+    const longAgo = new Date(Date.now() - DAY_MS - 3_600_000).toISOString();
+    await stack.sql("UPDATE messages SET created_at = ? WHERE chat_id = ? AND direction = 'in'", longAgo, phone);
+    fakes.twilio.noteInbound(phone, Date.parse(longAgo));
+    const sentBefore = fakes.twilio.sent.length;
+
+    const res = await stack.admin("POST", `/admin/tenants/${tenantId}/tasks`, {
+      prompt: "Remind the customer to confirm the delivery",
+      run_at: new Date(Date.now() + 2000).toISOString(),
+    });
+    expect(res.status).toBe(201);
+    const { id: taskId } = (await res.json()) as { id: string };
+    const task = await eventually(
+      async () => {
+        const got = (await (await stack.admin("GET", `/admin/tenants/${tenantId}/tasks/${taskId}`)).json()) as {
+          status: string;
+          last_error: string | null;
+        };
+        return got.last_error !== null && got;
+      },
+      "the task's last_error",
+      60_000,
+    );
+    expect(task).toEqual(
+      expect.objectContaining({ status: "DONE", last_error: "reply not delivered: outside_whatsapp_window" }),
+    );
+    expect(fakes.twilio.sent.length).toBe(sentBefore); // nothing went out, neither as Body nor as a template
+    const rows = await stack.rows({ tenantId });
+    expect(rows.filter((r) => r.direction === "out" && r.kind === "task")).toEqual([
+      expect.objectContaining({ status: "failed", error: "outside_whatsapp_window" }),
+    ]);
+  }, 90_000);
+});

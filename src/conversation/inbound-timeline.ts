@@ -1,4 +1,4 @@
-import { and, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { ChannelName } from "../channels/types.ts";
 import type { AppContext } from "../context.ts";
 import type { MessageRow } from "../db/index.ts";
@@ -20,7 +20,7 @@ export function inboundTimelineLine(message: {
 
 /**
  * The owner's half of a message another instance stored (that instance has no workspace for the tenant,
- * so it wrote no timeline line and left `messages.next_attempt_at` set instead): when the owner takes
+ * so it wrote no timeline line and set `messages.timeline_owed` instead): when the owner takes
  * the batch, it clears the marks in one conditional UPDATE — so each line is owed to exactly one writer —
  * and writes the lines it took, in the tenant's zone at each message's created_at. Rows without the
  * mark (stored here, their line written then) are left alone. Resolves once the lines are written.
@@ -30,11 +30,11 @@ export async function writeOwedInboundLines(
   tenant: TimelineTenant,
   rows: readonly MessageRow[],
 ): Promise<number> {
-  const owed = rows.filter((row) => row.direction === "in" && row.next_attempt_at !== null);
+  const owed = rows.filter((row) => row.direction === "in" && row.timeline_owed);
   if (owed.length === 0) return 0;
   const taken = await ctx.db
     .update(messages)
-    .set({ next_attempt_at: null })
+    .set({ timeline_owed: false })
     .where(
       and(
         inArray(
@@ -42,7 +42,7 @@ export async function writeOwedInboundLines(
           owed.map((row) => row.id),
         ),
         sql`${messages.direction} = 'in'`,
-        isNotNull(messages.next_attempt_at),
+        eq(messages.timeline_owed, true),
       ),
     )
     .returning({ id: messages.id });

@@ -80,7 +80,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
       error: row.error ?? null,
       created_at: createdAt,
       processed_at: row.status === "queued" ? null : createdAt,
-      next_attempt_at: row.isTimelineOwed ? createdAt : null,
+      timeline_owed: row.isTimelineOwed === true,
     });
     if (!inserted) {
       count(msg, "duplicate");
@@ -322,8 +322,8 @@ export interface ChannelMessageRow {
   error: string | null;
   created_at: string;
   processed_at: string | null;
-  /** Set (to created_at) when the tenant's owner still owes the message's timeline line (writeOwedInboundLines). */
-  next_attempt_at: string | null;
+  /** The tenant's owner still owes the message's timeline line (writeOwedInboundLines). */
+  timeline_owed: boolean;
 }
 
 /** Who a rate-limit window counts: a known tenant (its phone number, across channels) or one chat. */
@@ -349,7 +349,7 @@ function prepareStatements(db: Db) {
       error: p("error"),
       created_at: p("created_at"),
       processed_at: p("processed_at"),
-      next_attempt_at: p("next_attempt_at"),
+      timeline_owed: p("timeline_owed"),
     })
     .onConflictDoNothing()
     .returning({ id: messages.id })

@@ -3,10 +3,12 @@ import m0 from "../../drizzle/0000_init.sql" with { type: "text" };
 import m1 from "../../drizzle/0001_uneven_spitfire.sql" with { type: "text" };
 import m2 from "../../drizzle/0002_tenant_uid.sql" with { type: "text" };
 import m3 from "../../drizzle/0003_gateway_channels_instances.sql" with { type: "text" };
+import m4 from "../../drizzle/0004_timeline_owed.sql" with { type: "text" };
 
 export const embeddedMigrations = [
   { tag: "0000_init", when: 1795681184114, breakpoints: true, sql: m0 },
   { tag: "0001_uneven_spitfire", when: 1796299959249, breakpoints: true, sql: m1 },
   { tag: "0002_tenant_uid", when: 1796301581868, breakpoints: true, sql: m2 },
   { tag: "0003_gateway_channels_instances", when: 1796309500098, breakpoints: true, sql: m3 },
+  { tag: "0004_timeline_owed", when: 1796314370369, breakpoints: true, sql: m4 },
 ];

@@ -87,15 +87,14 @@ export const messages = sqliteTable(
     /** in: the scheduled task this message carries; out: the inbound message it answers. */
     task_id: text("task_id"),
     reply_to: text("reply_to"),
-    /**
-     * out: not before this time (retry backoff); and who is sending it until when. in: set (to created_at)
-     * when an instance without the tenant's workspace stored it: the owner still owes its timeline line.
-     */
+    /** out: not before this time (retry backoff); and who is sending it until when. */
     next_attempt_at: text("next_attempt_at"),
     lease_owner: text("lease_owner"),
     lease_expires_at: text("lease_expires_at"),
     /** out, Telegram: the reply keyboard sent with this message (the linking flow's contact button, or its removal). */
     reply_keyboard: text("reply_keyboard", { enum: REPLY_KEYBOARDS }),
+    /** in: stored by an instance without the tenant's workspace, so the owner still owes its timeline line. */
+    timeline_owed: integer("timeline_owed", { mode: "boolean" }).notNull().default(false),
     /** out, WhatsApp: the newest status Twilio's callbacks reported, and its error code. */
     delivery_status: text("delivery_status", { enum: DELIVERY_STATUSES }),
     error_code: text("error_code"),

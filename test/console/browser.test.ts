@@ -39,7 +39,10 @@ describe.skipIf(!HAS_CHROMIUM)("the console in headless Chromium", () => {
     ids.alpine = await stack.createTenant({ name: "Alpine Bakery", phone: "+18015550101" });
     ids.birch = await stack.createTenant({ name: "Birch Dental", phone: "+18015550102" });
     ids.dune = await stack.createTenant({ name: "Dune Surf", phone: "+18015550103", channel: "whatsapp" });
-    await stack.sql("UPDATE tenants SET telegram_chat_id = '700101', onboarding_status = 'LIVE' WHERE id = ?", ids.alpine);
+    await stack.sql(
+      "UPDATE tenants SET telegram_chat_id = '700101', onboarding_status = 'LIVE' WHERE id = ?",
+      ids.alpine,
+    );
     await stack.sql("UPDATE tenants SET onboarding_status = 'PAUSED' WHERE id = ?", ids.dune);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     context = await browser.newContext();

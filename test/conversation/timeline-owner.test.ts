@@ -96,7 +96,7 @@ test("stored by another instance: no line (nor folder) there; the owner writes i
   await timelineWritten();
   expect(existsSync(join(otherTenantsDir, tenantId))).toBe(false);
   expect(readTimelineDay(owner, { id: tenantId, timezone: "Asia/Tokyo" }, CREATED).lines).toEqual([]);
-  expect((await row("u-1")).next_attempt_at).not.toBeNull();
+  expect((await row("u-1")).timeline_owed).toBe(true);
 
   (t.ctx.clock as FakeClock).advance(2 * 60_000); // taken after local midnight: the line keeps the message's own day and time
   await ownerEngine.dispatcher.start();
@@ -108,7 +108,7 @@ test("stored by another instance: no line (nor folder) there; the owner writes i
   expect(readTimelineDay(owner, { id: tenantId, timezone: "Asia/Tokyo" }, CREATED).lines).toEqual([
     "- 23:59 ← Maya (telegram): Table for two tomorrow? [photo]",
   ]);
-  expect((await row("u-1")).next_attempt_at).toBeNull();
+  expect((await row("u-1")).timeline_owed).toBe(false);
   expect(existsSync(join(otherTenantsDir, tenantId))).toBe(false);
 });
 
@@ -118,7 +118,7 @@ test("stored by the owner itself: the line is written at once and not again when
   await timelineWritten();
   const day = () => readTimelineDay(owner, { id: tenantId, timezone: "Asia/Tokyo" }, CREATED).lines;
   expect(day()).toEqual(["- 23:59 ← Maya (telegram): Do you open on Sunday? [photo]"]);
-  expect((await row("u-2")).next_attempt_at).toBeNull();
+  expect((await row("u-2")).timeline_owed).toBe(false);
 
   await ownerEngine.dispatcher.start();
   ownerEngine.dispatcher.wake();

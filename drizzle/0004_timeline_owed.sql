@@ -1,0 +1,1 @@
+ALTER TABLE `messages` ADD `timeline_owed` integer DEFAULT false NOT NULL;

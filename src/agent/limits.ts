@@ -323,6 +323,8 @@ export interface DiskGuardOptions {
   statfs?: (path: string) => Promise<VolumeStats>;
   /** Time limit of one usage measurement. Default DISK_MEASURE_TIMEOUT_MS. */
   measureTimeoutMs?: number;
+  /** Answers from a recent measurement or calls `measure` (see DiskUsageCache). Default: measure every time. */
+  usageMemo?: (quotaBytes: number, measure: () => Promise<DiskUsage>) => Promise<DiskUsage>;
 }
 
 /** Why a run may not start, or null when it may. */
@@ -408,7 +410,8 @@ export async function checkDiskBeforeRun(
   }
   const quotaMb = config.TENANT_DISK_MB;
   if (quotaMb === null) return null;
-  const usage = await measureDiskUsage(paths, { timeoutMs: options.measureTimeoutMs });
+  const measure = () => measureDiskUsage(paths, { timeoutMs: options.measureTimeoutMs });
+  const usage = options.usageMemo ? await options.usageMemo(quotaMb * MiB, measure) : await measure();
   if (usage.kind === "failed") {
     options.warn?.("tenant disk usage not measured", { error: usage.error });
     return null;

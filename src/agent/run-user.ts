@@ -77,6 +77,19 @@ export async function prepareRunOwnership(user: RunUser, uid: number, dirs: read
 }
 
 /**
+ * Whether `dirs` are already the uid's private folders (real folders, owned by it, 0700): true after a run's
+ * prepareRunOwnership, and it stays true since the server gives what it creates in a workspace to the folder's owner
+ * (src/tenants/workspace-fs.ts). Always true unless runs switch uid.
+ */
+export function isGivenToRunUser(user: RunUser, uid: number, dirs: readonly string[]): boolean {
+  if (user.kind !== "tenant-uid" || !CHOWN) return true;
+  return dirs.every((dir) => {
+    const stat = lstatSync(dir, { throwIfNoEntry: false });
+    return stat?.isDirectory() === true && stat.uid === uid && stat.gid === uid && (stat.mode & 0o777) === 0o700;
+  });
+}
+
+/**
  * Makes the server's own folders traversable but not listable (0711) so a tenant's uid reaches its workspace
  * and CLI directory inside them and nothing else. Missing folders are created so. No-op unless runs switch uid.
  */

@@ -122,7 +122,7 @@ const IN_TENANTS = 20;
 const IN_FOLLOW_UPS = 5;
 
 /** Webhook → the turn written to the agent (the stand-in's start), for follow-ups: warm against cold, same run. */
-async function overheadIn(dir: string, sink: TelegramSink): Promise<BenchRow[]> {
+export async function overheadIn(dir: string, sink: TelegramSink): Promise<BenchRow[]> {
   const measure = async (mode: "on" | "off"): Promise<number[]> => {
     const events = join(dir, `in-${mode}`, "events.log");
     const agent = writeStandInAgent(join(dir, `in-${mode}`), { eventsFile: events });

@@ -3,6 +3,7 @@ import { statfs as statfsAsync } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { errorMessage } from "../errors.ts";
+import { walkDiskUsage } from "./disk-walk.ts";
 
 /** Processes (tasks, threads included) one run may have before fork fails. */
 export const DEFAULT_MAX_PROCESSES = 1024;
@@ -410,7 +411,10 @@ export async function checkDiskBeforeRun(
   }
   const quotaMb = config.TENANT_DISK_MB;
   if (quotaMb === null) return null;
-  const measure = () => measureDiskUsage(paths, { timeoutMs: options.measureTimeoutMs });
+  const measure = async (): Promise<DiskUsage> => {
+    const walked = walkQuietly(paths);
+    return walked === null ? measureDiskUsage(paths, { timeoutMs: options.measureTimeoutMs }) : walked;
+  };
   const usage = options.usageMemo ? await options.usageMemo(quotaMb * MiB, measure) : await measure();
   if (usage.kind === "failed") {
     options.warn?.("tenant disk usage not measured", { error: usage.error });
@@ -429,4 +433,14 @@ export async function checkDiskBeforeRun(
     };
   }
   return null;
+}
+
+/** The in-process walk of a small tree (see walkDiskUsage); null when the tree is big or the walk failed. */
+function walkQuietly(paths: readonly string[]): DiskUsage | null {
+  try {
+    const bytes = walkDiskUsage(paths);
+    return bytes === null ? null : { kind: "bytes", bytes };
+  } catch {
+    return null; // a root missing or unreadable: `du` reports it as it always did
+  }
 }

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { TENANT_UID_BASE } from "../tenants/index.ts";
+import { giveTreeInProcess } from "./give-tree.ts";
 
 export { TENANT_UID_BASE };
 
@@ -63,6 +64,10 @@ export async function prepareRunOwnership(user: RunUser, uid: number, dirs: read
   for (const dir of dirs) {
     const stat = lstatSync(dir);
     if (!stat.isDirectory()) throw new Error(`${dir} is not a directory (a symlink is refused)`);
+  }
+  if (giveTreeInProcess(uid, dirs)) {
+    for (const dir of dirs) chmodSync(dir, 0o700);
+    return;
   }
   const child = Bun.spawn([CHOWN, "-R", "-P", "--", `${uid}:${uid}`, ...dirs], {
     stdin: "ignore",

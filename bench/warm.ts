@@ -102,7 +102,10 @@ export const warm: Benchmark = {
       notes.push(
         "The fake API answers at once (a few ms), so the times are the platform's and the CLI's overhead. A warm " +
           "follow-up skips the CLI's start (Node, CLI initialisation, MCP connect) and the transcript reload; what is " +
-          "left is the webhook, the queue, the turn's checks (disk, chown, fingerprint) and one streamed request.",
+          "left is the webhook, the queue, the turn's reads (tenant, credentials, CLAUDE.md, fingerprint) and one " +
+          "streamed request. A warm follow-up starts no child process: the disk usage is reused for 10 s below half " +
+          "the quota (a small tree is measured in process otherwise) and the recursive chown is skipped (the " +
+          "server creates workspace files with the folder's owner).",
       );
       rows.push(...(await overheadIn(dir, sink)));
       notes.push(
@@ -122,7 +125,7 @@ const IN_TENANTS = 20;
 const IN_FOLLOW_UPS = 5;
 
 /** Webhook → the turn written to the agent (the stand-in's start), for follow-ups: warm against cold, same run. */
-async function overheadIn(dir: string, sink: TelegramSink): Promise<BenchRow[]> {
+export async function overheadIn(dir: string, sink: TelegramSink): Promise<BenchRow[]> {
   const measure = async (mode: "on" | "off"): Promise<number[]> => {
     const events = join(dir, `in-${mode}`, "events.log");
     const agent = writeStandInAgent(join(dir, `in-${mode}`), { eventsFile: events });

@@ -153,6 +153,8 @@ export interface TenantConfigDir {
   dir: string;
   /** The platform's `.credentials.json` when there is one (the sandbox binds it read-only over the tenant's copy). */
   platformCredentials: string | null;
+  /** True when the login was (re)copied in just now: a new file of the server's, not yet the tenant uid's. */
+  credentialsCopied: boolean;
 }
 
 /**
@@ -173,15 +175,17 @@ export function prepareTenantConfigDir(
   const target = join(dir, CREDENTIALS_FILE);
   if (!shareLogin || !existsSync(source)) {
     rmSync(target, { force: true });
-    return { dir, platformCredentials: null };
+    return { dir, platformCredentials: null, credentialsCopied: false };
   }
   // Anything but an identical regular file (a run may have replaced its copy, even by a symlink) is replaced.
+  let credentialsCopied = false;
   if (!isRegularFile(target) || !readFileSync(target).equals(readFileSync(source))) {
     rmSync(target, { force: true });
     copyFileSync(source, target);
     chmodSync(target, 0o600);
+    credentialsCopied = true;
   }
-  return { dir, platformCredentials: source };
+  return { dir, platformCredentials: source, credentialsCopied };
 }
 
 function isRegularFile(path: string): boolean {

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { statfs as statfsAsync } from "node:fs/promises";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { errorMessage } from "../errors.ts";
+import { walkDiskUsage } from "./disk-walk.ts";
 
 /** Processes (tasks, threads included) one run may have before fork fails. */
 export const DEFAULT_MAX_PROCESSES = 1024;
@@ -319,10 +319,12 @@ export interface VolumeStats {
 }
 
 export interface DiskGuardOptions {
-  /** statfs of a path (default: node:fs/promises statfs); tests inject a nearly full volume. */
+  /** statfs of a path (default: statfsSync, one cheap syscall, so the check waits for no thread); tests inject a nearly full volume. */
   statfs?: (path: string) => Promise<VolumeStats>;
   /** Time limit of one usage measurement. Default DISK_MEASURE_TIMEOUT_MS. */
   measureTimeoutMs?: number;
+  /** Answers from a recent measurement or calls `measure` (see DiskUsageCache). Default: measure every time. */
+  usageMemo?: (quotaBytes: number, measure: () => Promise<DiskUsage>) => Promise<DiskUsage>;
 }
 
 /** Why a run may not start, or null when it may. */
@@ -389,9 +391,8 @@ export async function checkDiskBeforeRun(
   paths: readonly string[],
   options: DiskGuardOptions & { warn?: (msg: string, fields: Record<string, unknown>) => void } = {},
 ): Promise<DiskRefusal> {
-  const statfs = options.statfs ?? statfsAsync;
   try {
-    const volume = await statfs(config.TENANTS_DIR);
+    const volume = options.statfs ? await options.statfs(config.TENANTS_DIR) : statfsSync(config.TENANTS_DIR);
     const free = volume.bavail * volume.bsize;
     const floor = Math.min(
       config.DISK_FREE_MIN_MB * MiB,
@@ -408,7 +409,11 @@ export async function checkDiskBeforeRun(
   }
   const quotaMb = config.TENANT_DISK_MB;
   if (quotaMb === null) return null;
-  const usage = await measureDiskUsage(paths, { timeoutMs: options.measureTimeoutMs });
+  const measure = async (): Promise<DiskUsage> => {
+    const walked = walkQuietly(paths);
+    return walked === null ? measureDiskUsage(paths, { timeoutMs: options.measureTimeoutMs }) : walked;
+  };
+  const usage = options.usageMemo ? await options.usageMemo(quotaMb * MiB, measure) : await measure();
   if (usage.kind === "failed") {
     options.warn?.("tenant disk usage not measured", { error: usage.error });
     return null;
@@ -426,4 +431,14 @@ export async function checkDiskBeforeRun(
     };
   }
   return null;
+}
+
+/** The in-process walk of a small tree (see walkDiskUsage); null when the tree is big or the walk failed. */
+function walkQuietly(paths: readonly string[]): DiskUsage | null {
+  try {
+    const bytes = walkDiskUsage(paths);
+    return bytes === null ? null : { kind: "bytes", bytes };
+  } catch {
+    return null; // a root missing or unreadable: `du` reports it as it always did
+  }
 }

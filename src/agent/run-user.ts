@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { TENANT_UID_BASE } from "../tenants/index.ts";
+import { giveTreeInProcess } from "./give-tree.ts";
 
 export { TENANT_UID_BASE };
 
@@ -64,6 +65,10 @@ export async function prepareRunOwnership(user: RunUser, uid: number, dirs: read
     const stat = lstatSync(dir);
     if (!stat.isDirectory()) throw new Error(`${dir} is not a directory (a symlink is refused)`);
   }
+  if (giveTreeInProcess(uid, dirs)) {
+    for (const dir of dirs) chmodSync(dir, 0o700);
+    return;
+  }
   const child = Bun.spawn([CHOWN, "-R", "-P", "--", `${uid}:${uid}`, ...dirs], {
     stdin: "ignore",
     stdout: "ignore",
@@ -74,6 +79,19 @@ export async function prepareRunOwnership(user: RunUser, uid: number, dirs: read
   if (exitCode !== 0)
     throw new Error(`chown of the run's folders failed (exit ${exitCode}): ${stderr.trim().split("\n")[0] ?? ""}`);
   for (const dir of dirs) chmodSync(dir, 0o700);
+}
+
+/**
+ * Whether `dirs` are already the uid's private folders (real folders, owned by it, 0700): true after a run's
+ * prepareRunOwnership, and it stays true since the server gives what it creates in a workspace to the folder's owner
+ * (src/tenants/workspace-fs.ts). Always true unless runs switch uid.
+ */
+export function isGivenToRunUser(user: RunUser, uid: number, dirs: readonly string[]): boolean {
+  if (user.kind !== "tenant-uid" || !CHOWN) return true;
+  return dirs.every((dir) => {
+    const stat = lstatSync(dir, { throwIfNoEntry: false });
+    return stat?.isDirectory() === true && stat.uid === uid && stat.gid === uid && (stat.mode & 0o777) === 0o700;
+  });
 }
 
 /**

@@ -8,11 +8,13 @@ import type { AgentResult } from "./classify.ts";
 import { classifyOutcome } from "./classify.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
 import { AgentCommandNotFoundError, resolveAgentCommand, splitShellArgs } from "./command.ts";
+import { DiskUsageCache } from "./disk-usage-cache.ts";
 import type { McpConfigFile, ModelAccess, TenantConfigDir } from "./environment.ts";
 import { buildAgentEnv, prepareTenantConfigDir, secretValuesOf, writeMcpConfigFile } from "./environment.ts";
 import type { DiskGuardOptions } from "./limits.ts";
 import { checkDiskBeforeRun } from "./limits.ts";
 import {
+  isGivenToRunUser,
   makeEntriesPrivate,
   makeTraversable,
   prepareRunOwnership,
@@ -90,6 +92,7 @@ export function createAgentRunner(
     if (onTheWay.includes(dir)) makeEntriesPrivate(sandbox.runUser, dir, onTheWay, log);
   }
   const pool = options.warm ?? null;
+  const diskUsage = new DiskUsageCache();
   const blocked = unreachableFolders(sandbox.runUser, onTheWay);
   if (blocked.length > 0) {
     log.error(
@@ -133,6 +136,7 @@ export function createAgentRunner(
       return fail(`the tenant's CLI directory could not be prepared: ${errorMessage(error)}`);
     }
     const refusal = await checkDiskBeforeRun(config, [request.workspace, configDir.dir], {
+      usageMemo: (quotaBytes, measure) => diskUsage.usage(request.tenantId, quotaBytes, measure),
       ...options.disk,
       warn: (msg, fields) => log.warn(msg, { tenantId: request.tenantId, ...fields }),
     });
@@ -145,14 +149,23 @@ export function createAgentRunner(
         exitCode: null,
       };
     }
+    const mayGoWarm = pool !== null && !request.mcp && !request.model;
+    const folders = [request.workspace, configDir.dir];
+    // A follow-up to a warm process skips the recursive chown (a cold start still walks the tree): its folders were
+    // given to the uid before, and whatever the server wrote since was created with the folder's owner.
+    const alreadyGiven =
+      mayGoWarm &&
+      pool.hasIdle(request.tenantId) &&
+      !configDir.credentialsCopied &&
+      isGivenToRunUser(sandbox.runUser, request.uid, folders);
     try {
-      await prepareRunOwnership(sandbox.runUser, request.uid, [request.workspace, configDir.dir]);
+      if (!alreadyGiven) await prepareRunOwnership(sandbox.runUser, request.uid, folders);
     } catch (error) {
       return fail(`the tenant's folders could not be given to its uid: ${errorMessage(error)}`);
     }
     // The preparation above awaits (disk checks, chown): a lease lost meanwhile starts nothing.
     if (request.signal?.aborted) return fail(abortedError(request.signal));
-    if (pool && !request.mcp && !request.model) {
+    if (mayGoWarm) {
       const warm = await runWarm(pool, request, configDir, started);
       if (warm) return warm;
     }

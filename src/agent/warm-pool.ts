@@ -72,6 +72,12 @@ export class WarmPool {
     return this.#stopped;
   }
 
+  /** Whether the tenant has an idle process (its next turn may go to it; take() decides). */
+  hasIdle(tenantId: string): boolean {
+    const proc = this.#byTenant.get(tenantId);
+    return proc !== undefined && !proc.busy && !proc.ended;
+  }
+
   /** The tenant's idle process, now busy, or null (none, busy, or already gone). */
   take(tenantId: string): WarmProcess | null {
     const proc = this.#byTenant.get(tenantId);

@@ -170,10 +170,13 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
     const heartbeat = setInterval(() => {
       renew().catch((err: unknown) => log.error("lease renewal failed", { tenantId, error: err })); // the next beat checks the expiry
     }, heartbeatMs);
+    let justAcquired = true;
     try {
       while (!stopped && !lease.signal.aborted) {
-        // Claim only under a lease just renewed (conditional on holding it): a lost lease stops the loop.
-        if (!(await renew())) break;
+        // Claim only under a lease just acquired or renewed (conditional on holding it): a lost lease stops the loop.
+        // The first claim follows the acquiring UPDATE at once, so a renewal there would only cost a write.
+        if (!justAcquired && !(await renew())) break;
+        justAcquired = false;
         const messages = await claimQueued(ctx.db, tenantId, owner, scope, ctx.clock.now());
         if (messages.length === 0) break;
         const { sessionId, resetMark, turnMark } = await readSessionStart(ctx.db, tenantId);

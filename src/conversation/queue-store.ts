@@ -1,5 +1,5 @@
 import type { SQL } from "drizzle-orm";
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db, MessageRow } from "../db/index.ts";
 import { conversationSessions, messages, tenants } from "../db/schema.ts";
@@ -135,18 +135,13 @@ export async function claimQueued(
         leaseHeld,
       ),
     )
-    .returning({ id: messages.id });
-  if (claimed.length === 0) return [];
-  return db
-    .select()
-    .from(messages)
-    .where(
-      inArray(
-        messages.id,
-        claimed.map((c) => c.id),
-      ),
+    .returning({ row: getTableColumns(messages), rowid: sql<number>`rowid` });
+  // The claimed rows come back from the UPDATE itself (one statement per claim); RETURNING has no order.
+  return claimed
+    .sort((a, b) =>
+      a.row.created_at < b.row.created_at ? -1 : a.row.created_at > b.row.created_at ? 1 : a.rowid - b.rowid,
     )
-    .orderBy(asc(messages.created_at), sql`rowid`);
+    .map((c) => c.row);
 }
 
 /**

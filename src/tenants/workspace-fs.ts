@@ -4,6 +4,7 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fchownSync,
   fstatSync,
   lstatSync,
   mkdirSync,
@@ -164,9 +165,9 @@ export function ensureWorkspaceDir(
   relativePath: string,
   mode = 0o750,
 ): boolean {
-  return inParent(config, tenantId, relativePath, true, (dirFd, name) => {
+  return inParent(config, tenantId, relativePath, true, (dirFd, name, owner) => {
     const existed = lstatSync(at(dirFd, name), { throwIfNoEntry: false }) !== undefined;
-    const fd = openDir(tenantId, relativePath, dirFd, name, true, mode);
+    const fd = openDir(tenantId, relativePath, dirFd, name, true, mode, owner);
     if (fd !== null) closeSync(fd);
     return !existed;
   });
@@ -184,12 +185,13 @@ export function appendWorkspaceFile(
   text: string | ((isNew: boolean) => string),
   mode = 0o640,
 ): boolean {
-  return inParent(config, tenantId, relativePath, true, (dirFd, name) => {
+  return inParent(config, tenantId, relativePath, true, (dirFd, name, owner) => {
     let isNew = false;
     let fd = openFile(tenantId, relativePath, at(dirFd, name), OPEN_APPEND);
     if (fd === null) {
       fd = openFile(tenantId, relativePath, at(dirFd, name), OPEN_NEW, mode, true);
       isNew = fd !== null;
+      if (fd !== null) adopt(fd, owner);
       fd ??= openFile(tenantId, relativePath, at(dirFd, name), OPEN_APPEND); // created by someone else meanwhile
       if (fd === null) throw new UnsafeWorkspaceFileError(tenantId, relativePath, "keeps disappearing");
     }
@@ -215,12 +217,13 @@ export function writeWorkspaceFile(
   content: string | Uint8Array,
   mode = 0o644,
 ): void {
-  inParent(config, tenantId, relativePath, true, (dirFd, name) => {
+  inParent(config, tenantId, relativePath, true, (dirFd, name, owner) => {
     const temporary = `.${name}.tmp-${randomBytes(6).toString("hex")}`;
     const fd = openFile(tenantId, relativePath, at(dirFd, temporary), OPEN_NEW, mode, true);
     if (fd === null) throw new UnsafeWorkspaceFileError(tenantId, relativePath, "could not be created");
     try {
       try {
+        adopt(fd, owner);
         fchmodSync(fd, mode); // exact mode whatever the umask (execution/ scripts must stay executable)
         writeAll(fd, content);
       } finally {
@@ -248,21 +251,21 @@ function inParent<T>(
   tenantId: string,
   relativePath: string,
   create: false,
-  use: (dirFd: number, name: string) => T,
+  use: (dirFd: number, name: string, owner: Owner | null) => T,
 ): T | null;
 function inParent<T>(
   config: WorkspaceConfig,
   tenantId: string,
   relativePath: string,
   create: true,
-  use: (dirFd: number, name: string) => T,
+  use: (dirFd: number, name: string, owner: Owner | null) => T,
 ): T;
 function inParent<T>(
   config: WorkspaceConfig,
   tenantId: string,
   relativePath: string,
   create: boolean,
-  use: (dirFd: number, name: string) => T,
+  use: (dirFd: number, name: string, owner: Owner | null) => T,
 ): T | null {
   const parts = splitRelative(relativePath);
   const name = parts.pop()!;
@@ -276,14 +279,23 @@ function inParent<T>(
       throw new AppError("workspace_missing", `The tenant's workspace folder ${root} could not be opened.`, 409);
     if (base === null) return null;
     opened.push(base);
+    const owner = create ? ownerToGive(base) : null;
     for (let i = 0; i < parts.length; i++) {
-      const fd = openDir(tenantId, parts.slice(0, i + 1).join("/"), opened[opened.length - 1]!, parts[i]!, create);
+      const fd = openDir(
+        tenantId,
+        parts.slice(0, i + 1).join("/"),
+        opened[opened.length - 1]!,
+        parts[i]!,
+        create,
+        0o750,
+        owner,
+      );
       if (fd === null && create)
         throw new UnsafeWorkspaceFileError(tenantId, `${parts.slice(0, i + 1).join("/")}/`, "could not be created");
       if (fd === null) return null;
       opened.push(fd);
     }
-    return use(opened[opened.length - 1]!, name);
+    return use(opened[opened.length - 1]!, name, owner);
   } finally {
     for (const fd of opened) closeSync(fd);
   }
@@ -297,16 +309,21 @@ function openDir(
   name: string,
   create: boolean,
   mode = 0o750,
+  owner: Owner | null = null,
 ): number | null {
   const path = at(dirFd, name);
+  let made = false;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      return openSync(path, OPEN_DIR);
+      const fd = openSync(path, OPEN_DIR);
+      if (made) adopt(fd, owner);
+      return fd;
     } catch (err) {
       const code = errnoCode(err);
       if (code === "ENOENT" && create && attempt === 0) {
         try {
           mkdirSync(path, { mode }); // mkdir never follows a symlink at its last component
+          made = true;
         } catch (mkdirErr) {
           if (errnoCode(mkdirErr) !== "EEXIST") throw mkdirErr;
         }
@@ -319,6 +336,30 @@ function openDir(
     }
   }
   return null;
+}
+
+/** The uid and gid new entries of a workspace are given: its root folder's, once a run has been given the folder. */
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Whom the server's new files and folders in this workspace should belong to: the workspace root's owner when it
+ * is not the server itself (runs switch uid and the folder was given to the tenant's uid). So what the server writes
+ * between two runs already belongs to the tenant and a warm turn needs no recursive chown. Null: keep the server's.
+ */
+function ownerToGive(rootFd: number): Owner | null {
+  const self = process.getuid?.();
+  if (self !== 0) return null; // only root can give files away (and only then do runs switch uid)
+  const root = fstatSync(rootFd);
+  return root.uid === self ? null : { uid: root.uid, gid: root.gid };
+}
+
+/** Gives an entry the server just created (still its own: never one the tenant made or swapped in) to `owner`. */
+function adopt(fd: number, owner: Owner | null): void {
+  if (owner === null || fstatSync(fd).uid !== process.getuid?.()) return;
+  fchownSync(fd, owner.uid, owner.gid);
 }
 
 /** Opens a file entry; null when missing (or, with `exclusive`, when it already exists). */

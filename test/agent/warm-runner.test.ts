@@ -1,6 +1,6 @@
 // Issue 14: warm agents — the runner with a warm pool against the REAL Claude CLI and the loopback fake Anthropic API.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunAccess, WarmPool } from "../../src/agent/index.ts";
 import { createAgentRunner, createWarmPool, runWithSessionRetry } from "../../src/agent/index.ts";
@@ -105,6 +105,25 @@ describe.skipIf(!hasCli)("warm agents with the real Claude CLI", () => {
     expect(fake.messageRequests().at(-1)?.raw).toContain("two");
     expect(warmLines().map((l) => (JSON.parse(l) as { warm: boolean }).warm)).toEqual([false, true, true]);
   });
+
+  test.skipIf(process.getuid?.() !== 0)(
+    "ownership: a warm follow-up walks no tree (its folders are the uid's already); a cold start still gives everything to the uid",
+    async () => {
+      fake.enqueue({ type: "text", text: "one" }, { type: "text", text: "two" }, { type: "text", text: "three" });
+      const a = await turn("tenant-own", "hi", { sessionId: null, runId: null });
+      const workspace = setup.workspace("tenant-own");
+      const uid = setup.request("tenant-own", "x").uid;
+      expect(statSync(workspace).uid).toBe(uid);
+      // Written past src/tenants/workspace-fs.ts (which would give it to the folder's owner): stays root's on a warm turn.
+      writeFileSync(join(workspace, "by-root.txt"), "x");
+      const b = await turn("tenant-own", "again", { sessionId: ok(a.result).sessionId, runId: a.runId });
+      expect(warmLines().map((l) => (JSON.parse(l) as { warm: boolean }).warm)).toEqual([false, true]);
+      expect(statSync(join(workspace, "by-root.txt")).uid).toBe(0);
+      pool.retireTenant("tenant-own", "tenant_stopped");
+      await turn("tenant-own", "cold again", { sessionId: ok(b.result).sessionId, runId: b.runId });
+      expect(statSync(join(workspace, "by-root.txt")).uid).toBe(uid);
+    },
+  );
 
   test("outcomes are classified as for a cold run: API error → crash, credit → credit_too_low, unknown session → session_not_found then fresh", async () => {
     // The CLI retries the 400 itself: every attempt fails.

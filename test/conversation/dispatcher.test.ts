@@ -125,7 +125,11 @@ for (const driver of ["bun-sqlite", "libsql"] as const)
       dispatchers.push(d);
       await d.start();
       await d.idle();
-      expect(rec.batches.map((b) => b.tenantId)).toEqual(ids);
+      // Two runs start together (two slots): their set-up races (over HTTP to libSQL, the second can begin first),
+      // so a tenant may start one place early or late — never further from its arrival order.
+      const served = rec.batches.map((b) => b.tenantId);
+      expect([...served].sort()).toEqual([...ids].sort());
+      served.forEach((id, place) => expect(Math.abs(ids.indexOf(id) - place)).toBeLessThanOrEqual(1));
       expect(rec.stats().maxLive).toBe(2);
     });
 

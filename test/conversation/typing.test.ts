@@ -109,9 +109,12 @@ describe("typing during a turn (fake Telegram)", () => {
     expect(handedOver).toHaveLength(1);
     // At 0, 4 and 8 s at least (a loaded machine may fire the 12 s renewal late or not at all).
     expect(handedOver[0]).toBeGreaterThanOrEqual(3);
-    const atHandOver = typingCalls();
+    // A renewal that fired just before the hand-off may still be on its way to the fake: at most that one lands late.
+    await sleep(1_000);
+    const settled = typingCalls();
+    expect(settled - handedOver[0]!).toBeLessThanOrEqual(1);
     await sleep(4_500);
-    expect(typingCalls()).toBe(atHandOver);
+    expect(typingCalls()).toBe(settled);
   }, 60_000);
 
   test("a failed run stops it too", async () => {

@@ -16,6 +16,8 @@ export type { SessionState } from "./session-store.ts";
 export {
   acquireLease,
   getSessionState,
+  isDeadLocalOwner,
+  newMoveOwner,
   releaseLease,
   renewLease,
   resetSession,

@@ -249,33 +249,60 @@ export function processOwnerId(): string {
   return processOwner;
 }
 
+/** A move-tenant run's lease owner: "move@" + an owner id of the process running it (see newMoveOwner). */
+const MOVE_OWNER_PREFIX = "move@";
+/** The move owners of moves running in this process right now. */
+const liveMoveOwners = new Set<string>();
+
+/**
+ * A lease owner id for one move-tenant run in this process, live until `done()`. Its own kind of id: the
+ * dispatcher in the same process must not take it for a previous life of itself (same host and pid), yet a
+ * restart of the process — or another process on the host once its pid is gone — frees it at once.
+ */
+export function newMoveOwner(): { owner: string; done(): void } {
+  const owner = `${MOVE_OWNER_PREFIX}${newOwnerId()}`;
+  liveMoveOwners.add(owner);
+  return { owner, done: () => void liveMoveOwners.delete(owner) };
+}
+
+/** "<host>:<pid>" of an owner id (a move owner's too); null for an id of another shape. */
+function hostAndPid(owner: string): { host: string; pid: string; isMove: boolean } | null {
+  const isMove = owner.startsWith(MOVE_OWNER_PREFIX);
+  const [host, pid] = (isMove ? owner.slice(MOVE_OWNER_PREFIX.length) : owner).split(":");
+  return host && pid && /^\d+$/.test(pid) ? { host, pid, isMove } : null;
+}
+
 /**
  * True when `owner` was a process on this host that is certainly gone: its pid is not running, or
- * its pid is ours (pids are unique among live processes, so that was a previous life). Owners on
- * other hosts are never judged dead here: only their lease expiry frees them.
+ * its pid is ours (pids are unique among live processes, so that was a previous life) — for a move's
+ * owner, unless that move is running here now. Owners on other hosts are never judged dead here: only
+ * their lease expiry frees them.
  */
 export function isDeadLocalOwner(
   owner: string,
   self: string,
   isPidAlive: (pid: number) => boolean = pidAlive,
 ): boolean {
-  if (owner === self) return false;
-  const [host, pidText] = owner.split(":");
-  const [selfHost, selfPid] = self.split(":");
-  if (host !== selfHost || !pidText || !/^\d+$/.test(pidText)) return false;
-  if (pidText === selfPid) return true;
-  return !isPidAlive(Number(pidText));
+  if (owner === self || liveMoveOwners.has(owner)) return false;
+  const holder = hostAndPid(owner);
+  const me = hostAndPid(self);
+  if (!holder || !me || holder.host !== me.host) return false;
+  if (holder.pid === me.pid) return true;
+  return !isPidAlive(Number(holder.pid));
 }
 
 /**
- * True when `owner` was a process on this host, other than this one, whose pid is no longer running.
- * Without knowing this process's own owner ids, a claim with our pid is never judged gone here.
+ * True when `owner` was a process on this host, other than this one, whose pid is no longer running (or a
+ * move's owner of this process that no longer runs). Without knowing this process's own owner ids, a
+ * claim with our pid is never judged gone here.
  */
 export function isGoneLocalOwner(owner: string, isPidAlive: (pid: number) => boolean = pidAlive): boolean {
-  const [host, pidText] = owner.split(":");
-  if (host !== hostname() || !pidText || !/^\d+$/.test(pidText)) return false;
-  const pid = Number(pidText);
-  return pid !== process.pid && !isPidAlive(pid);
+  if (liveMoveOwners.has(owner)) return false;
+  const holder = hostAndPid(owner);
+  if (!holder || holder.host !== hostname()) return false;
+  const pid = Number(holder.pid);
+  if (pid === process.pid) return holder.isMove; // a move of ours that is not running: a previous life's
+  return !isPidAlive(pid);
 }
 
 function pidAlive(pid: number): boolean {

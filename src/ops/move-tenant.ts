@@ -1,6 +1,12 @@
-import { randomBytes } from "node:crypto";
 import type { AppContext } from "../context.ts";
-import { acquireLease, releaseLease, renewLease } from "../conversation/index.ts";
+import {
+  acquireLease,
+  getSessionState,
+  isDeadLocalOwner,
+  newMoveOwner,
+  releaseLease,
+  renewLease,
+} from "../conversation/index.ts";
 import { AppError, ConflictError, errorMessage, ValidationError } from "../errors.ts";
 import type { InstanceInfo } from "../instances/index.ts";
 import { assertOwnedHere, getInstance, listInstances } from "../instances/index.ts";
@@ -51,11 +57,16 @@ export async function moveTenantOut(
   const target = await requireUpInstance(ctx, to);
   if (target.id === self) throw new ValidationError(`The tenant is already on ${self}.`, "same_instance");
 
-  // Not "<host>:<pid>:…": the dispatcher of this very process would take a lease with its own host and pid
-  // for a previous life's and free it mid-move. A move cut short by a crash is freed by the lease's expiry.
-  const owner = `move@${self}:${randomBytes(6).toString("hex")}`;
+  // A move's own kind of owner id (newMoveOwner): the dispatcher of this process leaves it alone while the move
+  // runs; a move cut short by a crash is freed at once by the restarted process (or by its lease's expiry).
+  const { owner, done } = newMoveOwner();
   const ttlMs = ctx.config.LEASE_TTL_MS;
-  await waitForLease(ctx, tenant.id, owner, options.leaseWaitMs ?? ctx.config.AGENT_TIMEOUT_MS + 30_000);
+  try {
+    await waitForLease(ctx, tenant.id, owner, options.leaseWaitMs ?? ctx.config.AGENT_TIMEOUT_MS + 30_000);
+  } catch (err) {
+    done();
+    throw err;
+  }
   log.info("move started: the tenant's lease is held");
   const heartbeat = setInterval(
     () => void renewLease(ctx.db, tenant.id, owner, ctx.clock.now(), ttlMs).catch(() => undefined),
@@ -82,6 +93,7 @@ export async function moveTenantOut(
     await releaseLease(ctx.db, tenant.id, owner, ctx.clock.now()).catch((err: unknown) =>
       log.warn("lease release after the move failed (it expires)", { error: err }),
     );
+    done();
   }
   log.info("ownership switched", { bytes });
   const removed = await removeLocalCopy(ctx, tenant.id);
@@ -101,6 +113,12 @@ async function waitForLease(ctx: AppContext, tenantId: string, owner: string, wa
   const deadline = ctx.clock.now() + waitMs;
   for (;;) {
     if (await acquireLease(ctx.db, tenantId, owner, ctx.clock.now(), ctx.config.LEASE_TTL_MS)) return;
+    // Held by a process of this host that is gone (an earlier move cut short by a crash): free it now.
+    const holder = (await getSessionState(ctx.db, tenantId))?.lease_owner;
+    if (holder && isDeadLocalOwner(holder, owner)) {
+      await releaseLease(ctx.db, tenantId, holder, ctx.clock.now());
+      continue;
+    }
     if (ctx.clock.now() >= deadline)
       throw new ConflictError("tenant_busy", "The tenant's agent is still running; try the move again later.");
     await Bun.sleep(250);

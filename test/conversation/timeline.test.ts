@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppContext } from "../../src/context.ts";
-import { isDeadLocalOwner, newOwnerId } from "../../src/conversation/session-store.ts";
+import { isDeadLocalOwner, isGoneLocalOwner, newMoveOwner, newOwnerId } from "../../src/conversation/session-store.ts";
 import {
   appendTimeline,
   localDateTime,
@@ -109,5 +109,18 @@ describe("lease owner ids", () => {
     expect(isDeadLocalOwner(newOwnerId(2000, "hostA"), self, () => true)).toBe(false);
     expect(isDeadLocalOwner(newOwnerId(1000, "hostB"), self, () => false)).toBe(false);
     expect(isDeadLocalOwner("garbage", self)).toBe(false);
+  });
+
+  test("a move's lease owner: never dead while its move runs in this process; a previous life's once it is not", () => {
+    const self = newOwnerId();
+    const move = newMoveOwner();
+    expect(isDeadLocalOwner(move.owner, self)).toBe(false); // same host and pid as the dispatcher: still alive
+    expect(isGoneLocalOwner(move.owner)).toBe(false);
+    move.done();
+    expect(isDeadLocalOwner(move.owner, self)).toBe(true); // same pid, not running here: a crashed earlier life's
+    expect(isGoneLocalOwner(move.owner)).toBe(true);
+    const elsewhere = move.owner.replace(/^move@[^:]+:/, "move@another-host:");
+    expect(isDeadLocalOwner(elsewhere, self, () => false)).toBe(false); // another host: only its expiry frees it
+    expect(isGoneLocalOwner(elsewhere, () => false)).toBe(false);
   });
 });

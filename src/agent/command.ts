@@ -131,3 +131,15 @@ function findOwnFiles(executable: string): string {
   }
   return executable;
 }
+
+/**
+ * The AGENT_ARGS flag that keeps warm agents from working, or null: a warm process speaks stream-json on stdin and
+ * stdout, and a later `--output-format`/`--input-format` in AGENT_ARGS would override that (every turn would fail).
+ */
+export function warmBlockingArg(agentArgs: string): string | null {
+  return splitShellArgs(agentArgs).find((arg) => /^--(output|input)-format(=|$)/.test(arg)) ?? null;
+}
+
+/** What to do about a warmBlockingArg. */
+export const WARM_BLOCKED_FIX =
+  "remove --output-format/--input-format from AGENT_ARGS (the runner chooses the format) to have warm agents";

@@ -4,7 +4,7 @@
  */
 
 export type { ResolvedAgentCommand } from "./command.ts";
-export { AgentCommandNotFoundError, resolveAgentCommand } from "./command.ts";
+export { AgentCommandNotFoundError, resolveAgentCommand, WARM_BLOCKED_FIX, warmBlockingArg } from "./command.ts";
 export type { PromptItem } from "./prompt.ts";
 export { formatPrompt } from "./prompt.ts";
 export { decideRunUser, makeTraversable, prepareRunOwnership } from "./run-user.ts";

@@ -7,7 +7,13 @@ import type { HealthContributor, Service } from "../ports.ts";
 import type { AgentResult } from "./classify.ts";
 import { classifyOutcome } from "./classify.ts";
 import type { ResolvedAgentCommand } from "./command.ts";
-import { AgentCommandNotFoundError, resolveAgentCommand, splitShellArgs } from "./command.ts";
+import {
+  AgentCommandNotFoundError,
+  resolveAgentCommand,
+  splitShellArgs,
+  WARM_BLOCKED_FIX,
+  warmBlockingArg,
+} from "./command.ts";
 import { DiskUsageCache } from "./disk-usage-cache.ts";
 import type { McpConfigFile, ModelAccess, TenantConfigDir } from "./environment.ts";
 import { buildAgentEnv, prepareTenantConfigDir, secretValuesOf, writeMcpConfigFile } from "./environment.ts";
@@ -561,7 +567,13 @@ export function createWarmPool(ctx: Pick<AppContext, "config" | "log" | "clock">
  */
 export function createAgentForServer(ctx: AppContext): AgentForServer {
   try {
-    const pool = ctx.config.AGENT_WARM === "on" ? createWarmPool(ctx) : undefined;
+    const blocking = ctx.config.AGENT_WARM === "on" ? warmBlockingArg(ctx.config.AGENT_ARGS) : null;
+    if (blocking)
+      ctx.log.warn("warm agents off: AGENT_ARGS sets the CLI's stream format", {
+        arg: blocking,
+        hint: WARM_BLOCKED_FIX,
+      });
+    const pool = ctx.config.AGENT_WARM === "on" && !blocking ? createWarmPool(ctx) : undefined;
     const runner = createAgentRunner(ctx, pool ? { warm: pool } : {});
     ctx.log.info("agent CLI found", {
       path: runner.command.path,

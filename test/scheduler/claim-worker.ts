@@ -12,13 +12,18 @@ const ctx = await createContext(loadConfig(process.env, { generateSecrets: false
   log: createLogger({ level: "warn", write: (line) => process.stderr.write(`${line}\n`) }),
 });
 let scheduler: Scheduler | undefined;
+// Results still on their way when the run time is up are awaited before the database closes (else a
+// late applyRunResult meets a closed client and the worker dies of it).
+const pending = new Set<Promise<unknown>>();
 scheduler = createScheduler(
   ctx,
   {
     async enqueueTask(_tenantId, task) {
       const row = await getTask(ctx.db, task.taskId);
       process.stdout.write(`CLAIM ${task.taskId} ${row.slot_at}\n`);
-      setTimeout(() => void scheduler?.applyRunResult(task.taskId, { ok: true }), 5);
+      const result = Bun.sleep(5).then(() => scheduler?.applyRunResult(task.taskId, { ok: true }));
+      pending.add(result);
+      void result.finally(() => pending.delete(result));
       return crypto.randomUUID();
     },
   },
@@ -27,4 +32,5 @@ scheduler = createScheduler(
 scheduler.service.start();
 await Bun.sleep(Number(process.env.RUN_MS ?? "3000"));
 await scheduler.service.stop();
+await Promise.all(pending);
 await ctx.database.close();

@@ -5,7 +5,7 @@ import type { Context } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
-import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
+import { databaseBusyResponse, isDatabaseUnavailable } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
 import type { RouteModule, Service } from "../ports.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
@@ -166,7 +166,7 @@ export function createTelegramChannel(
         try {
           return await handleWebhook(c);
         } catch (err) {
-          if (isDatabaseBusy(err)) {
+          if (isDatabaseUnavailable(err)) {
             log.warn("telegram update not stored: database busy; Telegram will redeliver");
             return databaseBusyResponse(c);
           }

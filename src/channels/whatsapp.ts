@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type TwilioSDK from "twilio";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
-import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
+import { databaseBusyResponse, isDatabaseUnavailable } from "../db/index.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import type { RouteModule } from "../ports.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
@@ -162,7 +162,7 @@ export function createWhatsAppChannel(
             errorCode: update.ErrorCode ?? null,
           });
         } catch (err) {
-          if (isDatabaseBusy(err)) return databaseBusyResponse(c);
+          if (isDatabaseUnavailable(err)) return databaseBusyResponse(c);
           throw err;
         }
         return c.body(null, 204);
@@ -173,7 +173,7 @@ export function createWhatsAppChannel(
         try {
           await onInbound(inbound);
         } catch (err) {
-          if (isDatabaseBusy(err)) {
+          if (isDatabaseUnavailable(err)) {
             log.warn("whatsapp message not stored: database busy; Twilio will redeliver", {
               externalId: inbound.externalId,
             });

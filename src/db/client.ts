@@ -39,7 +39,15 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** How statements that found the database locked are retried (budget, backoff). */
   busyRetry?: BusyRetryOptions;
+  /** How long a remote database's answer to one request may take. Default DATABASE_REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * How long one request to a remote (libSQL) database may go unanswered before its statement fails with
+ * DatabaseTimeoutError: a wedged or unreachable server must not hold a webhook or a loop for good.
+ */
+export const DATABASE_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Opens the database named by DATABASE_URL (WAL, busy timeout and foreign keys for files). Every
@@ -66,7 +74,8 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     return { db, kind: "bun-sqlite", path, close: async () => sqlite.close() };
   }
 
-  const { client, db } = await openLibsql(isFile ? `file:${path}` : url, options.authToken, isFile);
+  const timeoutMs = options.requestTimeoutMs ?? DATABASE_REQUEST_TIMEOUT_MS;
+  const { client, db } = await openLibsql(isFile ? `file:${path}` : url, options.authToken, isFile, timeoutMs);
   if (isFile) {
     await client.execute(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     await client.execute("PRAGMA journal_mode = WAL");
@@ -76,7 +85,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   return { db, kind: "libsql", path, close: async () => client.close() };
 }
 
-async function openLibsql(url: string, authToken: string | undefined, isFile: boolean) {
+async function openLibsql(url: string, authToken: string | undefined, isFile: boolean, timeoutMs: number) {
   // drizzle's web entry only wraps a client object, so it serves the native client too and keeps
   // the native package out of the bundle.
   const { drizzle } = await import("drizzle-orm/libsql/web");
@@ -90,8 +99,20 @@ async function openLibsql(url: string, authToken: string | undefined, isFile: bo
     return { client, db: drizzle(client, { schema }) as unknown as Db };
   }
   const { createClient } = await import("@libsql/client/web");
-  const client = createClient({ url, authToken });
+  const client = createClient({ url, authToken, fetch: fetchWithTimeout(timeoutMs) });
   return { client, db: drizzle(client, { schema }) as unknown as Db };
+}
+
+/** The web client's fetch (it passes one Request), failing with DatabaseTimeoutError when no answer came in time. */
+function fetchWithTimeout(timeoutMs: number): (request: Request) => Promise<Response> {
+  return async (request) => {
+    try {
+      return await fetch(request, { signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      if (err instanceof Error && err.name === "TimeoutError") throw new DatabaseTimeoutError(timeoutMs, { cause: err });
+      throw err;
+    }
+  };
 }
 
 /**
@@ -155,31 +176,59 @@ export class DatabaseBusyError extends AppError {
 }
 
 /**
- * True when `err` (or an error it wraps: `cause`, grammY's BotError `error`) is SQLite's "database is
- * locked" (bun:sqlite's SQLiteError and libSQL's LibsqlError both carry code SQLITE_BUSY; drizzle wraps
- * libSQL's in a DrizzleQueryError) or a DatabaseBusyError.
+ * A remote database did not answer one request within DATABASE_REQUEST_TIMEOUT_MS. Unlike a busy error the
+ * statement may have run, so it is not retried; callers answer 503 like busy (a redelivered webhook is deduped).
  */
-export function isDatabaseBusy(err: unknown): boolean {
+export class DatabaseTimeoutError extends AppError {
+  override name = "DatabaseTimeoutError";
+  constructor(timeoutMs: number, options?: ErrorOptions) {
+    super("database_unavailable", `The database did not answer within ${timeoutMs} ms.`, 503, options);
+  }
+}
+
+/** `err` and the errors it wraps (`cause`, grammY's BotError `error`), outermost first. */
+function* errorChain(err: unknown): Generator<Error> {
   let current: unknown = err;
   for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
-    if (current instanceof DatabaseBusyError) return true;
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) return true;
-    if (/database is locked/i.test(current.message)) return true;
+    yield current;
     current = current.cause ?? (current as { error?: unknown }).error;
   }
+}
+
+/**
+ * True when `err` (or an error it wraps) says the statement did not run and may simply be tried again:
+ * SQLite's "database is locked" (bun:sqlite's SQLiteError and libSQL's LibsqlError both carry code SQLITE_BUSY;
+ * drizzle wraps libSQL's in a DrizzleQueryError), a libSQL server answering HTTP 429 (all its connections in
+ * use), or a DatabaseBusyError.
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  for (const current of errorChain(err)) {
+    if (current instanceof DatabaseBusyError) return true;
+    const { code, status } = current as { code?: unknown; status?: unknown };
+    if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) return true;
+    if (status === 429) return true;
+    if (/database is locked/i.test(current.message)) return true;
+  }
+  return false;
+}
+
+/** Busy (see isDatabaseBusy) or not answering in time (DatabaseTimeoutError): answered 503 with Retry-After. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (isDatabaseBusy(err)) return true;
+  for (const current of errorChain(err)) if (current instanceof DatabaseTimeoutError) return true;
   return false;
 }
 
 /**
  * 503 database_busy with Retry-After, in the one error body shape ({"error":{"code","message"}}): another
- * process held the database's write lock past the retry budget. Nothing was stored; a webhook sender
- * (Telegram, Twilio) delivers again. Here, beside the busy check, so webhooks and the HTTP app answer alike.
+ * process held the database's write lock past the retry budget (nothing was stored), or a remote database did
+ * not answer in time; a webhook sender (Telegram, Twilio) delivers again and dedupe keeps one copy. Here, beside
+ * the checks, so webhooks and the HTTP app answer alike.
  */
 export function databaseBusyResponse(c: Context): Response {
   c.header("Retry-After", String(DATABASE_BUSY_RETRY_AFTER_S));
   return c.json(
-    { error: { code: "database_busy", message: "The database is busy; nothing was stored. Retry shortly." } },
+    { error: { code: "database_busy", message: "The database is busy or not answering; retry shortly." } },
     503,
   );
 }

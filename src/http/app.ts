@@ -5,7 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { AppContext } from "../context.ts";
-import { databaseBusyResponse, isDatabaseBusy } from "../db/index.ts";
+import { databaseBusyResponse, isDatabaseUnavailable } from "../db/index.ts";
 import { AppError, describeZodError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { RouteModule } from "../ports.ts";
@@ -67,7 +67,7 @@ function requestLog(ctx: AppContext): MiddlewareHandler {
 /** Maps thrown errors to JSON: a busy database to 503, AppError by its code and status, zod by field, anything else a logged 500. */
 export function createErrorHandler(log: Logger) {
   return function onError(err: Error, c: Context): Response {
-    if (isDatabaseBusy(err)) {
+    if (isDatabaseUnavailable(err)) {
       log.warn("request refused: database busy", { method: c.req.method, path: c.req.path });
       return databaseBusyResponse(c);
     }

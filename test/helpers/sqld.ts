@@ -48,7 +48,19 @@ export async function startSqld(options: StartSqldOptions = {}): Promise<SqldSer
   }
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = ["--db-path", join(dir, "data.sqld"), "--http-listen-addr", `127.0.0.1:${port}`, "--no-welcome"];
+  const args = [
+    "--db-path",
+    join(dir, "data.sqld"),
+    "--http-listen-addr",
+    `127.0.0.1:${port}`,
+    "--no-welcome",
+    // sqld 0.24.32 wedges under concurrent autocommit writes on several of its SQLite connections: its
+    // lock-stealing busy handler spins when no transaction slot is held, and after a few hundred rounds every
+    // write hangs for good (reads still answer). One connection at a time never contends; requests queue in sqld
+    // (or get 429, which the product retries as busy). See ../shared/STACK-NOTES.md and docs/operations.md.
+    "--max-concurrent-connections",
+    "1",
+  ];
   // bun test runs no "exit" handlers, so a server nobody stopped (one shared by a test's processes) would outlive the
   // run: the kernel kills it when the test process ends (util-linux setpriv sets the parent-death signal, then execs).
   const child = SETPRIV

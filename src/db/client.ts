@@ -109,7 +109,8 @@ function fetchWithTimeout(timeoutMs: number): (request: Request) => Promise<Resp
     try {
       return await fetch(request, { signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
-      if (err instanceof Error && err.name === "TimeoutError") throw new DatabaseTimeoutError(timeoutMs, { cause: err });
+      if (err instanceof Error && err.name === "TimeoutError")
+        throw new DatabaseTimeoutError(timeoutMs, { cause: err });
       throw err;
     }
   };

@@ -73,75 +73,78 @@ describe.skipIf(skipWithoutSqld("the database layer on a libSQL server"))("a rem
   });
 });
 
-describe.skipIf(skipWithoutSqld("a libSQL server that refuses or stops answering"))("a remote database in trouble", () => {
-  let sqld: SqldServer;
-  let mode: "forward" | "429" | "hang" = "forward";
-  let proxy: ReturnType<typeof Bun.serve>;
-  const hung: (() => void)[] = [];
-  beforeEach(async () => {
-    sqld = await startSqld();
-    mode = "forward";
-    // Between the client and sqld: passes requests on, or answers 429 (sqld with every connection in use),
-    // or never answers (a wedged or unreachable server).
-    proxy = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        if (mode === "429") return new Response("too many requests", { status: 429 });
-        if (mode === "hang") return new Promise<Response>((resolve) => hung.push(() => resolve(new Response(null))));
-        const url = new URL(req.url);
-        const answer = await fetch(`${sqld.url}${url.pathname}${url.search}`, {
-          method: req.method,
-          headers: { "content-type": req.headers.get("content-type") ?? "application/json" },
-          body: await req.arrayBuffer(),
-        });
-        return new Response(await answer.arrayBuffer(), {
-          status: answer.status,
-          headers: { "content-type": answer.headers.get("content-type") ?? "application/json" },
-        });
-      },
+describe.skipIf(skipWithoutSqld("a libSQL server that refuses or stops answering"))(
+  "a remote database in trouble",
+  () => {
+    let sqld: SqldServer;
+    let mode: "forward" | "429" | "hang" = "forward";
+    let proxy: ReturnType<typeof Bun.serve>;
+    const hung: (() => void)[] = [];
+    beforeEach(async () => {
+      sqld = await startSqld();
+      mode = "forward";
+      // Between the client and sqld: passes requests on, or answers 429 (sqld with every connection in use),
+      // or never answers (a wedged or unreachable server).
+      proxy = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        async fetch(req) {
+          if (mode === "429") return new Response("too many requests", { status: 429 });
+          if (mode === "hang") return new Promise<Response>((resolve) => hung.push(() => resolve(new Response(null))));
+          const url = new URL(req.url);
+          const answer = await fetch(`${sqld.url}${url.pathname}${url.search}`, {
+            method: req.method,
+            headers: { "content-type": req.headers.get("content-type") ?? "application/json" },
+            body: await req.arrayBuffer(),
+          });
+          return new Response(await answer.arrayBuffer(), {
+            status: answer.status,
+            headers: { "content-type": answer.headers.get("content-type") ?? "application/json" },
+          });
+        },
+      });
     });
-  });
-  afterEach(async () => {
-    for (const release of hung.splice(0)) release();
-    proxy.stop(true);
-    await sqld.stop();
-  });
+    afterEach(async () => {
+      for (const release of hung.splice(0)) release();
+      proxy.stop(true);
+      await sqld.stop();
+    });
 
-  test("HTTP 429 is busy: the write is retried and lands once the server takes it", async () => {
-    const database = await openDatabase(`http://127.0.0.1:${proxy.port}`, { busyRetry: { budgetMs: 3000 } });
-    try {
-      await database.db.run(sql`CREATE TABLE probe (n INTEGER)`);
-      mode = "429";
-      setTimeout(() => {
+    test("HTTP 429 is busy: the write is retried and lands once the server takes it", async () => {
+      const database = await openDatabase(`http://127.0.0.1:${proxy.port}`, { busyRetry: { budgetMs: 3000 } });
+      try {
+        await database.db.run(sql`CREATE TABLE probe (n INTEGER)`);
+        mode = "429";
+        setTimeout(() => {
+          mode = "forward";
+        }, 300);
+        await database.db.run(sql`INSERT INTO probe (n) VALUES (1)`);
+        expect(await database.db.all(sql`SELECT n FROM probe`)).toEqual([{ n: 1 }]);
+        mode = "429";
+        const refused = await failure(async () => database.db.run(sql`INSERT INTO probe (n) VALUES (2)`));
+        expect(isDatabaseBusy(refused)).toBe(true); // past the budget: DatabaseBusyError (503 at a webhook)
+      } finally {
         mode = "forward";
-      }, 300);
-      await database.db.run(sql`INSERT INTO probe (n) VALUES (1)`);
-      expect(await database.db.all(sql`SELECT n FROM probe`)).toEqual([{ n: 1 }]);
-      mode = "429";
-      const refused = await failure(async () => database.db.run(sql`INSERT INTO probe (n) VALUES (2)`));
-      expect(isDatabaseBusy(refused)).toBe(true); // past the budget: DatabaseBusyError (503 at a webhook)
-    } finally {
-      mode = "forward";
-      await database.close();
-    }
-  });
+        await database.close();
+      }
+    });
 
-  test("a server that stops answering fails the statement after the request timeout, as unavailable (not retried)", async () => {
-    const database = await openDatabase(`http://127.0.0.1:${proxy.port}`, { requestTimeoutMs: 300 });
-    try {
-      mode = "hang";
-      const err = await failure(async () => database.db.run(sql`SELECT 1`)); // without the timeout: the test's own
-      expect(isDatabaseUnavailable(err)).toBe(true);
-      expect(isDatabaseBusy(err)).toBe(false); // it may have run: never retried
-      expect(String(err)).not.toContain("undefined");
-      expect(hung.length).toBe(1); // one request, not a retry loop
-    } finally {
-      mode = "forward";
-      await database.close();
-    }
-  });
-});
+    test("a server that stops answering fails the statement after the request timeout, as unavailable (not retried)", async () => {
+      const database = await openDatabase(`http://127.0.0.1:${proxy.port}`, { requestTimeoutMs: 300 });
+      try {
+        mode = "hang";
+        const err = await failure(async () => database.db.run(sql`SELECT 1`)); // without the timeout: the test's own
+        expect(isDatabaseUnavailable(err)).toBe(true);
+        expect(isDatabaseBusy(err)).toBe(false); // it may have run: never retried
+        expect(String(err)).not.toContain("undefined");
+        expect(hung.length).toBe(1); // one request, not a retry loop
+      } finally {
+        mode = "forward";
+        await database.close();
+      }
+    });
+  },
+);
 
 /** What `run` threw (a failed test if it did not). */
 async function failure(run: () => Promise<unknown>): Promise<unknown> {

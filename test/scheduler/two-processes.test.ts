@@ -31,7 +31,8 @@ test("two scheduler processes on one database run each slot once", async () => {
   );
   const [[outA, errA, codeA], [outB, errB, codeB]] = await Promise.all([worker(3500), worker(3500)]);
   // A worker that failed says why (its stderr) in the test's output.
-  if (codeA !== 0 || codeB !== 0) console.error(`worker A exited ${codeA}:\n${errA}\nworker B exited ${codeB}:\n${errB}`);
+  if (codeA !== 0 || codeB !== 0)
+    console.error(`worker A exited ${codeA}:\n${errA}\nworker B exited ${codeB}:\n${errB}`);
   expect(codeA).toBe(0);
   expect(codeB).toBe(0);
   expect(errA + errB).not.toContain('"level":"error"');

@@ -60,8 +60,11 @@ export const LEASE_CHECK_MAX_MS = 5000;
 
 /** The event-driven queue runner: wake() it when work may be waiting. */
 export interface Dispatcher extends Service {
-  /** Something changed (new message, finished run, freed lease): look for work now. */
-  wake(): void;
+  /**
+   * Something changed (new message, finished run, freed lease): look for work now. `tenantId`: only that tenant's
+   * messages are new (one was just queued here), so it alone is tried — no look across tenants.
+   */
+  wake(tenantId?: string): void;
   /** Tenants being run by this process right now. */
   activeTenants(): string[];
   /** Resolves when nothing is running and no pass is pending (tests). */
@@ -89,26 +92,42 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
   let started = false;
   let stopped = false;
   let pumping: Promise<void> | null = null;
-  let pumpAgain = false;
+  // What the next pass looks at: every tenant (`isFullPassDue`), or only the tenants just woken by name.
+  // A full pass leaves no tenant waiting while a slot is free (it stops when none is left or at the cap), so a
+  // message queued for one tenant afterwards needs only that tenant tried; at the cap, the pass that follows a
+  // finished run picks fairly across tenants. A failed pass makes the next one full again.
+  let isFullPassDue = false;
+  const wokenTenants = new Set<string>();
   let sweepTimer: ReturnType<typeof setInterval> | undefined;
   const batchListeners = new Set<(messages: MessageRow[]) => void>();
 
-  const wake = () => {
+  const wake = (tenantId?: string) => {
     if (!started || stopped) return;
-    if (pumping) {
-      pumpAgain = true;
-      return;
-    }
-    pumping = pump()
-      .catch((err: unknown) => log.error("dispatch pass failed", { error: err }))
+    if (tenantId === undefined) isFullPassDue = true;
+    else wokenTenants.add(tenantId);
+    if (!pumping) startPass();
+  };
+
+  function startPass(): void {
+    const isFull = isFullPassDue;
+    const tenantIds = [...wokenTenants];
+    isFullPassDue = false;
+    wokenTenants.clear();
+    let hasFailed = false;
+    pumping = (isFull ? pump() : pumpTenants(tenantIds))
+      .catch((err: unknown) => {
+        hasFailed = true;
+        log.error("dispatch pass failed", { error: err });
+      })
       .finally(() => {
         pumping = null;
-        if (pumpAgain) {
-          pumpAgain = false;
-          wake();
-        }
+        // After a failure the next pass is a full one, started by the next wake or sweep (a database error would
+        // only repeat at once).
+        if (hasFailed) isFullPassDue = true;
+        if (stopped || (hasFailed && wokenTenants.size === 0)) return;
+        if (isFullPassDue || wokenTenants.size > 0) startPass();
       });
-  };
+  }
 
   async function pump(): Promise<void> {
     const skipped = new Set<string>();
@@ -118,20 +137,32 @@ export function createDispatcher(ctx: AppContext, options: DispatcherOptions): D
       if (candidates.length === 0) return;
       for (const tenantId of candidates) {
         if (stopped || running.size >= max) return;
-        const acquiredAt = ctx.clock.now();
-        const lease = await acquireLease(ctx.db, tenantId, owner, acquiredAt, ttlMs);
-        if (!lease) {
-          skipped.add(tenantId); // another process runs it; its release wakes it there
-          continue;
-        }
-        log.debug("lease acquired", { tenantId, owner });
-        const run = serveTenant(tenantId, acquiredAt + ttlMs).finally(() => {
-          running.delete(tenantId);
-          wake();
-        });
-        running.set(tenantId, run);
+        if (!(await startServing(tenantId))) skipped.add(tenantId); // another process runs it; its release wakes it there
       }
     }
+  }
+
+  /** Tries the named tenants only (each had a message queued here); those already running pick it up themselves. */
+  async function pumpTenants(tenantIds: string[]): Promise<void> {
+    for (const tenantId of tenantIds) {
+      if (stopped || running.size >= max) return;
+      if (running.has(tenantId) || (scope.tenantId !== undefined && scope.tenantId !== tenantId)) continue;
+      await startServing(tenantId);
+    }
+  }
+
+  /** Takes the tenant's lease and serves it in the background; false when another process holds the lease. */
+  async function startServing(tenantId: string): Promise<boolean> {
+    const acquiredAt = ctx.clock.now();
+    const lease = await acquireLease(ctx.db, tenantId, owner, acquiredAt, ttlMs);
+    if (!lease) return false;
+    log.debug("lease acquired", { tenantId, owner });
+    const run = serveTenant(tenantId, acquiredAt + ttlMs).finally(() => {
+      running.delete(tenantId);
+      wake();
+    });
+    running.set(tenantId, run);
+    return true;
   }
 
   /**

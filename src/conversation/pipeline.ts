@@ -29,8 +29,8 @@ export interface PipelineDeps {
   outbox: { enqueue(reply: OutboundReply): Promise<string[]> };
   /** Channels by name. */
   channels: ReadonlyMap<ChannelName, Channel>;
-  /** Wakes the dispatcher after a message is queued. */
-  wake(): void;
+  /** Wakes the dispatcher after a message is queued for this tenant (one this instance owns). */
+  wake(tenantId: string): void;
 }
 
 const WINDOW_MS = 60_000;
@@ -287,8 +287,9 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     if (!(await store(msg, row))) return;
     count(msg, "queued");
     log.info("message queued", { tenantId: tenant.id, messageId: id, channel: msg.channel, media: media.length });
-    deps.wake();
+    // The owner takes it: here at once; another instance learns of it by its poll (remote-wake.ts).
     if (isTimelineOwed) return;
+    deps.wake(tenant.id);
     void appendTimeline(
       ctx,
       tenant,

@@ -73,10 +73,21 @@ const TYPING_EVERY_MS = 4000;
 export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: ClaimedBatch) => Promise<void> {
   const log = ctx.log.child({ component: "turn" });
   const checkClaudeMd = createClaudeMdCheck(ctx);
+  // A tenant's uid never changes once given (ids are not reused), so it is read once per tenant.
+  const uids = new Map<string, number>();
+  const uidOf = async (tenantId: string): Promise<number> => {
+    const known = uids.get(tenantId);
+    if (known !== undefined) return known;
+    const uid = await tenantUid(ctx.db, tenantId);
+    uids.set(tenantId, uid);
+    return uid;
+  };
   const startTyping = createTypingIndicator();
 
   /** A crash after the reply was stored but before the rows were marked: mark them now, never run twice. */
   async function settleAnswered(batch: ClaimedBatch): Promise<MessageRow[]> {
+    // Rows claimed for the first time (attempts counts claims) had no run yet, so nothing can have answered them.
+    if (batch.messages.every((m) => m.attempts <= 1)) return batch.messages;
     const replies = await repliesTo(ctx.db, batch.tenantId, batch.messages);
     if (replies.length === 0) return batch.messages;
     const lastAnswered = Math.max(...replies.map((r) => batch.messages.findIndex((m) => m.id === r.replyTo)));
@@ -288,7 +299,7 @@ export function createTurnRunner(ctx: AppContext, deps: TurnDeps): (batch: Claim
       return await runWithSessionRetry(deps.runner, {
         tenantId: tenant.id,
         workspace: workspacePath(ctx.config, tenant.id),
-        uid: await tenantUid(ctx.db, tenant.id),
+        uid: await uidOf(tenant.id),
         // Media the pipeline only referenced is downloaded now, before the run (the webhook did not wait for it).
         prompt: formatPrompt(
           (await downloadPendingMedia(ctx, tenant, rows, deps.channels)).map(toPromptItem),

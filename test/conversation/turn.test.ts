@@ -187,6 +187,7 @@ describe("turn runner through createConversation", () => {
       external_id: "e1",
       body: "q",
       status: "processing",
+      attempts: 1, // claimed once, by the run that crashed
       lease_owner: "deadhost:1:x",
     });
     await ctx.db.insert(messages).values({

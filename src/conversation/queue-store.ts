@@ -2,6 +2,7 @@ import type { SQL } from "drizzle-orm";
 import { and, eq, getTableColumns, inArray, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db, MessageRow } from "../db/index.ts";
+import { preparedPerDatabase } from "../db/index.ts";
 import { conversationSessions, messages, tenants } from "../db/schema.ts";
 
 type ChannelName = MessageRow["channel"];
@@ -121,21 +122,11 @@ export async function claimQueued(
   scope: QueueScope,
   nowMs: number,
 ): Promise<MessageRow[]> {
-  const leaseHeld = sql`EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${tenantId}
-    AND s.lease_owner = ${owner} AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${isoAt(nowMs)})`;
-  const claimed = await db
-    .update(messages)
-    .set({ status: "processing", lease_owner: owner, attempts: sql`${messages.attempts} + 1` })
-    .where(
-      and(
-        eq(messages.tenant_id, tenantId),
-        eq(messages.direction, "in"),
-        eq(messages.status, "queued"),
-        ...scopeCondition(scope),
-        leaseHeld,
-      ),
-    )
-    .returning({ row: getTableColumns(messages), rowid: sql<number>`rowid` });
+  const claimed: { row: MessageRow; rowid: number }[] = await claimStatement(db, scope).all({
+    tenantId,
+    owner,
+    now: isoAt(nowMs),
+  });
   // The claimed rows come back from the UPDATE itself (one statement per claim); RETURNING has no order.
   return claimed
     .sort((a, b) =>
@@ -143,6 +134,41 @@ export async function claimQueued(
     )
     .map((c) => c.row);
 }
+
+/** The claim, prepared per database and scope (a dispatcher's scope never changes; see preparedPerDatabase). */
+function claimStatement(db: Db, scope: QueueScope): ClaimStatement {
+  const byScope = claimStatements(db);
+  const key = JSON.stringify([scope.channels, scope.tenantId ?? null, scope.instanceId ?? null]);
+  let statement = byScope.get(key);
+  if (!statement) {
+    statement = buildClaim(db, scope);
+    byScope.set(key, statement);
+  }
+  return statement;
+}
+
+function buildClaim(db: Db, scope: QueueScope) {
+  const p = sql.placeholder;
+  const leaseHeld = sql`EXISTS (SELECT 1 FROM ${conversationSessions} s WHERE s.tenant_id = ${p("tenantId")}
+    AND s.lease_owner = ${p("owner")} AND s.lease_expires_at IS NOT NULL AND s.lease_expires_at > ${p("now")})`;
+  return db
+    .update(messages)
+    .set({ status: "processing", lease_owner: sql`${p("owner")}`, attempts: sql`${messages.attempts} + 1` })
+    .where(
+      and(
+        sql`${messages.tenant_id} = ${p("tenantId")}`,
+        eq(messages.direction, "in"),
+        eq(messages.status, "queued"),
+        ...scopeCondition(scope),
+        leaseHeld,
+      ),
+    )
+    .returning({ row: getTableColumns(messages), rowid: sql<number>`rowid` })
+    .prepare();
+}
+
+type ClaimStatement = ReturnType<typeof buildClaim>;
+const claimStatements = preparedPerDatabase(() => new Map<string, ClaimStatement>());
 
 /**
  * Finishes claimed messages: `done`, or `failed` with the error. Only rows still `processing` for

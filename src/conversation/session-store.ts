@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { and, eq, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
+import { preparedPerDatabase } from "../db/index.ts";
 import { appState, conversationSessions } from "../db/schema.ts";
 
 /** A tenant's agent session and who holds its lease (null fields: none / free). */
@@ -47,12 +48,12 @@ export interface SessionStart {
 
 /** Reads the session to resume and the reset mark in one statement (a consistent pair). */
 export async function readSessionStart(db: Db, tenantId: string): Promise<SessionStart> {
-  const rows = await db.all<{ agent_session_id: string | null; reset_mark: string | null; turn_mark: string | null }>(
-    sql`SELECT s.agent_session_id AS agent_session_id,
-      (SELECT a.value FROM ${appState} a WHERE a.key = ${resetMarkKey(tenantId)}) AS reset_mark,
-      (SELECT t.value FROM ${appState} t WHERE t.key = ${turnMarkKey(tenantId)}) AS turn_mark
-      FROM (SELECT 1) LEFT JOIN ${conversationSessions} s ON s.tenant_id = ${tenantId}`,
-  );
+  const rows: { agent_session_id: string | null; reset_mark: string | null; turn_mark: string | null }[] =
+    await leaseStatements(db).sessionStart.all({
+      tenantId,
+      resetKey: resetMarkKey(tenantId),
+      turnKey: turnMarkKey(tenantId),
+    });
   const row = rows[0];
   return {
     sessionId: row?.agent_session_id ?? null,
@@ -152,17 +153,12 @@ export async function acquireLease(
   nowMs: number,
   ttlMs: number,
 ): Promise<{ sessionId: string | null } | undefined> {
-  const now = isoAt(nowMs);
-  const expires = isoAt(nowMs + ttlMs);
-  const rows = await db
-    .insert(conversationSessions)
-    .values({ tenant_id: tenantId, lease_owner: owner, lease_expires_at: expires, updated_at: now })
-    .onConflictDoUpdate({
-      target: conversationSessions.tenant_id,
-      set: { lease_owner: owner, lease_expires_at: expires, updated_at: now },
-      setWhere: sql`${conversationSessions.lease_expires_at} IS NULL OR ${conversationSessions.lease_expires_at} <= ${now}`,
-    })
-    .returning({ agent_session_id: conversationSessions.agent_session_id });
+  const rows: { agent_session_id: string | null }[] = await leaseStatements(db).acquire.all({
+    tenantId,
+    owner,
+    now: isoAt(nowMs),
+    expires: isoAt(nowMs + ttlMs),
+  });
   const row = rows[0];
   return row ? { sessionId: row.agent_session_id } : undefined;
 }
@@ -175,14 +171,12 @@ export async function renewLease(
   nowMs: number,
   ttlMs: number,
 ): Promise<boolean> {
-  const rows = await db
-    .update(conversationSessions)
-    .set({ lease_expires_at: isoAt(nowMs + ttlMs), updated_at: isoAt(nowMs) })
-    .where(
-      sql`${conversationSessions.tenant_id} = ${tenantId} AND ${conversationSessions.lease_owner} = ${owner}
-        AND ${conversationSessions.lease_expires_at} IS NOT NULL`,
-    )
-    .returning({ tenant_id: conversationSessions.tenant_id });
+  const rows: unknown[] = await leaseStatements(db).renew.all({
+    tenantId,
+    owner,
+    now: isoAt(nowMs),
+    expires: isoAt(nowMs + ttlMs),
+  });
   return rows.length > 0;
 }
 
@@ -220,11 +214,52 @@ export async function saveSessionId(
 
 /** Frees the lease if `owner` holds it. */
 export async function releaseLease(db: Db, tenantId: string, owner: string, nowMs: number): Promise<void> {
-  await db
-    .update(conversationSessions)
-    .set({ lease_owner: null, lease_expires_at: null, updated_at: isoAt(nowMs) })
-    .where(sql`${conversationSessions.tenant_id} = ${tenantId} AND ${conversationSessions.lease_owner} = ${owner}`);
+  await leaseStatements(db).release.run({ tenantId, owner, now: isoAt(nowMs) });
 }
+
+const p = sql.placeholder;
+
+/** The statements every turn runs (see preparedPerDatabase). */
+const leaseStatements = preparedPerDatabase((db) => ({
+  acquire: db
+    .insert(conversationSessions)
+    .values({ tenant_id: p("tenantId"), lease_owner: p("owner"), lease_expires_at: p("expires"), updated_at: p("now") })
+    .onConflictDoUpdate({
+      target: conversationSessions.tenant_id,
+      set: {
+        lease_owner: sql`excluded.lease_owner`,
+        lease_expires_at: sql`excluded.lease_expires_at`,
+        updated_at: sql`excluded.updated_at`,
+      },
+      setWhere: sql`${conversationSessions.lease_expires_at} IS NULL OR ${conversationSessions.lease_expires_at} <= ${p("now")}`,
+    })
+    .returning({ agent_session_id: conversationSessions.agent_session_id })
+    .prepare(),
+  renew: db
+    .update(conversationSessions)
+    .set({ lease_expires_at: sql`${p("expires")}`, updated_at: sql`${p("now")}` })
+    .where(
+      sql`${conversationSessions.tenant_id} = ${p("tenantId")} AND ${conversationSessions.lease_owner} = ${p("owner")}
+        AND ${conversationSessions.lease_expires_at} IS NOT NULL`,
+    )
+    .returning({ tenant_id: conversationSessions.tenant_id })
+    .prepare(),
+  release: db
+    .update(conversationSessions)
+    .set({ lease_owner: null, lease_expires_at: null, updated_at: sql`${p("now")}` })
+    .where(
+      sql`${conversationSessions.tenant_id} = ${p("tenantId")} AND ${conversationSessions.lease_owner} = ${p("owner")}`,
+    )
+    .prepare(),
+  sessionStart: db
+    .select({
+      agent_session_id: sql<string | null>`s.agent_session_id`,
+      reset_mark: sql<string | null>`(SELECT a.value FROM ${appState} a WHERE a.key = ${p("resetKey")})`,
+      turn_mark: sql<string | null>`(SELECT t.value FROM ${appState} t WHERE t.key = ${p("turnKey")})`,
+    })
+    .from(sql`(SELECT 1) LEFT JOIN ${conversationSessions} s ON s.tenant_id = ${p("tenantId")}`)
+    .prepare(),
+}));
 
 // Lease owners: who holds a lease (a process on some host), and whether that process is certainly gone.
 

@@ -1,8 +1,8 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
-import { schema } from "../db/index.ts";
+import { preparedPerDatabase, schema } from "../db/index.ts";
 import { ValidationError } from "../errors.ts";
 import type { Tenant } from "../tenants/index.ts";
 import { requireTenant } from "../tenants/index.ts";
@@ -104,8 +104,18 @@ export async function getCredential(ctx: VaultContext, tenantId: string, key: st
   return row ? Vault.fromConfig(ctx.config).open(tenant.id, key, row) : null;
 }
 
-async function rowsOf(ctx: Pick<AppContext, "db">, tenantId: string) {
-  return ctx.db.select().from(credentials).where(eq(credentials.tenant_id, tenantId)).orderBy(asc(credentials.key));
+/** A tenant's stored credentials, by key (read before every agent run). */
+const credentialRows = preparedPerDatabase((db) =>
+  db
+    .select()
+    .from(credentials)
+    .where(eq(credentials.tenant_id, sql.placeholder("tenantId")))
+    .orderBy(asc(credentials.key))
+    .prepare(),
+);
+
+async function rowsOf(ctx: Pick<AppContext, "db">, tenantId: string): Promise<(typeof credentials.$inferSelect)[]> {
+  return credentialRows(ctx.db).all({ tenantId });
 }
 
 function maskOrMark(vault: Vault, tenantId: string, row: typeof credentials.$inferSelect): string {

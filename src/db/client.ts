@@ -69,9 +69,14 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     sqlite.exec("PRAGMA journal_mode = WAL");
     sqlite.exec("PRAGMA synchronous = NORMAL");
     sqlite.exec("PRAGMA foreign_keys = ON");
+    const forgetStatements = keepCompiledStatements(sqlite);
     const db = drizzleBun(sqlite, { schema }) as unknown as Db;
     retryBusyStatements(db, retry);
-    return { db, kind: "bun-sqlite", path, close: async () => sqlite.close() };
+    const close = async () => {
+      forgetStatements(); // else SQLite keeps a closed connection alive for them, and it still answers
+      sqlite.close();
+    };
+    return { db, kind: "bun-sqlite", path, close };
   }
 
   const timeoutMs = options.requestTimeoutMs ?? DATABASE_REQUEST_TIMEOUT_MS;
@@ -83,6 +88,36 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   await client.execute("PRAGMA foreign_keys = ON");
   retryBusyStatements(db, retry);
   return { db, kind: "libsql", path, close: async () => client.close() };
+}
+
+/** How many compiled statements an embedded database keeps (the product runs a few hundred distinct ones). */
+const COMPILED_STATEMENTS_KEPT = 1000;
+
+/**
+ * drizzle prepares every query it runs, and bun:sqlite's prepare() compiles the SQL each time; the compiled
+ * statements are kept by their text instead (the oldest dropped past COMPILED_STATEMENTS_KEPT), which takes
+ * SQLite's parse and plan off every statement of the hot path. Safe because a bun:sqlite statement runs to
+ * completion synchronously and is reset before each use, so two uses of one never interleave. Returns the undo
+ * (every kept statement finalized), for close.
+ */
+function keepCompiledStatements(sqlite: BunDatabase): () => void {
+  const compile = sqlite.prepare.bind(sqlite);
+  const kept = new Map<string, ReturnType<typeof compile>>();
+  sqlite.prepare = ((query: string, ...rest: unknown[]) => {
+    if (rest.length > 0) return compile(query, ...(rest as []));
+    let statement = kept.get(query);
+    if (!statement) {
+      if (kept.size >= COMPILED_STATEMENTS_KEPT) kept.delete(kept.keys().next().value as string);
+      statement = compile(query);
+      kept.set(query, statement);
+    }
+    return statement;
+  }) as typeof sqlite.prepare;
+  return () => {
+    sqlite.prepare = compile;
+    for (const statement of kept.values()) statement.finalize();
+    kept.clear();
+  };
 }
 
 async function openLibsql(url: string, authToken: string | undefined, isFile: boolean, timeoutMs: number) {

@@ -1,12 +1,29 @@
 import type { SQL } from "drizzle-orm";
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { Db, TenantRow } from "../db/index.ts";
-import { schema } from "../db/index.ts";
+import { preparedPerDatabase, schema } from "../db/index.ts";
 import { ConflictError } from "../errors.ts";
 import type { ListTenantsOptions, Tenant } from "./types.ts";
 import { businessProfileSchema, isTenantId, normalizePhone, tenantNotFound } from "./types.ts";
 
 const { tenants } = schema;
+
+const tenantBy = preparedPerDatabase((db) => {
+  const by = (column: typeof tenants.id | typeof tenants.phone_number | typeof tenants.telegram_chat_id) =>
+    db
+      .select()
+      .from(tenants)
+      .where(eq(column, sql.placeholder("value")))
+      .limit(1)
+      .prepare();
+  return { id: by(tenants.id), phone: by(tenants.phone_number), chatId: by(tenants.telegram_chat_id) };
+});
+
+/** The first tenant whose column holds this value (each is unique), or null. */
+async function findTenantBy(db: Db, column: keyof ReturnType<typeof tenantBy>, value: string): Promise<Tenant | null> {
+  const rows: TenantRow[] = await tenantBy(db)[column].all({ value });
+  return rows[0] ? tenantFromRow(rows[0]) : null;
+}
 
 /** Turns a row into a Tenant; a business column that is not valid JSON reads as an empty profile. */
 export function tenantFromRow(row: TenantRow): Tenant {
@@ -36,8 +53,7 @@ function parseBusiness(json: string): Tenant["business"] {
 /** The tenant with this id, or null (also null for a non-UUID id, which never reaches a query). */
 export async function getTenant(db: Db, id: string): Promise<Tenant | null> {
   if (!isTenantId(id)) return null;
-  const rows = await db.select().from(tenants).where(eq(tenants.id, id.toLowerCase())).limit(1);
-  return rows[0] ? tenantFromRow(rows[0]) : null;
+  return findTenantBy(db, "id", id.toLowerCase());
 }
 
 /** The tenant with this id; NotFoundError `tenant_not_found` when the id is not a UUID or unknown. */
@@ -75,18 +91,12 @@ export async function findTenantByPhone(db: Db, phone: string): Promise<Tenant |
   } catch {
     return null; // not a phone number: no tenant has it
   }
-  const rows = await db.select().from(tenants).where(eq(tenants.phone_number, e164)).limit(1);
-  return rows[0] ? tenantFromRow(rows[0]) : null;
+  return findTenantBy(db, "phone", e164);
 }
 
 /** The tenant linked to this Telegram chat, or null. */
 export async function findTenantByChatId(db: Db, chatId: string): Promise<Tenant | null> {
-  const rows = await db
-    .select()
-    .from(tenants)
-    .where(eq(tenants.telegram_chat_id, String(chatId)))
-    .limit(1);
-  return rows[0] ? tenantFromRow(rows[0]) : null;
+  return findTenantBy(db, "chatId", String(chatId));
 }
 
 /** A page of tenants, newest first, with the total matching the filters. */

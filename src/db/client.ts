@@ -242,7 +242,7 @@ export function isDatabaseBusy(err: unknown): boolean {
     if (current instanceof DatabaseBusyError) return true;
     const { code, status } = current as { code?: unknown; status?: unknown };
     if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) return true;
-    if (status === 429) return true;
+    if (status === 429 && current.name === "HttpServerError") return true; // libSQL's HTTP client, not another API
     if (/database is locked/i.test(current.message)) return true;
   }
   return false;

@@ -9,7 +9,7 @@ import { finishClaimed, tenantsWithQueued } from "../../src/conversation/queue-s
 import { acquireLease, getSessionState, newOwnerId } from "../../src/conversation/session-store.ts";
 import { messages } from "../../src/db/schema.ts";
 import type { TestContext } from "../helpers/index.ts";
-import { createTestContext, insertTenant } from "../helpers/index.ts";
+import { createTestContext, eventually, insertTenant } from "../helpers/index.ts";
 
 const scope = { channels: ["telegram", "whatsapp", "console"] as const };
 let seq = 0;
@@ -166,6 +166,30 @@ for (const driver of ["bun-sqlite", "libsql"] as const)
       await d.start();
       await d.idle();
       expect(rec.batches.map((x) => x.bodies.join("+"))).toEqual(["a0", "b0", "a1"]);
+    });
+
+    test("a wake naming a tenant starts it when a slot is free, and never jumps the queue at the cap", async () => {
+      const [a, b, c] = [await insertTenant(ctx), await insertTenant(ctx), await insertTenant(ctx)];
+      let release: () => void = () => {};
+      const rec = recorder(ctx, async (batch) => {
+        if (batch.messages[0]!.body === "a0") await new Promise<void>((resolve) => (release = resolve));
+      });
+      const d = createDispatcher(ctx, { ownerId: newOwnerId(), scope, runBatch: rec.runBatch, maxConcurrency: 1 });
+      dispatchers.push(d);
+      await d.start();
+      await queue(ctx, a.id, "a0");
+      d.wake(a.id); // a slot is free: a starts at once
+      await eventually(() => rec.batches.length === 1 || undefined, "a's run");
+      await queue(ctx, b.id, "b0"); // b waits first (its wake found the slot taken) ...
+      d.wake(b.id);
+      await queue(ctx, c.id, "c0"); // ... then c, whose wake must not put it ahead of b
+      d.wake(c.id);
+      await Bun.sleep(50);
+      expect(rec.batches.map((x) => x.bodies.join("+"))).toEqual(["a0"]); // at the cap: nobody else started
+      release();
+      await d.idle();
+      expect(rec.batches.map((x) => x.bodies.join("+"))).toEqual(["a0", "b0", "c0"]);
+      expect(rec.stats().maxLive).toBe(1);
     });
 
     test("candidates: never served first, then the one served longest ago; oldest message breaks ties", async () => {

@@ -2,7 +2,7 @@ import { constants, existsSync } from "node:fs";
 import { lstat, open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { and, desc, eq, inArray, isNull, lt, notInArray } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, notInArray, sql } from "drizzle-orm";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import { messages, tenants } from "../db/schema.ts";
@@ -106,9 +106,19 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
     const days = ctx.config.RETENTION_DAYS;
     if (days > 0) {
       const cutoffMs = nowMs - days * DAY_MS;
+      // Only tenants with a message older than the cutoff have any to prune: one statement finds them
+      // (an index probe per tenant on messages_tenant_created_idx) instead of one query per tenant.
+      const withOld = await ctx.db
+        .select({ id: tenants.id })
+        .from(tenants)
+        .where(
+          sql`EXISTS (SELECT 1 FROM ${messages} m WHERE m.tenant_id = ${tenants.id} AND m.created_at < ${isoAt(cutoffMs)})`,
+        );
+      const hasOld = new Set(withOld.map((row) => row.id));
       for (const { id } of await ctx.db.select({ id: tenants.id }).from(tenants)) {
         if (isStopping) break;
-        report.messages += await pruneTenantMessages(id, isoAt(cutoffMs));
+        if (hasOld.has(id)) report.messages += await pruneTenantMessages(id, isoAt(cutoffMs));
+        if (!hasWorkspaceHere(ctx, id)) continue; // another instance's tenant, or none yet: no folders to walk
         for (const folder of PRUNED_FOLDERS) report.files += await pruneOldFiles(ctx, id, folder, cutoffMs);
       }
     }
@@ -155,6 +165,15 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
  * it mid-pass cannot steer an unlink elsewhere; symlinks, FIFOs and subfolders inside are left alone, and
  * unlink never follows a link. Returns how many files were removed.
  */
+/** Whether the tenant's workspace is on this volume (one stat, no error thrown per missing folder). */
+function hasWorkspaceHere(ctx: AppContext, tenantId: string): boolean {
+  try {
+    return existsSync(workspacePath(ctx.config, tenantId));
+  } catch {
+    return false; // a hand-inserted non-UUID id has no workspace path
+  }
+}
+
 async function pruneOldFiles(ctx: AppContext, tenantId: string, folder: string, cutoffMs: number): Promise<number> {
   let path: string;
   let handle: Awaited<ReturnType<typeof open>>;

@@ -66,7 +66,9 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     if (!path) throw new Error("bun:sqlite needs a file: DATABASE_URL");
     const sqlite = new BunDatabase(path, { create: true, strict: true });
     sqlite.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-    sqlite.exec("PRAGMA journal_mode = WAL");
+    // Switching a new file to WAL needs its lock for a moment: several processes opening one fresh database
+    // at once (`migrate` run three times together) wait their turn like any busy statement.
+    await retry("write", () => sqlite.exec("PRAGMA journal_mode = WAL"));
     sqlite.exec("PRAGMA synchronous = NORMAL");
     sqlite.exec("PRAGMA foreign_keys = ON");
     const forgetStatements = keepCompiledStatements(sqlite);

@@ -94,6 +94,14 @@ export class RunTokenStore<T> {
   }
 }
 
+/**
+ * Whether `presented` is the secret `expected`, compared in constant time: both are hashed to the same length first,
+ * so not even the secret's length leaks (admin key, webhook secrets, form tokens).
+ */
+export function isSameSecret(expected: string, presented: string): boolean {
+  return timingSafeEqual(sha256(expected), sha256(presented));
+}
+
 function sha256(value: string): Buffer {
   return createHash("sha256").update(value).digest();
 }

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { Bot, GrammyError, HttpError, InputFile, webhookCallback } from "grammy";
 import type { Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update, UserFromGetMe } from "grammy/types";
 import type { Context } from "hono";
@@ -7,6 +7,7 @@ import type { AppContext } from "../context.ts";
 import { databaseBusyResponse, isDatabaseUnavailable } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
 import type { RouteModule, Service } from "../ports.ts";
+import { isSameSecret } from "../run-tokens.ts";
 import { downloadMedia, MAX_MEDIA_BYTES, MediaFetchError } from "./media.ts";
 import { createTelegramPolling } from "./telegram-polling.ts";
 import type { Channel, InboundHandler, InboundMessage, MediaRef, ReplyKeyboard, SendResult } from "./types.ts";
@@ -412,12 +413,6 @@ export const telegramUpdateSchema = z.looseObject({
  * that makes Telegram redeliver it forever. Returns a response to send, or null to hand the request on.
  * Hono caches the parsed body, so grammY reads the same JSON again without a second parse.
  */
-/** Compared in constant time, on digests (so not even the length leaks), synchronously: no hop through the loop. */
-function isSameSecret(expected: string, given: string): boolean {
-  const digest = (value: string) => createHash("sha256").update(value).digest();
-  return timingSafeEqual(digest(expected), digest(given));
-}
-
 export async function checkTelegramDelivery(c: Context, secretToken: string): Promise<Response | null> {
   const given = c.req.header("x-telegram-bot-api-secret-token") ?? "";
   if (!isSameSecret(secretToken, given)) {

@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import type { Context } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { Config } from "../config.ts";
+import { isSameSecret } from "../run-tokens.ts";
 
 /** How long a console session lasts after sign-in. */
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -71,16 +72,12 @@ export class SessionKeeper {
   /** Whether a form's token belongs to this session (constant time). */
   isValidCsrfToken(session: ConsoleSession, presented: unknown): boolean {
     if (typeof presented !== "string") return false;
-    return timingSafeEqual(digest(session.csrfToken), digest(presented));
+    return isSameSecret(session.csrfToken, presented);
   }
 
   private csrfTokenFor(sessionId: string): string {
     return createHmac("sha256", this.signingKey).update(`csrf:${sessionId}`).digest("base64url");
   }
-}
-
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Channel, ChannelName, InboundHandler, InboundMessage } from "../ch
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import type { Db, MessageRow } from "../db/index.ts";
+import { preparedPerDatabase } from "../db/index.ts";
 import { messages } from "../db/schema.ts";
 import { isOwnedHere } from "../instances/index.ts";
 import type { InboundOutcome } from "../metrics/index.ts";
@@ -383,16 +384,7 @@ function prepareStatements(db: Db) {
   };
 }
 
-const prepared = new WeakMap<Db, ReturnType<typeof prepareStatements>>();
-
-function statements(db: Db): ReturnType<typeof prepareStatements> {
-  let found = prepared.get(db);
-  if (!found) {
-    found = prepareStatements(db);
-    prepared.set(db, found);
-  }
-  return found;
-}
+const statements = preparedPerDatabase(prepareStatements);
 
 /**
  * Stores a channel message unless (channel, external_id) is already stored: the unique index decides

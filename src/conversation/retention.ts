@@ -106,18 +106,19 @@ export function createRetention(ctx: AppContext, options: RetentionOptions = {})
     const days = ctx.config.RETENTION_DAYS;
     if (days > 0) {
       const cutoffMs = nowMs - days * DAY_MS;
-      // Only tenants with a message older than the cutoff have any to prune: one statement finds them
-      // (an index probe per tenant on messages_tenant_created_idx) instead of one query per tenant.
-      const withOld = await ctx.db
-        .select({ id: tenants.id })
-        .from(tenants)
-        .where(
-          sql`EXISTS (SELECT 1 FROM ${messages} m WHERE m.tenant_id = ${tenants.id} AND m.created_at < ${isoAt(cutoffMs)})`,
-        );
-      const hasOld = new Set(withOld.map((row) => row.id));
-      for (const { id } of await ctx.db.select({ id: tenants.id }).from(tenants)) {
+      const cutoff = isoAt(cutoffMs);
+      // Whether a tenant has a message older than the cutoff comes with its row (an index probe each on
+      // messages_tenant_created_idx): only those have messages to prune, without a query per tenant. (The table
+      // is named: in a selected field drizzle writes a bare column name, which the subquery would take for m.id.)
+      const everyTenant = await ctx.db
+        .select({
+          id: tenants.id,
+          hasOld: sql<number>`EXISTS (SELECT 1 FROM ${messages} m WHERE m.tenant_id = ${tenants}.id AND m.created_at < ${cutoff})`,
+        })
+        .from(tenants);
+      for (const { id, hasOld } of everyTenant) {
         if (isStopping) break;
-        if (hasOld.has(id)) report.messages += await pruneTenantMessages(id, isoAt(cutoffMs));
+        if (hasOld) report.messages += await pruneTenantMessages(id, cutoff);
         if (!hasWorkspaceHere(ctx, id)) continue; // another instance's tenant, or none yet: no folders to walk
         for (const folder of PRUNED_FOLDERS) report.files += await pruneOldFiles(ctx, id, folder, cutoffMs);
       }

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isSameSecret } from "../run-tokens.ts";
 
 /**
  * Guards a route with `Authorization: Bearer <key>`. The comparison runs in constant time (both
@@ -8,11 +8,10 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
  * malformed or wrong header is answered 401 `{"error":{"code":"unauthorized",…}}`.
  */
 export function requireAdminKey(adminKey: string): MiddlewareHandler {
-  const expected = digest(adminKey);
   return async function adminAuth(c, next) {
     const header = c.req.header("authorization");
     const presented = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    if (presented === undefined || !timingSafeEqual(expected, digest(presented))) {
+    if (presented === undefined || !isSameSecret(adminKey, presented)) {
       c.header("WWW-Authenticate", 'Bearer realm="proxystaff-admin"');
       return errorResponse(c, 401, "unauthorized", explain(header, presented));
     }
@@ -20,13 +19,9 @@ export function requireAdminKey(adminKey: string): MiddlewareHandler {
   };
 }
 
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
-}
-
 /** Whether `presented` is the admin key, compared in constant time (the console's sign-in uses it too). */
 export function isAdminKey(adminKey: string, presented: string): boolean {
-  return timingSafeEqual(digest(adminKey), digest(presented));
+  return isSameSecret(adminKey, presented);
 }
 
 function explain(header: string | undefined, presented: string | undefined): string {

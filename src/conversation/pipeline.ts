@@ -22,7 +22,7 @@ import {
 import { pendingMedia } from "./inbound-media.ts";
 import { inboundTimelineLine } from "./inbound-timeline.ts";
 import type { OutboundReply } from "./outbox.ts";
-import { appendTimeline, quoteForTimeline } from "./timeline.ts";
+import { appendTimelineSoon, quoteForTimeline } from "./timeline.ts";
 
 /** What the pipeline needs from the rest of the engine. */
 export interface PipelineDeps {
@@ -141,7 +141,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     if (!wasTold) {
       await reply(msg, tenant?.id ?? null, id, SLOW_DOWN_REPLY, "system");
       if (tenant)
-        void appendTimeline(
+        void appendTimelineSoon(
           ctx,
           tenant,
           `⊘ over the rate limit (${ctx.config.RATE_LIMIT_PER_MINUTE}/min): messages refused for a minute`,
@@ -264,7 +264,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     if (refusal) {
       if (!(await store(msg, { id, tenantId: tenant.id, kind: "chat", status: "rejected", error: refusal }))) return;
       count(msg, refusal === "tenant_paused" ? "paused" : "archived");
-      void appendTimeline(
+      void appendTimelineSoon(
         ctx,
         tenant,
         `⊘ ${refusal === "tenant_paused" ? "paused" : "archived"}, not read: ${quoteForTimeline(msg.text)}`,
@@ -291,7 +291,7 @@ export function createInboundPipeline(ctx: AppContext, deps: PipelineDeps): Inbo
     // The owner takes it: here at once; another instance learns of it by its poll (remote-wake.ts).
     if (isTimelineOwed) return;
     deps.wake(tenant.id);
-    void appendTimeline(
+    void appendTimelineSoon(
       ctx,
       tenant,
       inboundTimelineLine({

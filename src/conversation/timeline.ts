@@ -53,6 +53,28 @@ export function appendTimeline(
   line: string,
   atMs: number = ctx.clock.now(),
 ): Promise<void> {
+  return queueLine(ctx, tenant, line, atMs, false);
+}
+
+/**
+ * appendTimeline for the webhook path: the line is written in a later turn of the event loop, so the work already
+ * under way (the webhook's wake → its tenant's lease, claim and turn written to the agent) goes first.
+ */
+export function appendTimelineSoon(
+  ctx: Pick<AppContext, "config" | "log" | "clock">,
+  tenant: TimelineTenant,
+  line: string,
+): Promise<void> {
+  return queueLine(ctx, tenant, line, ctx.clock.now(), true);
+}
+
+function queueLine(
+  ctx: Pick<AppContext, "config" | "log" | "clock">,
+  tenant: TimelineTenant,
+  line: string,
+  atMs: number,
+  isDeferred: boolean,
+): Promise<void> {
   if (
     tenant.instance_id !== undefined &&
     !isOwnedHere(ctx.config, { id: tenant.id, instance_id: tenant.instance_id })
@@ -68,12 +90,18 @@ export function appendTimeline(
     return Promise.resolve();
   }
   const previous = pendingWrites.get(tenant.id) ?? Promise.resolve();
-  const written = previous.then(() => writeLine(ctx, tenant, stamp, line));
+  const written = (isDeferred ? previous.then(nextTurnOfLoop) : previous).then(() =>
+    writeLine(ctx, tenant, stamp, line),
+  );
   pendingWrites.set(tenant.id, written);
   void written.then(() => {
     if (pendingWrites.get(tenant.id) === written) pendingWrites.delete(tenant.id);
   });
   return written;
+}
+
+function nextTurnOfLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Resolves once every timeline line asked for so far is written (tests, shutdown). */

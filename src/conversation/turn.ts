@@ -404,21 +404,22 @@ export function toPromptItem(row: MessageRow): PromptItem {
 export type StartTyping = (channel: Channel | undefined, chatId: string | undefined) => () => void;
 
 /**
- * "typing…" per chat: shown at once and renewed every `everyMs` (Telegram shows it ~5 s) by one timer
- * per chat, however many runs want it at once; the timer stops when the last of them stops.
+ * "typing…" per chat: shown in the next turn of the event loop (the run being started goes first: its turn is
+ * written to the agent before the Bot API request is made) and renewed every `everyMs` (Telegram shows it ~5 s)
+ * by one timer per chat, however many runs want it at once; the timer stops when the last of them stops.
  */
 export function createTypingIndicator(everyMs = TYPING_EVERY_MS): StartTyping {
-  const chats = new Map<string, { holders: number; timer: ReturnType<typeof setInterval> }>();
+  const chats = new Map<
+    string,
+    { holders: number; timer: ReturnType<typeof setInterval>; first: ReturnType<typeof setImmediate> }
+  >();
   return function startTyping(channel, chatId) {
     if (!channel?.showTyping || !chatId) return () => {};
     const key = `${channel.name}:${chatId}`;
     const show = () => void channel.showTyping?.(chatId).catch(() => {}); // cosmetic: a failed "typing…" loses nothing
     const entry = chats.get(key);
     if (entry) entry.holders++;
-    else {
-      show();
-      chats.set(key, { holders: 1, timer: setInterval(show, everyMs) });
-    }
+    else chats.set(key, { holders: 1, timer: setInterval(show, everyMs), first: setImmediate(show) });
     let isStopped = false;
     return function stopTyping() {
       if (isStopped) return;
@@ -426,6 +427,7 @@ export function createTypingIndicator(everyMs = TYPING_EVERY_MS): StartTyping {
       const current = chats.get(key);
       if (!current || --current.holders > 0) return;
       clearInterval(current.timer);
+      clearImmediate(current.first);
       chats.delete(key);
     };
   };

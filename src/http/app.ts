@@ -11,9 +11,16 @@ import type { Logger } from "../log.ts";
 import type { RouteModule } from "../ports.ts";
 import { errorResponse, requireAdminKey } from "./admin-key.ts";
 import { HealthRegistry, mountHealth } from "./health.ts";
+import { paceWebhooks } from "./ingest-pace.ts";
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * How many webhooks start their work per turn of the event loop (see paceWebhooks). In the fairness benchmark
+ * (100 tenants bursting, 4 agent slots, 2 cores) 4 / 8 / 16 / 32 / unpaced gave a longest first-run wait of
+ * 2.4 / 2.6 / 3.0 / 3.4 / 3.6 s; fewer per turn means smaller first batches (more runs), so 8.
+ */
+const WEBHOOKS_PER_LOOP_TURN = 8;
 const MOVED_FILES_PATH = /^\/admin\/tenants\/[^/]+\/files\/[a-z]+$/;
 
 export interface CreateAppOptions {
@@ -28,6 +35,7 @@ export function createApp(ctx: AppContext, options: CreateAppOptions = {}): Hono
   const app = new Hono();
   const health = options.health ?? new HealthRegistry();
   app.use(requestLog(ctx));
+  app.use("/webhooks/*", paceWebhooks(WEBHOOKS_PER_LOOP_TURN));
   const limitBody = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => {

@@ -90,6 +90,8 @@ describe("turn runner through createConversation", () => {
 
   test("ok: one run, reply to the last message, session stored and resumed next time", async () => {
     const t = await insertTenant(ctx, { telegram_chat_id: "1001", timezone: "America/Denver" });
+    // "typing…" is shown from the next turn of the event loop: a run that ends within the current one shows none.
+    script = async () => (await Bun.sleep(5), ok("Hi there!"));
     await conversation.handleInbound(tg("Hello"));
     await conversation.dispatcher.idle();
     const [row] = await inboundRows();

@@ -30,6 +30,8 @@ describe("createTypingIndicator", () => {
     const startTyping = createTypingIndicator(20);
     const first = startTyping(channel, "1");
     const second = startTyping(channel, "1");
+    expect(channel.shown).toEqual([]); // the run being started goes first: shown in the next turn of the loop
+    await nextTurnOfLoop();
     expect(channel.shown).toEqual(["1"]); // shown once at the start, not once per holder
     await eventually(() => channel.shown.length >= 4, "renewed");
     first();
@@ -47,6 +49,7 @@ describe("createTypingIndicator", () => {
     const startTyping = createTypingIndicator(20);
     const a = startTyping(channel, "1");
     const b = startTyping(channel, "2");
+    await nextTurnOfLoop();
     expect(channel.shown).toEqual(["1", "2"]);
     a();
     b();
@@ -56,7 +59,16 @@ describe("createTypingIndicator", () => {
     await sleep(60);
     expect(channel.shown.length).toBe(stoppedAt);
   });
+
+  test("a run stopped before the next turn of the loop shows nothing", async () => {
+    const channel = countingChannel();
+    createTypingIndicator(20)(channel, "1")();
+    await sleep(60);
+    expect(channel.shown).toEqual([]);
+  });
 });
+
+const nextTurnOfLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe("typing during a turn (fake Telegram)", () => {
   let t: TestContext;

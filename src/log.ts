@@ -96,7 +96,7 @@ export function redact(text: string, secrets: readonly string[]): string {
 
 function replaceAll(text: string, forms: readonly string[]): string {
   let out = text;
-  for (const form of forms) out = out.split(form).join("[redacted]");
+  for (const form of forms) if (out.includes(form)) out = out.split(form).join("[redacted]");
   return out;
 }
 

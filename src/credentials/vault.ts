@@ -28,6 +28,12 @@ export class CredentialUndecryptableError extends AppError {
   }
 }
 
+/** Vaults already built, by config (read before every agent run: the keys are decoded and fingerprinted once). */
+const vaultsByConfig = new WeakMap<
+  object,
+  { current: string; previous: readonly string[] | undefined; vault: Vault }
+>();
+
 /**
  * AES-256-GCM with a fresh random 12-byte IV per value. The additional authenticated data is
  * `tenantId + "\0" + key`, so a ciphertext copied to another tenant or key name fails to
@@ -47,9 +53,18 @@ export class Vault {
     this.keys.set(this.currentVersion, this.current);
   }
 
-  /** The vault of a config: CREDENTIALS_KEY plus CREDENTIALS_KEY_PREVIOUS. */
+  /** The vault of a config: CREDENTIALS_KEY plus CREDENTIALS_KEY_PREVIOUS (built once per config and keys). */
   static fromConfig(config: Pick<Config, "CREDENTIALS_KEY" | "CREDENTIALS_KEY_PREVIOUS">): Vault {
-    return new Vault(config.CREDENTIALS_KEY, config.CREDENTIALS_KEY_PREVIOUS);
+    const known = vaultsByConfig.get(config);
+    if (known && known.current === config.CREDENTIALS_KEY && known.previous === config.CREDENTIALS_KEY_PREVIOUS)
+      return known.vault;
+    const vault = new Vault(config.CREDENTIALS_KEY, config.CREDENTIALS_KEY_PREVIOUS);
+    vaultsByConfig.set(config, {
+      current: config.CREDENTIALS_KEY,
+      previous: config.CREDENTIALS_KEY_PREVIOUS,
+      vault,
+    });
+    return vault;
   }
 
   /** True when a value sealed with this key version can be opened. */

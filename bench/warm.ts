@@ -110,8 +110,9 @@ export const warm: Benchmark = {
       rows.push(...(await overheadIn(dir, sink)));
       notes.push(
         'Overhead "in" uses bench/stand-in.ts, which speaks stream-json when started with `--input-format ' +
-          'stream-json` (its "start" is logged when it reads the turn\'s line), so no model or CLI time is in it. ' +
-          "Fairness with warm processes is not measured here (bench/fairness.ts runs the stand-in cold).",
+          'stream-json` (its "start" is logged when the turn\'s first byte can be read; bash reads a pipe one byte per ' +
+          "read(2), ~0.15 ms for a turn's line, which is the stand-in's cost), so no model or CLI time is in it. " +
+          "Fairness with warm processes: `BENCH_AGENT_WARM=on npm run bench -- fairness` (bench/fairness.ts runs the stand-in cold by default).",
       );
       return { rows, notes };
     } finally {

@@ -1,7 +1,8 @@
-import { inArray } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import type { AgentFailureKind } from "../agent/index.ts";
 import { isoAt } from "../clock.ts";
 import type { Db } from "../db/index.ts";
+import { preparedPerDatabase } from "../db/index.ts";
 import { appState } from "../db/schema.ts";
 import type { HealthPart } from "../ports.ts";
 import { queueCounts } from "./queue-store.ts";
@@ -19,11 +20,20 @@ export interface AgentFailureRecord {
 }
 
 async function put(db: Db, key: string, value: string, nowMs: number): Promise<void> {
-  await db
-    .insert(appState)
-    .values({ key, value, updated_at: isoAt(nowMs) })
-    .onConflictDoUpdate({ target: appState.key, set: { value, updated_at: isoAt(nowMs) } });
+  await putStatement(db).run({ key, value, now: isoAt(nowMs) });
 }
+
+/** The upsert behind put, prepared once per database: it runs after every agent run. */
+const putStatement = preparedPerDatabase((db) =>
+  db
+    .insert(appState)
+    .values({ key: sql.placeholder("key"), value: sql.placeholder("value"), updated_at: sql.placeholder("now") })
+    .onConflictDoUpdate({
+      target: appState.key,
+      set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at` },
+    })
+    .prepare(),
+);
 
 /** Records a failed run for /health (and, for credit_too_low, the degraded flag until a run succeeds). */
 export async function recordAgentFailure(db: Db, failure: AgentFailureRecord, nowMs: number): Promise<void> {

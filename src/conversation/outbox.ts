@@ -13,7 +13,7 @@ import { DEFAULT_MAX_LENGTH } from "../channels/index.ts";
 import { isoAt } from "../clock.ts";
 import type { AppContext } from "../context.ts";
 import type { Db } from "../db/index.ts";
-import { schema } from "../db/index.ts";
+import { preparedPerDatabase, schema } from "../db/index.ts";
 import { errorMessage } from "../errors.ts";
 import type { Service } from "../ports.ts";
 import { getTenant } from "../tenants/index.ts";
@@ -120,6 +120,44 @@ interface ClaimedRow {
 }
 
 const { messages } = schema;
+
+/** The statements of every reply, prepared once per database (see preparedPerDatabase). */
+const outboxStatements = preparedPerDatabase((db) => {
+  const p = sql.placeholder;
+  return {
+    /** One reply chunk, as enqueue builds it. */
+    insertReply: db
+      .insert(messages)
+      .values({
+        id: p("id"),
+        tenant_id: p("tenant_id"),
+        direction: p("direction"),
+        channel: p("channel"),
+        chat_id: p("chat_id"),
+        kind: p("kind"),
+        body: p("body"),
+        status: p("status"),
+        reply_to: p("reply_to"),
+        reply_keyboard: p("reply_keyboard"),
+        next_attempt_at: p("next_attempt_at"),
+        created_at: p("created_at"),
+      })
+      .prepare(),
+    markSent: db
+      .update(messages)
+      .set({
+        status: "sent",
+        external_id: sql`${p("externalId")}`,
+        processed_at: sql`${p("now")}`,
+        error: null,
+        lease_owner: null,
+        lease_expires_at: null,
+        next_attempt_at: null,
+      })
+      .where(sql`${messages.id} = ${p("id")}`)
+      .prepare(),
+  };
+});
 const MIN_TIMER_MS = 10;
 const DB_ERROR_RETRY_MS = 1_000;
 
@@ -197,20 +235,9 @@ export function createOutbox(
     if (result.ok) {
       // The one write after the send: a crash before it is the only way a reply goes out twice,
       // so a failing write (a locked database) is tried again rather than left to the lease expiry.
-      await withRetries(() =>
-        db
-          .update(messages)
-          .set({
-            status: "sent",
-            external_id: result.externalId,
-            processed_at: isoAt(clock.now()),
-            error: null,
-            lease_owner: null,
-            lease_expires_at: null,
-            next_attempt_at: null,
-          })
-          .where(eq(messages.id, row.id)),
-      );
+      await withRetries(async () => {
+        await outboxStatements(db).markSent.run({ id: row.id, externalId: result.externalId, now: isoAt(clock.now()) });
+      });
       log.info("reply sent", { ...fields, externalId: result.externalId });
       return;
     }
@@ -369,7 +396,9 @@ export function createOutbox(
         next_attempt_at: now,
         created_at: now,
       }));
-      await db.insert(messages).values(rows);
+      // One chunk (nearly every reply) through the prepared insert; several in one statement, all or none.
+      if (rows.length === 1) await outboxStatements(db).insertReply.run(rows[0]!);
+      else await db.insert(messages).values(rows);
       wake();
       return rows.map((r) => r.id);
     },

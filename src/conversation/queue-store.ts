@@ -63,18 +63,35 @@ export async function tenantsWithQueued(
   excludeTenantIds: readonly string[],
   limit: number,
 ): Promise<string[]> {
-  const conditions = [eq(messages.direction, "in"), eq(messages.status, "queued"), ...scopeCondition(scope)];
-  if (excludeTenantIds.length > 0) conditions.push(sql`${messages.tenant_id} NOT IN ${[...excludeTenantIds]}`);
-  const lastRun = lastServed(sql`${messages.tenant_id}`);
-  const rows = await db
-    .select({ tenantId: messages.tenant_id, oldest: sql<string>`min(${messages.created_at})` })
-    .from(messages)
-    .where(and(...conditions, sql`${messages.tenant_id} IS NOT NULL`))
-    .groupBy(messages.tenant_id)
-    .orderBy(sql`${lastRun} IS NOT NULL`, lastRun, sql`min(${messages.created_at})`)
-    .limit(limit);
+  const rows = await perScope(candidateStatements(db), scope, () => buildCandidates(db, scope)).all({
+    exclude: JSON.stringify(excludeTenantIds),
+    limit,
+  });
   return rows.flatMap((r) => (r.tenantId ? [r.tenantId] : []));
 }
+
+/** The query behind tenantsWithQueued, prepared per scope (it runs after every finished run). */
+function buildCandidates(db: Db, scope: QueueScope) {
+  const lastRun = lastServed(sql`${messages.tenant_id}`);
+  return db
+    .select({ tenantId: messages.tenant_id, oldest: sql<string>`min(${messages.created_at})` })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.direction, "in"),
+        eq(messages.status, "queued"),
+        ...scopeCondition(scope),
+        sql`${messages.tenant_id} IS NOT NULL`,
+        sql`${messages.tenant_id} NOT IN ${inJsonList("exclude")}`,
+      ),
+    )
+    .groupBy(messages.tenant_id)
+    .orderBy(sql`${lastRun} IS NOT NULL`, lastRun, sql`min(${messages.created_at})`)
+    .limit(sql.placeholder("limit"))
+    .prepare();
+}
+
+const candidateStatements = preparedPerDatabase(() => new Map<string, ReturnType<typeof buildCandidates>>());
 
 /**
  * True when another tenant (not in `excludeTenantIds`, its lease free) with queued messages was served
@@ -137,14 +154,26 @@ export async function claimQueued(
 
 /** The claim, prepared per database and scope (a dispatcher's scope never changes; see preparedPerDatabase). */
 function claimStatement(db: Db, scope: QueueScope): ClaimStatement {
-  const byScope = claimStatements(db);
+  return perScope(claimStatements(db), scope, () => buildClaim(db, scope));
+}
+
+/** A statement of one scope, built on first use (a dispatcher's scope never changes). */
+function perScope<T>(byScope: Map<string, T>, scope: QueueScope, build: () => T): T {
   const key = JSON.stringify([scope.channels, scope.tenantId ?? null, scope.instanceId ?? null]);
   let statement = byScope.get(key);
   if (!statement) {
-    statement = buildClaim(db, scope);
+    statement = build();
     byScope.set(key, statement);
   }
   return statement;
+}
+
+/**
+ * `(SELECT value FROM json_each(?))`: a list bound as one JSON text parameter, so a statement with an IN list of any
+ * length can be prepared once.
+ */
+function inJsonList(name: string): SQL {
+  return sql`(SELECT value FROM json_each(${sql.placeholder(name)}))`;
 }
 
 function buildClaim(db: Db, scope: QueueScope) {
@@ -182,28 +211,46 @@ export async function finishClaimed(
   nowMs: number,
 ): Promise<string[]> {
   if (ids.length === 0) return [];
-  const rows = await db
-    .update(messages)
-    .set({
-      status: outcome.status,
-      error: outcome.status === "failed" ? outcome.error : null,
-      lease_owner: null,
-      processed_at: isoAt(nowMs),
-    })
-    .where(and(inArray(messages.id, [...ids]), eq(messages.status, "processing"), eq(messages.lease_owner, owner)))
-    .returning({ id: messages.id });
+  const rows = await claimedStatements(db).finish.all({
+    ids: JSON.stringify(ids),
+    owner,
+    status: outcome.status,
+    error: outcome.status === "failed" ? outcome.error : null,
+    now: isoAt(nowMs),
+  });
   return rows.map((r) => r.id);
 }
 
 /** Ids of the given messages still `processing` for `owner`. */
 export async function stillClaimed(db: Db, ids: readonly string[], owner: string): Promise<string[]> {
   if (ids.length === 0) return [];
-  const rows = await db
-    .select({ id: messages.id })
-    .from(messages)
-    .where(and(inArray(messages.id, [...ids]), eq(messages.status, "processing"), eq(messages.lease_owner, owner)));
+  const rows = await claimedStatements(db).still.all({ ids: JSON.stringify(ids), owner });
   return rows.map((r) => r.id);
 }
+
+/** The statements on a run's claimed rows, run after every run (see preparedPerDatabase). */
+const claimedStatements = preparedPerDatabase((db) => {
+  const p = sql.placeholder;
+  const heldBy = and(
+    sql`${messages.id} IN ${inJsonList("ids")}`,
+    eq(messages.status, "processing"),
+    sql`${messages.lease_owner} = ${p("owner")}`,
+  );
+  return {
+    finish: db
+      .update(messages)
+      .set({
+        status: sql`${p("status")}`,
+        error: sql`${p("error")}`,
+        lease_owner: null,
+        processed_at: sql`${p("now")}`,
+      })
+      .where(heldBy)
+      .returning({ id: messages.id })
+      .prepare(),
+    still: db.select({ id: messages.id }).from(messages).where(heldBy).prepare(),
+  };
+});
 
 /**
  * How far a reply's created_at may lie before its inbound message's (two processes' clocks on one

@@ -194,20 +194,17 @@ export async function saveSessionId(
   /** The turn's run id, stored as the tenant's turn mark when the session id was stored (see SessionStart). */
   turnMark?: string,
 ): Promise<boolean> {
-  const currentMark = sql`(SELECT a.value FROM ${appState} a WHERE a.key = ${resetMarkKey(tenantId)})`;
-  const rows = await db
-    .update(conversationSessions)
-    .set({ agent_session_id: sessionId, updated_at: isoAt(nowMs) })
-    .where(
-      sql`${conversationSessions.tenant_id} = ${tenantId} AND ${conversationSessions.lease_owner} = ${owner}
-        AND ${currentMark} IS ${resetMarkAtStart}`,
-    )
-    .returning({ tenant_id: conversationSessions.tenant_id });
+  const statements = leaseStatements(db);
+  const rows = await statements.saveSession.all({
+    tenantId,
+    owner,
+    sessionId,
+    now: isoAt(nowMs),
+    resetKey: resetMarkKey(tenantId),
+    resetMark: resetMarkAtStart,
+  });
   if (rows.length > 0 && turnMark !== undefined) {
-    await db
-      .insert(appState)
-      .values({ key: turnMarkKey(tenantId), value: turnMark, updated_at: isoAt(nowMs) })
-      .onConflictDoUpdate({ target: appState.key, set: { value: turnMark, updated_at: isoAt(nowMs) } });
+    await statements.putMark.run({ key: turnMarkKey(tenantId), value: turnMark, now: isoAt(nowMs) });
   }
   return rows.length > 0;
 }
@@ -250,6 +247,23 @@ const leaseStatements = preparedPerDatabase((db) => ({
     .where(
       sql`${conversationSessions.tenant_id} = ${p("tenantId")} AND ${conversationSessions.lease_owner} = ${p("owner")}`,
     )
+    .prepare(),
+  saveSession: db
+    .update(conversationSessions)
+    .set({ agent_session_id: sql`${p("sessionId")}`, updated_at: sql`${p("now")}` })
+    .where(
+      sql`${conversationSessions.tenant_id} = ${p("tenantId")} AND ${conversationSessions.lease_owner} = ${p("owner")}
+        AND (SELECT a.value FROM ${appState} a WHERE a.key = ${p("resetKey")}) IS ${p("resetMark")}`,
+    )
+    .returning({ tenant_id: conversationSessions.tenant_id })
+    .prepare(),
+  putMark: db
+    .insert(appState)
+    .values({ key: p("key"), value: p("value"), updated_at: p("now") })
+    .onConflictDoUpdate({
+      target: appState.key,
+      set: { value: sql`excluded.value`, updated_at: sql`excluded.updated_at` },
+    })
     .prepare(),
   sessionStart: db
     .select({

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, gte, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
+import { preparedPerDatabase } from "../db/index.ts";
 import { modelUsage } from "../db/schema.ts";
 
 /** One model request's tokens and cost, as the gateway recorded it (never its content). */
@@ -130,12 +131,18 @@ export async function tenantMonthSpend(db: Db, tenantId: string, month: string):
 
 /** One run's totals (its rows are found through the tenant's index, then by run id). */
 export async function runUsageTotals(db: Db, tenantId: string, runId: string): Promise<UsageTotals> {
-  const rows = await db
-    .select(totals)
-    .from(modelUsage)
-    .where(and(eq(modelUsage.tenant_id, tenantId), eq(modelUsage.run_id, runId)));
+  const rows = await runTotalsStatement(db).all({ tenantId, runId });
   return rows[0] ?? { ...NO_USAGE };
 }
+
+/** The query behind runUsageTotals, prepared once per database: it runs after every metered run. */
+const runTotalsStatement = preparedPerDatabase((db) =>
+  db
+    .select(totals)
+    .from(modelUsage)
+    .where(and(eq(modelUsage.tenant_id, sql.placeholder("tenantId")), eq(modelUsage.run_id, sql.placeholder("runId"))))
+    .prepare(),
+);
 
 /** One tenant's totals for one month (its local month), distinct runs counted once. */
 export async function tenantMonthTotals(db: Db, tenantId: string, month: string): Promise<UsageTotals> {
